@@ -1,0 +1,128 @@
+//! Validator benches. Targets (issue 2), compared within one run:
+//! - `gate_check/203B` ≤ 1.5 × `hmac_floor/203B` (the pre-keyed HMAC alone:
+//!   no gate can verify a signature faster than computing it);
+//! - `parse/203B` ≤ 150 ns; `serde_json_baseline/203B` is the reference
+//!   parser on the same bytes.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use alertgate_benches::{SAMPLE_ALERT, SAMPLE_TIME_MS, SECRET};
+use alertgate_validator::auth::{self, AuthConfig, Scheme};
+use alertgate_validator::{Config, Gate, Policy, Replay, Request};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+fn hmac_floor(c: &mut Criterion) {
+    let mut g = c.benchmark_group("hmac_floor");
+    g.throughput(Throughput::Bytes(SAMPLE_ALERT.len() as u64));
+    let keyed = Hmac::<Sha256>::new_from_slice(SECRET).unwrap();
+    let t = (SAMPLE_TIME_MS / 1000).to_string();
+    g.bench_function("203B", |b| {
+        b.iter(|| {
+            // Exactly what the timestamped scheme signs: "<t>.<body>".
+            let mut mac = keyed.clone();
+            mac.update(black_box(t.as_bytes()));
+            mac.update(b".");
+            mac.update(black_box(SAMPLE_ALERT));
+            black_box(mac.finalize().into_bytes())
+        })
+    });
+    g.finish();
+}
+
+fn parse(c: &mut Criterion) {
+    let mut g = c.benchmark_group("parse");
+    g.throughput(Throughput::Bytes(SAMPLE_ALERT.len() as u64));
+    g.bench_function("203B", |b| {
+        b.iter(|| black_box(alertgate_validator::alert::parse(black_box(SAMPLE_ALERT))))
+    });
+    g.finish();
+}
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct SerdeAlert {
+    symbol: String,
+    side: String,
+    order_type: String,
+    quantity: f64,
+    price: Option<f64>,
+    confidence: Option<f64>,
+    stop_loss: Option<f64>,
+    take_profit: Option<f64>,
+    timestamp: i64,
+    event_id: Option<String>,
+}
+
+fn serde_json_baseline(c: &mut Criterion) {
+    let mut g = c.benchmark_group("serde_json_baseline");
+    g.throughput(Throughput::Bytes(SAMPLE_ALERT.len() as u64));
+    g.bench_function("203B", |b| {
+        b.iter(|| black_box(serde_json::from_slice::<SerdeAlert>(black_box(SAMPLE_ALERT)).unwrap()))
+    });
+    g.finish();
+}
+
+fn gate_check(c: &mut Criterion) {
+    const CHUNK: usize = 1000;
+    let mut g = c.benchmark_group("gate_check");
+    g.throughput(Throughput::Bytes(SAMPLE_ALERT.len() as u64));
+    let t_s = SAMPLE_TIME_MS / 1000;
+    let signed = auth::sign(Scheme::Timestamped, SECRET, SAMPLE_ALERT, t_s, "x").unwrap();
+    let signature = signed[0].1.clone();
+    // Distinct event ids (the id header is not signed), so every check is a
+    // full accept and the replay guard does real work.
+    let ids: Vec<String> = (0..CHUNK).map(|i| format!("sma-x:{t_s}:{i}")).collect();
+    let config = Config {
+        auth: AuthConfig {
+            scheme: Scheme::Timestamped,
+            secrets: &[SECRET],
+            ..AuthConfig::default()
+        },
+        policy: Policy::default(),
+        replay: Replay::default(),
+        ..Config::default()
+    };
+    g.bench_function("203B", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut done = 0;
+            while done < iters {
+                // A fresh gate per chunk (built outside the timed region)
+                // keeps the guard from filling over millions of iterations.
+                let mut gate: Box<Gate<'_, 2048>> = Box::new(Gate::new(config).unwrap());
+                let n = (iters - done).min(CHUNK as u64) as usize;
+                let headers: Vec<[(&str, &str); 2]> = ids[..n]
+                    .iter()
+                    .map(|id| {
+                        [
+                            ("X-Tradeeon-Signature", signature.as_str()),
+                            ("X-Tradeeon-EventId", id.as_str()),
+                        ]
+                    })
+                    .collect();
+                let start = Instant::now();
+                for h in &headers {
+                    let request = Request {
+                        body: SAMPLE_ALERT,
+                        headers: h,
+                        source_ip: None,
+                        mark_price: None,
+                    };
+                    let order = gate.check(black_box(&request), SAMPLE_TIME_MS + 500);
+                    debug_assert!(order.is_ok());
+                    black_box(order).ok();
+                }
+                total += start.elapsed();
+                done += n as u64;
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, hmac_floor, gate_check, parse, serde_json_baseline);
+criterion_main!(benches);

@@ -1,0 +1,555 @@
+//! `alertgate.toml`: the gateway's configuration file, loaded into plain
+//! owned structs and lent to the validator as an [`alertgate_validator::Config`].
+//!
+//! Every section and key is optional; unknown keys are errors (a typo in a
+//! risk limit must not silently disable it). Decimal settings accept a TOML
+//! number or a string (`max_quantity = "0.5"`); numbers are read through their
+//! shortest decimal text, so `0.6` means exactly 0.6.
+//!
+//! Secrets come from `secrets` (literal strings, for tests) or `secrets_env`
+//! (names of environment variables, for everything else). They are never
+//! printed: [`Secret`]'s `Debug` is redacted.
+
+use std::fmt;
+use std::path::Path;
+
+use alertgate_validator::net::{Cidr, TRADINGVIEW};
+use alertgate_validator::symbol::DEFAULT_QUOTES;
+use alertgate_validator::{
+    AuthConfig, Config, Decimal, Network, Policy, RateConfig, Replay, Scheme,
+};
+use serde::de::{self, Deserializer};
+use serde::Deserialize;
+
+/// A configuration problem, with the setting it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or has unknown or mistyped keys.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What toml reported (line, column, key).
+        message: String,
+    },
+    /// A value is well-typed but not allowed.
+    #[error("{setting}: {message}")]
+    Invalid {
+        /// Dotted setting name, e.g. `auth.scheme`.
+        setting: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+    /// The validator refused the assembled configuration.
+    #[error("{0}")]
+    Gate(#[from] alertgate_validator::ConfigError),
+}
+
+/// A secret's bytes; `Debug` never shows them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub Vec<u8>);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret(<{} bytes redacted>)", self.0.len())
+    }
+}
+
+/// An exact decimal read from a TOML number or string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecimalSetting(pub Decimal);
+
+impl<'de> Deserialize<'de> for DecimalSetting {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(i64),
+            Float(f64),
+            Text(String),
+        }
+        let text = match Raw::deserialize(deserializer)? {
+            Raw::Int(i) => i.to_string(),
+            // `{}` prints the shortest text that reads back as the same
+            // float, which is what the user wrote for ordinary values.
+            Raw::Float(x) if x.is_finite() => format!("{x}"),
+            Raw::Float(x) => return Err(de::Error::custom(format!("{x} is not a finite number"))),
+            Raw::Text(s) => s,
+        };
+        Decimal::parse(&text).map(DecimalSetting).ok_or_else(|| {
+            de::Error::custom(format!(
+                "{text:?} is not a decimal (at most 18 significant digits and 18 decimal places)"
+            ))
+        })
+    }
+}
+
+/// `[auth]`: how requests are authenticated.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    /// Scheme name: none, passphrase, hex-body, github, timestamped, stripe,
+    /// standard-webhooks. Default none.
+    #[serde(default = "default_scheme")]
+    pub scheme: String,
+    /// Literal secrets (first is current, others are accepted during
+    /// rotation). Prefer `secrets_env`.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// Names of environment variables holding secrets.
+    #[serde(default)]
+    pub secrets_env: Vec<String>,
+    /// Signature header name for `hex-body` (default `X-Webhook-Signature`).
+    pub header: Option<String>,
+    /// Allowed distance between a signed timestamp and the clock, in seconds,
+    /// either direction. Default 300.
+    #[serde(default = "default_tolerance")]
+    pub tolerance_s: u32,
+}
+
+fn default_scheme() -> String {
+    "none".into()
+}
+fn default_tolerance() -> u32 {
+    300
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        AuthSection {
+            scheme: default_scheme(),
+            secrets: Vec::new(),
+            secrets_env: Vec::new(),
+            header: None,
+            tolerance_s: default_tolerance(),
+        }
+    }
+}
+
+/// `[policy]`: risk limits. Defaults as in [`Policy::default`].
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySection {
+    /// Lowest accepted confidence (default 0.6).
+    pub min_confidence: Option<DecimalSetting>,
+    /// Reject alerts without confidence (default false).
+    pub require_confidence: Option<bool>,
+    /// Largest quantity (default unlimited).
+    pub max_quantity: Option<DecimalSetting>,
+    /// Allowed symbols, any spelling (normalized on load); empty = all.
+    #[serde(default)]
+    pub symbols: Vec<String>,
+    /// Quote currencies for splitting `BTCUSDT`-style symbols.
+    pub quotes: Option<Vec<String>>,
+    /// Largest order value, quote units (default unlimited).
+    pub max_order_value: Option<DecimalSetting>,
+    /// Oldest accepted alert, seconds (default 300).
+    pub max_age_s: Option<u32>,
+    /// Furthest accepted alert time in the future, seconds (default 60).
+    pub max_future_skew_s: Option<u32>,
+    /// Reject alerts without a timestamp (default true).
+    pub require_timestamp: Option<bool>,
+}
+
+/// `[replay]`: the replay guard.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaySection {
+    /// How long accepted event ids are remembered, seconds (default: the
+    /// policy's max_age_s).
+    pub window_s: Option<u32>,
+}
+
+/// `[rate]`: token bucket over accepted alerts.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateSection {
+    /// Bucket size: alerts accepted back to back.
+    pub burst: Option<u32>,
+    /// Refill rate, alerts per second (0 = no limit).
+    pub per_second: Option<u32>,
+}
+
+/// `[network]`: who may send and how much.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSection {
+    /// Allowed source networks (CIDR or address), or the preset
+    /// `tradingview`. Empty = any.
+    #[serde(default)]
+    pub allowlist: Vec<String>,
+    /// Largest body, bytes (default 8192).
+    pub max_body_bytes: Option<usize>,
+}
+
+/// The file as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// `[auth]`
+    #[serde(default)]
+    pub auth: AuthSection,
+    /// `[policy]`
+    #[serde(default)]
+    pub policy: PolicySection,
+    /// `[replay]`
+    #[serde(default)]
+    pub replay: ReplaySection,
+    /// `[rate]`
+    #[serde(default)]
+    pub rate: RateSection,
+    /// `[network]`
+    #[serde(default)]
+    pub network: NetworkSection,
+    /// `[simulation]`, read by `replay`; kept as TOML here.
+    pub simulation: Option<toml::Table>,
+}
+
+/// A checked configuration that owns everything the gate borrows.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The scheme.
+    pub scheme: Scheme,
+    /// Secrets, resolved from the file and the environment.
+    pub secrets: Vec<Secret>,
+    /// Signature header override.
+    pub header: Option<String>,
+    /// Signature tolerance, seconds.
+    pub tolerance_s: u32,
+    /// Risk limits with the borrowed lists left empty (see `symbols`, `quotes`).
+    pub policy: Policy<'static>,
+    /// Allowed symbols, canonical form.
+    pub symbols: Vec<String>,
+    /// Quote currencies.
+    pub quotes: Vec<String>,
+    /// Source allowlist.
+    pub allowlist: Vec<Cidr>,
+    /// Body limit, bytes.
+    pub max_body_bytes: usize,
+    /// Replay window.
+    pub replay: Replay,
+    /// Rate limit.
+    pub rate: RateConfig,
+    /// `[simulation]`, read by `replay`.
+    pub simulation: Option<toml::Table>,
+}
+
+/// The borrowed views the validator's `Config` points into.
+pub struct Lent<'s> {
+    secrets: Vec<&'s [u8]>,
+    symbols: Vec<&'s str>,
+    quotes: Vec<&'s str>,
+    settings: &'s Settings,
+}
+
+impl<'s> Lent<'s> {
+    /// The validator configuration.
+    pub fn config(&'s self) -> Config<'s> {
+        let s = self.settings;
+        Config {
+            auth: AuthConfig {
+                scheme: s.scheme,
+                secrets: &self.secrets,
+                header: s.header.as_deref(),
+                tolerance_s: s.tolerance_s,
+            },
+            policy: Policy {
+                symbols: &self.symbols,
+                quotes: &self.quotes,
+                ..s.policy
+            },
+            network: Network {
+                allowlist: &s.allowlist,
+                max_body_bytes: s.max_body_bytes,
+            },
+            replay: s.replay,
+            rate: s.rate,
+        }
+    }
+}
+
+/// `line L, column C (setting section.key): message`, without the source
+/// excerpt toml's `Display` adds, since that line may hold a secret.
+fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let Some(span) = e.span() else {
+        return e.message().to_string();
+    };
+    let before = text.get(..span.start).unwrap_or(text);
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - line_start + 1;
+    // The key is what precedes `=` on the error's line; the section is the
+    // last `[header]` above it. Neither can hold a secret value.
+    let line_text = text[line_start..].lines().next().unwrap_or("");
+    let key = line_text
+        .split_once('=')
+        .map(|(k, _)| k.trim())
+        .filter(|k| !k.is_empty() && !k.contains(['"', '\'', '[']));
+    let section = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && l.ends_with(']'))
+        .map(|l| l.trim_matches(['[', ']']).trim());
+    let setting = match (section, key) {
+        (Some(s), Some(k)) => format!(" (setting {s}.{k})"),
+        (None, Some(k)) => format!(" (setting {k})"),
+        _ => String::new(),
+    };
+    format!("line {line}, column {column}{setting}: {}", e.message())
+}
+
+fn invalid(setting: &str, message: impl Into<String>) -> ConfigFileError {
+    ConfigFileError::Invalid {
+        setting: setting.into(),
+        message: message.into(),
+    }
+}
+
+impl Settings {
+    /// Reads and checks a file; `env` looks up environment variables (pass
+    /// `|k| std::env::var(k).ok()`).
+    pub fn load(
+        path: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigFileError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Settings::from_toml(&text, &path.display().to_string(), env)
+    }
+
+    /// Parses and checks TOML text; `origin` names it in errors.
+    pub fn from_toml(
+        text: &str,
+        origin: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigFileError> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| ConfigFileError::Parse {
+            path: origin.into(),
+            message: describe_toml_error(text, &e),
+        })?;
+        Settings::from_file(file, env)
+    }
+
+    /// Checks a parsed file.
+    pub fn from_file(
+        file: FileConfig,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigFileError> {
+        let scheme = Scheme::from_name(&file.auth.scheme).ok_or_else(|| {
+            invalid(
+                "auth.scheme",
+                format!(
+                    "{:?} is not a scheme; expected one of {}",
+                    file.auth.scheme,
+                    Scheme::ALL.map(|s| s.name()).join(", ")
+                ),
+            )
+        })?;
+        let mut secrets: Vec<Secret> = file
+            .auth
+            .secrets
+            .iter()
+            .map(|s| Secret(s.as_bytes().to_vec()))
+            .collect();
+        for name in &file.auth.secrets_env {
+            match env(name) {
+                Some(v) if !v.is_empty() => secrets.push(Secret(v.into_bytes())),
+                _ => {
+                    return Err(invalid(
+                        "auth.secrets_env",
+                        format!("environment variable {name} is not set or empty"),
+                    ))
+                }
+            }
+        }
+
+        let defaults = Policy::default();
+        let p = &file.policy;
+        let quotes: Vec<String> = match &p.quotes {
+            Some(q) => q.iter().map(|s| s.to_ascii_uppercase()).collect(),
+            None => DEFAULT_QUOTES.iter().map(|s| s.to_string()).collect(),
+        };
+        let quote_refs: Vec<&str> = quotes.iter().map(String::as_str).collect();
+        let mut symbols = Vec::new();
+        for raw in &p.symbols {
+            let symbol = alertgate_validator::symbol::normalize(raw, &quote_refs)
+                .map_err(|e| invalid("policy.symbols", e.to_string()))?;
+            symbols.push(symbol.as_str().to_string());
+        }
+        let policy = Policy {
+            min_confidence: p.min_confidence.map_or(defaults.min_confidence, |d| d.0),
+            require_confidence: p.require_confidence.unwrap_or(defaults.require_confidence),
+            max_quantity: p.max_quantity.map(|d| d.0),
+            symbols: &[],
+            quotes: &[],
+            max_order_value: p.max_order_value.map(|d| d.0),
+            max_age_ms: p
+                .max_age_s
+                .map_or(defaults.max_age_ms, |s| i64::from(s) * 1000),
+            max_future_skew_ms: p
+                .max_future_skew_s
+                .map_or(defaults.max_future_skew_ms, |s| i64::from(s) * 1000),
+            require_timestamp: p.require_timestamp.unwrap_or(defaults.require_timestamp),
+        };
+        if policy.min_confidence.is_negative() || policy.min_confidence > Decimal::ONE {
+            return Err(invalid(
+                "policy.min_confidence",
+                "expected a number from 0 to 1",
+            ));
+        }
+
+        let mut allowlist = Vec::new();
+        for entry in &file.network.allowlist {
+            if entry.eq_ignore_ascii_case("tradingview") {
+                allowlist.extend_from_slice(&TRADINGVIEW);
+            } else {
+                allowlist.push(Cidr::parse(entry).ok_or_else(|| {
+                    invalid(
+                        "network.allowlist",
+                        format!(
+                            "{entry:?} is not an address, a CIDR (10.0.0.0/8) or \"tradingview\""
+                        ),
+                    )
+                })?);
+            }
+        }
+
+        let rate_defaults = RateConfig::default();
+        Ok(Settings {
+            scheme,
+            secrets,
+            header: file.auth.header.clone(),
+            tolerance_s: file.auth.tolerance_s,
+            policy,
+            symbols,
+            quotes,
+            allowlist,
+            max_body_bytes: file
+                .network
+                .max_body_bytes
+                .unwrap_or(Network::default().max_body_bytes),
+            replay: Replay {
+                window_ms: file.replay.window_s.map(|s| i64::from(s) * 1000),
+            },
+            rate: RateConfig {
+                burst: file.rate.burst.unwrap_or(rate_defaults.burst),
+                per_second: file.rate.per_second.unwrap_or(rate_defaults.per_second),
+            },
+            simulation: file.simulation,
+        })
+    }
+
+    /// The defaults: scheme `none`, default policy, no limits beyond them.
+    pub fn defaults() -> Settings {
+        Settings::from_file(FileConfig::default(), |_| None)
+            .expect("the default configuration is valid")
+    }
+
+    /// Borrowed views for [`Lent::config`].
+    pub fn lend(&self) -> Lent<'_> {
+        Lent {
+            secrets: self.secrets.iter().map(|s| s.0.as_slice()).collect(),
+            symbols: self.symbols.iter().map(String::as_str).collect(),
+            quotes: self.quotes.iter().map(String::as_str).collect(),
+            settings: self,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(k: &str) -> Option<String> {
+        (k == "GATE_SECRET").then(|| "from-env".to_string())
+    }
+
+    #[test]
+    fn full_file_loads() {
+        let s = Settings::from_toml(
+            r#"
+            [auth]
+            scheme = "timestamped"
+            secrets = ["literal"]
+            secrets_env = ["GATE_SECRET"]
+            tolerance_s = 120
+            [policy]
+            min_confidence = 0.7
+            max_quantity = "0.5"
+            symbols = ["BINANCE:BTCUSDT", "eth-usdt"]
+            max_order_value = 10000
+            max_age_s = 60
+            [replay]
+            window_s = 600
+            [rate]
+            burst = 3
+            per_second = 1
+            [network]
+            allowlist = ["tradingview", "10.0.0.0/8"]
+            max_body_bytes = 2048
+            [simulation]
+            seed = 7
+            "#,
+            "test.toml",
+            env,
+        )
+        .unwrap();
+        assert_eq!(s.scheme, Scheme::Timestamped);
+        assert_eq!(
+            s.secrets,
+            vec![Secret(b"literal".to_vec()), Secret(b"from-env".to_vec())]
+        );
+        assert_eq!(s.policy.min_confidence, Decimal::parse("0.7").unwrap());
+        assert_eq!(s.policy.max_quantity, Decimal::parse("0.5"));
+        assert_eq!(s.symbols, vec!["BTC/USDT", "ETH/USDT"]);
+        assert_eq!(s.policy.max_age_ms, 60_000);
+        assert_eq!(s.replay.window_ms, Some(600_000));
+        assert_eq!(s.allowlist.len(), 5);
+        assert_eq!(s.max_body_bytes, 2048);
+        assert_eq!(s.simulation.as_ref().unwrap()["seed"].as_integer(), Some(7));
+        let lent = s.lend();
+        let cfg = lent.config();
+        assert_eq!(cfg.policy.symbols, &["BTC/USDT", "ETH/USDT"]);
+        assert_eq!(cfg.auth.secrets.len(), 2);
+        // Secrets never show in Debug output.
+        let debug = format!("{s:?}");
+        assert!(
+            !debug.contains("literal") && !debug.contains("from-env"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        let err = |text: &str| {
+            Settings::from_toml(text, "t.toml", env)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err("[auth]\nscheme = \"rot13\"").contains("auth.scheme"));
+        assert!(err("[policy]\nmax_quantity = \"lots\"").contains("max_quantity"));
+        assert!(err("[policy]\nmin_confidence = 2").contains("policy.min_confidence"));
+        assert!(err("[policy]\nmax_qty = 1").contains("max_qty"));
+        assert!(err("[network]\nallowlist = [\"nowhere\"]").contains("network.allowlist"));
+        assert!(err("[auth]\nsecrets_env = [\"NOPE\"]").contains("NOPE"));
+        assert!(err("[policy]\nsymbols = [\"??\"]").contains("policy.symbols"));
+    }
+
+    #[test]
+    fn defaults_are_open() {
+        let s = Settings::defaults();
+        assert_eq!(s.scheme, Scheme::None);
+        assert!(s.allowlist.is_empty() && s.symbols.is_empty());
+    }
+}

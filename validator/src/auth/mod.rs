@@ -1,0 +1,1318 @@
+//! Authentication: who may send an alert.
+//!
+//! A gate uses exactly one [`Scheme`]. All signing schemes are HMAC-SHA256
+//! over the raw body (plus, for the timestamped ones, the timestamp and id),
+//! and differ only in header layout and encoding:
+//!
+//! | scheme | header(s) | signed bytes | encoding |
+//! |---|---|---|---|
+//! | `none` | — | — | — |
+//! | `passphrase` | body field `passphrase` | — (constant-time equality) | — |
+//! | `hex-body` | `X-Webhook-Signature` (configurable) | `body` | hex, optional `sha256=` |
+//! | `github` | `X-Hub-Signature-256`, id `X-GitHub-Delivery` | `body` | `sha256=<hex>` |
+//! | `timestamped` | `X-Tradeeon-Signature: t=<s>,s=<hex>`, id `X-Tradeeon-EventId` | `t.body` | hex |
+//! | `stripe` | `Stripe-Signature: t=<s>,v1=<hex>[,v1=..]` | `t.body` | hex |
+//! | `standard-webhooks` | `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<b64> ..` | `id.t.body` | base64 |
+//!
+//! Design choices, and why:
+//!
+//! - **Pre-keyed MACs.** [`Verifier::new`] keys one `Hmac<Sha256>` per secret
+//!   (up to [`MAX_SECRETS`], for rotation) once; each request clones that
+//!   state, so the key schedule (two compression calls) is never repeated and
+//!   the secret bytes are not kept.
+//! - **Exact bytes.** The MAC is fed the timestamp and id *as received* and
+//!   the body as separate `update` calls: nothing is re-formatted and nothing
+//!   is concatenated into a buffer, so there is no allocation and no size
+//!   limit besides the body's own.
+//! - **Constant time.** Hex and base64 are decoded with `base16ct`/`base64ct`
+//!   and tags compared with `subtle`; passphrases are compared as SHA-256
+//!   digests, so neither their length nor their content shows in the timing.
+//!   With several secrets the loop stops at the first secret that matches:
+//!   that reveals only which secret a *valid* sender used.
+//! - **Strict parsing.** A header that is present twice, empty, or cannot be
+//!   parsed is [`Rejection::MalformedSignature`], never "try the other one".
+//!   Stripe's `v0` and unknown keys and Standard Webhooks' non-`v1` entries
+//!   are skipped, as those specifications require.
+//! - **Freshness.** Timestamped schemes accept `|now_s − t| ≤ tolerance_s`
+//!   with `now_s = ⌊now_ms / 1000⌋`, in both directions, checked *after* the
+//!   MAC: [`Rejection::SignatureExpired`] therefore always means "genuine but
+//!   too old (or clock skew)", never "forged".
+//!
+//! ```
+//! use alertgate_validator::auth::{sign, AuthConfig, Scheme, Verifier};
+//!
+//! let secrets: [&[u8]; 1] = [b"s3cret"];
+//! let cfg = AuthConfig { scheme: Scheme::Timestamped, secrets: &secrets, ..AuthConfig::default() };
+//! let verifier = Verifier::new(&cfg).unwrap();
+//!
+//! let body = br#"{"ticker":"BTCUSDT","action":"buy"}"#;
+//! let signed = sign(Scheme::Timestamped, b"s3cret", body, 1_700_000_000, "evt-1").unwrap();
+//! let headers: Vec<(&str, &str)> = signed.iter().map(|(n, v)| (*n, v.as_str())).collect();
+//!
+//! let ok = verifier.verify(body, &headers, 1_700_000_000_000).unwrap();
+//! assert_eq!(ok.event_id, Some("evt-1"));
+//! assert_eq!(ok.signed_at_s, Some(1_700_000_000));
+//! // Ten minutes later the same request is refused.
+//! let late = verifier.verify(body, &headers, 1_700_000_600_000).unwrap_err();
+//! assert_eq!(late.code(), "signature_expired");
+//! // A changed body is refused.
+//! let forged = verifier.verify(b"{}", &headers, 1_700_000_000_000).unwrap_err();
+//! assert_eq!(forged.code(), "bad_signature");
+//! ```
+
+use core::fmt;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::{Choice, ConstantTimeEq};
+
+use crate::error::{snippet, ConfigError, Rejection};
+
+mod github;
+mod headers;
+mod hex_body;
+mod passphrase;
+mod standard_webhooks;
+mod stripe;
+mod timestamped;
+
+pub use headers::{header, Headers};
+
+/// Most secrets a gate holds at once (current plus those being rotated out).
+pub const MAX_SECRETS: usize = 4;
+
+/// Default freshness tolerance of the timestamped schemes, in seconds.
+pub const DEFAULT_TOLERANCE_S: u32 = 300;
+
+/// Longest signature header name [`AuthConfig::header`] may set, in bytes.
+pub const MAX_HEADER_NAME: usize = 64;
+
+/// Most signatures one Stripe or Standard Webhooks header may carry (senders
+/// add one per active secret; more is refused as malformed).
+pub const MAX_SIGNATURES: usize = 8;
+
+/// Longest accepted timestamp, in decimal digits. Twelve digits reach the
+/// year 5138 and keep every time difference far from `i64` overflow.
+pub const MAX_TIMESTAMP_DIGITS: usize = 12;
+
+/// Capacity of one value in [`SignedHeaders`], in bytes.
+pub const SIGNED_VALUE_CAP: usize = 160;
+
+/// HMAC-SHA256, pre-keyed.
+type HmacSha256 = Hmac<Sha256>;
+
+/// A SHA-256 output / HMAC-SHA256 tag.
+type Tag = [u8; 32];
+
+/// How a gate authenticates requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Scheme {
+    /// No authentication (only for use behind another authenticating layer).
+    #[default]
+    None,
+    /// A shared passphrase in the body's `passphrase` field (TradingView's
+    /// direct webhooks cannot sign or set headers).
+    Passphrase,
+    /// Hex HMAC-SHA256 of the body in one header (`X-Webhook-Signature` by
+    /// default), optionally prefixed `sha256=`.
+    HexBody,
+    /// GitHub: `X-Hub-Signature-256: sha256=<hex>` over the body.
+    Github,
+    /// `X-Tradeeon-Signature: t=<unix s>,s=<hex>` over `"<t>.<body>"`.
+    Timestamped,
+    /// Stripe: `Stripe-Signature: t=<unix s>,v1=<hex>[,v1=<hex>..]` over
+    /// `"<t>.<body>"`.
+    Stripe,
+    /// Standard Webhooks (Svix): `webhook-signature: v1,<base64> ..` over
+    /// `"<webhook-id>.<webhook-timestamp>.<body>"`, keyed with the base64
+    /// secret after its `whsec_` prefix.
+    StandardWebhooks,
+}
+
+impl Scheme {
+    /// Every scheme, in declaration order.
+    pub const ALL: [Scheme; 7] = [
+        Scheme::None,
+        Scheme::Passphrase,
+        Scheme::HexBody,
+        Scheme::Github,
+        Scheme::Timestamped,
+        Scheme::Stripe,
+        Scheme::StandardWebhooks,
+    ];
+
+    /// The scheme's configuration name.
+    ///
+    /// ```
+    /// use alertgate_validator::auth::Scheme;
+    /// for s in Scheme::ALL {
+    ///     assert_eq!(Scheme::from_name(s.name()), Some(s));
+    /// }
+    /// assert_eq!(Scheme::StandardWebhooks.name(), "standard-webhooks");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::None => "none",
+            Scheme::Passphrase => "passphrase",
+            Scheme::HexBody => "hex-body",
+            Scheme::Github => "github",
+            Scheme::Timestamped => "timestamped",
+            Scheme::Stripe => "stripe",
+            Scheme::StandardWebhooks => "standard-webhooks",
+        }
+    }
+
+    /// The scheme called `name` (exact, lowercase), if any.
+    pub fn from_name(name: &str) -> Option<Scheme> {
+        Scheme::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Default name of the header carrying the signature; `None` for `none`
+    /// and `passphrase`.
+    pub fn default_header(self) -> Option<&'static str> {
+        match self {
+            Scheme::None | Scheme::Passphrase => None,
+            Scheme::HexBody => Some(hex_body::SIGNATURE_HEADER),
+            Scheme::Github => Some(github::SIGNATURE_HEADER),
+            Scheme::Timestamped => Some(timestamped::SIGNATURE_HEADER),
+            Scheme::Stripe => Some(stripe::SIGNATURE_HEADER),
+            Scheme::StandardWebhooks => Some(standard_webhooks::SIGNATURE_HEADER),
+        }
+    }
+
+    /// Whether the scheme signs a timestamp (and so enforces a tolerance).
+    pub fn is_timestamped(self) -> bool {
+        matches!(
+            self,
+            Scheme::Timestamped | Scheme::Stripe | Scheme::StandardWebhooks
+        )
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Authentication settings of one gate.
+///
+/// Borrowed, so a configuration can live in flash (`static`) or in the
+/// caller's parsed config; [`Verifier::new`] copies what it needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuthConfig<'a> {
+    /// Scheme. Default: [`Scheme::None`].
+    pub scheme: Scheme,
+    /// Secrets, raw bytes, 1 to [`MAX_SECRETS`] (none for `none`). A request
+    /// signed with any of them is accepted, which allows rotation without
+    /// downtime. For `standard-webhooks` each is the `whsec_<base64>` string
+    /// (prefix optional); for every other scheme the bytes are the HMAC key
+    /// or passphrase as given. Default: empty.
+    pub secrets: &'a [&'a [u8]],
+    /// Overrides the name of the signature header (HTTP token, 1 to
+    /// [`MAX_HEADER_NAME`] bytes); timestamp and event-id header names are
+    /// fixed. Not allowed for `none` and `passphrase`. Default: `None` (the
+    /// scheme's [`Scheme::default_header`]).
+    pub header: Option<&'a str>,
+    /// Largest accepted distance between the signed timestamp and the gate
+    /// clock, either direction, in seconds. Used by `timestamped`, `stripe`
+    /// and `standard-webhooks`. Default: [`DEFAULT_TOLERANCE_S`] (300 s).
+    pub tolerance_s: u32,
+}
+
+impl Default for AuthConfig<'_> {
+    fn default() -> Self {
+        AuthConfig {
+            scheme: Scheme::None,
+            secrets: &[],
+            header: None,
+            tolerance_s: DEFAULT_TOLERANCE_S,
+        }
+    }
+}
+
+/// What a successful [`Verifier::verify`] learned from the headers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Verified<'r> {
+    /// The sender's event id from the scheme's id header (`X-GitHub-Delivery`,
+    /// `X-Tradeeon-EventId`, `webhook-id`), as received; `None` if the scheme
+    /// has none or the header is absent.
+    pub event_id: Option<&'r str>,
+    /// Whether `event_id` is covered by the signature (only
+    /// `standard-webhooks`). An unsigned id can be changed by whoever replays
+    /// a captured request, so a replay guard should not rely on it alone.
+    pub event_id_signed: bool,
+    /// The signed timestamp, Unix seconds, for the timestamped schemes.
+    pub signed_at_s: Option<i64>,
+}
+
+/// Header(s) produced by [`sign`]: `(name, value)` pairs, at most three.
+pub type SignedHeaders = heapless::Vec<(&'static str, heapless::String<SIGNED_VALUE_CAP>), 3>;
+
+/// Pre-keyed secrets of one gate.
+// The MAC variant is the large one (4 × 152 bytes) and the one every signing
+// gate uses; boxing is not an option without an allocator.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone)]
+enum Keys {
+    /// `none`.
+    None,
+    /// `passphrase`: SHA-256 of each secret.
+    Digests(heapless::Vec<Tag, MAX_SECRETS>),
+    /// Every HMAC scheme: one pre-keyed MAC per secret.
+    Macs(heapless::Vec<HmacSha256, MAX_SECRETS>),
+}
+
+/// Checks requests against one gate's [`AuthConfig`].
+///
+/// Holds no secret bytes: only pre-keyed HMAC states (or passphrase
+/// digests). `Debug` prints the scheme, header, tolerance and number of
+/// secrets, never key material.
+#[derive(Clone)]
+pub struct Verifier {
+    scheme: Scheme,
+    header: heapless::String<MAX_HEADER_NAME>,
+    tolerance_s: u32,
+    keys: Keys,
+}
+
+// A whole gate must fit in 4 KiB; the verifier is the largest part of it.
+const _: () = assert!(core::mem::size_of::<Verifier>() <= 1024);
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secrets = match &self.keys {
+            Keys::None => 0,
+            Keys::Digests(d) => d.len(),
+            Keys::Macs(m) => m.len(),
+        };
+        f.debug_struct("Verifier")
+            .field("scheme", &self.scheme)
+            .field("header", &self.header.as_str())
+            .field("tolerance_s", &self.tolerance_s)
+            .field("secrets", &secrets)
+            .finish()
+    }
+}
+
+impl Verifier {
+    /// Validates `cfg` and pre-keys its secrets.
+    ///
+    /// Errors: [`ConfigError::TooManySecrets`] above [`MAX_SECRETS`];
+    /// [`ConfigError::NoSecret`] for a signing scheme without secrets;
+    /// [`ConfigError::BadSecret`] for an empty secret or a
+    /// `standard-webhooks` secret that is not base64;
+    /// [`ConfigError::InvalidValue`] for secrets given to `none`, a header
+    /// override on `none`/`passphrase`, or a header name that is empty, too
+    /// long or not an HTTP token.
+    ///
+    /// ```
+    /// use alertgate_validator::auth::{AuthConfig, Scheme, Verifier};
+    /// let cfg = AuthConfig { scheme: Scheme::Github, ..AuthConfig::default() };
+    /// assert_eq!(Verifier::new(&cfg).unwrap_err().code(), "no_secret");
+    /// ```
+    pub fn new(cfg: &AuthConfig<'_>) -> Result<Self, ConfigError> {
+        let scheme = cfg.scheme;
+        if cfg.secrets.len() > MAX_SECRETS {
+            return Err(ConfigError::TooManySecrets {
+                given: cfg.secrets.len(),
+                max: MAX_SECRETS,
+            });
+        }
+        if scheme == Scheme::None {
+            if !cfg.secrets.is_empty() {
+                // Most likely the operator forgot to pick a scheme.
+                return Err(ConfigError::InvalidValue {
+                    setting: "auth.secrets",
+                    expected: "no secrets with scheme none (choose a signing scheme)",
+                });
+            }
+        } else if cfg.secrets.is_empty() {
+            return Err(ConfigError::NoSecret {
+                scheme: scheme.name(),
+            });
+        }
+        if let Some(index) = cfg.secrets.iter().position(|s| s.is_empty()) {
+            return Err(ConfigError::BadSecret {
+                index,
+                reason: "secret is empty",
+            });
+        }
+
+        let header = header_name(scheme, cfg.header)?;
+
+        let keys = match scheme {
+            Scheme::None => Keys::None,
+            Scheme::Passphrase => {
+                let mut digests = heapless::Vec::new();
+                for secret in cfg.secrets {
+                    // Cannot fail: at most MAX_SECRETS secrets (checked above).
+                    let _ = digests.push(passphrase::digest(secret));
+                }
+                Keys::Digests(digests)
+            }
+            _ => {
+                let mut macs = heapless::Vec::new();
+                for (index, secret) in cfg.secrets.iter().enumerate() {
+                    let mac = if scheme == Scheme::StandardWebhooks {
+                        standard_webhooks::key(secret, index)?
+                    } else {
+                        keyed(secret, index)?
+                    };
+                    // Cannot fail: at most MAX_SECRETS secrets (checked above).
+                    let _ = macs.push(mac);
+                }
+                Keys::Macs(macs)
+            }
+        };
+
+        Ok(Verifier {
+            scheme,
+            header,
+            tolerance_s: cfg.tolerance_s,
+            keys,
+        })
+    }
+
+    /// The configured scheme.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// Name of the header that carries the signature (the override if one
+    /// was configured); `None` for `none` and `passphrase`.
+    pub fn signature_header(&self) -> Option<&str> {
+        if self.header.is_empty() {
+            None
+        } else {
+            Some(self.header.as_str())
+        }
+    }
+
+    /// Checks the signature header(s) against the raw `body`.
+    ///
+    /// `now_ms` is the gate clock, Unix milliseconds; it only matters for
+    /// the timestamped schemes. For `none` and `passphrase` this always
+    /// succeeds (the passphrase is checked after parsing, with
+    /// [`Verifier::check_passphrase`]).
+    ///
+    /// Rejections: [`Rejection::MissingSignature`] naming the absent header;
+    /// [`Rejection::MalformedSignature`] for a header that is empty,
+    /// duplicated or unparseable; [`Rejection::BadSignature`] when no
+    /// configured secret produces any presented signature;
+    /// [`Rejection::SignatureExpired`] for a genuine signature whose
+    /// timestamp is more than `tolerance_s` away from `now_ms`.
+    ///
+    /// ```
+    /// use alertgate_validator::auth::{AuthConfig, Scheme, Verifier};
+    /// // GitHub's published example.
+    /// let secrets: [&[u8]; 1] = [b"It's a Secret to Everybody"];
+    /// let cfg = AuthConfig { scheme: Scheme::Github, secrets: &secrets, ..AuthConfig::default() };
+    /// let v = Verifier::new(&cfg).unwrap();
+    /// let headers = [
+    ///     ("x-hub-signature-256", "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"),
+    ///     ("x-github-delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+    /// ];
+    /// let ok = v.verify(b"Hello, World!", &headers, 0).unwrap();
+    /// assert_eq!(ok.event_id, Some("72d3162e-cc78-11e3-81ab-4c9367dc0958"));
+    /// assert_eq!(v.verify(b"Hello, World?", &headers, 0).unwrap_err().code(), "bad_signature");
+    /// ```
+    pub fn verify<'r>(
+        &self,
+        body: &[u8],
+        headers: &Headers<'r>,
+        now_ms: i64,
+    ) -> Result<Verified<'r>, Rejection> {
+        let macs = match &self.keys {
+            Keys::None | Keys::Digests(_) => return Ok(Verified::default()),
+            Keys::Macs(m) => m.as_slice(),
+        };
+        let ctx = Ctx {
+            macs,
+            header: self.header.as_str(),
+            tolerance_s: self.tolerance_s,
+        };
+        match self.scheme {
+            Scheme::None | Scheme::Passphrase => Ok(Verified::default()),
+            Scheme::HexBody => hex_body::verify(&ctx, body, headers),
+            Scheme::Github => github::verify(&ctx, body, headers),
+            Scheme::Timestamped => timestamped::verify(&ctx, body, headers, now_ms),
+            Scheme::Stripe => stripe::verify(&ctx, body, headers, now_ms),
+            Scheme::StandardWebhooks => standard_webhooks::verify(&ctx, body, headers, now_ms),
+        }
+    }
+
+    /// For the `passphrase` scheme, checks the body's `passphrase` field
+    /// (`None` if the field is absent); succeeds for every other scheme.
+    ///
+    /// Both sides are hashed with SHA-256 and the digests compared in
+    /// constant time against every configured secret, so the timing shows
+    /// neither the secret's length nor how much of it matched.
+    ///
+    /// ```
+    /// use alertgate_validator::auth::{AuthConfig, Scheme, Verifier};
+    /// let secrets: [&[u8]; 2] = [b"old-pass", b"new-pass"];
+    /// let cfg = AuthConfig { scheme: Scheme::Passphrase, secrets: &secrets, ..AuthConfig::default() };
+    /// let v = Verifier::new(&cfg).unwrap();
+    /// assert!(v.check_passphrase(Some(b"new-pass")).is_ok());
+    /// assert_eq!(v.check_passphrase(Some(b"guess")).unwrap_err().code(), "bad_signature");
+    /// assert_eq!(v.check_passphrase(None).unwrap_err().code(), "missing_signature");
+    /// ```
+    pub fn check_passphrase(&self, passphrase: Option<&[u8]>) -> Result<(), Rejection> {
+        match &self.keys {
+            Keys::Digests(digests) => passphrase::check(digests, passphrase),
+            Keys::None | Keys::Macs(_) => Ok(()),
+        }
+    }
+}
+
+/// Produces the header(s) `scheme` expects for `body`, as a sender would.
+///
+/// `secret` is one configured secret (for `standard-webhooks` the
+/// `whsec_<base64>` string), `timestamp_s` the Unix time to sign (ignored by
+/// the untimestamped schemes), `event_id` the id header's value (left out
+/// when empty; required by `standard-webhooks`, which signs it). Header
+/// names are the scheme defaults. `none` and `passphrase` produce no
+/// headers (a passphrase travels in the body) and never fail.
+///
+/// Errors (signing schemes): [`ConfigError::BadSecret`] for an empty or
+/// undecodable secret; [`ConfigError::InvalidValue`] for a timestamp outside
+/// `0..10^MAX_TIMESTAMP_DIGITS` or an event id that is empty (for
+/// `standard-webhooks`) or longer than [`SIGNED_VALUE_CAP`].
+///
+/// ```
+/// use alertgate_validator::auth::{sign, Scheme};
+/// // Standard Webhooks' published test vector.
+/// let h = sign(
+///     Scheme::StandardWebhooks,
+///     b"whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+///     br#"{"email":"test@example.com","username":"test_user"}"#,
+///     1649367553,
+///     "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",
+/// )
+/// .unwrap();
+/// assert_eq!(h[2], ("webhook-signature", "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=".try_into().unwrap()));
+/// ```
+pub fn sign(
+    scheme: Scheme,
+    secret: &[u8],
+    body: &[u8],
+    timestamp_s: i64,
+    event_id: &str,
+) -> Result<SignedHeaders, ConfigError> {
+    if matches!(scheme, Scheme::None | Scheme::Passphrase) {
+        return Ok(SignedHeaders::new());
+    }
+    if secret.is_empty() {
+        return Err(ConfigError::BadSecret {
+            index: 0,
+            reason: "secret is empty",
+        });
+    }
+    if event_id.len() > SIGNED_VALUE_CAP {
+        return Err(ConfigError::InvalidValue {
+            setting: "event_id",
+            expected: "at most 160 bytes",
+        });
+    }
+    if scheme == Scheme::StandardWebhooks && event_id.is_empty() {
+        return Err(ConfigError::InvalidValue {
+            setting: "event_id",
+            expected: "a non-empty webhook-id (it is signed)",
+        });
+    }
+    if scheme.is_timestamped() && !(0..MAX_TIMESTAMP).contains(&timestamp_s) {
+        return Err(ConfigError::InvalidValue {
+            setting: "timestamp_s",
+            expected: "0 to 999999999999 (Unix seconds, at most 12 digits)",
+        });
+    }
+    let mac = if scheme == Scheme::StandardWebhooks {
+        standard_webhooks::key(secret, 0)?
+    } else {
+        keyed(secret, 0)?
+    };
+    Ok(match scheme {
+        Scheme::None | Scheme::Passphrase => SignedHeaders::new(),
+        Scheme::HexBody => hex_body::sign(&mac, body),
+        Scheme::Github => github::sign(&mac, body, event_id),
+        Scheme::Timestamped => timestamped::sign(&mac, body, timestamp_s, event_id),
+        Scheme::Stripe => stripe::sign(&mac, body, timestamp_s),
+        Scheme::StandardWebhooks => standard_webhooks::sign(&mac, body, timestamp_s, event_id),
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Shared by the scheme modules.
+
+/// `10^MAX_TIMESTAMP_DIGITS`: every accepted timestamp is below it.
+const MAX_TIMESTAMP: i64 = 1_000_000_000_000;
+
+/// What a scheme's `verify` needs from the [`Verifier`].
+struct Ctx<'v> {
+    /// One pre-keyed MAC per secret.
+    macs: &'v [HmacSha256],
+    /// Signature header name (default or override).
+    header: &'v str,
+    /// Freshness tolerance, seconds.
+    tolerance_s: u32,
+}
+
+impl Ctx<'_> {
+    /// Whether any secret's tag over the bytes `feed` writes equals any of
+    /// `candidates`.
+    ///
+    /// Each secret's tag is computed once and compared with every candidate
+    /// in constant time; the loop stops after the first secret that matches
+    /// (which only tells a valid sender which of the secrets it used).
+    fn any_matches(&self, feed: impl Fn(&mut HmacSha256), candidates: &[Tag]) -> bool {
+        self.macs.iter().any(|keyed| {
+            let mut mac = keyed.clone();
+            feed(&mut mac);
+            let tag = mac.finalize().into_bytes();
+            let hit = candidates
+                .iter()
+                .fold(Choice::from(0), |hit, c| hit | tag.as_slice().ct_eq(c));
+            bool::from(hit)
+        })
+    }
+
+    /// [`Rejection::SignatureExpired`] unless `|⌊now_ms/1000⌋ − t| ≤ tolerance`.
+    fn check_fresh(&self, timestamp_s: i64, now_ms: i64) -> Result<(), Rejection> {
+        let now_s = now_ms.div_euclid(1000);
+        if timestamp_s.abs_diff(now_s) > u64::from(self.tolerance_s) {
+            Err(Rejection::SignatureExpired {
+                timestamp_s,
+                now_s,
+                tolerance_s: self.tolerance_s,
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A MAC pre-keyed with `secret` (the `index`-th configured one) as given.
+fn keyed(secret: &[u8], index: usize) -> Result<HmacSha256, ConfigError> {
+    // HMAC accepts keys of any length (long ones are hashed first), so this
+    // does not fail in practice.
+    HmacSha256::new_from_slice(secret).map_err(|_| ConfigError::BadSecret {
+        index,
+        reason: "secret is not usable as an HMAC key",
+    })
+}
+
+/// Checks and copies the signature header name.
+fn header_name(
+    scheme: Scheme,
+    over: Option<&str>,
+) -> Result<heapless::String<MAX_HEADER_NAME>, ConfigError> {
+    let mut out = heapless::String::new();
+    let name = match (scheme.default_header(), over) {
+        (None, None) => return Ok(out),
+        (None, Some(_)) => {
+            return Err(ConfigError::InvalidValue {
+                setting: "auth.header",
+                expected: "no header override with schemes none and passphrase",
+            })
+        }
+        (Some(default), None) => default,
+        (Some(_), Some(name)) => name,
+    };
+    let is_token = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !is_token || out.push_str(name).is_err() {
+        return Err(ConfigError::InvalidValue {
+            setting: "auth.header",
+            expected: "an HTTP header name (token characters), 1 to 64 bytes",
+        });
+    }
+    Ok(out)
+}
+
+/// Parses a Unix timestamp in seconds: 1 to [`MAX_TIMESTAMP_DIGITS`] ASCII
+/// digits, nothing else (no sign, no spaces).
+fn parse_timestamp(s: &str) -> Result<i64, &'static str> {
+    if s.is_empty() {
+        return Err("timestamp is empty");
+    }
+    if s.len() > MAX_TIMESTAMP_DIGITS {
+        return Err("timestamp has more than 12 digits");
+    }
+    let mut value: i64 = 0;
+    for b in s.bytes() {
+        if !b.is_ascii_digit() {
+            return Err("timestamp is not decimal digits");
+        }
+        // At most 12 digits: stays below 10^12, no overflow.
+        value = value * 10 + i64::from(b - b'0');
+    }
+    Ok(value)
+}
+
+/// Decodes a 64-digit hex signature (either case) in constant time.
+fn decode_hex_tag(s: &str) -> Result<Tag, &'static str> {
+    if s.is_empty() {
+        return Err("signature is empty");
+    }
+    if s.len() != 64 {
+        return Err("signature is not 64 hex digits");
+    }
+    let mut tag = [0u8; 32];
+    match base16ct::mixed::decode(s, &mut tag) {
+        Ok(decoded) if decoded.len() == 32 => Ok(tag),
+        _ => Err("signature is not hex"),
+    }
+}
+
+/// Lowercase hex of `tag`.
+fn encode_hex_tag(tag: &[u8]) -> heapless::String<64> {
+    let mut buf = [0u8; 64];
+    let mut out = heapless::String::new();
+    if let Ok(hex) = base16ct::lower::encode_str(tag, &mut buf) {
+        let _ = out.push_str(hex);
+    }
+    out
+}
+
+/// The tag of `mac` over what `feed` writes.
+fn tag_of(mac: &HmacSha256, feed: impl Fn(&mut HmacSha256)) -> Tag {
+    let mut mac = mac.clone();
+    feed(&mut mac);
+    mac.finalize().into_bytes().into()
+}
+
+/// Decimal digits of a non-negative timestamp.
+fn timestamp_digits(timestamp_s: i64) -> heapless::String<20> {
+    use core::fmt::Write;
+    let mut out = heapless::String::new();
+    let _ = write!(out, "{timestamp_s}");
+    out
+}
+
+/// A [`SignedHeaders`] value from string pieces (truncated if too long,
+/// which the callers' bounds rule out).
+fn value(parts: &[&str]) -> heapless::String<SIGNED_VALUE_CAP> {
+    let mut out = heapless::String::new();
+    for p in parts {
+        let _ = out.push_str(p);
+    }
+    out
+}
+
+fn missing(header: &str) -> Rejection {
+    Rejection::MissingSignature {
+        header: snippet(header.as_bytes()),
+    }
+}
+
+fn malformed(header: &str, reason: &'static str) -> Rejection {
+    Rejection::MalformedSignature {
+        header: snippet(header.as_bytes()),
+        reason,
+    }
+}
+
+fn bad(header: &str) -> Rejection {
+    Rejection::BadSignature {
+        header: snippet(header.as_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+
+    use base64ct::{Base64, Encoding};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Schemes that sign requests.
+    const SIGNING: [Scheme; 5] = [
+        Scheme::HexBody,
+        Scheme::Github,
+        Scheme::Timestamped,
+        Scheme::Stripe,
+        Scheme::StandardWebhooks,
+    ];
+    const TIMESTAMPED: [Scheme; 3] = [
+        Scheme::Timestamped,
+        Scheme::Stripe,
+        Scheme::StandardWebhooks,
+    ];
+
+    /// The configured form of a raw key (`whsec_<base64>` for Standard Webhooks).
+    fn cfg_secret(scheme: Scheme, raw: &[u8]) -> Vec<u8> {
+        if scheme == Scheme::StandardWebhooks {
+            let mut buf = vec![0u8; raw.len() * 2 + 8];
+            let b64 = Base64::encode(raw, &mut buf).unwrap();
+            format!("whsec_{b64}").into_bytes()
+        } else {
+            raw.to_vec()
+        }
+    }
+
+    fn verifier(scheme: Scheme, secrets: &[Vec<u8>], tolerance_s: u32) -> Verifier {
+        let refs: Vec<&[u8]> = secrets.iter().map(Vec::as_slice).collect();
+        Verifier::new(&AuthConfig {
+            scheme,
+            secrets: &refs,
+            header: None,
+            tolerance_s,
+        })
+        .unwrap()
+    }
+
+    fn pairs(h: &SignedHeaders) -> Vec<(&str, &str)> {
+        h.iter().map(|(n, v)| (*n, v.as_str())).collect()
+    }
+
+    /// Indices of the headers whose every byte is covered by the signature.
+    fn signed_header_indices(scheme: Scheme, h: &SignedHeaders) -> Vec<usize> {
+        (0..h.len())
+            .filter(|&i| {
+                scheme == Scheme::StandardWebhooks
+                    || !matches!(h[i].0, "X-GitHub-Delivery" | "X-Tradeeon-EventId")
+            })
+            .collect()
+    }
+
+    fn is_hex_scheme(scheme: Scheme) -> bool {
+        matches!(
+            scheme,
+            Scheme::HexBody | Scheme::Github | Scheme::Timestamped | Scheme::Stripe
+        )
+    }
+
+    #[test]
+    fn scheme_names() {
+        for s in Scheme::ALL {
+            assert_eq!(Scheme::from_name(s.name()), Some(s));
+            assert_eq!(format!("{s}"), s.name());
+            assert_eq!(s.default_header().is_some(), SIGNING.contains(&s));
+            assert_eq!(s.is_timestamped(), TIMESTAMPED.contains(&s));
+        }
+        for bad in [
+            "",
+            "None",
+            "HEX-BODY",
+            "hex_body",
+            "standard_webhooks",
+            "github ",
+        ] {
+            assert_eq!(Scheme::from_name(bad), None, "{bad}");
+        }
+        assert_eq!(Scheme::default(), Scheme::None);
+    }
+
+    #[test]
+    fn config_defaults() {
+        let cfg = AuthConfig::default();
+        assert_eq!(cfg.scheme, Scheme::None);
+        assert!(cfg.secrets.is_empty());
+        assert_eq!(cfg.header, None);
+        assert_eq!(cfg.tolerance_s, 300);
+        let v = Verifier::new(&cfg).unwrap();
+        assert_eq!(v.scheme(), Scheme::None);
+        assert_eq!(v.signature_header(), None);
+        assert_eq!(
+            v.verify(b"anything", &[], i64::MIN),
+            Ok(Verified::default())
+        );
+    }
+
+    #[test]
+    fn config_errors() {
+        let one: [&[u8]; 1] = [b"k"];
+        let five: [&[u8]; 5] = [b"a", b"b", b"c", b"d", b"e"];
+        let with = |scheme, secrets, header| {
+            Verifier::new(&AuthConfig {
+                scheme,
+                secrets,
+                header,
+                tolerance_s: 300,
+            })
+        };
+        for s in Scheme::ALL {
+            assert_eq!(
+                with(s, &five[..], None).unwrap_err(),
+                ConfigError::TooManySecrets { given: 5, max: 4 }
+            );
+            assert!(
+                with(s, &five[..4], None).is_ok()
+                    || s == Scheme::None
+                    || s == Scheme::StandardWebhooks
+            );
+        }
+        for s in SIGNING.into_iter().chain([Scheme::Passphrase]) {
+            assert_eq!(
+                with(s, &[], None).unwrap_err(),
+                ConfigError::NoSecret { scheme: s.name() }
+            );
+            let err = with(s, &[b"ok", b""], None).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::BadSecret { index: 1, .. }),
+                "{err:?}"
+            );
+        }
+        // Secrets with scheme none: most likely a forgotten scheme.
+        assert_eq!(
+            with(Scheme::None, &one, None).unwrap_err().code(),
+            "invalid_value"
+        );
+        // No header to override.
+        assert_eq!(
+            with(Scheme::None, &[], Some("X-A")).unwrap_err().code(),
+            "invalid_value"
+        );
+        assert_eq!(
+            with(Scheme::Passphrase, &one, Some("X-A"))
+                .unwrap_err()
+                .code(),
+            "invalid_value"
+        );
+        // Header names must be HTTP tokens of 1..=64 bytes.
+        let max = "X".repeat(MAX_HEADER_NAME);
+        let too_long = "X".repeat(MAX_HEADER_NAME + 1);
+        for bad in [
+            "",
+            "X Sig",
+            "X-Sig:",
+            "X-Sig\r\n",
+            "é",
+            too_long.as_str(),
+            "(x)",
+        ] {
+            let err = with(Scheme::HexBody, &one, Some(bad)).unwrap_err();
+            assert_eq!(err.code(), "invalid_value", "{bad:?}");
+        }
+        for good in [max.as_str(), "x", "X-Signature_2", "a!#$%&'*+-.^_`|~z"] {
+            let v = with(Scheme::Stripe, &one, Some(good)).unwrap();
+            assert_eq!(v.signature_header(), Some(good));
+        }
+    }
+
+    #[test]
+    fn debug_does_not_show_secrets() {
+        let secret: [&[u8]; 1] = [b"super-secret-value"];
+        for scheme in [Scheme::Passphrase, Scheme::HexBody] {
+            let v = Verifier::new(&AuthConfig {
+                scheme,
+                secrets: &secret,
+                ..AuthConfig::default()
+            })
+            .unwrap();
+            let dbg = format!("{v:?}");
+            assert!(!dbg.contains("super-secret"), "{dbg}");
+            assert!(dbg.contains("secrets: 1"), "{dbg}");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        let verifier = core::mem::size_of::<Verifier>();
+        let mac = core::mem::size_of::<HmacSha256>();
+        println!("size_of::<Verifier>() = {verifier}, size_of::<Hmac<Sha256>>() = {mac}");
+        assert!(verifier <= 1024);
+    }
+
+    #[test]
+    fn sign_errors() {
+        let body = b"{}";
+        for s in TIMESTAMPED {
+            let secret = cfg_secret(s, b"key");
+            for ts in [-1, MAX_TIMESTAMP, i64::MAX, i64::MIN] {
+                let err = sign(s, &secret, body, ts, "id").unwrap_err();
+                assert_eq!(err.code(), "invalid_value", "{s} {ts}");
+            }
+            assert!(sign(s, &secret, body, MAX_TIMESTAMP - 1, "id").is_ok());
+            assert!(sign(s, &secret, body, 0, "id").is_ok());
+        }
+        // Untimestamped schemes ignore the timestamp.
+        assert!(sign(Scheme::HexBody, b"k", body, i64::MIN, "").is_ok());
+        let long_id = "i".repeat(SIGNED_VALUE_CAP + 1);
+        let max_id = "i".repeat(SIGNED_VALUE_CAP);
+        for s in SIGNING {
+            let secret = cfg_secret(s, b"key");
+            assert_eq!(
+                sign(s, &secret, body, 1, &long_id).unwrap_err().code(),
+                "invalid_value"
+            );
+            let h = sign(s, &secret, body, 1, &max_id).unwrap();
+            let v = verifier(s, core::slice::from_ref(&secret), 300);
+            let ok = v.verify(body, &pairs(&h), 1000).unwrap();
+            if s != Scheme::Stripe && s != Scheme::HexBody {
+                assert_eq!(ok.event_id, Some(max_id.as_str()));
+            }
+            assert_eq!(
+                sign(s, b"", body, 1, "id").unwrap_err().code(),
+                "bad_secret"
+            );
+        }
+        assert!(sign(Scheme::None, b"", body, 1, "").unwrap().is_empty());
+    }
+
+    #[test]
+    fn timestamp_parsing() {
+        assert_eq!(parse_timestamp("0"), Ok(0));
+        assert_eq!(parse_timestamp("000000000000"), Ok(0));
+        assert_eq!(parse_timestamp("999999999999"), Ok(MAX_TIMESTAMP - 1));
+        for bad in [
+            "",
+            "1000000000000",
+            "-1",
+            "+1",
+            "1 ",
+            " 1",
+            "1.5",
+            "1e9",
+            "١٢",
+        ] {
+            assert!(parse_timestamp(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn freshness_at_clock_extremes() {
+        let ctx = Ctx {
+            macs: &[],
+            header: "h",
+            tolerance_s: u32::MAX,
+        };
+        for now_ms in [i64::MIN, -1, 0, 999, i64::MAX] {
+            for t in [0, MAX_TIMESTAMP - 1] {
+                if let Err(e) = ctx.check_fresh(t, now_ms) {
+                    let _ = format!("{e}");
+                }
+            }
+        }
+        let ctx = Ctx {
+            macs: &[],
+            header: "h",
+            tolerance_s: 0,
+        };
+        assert!(ctx.check_fresh(5, 5_000).is_ok());
+        assert!(ctx.check_fresh(5, 5_999).is_ok());
+        assert!(ctx.check_fresh(5, 6_000).is_err());
+        assert!(ctx.check_fresh(5, 4_999).is_err());
+        // Floor, not truncation toward zero, for times before 1970.
+        assert!(ctx.check_fresh(0, -1).is_err());
+    }
+
+    #[test]
+    fn tolerance_boundary_every_timestamped_scheme() {
+        let body = br#"{"a":1}"#;
+        let t = 1_700_000_000;
+        for s in TIMESTAMPED {
+            let secret = cfg_secret(s, b"boundary-key");
+            let v = verifier(s, core::slice::from_ref(&secret), 300);
+            let h = sign(s, &secret, body, t, "evt").unwrap();
+            let h = pairs(&h);
+            let at = |now_ms: i64| v.verify(body, &h, now_ms).map(|_| ()).map_err(|e| e.code());
+            assert_eq!(at((t + 300) * 1000 + 999), Ok(()), "{s}");
+            assert_eq!(at((t + 301) * 1000), Err("signature_expired"), "{s}");
+            assert_eq!(at((t - 300) * 1000), Ok(()), "{s}");
+            assert_eq!(at((t - 301) * 1000 + 999), Err("signature_expired"), "{s}");
+        }
+    }
+
+    #[test]
+    fn every_single_byte_header_change_fails() {
+        // Exhaustive over positions and ASCII flips for one request per scheme
+        // (complements the random property below; catches e.g. non-canonical
+        // base64 whose unused bits an attacker could flip).
+        let body = br#"{"ticker":"BTCUSDT"}"#;
+        let t = 1_700_000_000;
+        for scheme in SIGNING {
+            let secret = cfg_secret(scheme, b"exhaustive-key");
+            let v = verifier(scheme, core::slice::from_ref(&secret), 300);
+            let h = sign(scheme, &secret, body, t, "msg_1").unwrap();
+            for hi in signed_header_indices(scheme, &h) {
+                let original = h[hi].1.as_bytes();
+                for i in 0..original.len() {
+                    for flip in 1u8..128 {
+                        let mut bytes = original.to_vec();
+                        bytes[i] ^= flip;
+                        if is_hex_scheme(scheme)
+                            && original[i].is_ascii_hexdigit()
+                            && original[i].is_ascii_alphabetic()
+                            && original[i].eq_ignore_ascii_case(&bytes[i])
+                        {
+                            continue;
+                        }
+                        let mutated = String::from_utf8(bytes).unwrap();
+                        let mut hs = pairs(&h);
+                        hs[hi].1 = &mutated;
+                        let res = v.verify(body, &hs, t * 1000);
+                        assert!(res.is_err(), "{scheme}: {:?} accepted", mutated);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn non_canonical_base64_is_refused() {
+        // "Kkw=" encodes two bytes; 'x', 'y', 'z' differ from 'w' only in the
+        // two unused low bits.
+        let secret: [&[u8]; 1] = [b"whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"];
+        let v = Verifier::new(&AuthConfig {
+            scheme: Scheme::StandardWebhooks,
+            secrets: &secret,
+            ..AuthConfig::default()
+        })
+        .unwrap();
+        let body = br#"{"email":"test@example.com","username":"test_user"}"#;
+        for (last, expect) in [
+            ('w', "ok"),
+            ('x', "malformed_signature"),
+            ('z', "malformed_signature"),
+        ] {
+            let sig = format!("v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kk{last}=");
+            let h = [
+                ("webhook-id", "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk"),
+                ("webhook-timestamp", "1649367553"),
+                ("webhook-signature", sig.as_str()),
+            ];
+            let got = v
+                .verify(body, &h, 1_649_367_553_000)
+                .map(|_| "ok")
+                .map_err(|e| e.code());
+            assert_eq!(got.unwrap_or_else(|e| e), expect, "{sig}");
+        }
+    }
+
+    /// Header values that look like signatures, to reach deep into parsers.
+    fn sig_like() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[tsv01a-fA-F2-9=, +/_.x-]{0,140}",
+            "(t=[0-9]{0,14},)?(s|v1|v0)=[0-9a-fA-F]{0,66}(,v1=[0-9a-f]{64}){0,9}",
+            "(v1,[A-Za-z0-9+/=]{40,46} ?){0,10}",
+            proptest::collection::vec(any::<u8>(), 0..100)
+                .prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+        ]
+    }
+
+    fn header_name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("X-Webhook-Signature".into()),
+            Just("x-hub-signature-256".into()),
+            Just("X-GitHub-Delivery".into()),
+            Just("X-Tradeeon-Signature".into()),
+            Just("x-tradeeon-eventid".into()),
+            Just("Stripe-Signature".into()),
+            Just("webhook-id".into()),
+            Just("WEBHOOK-TIMESTAMP".into()),
+            Just("webhook-signature".into()),
+            any::<String>(),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn sign_then_verify(
+            scheme in proptest::sample::select(SIGNING.to_vec()),
+            body in proptest::collection::vec(any::<u8>(), 0..600),
+            raw in proptest::collection::vec(any::<u8>(), 1..100),
+            ts in 0..MAX_TIMESTAMP,
+            skew_ms in -300_999i64..=300_999,
+            id in "[A-Za-z0-9_-]{1,40}",
+        ) {
+            let secret = cfg_secret(scheme, &raw);
+            let v = verifier(scheme, core::slice::from_ref(&secret), 300);
+            let h = sign(scheme, &secret, &body, ts, &id).unwrap();
+            // Header names arrive in any case.
+            let lower: Vec<(String, &str)> =
+                pairs(&h).into_iter().map(|(n, v)| (n.to_ascii_lowercase(), v)).collect();
+            let lower: Vec<(&str, &str)> = lower.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+            let now_ms = ts * 1000 + skew_ms.clamp(-300_000, 300_999);
+            for hs in [pairs(&h), lower] {
+                let ok = v.verify(&body, &hs, now_ms).unwrap();
+                if scheme.is_timestamped() {
+                    prop_assert_eq!(ok.signed_at_s, Some(ts));
+                } else {
+                    prop_assert_eq!(ok.signed_at_s, None);
+                }
+                let expect_id = match scheme {
+                    Scheme::Github | Scheme::Timestamped | Scheme::StandardWebhooks => Some(id.as_str()),
+                    _ => None,
+                };
+                prop_assert_eq!(ok.event_id, expect_id);
+                prop_assert_eq!(ok.event_id_signed, scheme == Scheme::StandardWebhooks);
+            }
+        }
+
+        #[test]
+        fn changed_body_fails(
+            scheme in proptest::sample::select(SIGNING.to_vec()),
+            body in proptest::collection::vec(any::<u8>(), 1..300),
+            raw in proptest::collection::vec(any::<u8>(), 1..64),
+            ts in 0..MAX_TIMESTAMP,
+            pos in any::<usize>(),
+            flip in 1u8..=255,
+        ) {
+            let secret = cfg_secret(scheme, &raw);
+            let v = verifier(scheme, core::slice::from_ref(&secret), 300);
+            let h = sign(scheme, &secret, &body, ts, "evt").unwrap();
+            let mut changed = body.clone();
+            let i = pos % changed.len();
+            changed[i] ^= flip;
+            let err = v.verify(&changed, &pairs(&h), ts * 1000).unwrap_err();
+            prop_assert_eq!(err.code(), "bad_signature");
+        }
+
+        #[test]
+        fn changed_signed_header_fails(
+            scheme in proptest::sample::select(SIGNING.to_vec()),
+            body in proptest::collection::vec(any::<u8>(), 0..200),
+            raw in proptest::collection::vec(any::<u8>(), 1..64),
+            ts in 0..MAX_TIMESTAMP,
+            which in any::<usize>(),
+            pos in any::<usize>(),
+            flip in 1u8..128,
+        ) {
+            let secret = cfg_secret(scheme, &raw);
+            let v = verifier(scheme, core::slice::from_ref(&secret), 300);
+            let h = sign(scheme, &secret, &body, ts, "msg_2Kx9").unwrap();
+            let idx = signed_header_indices(scheme, &h);
+            let hi = idx[which % idx.len()];
+            let original = h[hi].1.as_bytes();
+            let mut bytes = original.to_vec();
+            let i = pos % bytes.len();
+            bytes[i] ^= flip;
+            // Hex is case-insensitive: flipping the case of a hex letter is no change.
+            prop_assume!(!(is_hex_scheme(scheme)
+                && original[i].is_ascii_hexdigit()
+                && original[i].is_ascii_alphabetic()
+                && original[i].eq_ignore_ascii_case(&bytes[i])));
+            let mutated = String::from_utf8(bytes).unwrap();
+            let mut hs = pairs(&h);
+            hs[hi].1 = &mutated;
+            let err = v.verify(&body, &hs, ts * 1000).unwrap_err();
+            prop_assert!(
+                matches!(err.code(), "bad_signature" | "malformed_signature"),
+                "{} {:?} -> {:?}: {}", scheme, h[hi].1, mutated, err
+            );
+        }
+
+        #[test]
+        fn changed_timestamp_digit_fails(
+            scheme in proptest::sample::select(TIMESTAMPED.to_vec()),
+            body in proptest::collection::vec(any::<u8>(), 0..200),
+            ts in 0..MAX_TIMESTAMP,
+            pos in any::<usize>(),
+            add in 1u8..10,
+        ) {
+            let secret = cfg_secret(scheme, b"ts-key");
+            let v = verifier(scheme, core::slice::from_ref(&secret), 300);
+            let h = sign(scheme, &secret, &body, ts, "evt").unwrap();
+            let (hi, start) = if scheme == Scheme::StandardWebhooks { (1, 0) } else { (0, 2) };
+            let digits = h[hi].1.as_str()[start..].split(',').next().unwrap().len();
+            let mut bytes = h[hi].1.as_bytes().to_vec();
+            let i = start + pos % digits;
+            bytes[i] = b'0' + (bytes[i] - b'0' + add) % 10;
+            let mutated = String::from_utf8(bytes).unwrap();
+            let mut hs = pairs(&h);
+            hs[hi].1 = &mutated;
+            // The MAC is checked before freshness, so this is "bad", never "expired".
+            let err = v.verify(&body, &hs, ts * 1000).unwrap_err();
+            prop_assert_eq!(err.code(), "bad_signature");
+        }
+
+        #[test]
+        fn rotation(
+            scheme in proptest::sample::select(SIGNING.to_vec()),
+            raws in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..48), 1..=MAX_SECRETS),
+            stranger in proptest::collection::vec(any::<u8>(), 1..48),
+            body in proptest::collection::vec(any::<u8>(), 0..200),
+            ts in 0..MAX_TIMESTAMP,
+        ) {
+            prop_assume!(!raws.contains(&stranger));
+            let secrets: Vec<Vec<u8>> = raws.iter().map(|r| cfg_secret(scheme, r)).collect();
+            let v = verifier(scheme, &secrets, 300);
+            for s in &secrets {
+                let h = sign(scheme, s, &body, ts, "evt").unwrap();
+                prop_assert!(v.verify(&body, &pairs(&h), ts * 1000).is_ok());
+            }
+            let h = sign(scheme, &cfg_secret(scheme, &stranger), &body, ts, "evt").unwrap();
+            let err = v.verify(&body, &pairs(&h), ts * 1000).unwrap_err();
+            prop_assert_eq!(err.code(), "bad_signature");
+        }
+
+        #[test]
+        fn passphrase_rotation(
+            secrets in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..48), 1..=MAX_SECRETS),
+            stranger in proptest::collection::vec(any::<u8>(), 0..48),
+        ) {
+            prop_assume!(!secrets.contains(&stranger));
+            let v = verifier(Scheme::Passphrase, &secrets, 300);
+            for s in &secrets {
+                prop_assert_eq!(v.check_passphrase(Some(s)), Ok(()));
+            }
+            prop_assert_eq!(v.check_passphrase(Some(&stranger)).unwrap_err().code(), "bad_signature");
+        }
+
+        #[test]
+        fn tolerance_boundary(
+            scheme in proptest::sample::select(TIMESTAMPED.to_vec()),
+            ts in 0..MAX_TIMESTAMP,
+            tol in prop_oneof![Just(0u32), Just(1u32), 0u32..100_000, Just(u32::MAX)],
+            sub_ms in 0i64..1000,
+        ) {
+            let secret = cfg_secret(scheme, b"tol-key");
+            let v = verifier(scheme, core::slice::from_ref(&secret), tol);
+            let h = sign(scheme, &secret, b"{}", ts, "evt").unwrap();
+            let hs = pairs(&h);
+            let tol = i64::from(tol);
+            let at = |s: i64| v.verify(b"{}", &hs, s * 1000 + sub_ms).map(|_| ());
+            prop_assert!(at(ts + tol).is_ok());
+            prop_assert!(at(ts - tol).is_ok());
+            let late = at(ts + tol + 1).unwrap_err();
+            prop_assert_eq!(
+                late,
+                Rejection::SignatureExpired { timestamp_s: ts, now_s: ts + tol + 1, tolerance_s: tol as u32 }
+            );
+            prop_assert_eq!(at(ts - tol - 1).unwrap_err().code(), "signature_expired");
+        }
+
+        #[test]
+        fn verify_never_panics(
+            scheme in proptest::sample::select(Scheme::ALL.to_vec()),
+            headers in proptest::collection::vec((header_name(), sig_like()), 0..6),
+            body in proptest::collection::vec(any::<u8>(), 0..64),
+            now_ms in any::<i64>(),
+            tol in any::<u32>(),
+            passphrase in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40)),
+        ) {
+            let secret = cfg_secret(scheme, b"fuzz-key");
+            let secrets = if scheme == Scheme::None { vec![] } else { vec![secret] };
+            let v = verifier(scheme, &secrets, tol);
+            let hs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            if let Err(e) = v.verify(&body, &hs, now_ms) {
+                let _ = format!("{e}");
+            }
+            if let Err(e) = v.check_passphrase(passphrase.as_deref()) {
+                let _ = format!("{e}");
+            }
+        }
+
+        #[test]
+        fn genuine_headers_with_fuzzed_extras_never_panic(
+            scheme in proptest::sample::select(SIGNING.to_vec()),
+            extra in proptest::collection::vec((header_name(), sig_like()), 0..3),
+            now_ms in any::<i64>(),
+        ) {
+            let secret = cfg_secret(scheme, b"fuzz-key");
+            let v = verifier(scheme, core::slice::from_ref(&secret), 300);
+            let h = sign(scheme, &secret, b"{}", 1_700_000_000, "evt").unwrap();
+            let mut hs = pairs(&h);
+            hs.extend(extra.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+            if let Err(e) = v.verify(b"{}", &hs, now_ms) {
+                let _ = format!("{e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! Risk policy: the limits an alert must respect to become an order.
+//!
+//! [`Policy::check`] is a pure function of the alert's fields, the caller's
+//! mark price and the clock. It runs these checks, in this order, and stops at
+//! the first failure:
+//!
+//! 1. confidence ≥ `min_confidence` (absent confidence fails only with
+//!    `require_confidence`) → `below_confidence`
+//! 2. quantity ≤ `max_quantity` → `quantity_too_large`
+//! 3. symbol in `symbols` (canonical `BASE/QUOTE`; empty list allows all) →
+//!    `symbol_not_allowed`
+//! 4. price × quantity ≤ `max_order_value`, valued at the alert's `price`,
+//!    else its `stop_price`, else the caller's mark price; no price at all →
+//!    `unpriced_order` → `order_value_too_large`
+//! 5. bracket sanity: for a buy `stop_loss < reference < take_profit`, for a
+//!    sell `take_profit < reference < stop_loss` → `inverted_bracket`
+//! 6. alert age ≤ `max_age_ms` → `stale`; not more than
+//!    `max_future_skew_ms` ahead → `from_future`
+
+use crate::alert::{Fields, Side};
+use crate::decimal::Decimal;
+use crate::error::{snippet, Rejection};
+use crate::symbol::DEFAULT_QUOTES;
+
+/// Risk limits. Every field has a default (see [`Policy::default`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Policy<'a> {
+    /// Lowest accepted `confidence`, inclusive. Default `0.6`.
+    pub min_confidence: Decimal,
+    /// Reject alerts without a `confidence` field. Default `false`: alerts
+    /// that carry no confidence skip the confidence check.
+    pub require_confidence: bool,
+    /// Largest accepted quantity (base units), inclusive. Default: no limit.
+    pub max_quantity: Option<Decimal>,
+    /// Allowed symbols in canonical `BASE/QUOTE` form. Default empty: any
+    /// symbol.
+    pub symbols: &'a [&'a str],
+    /// Quote currencies used to split unseparated symbols like `BTCUSDT`,
+    /// longest match first. Default [`DEFAULT_QUOTES`].
+    pub quotes: &'a [&'a str],
+    /// Largest accepted order value (price × quantity, quote units),
+    /// inclusive. Default: no limit.
+    pub max_order_value: Option<Decimal>,
+    /// Oldest accepted alert, in ms before the gate's clock. Default
+    /// 300 000 (5 minutes).
+    pub max_age_ms: i64,
+    /// Furthest accepted alert time ahead of the gate's clock, in ms.
+    /// Default 60 000 (1 minute).
+    pub max_future_skew_ms: i64,
+    /// Reject alerts that carry no timestamp (in the body or, for
+    /// timestamped signature schemes, in the signature). Default `true`;
+    /// with `false` such alerts are stamped with the gate's clock.
+    pub require_timestamp: bool,
+}
+
+impl Default for Policy<'_> {
+    fn default() -> Self {
+        Policy {
+            // 0.6 exactly: mantissa 6, one decimal place.
+            min_confidence: match Decimal::new(6, 1) {
+                Some(d) => d,
+                None => Decimal::ZERO,
+            },
+            require_confidence: false,
+            max_quantity: None,
+            symbols: &[],
+            quotes: DEFAULT_QUOTES,
+            max_order_value: None,
+            max_age_ms: 300_000,
+            max_future_skew_ms: 60_000,
+            require_timestamp: true,
+        }
+    }
+}
+
+impl Policy<'_> {
+    /// The price an order is valued and bracket-checked at: the alert's
+    /// `price`, else its `stop_price`, else the caller's mark price.
+    pub fn reference_price(fields: &Fields, mark_price: Option<Decimal>) -> Option<Decimal> {
+        fields.price.or(fields.stop_price).or(mark_price)
+    }
+
+    /// Runs the policy checks (see the module doc for the order).
+    ///
+    /// `timestamp_ms` is the alert's time as the gate settled it (body, else
+    /// signature, else clock); `now_ms` the gate's clock.
+    pub fn check(
+        &self,
+        fields: &Fields,
+        mark_price: Option<Decimal>,
+        timestamp_ms: i64,
+        now_ms: i64,
+    ) -> Result<(), Rejection> {
+        match fields.confidence {
+            Some(c) if c < self.min_confidence => {
+                return Err(Rejection::BelowConfidence {
+                    confidence: Some(c),
+                    min: self.min_confidence,
+                })
+            }
+            None if self.require_confidence => {
+                return Err(Rejection::BelowConfidence {
+                    confidence: None,
+                    min: self.min_confidence,
+                })
+            }
+            _ => {}
+        }
+
+        if let Some(max) = self.max_quantity {
+            if fields.quantity > max {
+                return Err(Rejection::QuantityTooLarge {
+                    quantity: fields.quantity,
+                    max,
+                });
+            }
+        }
+
+        if !self.symbols.is_empty() && !self.symbols.contains(&fields.symbol.as_str()) {
+            return Err(Rejection::SymbolNotAllowed {
+                symbol: snippet(fields.symbol.as_str().as_bytes()),
+            });
+        }
+
+        let reference = Self::reference_price(fields, mark_price);
+        if let Some(max) = self.max_order_value {
+            let Some(price) = reference else {
+                return Err(Rejection::UnpricedOrder { max });
+            };
+            match price.checked_mul(fields.quantity) {
+                Some(value) if value <= max => {}
+                // Unrepresentable products are far beyond any configured limit.
+                Some(value) => return Err(Rejection::OrderValueTooLarge { value, max }),
+                None => return Err(Rejection::OrderValueTooLarge { value: price, max }),
+            }
+        }
+
+        check_bracket(fields, reference)?;
+
+        let age = now_ms.saturating_sub(timestamp_ms);
+        if age > self.max_age_ms {
+            return Err(Rejection::Stale {
+                age_ms: age,
+                max_age_ms: self.max_age_ms,
+            });
+        }
+        let ahead = timestamp_ms.saturating_sub(now_ms);
+        if ahead > self.max_future_skew_ms {
+            return Err(Rejection::FromFuture {
+                ahead_ms: ahead,
+                max_skew_ms: self.max_future_skew_ms,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Stop-loss and take-profit must sit on the losing and winning side of the
+/// entry. Without a reference price only their relative order is checked.
+fn check_bracket(fields: &Fields, reference: Option<Decimal>) -> Result<(), Rejection> {
+    let (sl, tp) = (fields.stop_loss, fields.take_profit);
+    if sl.is_none() && tp.is_none() {
+        return Ok(());
+    }
+    // For a buy the ascending chain is sl < ref < tp; a sell mirrors it.
+    let (low, high) = match fields.side {
+        Side::Buy => (sl, tp),
+        Side::Sell => (tp, sl),
+    };
+    let below = |a: Option<Decimal>, b: Option<Decimal>| match (a, b) {
+        (Some(a), Some(b)) => a < b,
+        _ => true,
+    };
+    let ok = below(low, reference) && below(reference, high) && below(low, high);
+    if ok {
+        Ok(())
+    } else {
+        Err(Rejection::InvertedBracket {
+            side: fields.side.name(),
+            stop_loss: sl,
+            // Without a reference, report the other bound so the message
+            // still shows the inverted pair.
+            reference: reference.or(tp).or(sl).unwrap_or(Decimal::ZERO),
+            take_profit: tp,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::parse;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::parse(s).unwrap()
+    }
+
+    const NOW: i64 = 1_700_000_000_000;
+
+    fn fields(extra: &str) -> Fields {
+        let mut body = heapless::String::<512>::new();
+        body.push_str(r#"{"symbol":"BTCUSDT","side":"buy","quantity":"0.5""#)
+            .unwrap();
+        if !extra.is_empty() {
+            body.push(',').unwrap();
+            body.push_str(extra).unwrap();
+        }
+        body.push('}').unwrap();
+        parse(body.as_bytes()).unwrap()
+    }
+
+    fn code(p: &Policy<'_>, extra: &str, mark: Option<Decimal>, ts: i64) -> &'static str {
+        match p.check(&fields(extra), mark, ts, NOW) {
+            Ok(()) => "ok",
+            Err(e) => e.code(),
+        }
+    }
+
+    #[test]
+    fn confidence() {
+        let p = Policy::default();
+        assert_eq!(code(&p, r#""confidence":0.6"#, None, NOW), "ok");
+        assert_eq!(
+            code(&p, r#""confidence":0.59"#, None, NOW),
+            "below_confidence"
+        );
+        assert_eq!(code(&p, "", None, NOW), "ok");
+        let strict = Policy {
+            require_confidence: true,
+            ..Policy::default()
+        };
+        assert_eq!(code(&strict, "", None, NOW), "below_confidence");
+    }
+
+    #[test]
+    fn quantity_symbol_and_value_limits() {
+        let p = Policy {
+            max_quantity: Some(d("0.5")),
+            symbols: &["BTC/USDT", "ETH/USDT"],
+            max_order_value: Some(d("10000")),
+            ..Policy::default()
+        };
+        assert_eq!(code(&p, r#""price":20000"#, None, NOW), "ok");
+        assert_eq!(
+            code(&p, r#""price":20000.01"#, None, NOW),
+            "order_value_too_large"
+        );
+        assert_eq!(code(&p, "", Some(d("20000")), NOW), "ok");
+        assert_eq!(code(&p, "", Some(d("20001")), NOW), "order_value_too_large");
+        assert_eq!(code(&p, "", None, NOW), "unpriced_order");
+        let tight = Policy {
+            max_quantity: Some(d("0.49")),
+            ..p
+        };
+        assert_eq!(code(&tight, "", None, NOW), "quantity_too_large");
+        let other = Policy {
+            symbols: &["ETH/USDT"],
+            ..p
+        };
+        assert_eq!(
+            code(&other, r#""price":1"#, None, NOW),
+            "symbol_not_allowed"
+        );
+        // Unlimited value needs no price.
+        assert_eq!(code(&Policy::default(), "", None, NOW), "ok");
+    }
+
+    #[test]
+    fn brackets() {
+        let p = Policy::default();
+        assert_eq!(
+            code(
+                &p,
+                r#""price":100,"stop_loss":90,"take_profit":110"#,
+                None,
+                NOW
+            ),
+            "ok"
+        );
+        assert_eq!(
+            code(
+                &p,
+                r#""price":100,"stop_loss":110,"take_profit":90"#,
+                None,
+                NOW
+            ),
+            "inverted_bracket"
+        );
+        assert_eq!(
+            code(&p, r#""price":100,"stop_loss":100"#, None, NOW),
+            "inverted_bracket"
+        );
+        assert_eq!(code(&p, r#""stop_loss":90"#, Some(d("100")), NOW), "ok");
+        assert_eq!(
+            code(&p, r#""take_profit":90"#, Some(d("100")), NOW),
+            "inverted_bracket"
+        );
+        // No reference: only the pair is compared.
+        assert_eq!(
+            code(&p, r#""stop_loss":90,"take_profit":110"#, None, NOW),
+            "ok"
+        );
+        assert_eq!(
+            code(&p, r#""stop_loss":110,"take_profit":90"#, None, NOW),
+            "inverted_bracket"
+        );
+        let sell = |extra: &str| {
+            let mut f = fields(extra);
+            f.side = Side::Sell;
+            match p.check(&f, None, NOW, NOW) {
+                Ok(()) => "ok",
+                Err(e) => e.code(),
+            }
+        };
+        assert_eq!(
+            sell(r#""price":100,"stop_loss":110,"take_profit":90"#),
+            "ok"
+        );
+        assert_eq!(
+            sell(r#""price":100,"stop_loss":90,"take_profit":110"#),
+            "inverted_bracket"
+        );
+    }
+
+    #[test]
+    fn freshness_bounds_are_inclusive() {
+        let p = Policy::default();
+        assert_eq!(code(&p, "", None, NOW - 300_000), "ok");
+        assert_eq!(code(&p, "", None, NOW - 300_001), "stale");
+        assert_eq!(code(&p, "", None, NOW + 60_000), "ok");
+        assert_eq!(code(&p, "", None, NOW + 60_001), "from_future");
+        assert_eq!(code(&p, "", None, i64::MIN), "stale");
+        assert_eq!(code(&p, "", None, i64::MAX), "from_future");
+    }
+}

@@ -1,0 +1,328 @@
+//! The gate end to end: every rejection code is reachable, checks run in the
+//! documented order, and state changes only on acceptance.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use alertgate_validator::auth::{sign, AuthConfig, Scheme};
+use alertgate_validator::net::{Cidr, TRADINGVIEW};
+use alertgate_validator::{
+    Config, Decimal, Gate, Network, Policy, RateConfig, Rejection, Replay, Request,
+};
+
+const NOW: i64 = 1_700_000_000_000;
+const SECRET: &[u8] = b"gate-test-secret";
+
+fn alert(extra: &str) -> String {
+    let mut s = format!(r#"{{"symbol":"BTCUSDT","side":"buy","quantity":"0.5","timestamp":{NOW}"#);
+    if !extra.is_empty() {
+        s.push(',');
+        s.push_str(extra);
+    }
+    s.push('}');
+    s
+}
+
+fn signed(body: &str, ts_s: i64, id: &str) -> Vec<(String, String)> {
+    sign(Scheme::Timestamped, SECRET, body.as_bytes(), ts_s, id)
+        .unwrap()
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
+fn check<const N: usize>(
+    gate: &mut Gate<'_, N>,
+    body: &str,
+    headers: &[(String, String)],
+    ip: Option<IpAddr>,
+    now: i64,
+) -> Result<alertgate_validator::Order, Rejection> {
+    let h: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    gate.check(
+        &Request {
+            body: body.as_bytes(),
+            headers: &h,
+            source_ip: ip,
+            mark_price: None,
+        },
+        now,
+    )
+}
+
+fn code<T>(r: Result<T, Rejection>) -> &'static str {
+    match r {
+        Ok(_) => "accepted",
+        Err(e) => e.code(),
+    }
+}
+
+fn strict_config<'a>(secrets: &'a [&'a [u8]], allow: &'a [Cidr]) -> Config<'a> {
+    Config {
+        auth: AuthConfig {
+            scheme: Scheme::Timestamped,
+            secrets,
+            ..AuthConfig::default()
+        },
+        policy: Policy {
+            max_quantity: Decimal::parse("1"),
+            symbols: &["BTC/USDT"],
+            max_order_value: Decimal::parse("50000"),
+            ..Policy::default()
+        },
+        network: Network {
+            allowlist: allow,
+            max_body_bytes: 512,
+        },
+        replay: Replay::default(),
+        rate: RateConfig {
+            burst: 2,
+            per_second: 1,
+        },
+    }
+}
+
+#[test]
+fn every_check_in_order() {
+    let secrets: [&[u8]; 1] = [SECRET];
+    let allow = TRADINGVIEW;
+    let mut gate: Gate<'_, 2> = Gate::new(strict_config(&secrets, &allow)).unwrap();
+    let tv = Some(IpAddr::V4(Ipv4Addr::new(52, 89, 214, 238)));
+    let other = Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
+    let ok = alert(r#""price":100"#);
+    let sig = signed(&ok, NOW / 1000, "evt-1");
+
+    // 1. address before anything else, even a bad body.
+    assert_eq!(
+        code(check(&mut gate, "junk", &[], other, NOW)),
+        "ip_not_allowed"
+    );
+    assert_eq!(
+        code(check(&mut gate, &ok, &sig, None, NOW)),
+        "ip_not_allowed"
+    );
+    // 2. size before signature.
+    let big = "x".repeat(513);
+    assert_eq!(code(check(&mut gate, &big, &[], tv, NOW)), "body_too_large");
+    // 3. signature before JSON.
+    assert_eq!(
+        code(check(&mut gate, "junk", &[], tv, NOW)),
+        "missing_signature"
+    );
+    let junk_sig = vec![(
+        "X-Tradeeon-Signature".to_string(),
+        "t=1700000000".to_string(),
+    )];
+    assert_eq!(
+        code(check(&mut gate, "junk", &junk_sig, tv, NOW)),
+        "malformed_signature"
+    );
+    assert_eq!(
+        code(check(&mut gate, "junk", &sig, tv, NOW)),
+        "bad_signature"
+    );
+    let old = signed("junk", NOW / 1000 - 301, "x");
+    assert_eq!(
+        code(check(&mut gate, "junk", &old, tv, NOW)),
+        "signature_expired"
+    );
+    // 4. JSON, then fields, then policy.
+    let cases: &[(&str, &str)] = &[
+        ("{", "invalid_json"),
+        ("[1]", "not_an_object"),
+        (r#"{"symbol":"A","symbol":"B"}"#, "duplicate_field"),
+        (r#"{"side":"buy"}"#, "missing_field"),
+        (
+            r#"{"symbol":"BTCUSDT","side":"hold","quantity":1}"#,
+            "invalid_field",
+        ),
+        (
+            r#"{"symbol":"BTCUSDT","side":"buy","quantity":1,"order_type":"limit"}"#,
+            "missing_price",
+        ),
+    ];
+    for (body, expected) in cases {
+        let h = signed(body, NOW / 1000, "x");
+        assert_eq!(
+            code(check(&mut gate, body, &h, tv, NOW)),
+            *expected,
+            "{body}"
+        );
+    }
+    let policy_cases: &[(&str, &str)] = &[
+        (r#""price":100,"confidence":0.1"#, "below_confidence"),
+        (r#""price":100,"qty":2"#, "duplicate_field"),
+        (r#""price":100,"symbol":"ETHUSDT""#, "duplicate_field"),
+        (r#""price":100001"#, "order_value_too_large"),
+        ("", "unpriced_order"),
+        (r#""price":100,"stop_loss":101"#, "inverted_bracket"),
+    ];
+    for (extra, expected) in policy_cases {
+        let body = alert(extra);
+        let h = signed(&body, NOW / 1000, "x");
+        assert_eq!(
+            code(check(&mut gate, &body, &h, tv, NOW)),
+            *expected,
+            "{body}"
+        );
+    }
+    let big_qty =
+        r#"{"symbol":"BTCUSDT","side":"buy","quantity":"1.5","price":1,"timestamp":1700000000000}"#;
+    let h = signed(big_qty, NOW / 1000, "x");
+    assert_eq!(
+        code(check(&mut gate, big_qty, &h, tv, NOW)),
+        "quantity_too_large"
+    );
+    let eth =
+        r#"{"symbol":"ETHUSDT","side":"buy","quantity":"0.5","price":1,"timestamp":1700000000000}"#;
+    let h = signed(eth, NOW / 1000, "x");
+    assert_eq!(
+        code(check(&mut gate, eth, &h, tv, NOW)),
+        "symbol_not_allowed"
+    );
+    // Staleness is judged on the body's timestamp.
+    let stale =
+        r#"{"symbol":"BTCUSDT","side":"buy","quantity":"0.5","price":1,"timestamp":1699999000000}"#;
+    let h = signed(stale, NOW / 1000, "x");
+    assert_eq!(code(check(&mut gate, stale, &h, tv, NOW)), "stale");
+    let future =
+        r#"{"symbol":"BTCUSDT","side":"buy","quantity":"0.5","price":1,"timestamp":1700000100000}"#;
+    let h = signed(future, NOW / 1000, "x");
+    assert_eq!(code(check(&mut gate, future, &h, tv, NOW)), "from_future");
+
+    // None of the rejections above spent a token or a replay slot.
+    assert_eq!(gate.replay_live(NOW), 0);
+    let order = check(&mut gate, &ok, &sig, tv, NOW).unwrap();
+    assert_eq!(order.event_id.as_str(), "evt-1");
+    assert_eq!(order.symbol.as_str(), "BTC/USDT");
+    assert_eq!(code(check(&mut gate, &ok, &sig, tv, NOW)), "replayed");
+    // Burst 2: a second distinct event passes, the third is rate limited
+    // (and a rate-limited event is not remembered).
+    // The id header is not signed: a captured request resent under a new id
+    // is still the same signed content, hence a replay.
+    let renamed = signed(&ok, NOW / 1000, "evt-1-renamed");
+    assert_eq!(code(check(&mut gate, &ok, &renamed, tv, NOW)), "replayed");
+    let ok2 = alert(r#""price":101"#);
+    let ok3 = alert(r#""price":102"#);
+    let sig2 = signed(&ok2, NOW / 1000, "evt-2");
+    let sig3 = signed(&ok3, NOW / 1000, "evt-3");
+    assert_eq!(code(check(&mut gate, &ok2, &sig2, tv, NOW)), "accepted");
+    assert_eq!(code(check(&mut gate, &ok3, &sig3, tv, NOW)), "rate_limited");
+    // One second later there is a token, but the guard (capacity 2) is full
+    // of live entries: fail closed, and the token is not spent.
+    assert_eq!(
+        code(check(&mut gate, &ok3, &sig3, tv, NOW + 1000)),
+        "replay_cache_full"
+    );
+    // Once the window (max_age, 300 s) has passed, entries expire.
+    let later = NOW + 300_001;
+    let fresh = alert(r#""price":100"#).replace(&NOW.to_string(), &later.to_string());
+    let h = signed(&fresh, later / 1000, "evt-1");
+    assert_eq!(code(check(&mut gate, &fresh, &h, tv, later)), "accepted");
+}
+
+#[test]
+fn event_id_sources() {
+    let mut gate: Gate<'_, 8> = Gate::new(Config::default()).unwrap();
+    let with_id = alert(r#""event_id":"body-id""#);
+    assert_eq!(
+        check(&mut gate, &with_id, &[], None, NOW)
+            .unwrap()
+            .event_id
+            .as_str(),
+        "body-id"
+    );
+    let plain = alert("");
+    let order = check(&mut gate, &plain, &[], None, NOW).unwrap();
+    assert!(order.event_id.starts_with("sha256:") && order.event_id.len() == 39);
+    // The same body again is a replay even without an id.
+    assert_eq!(code(check(&mut gate, &plain, &[], None, NOW)), "replayed");
+    // A different body (other whitespace) is a different event.
+    let spaced = plain.replace(',', ", ");
+    assert_eq!(code(check(&mut gate, &spaced, &[], None, NOW)), "accepted");
+}
+
+#[test]
+fn timestamp_falls_back_to_the_signature() {
+    let secrets: [&[u8]; 1] = [SECRET];
+    let config = Config {
+        auth: AuthConfig {
+            scheme: Scheme::Timestamped,
+            secrets: &secrets,
+            ..AuthConfig::default()
+        },
+        ..Config::default()
+    };
+    let mut gate: Gate<'_, 8> = Gate::new(config).unwrap();
+    let body = r#"{"symbol":"BTCUSDT","side":"buy","quantity":1}"#;
+    let h = signed(body, NOW / 1000 - 10, "a");
+    let order = check(&mut gate, body, &h, None, NOW).unwrap();
+    assert_eq!(order.timestamp_ms, NOW - 10_000);
+
+    let mut open: Gate<'_, 8> = Gate::new(Config::default()).unwrap();
+    assert_eq!(
+        code(check(&mut open, body, &[], None, NOW)),
+        "missing_field"
+    );
+    let lax = Config {
+        policy: Policy {
+            require_timestamp: false,
+            ..Policy::default()
+        },
+        ..Config::default()
+    };
+    let mut lax: Gate<'_, 8> = Gate::new(lax).unwrap();
+    assert_eq!(
+        check(&mut lax, body, &[], None, NOW).unwrap().timestamp_ms,
+        NOW
+    );
+}
+
+#[test]
+fn passphrase_is_checked_before_fields() {
+    let secrets: [&[u8]; 2] = [b"old-phrase", b"new-phrase"];
+    let config = Config {
+        auth: AuthConfig {
+            scheme: Scheme::Passphrase,
+            secrets: &secrets,
+            ..AuthConfig::default()
+        },
+        ..Config::default()
+    };
+    let mut gate: Gate<'_, 8> = Gate::new(config).unwrap();
+    assert_eq!(
+        code(check(&mut gate, r#"{"side":"x"}"#, &[], None, NOW)),
+        "missing_signature"
+    );
+    assert_eq!(
+        code(check(
+            &mut gate,
+            r#"{"side":"x","passphrase":"guess"}"#,
+            &[],
+            None,
+            NOW
+        )),
+        "bad_signature"
+    );
+    assert_eq!(
+        code(check(
+            &mut gate,
+            r#"{"side":"x","passphrase":"new-phrase"}"#,
+            &[],
+            None,
+            NOW
+        )),
+        "missing_field"
+    );
+    let good = alert(r#""passphrase":"old-phrase""#);
+    assert_eq!(code(check(&mut gate, &good, &[], None, NOW)), "accepted");
+}
+
+#[test]
+fn gate_fits_the_footprint_budget() {
+    let size = std::mem::size_of::<Gate<'static, 64>>();
+    println!("size_of::<Gate<64>>() = {size} bytes");
+    assert!(size <= 4096, "Gate<64> is {size} bytes");
+}
