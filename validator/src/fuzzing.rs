@@ -21,10 +21,12 @@ pub fn alert_json(data: &[u8]) {
 /// A `whsec_`-prefixed base64 secret, valid for every signing scheme.
 const FUZZ_SECRET: &[u8] = b"whsec_ZnV6ei1zZWNyZXQ=";
 
-/// Signature header parsing for every scheme: never panics, never accepts.
+/// Signature header parsing for every scheme: never panics, and whatever
+/// verifies is bound to the body (one flipped body byte must fail).
 ///
 /// The input is split at the first `\n` into a header value and a body; the
-/// value is offered under every scheme's header names.
+/// value is offered under every scheme's header names. Seeds carry valid
+/// signatures (under the fuzz secret) so the fuzzer reaches the match path.
 pub fn signature_headers(data: &[u8]) {
     let (value, body) = match data.iter().position(|&b| b == b'\n') {
         Some(i) => (&data[..i], &data[i + 1..]),
@@ -42,29 +44,30 @@ pub fn signature_headers(data: &[u8]) {
         ("webhook-timestamp", "1700000000"),
         ("webhook-signature", value),
     ];
+    let mut flipped = [0u8; 512];
     for scheme in Scheme::ALL {
+        let secrets: &[&[u8]] = match scheme {
+            Scheme::None => &[],
+            _ => &[FUZZ_SECRET],
+        };
         let config = AuthConfig {
             scheme,
-            secrets: &[FUZZ_SECRET],
+            secrets,
             ..AuthConfig::default()
-        };
-        let config = if scheme == Scheme::None {
-            AuthConfig {
-                secrets: &[],
-                ..config
-            }
-        } else {
-            config
         };
         let Ok(verifier) = Verifier::new(&config) else {
             continue;
         };
-        let result = verifier.verify(body, &headers, 1_700_000_000_000);
-        // Without the secret no signature can verify (none/passphrase defer).
-        if !matches!(scheme, Scheme::None | Scheme::Passphrase) {
+        let now = 1_700_000_000_000;
+        let accepted = verifier.verify(body, &headers, now).is_ok();
+        let signs = !matches!(scheme, Scheme::None | Scheme::Passphrase);
+        if accepted && signs && !body.is_empty() && body.len() <= flipped.len() {
+            let copy = &mut flipped[..body.len()];
+            copy.copy_from_slice(body);
+            copy[0] ^= 1;
             assert!(
-                result.is_err(),
-                "{} accepted a forged signature",
+                verifier.verify(copy, &headers, now).is_err(),
+                "{} accepted a signature for another body",
                 scheme.name()
             );
         }
