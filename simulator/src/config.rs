@@ -10,8 +10,9 @@
 //! (names of environment variables, for everything else). They are never
 //! printed: [`Secret`]'s `Debug` is redacted.
 
+use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use alertgate_validator::net::{Cidr, TRADINGVIEW};
 use alertgate_validator::symbol::DEFAULT_QUOTES;
@@ -20,6 +21,8 @@ use alertgate_validator::{
 };
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
+
+use crate::latency::{LatencySetting, Stage};
 
 /// A configuration problem, with the setting it concerns.
 #[derive(Debug, thiserror::Error)]
@@ -209,8 +212,115 @@ pub struct FileConfig {
     /// `[network]`
     #[serde(default)]
     pub network: NetworkSection,
-    /// `[simulation]`, read by `replay`; kept as TOML here.
-    pub simulation: Option<toml::Table>,
+    /// `[simulation]`, read by `replay`.
+    #[serde(default)]
+    pub simulation: SimulationSection,
+}
+
+/// `[simulation]`: what `alertgate replay` needs beyond the gate's settings.
+/// Paths are relative to the configuration file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulationSection {
+    /// The recorded alert stream (JSON Lines), used when `--stream` is not
+    /// given.
+    pub stream: Option<PathBuf>,
+    /// Market data files by symbol (`"BTC/USDT" = "btc.csv"`), used with
+    /// `market_dir` when no `--market` / `--market-dir` is given.
+    #[serde(default)]
+    pub market: BTreeMap<String, PathBuf>,
+    /// A directory of `SYMBOL.csv` files (`BTC-USDT.csv`).
+    pub market_dir: Option<PathBuf>,
+    /// Starting cash, quote units. Default 100000.
+    #[serde(default = "default_initial_cash")]
+    pub initial_cash: f64,
+    /// Fee on limit and take-profit fills, basis points of notional.
+    /// Default 0.
+    #[serde(default)]
+    pub maker_fee_bps: f64,
+    /// Fee on market and stop fills, basis points of notional. Default 0.
+    #[serde(default)]
+    pub taker_fee_bps: f64,
+    /// Price moved against market and stop fills, basis points. Default 0.
+    #[serde(default)]
+    pub slippage_bps: f64,
+    /// Seed of every random draw (latencies). Default 0.
+    #[serde(default)]
+    pub seed: u64,
+    /// Latency per stage.
+    #[serde(default)]
+    pub latency: LatencySection,
+}
+
+fn default_initial_cash() -> f64 {
+    100_000.0
+}
+
+impl Default for SimulationSection {
+    fn default() -> Self {
+        SimulationSection {
+            stream: None,
+            market: BTreeMap::new(),
+            market_dir: None,
+            initial_cash: default_initial_cash(),
+            maker_fee_bps: 0.0,
+            taker_fee_bps: 0.0,
+            slippage_bps: 0.0,
+            seed: 0,
+            latency: LatencySection::default(),
+        }
+    }
+}
+
+/// `[simulation.latency]`: each stage is milliseconds (constant) or a model
+/// table (see [`crate::latency`]). Default 0 ms everywhere.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencySection {
+    /// Sender → gateway: the gate checks an alert at `received_at` plus this.
+    #[serde(default)]
+    pub delivery_ms: LatencySetting,
+    /// Gateway → exchange.
+    #[serde(default)]
+    pub order_ms: LatencySetting,
+    /// Exchange → gateway (reported only).
+    #[serde(default)]
+    pub response_ms: LatencySetting,
+}
+
+impl LatencySection {
+    /// The setting of `stage`.
+    pub fn stage(&self, stage: Stage) -> &LatencySetting {
+        match stage {
+            Stage::Delivery => &self.delivery_ms,
+            Stage::Order => &self.order_ms,
+            Stage::Response => &self.response_ms,
+        }
+    }
+}
+
+impl SimulationSection {
+    fn validate(&self) -> Result<(), ConfigFileError> {
+        if !(self.initial_cash.is_finite() && self.initial_cash > 0.0) {
+            return Err(invalid(
+                "simulation.initial_cash",
+                format!("{}: expected a finite amount above 0", self.initial_cash),
+            ));
+        }
+        for (name, bps) in [
+            ("simulation.maker_fee_bps", self.maker_fee_bps),
+            ("simulation.taker_fee_bps", self.taker_fee_bps),
+            ("simulation.slippage_bps", self.slippage_bps),
+        ] {
+            if !(bps.is_finite() && (0.0..10_000.0).contains(&bps)) {
+                return Err(invalid(
+                    name,
+                    format!("{bps}: expected basis points from 0 to below 10000"),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A checked configuration that owns everything the gate borrows.
@@ -239,7 +349,7 @@ pub struct Settings {
     /// Rate limit.
     pub rate: RateConfig,
     /// `[simulation]`, read by `replay`.
-    pub simulation: Option<toml::Table>,
+    pub simulation: SimulationSection,
 }
 
 /// The borrowed views the validator's `Config` points into.
@@ -341,6 +451,23 @@ impl Settings {
         Settings::from_file(file, env)
     }
 
+    /// Checks an already parsed TOML document (e.g. one a `--sweep` has
+    /// edited); `origin` names it in errors.
+    pub fn from_table(
+        table: toml::Table,
+        origin: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigFileError> {
+        let file: FileConfig =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigFileError::Parse {
+                    path: origin.into(),
+                    message: e.message().to_string(),
+                })?;
+        Settings::from_file(file, env)
+    }
+
     /// Checks a parsed file.
     pub fn from_file(
         file: FileConfig,
@@ -425,6 +552,7 @@ impl Settings {
             }
         }
 
+        file.simulation.validate()?;
         let rate_defaults = RateConfig::default();
         Ok(Settings {
             scheme,
@@ -441,6 +569,8 @@ impl Settings {
                 .unwrap_or(Network::default().max_body_bytes),
             replay: Replay {
                 window_ms: file.replay.window_s.map(|s| i64::from(s) * 1000),
+                // Derived from the first secret by the gate.
+                hash_key: None,
             },
             rate: RateConfig {
                 burst: file.rate.burst.unwrap_or(rate_defaults.burst),
@@ -517,7 +647,8 @@ mod tests {
         assert_eq!(s.replay.window_ms, Some(600_000));
         assert_eq!(s.allowlist.len(), 5);
         assert_eq!(s.max_body_bytes, 2048);
-        assert_eq!(s.simulation.as_ref().unwrap()["seed"].as_integer(), Some(7));
+        assert_eq!(s.simulation.seed, 7);
+        assert_eq!(s.simulation.initial_cash, 100_000.0);
         let lent = s.lend();
         let cfg = lent.config();
         assert_eq!(cfg.policy.symbols, &["BTC/USDT", "ETH/USDT"]);
@@ -544,6 +675,10 @@ mod tests {
         assert!(err("[network]\nallowlist = [\"nowhere\"]").contains("network.allowlist"));
         assert!(err("[auth]\nsecrets_env = [\"NOPE\"]").contains("NOPE"));
         assert!(err("[policy]\nsymbols = [\"??\"]").contains("policy.symbols"));
+        assert!(err("[simulation]\nsede = 1").contains("simulation.sede"));
+        assert!(err("[simulation]\ninitial_cash = 0").contains("simulation.initial_cash"));
+        assert!(err("[simulation]\ntaker_fee_bps = -1").contains("simulation.taker_fee_bps"));
+        assert!(err("[simulation.latency]\norder_ms = -5").contains("order_ms"));
     }
 
     #[test]

@@ -1,11 +1,32 @@
 //! # alertgate-simulator
 //!
 //! The `alertgate` command line around the no_std gate
-//! ([`alertgate_validator`]): `check` decides one request; the configuration
-//! file is read by [`config`].
+//! ([`alertgate_validator`]): `check` decides one request; `replay` runs a
+//! recorded alert stream through the gate against a mock exchange. The
+//! configuration file is read by [`config`].
 //!
 //! Data flows one way: read → check → route → fill → report; each stage is
-//! its own module.
+//! its own module:
+//!
+//! - [`stream`], [`market`]: the recorded alert stream (JSON Lines) and the
+//!   market data (CSV bars or trades); [`input`] holds what they share.
+//! - [`latency`]: seeded latency models, one per stage (delivery, order,
+//!   response).
+//! - [`exchange`]: working orders, fill rules, brackets, positions and FIFO
+//!   PnL.
+//! - [`engine`]: the discrete-event loop on a virtual clock.
+//! - [`report`]: statistics, the terminal table, JSON and CSV; [`html`]: the
+//!   self-contained HTML page.
+//! - [`replay`]: the `replay` command (inputs, sweeps, outputs).
 
 pub mod check;
 pub mod config;
+pub mod engine;
+pub mod exchange;
+pub mod html;
+pub mod input;
+pub mod latency;
+pub mod market;
+pub mod replay;
+pub mod report;
+pub mod stream;

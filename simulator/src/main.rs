@@ -4,6 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use alertgate_simulator::check::{self, CheckArgs};
+use alertgate_simulator::replay::{self, ReplayArgs};
 use clap::{Parser, Subcommand};
 
 /// Stands between trading alerts and an exchange.
@@ -19,6 +20,10 @@ enum Command {
     /// Decide one request and print the decision as one JSON line
     /// (exit 0 accepted, 1 rejected, 2 usage or configuration error).
     Check(CheckArgs),
+    /// Replay a recorded alert stream through the gate against a mock
+    /// exchange with latency, fills and a report (exit 0, or 2 with the
+    /// problem on stderr). Without arguments, replays the bundled sample.
+    Replay(ReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,5 +45,18 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Replay(args) => match replay::replay(&args) {
+            Ok(table) => {
+                let mut out = std::io::stdout().lock();
+                if out.write_all(table.as_bytes()).is_err() {
+                    return ExitCode::from(2);
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("alertgate replay: {e}");
+                ExitCode::from(2)
+            }
+        },
     }
 }

@@ -167,6 +167,9 @@ fn value_snippet(value: &Value<'_>) -> Snippet {
     }
 }
 
+/// The rejection of a field whose value is not acceptable.
+#[cold]
+#[inline(never)]
 fn invalid(field: Field, value: &Value<'_>, expected: &'static str) -> Rejection {
     Rejection::InvalidField {
         field: field.name(),
@@ -175,51 +178,74 @@ fn invalid(field: Field, value: &Value<'_>, expected: &'static str) -> Rejection
     }
 }
 
+/// Why a field cannot be converted: just enough to build the [`Rejection`]
+/// afterwards.
+///
+/// Two words instead of a rejection's hundred bytes: every `?` on a
+/// `Result<_, Rejection>` moves the whole rejection, which on a 32-bit MCU
+/// is a block of code at each of the dozens of sites below. The rejection
+/// (with its snippet of the value) is built once, out of line, by
+/// [`RawAlert::rejection`].
+#[derive(Clone, Copy, Debug)]
+enum Problem {
+    /// A required field is absent.
+    Missing(Field),
+    /// The field's value is not acceptable; the text says what is.
+    Invalid(Field, &'static str),
+    /// The symbol reads as text but does not normalize; the text says what
+    /// would.
+    Symbol(&'static str),
+    /// The order type needs a price or trigger price and has none.
+    MissingPrice(OrderType, &'static str),
+}
+
 const DECIMAL_EXPECTED: &str =
     "a decimal number or numeric string (at most 18 significant digits and 18 decimal places)";
 
-/// Decodes a string value into a bounded buffer; too long is an invalid field.
-fn bounded_text<const N: usize>(
-    field: Field,
-    value: &Value<'_>,
-    expected: &'static str,
-) -> Result<heapless::String<N>, Rejection> {
-    let mut out = heapless::String::new();
-    match value {
-        Value::String(s) => match s.as_str() {
-            Some(plain) => out
-                .push_str(plain)
-                .map_err(|_| invalid(field, value, expected))?,
-            None => s
-                .decode_into(&mut out)
-                .map_err(|_| invalid(field, value, expected))?,
-        },
-        _ => return Err(invalid(field, value, expected)),
+/// Longest symbol text read, in bytes (as written, decoded).
+const SYMBOL_TEXT_CAP: usize = 32;
+/// Longest timestamp string read, in bytes (decoded).
+const TIMESTAMP_TEXT_CAP: usize = 40;
+/// Longest numeric string with escapes read, in bytes (decoded).
+const DECIMAL_TEXT_CAP: usize = 64;
+
+/// The text of a string value: borrowed from the body when it has no
+/// escapes, else decoded into `buf`. `None` if the value is not a string or
+/// its text is longer than `buf`.
+///
+/// One function for every field's bound: a function generic over the
+/// capacity was compiled once per bound.
+fn text<'b>(value: &Value<'b>, buf: &'b mut [u8]) -> Option<&'b str> {
+    let Value::String(s) = value else {
+        return None;
+    };
+    match s.as_str() {
+        Some(plain) => (plain.len() <= buf.len()).then_some(plain),
+        None => s.decode_to(buf).ok(),
     }
-    Ok(out)
 }
 
 /// A decimal from a JSON number or a numeric string.
-fn decimal(field: Field, value: &Value<'_>) -> Result<Decimal, Rejection> {
-    let parsed = match value {
+fn decimal(value: &Value<'_>) -> Option<Decimal> {
+    match value {
         Value::Number(text) => Decimal::parse(text),
         Value::String(s) => match s.as_str() {
             Some(plain) => Decimal::parse(plain),
-            None => bounded_text::<64>(field, value, DECIMAL_EXPECTED)
+            None => s
+                .decode_to(&mut [0; DECIMAL_TEXT_CAP])
                 .ok()
-                .and_then(|t| Decimal::parse(&t)),
+                .and_then(Decimal::parse),
         },
         _ => None,
-    };
-    parsed.ok_or_else(|| invalid(field, value, DECIMAL_EXPECTED))
+    }
 }
 
-fn positive(field: Field, value: &Value<'_>) -> Result<Decimal, Rejection> {
-    let d = decimal(field, value)?;
+fn positive(field: Field, value: &Value<'_>) -> Result<Decimal, Problem> {
+    let d = decimal(value).ok_or(Problem::Invalid(field, DECIMAL_EXPECTED))?;
     if d.is_positive() {
         Ok(d)
     } else {
-        Err(invalid(field, value, "a number greater than 0"))
+        Err(Problem::Invalid(field, "a number greater than 0"))
     }
 }
 
@@ -289,13 +315,11 @@ impl<'a> RawAlert<'a> {
         }
     }
 
-    fn required(&self, field: Field) -> Result<&Value<'a>, Rejection> {
-        self.get(field).ok_or(Rejection::MissingField {
-            field: field.name(),
-        })
+    fn required(&self, field: Field) -> Result<&Value<'a>, Problem> {
+        self.get(field).ok_or(Problem::Missing(field))
     }
 
-    fn optional_positive(&self, field: Field) -> Result<Option<Decimal>, Rejection> {
+    fn optional_positive(&self, field: Field) -> Result<Option<Decimal>, Problem> {
         self.get(field).map(|v| positive(field, v)).transpose()
     }
 
@@ -314,19 +338,51 @@ impl<'a> RawAlert<'a> {
     /// Converts the known fields, in [`FIELDS`] order; `quotes` is the list of
     /// quote currencies used to split unseparated symbols.
     pub fn fields(&self, quotes: &[&str]) -> Result<Fields, Rejection> {
-        let symbol_value = self.required(Field::Symbol)?;
-        let raw_symbol = bounded_text::<32>(
-            Field::Symbol,
-            symbol_value,
-            "a symbol string like BTC/USDT, BTCUSDT or BINANCE:BTCUSDT.P",
-        )?;
-        let symbol = symbol::normalize(&raw_symbol, quotes)?;
+        self.convert(quotes)
+            .map_err(|problem| self.rejection(problem))
+    }
 
-        let side_value = self.required(Field::Side)?;
-        let side = match keyword(side_value, &["buy", "sell"]) {
+    /// The rejection for `problem` (see [`Problem`] for why it is built here).
+    #[cold]
+    #[inline(never)]
+    fn rejection(&self, problem: Problem) -> Rejection {
+        match problem {
+            Problem::Missing(field) => Rejection::MissingField {
+                field: field.name(),
+            },
+            Problem::Invalid(field, expected) => {
+                invalid(field, self.get(field).unwrap_or(&Value::Null), expected)
+            }
+            Problem::Symbol(expected) => {
+                // The text `convert` read (and could not normalize).
+                let mut buf = [0; SYMBOL_TEXT_CAP];
+                let raw = self
+                    .get(Field::Symbol)
+                    .and_then(|v| text(v, &mut buf))
+                    .unwrap_or_default();
+                symbol::rejection(raw, expected)
+            }
+            Problem::MissingPrice(order_type, expected) => Rejection::MissingPrice {
+                order_type: order_type.name(),
+                expected,
+            },
+        }
+    }
+
+    /// [`RawAlert::fields`], failing with a [`Problem`].
+    fn convert(&self, quotes: &[&str]) -> Result<Fields, Problem> {
+        let mut symbol_buf = [0; SYMBOL_TEXT_CAP];
+        let raw_symbol =
+            text(self.required(Field::Symbol)?, &mut symbol_buf).ok_or(Problem::Invalid(
+                Field::Symbol,
+                "a symbol string like BTC/USDT, BTCUSDT or BINANCE:BTCUSDT.P",
+            ))?;
+        let symbol = symbol::normalize_or_expected(raw_symbol, quotes).map_err(Problem::Symbol)?;
+
+        let side = match keyword(self.required(Field::Side)?, &["buy", "sell"]) {
             Some(0) => Side::Buy,
             Some(_) => Side::Sell,
-            None => return Err(invalid(Field::Side, side_value, "buy or sell")),
+            None => return Err(Problem::Invalid(Field::Side, "buy or sell")),
         };
 
         let order_type = match self.get(Field::OrderType) {
@@ -343,9 +399,8 @@ impl<'a> RawAlert<'a> {
                 match keyword(v, &words) {
                     Some(i) => TYPES[i].1,
                     None => {
-                        return Err(invalid(
+                        return Err(Problem::Invalid(
                             Field::OrderType,
-                            v,
                             "market, limit, stop_loss (or stop) or take_profit",
                         ))
                     }
@@ -360,9 +415,9 @@ impl<'a> RawAlert<'a> {
         let confidence = match self.get(Field::Confidence) {
             None => None,
             Some(v) => {
-                let c = decimal(Field::Confidence, v)?;
+                let c = decimal(v).ok_or(Problem::Invalid(Field::Confidence, DECIMAL_EXPECTED))?;
                 if c.is_negative() || c > Decimal::ONE {
-                    return Err(invalid(Field::Confidence, v, "a number from 0 to 1"));
+                    return Err(Problem::Invalid(Field::Confidence, "a number from 0 to 1"));
                 }
                 Some(c)
             }
@@ -378,49 +433,41 @@ impl<'a> RawAlert<'a> {
                     "Unix ms, Unix seconds or RFC 3339 UTC (2019-08-27T09:56:00Z), 1970..9999";
                 let parsed = match v {
                     Value::Number(text) => time::from_integer_text(text),
-                    Value::String(_) => bounded_text::<40>(Field::Timestamp, v, EXPECTED)
-                        .ok()
-                        .and_then(|t| time::parse_timestamp(&t)),
-                    _ => None,
+                    _ => text(v, &mut [0; TIMESTAMP_TEXT_CAP]).and_then(time::parse_timestamp),
                 };
-                Some(parsed.ok_or_else(|| invalid(Field::Timestamp, v, EXPECTED))?)
+                Some(parsed.ok_or(Problem::Invalid(Field::Timestamp, EXPECTED))?)
             }
         };
 
         let event_id = match self.get(Field::EventId) {
             None => None,
             Some(v) => {
-                const EXPECTED: &str = "a non-empty string or integer of at most 64 bytes";
-                let id = match v {
-                    Value::Number(text) => {
-                        let mut id = EventId::new();
-                        id.push_str(text)
-                            .map_err(|_| invalid(Field::EventId, v, EXPECTED))?;
-                        id
-                    }
-                    _ => bounded_text::<EVENT_ID_CAP>(Field::EventId, v, EXPECTED)?,
+                let mut buf = [0; EVENT_ID_CAP];
+                let raw = match v {
+                    Value::Number(text) => Some(*text),
+                    _ => text(v, &mut buf),
                 };
-                if id.is_empty() {
-                    return Err(invalid(Field::EventId, v, EXPECTED));
+                let mut id = EventId::new();
+                match raw {
+                    Some(raw) if !raw.is_empty() && id.push_str(raw).is_ok() => Some(id),
+                    _ => {
+                        return Err(Problem::Invalid(
+                            Field::EventId,
+                            "a non-empty string or integer of at most 64 bytes",
+                        ))
+                    }
                 }
-                Some(id)
             }
         };
 
         match order_type {
             OrderType::Limit if price.is_none() => {
-                return Err(Rejection::MissingPrice {
-                    order_type: order_type.name(),
-                    expected: "price",
-                })
+                return Err(Problem::MissingPrice(order_type, "price"))
             }
             OrderType::StopLoss | OrderType::TakeProfit
                 if stop_price.is_none() && price.is_none() =>
             {
-                return Err(Rejection::MissingPrice {
-                    order_type: order_type.name(),
-                    expected: "stop_price or price",
-                })
+                return Err(Problem::MissingPrice(order_type, "stop_price or price"))
             }
             _ => {}
         }

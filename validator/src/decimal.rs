@@ -58,6 +58,42 @@ const fn pow10(n: u8) -> i128 {
     v
 }
 
+/// `10^38`: every mantissa's magnitude is below it.
+const MANTISSA_BOUND: u128 = pow10(38).unsigned_abs();
+
+/// `(n / 10, n % 10)` by long division over 16-bit limbs.
+///
+/// Each step divides a `u32` below `10 · 2^16` by the constant 10, which
+/// compiles to a multiply: a plain `u128 / 10` would link a generic 128-bit
+/// division routine (kilobytes of flash on a 32-bit MCU, and a slow call on
+/// any target).
+const fn div_rem_10(n: u128) -> (u128, u8) {
+    // Most significant 32-bit word first; shifts by constants only (a
+    // variable 128-bit shift is a long sequence on a 32-bit MCU).
+    let mut words = [
+        (n >> 96) as u32,
+        (n >> 64) as u32,
+        (n >> 32) as u32,
+        n as u32,
+    ];
+    let mut r: u32 = 0;
+    let mut i = 0;
+    while i < 4 {
+        let w = words[i];
+        let high = (r << 16) | (w >> 16);
+        r = high % 10;
+        let low = (r << 16) | (w & 0xffff);
+        r = low % 10;
+        words[i] = ((high / 10) << 16) | (low / 10);
+        i += 1;
+    }
+    let q = ((words[0] as u128) << 96)
+        | ((words[1] as u128) << 64)
+        | ((words[2] as u128) << 32)
+        | words[3] as u128;
+    (q, r as u8)
+}
+
 impl Decimal {
     /// Zero.
     pub const ZERO: Decimal = Decimal {
@@ -73,18 +109,21 @@ impl Decimal {
     /// `mantissa × 10^-scale`, normalized. `None` if `scale` exceeds 36 or
     /// the mantissa is beyond ±10^38.
     pub const fn new(mantissa: i128, scale: u8) -> Option<Decimal> {
-        if scale > MAX_PRODUCT_SCALE || mantissa.unsigned_abs() >= pow10(38).unsigned_abs() {
+        if scale > MAX_PRODUCT_SCALE || mantissa.unsigned_abs() >= MANTISSA_BOUND {
             return None;
         }
-        let (mut m, mut s) = (mantissa, scale);
-        while s > 0 && m % 10 == 0 {
-            m /= 10;
+        // Strip trailing zeros on the magnitude (see `div_rem_10`).
+        let (mut m, mut s) = (mantissa.unsigned_abs(), scale);
+        while s > 0 {
+            let (q, r) = div_rem_10(m);
+            if r != 0 {
+                break;
+            }
+            m = q;
             s -= 1;
         }
-        Some(Decimal {
-            mantissa: m.to_le_bytes(),
-            scale: s,
-        })
+        // `m` < 10^38 < 2^127: the cast cannot wrap.
+        Some(Decimal::from_parts_unchecked(mantissa < 0, m as i128, s))
     }
 
     /// The integer mantissa.
@@ -118,85 +157,102 @@ impl Decimal {
 
     /// [`Decimal::parse`] over bytes.
     pub fn parse_bytes(s: &[u8]) -> Option<Decimal> {
-        let mut i = 0;
-        let negative = s.first() == Some(&b'-');
-        if negative {
-            i += 1;
-        }
-        // Integer part.
-        let int_start = i;
-        while i < s.len() && s[i].is_ascii_digit() {
-            i += 1;
-        }
-        let int_digits = &s[int_start..i];
+        let (negative, s) = match s {
+            [b'-', rest @ ..] => (true, rest),
+            _ => (false, s),
+        };
+        // End of the run of digits starting at `from`.
+        let digits_end = |from: usize| {
+            let mut end = from;
+            while s.get(end).is_some_and(u8::is_ascii_digit) {
+                end += 1;
+            }
+            end
+        };
+        // Integer part: `0` or a digit run without a leading zero.
+        let mut i = digits_end(0);
+        let int_digits = &s[..i];
         if int_digits.is_empty() || (int_digits.len() > 1 && int_digits[0] == b'0') {
             return None;
         }
         // Fraction.
         let mut frac_digits: &[u8] = &[];
-        if i < s.len() && s[i] == b'.' {
-            i += 1;
-            let start = i;
-            while i < s.len() && s[i].is_ascii_digit() {
-                i += 1;
-            }
-            if i == start {
+        if s.get(i) == Some(&b'.') {
+            let end = digits_end(i + 1);
+            if end == i + 1 {
                 return None;
             }
-            frac_digits = &s[start..i];
+            frac_digits = &s[i + 1..end];
+            i = end;
         }
         // Exponent, clamped while reading so huge exponents cannot overflow.
-        let mut exp: i64 = 0;
-        if i < s.len() && (s[i] == b'e' || s[i] == b'E') {
+        let mut exp: i32 = 0;
+        if let Some(b'e' | b'E') = s.get(i) {
             i += 1;
-            let mut exp_negative = false;
-            if i < s.len() && (s[i] == b'+' || s[i] == b'-') {
-                exp_negative = s[i] == b'-';
+            let exp_negative = s.get(i) == Some(&b'-');
+            if let Some(b'+' | b'-') = s.get(i) {
                 i += 1;
             }
-            let start = i;
-            while i < s.len() && s[i].is_ascii_digit() {
-                exp = (exp * 10 + i64::from(s[i] - b'0')).min(1_000_000);
-                i += 1;
-            }
-            if i == start {
+            let end = digits_end(i);
+            if end == i {
                 return None;
+            }
+            for &d in &s[i..end] {
+                exp = (exp * 10 + i32::from(d - b'0')).min(1_000_000);
             }
             if exp_negative {
                 exp = -exp;
             }
+            i = end;
         }
         if i != s.len() {
             return None;
         }
 
-        // Significant digits: integer and fraction digits without leading
-        // zeros (of the whole number) and without trailing zeros.
-        let digits = || int_digits.iter().chain(frac_digits.iter()).copied();
-        let total = int_digits.len() + frac_digits.len();
-        let leading = digits().take_while(|&d| d == b'0').count();
-        if leading == total {
+        // The significant digits (integer and fraction digits without the
+        // whole number's leading and trailing zeros), in one pass: a run of
+        // zeros is only multiplied in once a non-zero digit follows it;
+        // whatever is still pending at the end is trailing. At most
+        // MAX_DIGITS (18) digits, so below 10^18 < 2^63: a `u64` is enough
+        // and cheaper than 128-bit arithmetic on 32-bit targets.
+        let mut mantissa: u64 = 0;
+        let mut significant: u32 = 0;
+        let mut zeros: u32 = 0;
+        for part in [int_digits, frac_digits] {
+            for &d in part {
+                if d == b'0' {
+                    // Leading zeros (nothing significant yet) do not count.
+                    if significant > 0 {
+                        zeros += 1;
+                    }
+                    continue;
+                }
+                significant += zeros + 1;
+                if significant > MAX_DIGITS {
+                    return None;
+                }
+                for _ in 0..zeros {
+                    mantissa *= 10;
+                }
+                mantissa = mantissa * 10 + u64::from(d - b'0');
+                zeros = 0;
+            }
+        }
+        if significant == 0 {
             return Some(Decimal::ZERO);
         }
-        let trailing = digits().rev().take_while(|&d| d == b'0').count();
-        let significant = total - leading - trailing;
-        if significant > MAX_DIGITS as usize {
-            return None;
-        }
-        let mut mantissa: i128 = 0;
-        for d in digits().skip(leading).take(significant) {
-            mantissa = mantissa * 10 + i128::from(d - b'0');
-        }
-        // value = mantissa × 10^(exp - frac_len + trailing)
-        let power = exp - frac_digits.len() as i64 + trailing as i64;
+        // value = mantissa × 10^(exp - frac_len + trailing zeros)
+        let power = i64::from(exp) - frac_digits.len() as i64 + i64::from(zeros);
         if power >= 0 {
             // Integer value: the whole number must still have at most
-            // MAX_DIGITS digits.
-            if significant as i64 + power > i64::from(MAX_DIGITS) {
+            // MAX_DIGITS digits, so it stays below 10^18 too.
+            if i64::from(significant) + power > i64::from(MAX_DIGITS) {
                 return None;
             }
-            mantissa *= pow10(power as u8);
-            Some(Decimal::from_parts_unchecked(negative, mantissa, 0))
+            for _ in 0..power {
+                mantissa *= 10;
+            }
+            Some(Decimal::from_parts_unchecked(negative, mantissa as i128, 0))
         } else {
             let scale = -power;
             if scale > i64::from(MAX_SCALE) {
@@ -204,7 +260,7 @@ impl Decimal {
             }
             Some(Decimal::from_parts_unchecked(
                 negative,
-                mantissa,
+                mantissa as i128,
                 scale as u8,
             ))
         }
@@ -220,28 +276,70 @@ impl Decimal {
     /// Exact product; `None` only if it cannot be represented (never for two
     /// values produced by [`Decimal::parse`]).
     pub fn checked_mul(self, other: Decimal) -> Option<Decimal> {
-        let m = self.mantissa().checked_mul(other.mantissa())?;
-        Decimal::new(m, self.scale + other.scale)
+        let (a, b) = (self.mantissa(), other.mantissa());
+        // Below 2^127 (checked), so the cast cannot wrap.
+        let m = mul_magnitudes(a.unsigned_abs(), b.unsigned_abs())? as i128;
+        Decimal::new(
+            if (a < 0) != (b < 0) { -m } else { m },
+            self.scale + other.scale,
+        )
     }
+}
 
-    /// Splits into integer part and fractional remainder (same sign).
-    fn split(self) -> (i128, i128) {
-        let p = pow10(self.scale);
-        (self.mantissa() / p, self.mantissa() % p)
+/// `a × b` if it is below 2^127 (so it fits an `i128`).
+///
+/// Two widening 64 × 64-bit products: `i128::checked_mul` inlines a generic
+/// 128-bit overflow check several times this size on a 32-bit MCU.
+fn mul_magnitudes(a: u128, b: u128) -> Option<u128> {
+    let wide = |x: u64, y: u64| u128::from(x) * u128::from(y);
+    let (big, small) = if a >= b { (a, b) } else { (b, a) };
+    // Both at least 2^64: the product is at least 2^128.
+    let small = u64::try_from(small).ok()?;
+    let low = wide(big as u64, small);
+    let high = u64::try_from(wide((big >> 64) as u64, small)).ok()?;
+    let product = (u128::from(high) << 64).checked_add(low)?;
+    (product >> 127 == 0).then_some(product)
+}
+
+/// Compares `a × 10^shift` with `b`, where `|a|, |b| < 10^38`.
+///
+/// Multiplications by ten only: no 128-bit division routine is linked (see
+/// `div_rem_10`), nor a 128-bit overflow check. Once the magnitude of `a`
+/// reaches 10^37 with a multiplication left, the product's magnitude is at
+/// least 10^38 > |b|, so the sign of `a` decides.
+fn cmp_scaled(a: i128, shift: u8, b: i128) -> Ordering {
+    let mut m = a.unsigned_abs();
+    for _ in 0..shift {
+        if m >= MANTISSA_BOUND / 10 {
+            return if a < 0 {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
+        }
+        m *= 10;
     }
+    // Below 10^38 < 2^127: the cast cannot wrap.
+    let a = if a < 0 { -(m as i128) } else { m as i128 };
+    a.cmp(&b)
 }
 
 impl Ord for Decimal {
     fn cmp(&self, other: &Self) -> Ordering {
-        // Compare integer parts first, then remainders brought to a common
-        // scale; each remainder is below 10^36 so the rescale cannot
-        // overflow an i128.
-        let (ai, ar) = self.split();
-        let (bi, br) = other.split();
-        ai.cmp(&bi).then_with(|| {
-            let s = self.scale.max(other.scale);
-            (ar * pow10(s - self.scale)).cmp(&(br * pow10(s - other.scale)))
-        })
+        // Bring both mantissas to the larger scale.
+        let (a, b) = (self.mantissa(), other.mantissa());
+        // One call site, so one inlined copy of the rescale.
+        let (x, shift, y, swapped) = if self.scale <= other.scale {
+            (a, other.scale - self.scale, b, false)
+        } else {
+            (b, self.scale - other.scale, a, true)
+        };
+        let ord = cmp_scaled(x, shift, y);
+        if swapped {
+            ord.reverse()
+        } else {
+            ord
+        }
     }
 }
 
@@ -253,16 +351,33 @@ impl PartialOrd for Decimal {
 
 impl fmt::Display for Decimal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Digits are produced with `div_rem_10` into a buffer, right to
+        // left, so no 128-bit division and no integer formatting is linked.
+        // At most 38 digits, the leading "0." of a value below one, a sign.
+        let mut buf = [0u8; 41];
+        let mut at = buf.len();
+        let mut m = self.mantissa().unsigned_abs();
+        let mut places = self.scale;
+        // Fraction digits (zeros included), then at least one integer digit.
+        while places > 0 || m > 0 || at == buf.len() || buf[at] == b'.' {
+            let (q, r) = div_rem_10(m);
+            at -= 1;
+            buf[at] = b'0' + r;
+            m = q;
+            if places > 0 {
+                places -= 1;
+                if places == 0 {
+                    at -= 1;
+                    buf[at] = b'.';
+                }
+            }
+        }
         if self.is_negative() {
-            f.write_str("-")?;
+            at -= 1;
+            buf[at] = b'-';
         }
-        let m = self.mantissa().unsigned_abs();
-        let p = pow10(self.scale) as u128;
-        write!(f, "{}", m / p)?;
-        if self.scale > 0 {
-            write!(f, ".{:0width$}", m % p, width = self.scale as usize)?;
-        }
-        Ok(())
+        // ASCII by construction.
+        f.write_str(core::str::from_utf8(&buf[at..]).unwrap_or_default())
     }
 }
 
@@ -342,6 +457,27 @@ mod tests {
     }
 
     #[test]
+    fn displays_extremes() {
+        let max = 10i128.pow(38) - 1;
+        assert_eq!(
+            Decimal::new(max, 0).unwrap().to_string(),
+            "99999999999999999999999999999999999999"
+        );
+        assert_eq!(
+            Decimal::new(-max, 36).unwrap().to_string(),
+            "-99.999999999999999999999999999999999999"
+        );
+        assert_eq!(
+            Decimal::new(-1, 36).unwrap().to_string(),
+            "-0.000000000000000000000000000000000001"
+        );
+        assert_eq!(Decimal::new(-5, 1).unwrap().to_string(), "-0.5");
+        assert_eq!(Decimal::new(120, 1).unwrap().to_string(), "12");
+        assert_eq!(Decimal::ZERO.to_string(), "0");
+        assert_eq!(std::format!("{:?}", Decimal::ONE), "Decimal(1)");
+    }
+
+    #[test]
     fn orders_numerically() {
         assert!(d("0.1") < d("0.10000001"));
         assert!(d("-1") < d("-0.5"));
@@ -362,6 +498,23 @@ mod tests {
             BigInt::from(x.mantissa()),
             BigInt::from(10u8).pow(u32::from(x.scale())),
         )
+    }
+
+    /// Any mantissa a `Decimal` can hold (|m| < 10^38), weighted towards the
+    /// magnitudes where products and rescales start to overflow.
+    fn any_mantissa() -> impl Strategy<Value = i128> {
+        const MAX: i128 = 99_999_999_999_999_999_999_999_999_999_999_999_999;
+        prop_oneof![
+            -MAX..=MAX,
+            -(1i128 << 70)..(1i128 << 70),
+            -(1i128 << 64)..(1i128 << 64),
+            -10_000_000_000_000_000_000i128..10_000_000_000_000_000_000,
+            -1_000_000i128..1_000_000,
+            Just(MAX),
+            Just(-MAX),
+            Just(1i128 << 64),
+            Just((1i128 << 64) - 1),
+        ]
     }
 
     /// Decimal text in JSON number syntax, within the parse bounds most of the time.
@@ -429,6 +582,43 @@ mod tests {
                 let (pn, pd) = rational(&p);
                 prop_assert_eq!(pn * (&xd * &yd), (xn * yn) * pd);
             }
+        }
+
+        #[test]
+        fn compare_any_representable_values(
+            am in any_mantissa(),
+            bm in any_mantissa(),
+            a_scale in 0u8..=36,
+            b_scale in 0u8..=36,
+        ) {
+            // Beyond parsed values: products carry up to 36 places and 38
+            // digits, which makes the rescale in `cmp` overflow.
+            let (x, y) = (Decimal::new(am, a_scale).unwrap(), Decimal::new(bm, b_scale).unwrap());
+            let (xn, xd) = rational(&x);
+            let (yn, yd) = rational(&y);
+            prop_assert_eq!(x.cmp(&y), (&xn * &yd).cmp(&(&yn * &xd)));
+            prop_assert_eq!(y.cmp(&x), (&yn * &xd).cmp(&(&xn * &yd)));
+            // Display is exact: the text is the same rational.
+            let text = x.to_string();
+            let (tn, td) = exact(&text);
+            prop_assert_eq!(tn * &xd, &xn * td);
+            // The product exists exactly when its mantissa and scale fit.
+            let product = BigInt::from(x.mantissa()) * BigInt::from(y.mantissa());
+            let fits = product.magnitude() < BigInt::from(10u8).pow(38).magnitude()
+                && x.scale() + y.scale() <= 36;
+            match x.checked_mul(y) {
+                Some(p) => {
+                    prop_assert!(fits);
+                    let (pn, pd) = rational(&p);
+                    prop_assert_eq!(pn * (&xd * &yd), (xn * yn) * pd);
+                }
+                None => prop_assert!(!fits, "{x:?} * {y:?}"),
+            }
+        }
+
+        #[test]
+        fn div_rem_10_matches_native(n in any::<u128>()) {
+            prop_assert_eq!(div_rem_10(n), (n / 10, (n % 10) as u8));
         }
 
         #[test]

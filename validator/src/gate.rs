@@ -21,8 +21,6 @@
 
 use core::net::IpAddr;
 
-use sha2::{Digest, Sha256};
-
 use crate::alert::{EventId, OrderType, RawAlert, Side};
 use crate::auth::{AuthConfig, Headers, Verifier};
 use crate::decimal::Decimal;
@@ -53,12 +51,37 @@ impl Default for Network<'_> {
 }
 
 /// Replay guard settings (its capacity is the gate's `REPLAY` parameter).
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Default)]
 pub struct Replay {
     /// How long an accepted event id is remembered, in ms. Default `None`:
     /// the policy's `max_age_ms`, so any alert fresh enough to pass the
     /// staleness check is still remembered when it is replayed.
     pub window_ms: Option<i64>,
+    /// Key of the guard's id fingerprints (see [`crate::replay`]). Default
+    /// `None`: derived from the first secret (SHA-256 of a label and the
+    /// secret), or [`crate::replay::DEFAULT_HASH_KEY`] without secrets. A
+    /// host with a random source may pass 16 random bytes instead.
+    pub hash_key: Option<[u8; 16]>,
+}
+
+impl core::fmt::Debug for Replay {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Replay")
+            .field("window_ms", &self.window_ms)
+            .field("hash_key", &self.hash_key.map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// The replay guard's hash key when none is configured.
+fn derive_hash_key(secrets: &[&[u8]]) -> [u8; 16] {
+    let Some(secret) = secrets.first() else {
+        return crate::replay::DEFAULT_HASH_KEY;
+    };
+    let digest = crate::hash::sha256(&[b"alertgate replay guard hash key\0", secret]);
+    let mut key = [0; 16];
+    key.copy_from_slice(&digest[..16]);
+    key
 }
 
 /// Everything a [`Gate`] needs, as plain data. `Config::default()` accepts
@@ -125,6 +148,11 @@ pub struct Order {
     pub timestamp_ms: i64,
     /// Gate clock at acceptance, Unix ms.
     pub accepted_ms: i64,
+    /// What the replay guard remembers the order by: `event_id`, or, when
+    /// that came from an id header the signature does not cover, the body's
+    /// event id or digest. Pass it to [`Gate::remember`] when rebuilding.
+    #[serde(skip)]
+    pub replay_key: EventId,
 }
 
 /// The gate: verifies, parses and risk-checks requests, and remembers the
@@ -182,7 +210,12 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
             network: config.network,
             replay_window_ms,
             bucket: TokenBucket::new(config.rate, 0),
-            guard: ReplayGuard::new(),
+            guard: ReplayGuard::with_hash_key(
+                config
+                    .replay
+                    .hash_key
+                    .unwrap_or_else(|| derive_hash_key(config.auth.secrets)),
+            ),
         })
     }
 
@@ -230,11 +263,14 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
         };
         // An id header the signature does not cover (github, timestamped)
         // could be changed by whoever captured a request, turning a replay
-        // into a "new" event. Such alerts are remembered by their signed
-        // content instead; the order still carries the sender's id.
-        let replay_key = match verified.event_id {
-            Some(_) if !verified.event_id_signed => body_digest_id(body),
-            _ => event_id.clone(),
+        // into a "new" event. Such alerts are remembered by what the
+        // signature does cover: the body's event id, else the body's
+        // digest. The order still carries the sender's id.
+        let replay_key = match (verified.event_id, &fields.event_id) {
+            (Some(_), _) if verified.event_id_signed => event_id.clone(),
+            (Some(_), Some(body_id)) => body_id.clone(),
+            (Some(_), None) => body_digest_id(body),
+            (None, _) => event_id.clone(),
         };
 
         // Rate limit, then replay guard. The bucket is only peeked here and
@@ -243,8 +279,8 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
         self.bucket.check(now_ms)?;
         self.guard
             .try_insert(replay_key.as_bytes(), now_ms, self.replay_window_ms)?;
-        // Cannot fail: `check` just saw a token at this same instant.
-        let _ = self.bucket.try_take(now_ms);
+        // `check` just saw a token at this same instant.
+        self.bucket.take(now_ms);
 
         Ok(Order {
             event_id,
@@ -259,14 +295,16 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
             take_profit: fields.take_profit,
             timestamp_ms,
             accepted_ms: now_ms,
+            replay_key,
         })
     }
 
-    /// Records an event id as accepted at `accepted_ms` without checking a
-    /// request: used to rebuild the guard from a journal after a restart.
-    pub fn remember(&mut self, event_id: &str, accepted_ms: i64) -> Result<(), Rejection> {
+    /// Records an order's [`Order::replay_key`] as accepted at
+    /// `accepted_ms` without checking a request: used to rebuild the guard
+    /// from a journal after a restart.
+    pub fn remember(&mut self, replay_key: &str, accepted_ms: i64) -> Result<(), Rejection> {
         self.guard
-            .try_insert(event_id.as_bytes(), accepted_ms, self.replay_window_ms)
+            .try_insert(replay_key.as_bytes(), accepted_ms, self.replay_window_ms)
     }
 
     /// The signature scheme in use.
@@ -289,12 +327,16 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
 /// id of an alert that carries none.
 pub fn body_digest_id(body: &[u8]) -> EventId {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(body);
-    let mut id = EventId::new();
-    let _ = id.push_str("sha256:");
-    for b in &digest[..16] {
-        let _ = id.push(HEX[usize::from(b >> 4)] as char);
-        let _ = id.push(HEX[usize::from(b & 0xf)] as char);
+    let digest = crate::hash::sha256(&[body]);
+    // Written as bytes, then copied as one string: pushing 32 `char`s
+    // inlines a UTF-8 encoder per push on a Cortex-M.
+    let mut text = *b"sha256:00000000000000000000000000000000";
+    for (i, b) in digest[..16].iter().enumerate() {
+        text[7 + 2 * i] = HEX[usize::from(b >> 4)];
+        text[8 + 2 * i] = HEX[usize::from(b & 0xf)];
     }
+    let mut id = EventId::new();
+    // ASCII, and 39 bytes fit the capacity: neither step can fail.
+    let _ = id.push_str(core::str::from_utf8(&text).unwrap_or_default());
     id
 }

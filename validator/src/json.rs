@@ -241,6 +241,16 @@ impl<'a> JsonStr<'a> {
         }
     }
 
+    /// The decoded text as UTF-8 bytes (see [`DecodedBytes`]).
+    fn decoded_bytes(&self) -> DecodedBytes<'a> {
+        DecodedBytes {
+            rest: self.raw,
+            pending: [0; 4],
+            at: 0,
+            len: 0,
+        }
+    }
+
     /// The decoded characters.
     pub fn chars(&self) -> DecodedChars<'a> {
         DecodedChars {
@@ -261,7 +271,7 @@ impl<'a> JsonStr<'a> {
     /// ```
     pub fn eq_str(&self, s: &str) -> bool {
         if self.has_escapes() {
-            self.decoded_len == s.len() && self.chars().eq(s.chars())
+            self.decoded_len == s.len() && self.decoded_bytes().eq(s.bytes())
         } else {
             self.raw == s.as_bytes()
         }
@@ -304,6 +314,36 @@ impl<'a> JsonStr<'a> {
         }
         Ok(())
     }
+
+    /// Writes the decoded text into the start of `buf` and returns it.
+    ///
+    /// Fails with [`Overflow`] when the decoded text is longer than `buf`.
+    /// Not generic over a capacity, so one copy serves every buffer size.
+    ///
+    /// ```
+    /// use alertgate_validator::json::{for_each_member, Overflow, Value};
+    /// for_each_member(br#"{"s":"caf\u00e9"}"#, |_, value| {
+    ///     let Value::String(s) = value else { unreachable!() };
+    ///     assert_eq!(s.decode_to(&mut [0; 8]), Ok("café"));
+    ///     assert_eq!(s.decode_to(&mut [0; 4]), Err(Overflow));
+    ///     Ok(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn decode_to<'b>(&self, buf: &'b mut [u8]) -> Result<&'b str, Overflow> {
+        let out = buf.get_mut(..self.decoded_len).ok_or(Overflow)?;
+        if self.has_escapes() {
+            // `decoded_len` is the number of decoded bytes: they fill `out`.
+            for (dst, b) in out.iter_mut().zip(self.decoded_bytes()) {
+                *dst = b;
+            }
+        } else {
+            out.copy_from_slice(self.raw);
+        }
+        // Valid by construction (the scanner checked the UTF-8); this check
+        // only spares an `unsafe`.
+        str::from_utf8(out).map_err(|_| Overflow)
+    }
 }
 
 impl PartialEq for JsonStr<'_> {
@@ -316,7 +356,7 @@ impl PartialEq for JsonStr<'_> {
         if !self.has_escapes() && !other.has_escapes() {
             return same_bytes(self.raw, other.raw);
         }
-        self.chars().eq(other.chars())
+        self.decoded_bytes().eq(other.decoded_bytes())
     }
 }
 
@@ -361,39 +401,14 @@ impl Iterator for DecodedChars<'_> {
         if let Some(c) = self.run.next() {
             return Some(c);
         }
-        // The input was validated by the scanner; the fallbacks below (U+FFFD,
+        // The input was validated by the scanner; the fallbacks (U+FFFD,
         // stopping early) are unreachable and only keep this total.
         match self.rest {
             [] => None,
-            [b'\\', b'u', rest @ ..] => {
-                let hi = hex4(rest)?;
-                let (c, used) = if (0xD800..0xDC00).contains(&hi) {
-                    let lo = match rest.get(4..6) {
-                        Some(b"\\u") => rest.get(6..).and_then(hex4),
-                        _ => None,
-                    }?;
-                    let c = 0x10000 + ((hi - 0xD800) << 10) + (lo.wrapping_sub(0xDC00) & 0x3FF);
-                    (c, 10)
-                } else {
-                    (hi, 4)
-                };
-                self.rest = rest.get(used..).unwrap_or_default();
-                Some(char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER))
-            }
-            [b'\\', e, rest @ ..] => {
-                self.rest = rest;
-                Some(match e {
-                    b'b' => '\u{8}',
-                    b'f' => '\u{c}',
-                    b'n' => '\n',
-                    b'r' => '\r',
-                    b't' => '\t',
-                    other => char::from(*other),
-                })
-            }
-            [b'\\'] => {
-                self.rest = &[];
-                None
+            [b'\\', after @ ..] => {
+                let (c, used) = unescape(after)?;
+                self.rest = after.get(used..).unwrap_or_default();
+                Some(c)
             }
             rest => {
                 let n = rest.iter().position(|&b| b == b'\\').unwrap_or(rest.len());
@@ -407,6 +422,81 @@ impl Iterator for DecodedChars<'_> {
 }
 
 impl FusedIterator for DecodedChars<'_> {}
+
+/// The character an escape stands for and how many bytes after its `\\` it
+/// takes (a surrogate pair is one character); `None` for an escape cut
+/// short, which a validated string does not have.
+fn unescape(after: &[u8]) -> Option<(char, usize)> {
+    match after {
+        [b'u', rest @ ..] => {
+            let hi = hex4(rest)?;
+            let (c, used) = if (0xD800..0xDC00).contains(&hi) {
+                let lo = match rest.get(4..6) {
+                    Some(b"\\u") => rest.get(6..).and_then(hex4),
+                    _ => None,
+                }?;
+                let c = 0x10000 + ((hi - 0xD800) << 10) + (lo.wrapping_sub(0xDC00) & 0x3FF);
+                (c, 11)
+            } else {
+                (hi, 5)
+            };
+            Some((
+                char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER),
+                used,
+            ))
+        }
+        [e, ..] => Some((
+            match e {
+                b'b' => '\u{8}',
+                b'f' => '\u{c}',
+                b'n' => '\n',
+                b'r' => '\r',
+                b't' => '\t',
+                other => char::from(*other),
+            },
+            1,
+        )),
+        [] => None,
+    }
+}
+
+/// The decoded text of a [`JsonStr`] as UTF-8 bytes, for comparisons and
+/// [`JsonStr::decode_to`]. Bytes outside escapes are passed through as they
+/// are (the scanner validated them), so unlike [`DecodedChars`] nothing is
+/// decoded from UTF-8 and encoded again: less code, and less work.
+#[derive(Clone)]
+struct DecodedBytes<'a> {
+    /// What is left, still encoded.
+    rest: &'a [u8],
+    /// The UTF-8 of the last escape's character ...
+    pending: [u8; 4],
+    /// ... of which bytes `at..len` are still to come.
+    at: u8,
+    len: u8,
+}
+
+impl Iterator for DecodedBytes<'_> {
+    type Item = u8;
+
+    fn next(&mut self) -> Option<u8> {
+        if self.at < self.len {
+            let b = self.pending[usize::from(self.at)];
+            self.at += 1;
+            return Some(b);
+        }
+        let (&b, tail) = self.rest.split_first()?;
+        if b != b'\\' {
+            self.rest = tail;
+            return Some(b);
+        }
+        let (c, used) = unescape(tail)?;
+        self.rest = tail.get(used..).unwrap_or_default();
+        // At most 4 bytes.
+        self.len = c.encode_utf8(&mut self.pending).len() as u8;
+        self.at = 1;
+        Some(self.pending[0])
+    }
+}
 
 /// `a == b`, inline for the short keys the duplicate check compares (a call
 /// to `memcmp` per pair costs more than the comparison).
@@ -491,7 +581,9 @@ pub fn for_each_member<'a>(
             Ok(s.finish()?)
         }
         Some(_) => {
-            s.value(0)?;
+            // The shared out-of-line walker, not `value` (inlined): this
+            // path is rare and need not cost a copy of the string scanner.
+            s.container(0)?;
             s.finish()?;
             Err(Rejection::NotAnObject)
         }
@@ -549,17 +641,14 @@ fn invalid(offset: usize, reason: &'static str) -> Invalid {
     Invalid { offset, reason }
 }
 
-/// Bytes that end a plain run inside a string: `"`, `\`, control characters
-/// and the lead of every non-ASCII sequence.
-static STRING_STOP: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = i < 0x20 || i == b'"' as usize || i == b'\\' as usize || i >= 0x80;
-        i += 1;
-    }
-    t
-};
+/// Whether a byte ends a plain run inside a string: `"`, `\`, a control
+/// character or the lead of a non-ASCII sequence. (Four comparisons rather
+/// than a 256-byte table: it only runs on the few bytes after the last
+/// whole word of a run.)
+#[inline(always)]
+const fn is_string_stop(c: u8) -> bool {
+    c < 0x20 || c == b'"' || c == b'\\' || c >= 0x80
+}
 
 /// A cursor over the body. Every read goes through `get`, so no input can
 /// make it index out of bounds.
@@ -568,13 +657,18 @@ struct Scanner<'a> {
     pos: usize,
 }
 
+// Inlining: on hosted targets the scanner's steps (`key`, `value`,
+// `string`, `number`, ...) are forced inline, since this is the hot loop of
+// every request. On bare-metal targets (`target_os = "none"`: flash-bound
+// MCUs) the compiler decides instead, which keeps one copy of each step
+// rather than one per call site: about 2 KiB of flash on a Cortex-M4.
 impl<'a> Scanner<'a> {
     #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn skip_ws(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
             self.pos += 1;
@@ -648,7 +742,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Skips whitespace after a `,` and refuses a closing bracket there.
-    #[inline(always)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn after_comma(&mut self) -> Result<(), Invalid> {
         self.skip_ws();
         if let Some(b'}' | b']') = self.peek() {
@@ -658,7 +752,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A key, the `:` after it and the whitespace up to the value.
-    #[inline(always)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn key(&mut self) -> Result<JsonStr<'a>, Invalid> {
         if self.peek() != Some(b'"') {
             return Err(self.unexpected(self.pos, EXPECTED_KEY));
@@ -674,7 +768,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A value inside `depth` open containers, at its first byte.
-    #[inline(always)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn value(&mut self, depth: usize) -> Result<Value<'a>, Invalid> {
         let start = self.pos;
         Ok(match self.peek() {
@@ -692,7 +786,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A number or a literal.
-    #[inline(always)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn scalar(&mut self) -> Result<Value<'a>, Invalid> {
         match self.peek() {
             Some(b'-' | b'0'..=b'9') => Ok(Value::Number(self.number()?)),
@@ -703,9 +797,10 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Skips an object or array inside `outer` open containers, at its
-    /// opening bracket. Iterative: `kinds` bit `d` is set when level `d`
-    /// (counted from this container) is an object.
+    /// Skips a value inside `outer` open containers, at its first byte: an
+    /// object or array with everything in it, or a scalar. Iterative:
+    /// `kinds` bit `d` is set when level `d` (counted from this container)
+    /// is an object.
     fn container(&mut self, outer: usize) -> Result<(), Invalid> {
         let mut kinds: u32 = 0;
         let mut depth: usize = 0;
@@ -785,7 +880,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A number, at its first byte (`-` or a digit).
-    #[inline(always)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn number(&mut self) -> Result<&'a str, Invalid> {
         let b = self.bytes;
         let start = self.pos;
@@ -826,7 +921,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A string, at its opening quote.
-    #[inline(always)]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn string(&mut self) -> Result<JsonStr<'a>, Invalid> {
         let bytes = self.bytes;
         let start = self.pos + 1;
@@ -967,7 +1062,7 @@ fn plain_run(b: &[u8]) -> usize {
     let tail = chunks.remainder();
     n + tail
         .iter()
-        .position(|&c| STRING_STOP[usize::from(c)])
+        .position(|&c| is_string_stop(c))
         .unwrap_or(tail.len())
 }
 
@@ -1860,6 +1955,37 @@ mod tests {
             byte in prop::sample::select(b"{}[]\",:0-+.e \x01\\u/xD\x80\xc3\xed\xff".to_vec()),
         ) {
             check_agrees(&mutate(&doc, at, op, byte))?;
+        }
+
+        #[test]
+        fn decoding_agrees_with_the_text(
+            (decoded, text) in json_string(),
+            (other_decoded, other_text) in json_string(),
+        ) {
+            let doc = format!("{{{text}:1,{other_text}:2}}");
+            let mut keys = Vec::new();
+            let res = for_each_member(doc.as_bytes(), |k, _| {
+                keys.push(k);
+                Ok(())
+            });
+            // Equal decoded keys are duplicates, however they are written.
+            if decoded == other_decoded {
+                prop_assert_eq!(res.unwrap_err().code(), "duplicate_field");
+                return Ok(());
+            }
+            prop_assert_eq!(res, Ok(()));
+            for (key, want) in keys.iter().zip([&decoded, &other_decoded]) {
+                prop_assert!(key.eq_str(want));
+                prop_assert_eq!(key.decoded_len(), want.len());
+                prop_assert_eq!(key.chars().collect::<String>(), want.as_str());
+                let mut buf = [0u8; 64];
+                prop_assert_eq!(key.decode_to(&mut buf), Ok(want.as_str()));
+                if !want.is_empty() {
+                    prop_assert_eq!(key.decode_to(&mut buf[..want.len() - 1]), Err(Overflow));
+                }
+            }
+            prop_assert!(keys[0] != keys[1]);
+            prop_assert!(!keys[0].eq_str(&other_decoded));
         }
 
         #[test]

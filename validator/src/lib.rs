@@ -43,6 +43,7 @@ pub mod encode;
 pub mod error;
 pub mod fuzzing;
 pub mod gate;
+mod hash;
 pub mod json;
 pub mod net;
 pub mod policy;

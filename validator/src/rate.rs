@@ -151,7 +151,11 @@ impl TokenBucket {
         } else {
             0
         };
-        let refill = (MILLI - level).div_ceil(u64::from(self.cfg.per_second));
+        // level < MILLI, so the shortfall fits a u32: a 32-bit division
+        // (one instruction on a Cortex-M4, where a 64-bit one is a library
+        // call).
+        let shortfall = (MILLI - level) as u32;
+        let refill = u64::from(shortfall.div_ceil(self.cfg.per_second));
         Err(Rejection::RateLimited {
             retry_after_ms: behind.saturating_add(refill),
         })
@@ -164,11 +168,19 @@ impl TokenBucket {
     /// refused take costs nothing. Always succeeds when the limit is disabled.
     pub fn try_take(&mut self, now_ms: i64) -> Result<(), Rejection> {
         self.check(now_ms)?;
+        self.take(now_ms);
+        Ok(())
+    }
+
+    /// Spends one token (the level does not go below zero) without checking
+    /// first: for a caller that has just seen [`TokenBucket::check`]
+    /// succeed at the same `now_ms`, so the check and its rejection are not
+    /// compiled in twice.
+    pub(crate) fn take(&mut self, now_ms: i64) {
         if self.cfg.is_enabled() {
             self.level = self.level_at(now_ms).saturating_sub(MILLI);
             self.last_ms = self.last_ms.max(now_ms);
         }
-        Ok(())
     }
 }
 

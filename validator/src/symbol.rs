@@ -133,80 +133,97 @@ fn is_separator(b: u8) -> bool {
 /// assert_eq!(normalize("XAUXAG", &["XAG"]).unwrap().as_str(), "XAU/XAG");
 /// ```
 pub fn normalize(raw: &str, quotes: &[&str]) -> Result<Symbol, Rejection> {
-    let reject = |expected: &'static str| Rejection::InvalidField {
+    normalize_or_expected(raw, quotes).map_err(|expected| rejection(raw, expected))
+}
+
+/// The rejection of a symbol that does not normalize.
+#[cold]
+#[inline(never)]
+pub(crate) fn rejection(raw: &str, expected: &'static str) -> Rejection {
+    Rejection::InvalidField {
         field: "symbol",
         value: snippet(raw.as_bytes()),
         expected,
-    };
+    }
+}
 
+/// [`normalize`], failing with what would have been accepted: a word
+/// instead of a whole [`Rejection`], which callers build only when needed.
+pub(crate) fn normalize_or_expected(raw: &str, quotes: &[&str]) -> Result<Symbol, &'static str> {
     let mut s = raw.as_bytes();
     // 1. Exchange prefix.
     if let Some(colon) = s.iter().position(|&b| b == b':') {
-        let (exchange, rest) = s.split_at(colon);
+        let exchange = &s[..colon];
         if exchange.is_empty()
             || exchange.len() > MAX_EXCHANGE_LEN
             || !exchange
                 .iter()
                 .all(|&b| b.is_ascii_alphanumeric() || b == b'_')
         {
-            return Err(reject(EXPECT_EXCHANGE));
+            return Err(EXPECT_EXCHANGE);
         }
-        s = rest.get(1..).unwrap_or(&[]);
+        s = &s[colon + 1..];
     }
     // 2. Perpetual suffix.
     if let [rest @ .., b'.', b'P' | b'p'] = s {
         s = rest;
     }
     if s.is_empty() {
-        return Err(reject(EXPECT_NON_EMPTY));
+        return Err(EXPECT_NON_EMPTY);
     }
-    // 3. Character set and split.
-    if !s
-        .iter()
-        .all(|&b| b.is_ascii_alphanumeric() || is_separator(b))
-    {
-        return Err(reject(EXPECT_CHARS));
+    // 3. Character set (every byte is looked at, so a bad character is
+    // reported before a second separator) and split.
+    let mut separators = 0;
+    let mut split_at = 0;
+    for (i, &b) in s.iter().enumerate() {
+        if is_separator(b) {
+            separators += 1;
+            split_at = i;
+        } else if !b.is_ascii_alphanumeric() {
+            return Err(EXPECT_CHARS);
+        }
     }
-    let (base, quote) = match s.iter().filter(|&&b| is_separator(b)).count() {
+    let (base, quote) = match separators {
         0 => {
-            let quote_len = quotes
-                .iter()
-                .map(|q| q.as_bytes())
-                .filter(|q| !q.is_empty() && q.len() < s.len())
-                .filter(|q| {
-                    s.get(s.len() - q.len()..)
-                        .is_some_and(|tail| tail.eq_ignore_ascii_case(q))
-                })
-                .map(<[u8]>::len)
-                .max()
-                .ok_or_else(|| reject(EXPECT_KNOWN_QUOTE))?;
+            // The longest configured quote that is a proper suffix.
+            let mut quote_len = 0;
+            for q in quotes.iter().map(|q| q.as_bytes()) {
+                if q.len() > quote_len
+                    && q.len() < s.len()
+                    && s[s.len() - q.len()..].eq_ignore_ascii_case(q)
+                {
+                    quote_len = q.len();
+                }
+            }
+            if quote_len == 0 {
+                return Err(EXPECT_KNOWN_QUOTE);
+            }
             s.split_at(s.len() - quote_len)
         }
-        1 => {
-            let at = s.iter().position(|&b| is_separator(b)).unwrap_or(0);
-            let (base, rest) = s.split_at(at);
-            (base, rest.get(1..).unwrap_or(&[]))
-        }
-        _ => return Err(reject(EXPECT_ONE_SEPARATOR)),
+        1 => (&s[..split_at], &s[split_at + 1..]),
+        _ => return Err(EXPECT_ONE_SEPARATOR),
     };
-    // 4. Part bounds (characters were checked above; a quote from the list
-    // may still be odd, so check again).
-    let part_ok =
-        |p: &[u8]| (1..=MAX_PART_LEN).contains(&p.len()) && p.iter().all(u8::is_ascii_alphanumeric);
+    // 4. Part bounds. Both parts are ASCII letters and digits: checked
+    // above for the text, and a quote from the list equals the text's
+    // tail up to case.
+    let part_ok = |p: &[u8]| (1..=MAX_PART_LEN).contains(&p.len());
     if !part_ok(base) || !part_ok(quote) {
-        return Err(reject(EXPECT_PART_LEN));
+        return Err(EXPECT_PART_LEN);
     }
 
+    // Copied as strings and uppercased in place: the parts are ASCII, so
+    // the UTF-8 checks cannot fail, and base, '/' and quote fit the
+    // capacity (2 * MAX_PART_LEN + 1).
     let mut text = heapless::String::<SYMBOL_CAP>::new();
-    for &b in base.iter().chain(b"/").chain(quote) {
-        // Cannot fail: at most 2 * MAX_PART_LEN + 1 bytes.
-        text.push(char::from(b.to_ascii_uppercase()))
-            .map_err(|()| reject(EXPECT_PART_LEN))?;
+    for part in [base, b"/".as_slice(), quote] {
+        let part = core::str::from_utf8(part).map_err(|_| EXPECT_CHARS)?;
+        text.push_str(part).map_err(|()| EXPECT_PART_LEN)?;
     }
+    text.make_ascii_uppercase();
     Ok(Symbol {
         text,
         // base.len() <= MAX_PART_LEN < 256.
-        split: u8::try_from(base.len()).map_err(|_| reject(EXPECT_PART_LEN))?,
+        split: base.len() as u8,
     })
 }
 

@@ -28,15 +28,20 @@ pub const MAX_MS: i64 = 253_402_300_799_999;
 pub const SECONDS_BELOW: i64 = 100_000_000_000;
 
 /// Days from 1970-01-01 to the proleptic Gregorian date `y-m-d`
-/// (`m` 1..=12, `d` 1..=31). Exact for any `y` within ±10^15.
-const fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+/// (`y` 1..=9999, `m` 1..=12, `d` 1..=31), the years an RFC 3339 date can
+/// have.
+///
+/// Unsigned 32-bit arithmetic throughout: divisions by constants then
+/// compile to multiplies, where 64-bit ones would call a 64-bit division
+/// routine on 32-bit targets.
+const fn days_from_civil(y: u32, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
-    let era = (if y >= 0 { y } else { y - 399 }) / 400;
+    let era = y / 400;
     let yoe = y - era * 400; // [0, 399]
-    let mp = (if m > 2 { m - 3 } else { m + 9 }) as i64; // March = 0
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1; // [0, 365]
+    let mp = if m > 2 { m - 3 } else { m + 9 }; // March = 0
+    let doy = (153 * mp + 2) / 5 + d - 1; // [0, 365]
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
-    era * 146_097 + doe - 719_468
+    (era * 146_097 + doe) as i64 - 719_468
 }
 
 /// Inverse of [`days_from_civil`]: `(year, month, day)`. Exact for every
@@ -54,11 +59,11 @@ const fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-const fn is_leap(y: i64) -> bool {
+const fn is_leap(y: u32) -> bool {
     y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
 }
 
-const fn days_in_month(y: i64, m: u32) -> u32 {
+const fn days_in_month(y: u32, m: u32) -> u32 {
     match m {
         2 if is_leap(y) => 29,
         2 => 28,
@@ -92,45 +97,58 @@ pub fn from_integer_text(text: &str) -> Option<i64> {
         if !b.is_ascii_digit() {
             return None;
         }
-        v = v.checked_mul(10)?.checked_add(i64::from(b - b'0'))?;
+        // v <= MAX_MS < 10^15 before this step, so this stays far below
+        // i64::MAX: plain arithmetic (64-bit overflow checks are long
+        // sequences on a 32-bit MCU).
+        v = v * 10 + i64::from(b - b'0');
         if v > MAX_MS {
             return None;
         }
     }
     if v < SECONDS_BELOW {
         // At most (10^11 - 1) * 1000 < MAX_MS.
-        v.checked_mul(1000)
+        Some(v * 1000)
     } else {
         Some(v)
     }
 }
 
-/// Byte cursor for the fixed RFC 3339 layout.
-struct Cursor<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl Cursor<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.s.get(self.i).copied()
-    }
-
-    fn eat(&mut self, accept: &[u8]) -> Option<u8> {
-        let b = self.peek().filter(|b| accept.contains(b))?;
-        self.i += 1;
-        Some(b)
-    }
-
-    /// Exactly `n` digits (n <= 4).
-    fn digits(&mut self, n: usize) -> Option<u32> {
-        let mut v = 0;
-        for _ in 0..n {
-            let b = self.peek().filter(u8::is_ascii_digit)?;
-            v = v * 10 + u32::from(b - b'0');
-            self.i += 1;
+/// `⌊ms / 1000⌋`: Unix milliseconds to Unix seconds, rounding towards
+/// minus infinity like `ms.div_euclid(1000)`.
+///
+/// Long division over 16-bit limbs, each step a 32-bit division by the
+/// constant 1000 (a multiply): `i64::div_euclid` would link a 64-bit
+/// division routine (about 1 KiB) on 32-bit targets.
+///
+/// ```
+/// use alertgate_validator::time::floor_seconds;
+/// assert_eq!(floor_seconds(1_699_113_600_999), 1_699_113_600);
+/// assert_eq!(floor_seconds(-1), -1);
+/// assert_eq!(floor_seconds(i64::MIN), i64::MIN.div_euclid(1000));
+/// ```
+pub const fn floor_seconds(ms: i64) -> i64 {
+    const fn div_1000(n: u64) -> u64 {
+        let mut words = [(n >> 32) as u32, n as u32];
+        let mut r: u32 = 0;
+        let mut i = 0;
+        while i < 2 {
+            let w = words[i];
+            // r < 1000, so each step stays below 1000 · 2^16 < 2^32.
+            let high = (r << 16) | (w >> 16);
+            r = high % 1000;
+            let low = (r << 16) | (w & 0xffff);
+            r = low % 1000;
+            words[i] = ((high / 1000) << 16) | (low / 1000);
+            i += 1;
         }
-        Some(v)
+        ((words[0] as u64) << 32) | words[1] as u64
+    }
+    if ms >= 0 {
+        div_1000(ms as u64) as i64
+    } else {
+        // ⌊-x / 1000⌋ = -⌈x / 1000⌉; x ≤ 2^63, so x + 999 does not wrap
+        // and the quotient fits an i64.
+        -(div_1000(ms.unsigned_abs() + 999) as i64)
     }
 }
 
@@ -157,39 +175,48 @@ impl Cursor<'_> {
 /// assert_eq!(parse_rfc3339("2019-08-27 09:56:00Z"), None);
 /// ```
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
-    let mut c = Cursor {
-        s: text.as_bytes(),
-        i: 0,
-    };
-    let year = i64::from(c.digits(4)?);
-    c.eat(b"-")?;
-    let month = c.digits(2)?;
-    c.eat(b"-")?;
-    let day = c.digits(2)?;
-    c.eat(b"Tt")?;
-    let hour = c.digits(2)?;
-    c.eat(b":")?;
-    let minute = c.digits(2)?;
-    c.eat(b":")?;
-    let mut second = c.digits(2)?;
-    let mut milli = 0;
-    if c.eat(b".").is_some() {
-        let start = c.i;
-        let mut scale = 100;
-        while let Some(b) = c.eat(b"0123456789") {
-            milli += u32::from(b - b'0') * scale;
-            scale /= 10;
-        }
-        if c.i == start {
+    // The fixed-width head `YYYY-MM-DDTHH:MM:SS` is checked against a
+    // layout and its six numbers read in the same loop (`#` = an ASCII
+    // digit): a byte cursor with a call per field inlined into a dozen
+    // copies of its loop, which costs flash on an MCU.
+    const LAYOUT: &[u8; 19] = b"####-##-##T##:##:##";
+    let s = text.as_bytes();
+    let mut numbers = [0u32; 6];
+    let mut field = 0;
+    for (&b, &want) in s.get(..LAYOUT.len())?.iter().zip(LAYOUT) {
+        if want == b'#' {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            numbers[field] = numbers[field] * 10 + u32::from(b - b'0');
+        } else if b == want || (want == b'T' && b == b't') {
+            field += 1;
+        } else {
             return None;
         }
     }
-    let offset_min: i64 = match c.eat(b"Zz+-")? {
-        b'Z' | b'z' => 0,
-        sign => {
-            let oh = c.digits(2)?;
-            c.eat(b":")?;
-            let om = c.digits(2)?;
+    let [year, month, day, hour, minute, mut second] = numbers;
+    let mut rest = &s[LAYOUT.len()..];
+    let mut milli = 0;
+    if let [b'.', fraction @ ..] = rest {
+        let digits = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        let mut scale = 100;
+        for &d in &fraction[..digits] {
+            milli += u32::from(d - b'0') * scale;
+            scale /= 10;
+        }
+        rest = &fraction[digits..];
+    }
+    let offset_min: i64 = match *rest {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2]
+            if [h1, h2, m1, m2].iter().all(u8::is_ascii_digit) =>
+        {
+            let oh = u32::from(h1 - b'0') * 10 + u32::from(h2 - b'0');
+            let om = u32::from(m1 - b'0') * 10 + u32::from(m2 - b'0');
             if oh > 23 || om > 59 {
                 return None;
             }
@@ -200,9 +227,9 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
                 v
             }
         }
+        _ => return None,
     };
-    if c.i != c.s.len()
-        || !(1970..=9999).contains(&year)
+    if !(1970..=9999).contains(&year)
         || !(1..=12).contains(&month)
         || day == 0
         || day > days_in_month(year, month)
@@ -277,6 +304,102 @@ impl fmt::Display for Rfc3339 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Byte cursor for the fixed RFC 3339 layout.
+    struct Cursor<'a> {
+        s: &'a [u8],
+        i: usize,
+    }
+
+    impl Cursor<'_> {
+        fn peek(&self) -> Option<u8> {
+            self.s.get(self.i).copied()
+        }
+
+        fn eat(&mut self, accept: &[u8]) -> Option<u8> {
+            let b = self.peek().filter(|b| accept.contains(b))?;
+            self.i += 1;
+            Some(b)
+        }
+
+        /// Exactly `n` digits (n <= 4).
+        fn digits(&mut self, n: usize) -> Option<u32> {
+            let mut v = 0;
+            for _ in 0..n {
+                let b = self.peek().filter(u8::is_ascii_digit)?;
+                v = v * 10 + u32::from(b - b'0');
+                self.i += 1;
+            }
+            Some(v)
+        }
+    }
+
+    /// The byte-cursor parser `parse_rfc3339` replaced: the reference it must
+    /// agree with.
+    fn reference_rfc3339(text: &str) -> Option<i64> {
+        let mut c = Cursor {
+            s: text.as_bytes(),
+            i: 0,
+        };
+        let year = c.digits(4)?;
+        c.eat(b"-")?;
+        let month = c.digits(2)?;
+        c.eat(b"-")?;
+        let day = c.digits(2)?;
+        c.eat(b"Tt")?;
+        let hour = c.digits(2)?;
+        c.eat(b":")?;
+        let minute = c.digits(2)?;
+        c.eat(b":")?;
+        let mut second = c.digits(2)?;
+        let mut milli = 0;
+        if c.eat(b".").is_some() {
+            let start = c.i;
+            let mut scale = 100;
+            while let Some(b) = c.eat(b"0123456789") {
+                milli += u32::from(b - b'0') * scale;
+                scale /= 10;
+            }
+            if c.i == start {
+                return None;
+            }
+        }
+        let offset_min: i64 = match c.eat(b"Zz+-")? {
+            b'Z' | b'z' => 0,
+            sign => {
+                let oh = c.digits(2)?;
+                c.eat(b":")?;
+                let om = c.digits(2)?;
+                if oh > 23 || om > 59 {
+                    return None;
+                }
+                let v = i64::from(oh * 60 + om);
+                if sign == b'-' {
+                    -v
+                } else {
+                    v
+                }
+            }
+        };
+        if c.i != c.s.len()
+            || !(1970..=9999).contains(&year)
+            || !(1..=12).contains(&month)
+            || day == 0
+            || day > days_in_month(year, month)
+            || hour > 23
+            || minute > 59
+            || second > 60
+        {
+            return None;
+        }
+        if second == 60 {
+            second = 59;
+            milli = 999;
+        }
+        let seconds = i64::from(hour * 3600 + minute * 60 + second) - offset_min * 60;
+        let ms = days_from_civil(year, month, day) * MS_PER_DAY + seconds * 1000 + i64::from(milli);
+        (0..=MAX_MS).contains(&ms).then_some(ms)
+    }
     use std::string::{String, ToString};
 
     const KNOWN: &[(&str, i64)] = &[
@@ -401,6 +524,31 @@ mod tests {
         }
     }
 
+    proptest! {
+        #[test]
+        fn floor_seconds_is_div_euclid(ms in prop_oneof![any::<i64>(), -5_000i64..5_000]) {
+            prop_assert_eq!(floor_seconds(ms), ms.div_euclid(1000));
+        }
+    }
+
+    #[test]
+    fn floor_seconds_extremes() {
+        for ms in [
+            i64::MIN,
+            i64::MIN + 1,
+            -1001,
+            -1000,
+            -999,
+            -1,
+            0,
+            999,
+            1000,
+            i64::MAX,
+        ] {
+            assert_eq!(floor_seconds(ms), ms.div_euclid(1000), "{ms}");
+        }
+    }
+
     #[test]
     fn every_day_is_consecutive() {
         // Walk every date 1970..=9999 and check both conversions.
@@ -409,7 +557,7 @@ mod tests {
             for m in 1..=12 {
                 for d in 1..=days_in_month(y, m) {
                     assert_eq!(days_from_civil(y, m, d), expect);
-                    assert_eq!(civil_from_days(expect), (y, m, d));
+                    assert_eq!(civil_from_days(expect), (i64::from(y), m, d));
                     expect += 1;
                 }
             }
@@ -466,6 +614,24 @@ mod tests {
             if let Some(ms) = parse_timestamp(&text) {
                 prop_assert!((0..=MAX_MS).contains(&ms));
             }
+        }
+
+        #[test]
+        fn agrees_with_the_reference_parser(text in prop_oneof![
+            "\\PC{0,40}",
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{0,12})?([Zz]|[+-][0-9]{2}:[0-9]{2})?",
+            "[0-9]{4}[-:.]?[0-9]{2}-[0-9]{2}[Tt ]?[0-9]{2}:[0-9]{2}:[0-9]{2}[.0-9a-z]{0,3}[Zz+-]?[0-9]{0,2}:?[0-9]{0,3}",
+            (0..=MAX_MS + 100_000_000, -1440i64..=1440).prop_map(|(ms, off)| {
+                let mut t = Rfc3339(ms).to_string();
+                if off != 0 {
+                    t.pop();
+                    let sign = if off < 0 { '-' } else { '+' };
+                    t.push_str(&std::format!("{sign}{:02}:{:02}", off.abs() / 60, off.abs() % 60));
+                }
+                t
+            }),
+        ]) {
+            prop_assert_eq!(parse_rfc3339(&text), reference_rfc3339(&text), "{:?}", text);
         }
 
         #[test]

@@ -326,3 +326,41 @@ fn gate_fits_the_footprint_budget() {
     println!("size_of::<Gate<64>>() = {size} bytes");
     assert!(size <= 4096, "Gate<64> is {size} bytes");
 }
+
+#[test]
+fn unsigned_id_headers_do_not_defeat_the_replay_guard() {
+    let secrets: [&[u8]; 1] = [SECRET];
+    let config = Config {
+        auth: AuthConfig {
+            scheme: Scheme::Timestamped,
+            secrets: &secrets,
+            ..AuthConfig::default()
+        },
+        ..Config::default()
+    };
+    let mut gate: Gate<'_, 8> = Gate::new(config).unwrap();
+    let body = alert(r#""event_id":"strategy-7""#);
+    let first = check(
+        &mut gate,
+        &body,
+        &signed(&body, NOW / 1000, "hdr-1"),
+        None,
+        NOW,
+    )
+    .unwrap();
+    // The order carries the sender's id; the guard remembers the signed one.
+    assert_eq!(first.event_id.as_str(), "hdr-1");
+    assert_eq!(first.replay_key.as_str(), "strategy-7");
+    // Same signed content, new id header (an attacker's edit, or a retry
+    // re-signed with a fresh timestamp): a replay either way.
+    let edited = signed(&body, NOW / 1000, "hdr-2");
+    assert_eq!(
+        code(check(&mut gate, &body, &edited, None, NOW)),
+        "replayed"
+    );
+    let resigned = signed(&body, NOW / 1000 + 5, "hdr-1");
+    assert_eq!(
+        code(check(&mut gate, &body, &resigned, None, NOW + 5000)),
+        "replayed"
+    );
+}

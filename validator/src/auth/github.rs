@@ -10,12 +10,11 @@ use super::{
     bad, decode_hex_tag, encode_hex_tag, headers, malformed, tag_of, value, Ctx, Headers,
     HmacSha256, SignedHeaders, Verified,
 };
-use hmac::Mac;
 
 use crate::error::Rejection;
 
 /// Signature header.
-pub(super) const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
+pub(super) const SIGNATURE_HEADER: &str = super::GITHUB_HEADER;
 /// Event-id header.
 pub(super) const ID_HEADER: &str = "X-GitHub-Delivery";
 
@@ -33,8 +32,8 @@ pub(super) fn verify<'r>(
     let hex = raw
         .strip_prefix("sha256=")
         .ok_or_else(|| malformed(ctx.header, "signature does not start with sha256="))?;
-    let tag = decode_hex_tag(hex).map_err(|reason| malformed(ctx.header, reason))?;
-    if ctx.any_matches(|mac| mac.update(body), &[tag]) {
+    let tag = decode_hex_tag(hex.as_bytes()).map_err(|reason| malformed(ctx.header, reason))?;
+    if ctx.any_matches(&[body], &[tag]) {
         Ok(Verified {
             event_id,
             ..Verified::default()
@@ -47,7 +46,7 @@ pub(super) fn verify<'r>(
 /// `X-Hub-Signature-256: sha256=<hex>` and, if `event_id` is not empty,
 /// `X-GitHub-Delivery`.
 pub(super) fn sign(mac: &HmacSha256, body: &[u8], event_id: &str) -> SignedHeaders {
-    let tag = tag_of(mac, |m| m.update(body));
+    let tag = tag_of(mac, &[body]);
     let mut out = SignedHeaders::new();
     let _ = out.push((
         SIGNATURE_HEADER,

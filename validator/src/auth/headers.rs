@@ -5,6 +5,7 @@
 //! Values are returned exactly as received: signatures are checked over the
 //! bytes the sender produced, so nothing is trimmed or normalized here.
 
+#[cfg(feature = "_hmac")]
 use crate::error::Rejection;
 
 /// The request's headers as `(name, value)` pairs, in the order received.
@@ -37,6 +38,7 @@ pub fn header<'r>(headers: &Headers<'r>, name: &str) -> Option<&'r str> {
 /// would let an attacker append a header of their choosing next to a
 /// genuine one (e.g. a fresh event id to dodge the replay guard). The safe
 /// reading is to refuse the request as malformed.
+#[cfg(feature = "_hmac")]
 pub(super) fn unique<'r>(headers: &Headers<'r>, name: &str) -> Result<Option<&'r str>, Rejection> {
     let mut found = None;
     for &(n, v) in headers {
@@ -52,6 +54,7 @@ pub(super) fn unique<'r>(headers: &Headers<'r>, name: &str) -> Result<Option<&'r
 
 /// Like [`unique`], but a missing header is a
 /// [`Rejection::MissingSignature`] naming it.
+#[cfg(feature = "_hmac")]
 pub(super) fn required<'r>(headers: &Headers<'r>, name: &str) -> Result<&'r str, Rejection> {
     unique(headers, name)?.ok_or_else(|| super::missing(name))
 }

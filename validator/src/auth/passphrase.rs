@@ -12,7 +12,6 @@
 //! constant time, without stopping at a match. Hashing the presented value
 //! takes time that depends only on its own (attacker-known) length.
 
-use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
 use super::{bad, missing, Tag};
@@ -23,7 +22,7 @@ pub(super) const FIELD: &str = "passphrase";
 
 /// SHA-256 of `bytes`.
 pub(super) fn digest(bytes: &[u8]) -> Tag {
-    Sha256::digest(bytes).into()
+    crate::hash::sha256(&[bytes])
 }
 
 /// Checks `presented` against the digests of the configured secrets.

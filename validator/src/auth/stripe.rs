@@ -14,12 +14,11 @@ use super::{
     timestamp_digits, value, Ctx, Headers, HmacSha256, SignedHeaders, Tag, Verified,
     MAX_SIGNATURES,
 };
-use hmac::Mac;
 
 use crate::error::Rejection;
 
 /// Signature header.
-pub(super) const SIGNATURE_HEADER: &str = "Stripe-Signature";
+pub(super) const SIGNATURE_HEADER: &str = super::STRIPE_HEADER;
 
 /// The parsed signature header.
 struct Parsed<'r> {
@@ -45,7 +44,7 @@ fn parse(value: &str) -> Result<Parsed<'_>, &'static str> {
             "t" if t.is_some() => return Err("t= appears more than once"),
             "t" => t = Some(val),
             "v1" => {
-                let tag = decode_hex_tag(val)?;
+                let tag = decode_hex_tag(val.as_bytes())?;
                 tags.push(tag).map_err(|_| "more than 8 v1 signatures")?;
             }
             // v0 and schemes this gate does not know.
@@ -53,7 +52,7 @@ fn parse(value: &str) -> Result<Parsed<'_>, &'static str> {
         }
     }
     let t = t.ok_or("no t= timestamp")?;
-    let timestamp_s = parse_timestamp(t)?;
+    let timestamp_s = parse_timestamp(t.as_bytes())?;
     if tags.is_empty() {
         return Err("no v1 signature");
     }
@@ -74,12 +73,7 @@ pub(super) fn verify<'r>(
 ) -> Result<Verified<'r>, Rejection> {
     let raw = headers::required(headers, ctx.header)?;
     let p = parse(raw).map_err(|reason| malformed(ctx.header, reason))?;
-    let feed = |mac: &mut HmacSha256| {
-        mac.update(p.t.as_bytes());
-        mac.update(b".");
-        mac.update(body);
-    };
-    if !ctx.any_matches(feed, &p.tags) {
+    if !ctx.any_matches(&[p.t.as_bytes(), b".", body], &p.tags) {
         return Err(bad(ctx.header));
     }
     ctx.check_fresh(p.timestamp_s, now_ms)?;
@@ -93,11 +87,7 @@ pub(super) fn verify<'r>(
 /// `Stripe-Signature: t=<t>,v1=<hex>`.
 pub(super) fn sign(mac: &HmacSha256, body: &[u8], timestamp_s: i64) -> SignedHeaders {
     let t = timestamp_digits(timestamp_s);
-    let tag = tag_of(mac, |m| {
-        m.update(t.as_bytes());
-        m.update(b".");
-        m.update(body);
-    });
+    let tag = tag_of(mac, &[t.as_bytes(), b".", body]);
     let mut out = SignedHeaders::new();
     let _ = out.push((
         SIGNATURE_HEADER,

@@ -1,0 +1,693 @@
+//! The replay engine: a discrete-event loop on a virtual clock.
+//!
+//! Each recorded request travels the path a live one would:
+//!
+//! 1. **delivery**: it reaches the gateway at `received_at + delivery`;
+//! 2. the [`Gate`] checks it then (`now` = arrival; mark price = the open of
+//!    the symbol's latest bar or trade started by then — the last price known
+//!    without looking ahead); a rejection is counted by code;
+//! 3. **order**: the accepted order reaches the exchange `order` ms later;
+//! 4. the [`Exchange`] fills it against the bars that start at or after its
+//!    arrival;
+//! 5. **response**: each fill's report travels back (sampled and reported;
+//!    the replayed strategy is recorded, so nothing waits for it).
+//!
+//! Three sources of events are merged by time: gate arrivals, exchange
+//! arrivals and bars. At equal times, gate arrivals go first, then exchange
+//! arrivals, then bars, so an order that reaches the exchange exactly when a
+//! bar starts fills in that bar ("first bar whose start ≥ arrival"). Ties
+//! within a source keep a fixed order (stream order, submission order, symbol
+//! order), and every random draw comes from a seeded stream: the same inputs
+//! and seed give the same run, bit for bit.
+//!
+//! Per-event work does not allocate once buffers are warm: headers are lent
+//! from the stream through one reused buffer, decimals are converted through
+//! stack buffers, and every queue is reserved up front.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::fmt::Write as _;
+use std::path::Path;
+
+use alertgate_validator::{Decimal, Gate, OrderType, Rejection, Request};
+
+use crate::config::Settings;
+use crate::exchange::{Costs, Exchange, ExchangeOrder, OrderKind};
+use crate::input::InputError;
+use crate::latency::{Stage, StageLatency};
+use crate::market::MarketData;
+use crate::stream::AlertStream;
+
+/// Capacity of the replay guard of the gate a replay uses: how many accepted
+/// alerts can be live within one replay window (the gateway's setting).
+pub const REPLAY_CAPACITY: usize = 8192;
+
+/// Most points kept of the equity curve (the rest of the statistics use
+/// every bar).
+pub const CURVE_POINTS: usize = 1000;
+
+/// Why a replay could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// Bad input data.
+    #[error("{0}")]
+    Input(#[from] InputError),
+    /// A setting that cannot be used.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// One rejected alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectionEvent {
+    /// Line in the stream file.
+    pub line: u64,
+    /// When it was received, Unix ms.
+    pub received_at_ms: i64,
+    /// When the gate checked it, Unix ms.
+    pub checked_at_ms: i64,
+    /// Why.
+    pub rejection: Rejection,
+}
+
+/// One point of the equity curve.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EquityPoint {
+    /// Bar start, Unix ms.
+    pub time_ms: i64,
+    /// Cash plus positions at their close.
+    pub equity: f64,
+    /// Fall from the running peak, as a fraction (0.1 = 10%).
+    pub drawdown: f64,
+}
+
+/// Equity statistics gathered bar by bar, in constant memory per bar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EquityTrack {
+    /// At most [`CURVE_POINTS`] + 1 points: the last of each time bucket.
+    pub curve: Vec<EquityPoint>,
+    /// Equity at the end of each UTC day that had a bar: `(day start, equity)`.
+    pub daily: Vec<(i64, f64)>,
+    /// Largest fall from a running peak, as a fraction.
+    pub max_drawdown: f64,
+    /// Time with any position open, ms.
+    pub exposed_ms: i64,
+    /// First and last observation, Unix ms.
+    pub span_ms: (i64, i64),
+    peak: f64,
+    bucket_ms: i64,
+    last: Option<(i64, bool)>,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+impl EquityTrack {
+    fn new(initial: f64, first_ms: i64, last_ms: i64) -> EquityTrack {
+        let span = (last_ms - first_ms).max(1);
+        EquityTrack {
+            curve: Vec::with_capacity(CURVE_POINTS + 2),
+            // One per day of data; capped so absurd spans cannot reserve
+            // gigabytes up front.
+            daily: Vec::with_capacity((span / DAY_MS + 2).min(100_000) as usize),
+            max_drawdown: 0.0,
+            exposed_ms: 0,
+            span_ms: (first_ms, first_ms),
+            peak: initial,
+            bucket_ms: (span / CURVE_POINTS as i64).max(1),
+            last: None,
+        }
+    }
+
+    fn observe(&mut self, time_ms: i64, equity: f64, exposed: bool) {
+        self.peak = self.peak.max(equity);
+        let drawdown = if self.peak > 0.0 {
+            (self.peak - equity) / self.peak
+        } else {
+            0.0
+        };
+        self.max_drawdown = self.max_drawdown.max(drawdown);
+        if let Some((t, was_exposed)) = self.last {
+            if was_exposed {
+                self.exposed_ms += time_ms - t;
+            }
+        } else {
+            self.span_ms.0 = time_ms;
+        }
+        self.span_ms.1 = time_ms;
+        self.last = Some((time_ms, exposed));
+
+        let day = time_ms.div_euclid(DAY_MS) * DAY_MS;
+        match self.daily.last_mut() {
+            Some((d, e)) if *d == day => *e = equity,
+            _ => self.daily.push((day, equity)),
+        }
+        let point = EquityPoint {
+            time_ms,
+            equity,
+            drawdown,
+        };
+        let (origin, width) = (self.span_ms.0, self.bucket_ms);
+        let bucket = |t: i64| (t - origin) / width;
+        match self.curve.last_mut() {
+            Some(p) if bucket(p.time_ms) == bucket(time_ms) => *p = point,
+            _ => self.curve.push(point),
+        }
+    }
+}
+
+/// Everything a run produced, for the report.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// Symbols, by market series index.
+    pub symbols: Vec<String>,
+    /// Starting cash.
+    pub initial_cash: f64,
+    /// Requests in the stream.
+    pub alerts: u64,
+    /// Requests the gate accepted.
+    pub accepted: u64,
+    /// Rejections by code, sorted by code.
+    pub rejected_by_code: BTreeMap<&'static str, u64>,
+    /// Every rejection, in the order the gate saw them.
+    pub rejections: Vec<RejectionEvent>,
+    /// Bars (and trades) processed.
+    pub bars: u64,
+    /// The exchange at the end: fills, trades, positions, cash.
+    pub exchange: Exchange,
+    /// Latency draws per stage (delivery, order, response), ms, sorted.
+    pub latency: [Vec<i64>; 3],
+    /// Equity statistics.
+    pub equity: EquityTrack,
+}
+
+/// Writes `value`'s `Display` into a stack buffer; `None` if it does not fit.
+struct StackText<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> StackText<N> {
+    fn of(value: impl std::fmt::Display) -> Option<StackText<N>> {
+        let mut t = StackText {
+            buf: [0; N],
+            len: 0,
+        };
+        write!(t, "{value}").ok()?;
+        Some(t)
+    }
+
+    fn as_str(&self) -> &str {
+        // Only whole `&str`s are ever copied in.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+impl<const N: usize> std::fmt::Write for StackText<N> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > N {
+            return Err(std::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// An exact decimal as the nearest `f64`, through its text (correctly
+/// rounded, unlike `mantissa / 10^scale`, which rounds twice).
+pub fn decimal_to_f64(d: Decimal) -> f64 {
+    StackText::<80>::of(d)
+        .and_then(|t| t.as_str().parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// A bar price as a decimal for the gate's mark price, through its shortest
+/// text; `None` if it has more digits than a decimal holds.
+pub fn f64_to_decimal(x: f64) -> Option<Decimal> {
+    StackText::<64>::of(x).and_then(|t| Decimal::parse(t.as_str()))
+}
+
+/// An order on its way to the exchange, ordered by arrival, then by when
+/// the gate accepted it. Its exchange id is given when it arrives: ids must
+/// follow arrival at the exchange, which varying order latency can make
+/// differ from the gate's order.
+struct InFlight {
+    arrival_ms: i64,
+    gate_seq: u32,
+    order: ExchangeOrder,
+}
+
+impl PartialEq for InFlight {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+impl Eq for InFlight {}
+impl PartialOrd for InFlight {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for InFlight {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+impl InFlight {
+    fn key(&self) -> (i64, u32) {
+        (self.arrival_ms, self.gate_seq)
+    }
+}
+
+/// What the engine reports while it runs: called with the alerts and bars
+/// done so far (of `stream.requests.len() + market.bar_count()`) every few
+/// thousand.
+pub type Progress<'p> = &'p (dyn Fn(u64) + Sync);
+
+/// Events between progress calls.
+const PROGRESS_EVERY: u64 = 16_384;
+
+/// Replays `stream` against `market` with `settings`; `stream_name` names the
+/// stream in errors and `base_dir` anchors relative paths in the
+/// `[simulation]` section (empirical latency files).
+pub fn run(
+    stream: &AlertStream,
+    stream_name: &str,
+    market: &MarketData,
+    settings: &Settings,
+    base_dir: &Path,
+    progress: Option<Progress<'_>>,
+) -> Result<RunResult, ReplayError> {
+    let sim = &settings.simulation;
+    let lent = settings.lend();
+    // The guard is REPLAY_CAPACITY slots inline: build it behind a box so
+    // it does not sit in this frame for the whole run.
+    let mut gate: Box<Gate<'_, REPLAY_CAPACITY>> = Box::new(
+        Gate::new(lent.config()).map_err(|e| ReplayError::Config(format!("configuration: {e}")))?,
+    );
+    let stage = |s: Stage| {
+        StageLatency::new(sim.latency.stage(s), s, sim.seed, base_dir).map_err(ReplayError::Config)
+    };
+    let (mut delivery, mut order_latency, mut response) = (
+        stage(Stage::Delivery)?,
+        stage(Stage::Order)?,
+        stage(Stage::Response)?,
+    );
+
+    let requests = &stream.requests;
+    let n = requests.len();
+    if n > u32::MAX as usize {
+        return Err(ReplayError::Config(
+            "more than 2^32 alerts in one stream".into(),
+        ));
+    }
+
+    // Delivery draws in received order, so the spike process sees time
+    // move forward; then the gate's queue in arrival order.
+    let mut by_received: Vec<u32> = (0..n as u32).collect();
+    by_received.sort_by_key(|&i| (requests[i as usize].received_at_ms, i));
+    let mut latency: [Vec<i64>; 3] = [Vec::with_capacity(n), Vec::with_capacity(n), Vec::new()];
+    let mut arrivals: Vec<(i64, u32)> = Vec::with_capacity(n);
+    for &i in &by_received {
+        let received = requests[i as usize].received_at_ms;
+        let d = delivery.sample(received);
+        latency[0].push(d);
+        arrivals.push((received.saturating_add(d), i));
+    }
+    arrivals.sort_unstable();
+
+    // The symbol each body names, for its mark price: the gate needs the
+    // price before it has read the body. Unreadable bodies get none (the
+    // gate rejects them anyway).
+    let quotes: Vec<&str> = settings.quotes.iter().map(String::as_str).collect();
+    let body_symbol: Vec<Option<usize>> = requests
+        .iter()
+        .map(|r| {
+            alertgate_validator::alert::RawAlert::scan(r.body.as_bytes())
+                .and_then(|raw| raw.fields(&quotes))
+                .ok()
+                .and_then(|f| market.index_of(f.symbol.as_str()))
+        })
+        .collect();
+
+    let first_bar = market
+        .series
+        .iter()
+        .filter_map(|s| s.bars.first())
+        .map(|b| b.time_ms)
+        .min();
+    let last_bar = market
+        .series
+        .iter()
+        .filter_map(|s| s.bars.last())
+        .map(|b| b.time_ms)
+        .max();
+    let (Some(first_bar), Some(last_bar)) = (first_bar, last_bar) else {
+        return Err(ReplayError::Config("no market data".into()));
+    };
+
+    let mut exchange = Exchange::new(
+        market.series.len(),
+        sim.initial_cash,
+        Costs {
+            maker_fee_bps: sim.maker_fee_bps,
+            taker_fee_bps: sim.taker_fee_bps,
+            slippage_bps: sim.slippage_bps,
+        },
+    );
+    let mut equity = EquityTrack::new(sim.initial_cash, first_bar, last_bar);
+    let mut in_flight: BinaryHeap<Reverse<InFlight>> = BinaryHeap::with_capacity(n);
+    let mut next_bar: BinaryHeap<Reverse<(i64, usize)>> = market
+        .series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Reverse((s.bars[0].time_ms, i)))
+        .collect();
+    let mut cursor = vec![0usize; market.series.len()];
+    let mut headers: Vec<(&str, &str)> = Vec::with_capacity(stream.max_headers());
+    let mut rejected_by_code: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut rejections = Vec::new();
+    let (mut accepted, mut submitted, mut bars_done, mut done) = (0u64, 0u32, 0u64, 0u64);
+    let mut next_gate = 0usize;
+    let mut fills_seen = 0usize;
+    // Alerts and bars done, for the progress callback.
+    let tick = |done: &mut u64| {
+        *done += 1;
+        if *done % PROGRESS_EVERY == 0 {
+            if let Some(p) = progress {
+                p(*done);
+            }
+        }
+    };
+
+    loop {
+        let t_gate = arrivals.get(next_gate).map_or(i64::MAX, |a| a.0);
+        let t_exchange = in_flight.peek().map_or(i64::MAX, |o| o.0.arrival_ms);
+        let t_bar = next_bar.peek().map_or(i64::MAX, |b| b.0 .0);
+        if next_gate == n && in_flight.is_empty() && next_bar.is_empty() {
+            break;
+        }
+        if next_gate < n && t_gate <= t_exchange && t_gate <= t_bar {
+            // 2. The gate.
+            let (now, index) = arrivals[next_gate];
+            next_gate += 1;
+            tick(&mut done);
+            let r = &requests[index as usize];
+            headers.clear();
+            headers.extend(r.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let mark_price = body_symbol[index as usize].and_then(|s| {
+                let series = &market.series[s];
+                series
+                    .last_started(now)
+                    .and_then(|b| f64_to_decimal(series.bars[b].open))
+            });
+            let request = Request {
+                body: r.body.as_bytes(),
+                headers: &headers,
+                source_ip: r.source_ip,
+                mark_price,
+            };
+            match gate.check(&request, now) {
+                Err(rejection) => {
+                    *rejected_by_code.entry(rejection.code()).or_insert(0) += 1;
+                    rejections.push(RejectionEvent {
+                        line: r.line,
+                        received_at_ms: r.received_at_ms,
+                        checked_at_ms: now,
+                        rejection,
+                    });
+                }
+                Ok(order) => {
+                    accepted += 1;
+                    let at = |field: &str, m: String| InputError::at(stream_name, r.line, field, m);
+                    let symbol = market.index_of(order.symbol.as_str()).ok_or_else(|| {
+                        at(
+                            "symbol",
+                            format!(
+                                "no market data for {0}: pass --market {0}=FILE.csv or put {1}.csv in --market-dir",
+                                order.symbol,
+                                order.symbol.as_str().replace('/', "-")
+                            ),
+                        )
+                    })?;
+                    let trigger = order.stop_price.or(order.price);
+                    let kind = match (order.order_type, order.price, trigger) {
+                        (OrderType::Market, _, _) => OrderKind::Market,
+                        (OrderType::Limit, Some(p), _) => OrderKind::Limit(decimal_to_f64(p)),
+                        (OrderType::StopLoss, _, Some(p)) => OrderKind::Stop(decimal_to_f64(p)),
+                        (OrderType::TakeProfit, _, Some(p)) => OrderKind::Limit(decimal_to_f64(p)),
+                        // The gate rejects these as missing_price.
+                        (t, _, _) => {
+                            return Err(at(
+                                "price",
+                                format!("accepted a {} order without a price", t.name()),
+                            )
+                            .into())
+                        }
+                    };
+                    // 3. Order latency.
+                    let o = order_latency.sample(now);
+                    latency[1].push(o);
+                    let arrival_ms = now.saturating_add(o);
+                    in_flight.push(Reverse(InFlight {
+                        arrival_ms,
+                        gate_seq: accepted as u32,
+                        order: ExchangeOrder {
+                            id: 0, // numbered on arrival
+                            symbol,
+                            side: order.side,
+                            quantity: decimal_to_f64(order.quantity),
+                            kind,
+                            stop_loss: order.stop_loss.map(decimal_to_f64),
+                            take_profit: order.take_profit.map(decimal_to_f64),
+                            arrival_ms,
+                        },
+                    }));
+                }
+            }
+        } else if t_exchange <= t_bar {
+            // 4. The exchange receives it; it works from the next bar.
+            if let Some(Reverse(InFlight { mut order, .. })) = in_flight.pop() {
+                order.id = submitted;
+                submitted += 1;
+                exchange.submit(order);
+            }
+        } else if let Some(Reverse((t, s))) = next_bar.pop() {
+            let series = &market.series[s];
+            let bar = &series.bars[cursor[s]];
+            cursor[s] += 1;
+            if let Some(next) = series.bars.get(cursor[s]) {
+                next_bar.push(Reverse((next.time_ms, s)));
+            }
+            exchange.on_bar(s, bar);
+            bars_done += 1;
+            tick(&mut done);
+            // 5. A response per fill.
+            for fill in &exchange.fills[fills_seen..] {
+                latency[2].push(response.sample(fill.time_ms));
+            }
+            fills_seen = exchange.fills.len();
+            equity.observe(t, exchange.equity(), exchange.has_exposure());
+        }
+    }
+    if let Some(p) = progress {
+        p(done);
+    }
+    for l in &mut latency {
+        l.sort_unstable();
+    }
+    Ok(RunResult {
+        symbols: market.series.iter().map(|s| s.symbol.clone()).collect(),
+        initial_cash: sim.initial_cash,
+        alerts: n as u64,
+        accepted,
+        rejected_by_code,
+        rejections,
+        bars: bars_done,
+        exchange,
+        latency,
+        equity,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gate_fits_comfortably_on_a_thread_stack() {
+        // `Box::new(Gate::new(..)?)` may build the gate on the stack first
+        // (it does in debug builds); sweep workers get 8 MiB.
+        let size = std::mem::size_of::<Gate<'static, REPLAY_CAPACITY>>();
+        assert!(size < 512 * 1024, "{size} bytes");
+    }
+
+    #[test]
+    fn decimal_conversions_go_through_text() {
+        let d = |s: &str| Decimal::parse(s).unwrap();
+        assert_eq!(decimal_to_f64(d("0.1")), 0.1);
+        assert_eq!(decimal_to_f64(d("67000.5")), 67_000.5);
+        // 17 significant digits: mantissa / 10^scale would round twice.
+        assert_eq!(
+            decimal_to_f64(d("0.12345678901234567")),
+            0.123_456_789_012_345_67
+        );
+        assert_eq!(f64_to_decimal(0.1), Some(d("0.1")));
+        assert_eq!(f64_to_decimal(67_000.5), Some(d("67000.5")));
+        assert_eq!(f64_to_decimal(f64::NAN), None);
+        assert_eq!(f64_to_decimal(1e300), None);
+    }
+
+    #[test]
+    fn equity_track_buckets_days_and_exposure() {
+        let mut e = EquityTrack::new(100.0, 0, 2 * DAY_MS);
+        e.observe(0, 100.0, true);
+        e.observe(DAY_MS / 2, 120.0, false);
+        e.observe(DAY_MS, 90.0, true);
+        e.observe(2 * DAY_MS, 108.0, true);
+        assert_eq!(e.daily, [(0, 120.0), (DAY_MS, 90.0), (2 * DAY_MS, 108.0)]);
+        assert_eq!(e.max_drawdown, 0.25);
+        assert_eq!(e.exposed_ms, DAY_MS / 2 + DAY_MS);
+        assert_eq!(e.span_ms, (0, 2 * DAY_MS));
+        assert_eq!(e.curve.len(), 4);
+        assert_eq!(e.curve[3].drawdown, 0.1);
+    }
+
+    mod replays {
+        use super::super::*;
+        use crate::market::{Bar, MarketKind, MarketSeries};
+        use crate::stream::RecordedRequest;
+
+        const T0: i64 = 1_700_000_040_000; // a minute boundary
+        const MIN: i64 = 60_000;
+
+        /// Five 1-minute bars opening at 99, 101, 103, ...
+        fn market() -> MarketData {
+            let bars = (0..5)
+                .map(|i| {
+                    let open = 99.0 + 2.0 * i as f64;
+                    Bar {
+                        time_ms: T0 + i * MIN,
+                        open,
+                        high: open + 1.0,
+                        low: open - 1.0,
+                        close: open + 0.5,
+                        volume: 1.0,
+                    }
+                })
+                .collect();
+            MarketData {
+                series: vec![MarketSeries {
+                    symbol: "BTC/USDT".into(),
+                    source: "btc.csv".into(),
+                    kind: MarketKind::Bars,
+                    bars,
+                }],
+            }
+        }
+
+        fn alert(received_at_ms: i64, body: &str) -> RecordedRequest {
+            RecordedRequest {
+                line: 1,
+                received_at_ms,
+                headers: Vec::new(),
+                body: body.into(),
+                source_ip: None,
+            }
+        }
+
+        fn replay(requests: Vec<RecordedRequest>, config: &str) -> RunResult {
+            let settings = Settings::from_toml(config, "t.toml", |_| None).unwrap();
+            let stream = AlertStream { requests };
+            run(
+                &stream,
+                "s.jsonl",
+                &market(),
+                &settings,
+                Path::new("."),
+                None,
+            )
+            .unwrap()
+        }
+
+        fn market_buy(at: i64, id: &str) -> String {
+            format!(
+                r#"{{"symbol":"BTCUSDT","side":"buy","quantity":"1","timestamp":{at},"event_id":"{id}"}}"#
+            )
+        }
+
+        #[test]
+        fn latency_decides_the_fill_bar() {
+            // Received 30 s into bar 0, delivered 20 s later: at the
+            // exchange 5 s (bar 1, open 101) or 15 s (bar 2, open 103) on.
+            for (order_ms, open) in [(5_000, 101.0), (15_000, 103.0)] {
+                let r = replay(
+                    vec![alert(T0 + 30_000, &market_buy(T0 + 30_000, "a"))],
+                    &format!("[simulation.latency]\ndelivery_ms = 20000\norder_ms = {order_ms}"),
+                );
+                assert_eq!(r.accepted, 1);
+                assert_eq!(r.exchange.fills[0].price, open, "order latency {order_ms}");
+                assert_eq!(r.latency[0], [20_000]);
+                assert_eq!(r.latency[1], [order_ms]);
+            }
+        }
+
+        #[test]
+        fn the_gate_sees_arrival_time_and_the_last_known_price() {
+            // Unpriced market orders are valued at the mark: the open of the
+            // latest bar started at arrival. 10 × 99 fits 1000; 10 × 101
+            // does not. Arriving 1 ms before bar 1 still sees bar 0's open.
+            let body = |at: i64, id: &str| {
+                format!(
+                    r#"{{"symbol":"BTCUSDT","side":"buy","quantity":"10","timestamp":{at},"event_id":"{id}"}}"#
+                )
+            };
+            let r = replay(
+                vec![
+                    alert(T0 + MIN - 1, &body(T0 + MIN - 1, "early")),
+                    alert(T0 + MIN, &body(T0 + MIN, "late")),
+                ],
+                "[policy]\nmax_order_value = 1000",
+            );
+            assert_eq!(r.accepted, 1);
+            assert_eq!(r.rejected_by_code.get("order_value_too_large"), Some(&1));
+            assert_eq!(r.rejections[0].received_at_ms, T0 + MIN);
+
+            // Delivery latency makes an alert stale at the gate.
+            let r = replay(
+                vec![alert(T0, &market_buy(T0, "slow"))],
+                "[policy]\nmax_age_s = 10\n[simulation.latency]\ndelivery_ms = 10001",
+            );
+            assert_eq!(r.rejected_by_code.get("stale"), Some(&1));
+            assert_eq!(r.rejections[0].checked_at_ms, T0 + 10_001);
+        }
+
+        #[test]
+        fn an_alert_without_market_data_names_line_and_field() {
+            let body =
+                r#"{"symbol":"ETHUSDT","side":"buy","quantity":"1","timestamp":1700000040000}"#;
+            let settings = Settings::defaults();
+            let stream = AlertStream {
+                requests: vec![RecordedRequest {
+                    line: 7,
+                    ..alert(T0, body)
+                }],
+            };
+            let err = run(
+                &stream,
+                "s.jsonl",
+                &market(),
+                &settings,
+                Path::new("."),
+                None,
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.starts_with("s.jsonl:7: field \"symbol\": no market data for ETH/USDT"),
+                "{err}"
+            );
+        }
+    }
+}

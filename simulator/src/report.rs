@@ -1,0 +1,492 @@
+//! The replay report: figures computed from a [`RunResult`], printed as a
+//! terminal table, written as JSON (`--json`) and CSV (`--trades`); the HTML
+//! page is [`crate::html`].
+//!
+//! Definitions:
+//!
+//! - **return %**: final equity over initial cash, minus one. Equity is cash
+//!   plus every open position at its symbol's last close; open positions are
+//!   not closed at the end, so they count in equity but not in the trades.
+//! - **max drawdown %**: largest fall of equity from a running peak, bar by
+//!   bar.
+//! - **Sharpe, Sortino**: from daily returns (equity at the last bar of each
+//!   UTC day, the first day against the initial cash), annualized with √365
+//!   (crypto markets trade every day), risk-free rate 0. Sharpe divides the
+//!   mean by the sample standard deviation; Sortino by the downside
+//!   deviation √(Σ min(r, 0)² / n). Absent (null) with fewer than two days
+//!   or no variation.
+//! - **trades**: FIFO round trips; a trade's `pnl` is net of its share of
+//!   the opening and closing fees (`fees`). **win rate**: trades with
+//!   `pnl` > 0; **profit factor**: sum of winning `pnl` over the absolute sum
+//!   of losing `pnl` (absent without losing trades).
+//! - **exposure %**: share of the time between the first and the last bar
+//!   with any position open.
+//! - **latency**: nearest-rank percentiles of every draw of each stage, ms.
+//!
+//! The JSON holds only values derived from the inputs and the seed (no wall
+//! clock, no hash order), so equal runs give byte-identical files.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use alertgate_validator::time::Rfc3339;
+use alertgate_validator::Side;
+use serde::Serialize;
+
+use crate::engine::RunResult;
+use crate::exchange::ClosedTrade;
+use crate::latency::Stage;
+
+/// Nearest-rank percentiles of one stage, ms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LatencySummary {
+    /// Draws.
+    pub count: u64,
+    /// Median.
+    pub p50: i64,
+    /// 90th percentile.
+    pub p90: i64,
+    /// 99th percentile.
+    pub p99: i64,
+    /// Largest.
+    pub max: i64,
+}
+
+impl LatencySummary {
+    /// From sorted draws; all zero without any.
+    pub fn of(sorted: &[i64]) -> LatencySummary {
+        let rank = |p: f64| -> i64 {
+            if sorted.is_empty() {
+                return 0;
+            }
+            let k = (p / 100.0 * sorted.len() as f64).ceil() as usize;
+            sorted[k.clamp(1, sorted.len()) - 1]
+        };
+        LatencySummary {
+            count: sorted.len() as u64,
+            p50: rank(50.0),
+            p90: rank(90.0),
+            p99: rank(99.0),
+            max: sorted.last().copied().unwrap_or(0),
+        }
+    }
+}
+
+/// Alert counts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertCounts {
+    /// Requests in the stream.
+    pub total: u64,
+    /// Accepted by the gate.
+    pub accepted: u64,
+    /// Rejected by the gate.
+    pub rejected: u64,
+    /// Rejections by code.
+    pub rejected_by_code: BTreeMap<String, u64>,
+}
+
+/// A position still open at the end.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OpenPosition {
+    /// `BASE/QUOTE`.
+    pub symbol: String,
+    /// Base units, negative for a short.
+    pub quantity: f64,
+}
+
+/// The headline figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Seed of the run.
+    pub seed: u64,
+    /// Alert counts.
+    pub alerts: AlertCounts,
+    /// Orders that reached the exchange.
+    pub orders: u64,
+    /// Orders cancelled by a flattening or reversing fill.
+    pub cancelled_orders: u64,
+    /// Orders still working at the end.
+    pub open_orders: u64,
+    /// Fills (orders and bracket legs).
+    pub fills: u64,
+    /// Closed round trips.
+    pub trades: u64,
+    /// Bars (or trades) replayed.
+    pub bars: u64,
+    /// Starting cash.
+    pub initial_cash: f64,
+    /// Cash plus open positions at their last close.
+    pub final_equity: f64,
+    /// Percent.
+    pub return_pct: f64,
+    /// Percent.
+    pub max_drawdown_pct: f64,
+    /// Annualized, daily returns, rf = 0.
+    pub sharpe: Option<f64>,
+    /// Annualized, daily returns, rf = 0.
+    pub sortino: Option<f64>,
+    /// Percent of trades with pnl > 0.
+    pub win_rate_pct: Option<f64>,
+    /// Gross profit over gross loss (net of fees).
+    pub profit_factor: Option<f64>,
+    /// Percent of time with a position open.
+    pub exposure_pct: f64,
+    /// Fees paid, quote units.
+    pub fees_paid: f64,
+    /// Positions open at the end.
+    pub open_positions: Vec<OpenPosition>,
+    /// Latency per stage.
+    pub latency_ms: BTreeMap<&'static str, LatencySummary>,
+}
+
+/// A trade as written to JSON and CSV.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TradeRow {
+    /// `BASE/QUOTE`.
+    pub symbol: String,
+    /// `long` or `short`.
+    pub side: &'static str,
+    /// Base units.
+    pub quantity: f64,
+    /// RFC 3339.
+    pub entry_time: String,
+    /// Opening fill's price.
+    pub entry_price: f64,
+    /// RFC 3339.
+    pub exit_time: String,
+    /// Closing fill's price.
+    pub exit_price: f64,
+    /// Net of fees.
+    pub pnl: f64,
+    /// Opening and closing fees of this quantity.
+    pub fees: f64,
+}
+
+/// A rejection as written to JSON.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RejectionRow {
+    /// Line in the stream file.
+    pub line: u64,
+    /// RFC 3339.
+    pub received_at: String,
+    /// Stable code (`stale`, `bad_signature`, ...).
+    pub code: &'static str,
+    /// HTTP status the gateway would answer.
+    pub status: u16,
+    /// What was wrong.
+    pub message: String,
+}
+
+/// A point of the equity curve as written to JSON.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CurveRow {
+    /// Unix ms (the JSON has `time`).
+    #[serde(skip)]
+    pub time_ms: i64,
+    /// RFC 3339.
+    pub time: String,
+    /// Cash plus positions.
+    pub equity: f64,
+    /// Below the running peak, percent.
+    pub drawdown_pct: f64,
+}
+
+/// The whole report (the `--json` document).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Headline figures.
+    pub summary: Summary,
+    /// Every closed trade, in exit order.
+    pub trades: Vec<TradeRow>,
+    /// Every rejection, in the order the gate saw them.
+    pub rejections: Vec<RejectionRow>,
+    /// At most ~1000 points, the last of each equal time bucket.
+    pub equity_curve: Vec<CurveRow>,
+}
+
+fn time(ms: i64) -> String {
+    Rfc3339(ms).to_string()
+}
+
+/// Annualized Sharpe and Sortino of daily returns.
+pub fn sharpe_sortino(initial: f64, daily: &[(i64, f64)]) -> (Option<f64>, Option<f64>) {
+    let mut previous = initial;
+    let returns: Vec<f64> = daily
+        .iter()
+        .map(|&(_, e)| {
+            let r = e / previous - 1.0;
+            previous = e;
+            r
+        })
+        .collect();
+    let n = returns.len() as f64;
+    if returns.len() < 2 {
+        return (None, None);
+    }
+    let mean = returns.iter().sum::<f64>() / n;
+    let var = returns.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let down = (returns.iter().map(|r| r.min(0.0).powi(2)).sum::<f64>() / n).sqrt();
+    let annual = 365f64.sqrt();
+    let ratio = |d: f64| (d > 0.0 && d.is_finite()).then(|| mean / d * annual);
+    (ratio(var.sqrt()), ratio(down))
+}
+
+impl Report {
+    /// Computes every figure of a run.
+    pub fn new(run: &RunResult, seed: u64) -> Report {
+        let ex = &run.exchange;
+        let trades = &ex.trades;
+        let final_equity = ex.equity();
+        let (sharpe, sortino) = sharpe_sortino(run.initial_cash, &run.equity.daily);
+        let wins = trades.iter().filter(|t| t.pnl() > 0.0).count();
+        let gross_win: f64 = trades
+            .iter()
+            .map(ClosedTrade::pnl)
+            .filter(|p| *p > 0.0)
+            .sum();
+        let gross_loss: f64 = -trades
+            .iter()
+            .map(ClosedTrade::pnl)
+            .filter(|p| *p < 0.0)
+            .sum::<f64>();
+        let (first, last) = run.equity.span_ms;
+        let counts = ex.counts();
+        let symbol = |i: usize| run.symbols.get(i).cloned().unwrap_or_default();
+
+        let summary = Summary {
+            seed,
+            alerts: AlertCounts {
+                total: run.alerts,
+                accepted: run.accepted,
+                rejected: run.alerts - run.accepted,
+                rejected_by_code: run
+                    .rejected_by_code
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), *v))
+                    .collect(),
+            },
+            orders: counts.orders,
+            cancelled_orders: counts.cancelled_orders,
+            open_orders: counts.open_orders,
+            fills: ex.fills.len() as u64,
+            trades: trades.len() as u64,
+            bars: run.bars,
+            initial_cash: run.initial_cash,
+            final_equity,
+            return_pct: (final_equity / run.initial_cash - 1.0) * 100.0,
+            max_drawdown_pct: run.equity.max_drawdown * 100.0,
+            sharpe,
+            sortino,
+            win_rate_pct: (!trades.is_empty()).then(|| wins as f64 / trades.len() as f64 * 100.0),
+            profit_factor: (gross_loss > 0.0).then(|| gross_win / gross_loss),
+            exposure_pct: if last > first {
+                run.equity.exposed_ms as f64 / (last - first) as f64 * 100.0
+            } else {
+                0.0
+            },
+            fees_paid: ex.fees_paid(),
+            open_positions: (0..run.symbols.len())
+                .filter(|&i| ex.position(i) != 0.0)
+                .map(|i| OpenPosition {
+                    symbol: symbol(i),
+                    quantity: ex.position(i),
+                })
+                .collect(),
+            latency_ms: Stage::ALL
+                .iter()
+                .zip(&run.latency)
+                .map(|(s, l)| (s.name(), LatencySummary::of(l)))
+                .collect(),
+        };
+        Report {
+            summary,
+            trades: trades
+                .iter()
+                .map(|t| TradeRow {
+                    symbol: symbol(t.symbol),
+                    side: match t.direction {
+                        Side::Buy => "long",
+                        Side::Sell => "short",
+                    },
+                    quantity: t.quantity,
+                    entry_time: time(t.entry_ms),
+                    entry_price: t.entry_price,
+                    exit_time: time(t.exit_ms),
+                    exit_price: t.exit_price,
+                    pnl: t.pnl(),
+                    fees: t.fees,
+                })
+                .collect(),
+            rejections: run
+                .rejections
+                .iter()
+                .map(|r| RejectionRow {
+                    line: r.line,
+                    received_at: time(r.received_at_ms),
+                    code: r.rejection.code(),
+                    status: r.rejection.status(),
+                    message: r.rejection.to_string(),
+                })
+                .collect(),
+            equity_curve: run
+                .equity
+                .curve
+                .iter()
+                .map(|p| CurveRow {
+                    time_ms: p.time_ms,
+                    time: time(p.time_ms),
+                    equity: p.equity,
+                    drawdown_pct: p.drawdown * 100.0,
+                })
+                .collect(),
+        }
+    }
+
+    /// The `--json` document, pretty-printed, with a final newline.
+    pub fn to_json(&self) -> String {
+        // Serializing plain structs of numbers and strings cannot fail.
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    /// The `--trades` CSV.
+    pub fn trades_csv(&self) -> Result<String, csv::Error> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        if self.trades.is_empty() {
+            // serde writes the header with the first row; write it anyway.
+            w.write_record([
+                "symbol",
+                "side",
+                "quantity",
+                "entry_time",
+                "entry_price",
+                "exit_time",
+                "exit_price",
+                "pnl",
+                "fees",
+            ])?;
+        }
+        for t in &self.trades {
+            w.serialize(t)?;
+        }
+        let bytes = w.into_inner().map_err(|e| e.into_error())?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// The terminal summary.
+    pub fn table(&self) -> String {
+        let s = &self.summary;
+        let mut out = String::new();
+        let opt = |v: Option<f64>, digits: usize| match v {
+            Some(v) => format!("{v:.digits$}"),
+            None => "—".to_string(),
+        };
+        let mut rows: Vec<(String, String)> = vec![
+            ("alerts".into(), s.alerts.total.to_string()),
+            ("  accepted".into(), s.alerts.accepted.to_string()),
+            ("  rejected".into(), s.alerts.rejected.to_string()),
+        ];
+        for (code, n) in &s.alerts.rejected_by_code {
+            rows.push((format!("    {code}"), n.to_string()));
+        }
+        rows.extend([
+            ("orders".into(), s.orders.to_string()),
+            (
+                "  cancelled by reversals".into(),
+                s.cancelled_orders.to_string(),
+            ),
+            ("  still working".into(), s.open_orders.to_string()),
+            ("fills".into(), s.fills.to_string()),
+            ("trades".into(), s.trades.to_string()),
+            ("initial cash".into(), format!("{:.2}", s.initial_cash)),
+            ("final equity".into(), format!("{:.2}", s.final_equity)),
+            ("return".into(), format!("{:.2} %", s.return_pct)),
+            (
+                "max drawdown".into(),
+                format!("{:.2} %", s.max_drawdown_pct),
+            ),
+            ("Sharpe (daily, annualized)".into(), opt(s.sharpe, 2)),
+            ("Sortino (daily, annualized)".into(), opt(s.sortino, 2)),
+            (
+                "win rate".into(),
+                s.win_rate_pct.map_or("—".into(), |w| format!("{w:.1} %")),
+            ),
+            ("profit factor".into(), opt(s.profit_factor, 2)),
+            ("exposure".into(), format!("{:.1} %", s.exposure_pct)),
+            ("fees paid".into(), format!("{:.2}", s.fees_paid)),
+        ]);
+        for p in &s.open_positions {
+            rows.push((
+                format!("open position {}", p.symbol),
+                format!("{}", p.quantity),
+            ));
+        }
+        let width = rows
+            .iter()
+            .map(|(k, _)| k.chars().count())
+            .max()
+            .unwrap_or(0);
+        for (k, v) in &rows {
+            let _ = writeln!(out, "{k:<width$}  {v:>14}");
+        }
+        let _ = writeln!(
+            out,
+            "\n{:<10} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            "latency ms", "count", "p50", "p90", "p99", "max"
+        );
+        for stage in Stage::ALL {
+            if let Some(l) = s.latency_ms.get(stage.name()) {
+                let _ = writeln!(
+                    out,
+                    "{:<10} {:>8} {:>8} {:>8} {:>8} {:>8}",
+                    stage.name(),
+                    l.count,
+                    l.p50,
+                    l.p90,
+                    l.p99,
+                    l.max
+                );
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v: Vec<i64> = (1..=100).collect();
+        let l = LatencySummary::of(&v);
+        assert_eq!(
+            (l.p50, l.p90, l.p99, l.max, l.count),
+            (50, 90, 99, 100, 100)
+        );
+        let l = LatencySummary::of(&[7]);
+        assert_eq!((l.p50, l.p99, l.max), (7, 7, 7));
+        assert_eq!(LatencySummary::of(&[]).max, 0);
+    }
+
+    #[test]
+    fn sharpe_and_sortino_by_hand() {
+        // Returns +10 %, −10 %, +10 %: mean 1/30; Sharpe over the sample
+        // standard deviation, Sortino over √(0.1² / 3) (one losing day).
+        let daily = [(0, 110.0), (1, 99.0), (2, 108.9)];
+        let (sharpe, sortino) = sharpe_sortino(100.0, &daily);
+        let r = [0.1, -0.1, 0.1];
+        let mean = (0.1 - 0.1 + 0.1) / 3.0;
+        let sd = (r.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / 2.0).sqrt();
+        let down = (0.01f64 / 3.0).sqrt();
+        assert!((sharpe.unwrap() - mean / sd * 365f64.sqrt()).abs() < 1e-9);
+        assert!((sortino.unwrap() - mean / down * 365f64.sqrt()).abs() < 1e-9);
+        // Too short, or flat.
+        assert_eq!(sharpe_sortino(100.0, &[(0, 110.0)]), (None, None));
+        assert_eq!(
+            sharpe_sortino(100.0, &[(0, 100.0), (1, 100.0)]),
+            (None, None)
+        );
+    }
+}

@@ -1,0 +1,316 @@
+//! The recorded alert stream: JSON Lines, one webhook request per line, in
+//! the format the gateway records.
+//!
+//! ```text
+//! {"received_at": 1699113600250, "headers": {"X-Tradeeon-Signature": "t=..,s=.."}, "body": "{...}", "source_ip": "1.2.3.4"}
+//! ```
+//!
+//! - `received_at` (required): when the gateway received the request, Unix
+//!   milliseconds (a JSON integer or a digit string) or RFC 3339.
+//! - `headers` (optional, default none): an object of header name → value,
+//!   kept in file order.
+//! - `body` (required): the raw body as a string, byte for byte what was
+//!   signed.
+//! - `source_ip` (optional): the peer address.
+//!
+//! Unknown keys are errors (a typo must not silently drop a field). Blank
+//! lines are skipped. Lines need not be in time order: the engine orders
+//! requests by arrival.
+
+use std::io::BufRead;
+use std::net::IpAddr;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::input::{check_ms, parse_recorded_time, snippet, InputError};
+
+/// One recorded webhook request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    /// 1-based line in the stream file, to point back at it in reports.
+    pub line: u64,
+    /// When the gateway received it, Unix ms.
+    pub received_at_ms: i64,
+    /// Header `(name, value)` pairs in file order.
+    pub headers: Vec<(String, String)>,
+    /// The raw body.
+    pub body: String,
+    /// The peer's address, if recorded.
+    pub source_ip: Option<IpAddr>,
+}
+
+/// A whole stream, in file order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertStream {
+    /// The requests.
+    pub requests: Vec<RecordedRequest>,
+}
+
+impl AlertStream {
+    /// Reads a stream file.
+    pub fn read(path: &Path) -> Result<AlertStream, InputError> {
+        let name = path.display().to_string();
+        let file = std::fs::File::open(path)
+            .map_err(|e| InputError::file(&name, format!("cannot read: {e}")))?;
+        AlertStream::from_reader(std::io::BufReader::new(file), &name)
+    }
+
+    /// Reads a stream from any reader; `name` stands for it in errors.
+    pub fn from_reader(reader: impl BufRead, name: &str) -> Result<AlertStream, InputError> {
+        let mut requests = Vec::new();
+        for (index, line) in reader.lines().enumerate() {
+            let number = index as u64 + 1;
+            let line =
+                line.map_err(|e| InputError::line(name, number, format!("cannot read: {e}")))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            requests.push(parse_line(&line, name, number)?);
+        }
+        Ok(AlertStream { requests })
+    }
+
+    /// The most headers any one request carries (sizes a reusable buffer).
+    pub fn max_headers(&self) -> usize {
+        self.requests
+            .iter()
+            .map(|r| r.headers.len())
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Parses one line (`number` is its 1-based line number in `file`).
+pub fn parse_line(line: &str, file: &str, number: u64) -> Result<RecordedRequest, InputError> {
+    let at = |field: &str, message: String| InputError::at(file, number, field, message);
+    let value: Value = serde_json::from_str(line)
+        .map_err(|e| InputError::line(file, number, format!("not a JSON object: {e}")))?;
+    let Value::Object(map) = value else {
+        return Err(InputError::line(
+            file,
+            number,
+            "expected a JSON object {\"received_at\", \"headers\", \"body\", \"source_ip\"}",
+        ));
+    };
+    if let Some(key) = map
+        .keys()
+        .find(|k| !matches!(k.as_str(), "received_at" | "headers" | "body" | "source_ip"))
+    {
+        return Err(at(
+            key,
+            "unknown field; expected received_at, headers, body, source_ip".into(),
+        ));
+    }
+
+    let received_at_ms = match map.get("received_at") {
+        None | Some(Value::Null) => return Err(at("received_at", "missing".into())),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(ms) => check_ms(ms).map_err(|m| at("received_at", m))?,
+            None => {
+                return Err(at(
+                    "received_at",
+                    format!("{n} is not an integer number of Unix milliseconds"),
+                ))
+            }
+        },
+        Some(Value::String(s)) => parse_recorded_time(s).map_err(|m| at("received_at", m))?,
+        Some(other) => {
+            return Err(at(
+                "received_at",
+                format!("expected Unix ms or RFC 3339 text, got {}", kind(other)),
+            ))
+        }
+    };
+
+    let body = match map.get("body") {
+        Some(Value::String(s)) => s.clone(),
+        None | Some(Value::Null) => return Err(at("body", "missing".into())),
+        Some(other) => {
+            return Err(at(
+                "body",
+                format!("expected the raw body as a string, got {}", kind(other)),
+            ))
+        }
+    };
+
+    let mut headers = Vec::new();
+    match map.get("headers") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(h)) => {
+            // serde_json's map is sorted by key and keeps one of two equal
+            // names; read the object again for the recorded members in
+            // order, which is what the gate sees.
+            let ordered = if h.is_empty() {
+                Vec::new()
+            } else {
+                serde_json::from_str::<HeadersOnly>(line)
+                    .map_err(|e| at("headers", e.to_string()))?
+                    .headers
+                    .0
+            };
+            for (name, value) in ordered {
+                let Value::String(v) = value else {
+                    return Err(at(
+                        "headers",
+                        format!(
+                            "header {:?}: expected a string, got {}",
+                            snippet(&name),
+                            kind(&value)
+                        ),
+                    ));
+                };
+                if name.is_empty() {
+                    return Err(at("headers", "a header name is empty".into()));
+                }
+                headers.push((name, v));
+            }
+        }
+        Some(other) => {
+            return Err(at(
+                "headers",
+                format!("expected an object of name → value, got {}", kind(other)),
+            ))
+        }
+    }
+
+    let source_ip = match map.get("source_ip") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.parse::<IpAddr>().map_err(|_| {
+            at(
+                "source_ip",
+                format!("{:?} is not an IPv4 or IPv6 address", snippet(s)),
+            )
+        })?),
+        Some(other) => {
+            return Err(at(
+                "source_ip",
+                format!("expected an address as a string, got {}", kind(other)),
+            ))
+        }
+    };
+
+    Ok(RecordedRequest {
+        line: number,
+        received_at_ms,
+        headers,
+        body,
+        source_ip,
+    })
+}
+
+/// The `headers` object of a line, in file order.
+#[derive(serde::Deserialize)]
+struct HeadersOnly {
+    headers: HeaderPairs,
+}
+
+/// A JSON object's members in document order.
+struct HeaderPairs(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for HeaderPairs {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = HeaderPairs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of header name → value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<HeaderPairs, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry::<String, Value>()? {
+                    members.push(member);
+                }
+                Ok(HeaderPairs(members))
+            }
+        }
+        deserializer.deserialize_map(Members)
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Result<AlertStream, InputError> {
+        AlertStream::from_reader(text.as_bytes(), "s.jsonl")
+    }
+
+    #[test]
+    fn reads_both_time_forms_and_keeps_header_order() {
+        let s = read(concat!(
+            r#"{"received_at":1699113600250,"headers":{"B":"2","A":"1"},"body":"{}","source_ip":"10.0.0.1"}"#,
+            "\n\n",
+            r#"{"received_at":"2023-11-04T16:00:01Z","body":"x"}"#,
+            "\n"
+        ))
+        .unwrap();
+        assert_eq!(s.requests.len(), 2);
+        let r = &s.requests[0];
+        assert_eq!(r.received_at_ms, 1_699_113_600_250);
+        assert_eq!(
+            r.headers,
+            vec![("B".into(), "2".into()), ("A".into(), "1".into())]
+        );
+        assert_eq!(r.source_ip, Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(s.requests[1].received_at_ms, 1_699_113_601_000);
+        assert_eq!(s.requests[1].line, 3);
+        assert_eq!(s.max_headers(), 2);
+    }
+
+    #[test]
+    fn bad_lines_name_line_and_field() {
+        let cases: &[(&str, &str)] = &[
+            ("{", "not a JSON object"),
+            ("[1]", "expected a JSON object"),
+            (r#"{"body":"x"}"#, "field \"received_at\": missing"),
+            (r#"{"received_at":1699113600,"body":"x"}"#, "Unix seconds"),
+            (r#"{"received_at":1.5e12,"body":"x"}"#, "not an integer"),
+            (r#"{"received_at":"soon","body":"x"}"#, "RFC 3339"),
+            (
+                r#"{"received_at":1699113600000}"#,
+                "field \"body\": missing",
+            ),
+            (
+                r#"{"received_at":1699113600000,"body":{}}"#,
+                "expected the raw body as a string",
+            ),
+            (
+                r#"{"received_at":1699113600000,"body":"","headers":{"A":1}}"#,
+                "header \"A\"",
+            ),
+            (
+                r#"{"received_at":1699113600000,"body":"","headers":[]}"#,
+                "field \"headers\"",
+            ),
+            (
+                r#"{"received_at":1699113600000,"body":"","source_ip":"1.2.3"}"#,
+                "field \"source_ip\"",
+            ),
+            (
+                r#"{"received_at":1699113600000,"body":"","sourceip":"1.2.3.4"}"#,
+                "field \"sourceip\": unknown field",
+            ),
+        ];
+        for (line, expected) in cases {
+            let text = format!("\n{line}\n");
+            let err = read(&text).unwrap_err().to_string();
+            assert!(err.contains(expected), "{line}: {err}");
+            assert!(err.starts_with("s.jsonl:2"), "{line}: {err}");
+        }
+    }
+}
