@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use alertgate_benches::{SAMPLE_ALERT, SAMPLE_TIME_MS, SECRET};
 use alertgate_validator::auth::{self, AuthConfig, Scheme};
-use alertgate_validator::{Config, Gate, Policy, Replay, Request};
+use alertgate_validator::{Config, Gate, Policy, RateConfig, Replay, Request};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -70,11 +70,21 @@ fn gate_check(c: &mut Criterion) {
     let mut g = c.benchmark_group("gate_check");
     g.throughput(Throughput::Bytes(SAMPLE_ALERT.len() as u64));
     let t_s = SAMPLE_TIME_MS / 1000;
-    let signed = auth::sign(Scheme::Timestamped, SECRET, SAMPLE_ALERT, t_s, "x").unwrap();
-    let signature = signed[0].1.clone();
-    // Distinct event ids (the id header is not signed), so every check is a
-    // full accept and the replay guard does real work.
-    let ids: Vec<String> = (0..CHUNK).map(|i| format!("sma-x:{t_s}:{i}")).collect();
+    // Distinct alerts of the sample's exact size (the event id is rewritten
+    // with a same-width counter), each signed: every check is a full accept
+    // and the replay guard does real work.
+    let sample = std::str::from_utf8(SAMPLE_ALERT).unwrap();
+    let bodies: Vec<String> = (0..CHUNK)
+        .map(|i| sample.replace("sma-x:1699113600", &format!("sma-x:{i:010}")))
+        .collect();
+    let signatures: Vec<String> = bodies
+        .iter()
+        .map(|b| {
+            assert_eq!(b.len(), SAMPLE_ALERT.len());
+            let signed = auth::sign(Scheme::Timestamped, SECRET, b.as_bytes(), t_s, "x").unwrap();
+            signed[0].1.to_string()
+        })
+        .collect();
     let config = Config {
         auth: AuthConfig {
             scheme: Scheme::Timestamped,
@@ -83,6 +93,8 @@ fn gate_check(c: &mut Criterion) {
         },
         policy: Policy::default(),
         replay: Replay::default(),
+        // Every iteration must be a full accept: no rate limit.
+        rate: RateConfig::UNLIMITED,
         ..Config::default()
     };
     g.bench_function("203B", |b| {
@@ -94,28 +106,25 @@ fn gate_check(c: &mut Criterion) {
                 // keeps the guard from filling over millions of iterations.
                 let mut gate: Box<Gate<'_, 2048>> = Box::new(Gate::new(config).unwrap());
                 let n = (iters - done).min(CHUNK as u64) as usize;
-                let headers: Vec<[(&str, &str); 2]> = ids[..n]
+                let headers: Vec<[(&str, &str); 1]> = signatures[..n]
                     .iter()
-                    .map(|id| {
-                        [
-                            ("X-Tradeeon-Signature", signature.as_str()),
-                            ("X-Tradeeon-EventId", id.as_str()),
-                        ]
-                    })
+                    .map(|s| [("X-Tradeeon-Signature", s.as_str())])
                     .collect();
+                let mut accepted = 0usize;
                 let start = Instant::now();
-                for h in &headers {
+                for (body, h) in bodies[..n].iter().zip(&headers) {
                     let request = Request {
-                        body: SAMPLE_ALERT,
+                        body: body.as_bytes(),
                         headers: h,
                         source_ip: None,
                         mark_price: None,
                     };
                     let order = gate.check(black_box(&request), SAMPLE_TIME_MS + 500);
-                    debug_assert!(order.is_ok());
+                    accepted += usize::from(order.is_ok());
                     black_box(order).ok();
                 }
                 total += start.elapsed();
+                assert_eq!(accepted, n, "every bench request must be accepted");
                 done += n as u64;
             }
             total

@@ -31,6 +31,17 @@
 //! - [`gate`]: the composition, in a fixed documented order.
 //! - [`encode`]: orders and decisions as JSON into a caller's buffer.
 //! - [`error`]: the one [`Rejection`] enum with stable codes.
+//!
+//! ## Cargo features
+//!
+//! Each signature scheme but `none` is a feature, all on by default:
+//! `scheme-passphrase`, `scheme-hex-body`, `scheme-github`,
+//! `scheme-timestamped`, `scheme-stripe`, `scheme-standard-webhooks`. A
+//! firmware that needs one scheme builds with `default-features = false`
+//! and that scheme's feature; the others are then not linked, and
+//! configuring one is [`ConfigError::InvalidValue`] (see
+//! [`Scheme::is_compiled_in`]). `compact-sha256` trades hashing speed for
+//! flash on MCUs. Cargo.toml lists what each costs.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
