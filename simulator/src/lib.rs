@@ -18,11 +18,15 @@
 //! - [`report`]: statistics, the terminal table, JSON and CSV; [`html`]: the
 //!   self-contained HTML page.
 //! - [`replay`]: the `replay` command (inputs, sweeps, outputs).
+//!
+//! Besides: [`synthetic`] builds the benchmark's in-memory workload, and
+//! [`fuzzing`] holds the entry points of the fuzz targets in `fuzz/`.
 
 pub mod check;
 pub mod config;
 pub mod engine;
 pub mod exchange;
+pub mod fuzzing;
 pub mod html;
 pub mod input;
 pub mod latency;
@@ -30,3 +34,4 @@ pub mod market;
 pub mod replay;
 pub mod report;
 pub mod stream;
+pub mod synthetic;

@@ -1,0 +1,324 @@
+//! Entry points for the fuzz targets in `fuzz/` (one line each there).
+//!
+//! Each function feeds arbitrary bytes to the real replay readers and checks
+//! what must hold for any input: no panic, errors that name this file and
+//! the right line, and whatever reads satisfies the reader's documented
+//! guarantees and reads back the same when written out again. A violated
+//! invariant panics so the fuzzer reports it. Nothing here is needed in
+//! production.
+
+use alertgate_validator::time::{Rfc3339, MAX_MS, SECONDS_BELOW};
+
+use crate::input::InputError;
+use crate::market::{parse_series, Bar, MarketKind, MarketSeries};
+use crate::stream::{parse_line, AlertStream, RecordedRequest};
+
+const STREAM: &str = "fuzz.jsonl";
+const MARKET: &str = "fuzz.csv";
+const SYMBOL: &str = "FUZZ/USDT";
+
+/// The alert-stream reader, line by line and whole.
+///
+/// Every line goes through [`parse_line`]: a request that reads has a time
+/// in `0..=MAX_MS`, non-empty header names, and reads back equal when
+/// written out again (time as RFC 3339, and as Unix ms in both JSON forms
+/// when it is at least [`SECONDS_BELOW`]). [`AlertStream::from_reader`] on
+/// the whole input must agree: the same requests, or the first bad line's
+/// error.
+pub fn stream_line(data: &[u8]) {
+    // What `from_reader` should return, worked out line by line the way
+    // `BufRead::lines` splits: at `\n`, dropping a `\r` before it.
+    let mut expected: Result<Vec<RecordedRequest>, InputError> = Ok(Vec::new());
+    let pieces: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
+    for (index, &piece) in pieces.iter().enumerate() {
+        let number = index as u64 + 1;
+        let piece = if index + 1 < pieces.len() {
+            piece.strip_suffix(b"\r").unwrap_or(piece)
+        } else {
+            piece
+        };
+        let Ok(line) = std::str::from_utf8(piece) else {
+            expected = Err(InputError::line(STREAM, number, "not UTF-8"));
+            break;
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        match parse_line(line, STREAM, number) {
+            Ok(request) => {
+                check_request(&request, number);
+                if let Ok(requests) = &mut expected {
+                    requests.push(request);
+                }
+            }
+            Err(e) => {
+                check_error(&e, STREAM, number);
+                expected = Err(e);
+                break;
+            }
+        }
+    }
+
+    match (AlertStream::from_reader(data, STREAM), expected) {
+        (Ok(stream), Ok(requests)) => assert_eq!(stream.requests, requests),
+        (Err(got), Err(want)) if want.message == "not UTF-8" => {
+            check_error(&got, STREAM, want.line);
+        }
+        (Err(got), Err(want)) => assert_eq!(got, want),
+        (got, want) => panic!("the stream reader and parse_line disagree: {got:?} vs {want:?}"),
+    }
+}
+
+/// The market-data reader on one CSV file (header and rows).
+///
+/// A series that reads is non-empty; every bar has finite prices above 0, a
+/// finite volume of 0 or more, `low <= open, close <= high` (a trade's four
+/// prices are equal) and a time in `0..=MAX_MS`; times strictly increase
+/// (bars) or never decrease (trades), and `last_started` finds the bar a
+/// time falls in. Written out again — canonical columns and Unix ms, or
+/// reversed columns and RFC 3339 — it reads back equal; with its rows
+/// reversed it is refused at the first row out of order, and only there.
+pub fn market_csv(data: &[u8]) {
+    let series = match parse_series(data, MARKET, SYMBOL) {
+        Ok(series) => series,
+        Err(e) => {
+            assert_eq!(e.file, MARKET);
+            assert!(!e.message.is_empty(), "an error without a message");
+            assert!(e.to_string().starts_with(MARKET));
+            return;
+        }
+    };
+    check_series(&series);
+    let bars = &series.bars;
+
+    for (columns_reversed, times) in [(false, Times::Ms), (true, Times::Rfc3339)] {
+        let text = write_csv(series.kind, bars.iter(), columns_reversed, times);
+        let again = parse_series(text.as_bytes(), MARKET, SYMBOL)
+            .unwrap_or_else(|e| panic!("a series written out does not read back: {e}\n{text}"));
+        assert_eq!(again.kind, series.kind);
+        assert_eq!(&again.bars, bars, "{text}");
+    }
+
+    // Rows in reverse: the first row (1-based line, after the header) whose
+    // time goes back, or for bars does not go forward, must be refused.
+    let reversed: Vec<&Bar> = bars.iter().rev().collect();
+    let out_of_order = reversed.windows(2).position(|w| match series.kind {
+        MarketKind::Bars => w[1].time_ms <= w[0].time_ms,
+        MarketKind::Trades => w[1].time_ms < w[0].time_ms,
+    });
+    let text = write_csv(series.kind, reversed.into_iter(), false, Times::Ms);
+    match (parse_series(text.as_bytes(), MARKET, SYMBOL), out_of_order) {
+        (Ok(again), None) => {
+            // Only trades that all share one time read in either order.
+            assert_eq!(again.bars.len(), bars.len());
+            assert!(bars.iter().all(|b| b.time_ms == bars[0].time_ms));
+        }
+        (Err(e), Some(i)) => {
+            assert_eq!(e.field.as_deref(), Some("time"), "{e}");
+            assert_eq!(e.line, i as u64 + 3, "{e}");
+        }
+        (got, want) => panic!("reversed rows: {got:?}, first out of order: {want:?}\n{text}"),
+    }
+}
+
+/// What [`parse_line`] guarantees of a request it returns.
+fn check_request(r: &RecordedRequest, number: u64) {
+    assert_eq!(r.line, number);
+    assert!(
+        (0..=MAX_MS).contains(&r.received_at_ms),
+        "received_at {} out of range",
+        r.received_at_ms
+    );
+    assert!(r.headers.iter().all(|(name, _)| !name.is_empty()));
+
+    let mut forms = vec![json(&Rfc3339(r.received_at_ms).to_string())];
+    if r.received_at_ms >= SECONDS_BELOW {
+        forms.push(r.received_at_ms.to_string());
+        forms.push(json(&r.received_at_ms.to_string()));
+    }
+    for time in forms {
+        let line = write_line(r, &time);
+        let again = parse_line(&line, STREAM, number)
+            .unwrap_or_else(|e| panic!("a request written out does not read back: {e}\n{line}"));
+        assert_eq!(&again, r, "{line}");
+    }
+}
+
+/// An error names the file, the line, and says something.
+fn check_error(e: &InputError, file: &str, number: u64) {
+    assert_eq!(e.file, file);
+    assert_eq!(e.line, number, "{e}");
+    assert!(!e.message.is_empty(), "an error without a message");
+    assert!(e.to_string().starts_with(&format!("{file}:{number}")));
+}
+
+/// `request` as one stream line with `received_at` set to `time` (JSON).
+fn write_line(r: &RecordedRequest, time: &str) -> String {
+    let mut line = format!("{{\"received_at\":{time},\"headers\":{{");
+    for (i, (name, value)) in r.headers.iter().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        line.push_str(&json(name));
+        line.push(':');
+        line.push_str(&json(value));
+    }
+    line.push_str("},\"body\":");
+    line.push_str(&json(&r.body));
+    if let Some(ip) = r.source_ip {
+        line.push_str(",\"source_ip\":");
+        line.push_str(&json(&ip.to_string()));
+    }
+    line.push('}');
+    line
+}
+
+/// A JSON string literal.
+fn json(text: &str) -> String {
+    serde_json::to_string(text).expect("a string serializes")
+}
+
+/// What [`parse_series`] guarantees of a series it returns.
+fn check_series(s: &MarketSeries) {
+    assert_eq!(s.symbol, SYMBOL);
+    assert_eq!(s.source, MARKET);
+    assert!(!s.bars.is_empty(), "a series without bars");
+    for b in &s.bars {
+        assert!((0..=MAX_MS).contains(&b.time_ms), "time {}", b.time_ms);
+        for p in [b.open, b.high, b.low, b.close] {
+            assert!(p.is_finite() && p > 0.0, "price {p} in {b:?}");
+        }
+        assert!(b.volume.is_finite() && b.volume >= 0.0, "{b:?}");
+        assert!(b.low <= b.high, "high below low: {b:?}");
+        assert!(b.low <= b.open && b.open <= b.high, "{b:?}");
+        assert!(b.low <= b.close && b.close <= b.high, "{b:?}");
+        if s.kind == MarketKind::Trades {
+            assert!(b.open == b.high && b.high == b.low && b.low == b.close);
+        }
+    }
+    for w in s.bars.windows(2) {
+        match s.kind {
+            MarketKind::Bars => assert!(w[0].time_ms < w[1].time_ms, "{w:?}"),
+            MarketKind::Trades => assert!(w[0].time_ms <= w[1].time_ms, "{w:?}"),
+        }
+    }
+    for b in &s.bars {
+        let j = s
+            .last_started(b.time_ms)
+            .expect("a bar has started at its own time");
+        assert!(s.bars[j].time_ms == b.time_ms);
+        assert!(s
+            .bars
+            .get(j + 1)
+            .map_or(true, |next| next.time_ms > b.time_ms));
+        if let Some(k) = s.last_started(b.time_ms - 1) {
+            assert!(s.bars[k].time_ms < b.time_ms);
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Times {
+    /// Unix ms where the reader takes it (from 1973), else RFC 3339.
+    Ms,
+    Rfc3339,
+}
+
+/// Bars (or trades) as a CSV file with a header.
+fn write_csv<'b>(
+    kind: MarketKind,
+    bars: impl Iterator<Item = &'b Bar>,
+    columns_reversed: bool,
+    times: Times,
+) -> String {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let header: &[&str] = match kind {
+        MarketKind::Bars => &["time", "open", "high", "low", "close", "volume"],
+        MarketKind::Trades => &["time", "price", "qty"],
+    };
+    rows.push(header.iter().map(|h| h.to_string()).collect());
+    for b in bars {
+        let time = match times {
+            Times::Ms if b.time_ms >= SECONDS_BELOW => b.time_ms.to_string(),
+            _ => Rfc3339(b.time_ms).to_string(),
+        };
+        // `f64`'s Display is the shortest text that reads back exactly.
+        rows.push(match kind {
+            MarketKind::Bars => vec![
+                time,
+                b.open.to_string(),
+                b.high.to_string(),
+                b.low.to_string(),
+                b.close.to_string(),
+                b.volume.to_string(),
+            ],
+            MarketKind::Trades => vec![time, b.open.to_string(), b.volume.to_string()],
+        });
+    }
+    let mut text = String::new();
+    for mut row in rows {
+        if columns_reversed {
+            row.reverse();
+        }
+        text.push_str(&row.join(","));
+        text.push('\n');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The seed corpora in `fuzz/corpus/` pass, and read as named: seeds
+    /// called `bad_*` are refused, the others read.
+    #[test]
+    fn seed_corpora_pass() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
+        // (corpus, fuzz entry point, whether the reader takes the input)
+        type Target = (&'static str, fn(&[u8]), fn(&[u8]) -> bool);
+        let targets: [Target; 2] = [
+            ("stream_line", stream_line, |data| {
+                AlertStream::from_reader(data, STREAM).is_ok()
+            }),
+            ("market_csv", market_csv, |data| {
+                parse_series(data, MARKET, SYMBOL).is_ok()
+            }),
+        ];
+        for (target, run, reads) in targets {
+            let dir = root.join(target);
+            let (mut good, mut bad) = (0, 0);
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                let data = std::fs::read(&path).unwrap();
+                run(&data);
+                let is_bad = path
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("bad_");
+                assert_eq!(reads(&data), !is_bad, "{}", path.display());
+                if is_bad {
+                    bad += 1;
+                } else {
+                    good += 1;
+                }
+            }
+            assert!(
+                good >= 3 && bad >= 3,
+                "{}: {good} good, {bad} bad seeds",
+                dir.display()
+            );
+        }
+    }
+
+    #[test]
+    fn invariants_hold_on_hand_picked_inputs() {
+        stream_line(b"{\"received_at\":1699113600250,\"headers\":{\"B\":\"2\",\"B\":\"1\"},\"body\":\"{}\",\"source_ip\":\"::1\"}\r\n\n{\"received_at\":\"1970-01-01T00:00:00Z\",\"body\":\"\"}");
+        stream_line(b"{\"received_at\":1699113600250,\"body\":\"x\"}\n\xff\n");
+        stream_line(b"{\"received_at\":1699113600250,\"body\":\"x\"}\n{}");
+        market_csv(b"time,open,high,low,close,volume\n1699113600000,100,110,90,105,3\n1699113660000,1e-300,1e300,1e-300,1e-300,-0\n");
+        market_csv(b"qty,price,time\n1,2,1970-01-01T00:00:00Z\n1,3,1970-01-01T00:00:00Z\n");
+        market_csv(b"time,price,qty\n1699113600000,1,1\n1699113600000,1,1\n1699113600001,1,1\n");
+    }
+}
