@@ -17,7 +17,7 @@
 
 use crate::decimal::Decimal;
 use crate::error::{snippet, Rejection, Snippet, SNIPPET_CAP};
-use crate::json::{self, JsonStr, Value};
+use crate::json::{self, JsonStr, Members, RawValue};
 use crate::symbol::{self, Symbol};
 use crate::time;
 
@@ -109,49 +109,217 @@ pub const FIELDS: &[(&str, &[&str])] = &[
     ("passphrase", &["passphrase"]),
 ];
 
-const FIELD_ORDER: [Field; 12] = [
-    Field::Symbol,
-    Field::Side,
-    Field::OrderType,
-    Field::Quantity,
-    Field::Price,
-    Field::StopPrice,
-    Field::Confidence,
-    Field::StopLoss,
-    Field::TakeProfit,
-    Field::Timestamp,
-    Field::EventId,
-    Field::Passphrase,
-];
-
 impl Field {
     fn name(self) -> &'static str {
         FIELDS[self as usize].0
     }
 
-    /// Maps a key (decoded) to the field it names, if any.
-    fn of_key(key: &JsonStr<'_>) -> Option<Field> {
-        // `eq_str` compares raw bytes when the key has no escapes.
-        FIELDS
-            .iter()
-            .position(|(_, aliases)| aliases.iter().any(|a| key.eq_str(a)))
-            .map(|i| FIELD_ORDER[i])
+    /// Maps a key (decoded) to the field it names and which of its spellings
+    /// it is (an index into all the aliases, unique per spelling), if any.
+    #[inline]
+    fn of_key(key: &JsonStr<'_>) -> Option<(Field, u8)> {
+        if !key.has_escapes() {
+            return Field::of_name(key.raw());
+        }
+        // Escaped keys are rare: decode (short ones only; no alias is
+        // longer than the buffer) and match the text.
+        let mut buf = [0; LONGEST_ALIAS];
+        Field::of_name(key.decode_to(&mut buf).ok()?.as_bytes())
+    }
+
+    /// [`Field::of_key`] on decoded text, on bare-metal targets: a search
+    /// of [`FIELDS`], a fraction of the flash of the host version below
+    /// (whose 64-bit constants are long sequences on a 32-bit MCU). The
+    /// spellings are numbered in the same order.
+    #[cfg(target_os = "none")]
+    fn of_name(name: &[u8]) -> Option<(Field, u8)> {
+        Field::search(name)
+    }
+
+    /// The search behind the bare-metal [`Field::of_name`] (also built for
+    /// tests, which check it against the host version).
+    #[cfg(any(target_os = "none", test))]
+    fn search(name: &[u8]) -> Option<(Field, u8)> {
+        const ORDER: [Field; FIELDS.len()] = [
+            Field::Symbol,
+            Field::Side,
+            Field::OrderType,
+            Field::Quantity,
+            Field::Price,
+            Field::StopPrice,
+            Field::Confidence,
+            Field::StopLoss,
+            Field::TakeProfit,
+            Field::Timestamp,
+            Field::EventId,
+            Field::Passphrase,
+        ];
+        let mut spelling = 0;
+        for (field, (_, aliases)) in ORDER.into_iter().zip(FIELDS) {
+            for alias in *aliases {
+                if alias.as_bytes() == name {
+                    return Some((field, spelling));
+                }
+                spelling += 1;
+            }
+        }
+        None
+    }
+
+    /// [`Field::of_key`] on decoded text: the text is read as its length
+    /// and two (overlapping) words, and matched against each alias's
+    /// constant form (a switch on the length, then a compare or two), not
+    /// compared with every alias in turn.
+    #[cfg(not(target_os = "none"))]
+    fn of_name(name: &[u8]) -> Option<(Field, u8)> {
+        const SYMBOL: Sig = sig(b"symbol");
+        const TICKER: Sig = sig(b"ticker");
+        const SIDE: Sig = sig(b"side");
+        const ACTION: Sig = sig(b"action");
+        const ORDER_TYPE: Sig = sig(b"order_type");
+        const TYPE: Sig = sig(b"type");
+        const QUANTITY: Sig = sig(b"quantity");
+        const QTY: Sig = sig(b"qty");
+        const CONTRACTS: Sig = sig(b"contracts");
+        const PRICE: Sig = sig(b"price");
+        const STOP_PRICE: Sig = sig(b"stop_price");
+        const CONFIDENCE: Sig = sig(b"confidence");
+        const STOP_LOSS: Sig = sig(b"stop_loss");
+        const TAKE_PROFIT: Sig = sig(b"take_profit");
+        const TIMESTAMP: Sig = sig(b"timestamp");
+        const TIME: Sig = sig(b"time");
+        const TIMENOW: Sig = sig(b"timenow");
+        const EVENT_ID: Sig = sig(b"event_id");
+        const ID: Sig = sig(b"id");
+        const PASSPHRASE: Sig = sig(b"passphrase");
+        if name.len() > LONGEST_ALIAS {
+            return None;
+        }
+        Some(match sig(name) {
+            SYMBOL => (Field::Symbol, 0),
+            TICKER => (Field::Symbol, 1),
+            SIDE => (Field::Side, 2),
+            ACTION => (Field::Side, 3),
+            ORDER_TYPE => (Field::OrderType, 4),
+            TYPE => (Field::OrderType, 5),
+            QUANTITY => (Field::Quantity, 6),
+            QTY => (Field::Quantity, 7),
+            CONTRACTS => (Field::Quantity, 8),
+            PRICE => (Field::Price, 9),
+            STOP_PRICE => (Field::StopPrice, 10),
+            CONFIDENCE => (Field::Confidence, 11),
+            STOP_LOSS => (Field::StopLoss, 12),
+            TAKE_PROFIT => (Field::TakeProfit, 13),
+            TIMESTAMP => (Field::Timestamp, 14),
+            TIME => (Field::Timestamp, 15),
+            TIMENOW => (Field::Timestamp, 16),
+            EVENT_ID => (Field::EventId, 17),
+            ID => (Field::EventId, 18),
+            PASSPHRASE => (Field::Passphrase, 19),
+            _ => return None,
+        })
     }
 }
 
+/// A short text (at most 16 bytes) as its length and two little-endian
+/// words that together cover every byte: equal texts have equal signatures
+/// and, for a given length, different texts different ones. Longer texts
+/// all get `(0, 0, 0)`, the empty text's signature.
+#[cfg(not(target_os = "none"))]
+type Sig = (usize, u64, u64);
+
+#[cfg(not(target_os = "none"))]
+#[inline(always)]
+const fn sig(b: &[u8]) -> Sig {
+    const fn le(b: &[u8], at: usize, n: usize) -> u64 {
+        let mut v = 0u64;
+        let mut k = 0;
+        while k < n {
+            v |= (b[at + k] as u64) << (8 * k);
+            k += 1;
+        }
+        v
+    }
+    let n = b.len();
+    match n {
+        8..=16 => (n, le(b, 0, 8), le(b, n - 8, 8)),
+        4..=7 => (n, le(b, 0, 4), le(b, n - 4, 4)),
+        1..=3 => (n, le(b, 0, 1), le(b, n / 2, 1) | le(b, n - 1, 1) << 8),
+        _ => (0, 0, 0),
+    }
+}
+
+/// Length of the longest alias in [`FIELDS`].
+const LONGEST_ALIAS: usize = 11;
+
 /// Per-field values borrowed from the body, before conversion.
 pub struct RawAlert<'a> {
-    values: [Option<Value<'a>>; FIELDS.len()],
+    values: [Option<RawValue<'a>>; FIELDS.len()],
+}
+
+/// The [`Members`] sink of [`RawAlert::scan`]: keeps the value of each known
+/// field and refuses repeats of known keys itself (the scanner checks the
+/// unknown ones), so a known key costs one match instead of a comparison
+/// with every earlier key.
+struct Collector<'a> {
+    values: [Option<RawValue<'a>>; FIELDS.len()],
+    /// Per field, which spelling filled it (`u8::MAX`: none yet).
+    spelling: [u8; FIELDS.len()],
+    /// The field of the key being read, if known ...
+    current: Option<Field>,
+    /// ... and whether another spelling already filled it.
+    alias_repeat: bool,
+}
+
+impl<'a> Members<'a> for Collector<'a> {
+    #[inline(always)]
+    fn key(&mut self, key: &JsonStr<'a>) -> Result<bool, Rejection> {
+        let Some((field, spelling)) = Field::of_key(key) else {
+            self.current = None;
+            return Ok(false);
+        };
+        let seen = &mut self.spelling[field as usize];
+        if *seen == spelling {
+            // The same key twice: refused before its value is read, as the
+            // scanner does for other keys.
+            return Err(duplicate(key));
+        }
+        // Another spelling of a filled field is refused once the value has
+        // been read (see `member`).
+        self.alias_repeat = *seen != u8::MAX;
+        *seen = spelling;
+        self.current = Some(field);
+        Ok(true)
+    }
+
+    #[inline(always)]
+    fn member(&mut self, key: JsonStr<'a>, value: RawValue<'a>) -> Result<(), Rejection> {
+        if let Some(field) = self.current {
+            if self.alias_repeat {
+                return Err(duplicate(&key));
+            }
+            self.values[field as usize] = Some(value);
+        }
+        Ok(())
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn duplicate(key: &JsonStr<'_>) -> Rejection {
+    Rejection::DuplicateField {
+        field: snippet(key.raw()),
+    }
 }
 
 /// `"text"` for strings (quotes included when they fit), raw text otherwise.
-fn value_snippet(value: &Value<'_>) -> Snippet {
+fn value_snippet(value: &RawValue<'_>) -> Snippet {
     match value {
-        Value::Null => snippet(b"null"),
-        Value::Bool(true) => snippet(b"true"),
-        Value::Bool(false) => snippet(b"false"),
-        Value::Number(text) => snippet(text.as_bytes()),
-        Value::String(s) => {
+        RawValue::Null => snippet(b"null"),
+        RawValue::Bool(true) => snippet(b"true"),
+        RawValue::Bool(false) => snippet(b"false"),
+        RawValue::Number(text) => snippet(text),
+        RawValue::String(s) => {
             let inner = snippet(s.raw());
             if inner.len() + 2 > SNIPPET_CAP {
                 return inner;
@@ -163,14 +331,14 @@ fn value_snippet(value: &Value<'_>) -> Snippet {
             let _ = out.push('"');
             out
         }
-        Value::Object(raw) | Value::Array(raw) => snippet(raw),
+        RawValue::Object(raw) | RawValue::Array(raw) => snippet(raw),
     }
 }
 
 /// The rejection of a field whose value is not acceptable.
 #[cold]
 #[inline(never)]
-fn invalid(field: Field, value: &Value<'_>, expected: &'static str) -> Rejection {
+fn invalid(field: Field, value: &RawValue<'_>, expected: &'static str) -> Rejection {
     Rejection::InvalidField {
         field: field.name(),
         value: value_snippet(value),
@@ -209,38 +377,40 @@ const TIMESTAMP_TEXT_CAP: usize = 40;
 /// Longest numeric string with escapes read, in bytes (decoded).
 const DECIMAL_TEXT_CAP: usize = 64;
 
-/// The text of a string value: borrowed from the body when it has no
-/// escapes, else decoded into `buf`. `None` if the value is not a string or
-/// its text is longer than `buf`.
+/// The text of a string value as UTF-8 bytes: borrowed from the body when
+/// it has no escapes, else decoded into `buf`. `None` if the value is not a
+/// string or its text is longer than `buf`.
 ///
-/// One function for every field's bound: a function generic over the
-/// capacity was compiled once per bound.
-fn text<'b>(value: &Value<'b>, buf: &'b mut [u8]) -> Option<&'b str> {
-    let Value::String(s) = value else {
+/// Bytes, not `&str`: the scanner validated the UTF-8, and the readers
+/// below work on bytes, so nothing checks it again. One function for every
+/// field's bound: a function generic over the capacity was compiled once
+/// per bound.
+fn text<'b>(value: &RawValue<'b>, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    let RawValue::String(s) = value else {
         return None;
     };
-    match s.as_str() {
-        Some(plain) => (plain.len() <= buf.len()).then_some(plain),
-        None => s.decode_to(buf).ok(),
+    if s.has_escapes() {
+        s.decode_to(buf).ok().map(str::as_bytes)
+    } else {
+        let plain = s.raw();
+        (plain.len() <= buf.len()).then_some(plain)
     }
 }
 
 /// A decimal from a JSON number or a numeric string.
-fn decimal(value: &Value<'_>) -> Option<Decimal> {
+fn decimal(value: &RawValue<'_>) -> Option<Decimal> {
     match value {
-        Value::Number(text) => Decimal::parse(text),
-        Value::String(s) => match s.as_str() {
-            Some(plain) => Decimal::parse(plain),
-            None => s
-                .decode_to(&mut [0; DECIMAL_TEXT_CAP])
-                .ok()
-                .and_then(Decimal::parse),
-        },
+        RawValue::Number(text) => Decimal::parse_bytes(text),
+        RawValue::String(s) if !s.has_escapes() => Decimal::parse_bytes(s.raw()),
+        RawValue::String(s) => s
+            .decode_to(&mut [0; DECIMAL_TEXT_CAP])
+            .ok()
+            .and_then(Decimal::parse),
         _ => None,
     }
 }
 
-fn positive(field: Field, value: &Value<'_>) -> Result<Decimal, Problem> {
+fn positive(field: Field, value: &RawValue<'_>) -> Result<Decimal, Problem> {
     let d = decimal(value).ok_or(Problem::Invalid(field, DECIMAL_EXPECTED))?;
     if d.is_positive() {
         Ok(d)
@@ -250,12 +420,18 @@ fn positive(field: Field, value: &Value<'_>) -> Result<Decimal, Problem> {
 }
 
 /// Case-insensitive match of a short keyword list; returns the index.
-fn keyword(value: &Value<'_>, words: &[&str]) -> Option<usize> {
-    let Value::String(s) = value else {
+/// Strings with escapes never match.
+fn keyword(value: &RawValue<'_>, words: &[&str]) -> Option<usize> {
+    let RawValue::String(s) = value else {
         return None;
     };
-    let raw = s.as_str()?;
-    words.iter().position(|w| w.eq_ignore_ascii_case(raw))
+    if s.has_escapes() {
+        return None;
+    }
+    let raw = s.raw();
+    words
+        .iter()
+        .position(|w| w.as_bytes().eq_ignore_ascii_case(raw))
 }
 
 /// The values of the known fields, converted and checked for shape (not yet
@@ -292,30 +468,26 @@ impl<'a> RawAlert<'a> {
     /// Errors: `invalid_json`, `not_an_object`, `duplicate_field` (a key twice,
     /// or two aliases of one field).
     pub fn scan(body: &'a [u8]) -> Result<RawAlert<'a>, Rejection> {
-        let mut values: [Option<Value<'a>>; FIELDS.len()] = Default::default();
-        json::for_each_member(body, |key, value| {
-            if let Some(field) = Field::of_key(&key) {
-                let slot = &mut values[field as usize];
-                if slot.is_some() {
-                    return Err(Rejection::DuplicateField {
-                        field: snippet(key.raw()),
-                    });
-                }
-                *slot = Some(value);
-            }
-            Ok(())
-        })?;
-        Ok(RawAlert { values })
+        let mut collector = Collector {
+            values: [None; FIELDS.len()],
+            spelling: [u8::MAX; FIELDS.len()],
+            current: None,
+            alias_repeat: false,
+        };
+        json::scan_members(body, &mut collector)?;
+        Ok(RawAlert {
+            values: collector.values,
+        })
     }
 
-    fn get(&self, field: Field) -> Option<&Value<'a>> {
+    fn get(&self, field: Field) -> Option<&RawValue<'a>> {
         match &self.values[field as usize] {
-            Some(Value::Null) | None => None,
+            Some(RawValue::Null) | None => None,
             Some(v) => Some(v),
         }
     }
 
-    fn required(&self, field: Field) -> Result<&Value<'a>, Problem> {
+    fn required(&self, field: Field) -> Result<&RawValue<'a>, Problem> {
         self.get(field).ok_or(Problem::Missing(field))
     }
 
@@ -329,8 +501,8 @@ impl<'a> RawAlert<'a> {
     /// secret must then be written the same way.
     pub fn passphrase(&self) -> Option<&'a [u8]> {
         match self.get(Field::Passphrase) {
-            Some(Value::String(s)) => Some(s.raw()),
-            Some(Value::Number(text)) => Some(text.as_bytes()),
+            Some(RawValue::String(s)) => Some(s.raw()),
+            Some(RawValue::Number(text)) => Some(text),
             _ => None,
         }
     }
@@ -351,7 +523,7 @@ impl<'a> RawAlert<'a> {
                 field: field.name(),
             },
             Problem::Invalid(field, expected) => {
-                invalid(field, self.get(field).unwrap_or(&Value::Null), expected)
+                invalid(field, self.get(field).unwrap_or(&RawValue::Null), expected)
             }
             Problem::Symbol(expected) => {
                 // The text `convert` read (and could not normalize).
@@ -360,7 +532,7 @@ impl<'a> RawAlert<'a> {
                     .get(Field::Symbol)
                     .and_then(|v| text(v, &mut buf))
                     .unwrap_or_default();
-                symbol::rejection(raw, expected)
+                symbol::rejection_bytes(raw, expected)
             }
             Problem::MissingPrice(order_type, expected) => Rejection::MissingPrice {
                 order_type: order_type.name(),
@@ -377,7 +549,7 @@ impl<'a> RawAlert<'a> {
                 Field::Symbol,
                 "a symbol string like BTC/USDT, BTCUSDT or BINANCE:BTCUSDT.P",
             ))?;
-        let symbol = symbol::normalize_or_expected(raw_symbol, quotes).map_err(Problem::Symbol)?;
+        let symbol = symbol::normalize_bytes(raw_symbol, quotes).map_err(Problem::Symbol)?;
 
         let side = match keyword(self.required(Field::Side)?, &["buy", "sell"]) {
             Some(0) => Side::Buy,
@@ -432,8 +604,10 @@ impl<'a> RawAlert<'a> {
                 const EXPECTED: &str =
                     "Unix ms, Unix seconds or RFC 3339 UTC (2019-08-27T09:56:00Z), 1970..9999";
                 let parsed = match v {
-                    Value::Number(text) => time::from_integer_text(text),
-                    _ => text(v, &mut [0; TIMESTAMP_TEXT_CAP]).and_then(time::parse_timestamp),
+                    RawValue::Number(text) => time::from_integer_bytes(text),
+                    _ => {
+                        text(v, &mut [0; TIMESTAMP_TEXT_CAP]).and_then(time::parse_timestamp_bytes)
+                    }
                 };
                 Some(parsed.ok_or(Problem::Invalid(Field::Timestamp, EXPECTED))?)
             }
@@ -444,11 +618,13 @@ impl<'a> RawAlert<'a> {
             Some(v) => {
                 let mut buf = [0; EVENT_ID_CAP];
                 let raw = match v {
-                    Value::Number(text) => Some(*text),
+                    RawValue::Number(text) => Some(*text),
                     _ => text(v, &mut buf),
                 };
                 let mut id = EventId::new();
-                match raw {
+                // The one UTF-8 check of the conversion: a `heapless::String`
+                // is only built from a `&str` (valid by construction here).
+                match raw.and_then(|raw| core::str::from_utf8(raw).ok()) {
                     Some(raw) if !raw.is_empty() && id.push_str(raw).is_ok() => Some(id),
                     _ => {
                         return Err(Problem::Invalid(
@@ -685,6 +861,119 @@ mod tests {
             code(r#"{"symbol":null,"side":"buy","quantity":1}"#),
             "missing_field"
         );
+    }
+
+    #[test]
+    fn key_table_matches_fields() {
+        let mut spellings = std::collections::BTreeSet::new();
+        for (i, (_, aliases)) in FIELDS.iter().enumerate() {
+            for alias in *aliases {
+                let (field, spelling) = Field::of_name(alias.as_bytes()).unwrap();
+                assert_eq!(field as usize, i, "{alias}");
+                assert!(spellings.insert(spelling), "{alias}");
+                assert!(alias.len() <= LONGEST_ALIAS && spelling != u8::MAX);
+            }
+        }
+        for near in [
+            "",
+            "i",
+            "d",
+            "di",
+            "ids",
+            "qt",
+            "qtx",
+            "Qty",
+            "symbo",
+            "symbols",
+            "Symbol",
+            "tickex",
+            "side ",
+            "timenox",
+            "take_profix",
+            "take_profit_",
+            "xake_profit",
+            "passphrasE",
+            r"order_typ\u0065",
+            "quantity\0",
+        ] {
+            assert_eq!(Field::of_name(near.as_bytes()), None, "{near}");
+            assert_eq!(Field::search(near.as_bytes()), None, "{near}");
+        }
+        for (_, aliases) in FIELDS {
+            for alias in *aliases {
+                let name = alias.as_bytes();
+                assert_eq!(Field::search(name), Field::of_name(name), "{alias}");
+            }
+        }
+    }
+
+    #[test]
+    fn repeated_keys_keep_their_error_order() {
+        // The same key twice is refused before its value is read ...
+        assert_eq!(code(r#"{"side":"buy","side":01}"#), "duplicate_field");
+        assert_eq!(
+            parse(br#"{"side":"buy","\u0073ide":"sell"}"#).unwrap_err(),
+            Rejection::DuplicateField {
+                field: snippet(br"\u0073ide")
+            }
+        );
+        assert_eq!(
+            code(r#"{"sym\u0062ol":"X","symbol":"Y"}"#),
+            "duplicate_field"
+        );
+        // ... another spelling of a field once its value has been read.
+        assert_eq!(code(r#"{"side":"buy","action":01}"#), "invalid_json");
+        assert_eq!(code(r#"{"side":"buy","action":"buy"}"#), "duplicate_field");
+        // Unknown keys are still checked by the scanner.
+        assert_eq!(code(&with(r#""x":1,"x":2"#)), "duplicate_field");
+        assert_eq!(code(&with(r#""x":1,"\u0078":01"#)), "duplicate_field");
+    }
+
+    #[test]
+    fn known_keys_count_towards_the_member_limit() {
+        let mut body = std::string::String::from("{");
+        for i in 0..json::MAX_MEMBERS - 3 {
+            body.push_str(&format!("\"k{i}\":1,"));
+        }
+        body.push_str(BASE);
+        assert_eq!(code(&format!("{body}}}")), "ok");
+        assert_eq!(
+            parse(format!(r#"{body},"price":1}}"#).as_bytes()).unwrap_err(),
+            Rejection::InvalidJson {
+                offset: body.len() + 1,
+                reason: "more than 64 top-level members"
+            }
+        );
+        // A repeat is reported before the bound.
+        assert_eq!(code(&format!(r#"{body},"side":1}}"#)), "duplicate_field");
+    }
+
+    #[test]
+    fn escaped_values_are_decoded_before_conversion() {
+        let f = parse(
+            br#"{"symbol":"BINANCE:btc\u0075sdt.P","side":"buy","quantity":"0\u002e5","timestamp":"2019-08-27T09:56:00\u005a","event_id":"caf\u00e9"}"#,
+        )
+        .unwrap();
+        assert_eq!(f.symbol.as_str(), "BTC/USDT");
+        assert_eq!(f.quantity, Decimal::parse("0.5").unwrap());
+        assert_eq!(f.timestamp_ms, Some(1_566_899_760_000));
+        assert_eq!(f.event_id.as_deref(), Some("caf\u{e9}"));
+        // Keywords are not decoded.
+        assert_eq!(
+            code(r#"{"symbol":"BTCUSDT","side":"b\u0075y","quantity":1}"#),
+            "invalid_field"
+        );
+        // Non-ASCII text reaches the readers as validated UTF-8.
+        assert_eq!(
+            code("{\"symbol\":\"BTC\u{e9}USDT\",\"side\":\"buy\",\"quantity\":1}"),
+            "invalid_field"
+        );
+        let f = parse(
+            "{\"symbol\":\"BTCUSDT\",\"side\":\"buy\",\"quantity\":1,\"id\":\"\u{e9}t\u{e9}\"}"
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(f.event_id.as_deref(), Some("\u{e9}t\u{e9}"));
     }
 
     #[test]

@@ -94,6 +94,46 @@ const fn div_rem_10(n: u128) -> (u128, u8) {
     (q, r as u8)
 }
 
+/// The significant digits of a decimal's text, accumulated as they are
+/// read (see [`Decimal::parse_bytes`]).
+struct Digits {
+    /// The significant digits so far, without the pending zeros.
+    mantissa: u64,
+    /// How many significant digits, pending zeros included.
+    significant: usize,
+    /// Zeros read since the last non-zero digit (after a significant one).
+    zeros: usize,
+}
+
+impl Digits {
+    /// Reads the run of digits of `s` from `from`; returns where it ends.
+    /// `None` once more than [`MAX_DIGITS`] significant digits are read.
+    #[inline(always)]
+    fn run(&mut self, s: &[u8], from: usize) -> Option<usize> {
+        let mut i = from;
+        while let Some(&d @ b'0'..=b'9') = s.get(i) {
+            i += 1;
+            if d == b'0' {
+                // Leading zeros (nothing significant yet) do not count.
+                if self.significant > 0 {
+                    self.zeros += 1;
+                }
+                continue;
+            }
+            self.significant += self.zeros + 1;
+            if self.significant > MAX_DIGITS as usize {
+                return None;
+            }
+            for _ in 0..self.zeros {
+                self.mantissa *= 10;
+            }
+            self.mantissa = self.mantissa * 10 + u64::from(d - b'0');
+            self.zeros = 0;
+        }
+        Some(i)
+    }
+}
+
 impl Decimal {
     /// Zero.
     pub const ZERO: Decimal = Decimal {
@@ -161,28 +201,33 @@ impl Decimal {
             [b'-', rest @ ..] => (true, rest),
             _ => (false, s),
         };
-        // End of the run of digits starting at `from`.
-        let digits_end = |from: usize| {
-            let mut end = from;
-            while s.get(end).is_some_and(u8::is_ascii_digit) {
-                end += 1;
-            }
-            end
+        // One pass over the text: the grammar is checked while the
+        // significant digits (integer and fraction digits without the whole
+        // number's leading and trailing zeros) are accumulated. A run of
+        // zeros is only multiplied in once a non-zero digit follows it;
+        // whatever is still pending at the end is trailing. At most
+        // MAX_DIGITS (18) digits, so below 10^18 < 2^63: a `u64` is enough
+        // and cheaper than 128-bit arithmetic on 32-bit targets.
+        let mut acc = Digits {
+            mantissa: 0,
+            significant: 0,
+            zeros: 0,
         };
-        // Integer part: `0` or a digit run without a leading zero.
-        let mut i = digits_end(0);
-        let int_digits = &s[..i];
-        if int_digits.is_empty() || (int_digits.len() > 1 && int_digits[0] == b'0') {
-            return None;
-        }
+        // Integer part: `0` or a digit run without a leading zero (a digit
+        // after a leading `0` is caught by the end-of-text check below).
+        let mut i = match s.first() {
+            Some(b'0') => 1,
+            Some(b'1'..=b'9') => acc.run(s, 0)?,
+            _ => return None,
+        };
         // Fraction.
-        let mut frac_digits: &[u8] = &[];
+        let mut frac_len = 0;
         if s.get(i) == Some(&b'.') {
-            let end = digits_end(i + 1);
-            if end == i + 1 {
+            let end = acc.run(s, i + 1)?;
+            frac_len = end - (i + 1);
+            if frac_len == 0 {
                 return None;
             }
-            frac_digits = &s[i + 1..end];
             i = end;
         }
         // Exponent, clamped while reading so huge exponents cannot overflow.
@@ -193,60 +238,36 @@ impl Decimal {
             if let Some(b'+' | b'-') = s.get(i) {
                 i += 1;
             }
-            let end = digits_end(i);
-            if end == i {
-                return None;
-            }
-            for &d in &s[i..end] {
+            let start = i;
+            while let Some(&d @ b'0'..=b'9') = s.get(i) {
                 exp = (exp * 10 + i32::from(d - b'0')).min(1_000_000);
+                i += 1;
+            }
+            if i == start {
+                return None;
             }
             if exp_negative {
                 exp = -exp;
             }
-            i = end;
         }
         if i != s.len() {
             return None;
         }
 
-        // The significant digits (integer and fraction digits without the
-        // whole number's leading and trailing zeros), in one pass: a run of
-        // zeros is only multiplied in once a non-zero digit follows it;
-        // whatever is still pending at the end is trailing. At most
-        // MAX_DIGITS (18) digits, so below 10^18 < 2^63: a `u64` is enough
-        // and cheaper than 128-bit arithmetic on 32-bit targets.
-        let mut mantissa: u64 = 0;
-        let mut significant: u32 = 0;
-        let mut zeros: u32 = 0;
-        for part in [int_digits, frac_digits] {
-            for &d in part {
-                if d == b'0' {
-                    // Leading zeros (nothing significant yet) do not count.
-                    if significant > 0 {
-                        zeros += 1;
-                    }
-                    continue;
-                }
-                significant += zeros + 1;
-                if significant > MAX_DIGITS {
-                    return None;
-                }
-                for _ in 0..zeros {
-                    mantissa *= 10;
-                }
-                mantissa = mantissa * 10 + u64::from(d - b'0');
-                zeros = 0;
-            }
-        }
+        let Digits {
+            mut mantissa,
+            significant,
+            zeros,
+        } = acc;
         if significant == 0 {
             return Some(Decimal::ZERO);
         }
         // value = mantissa × 10^(exp - frac_len + trailing zeros)
-        let power = i64::from(exp) - frac_digits.len() as i64 + i64::from(zeros);
+        let power = i64::from(exp) - frac_len as i64 + zeros as i64;
         if power >= 0 {
             // Integer value: the whole number must still have at most
             // MAX_DIGITS digits, so it stays below 10^18 too.
-            if i64::from(significant) + power > i64::from(MAX_DIGITS) {
+            if significant as i64 + power > i64::from(MAX_DIGITS) {
                 return None;
             }
             for _ in 0..power {

@@ -568,7 +568,43 @@ impl core::error::Error for Overflow {}
 /// whatever the callback returns.
 pub fn for_each_member<'a>(
     body: &'a [u8],
-    mut on_member: impl FnMut(JsonStr<'a>, Value<'a>) -> Result<(), Rejection>,
+    on_member: impl FnMut(JsonStr<'a>, Value<'a>) -> Result<(), Rejection>,
+) -> Result<(), Rejection> {
+    scan_members(body, &mut EveryKey(on_member))
+}
+
+/// What the scanner hands a top-level object's members to (crate-internal:
+/// [`for_each_member`] is the public face).
+pub(crate) trait Members<'a> {
+    /// Called with each key before its value is scanned. `Ok(true)` means
+    /// the caller detects repeats of this key itself (it must then refuse a
+    /// key equal, decoded, to an earlier one it took, with
+    /// [`Rejection::DuplicateField`], here); `Ok(false)` leaves that to the
+    /// scanner. Keys the caller takes must never equal keys it leaves.
+    fn key(&mut self, key: &JsonStr<'a>) -> Result<bool, Rejection>;
+    /// Called with each member once its value has been scanned.
+    fn member(&mut self, key: JsonStr<'a>, value: RawValue<'a>) -> Result<(), Rejection>;
+}
+
+/// The adapter behind [`for_each_member`]: the scanner checks every key.
+struct EveryKey<F>(F);
+
+impl<'a, F: FnMut(JsonStr<'a>, Value<'a>) -> Result<(), Rejection>> Members<'a> for EveryKey<F> {
+    #[inline(always)]
+    fn key(&mut self, _: &JsonStr<'a>) -> Result<bool, Rejection> {
+        Ok(false)
+    }
+
+    #[inline(always)]
+    fn member(&mut self, key: JsonStr<'a>, value: RawValue<'a>) -> Result<(), Rejection> {
+        (self.0)(key, value.to_value())
+    }
+}
+
+/// [`for_each_member`] with a [`Members`] sink.
+pub(crate) fn scan_members<'a>(
+    body: &'a [u8],
+    members: &mut impl Members<'a>,
 ) -> Result<(), Rejection> {
     let mut s = Scanner {
         bytes: body,
@@ -577,7 +613,7 @@ pub fn for_each_member<'a>(
     s.skip_ws();
     match s.peek() {
         Some(b'{') => {
-            s.top_object(&mut on_member)?;
+            s.top_object(members)?;
             Ok(s.finish()?)
         }
         Some(_) => {
@@ -588,6 +624,35 @@ pub fn for_each_member<'a>(
             Err(Rejection::NotAnObject)
         }
         None => Err(invalid(body.len(), EMPTY).into()),
+    }
+}
+
+/// A value as the scanner produces it: [`Value`], but with a number's text
+/// as bytes (ASCII by construction), so that readers of numbers need not
+/// re-check it as UTF-8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RawValue<'a> {
+    Null,
+    Bool(bool),
+    Number(&'a [u8]),
+    String(JsonStr<'a>),
+    Object(&'a [u8]),
+    Array(&'a [u8]),
+}
+
+impl<'a> RawValue<'a> {
+    /// The public form.
+    #[inline(always)]
+    pub(crate) fn to_value(self) -> Value<'a> {
+        match self {
+            RawValue::Null => Value::Null,
+            RawValue::Bool(b) => Value::Bool(b),
+            // ASCII by construction: the fallback is unreachable.
+            RawValue::Number(text) => Value::Number(str::from_utf8(text).unwrap_or("0")),
+            RawValue::String(s) => Value::String(s),
+            RawValue::Object(raw) => Value::Object(raw),
+            RawValue::Array(raw) => Value::Array(raw),
+        }
     }
 }
 
@@ -607,7 +672,7 @@ pub fn validate(body: &[u8]) -> Result<(), Rejection> {
     };
     s.skip_ws();
     match s.peek() {
-        Some(b'{') => s.top_object(&mut |_, _| Ok(()))?,
+        Some(b'{') => s.top_object(&mut EveryKey(|_, _| Ok(())))?,
         Some(_) => {
             s.value(0)?;
         }
@@ -701,31 +766,36 @@ impl<'a> Scanner<'a> {
     }
 
     /// The top-level object, at its `{`.
-    fn top_object(
-        &mut self,
-        on_member: &mut impl FnMut(JsonStr<'a>, Value<'a>) -> Result<(), Rejection>,
-    ) -> Result<(), Rejection> {
+    fn top_object(&mut self, members: &mut impl Members<'a>) -> Result<(), Rejection> {
         self.pos += 1;
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
             return Ok(());
         }
-        // Uninitialized storage: only pushed keys cost anything.
+        // Uninitialized storage: only pushed keys cost anything. Keys the
+        // sink checks itself are not kept.
         let mut keys = heapless::Vec::<JsonStr<'a>, MAX_MEMBERS>::new();
+        let mut count = 0usize;
         loop {
             let key_at = self.pos;
             let key = self.key()?;
-            if keys.contains(&key) {
+            let tracked = members.key(&key)?;
+            if !tracked && keys.contains(&key) {
                 return Err(Rejection::DuplicateField {
                     field: snippet(key.raw),
                 });
             }
-            if keys.push(key).is_err() {
+            count += 1;
+            if count > MAX_MEMBERS {
                 return Err(invalid(key_at, TOO_MANY_MEMBERS).into());
             }
+            if !tracked {
+                // Room: `keys` holds fewer than `count` entries.
+                let _ = keys.push(key);
+            }
             let value = self.value(1)?;
-            on_member(key, value)?;
+            members.member(key, value)?;
             self.skip_ws();
             match self.peek() {
                 Some(b',') => {
@@ -769,17 +839,17 @@ impl<'a> Scanner<'a> {
 
     /// A value inside `depth` open containers, at its first byte.
     #[cfg_attr(not(target_os = "none"), inline(always))]
-    fn value(&mut self, depth: usize) -> Result<Value<'a>, Invalid> {
+    fn value(&mut self, depth: usize) -> Result<RawValue<'a>, Invalid> {
         let start = self.pos;
         Ok(match self.peek() {
-            Some(b'"') => Value::String(self.string()?),
+            Some(b'"') => RawValue::String(self.string()?),
             Some(b'{') => {
                 self.container(depth)?;
-                Value::Object(self.span(start, self.pos))
+                RawValue::Object(self.span(start, self.pos))
             }
             Some(b'[') => {
                 self.container(depth)?;
-                Value::Array(self.span(start, self.pos))
+                RawValue::Array(self.span(start, self.pos))
             }
             _ => self.scalar()?,
         })
@@ -787,12 +857,12 @@ impl<'a> Scanner<'a> {
 
     /// A number or a literal.
     #[cfg_attr(not(target_os = "none"), inline(always))]
-    fn scalar(&mut self) -> Result<Value<'a>, Invalid> {
+    fn scalar(&mut self) -> Result<RawValue<'a>, Invalid> {
         match self.peek() {
-            Some(b'-' | b'0'..=b'9') => Ok(Value::Number(self.number()?)),
-            Some(b't') => self.literal(b"true").map(|()| Value::Bool(true)),
-            Some(b'f') => self.literal(b"false").map(|()| Value::Bool(false)),
-            Some(b'n') => self.literal(b"null").map(|()| Value::Null),
+            Some(b'-' | b'0'..=b'9') => Ok(RawValue::Number(self.number()?)),
+            Some(b't') => self.literal(b"true").map(|()| RawValue::Bool(true)),
+            Some(b'f') => self.literal(b"false").map(|()| RawValue::Bool(false)),
+            Some(b'n') => self.literal(b"null").map(|()| RawValue::Null),
             _ => Err(self.unexpected(self.pos, EXPECTED_VALUE)),
         }
     }
@@ -881,7 +951,7 @@ impl<'a> Scanner<'a> {
 
     /// A number, at its first byte (`-` or a digit).
     #[cfg_attr(not(target_os = "none"), inline(always))]
-    fn number(&mut self) -> Result<&'a str, Invalid> {
+    fn number(&mut self) -> Result<&'a [u8], Invalid> {
         let b = self.bytes;
         let start = self.pos;
         let mut i = start;
@@ -916,8 +986,7 @@ impl<'a> Scanner<'a> {
             i = digits(b, i + 1);
         }
         self.pos = i;
-        // ASCII by construction; the check cannot fail.
-        str::from_utf8(self.span(start, i)).map_err(|_| invalid(start, EXPECTED_VALUE))
+        Ok(self.span(start, i))
     }
 
     /// A string, at its opening quote.
@@ -1639,12 +1708,32 @@ mod tests {
     }
 
     /// Nesting depth of containers (a scalar is 0).
-    fn depth(v: &serde_json::Value) -> usize {
-        match v {
-            serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
-            serde_json::Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
-            _ => 0,
+    /// Deepest nesting of a valid document, read from its text: not from
+    /// a `serde_json::Value`, which keeps only the last of repeated keys in
+    /// nested objects (and so can lose the deepest branch).
+    fn depth(text: &[u8]) -> usize {
+        let (mut depth, mut deepest, mut in_string, mut escaped) = (0, 0, false, false);
+        for &b in text {
+            match (in_string, escaped, b) {
+                (true, true, _) => escaped = false,
+                (true, false, b'\\') => escaped = true,
+                (true, false, b'"') | (false, _, b'"') => in_string = !in_string,
+                (false, _, b'{' | b'[') => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                (false, _, b'}' | b']') => depth -= 1,
+                _ => {}
+            }
         }
+        deepest
+    }
+
+    #[test]
+    fn depth_reads_the_text() {
+        assert_eq!(depth(br#"[[{"":[[]],"":null}]]"#), 5);
+        assert_eq!(depth(br#"{"[\"{":"]\\"}"#), 1);
+        assert_eq!(depth(b"1"), 0);
     }
 
     fn has_duplicates(m: &Members) -> bool {
@@ -1689,11 +1778,11 @@ mod tests {
                     String::from_utf8_lossy(bytes)
                 )));
             }
-            (Err(e), Ok(v)) => {
+            (Err(e), Ok(_)) => {
                 let members = serde_json::from_slice::<Members>(bytes).ok();
                 let explained = match e {
                     Rejection::InvalidJson { reason, .. } if *reason == TOO_DEEP => {
-                        depth(v) > MAX_DEPTH
+                        depth(bytes) > MAX_DEPTH
                     }
                     Rejection::InvalidJson { reason, .. } if *reason == TOO_MANY_MEMBERS => {
                         members.is_some_and(|m| m.0.len() > MAX_MEMBERS)
@@ -2002,9 +2091,9 @@ mod tests {
                 doc.push(if object { '}' } else { ']' });
             }
             prop_assume!(!top_level_duplicates(doc.as_bytes()));
-            let v: serde_json::Value = serde_json::from_str(&doc)
+            serde_json::from_str::<serde_json::Value>(&doc)
                 .map_err(|e| TestCaseError::fail(format!("{e}")))?;
-            prop_assert_eq!(validate(doc.as_bytes()).is_ok(), depth(&v) <= MAX_DEPTH, "{}", doc);
+            prop_assert_eq!(validate(doc.as_bytes()).is_ok(), depth(doc.as_bytes()) <= MAX_DEPTH, "{}", doc);
             check_agrees(doc.as_bytes())?;
         }
 

@@ -133,24 +133,28 @@ fn is_separator(b: u8) -> bool {
 /// assert_eq!(normalize("XAUXAG", &["XAG"]).unwrap().as_str(), "XAU/XAG");
 /// ```
 pub fn normalize(raw: &str, quotes: &[&str]) -> Result<Symbol, Rejection> {
-    normalize_or_expected(raw, quotes).map_err(|expected| rejection(raw, expected))
+    normalize_bytes(raw.as_bytes(), quotes)
+        .map_err(|expected| rejection_bytes(raw.as_bytes(), expected))
 }
 
 /// The rejection of a symbol that does not normalize.
 #[cold]
 #[inline(never)]
-pub(crate) fn rejection(raw: &str, expected: &'static str) -> Rejection {
+pub(crate) fn rejection_bytes(raw: &[u8], expected: &'static str) -> Rejection {
     Rejection::InvalidField {
         field: "symbol",
-        value: snippet(raw.as_bytes()),
+        value: snippet(raw),
         expected,
     }
 }
 
-/// [`normalize`], failing with what would have been accepted: a word
-/// instead of a whole [`Rejection`], which callers build only when needed.
-pub(crate) fn normalize_or_expected(raw: &str, quotes: &[&str]) -> Result<Symbol, &'static str> {
-    let mut s = raw.as_bytes();
+/// [`normalize`] on the text's bytes, failing with what would have been
+/// accepted: a word instead of a whole [`Rejection`], which callers build
+/// only when needed. Bytes, so a caller holding text known to be UTF-8 (the
+/// JSON scanner's) need not check it again; every byte the result keeps is
+/// checked to be ASCII here.
+pub(crate) fn normalize_bytes(raw: &[u8], quotes: &[&str]) -> Result<Symbol, &'static str> {
+    let mut s = raw;
     // 1. Exchange prefix.
     if let Some(colon) = s.iter().position(|&b| b == b':') {
         let exchange = &s[..colon];
@@ -211,15 +215,14 @@ pub(crate) fn normalize_or_expected(raw: &str, quotes: &[&str]) -> Result<Symbol
         return Err(EXPECT_PART_LEN);
     }
 
-    // Copied as strings and uppercased in place: the parts are ASCII, so
-    // the UTF-8 checks cannot fail, and base, '/' and quote fit the
-    // capacity (2 * MAX_PART_LEN + 1).
+    // Copied a character at a time, uppercased: the parts are ASCII letters
+    // and digits (so each is one byte, and no UTF-8 check is needed), and
+    // base, '/' and quote fit the capacity (2 * MAX_PART_LEN + 1).
     let mut text = heapless::String::<SYMBOL_CAP>::new();
-    for part in [base, b"/".as_slice(), quote] {
-        let part = core::str::from_utf8(part).map_err(|_| EXPECT_CHARS)?;
-        text.push_str(part).map_err(|()| EXPECT_PART_LEN)?;
+    for &b in base.iter().chain(b"/").chain(quote) {
+        text.push(char::from(b.to_ascii_uppercase()))
+            .map_err(|()| EXPECT_PART_LEN)?;
     }
-    text.make_ascii_uppercase();
     Ok(Symbol {
         text,
         // base.len() <= MAX_PART_LEN < 256.

@@ -88,7 +88,11 @@ const fn days_in_month(y: u32, m: u32) -> u32 {
 /// assert_eq!(from_integer_text("99999999999999999999999"), None);
 /// ```
 pub fn from_integer_text(text: &str) -> Option<i64> {
-    let digits = text.as_bytes();
+    from_integer_bytes(text.as_bytes())
+}
+
+/// [`from_integer_text`] on bytes.
+pub(crate) fn from_integer_bytes(digits: &[u8]) -> Option<i64> {
     if digits.is_empty() {
         return None;
     }
@@ -175,12 +179,16 @@ pub const fn floor_seconds(ms: i64) -> i64 {
 /// assert_eq!(parse_rfc3339("2019-08-27 09:56:00Z"), None);
 /// ```
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    parse_rfc3339_bytes(text.as_bytes())
+}
+
+/// [`parse_rfc3339`] on bytes.
+fn parse_rfc3339_bytes(s: &[u8]) -> Option<i64> {
     // The fixed-width head `YYYY-MM-DDTHH:MM:SS` is checked against a
     // layout and its six numbers read in the same loop (`#` = an ASCII
     // digit): a byte cursor with a call per field inlined into a dozen
     // copies of its loop, which costs flash on an MCU.
     const LAYOUT: &[u8; 19] = b"####-##-##T##:##:##";
-    let s = text.as_bytes();
     let mut numbers = [0u32; 6];
     let mut field = 0;
     for (&b, &want) in s.get(..LAYOUT.len())?.iter().zip(LAYOUT) {
@@ -258,7 +266,13 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
 /// assert_eq!(parse_timestamp("yesterday"), None);
 /// ```
 pub fn parse_timestamp(text: &str) -> Option<i64> {
-    from_integer_text(text).or_else(|| parse_rfc3339(text))
+    parse_timestamp_bytes(text.as_bytes())
+}
+
+/// [`parse_timestamp`] on bytes (the JSON scanner's text, already known to
+/// be UTF-8).
+pub(crate) fn parse_timestamp_bytes(text: &[u8]) -> Option<i64> {
+    from_integer_bytes(text).or_else(|| parse_rfc3339_bytes(text))
 }
 
 /// Displays Unix milliseconds as RFC 3339 UTC with milliseconds:
