@@ -9,7 +9,7 @@ strict=0
 cd "$(dirname "$0")"
 rustup target list --installed | grep -q thumbv7em-none-eabihf || rustup target add thumbv7em-none-eabihf
 cargo build --release --quiet
-elf=target/thumbv7em-none-eabihf/release/alertgate-firmware
+elf="${CARGO_TARGET_DIR:-target}/thumbv7em-none-eabihf/release/alertgate-firmware"
 python3 - "$elf" "$strict" <<'PY'
 import struct, sys
 data = open(sys.argv[1], "rb").read()
