@@ -215,6 +215,117 @@ pub struct FileConfig {
     /// `[simulation]`, read by `replay`.
     #[serde(default)]
     pub simulation: SimulationSection,
+    /// `[serve]`, read by `serve`.
+    #[serde(default)]
+    pub serve: ServeSection,
+    /// `[strategies.NAME]`: gates selected by `POST /webhook/NAME`.
+    #[serde(default)]
+    pub strategies: BTreeMap<String, StrategySection>,
+}
+
+/// `[serve]`: the HTTP gateway (`alertgate serve`). Paths are relative to
+/// the configuration file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeSection {
+    /// Listen address when `--listen` is not given. Default `127.0.0.1:8080`.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// The decision journal (JSON Lines, append-only). Default
+    /// `journal.jsonl`.
+    #[serde(default = "default_journal")]
+    pub journal: PathBuf,
+    /// The mock exchange's fill log (JSON Lines). Default `fills.jsonl`.
+    #[serde(default = "default_fills")]
+    pub fills: PathBuf,
+    /// Proxies whose `X-Forwarded-For` is believed (CIDR or address).
+    /// Default none: the peer address is the source.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// Time allowed for a request's headers, ms. Default 5000.
+    #[serde(default = "default_read_timeout_ms")]
+    pub header_timeout_ms: u64,
+    /// Time allowed for a request's body, ms. Default 5000.
+    #[serde(default = "default_read_timeout_ms")]
+    pub body_timeout_ms: u64,
+    /// Per source address: requests back to back (0 = no per-address
+    /// limit). Counts every request, accepted or not, before the gate.
+    /// Default 0.
+    #[serde(default)]
+    pub per_ip_burst: u32,
+    /// Per source address: refill, requests per second. Default 0.
+    #[serde(default)]
+    pub per_ip_per_second: u32,
+    /// Execution venue: only `mock` (paper trading at the alerts' prices).
+    #[serde(default = "default_exchange")]
+    pub exchange: String,
+    /// Consecutive execution failures that open the circuit breaker.
+    /// Default 5.
+    #[serde(default = "default_circuit_failures")]
+    pub circuit_failures: u32,
+    /// How long an open circuit rejects requests (`circuit_open`, 503), s.
+    /// Default 30.
+    #[serde(default = "default_circuit_cooldown_s")]
+    pub circuit_cooldown_s: u64,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_journal() -> PathBuf {
+    "journal.jsonl".into()
+}
+fn default_fills() -> PathBuf {
+    "fills.jsonl".into()
+}
+fn default_read_timeout_ms() -> u64 {
+    5000
+}
+fn default_exchange() -> String {
+    "mock".into()
+}
+fn default_circuit_failures() -> u32 {
+    5
+}
+fn default_circuit_cooldown_s() -> u64 {
+    30
+}
+
+impl Default for ServeSection {
+    fn default() -> Self {
+        ServeSection {
+            listen: default_listen(),
+            journal: default_journal(),
+            fills: default_fills(),
+            trusted_proxies: Vec::new(),
+            header_timeout_ms: default_read_timeout_ms(),
+            body_timeout_ms: default_read_timeout_ms(),
+            per_ip_burst: 0,
+            per_ip_per_second: 0,
+            exchange: default_exchange(),
+            circuit_failures: default_circuit_failures(),
+            circuit_cooldown_s: default_circuit_cooldown_s(),
+        }
+    }
+}
+
+/// `[strategies.NAME]`: one strategy's gate. Each section given here
+/// replaces the top-level section of the same name whole (no key-by-key
+/// merge, so a strategy's limits read in one place); sections left out are
+/// the top level's.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrategySection {
+    /// `[strategies.NAME.auth]`
+    pub auth: Option<AuthSection>,
+    /// `[strategies.NAME.policy]`
+    pub policy: Option<PolicySection>,
+    /// `[strategies.NAME.replay]`
+    pub replay: Option<ReplaySection>,
+    /// `[strategies.NAME.rate]`
+    pub rate: Option<RateSection>,
+    /// `[strategies.NAME.network]`
+    pub network: Option<NetworkSection>,
 }
 
 /// `[simulation]`: what `alertgate replay` needs beyond the gate's settings.
@@ -350,6 +461,11 @@ pub struct Settings {
     pub rate: RateConfig,
     /// `[simulation]`, read by `replay`.
     pub simulation: SimulationSection,
+    /// `[serve]`, read by `serve`.
+    pub serve: ServeSection,
+    /// `[strategies.NAME]`, each checked into its own settings (whose own
+    /// `strategies` is empty).
+    pub strategies: BTreeMap<String, Settings>,
 }
 
 /// The borrowed views the validator's `Config` points into.
@@ -473,6 +589,13 @@ impl Settings {
         file: FileConfig,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Settings, ConfigFileError> {
+        Settings::from_file_with(file, &env)
+    }
+
+    fn from_file_with(
+        file: FileConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigFileError> {
         let scheme = Scheme::from_name(&file.auth.scheme).ok_or_else(|| {
             invalid(
                 "auth.scheme",
@@ -553,6 +676,44 @@ impl Settings {
         }
 
         file.simulation.validate()?;
+        let mut strategies = BTreeMap::new();
+        for (name, section) in &file.strategies {
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(invalid(
+                    "strategies",
+                    format!("{name:?}: a strategy name is letters, digits, - and _"),
+                ));
+            }
+            let own = FileConfig {
+                auth: section.auth.clone().unwrap_or_else(|| file.auth.clone()),
+                policy: section
+                    .policy
+                    .clone()
+                    .unwrap_or_else(|| file.policy.clone()),
+                replay: section
+                    .replay
+                    .clone()
+                    .unwrap_or_else(|| file.replay.clone()),
+                rate: section.rate.clone().unwrap_or_else(|| file.rate.clone()),
+                network: section
+                    .network
+                    .clone()
+                    .unwrap_or_else(|| file.network.clone()),
+                ..FileConfig::default()
+            };
+            let settings = Settings::from_file_with(own, env).map_err(|e| match e {
+                ConfigFileError::Invalid { setting, message } => ConfigFileError::Invalid {
+                    setting: format!("strategies.{name}.{setting}"),
+                    message,
+                },
+                other => other,
+            })?;
+            strategies.insert(name.clone(), settings);
+        }
         let rate_defaults = RateConfig::default();
         Ok(Settings {
             scheme,
@@ -577,6 +738,8 @@ impl Settings {
                 per_second: file.rate.per_second.unwrap_or(rate_defaults.per_second),
             },
             simulation: file.simulation,
+            serve: file.serve,
+            strategies,
         })
     }
 
@@ -679,6 +842,47 @@ mod tests {
         assert!(err("[simulation]\ninitial_cash = 0").contains("simulation.initial_cash"));
         assert!(err("[simulation]\ntaker_fee_bps = -1").contains("simulation.taker_fee_bps"));
         assert!(err("[simulation.latency]\norder_ms = -5").contains("order_ms"));
+    }
+
+    #[test]
+    fn strategies_replace_whole_sections() {
+        let s = Settings::from_toml(
+            r#"
+            [auth]
+            scheme = "timestamped"
+            secrets_env = ["GATE_SECRET"]
+            [policy]
+            min_confidence = 0.7
+            [serve]
+            trusted_proxies = ["127.0.0.1"]
+            [strategies.sma.policy]
+            max_quantity = 1
+            [strategies.open]
+            "#,
+            "t.toml",
+            env,
+        )
+        .unwrap();
+        assert_eq!(s.serve.trusted_proxies, vec!["127.0.0.1"]);
+        let sma = &s.strategies["sma"];
+        assert_eq!(sma.scheme, Scheme::Timestamped);
+        assert_eq!(sma.secrets, vec![Secret(b"from-env".to_vec())]);
+        // The whole [policy] is the strategy's: min_confidence is back to
+        // its default.
+        assert_eq!(sma.policy.min_confidence, Policy::default().min_confidence);
+        assert_eq!(sma.policy.max_quantity, Decimal::parse("1"));
+        assert_eq!(
+            s.strategies["open"].policy.min_confidence,
+            Decimal::parse("0.7").unwrap()
+        );
+        let err = Settings::from_toml("[strategies.\"a b\"]", "t.toml", env).unwrap_err();
+        assert!(err.to_string().contains("strategies"), "{err}");
+        let err = Settings::from_toml("[strategies.x.auth]\nscheme = \"rot13\"", "t.toml", env)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("strategies.x.auth.scheme"),
+            "{err}"
+        );
     }
 
     #[test]

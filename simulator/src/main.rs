@@ -4,7 +4,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use alertgate_simulator::check::{self, CheckArgs};
+use alertgate_simulator::gateway::{self, ServeArgs};
 use alertgate_simulator::replay::{self, ReplayArgs};
+use alertgate_simulator::sender::{self, SendArgs};
 use clap::{Parser, Subcommand};
 
 /// Stands between trading alerts and an exchange.
@@ -24,6 +26,14 @@ enum Command {
     /// exchange with latency, fills and a report (exit 0, or 2 with the
     /// problem on stderr). Without arguments, replays the bundled sample.
     Replay(ReplayArgs),
+    /// Run the webhook gateway: decide, journal (fsynced) and execute on a
+    /// mock exchange, until SIGTERM or Ctrl-C (exit 0, or 2 with the
+    /// problem on stderr).
+    Serve(ServeArgs),
+    /// Send a recorded alert stream to a gateway, re-signing it if asked,
+    /// and print a summary (exit 0, 1 if any request failed, 2 on a usage
+    /// error).
+    Send(SendArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +55,32 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Serve(args) => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| "info".into()),
+                )
+                .with_writer(std::io::stderr)
+                .init();
+            match gateway::serve(&args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("alertgate serve: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Send(args) => match sender::send(&args) {
+            Ok(summary) => {
+                print!("{}", summary.render());
+                ExitCode::from(if summary.failures > 0 { 1 } else { 0 })
+            }
+            Err(e) => {
+                eprintln!("alertgate send: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Replay(args) => match replay::replay(&args) {
             Ok(table) => {
                 let mut out = std::io::stdout().lock();

@@ -12,6 +12,8 @@
 //! - `body` (required): the raw body as a string, byte for byte what was
 //!   signed.
 //! - `source_ip` (optional): the peer address.
+//! - `decision` (optional, ignored): what `alertgate serve` decided, so its
+//!   journal replays as it is.
 //!
 //! Unknown keys are errors (a typo must not silently drop a field). Blank
 //! lines are skipped. Lines need not be in time order: the engine orders
@@ -93,13 +95,15 @@ pub fn parse_line(line: &str, file: &str, number: u64) -> Result<RecordedRequest
             "expected a JSON object {\"received_at\", \"headers\", \"body\", \"source_ip\"}",
         ));
     };
-    if let Some(key) = map
-        .keys()
-        .find(|k| !matches!(k.as_str(), "received_at" | "headers" | "body" | "source_ip"))
-    {
+    if let Some(key) = map.keys().find(|k| {
+        !matches!(
+            k.as_str(),
+            "received_at" | "headers" | "body" | "source_ip" | "decision"
+        )
+    }) {
         return Err(at(
             key,
-            "unknown field; expected received_at, headers, body, source_ip".into(),
+            "unknown field; expected received_at, headers, body, source_ip, decision".into(),
         ));
     }
 
@@ -270,6 +274,15 @@ mod tests {
         assert_eq!(s.requests[1].received_at_ms, 1_699_113_601_000);
         assert_eq!(s.requests[1].line, 3);
         assert_eq!(s.max_headers(), 2);
+    }
+
+    #[test]
+    fn a_journal_line_reads_with_its_decision_ignored() {
+        let s = read(
+            r#"{"received_at":1699113600250,"body":"{}","decision":{"accepted":false,"code":"invalid_json"}}"#,
+        )
+        .unwrap();
+        assert_eq!(s.requests[0].body, "{}");
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! Keys are case-sensitive. Unknown keys are skipped (TradingView messages
 //! carry extras). `null` counts as absent for optional fields.
 
-use crate::decimal::Decimal;
+use crate::decimal::{Decimal, Parsed};
 use crate::error::{snippet, Rejection, Snippet, SNIPPET_CAP};
 use crate::json::{self, JsonStr, Members, RawValue};
 use crate::symbol::{self, Symbol};
@@ -171,6 +171,7 @@ impl Field {
     /// constant form (a switch on the length, then a compare or two), not
     /// compared with every alias in turn.
     #[cfg(not(target_os = "none"))]
+    #[inline(always)]
     fn of_name(name: &[u8]) -> Option<(Field, u8)> {
         const SYMBOL: Sig = sig(b"symbol");
         const TICKER: Sig = sig(b"ticker");
@@ -195,7 +196,7 @@ impl Field {
         if name.len() > LONGEST_ALIAS {
             return None;
         }
-        Some(match sig(name) {
+        Some(match sig_of(name) {
             SYMBOL => (Field::Symbol, 0),
             TICKER => (Field::Symbol, 1),
             SIDE => (Field::Side, 2),
@@ -249,6 +250,32 @@ const fn sig(b: &[u8]) -> Sig {
     }
 }
 
+/// [`sig`] at run time: whole words are loaded at once (the `const fn`
+/// assembles them byte by byte, which is what the compiler then does too).
+#[cfg(not(target_os = "none"))]
+#[inline(always)]
+fn sig_of(b: &[u8]) -> Sig {
+    fn word<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
+        b.get(at..at + N)
+            .and_then(|w| w.try_into().ok())
+            .unwrap_or([0; N])
+    }
+    let n = b.len();
+    match n {
+        8..=16 => (
+            n,
+            u64::from_le_bytes(word(b, 0)),
+            u64::from_le_bytes(word(b, n - 8)),
+        ),
+        4..=7 => (
+            n,
+            u64::from(u32::from_le_bytes(word(b, 0))),
+            u64::from(u32::from_le_bytes(word(b, n - 4))),
+        ),
+        _ => sig(b),
+    }
+}
+
 /// Length of the longest alias in [`FIELDS`].
 const LONGEST_ALIAS: usize = 11;
 
@@ -261,8 +288,9 @@ pub struct RawAlert<'a> {
 /// field and refuses repeats of known keys itself (the scanner checks the
 /// unknown ones), so a known key costs one match instead of a comparison
 /// with every earlier key.
-struct Collector<'a> {
-    values: [Option<RawValue<'a>>; FIELDS.len()],
+struct Collector<'a, 'v> {
+    /// Filled in place (the caller's storage: nothing is copied out).
+    values: &'v mut [Option<RawValue<'a>>; FIELDS.len()],
     /// Per field, which spelling filled it (`u8::MAX`: none yet).
     spelling: [u8; FIELDS.len()],
     /// The field of the key being read, if known ...
@@ -271,7 +299,7 @@ struct Collector<'a> {
     alias_repeat: bool,
 }
 
-impl<'a> Members<'a> for Collector<'a> {
+impl<'a> Members<'a> for Collector<'a, '_> {
     #[inline(always)]
     fn key(&mut self, key: &JsonStr<'a>) -> Result<bool, Rejection> {
         let Some((field, spelling)) = Field::of_key(key) else {
@@ -397,23 +425,30 @@ fn text<'b>(value: &RawValue<'b>, buf: &'b mut [u8]) -> Option<&'b [u8]> {
     }
 }
 
-/// A decimal from a JSON number or a numeric string.
-fn decimal(value: &RawValue<'_>) -> Option<Decimal> {
+/// A decimal from a JSON number or a numeric string, in register form.
+#[cfg_attr(not(target_os = "none"), inline(always))]
+fn decimal(value: &RawValue<'_>) -> Option<Parsed> {
     match value {
-        RawValue::Number(text) => Decimal::parse_bytes(text),
-        RawValue::String(s) if !s.has_escapes() => Decimal::parse_bytes(s.raw()),
-        RawValue::String(s) => s
-            .decode_to(&mut [0; DECIMAL_TEXT_CAP])
-            .ok()
-            .and_then(Decimal::parse),
+        RawValue::Number(text) => Decimal::parse_parts(text),
+        RawValue::String(s) if !s.has_escapes() => Decimal::parse_parts(s.raw()),
+        RawValue::String(s) => decimal_escaped(s),
         _ => None,
     }
 }
 
+/// [`decimal`] of a string with escapes (rare): decoded first.
+#[inline(never)]
+fn decimal_escaped(s: &JsonStr<'_>) -> Option<Parsed> {
+    s.decode_to(&mut [0; DECIMAL_TEXT_CAP])
+        .ok()
+        .and_then(|text| Decimal::parse_parts(text.as_bytes()))
+}
+
+#[cfg_attr(not(target_os = "none"), inline(always))]
 fn positive(field: Field, value: &RawValue<'_>) -> Result<Decimal, Problem> {
     let d = decimal(value).ok_or(Problem::Invalid(field, DECIMAL_EXPECTED))?;
-    if d.is_positive() {
-        Ok(d)
+    if d.mantissa > 0 {
+        Ok(d.decimal())
     } else {
         Err(Problem::Invalid(field, "a number greater than 0"))
     }
@@ -468,16 +503,28 @@ impl<'a> RawAlert<'a> {
     /// Errors: `invalid_json`, `not_an_object`, `duplicate_field` (a key twice,
     /// or two aliases of one field).
     pub fn scan(body: &'a [u8]) -> Result<RawAlert<'a>, Rejection> {
+        let mut raw = RawAlert::EMPTY;
+        raw.scan_in_place(body)?;
+        Ok(raw)
+    }
+
+    /// No field seen yet.
+    pub(crate) const EMPTY: RawAlert<'a> = RawAlert {
+        values: [None; FIELDS.len()],
+    };
+
+    /// [`RawAlert::scan`] into `self` (which must be [`RawAlert::EMPTY`]):
+    /// the values are written where the caller keeps them, not returned
+    /// (and copied) inside a `Result`.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    pub(crate) fn scan_in_place(&mut self, body: &'a [u8]) -> Result<(), Rejection> {
         let mut collector = Collector {
-            values: [None; FIELDS.len()],
+            values: &mut self.values,
             spelling: [u8::MAX; FIELDS.len()],
             current: None,
             alias_repeat: false,
         };
-        json::scan_members(body, &mut collector)?;
-        Ok(RawAlert {
-            values: collector.values,
-        })
+        json::scan_members(body, &mut collector)
     }
 
     fn get(&self, field: Field) -> Option<&RawValue<'a>> {
@@ -491,6 +538,7 @@ impl<'a> RawAlert<'a> {
         self.get(field).ok_or(Problem::Missing(field))
     }
 
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn optional_positive(&self, field: Field) -> Result<Option<Decimal>, Problem> {
         self.get(field).map(|v| positive(field, v)).transpose()
     }
@@ -509,6 +557,7 @@ impl<'a> RawAlert<'a> {
 
     /// Converts the known fields, in [`FIELDS`] order; `quotes` is the list of
     /// quote currencies used to split unseparated symbols.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     pub fn fields(&self, quotes: &[&str]) -> Result<Fields, Rejection> {
         self.convert(quotes)
             .map_err(|problem| self.rejection(problem))
@@ -542,6 +591,7 @@ impl<'a> RawAlert<'a> {
     }
 
     /// [`RawAlert::fields`], failing with a [`Problem`].
+    #[cfg_attr(not(target_os = "none"), inline(always))]
     fn convert(&self, quotes: &[&str]) -> Result<Fields, Problem> {
         let mut symbol_buf = [0; SYMBOL_TEXT_CAP];
         let raw_symbol =
@@ -588,10 +638,10 @@ impl<'a> RawAlert<'a> {
             None => None,
             Some(v) => {
                 let c = decimal(v).ok_or(Problem::Invalid(Field::Confidence, DECIMAL_EXPECTED))?;
-                if c.is_negative() || c > Decimal::ONE {
+                if c.mantissa < 0 || c.above_one() {
                     return Err(Problem::Invalid(Field::Confidence, "a number from 0 to 1"));
                 }
-                Some(c)
+                Some(c.decimal())
             }
         };
 
@@ -675,7 +725,9 @@ impl<'a> RawAlert<'a> {
 /// assert_eq!(f.timestamp_ms, Some(1_566_899_760_000));
 /// ```
 pub fn parse(body: &[u8]) -> Result<Fields, Rejection> {
-    RawAlert::scan(body)?.fields(symbol::DEFAULT_QUOTES)
+    let mut raw = RawAlert::EMPTY;
+    raw.scan_in_place(body)?;
+    raw.fields(symbol::DEFAULT_QUOTES)
 }
 
 #[cfg(test)]
@@ -861,6 +913,17 @@ mod tests {
             code(r#"{"symbol":null,"side":"buy","quantity":1}"#),
             "missing_field"
         );
+    }
+
+    #[test]
+    fn run_time_signatures_match_const_ones() {
+        let text = b"abcdefghijklmnopqrstu";
+        for start in 0..4 {
+            for n in 0..=17 {
+                let b = &text[start..start + n];
+                assert_eq!(sig_of(b), sig(b), "{n}");
+            }
+        }
     }
 
     #[test]

@@ -134,6 +134,49 @@ impl Digits {
     }
 }
 
+/// A parsed decimal before it is stored (see [`Decimal::parse_parts`]):
+/// `mantissa × 10^-scale` in shortest form, `|mantissa| < 10^18`,
+/// `scale ≤ 18`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Parsed {
+    /// The signed mantissa (below 10^18 in magnitude, so never wraps).
+    pub(crate) mantissa: i64,
+    /// Decimal places, at most [`MAX_SCALE`].
+    pub(crate) scale: u8,
+}
+
+impl Parsed {
+    #[inline(always)]
+    fn new(negative: bool, magnitude: u64, scale: u8) -> Parsed {
+        // Below 10^18 < 2^63: the cast cannot wrap.
+        let m = magnitude as i64;
+        Parsed {
+            mantissa: if negative { -m } else { m },
+            scale,
+        }
+    }
+
+    /// The stored form.
+    #[inline(always)]
+    pub(crate) fn decimal(self) -> Decimal {
+        Decimal {
+            mantissa: i128::from(self.mantissa).to_le_bytes(),
+            scale: self.scale,
+        }
+    }
+
+    /// Whether the value exceeds one (`mantissa > 10^scale`; `10^18` fits
+    /// an `i64`).
+    #[inline(always)]
+    pub(crate) fn above_one(self) -> bool {
+        let mut one: i64 = 1;
+        for _ in 0..self.scale {
+            one *= 10;
+        }
+        self.mantissa > one
+    }
+}
+
 impl Decimal {
     /// Zero.
     pub const ZERO: Decimal = Decimal {
@@ -197,6 +240,16 @@ impl Decimal {
 
     /// [`Decimal::parse`] over bytes.
     pub fn parse_bytes(s: &[u8]) -> Option<Decimal> {
+        Self::parse_parts(s).map(Parsed::decimal)
+    }
+
+    /// [`Decimal::parse_bytes`], returning the value as a signed mantissa
+    /// below 10^18 in magnitude and a scale: two registers, which callers
+    /// can test (sign, range) before storing the 17-byte [`Decimal`]. (A
+    /// `Decimal` returned through memory and read back as other widths
+    /// stalls store forwarding on the host.)
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    pub(crate) fn parse_parts(s: &[u8]) -> Option<Parsed> {
         let (negative, s) = match s {
             [b'-', rest @ ..] => (true, rest),
             _ => (false, s),
@@ -260,7 +313,10 @@ impl Decimal {
             zeros,
         } = acc;
         if significant == 0 {
-            return Some(Decimal::ZERO);
+            return Some(Parsed {
+                mantissa: 0,
+                scale: 0,
+            });
         }
         // value = mantissa × 10^(exp - frac_len + trailing zeros)
         let power = i64::from(exp) - frac_len as i64 + zeros as i64;
@@ -273,17 +329,13 @@ impl Decimal {
             for _ in 0..power {
                 mantissa *= 10;
             }
-            Some(Decimal::from_parts_unchecked(negative, mantissa as i128, 0))
+            Some(Parsed::new(negative, mantissa, 0))
         } else {
             let scale = -power;
             if scale > i64::from(MAX_SCALE) {
                 return None;
             }
-            Some(Decimal::from_parts_unchecked(
-                negative,
-                mantissa as i128,
-                scale as u8,
-            ))
+            Some(Parsed::new(negative, mantissa, scale as u8))
         }
     }
 
@@ -418,6 +470,34 @@ mod tests {
 
     use super::*;
     use num_bigint::BigInt;
+
+    #[test]
+    fn parsed_parts_agree_with_decimals() {
+        for text in [
+            "0",
+            "-0",
+            "1",
+            "1.0",
+            "0.999999999999999999",
+            "1.00000000000000001",
+            "-1",
+            "2",
+            "0.85",
+            "1e0",
+            "10e-1",
+            "100000000000000000e-17",
+            "-0.5",
+            "999999999999999999",
+            "0.000000000000000001",
+            "1e17",
+        ] {
+            let parsed = Decimal::parse_parts(text.as_bytes()).unwrap();
+            let d = Decimal::parse(text).unwrap();
+            assert_eq!(parsed.decimal(), d, "{text}");
+            assert_eq!(parsed.above_one(), d > Decimal::ONE, "{text}");
+            assert_eq!(parsed.mantissa > 0, d.is_positive(), "{text}");
+        }
+    }
     use proptest::prelude::*;
     use std::string::{String, ToString};
 

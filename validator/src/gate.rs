@@ -233,9 +233,10 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
         }
         let verified = self.verifier.verify(body, request.headers, now_ms)?;
 
-        let raw = RawAlert::scan(body)?;
+        let mut raw = RawAlert::EMPTY;
+        raw.scan_in_place(body)?;
         self.verifier.check_passphrase(raw.passphrase())?;
-        let fields = raw.fields(self.policy.quotes)?;
+        let mut fields = raw.fields(self.policy.quotes)?;
 
         let timestamp_ms = match (fields.timestamp_ms, verified.signed_at_s) {
             (Some(ms), _) => ms,
@@ -248,29 +249,33 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
         self.policy
             .check(&fields, request.mark_price, timestamp_ms, now_ms)?;
 
-        let event_id = match (verified.event_id, &fields.event_id) {
-            (Some(header), _) => {
+        // An id header the signature does not cover (github, timestamped)
+        // could be changed by whoever captured a request, turning a replay
+        // into a "new" event. Such alerts are remembered by what the
+        // signature does cover: the body's event id, else the body's
+        // digest. The order still carries the sender's id.
+        let (event_id, replay_key) = match verified.event_id {
+            Some(header) => {
                 let mut id = EventId::new();
                 id.push_str(header).map_err(|_| Rejection::InvalidField {
                     field: "event_id",
                     value: crate::error::snippet(header.as_bytes()),
                     expected: "an event id header of at most 64 bytes",
                 })?;
-                id
+                let key = match fields.event_id.take() {
+                    _ if verified.event_id_signed => copy_id(&id),
+                    Some(body_id) => body_id,
+                    None => body_digest_id(body),
+                };
+                (id, key)
             }
-            (None, Some(id)) => id.clone(),
-            (None, None) => body_digest_id(body),
-        };
-        // An id header the signature does not cover (github, timestamped)
-        // could be changed by whoever captured a request, turning a replay
-        // into a "new" event. Such alerts are remembered by what the
-        // signature does cover: the body's event id, else the body's
-        // digest. The order still carries the sender's id.
-        let replay_key = match (verified.event_id, &fields.event_id) {
-            (Some(_), _) if verified.event_id_signed => event_id.clone(),
-            (Some(_), Some(body_id)) => body_id.clone(),
-            (Some(_), None) => body_digest_id(body),
-            (None, _) => event_id.clone(),
+            None => {
+                let id = fields
+                    .event_id
+                    .take()
+                    .unwrap_or_else(|| body_digest_id(body));
+                (copy_id(&id), id)
+            }
         };
 
         // Rate limit, then replay guard. The bucket is only peeked here and
@@ -321,6 +326,16 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
     pub fn replay_live(&self, now_ms: i64) -> usize {
         self.guard.live(now_ms)
     }
+}
+
+/// A copy of `id`: its bytes in one copy (`heapless`'s `clone` copies a
+/// byte at a time).
+#[inline]
+fn copy_id(id: &EventId) -> EventId {
+    let mut copy = EventId::new();
+    // Same capacity: cannot fail.
+    let _ = copy.push_str(id);
+    copy
 }
 
 /// `sha256:` and the first 16 bytes of the body's SHA-256, in hex: the event

@@ -663,7 +663,7 @@ impl Ctx<'_> {
             let tag = tag_of(keyed, signed);
             let hit = candidates
                 .iter()
-                .fold(Choice::from(0), |hit, c| hit | tag.ct_eq(c));
+                .fold(Choice::from(0), |hit, c| hit | tags_equal(&tag, c));
             bool::from(hit)
         })
     }
@@ -778,6 +778,57 @@ fn parse_timestamp(s: &[u8]) -> Result<i64, &'static str> {
     Ok(value)
 }
 
+/// Index of the first `needle` in `hay`, on bare-metal targets: a plain
+/// search (small code).
+#[cfg(all(feature = "_hmac", target_os = "none"))]
+#[cfg_attr(not(feature = "scheme-timestamped"), allow(dead_code))]
+fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    hay.iter().position(|&b| b == needle)
+}
+
+/// Index of the first `needle` in `hay`, eight bytes at a time (a
+/// signature header's 64 hex digits are otherwise compared one by one).
+#[cfg(all(feature = "_hmac", not(target_os = "none")))]
+#[cfg_attr(not(feature = "scheme-timestamped"), allow(dead_code))]
+#[inline]
+fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    const ONES: u64 = u64::MAX / 255;
+    const HIGH: u64 = ONES << 7;
+    let mut chunks = hay.chunks_exact(8);
+    let mut n = 0;
+    for chunk in &mut chunks {
+        let x =
+            u64::from_le_bytes(chunk.try_into().unwrap_or_default()) ^ (ONES * u64::from(needle));
+        // The high bit of the lowest zero byte of `x` is exact (a borrow
+        // only runs upwards from it).
+        let zero = x.wrapping_sub(ONES) & !x & HIGH;
+        if zero != 0 {
+            return Some(n + (zero.trailing_zeros() / 8) as usize);
+        }
+        n += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == needle)
+        .map(|i| n + i)
+}
+
+/// Whether two tags are equal, in constant time: the words' differences
+/// are OR-ed together without branching and only the result goes through
+/// `subtle` (one optimization barrier, not one per byte as with the slice
+/// comparison).
+#[cfg(feature = "_hmac")]
+#[inline]
+fn tags_equal(a: &Tag, b: &Tag) -> Choice {
+    let mut diff = 0u64;
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let word = |w: &[u8]| u64::from_le_bytes(w.try_into().unwrap_or_default());
+        diff |= word(x) ^ word(y);
+    }
+    diff.ct_eq(&0)
+}
+
 /// Decodes a 64-digit hex signature (either case) in constant time.
 #[cfg(feature = "_hmac-hex")]
 fn decode_hex_tag(s: &[u8]) -> Result<Tag, &'static str> {
@@ -787,11 +838,69 @@ fn decode_hex_tag(s: &[u8]) -> Result<Tag, &'static str> {
     if s.len() != 64 {
         return Err("signature is not 64 hex digits");
     }
+    decode_hex_64(s).ok_or("signature is not hex")
+}
+
+/// The 32 bytes of 64 hex digits (either case), on bare-metal targets:
+/// `base16ct`'s constant-time decoder (small code).
+#[cfg(all(feature = "_hmac-hex", any(target_os = "none", test)))]
+fn decode_hex_64_base16ct(s: &[u8]) -> Option<Tag> {
     let mut tag = [0u8; 32];
     match base16ct::mixed::decode(s, &mut tag) {
-        Ok(decoded) if decoded.len() == 32 => Ok(tag),
-        _ => Err("signature is not hex"),
+        Ok(decoded) if decoded.len() == 32 => Some(tag),
+        _ => None,
     }
+}
+
+#[cfg(all(feature = "_hmac-hex", target_os = "none"))]
+fn decode_hex_64(s: &[u8]) -> Option<Tag> {
+    decode_hex_64_base16ct(s)
+}
+
+/// The 32 bytes of 64 hex digits (either case), eight digits at a time
+/// (SWAR) and in constant time: no branch or index depends on the digits,
+/// only the final verdict. `None` if `s` is not 64 hex digits.
+#[cfg(all(feature = "_hmac-hex", not(target_os = "none")))]
+fn decode_hex_64(s: &[u8]) -> Option<Tag> {
+    const ONES: u64 = u64::MAX / 255;
+    const HIGH: u64 = ONES << 7;
+    /// High bit of each byte set where `lo <= byte <= hi`, for bytes below
+    /// 0x80 (no sum below carries into the next byte).
+    #[inline(always)]
+    fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
+        x.wrapping_add(ONES * u64::from(0x80 - lo)) & !x.wrapping_add(ONES * u64::from(0x7f - hi))
+    }
+    /// Eight hex digits (little-endian) as four bytes, and the high bit
+    /// of each byte of `bad` set where the digit is not hex.
+    #[inline(always)]
+    fn four(x: u64, bad: &mut u64) -> u64 {
+        let ascii = !x & HIGH;
+        let folded = x | (ONES * 0x20);
+        let digit = in_range(x, b'0', b'9') & ascii;
+        // `| 0x20` maps only `A`..=`F` and `a`..=`f` onto `a`..=`f`.
+        let letter = in_range(folded, b'a', b'f') & ascii;
+        *bad |= !(digit | letter) & HIGH;
+        // A digit's value is its low nibble; a letter's its low nibble + 9
+        // (`a` is 0x61). Nothing carries across bytes (at most 6 + 9).
+        let letter_mask = (letter >> 7) * 0xff;
+        let v = (x & (ONES * 0x0f)) + ((ONES * 9) & letter_mask);
+        // Per 16-bit lane: the first digit is the high nibble.
+        let p = ((v << 4) | (v >> 8)) & 0x00ff_00ff_00ff_00ff;
+        let p = (p | (p >> 8)) & 0x0000_ffff_0000_ffff;
+        (p | (p >> 16)) & 0xffff_ffff
+    }
+    if s.len() != 64 {
+        return None;
+    }
+    let mut tag = [0u8; 32];
+    let mut bad = 0u64;
+    let word = |w: &[u8]| u64::from_le_bytes(w.try_into().unwrap_or_default());
+    for (digits, out) in s.chunks_exact(16).zip(tag.chunks_exact_mut(8)) {
+        let low = four(word(&digits[..8]), &mut bad);
+        let high = four(word(&digits[8..]), &mut bad);
+        out.copy_from_slice(&(low | (high << 32)).to_le_bytes());
+    }
+    bool::from(bad.ct_eq(&0)).then_some(tag)
 }
 
 /// Lowercase hex of `tag`.
@@ -863,6 +972,75 @@ fn bad(header: &str) -> Rejection {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(feature = "_hmac")]
+    mod find {
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn find_byte_is_position(
+                hay in proptest::collection::vec(
+                    prop_oneof![4 => 0x20..0x7fu8, 1 => any::<u8>()],
+                    0..40,
+                ),
+                needle in prop_oneof![Just(b','), Just(b'='), any::<u8>()],
+            ) {
+                prop_assert_eq!(
+                    super::super::find_byte(&hay, needle),
+                    hay.iter().position(|&b| b == needle)
+                );
+            }
+        }
+    }
+
+    #[cfg(feature = "_hmac-hex")]
+    mod hex {
+        use super::super::{decode_hex_64, decode_hex_64_base16ct, tags_equal};
+        use proptest::prelude::*;
+
+        #[test]
+        fn decodes_like_base16ct() {
+            let lower = "00112233445566778899aabbccddeeff0123456789abcdefABCDEF9876543210";
+            let tag = decode_hex_64(lower.as_bytes()).unwrap();
+            assert_eq!(Some(tag), decode_hex_64_base16ct(lower.as_bytes()));
+            assert_eq!(tag[..4], [0x00, 0x11, 0x22, 0x33]);
+            assert_eq!(tag[24..], [0xab, 0xcd, 0xef, 0x98, 0x76, 0x54, 0x32, 0x10]);
+            // Every byte value in every position of each 8-byte word.
+            for pos in 0..64 {
+                for b in 0..=255u8 {
+                    let mut s =
+                        *b"0123456789abcdefABCDEF0123456789abcdefABCDEF0123456789abcdef0123";
+                    s[pos] = b;
+                    assert_eq!(decode_hex_64(&s), decode_hex_64_base16ct(&s), "{pos} {b}");
+                }
+            }
+            assert_eq!(decode_hex_64(&[b'0'; 63]), None);
+        }
+
+        proptest! {
+            #[test]
+            fn swar_decoder_matches(
+                s in proptest::collection::vec(
+                    prop_oneof![
+                        4 => proptest::sample::select(b"0123456789abcdefABCDEF".to_vec()),
+                        1 => any::<u8>(),
+                    ],
+                    64,
+                )
+            ) {
+                prop_assert_eq!(decode_hex_64(&s), decode_hex_64_base16ct(&s));
+            }
+
+            #[test]
+            fn tag_equality(a in any::<[u8; 32]>(), flip in 0..=256usize) {
+                let mut b = a;
+                if flip < 256 {
+                    b[flip / 8] ^= 1 << (flip % 8);
+                }
+                prop_assert_eq!(bool::from(tags_equal(&a, &b)), a == b);
+            }
+        }
+    }
 
     use base64ct::{Base64, Encoding};
     use proptest::prelude::*;

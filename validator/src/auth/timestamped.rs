@@ -39,7 +39,7 @@ fn parse(value: &str) -> Result<Parsed<'_>, &'static str> {
     // Cortex-M. What is split out is only read as bytes.
     let mut rest = value.as_bytes();
     loop {
-        let (part, next) = match rest.iter().position(|&b| b == b',') {
+        let (part, next) = match super::find_byte(rest, b',') {
             Some(comma) => (&rest[..comma], Some(&rest[comma + 1..])),
             None => (rest, None),
         };

@@ -1,0 +1,145 @@
+//! The gateway's counters, exported as Prometheus text on `GET /metrics`.
+//!
+//! Plain atomics and one small map: recording never waits on a scrape.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds of the latency buckets, seconds.
+const BOUNDS_S: [f64; 14] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// A cumulative latency histogram (seconds).
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; BOUNDS_S.len()],
+    count: AtomicU64,
+    sum_ns: AtomicU64,
+}
+
+impl Histogram {
+    /// Records one observation.
+    pub fn observe(&self, d: Duration) {
+        let s = d.as_secs_f64();
+        if let Some(i) = BOUNDS_S.iter().position(|&b| s <= b) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    /// Observations so far.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (bound, bucket) in BOUNDS_S.iter().zip(&self.buckets) {
+            cumulative += bucket.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        let count = self.count();
+        let sum = self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9;
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {count}");
+    }
+}
+
+/// Everything `/metrics` reports.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Responses by (HTTP status, code).
+    requests: Mutex<BTreeMap<(u16, &'static str), u64>>,
+    /// Time from the body being read to the gate's decision.
+    pub decision: Histogram,
+    /// One group commit's write + fsync.
+    pub journal_fsync: Histogram,
+    /// Orders handed to execution.
+    pub orders: AtomicU64,
+    /// Orders filled.
+    pub fills: AtomicU64,
+    /// Execution attempts that failed.
+    pub execution_failures: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts one response.
+    pub fn request(&self, status: u16, code: &'static str) {
+        let mut map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry((status, code)).or_default() += 1;
+    }
+
+    /// Prometheus text exposition format 0.0.4.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP alertgate_requests_total Webhook responses by status and code.\n");
+        out.push_str("# TYPE alertgate_requests_total counter\n");
+        let map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        for ((status, code), n) in map.iter() {
+            let _ = writeln!(
+                out,
+                "alertgate_requests_total{{status=\"{status}\",code=\"{code}\"}} {n}"
+            );
+        }
+        drop(map);
+        self.decision.render(
+            &mut out,
+            "alertgate_decision_seconds",
+            "Time from a complete body to the gate's decision.",
+        );
+        self.journal_fsync.render(
+            &mut out,
+            "alertgate_journal_fsync_seconds",
+            "Write and fsync of one journal group commit.",
+        );
+        for (name, help, value) in [
+            (
+                "alertgate_orders_total",
+                "Orders sent to execution.",
+                &self.orders,
+            ),
+            ("alertgate_fills_total", "Orders filled.", &self.fills),
+            (
+                "alertgate_execution_failures_total",
+                "Failed execution attempts.",
+                &self.execution_failures,
+            ),
+        ] {
+            let v = value.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_cumulative_buckets() {
+        let m = Metrics::default();
+        m.request(200, "accepted");
+        m.request(200, "accepted");
+        m.request(409, "replayed");
+        m.decision.observe(Duration::from_micros(50));
+        m.decision.observe(Duration::from_millis(3));
+        let text = m.render();
+        assert!(text.contains("alertgate_requests_total{status=\"200\",code=\"accepted\"} 2"));
+        assert!(text.contains("alertgate_requests_total{status=\"409\",code=\"replayed\"} 1"));
+        assert!(text.contains("alertgate_decision_seconds_bucket{le=\"0.0001\"} 1"));
+        assert!(text.contains("alertgate_decision_seconds_bucket{le=\"0.005\"} 2"));
+        assert!(text.contains("alertgate_decision_seconds_count 2"));
+        assert!(text.contains("alertgate_fills_total 0"));
+    }
+}

@@ -1,0 +1,696 @@
+//! `alertgate serve`: the webhook gateway over HTTP.
+//!
+//! Each request flows one way: read (body limit and timeouts) → source
+//! address (`X-Forwarded-For` only from `trusted_proxies`) → circuit
+//! breaker → [`Gate::check`] → [`journal`] (written and fsynced, group
+//! commit) → response → [`execution`]. Execution runs after the answer, so
+//! a slow venue never delays the sender; it runs only after the decision is
+//! durable, so a crash never executes an order the journal does not hold.
+//!
+//! On start the journal is read back: accepted entries re-enter their
+//! gate's replay guard, and accepted orders the exchange has not filled are
+//! executed; client order ids make that idempotent.
+//!
+//! Routes: `POST /webhook` (the top-level gate), `POST /webhook/{strategy}`
+//! (a `[strategies.NAME]` gate), `GET /healthz`, `GET /metrics`.
+
+pub mod execution;
+pub mod journal;
+pub mod metrics;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use alertgate_validator::alert::RawAlert;
+use alertgate_validator::net::Cidr;
+use alertgate_validator::rate::TokenBucket;
+use alertgate_validator::{Decimal, Gate, Order, RateConfig, Rejection, Request};
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use http_body_util::{BodyExt, Limited};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::check::{wall_clock_ms, UsageError};
+use crate::config::Settings;
+use execution::{CircuitBreaker, PaperExchange};
+use journal::{ExecOrder, Journal};
+use metrics::Metrics;
+
+/// Replay guard capacity of each gate: accepted events live in one window.
+pub const REPLAY_CAPACITY: usize = 65_536;
+
+/// Arguments of `alertgate serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Configuration file (`[serve]` and `[strategies.NAME]` sections).
+    #[arg(long, short)]
+    pub config: PathBuf,
+    /// Listen address (default: `[serve] listen`, else 127.0.0.1:8080).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+}
+
+type SharedGate = Mutex<Box<Gate<'static, REPLAY_CAPACITY>>>;
+
+struct Strategy {
+    gate: SharedGate,
+    max_body_bytes: usize,
+    /// Quote currencies, to find an unpriced alert's symbol.
+    quotes: Vec<&'static str>,
+}
+
+struct AppState {
+    /// `""` is `POST /webhook`.
+    strategies: BTreeMap<String, Strategy>,
+    trusted_proxies: Vec<Cidr>,
+    body_timeout: Duration,
+    per_ip: Option<PerIpLimit>,
+    journal: Journal,
+    orders: mpsc::UnboundedSender<ExecOrder>,
+    /// Last price seen per symbol (accepted alerts' prices): the mark that
+    /// values unpriced market orders.
+    marks: Mutex<HashMap<String, Decimal>>,
+    breaker: Arc<CircuitBreaker>,
+    metrics: Arc<Metrics>,
+}
+
+/// A token bucket per source address, checked before the gate so a flood
+/// from one address costs neither a decision nor a journal fsync. The map
+/// is bounded: past `MAX_TRACKED` addresses, full (idle) buckets are
+/// dropped.
+struct PerIpLimit {
+    config: RateConfig,
+    buckets: Mutex<HashMap<IpAddr, TokenBucket>>,
+}
+
+impl PerIpLimit {
+    const MAX_TRACKED: usize = 100_000;
+
+    fn try_take(&self, ip: IpAddr, now_ms: i64) -> Result<(), Rejection> {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() >= Self::MAX_TRACKED && !buckets.contains_key(&ip) {
+            let burst = self.config.burst;
+            buckets.retain(|_, b| b.available(now_ms) < burst);
+        }
+        buckets
+            .entry(ip)
+            .or_insert_with(|| TokenBucket::new(self.config, now_ms))
+            .try_take(now_ms)
+    }
+}
+
+/// Builds a boxed gate on a thread with room for it: `Box::new(Gate::new())`
+/// may assemble the (large) gate on the stack first.
+fn build_gate(settings: &'static Settings) -> Result<Box<Gate<'static, REPLAY_CAPACITY>>, String> {
+    let lent: &'static _ = Box::leak(Box::new(settings.lend()));
+    let size = std::mem::size_of::<Gate<'static, REPLAY_CAPACITY>>();
+    std::thread::Builder::new()
+        .stack_size(4 * size + (1 << 20))
+        .spawn(move || {
+            Gate::new(lent.config())
+                .map(Box::new)
+                .map_err(|e| format!("configuration: {e}"))
+        })
+        .map_err(|e| e.to_string())?
+        .join()
+        .map_err(|_| "building the gate panicked".to_string())?
+}
+
+fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+/// Runs the gateway until SIGTERM or Ctrl-C.
+pub fn serve(args: &ServeArgs) -> Result<(), UsageError> {
+    let settings = Settings::load(&args.config, |k| std::env::var(k).ok())
+        .map_err(|e| UsageError(e.to_string()))?;
+    // The gates borrow their settings for the life of the process.
+    let settings: &'static Settings = Box::leak(Box::new(settings));
+    let serve = &settings.serve;
+    if serve.exchange != "mock" {
+        return Err(UsageError(format!(
+            "serve.exchange: {:?} is not an exchange; expected mock",
+            serve.exchange
+        )));
+    }
+    let base = args
+        .config
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .to_path_buf();
+    let journal_path = resolve(&base, &serve.journal);
+    let fills_path = resolve(&base, &serve.fills);
+    let mut trusted_proxies = Vec::new();
+    for p in &serve.trusted_proxies {
+        trusted_proxies.push(Cidr::parse(p).ok_or_else(|| {
+            UsageError(format!(
+                "serve.trusted_proxies: {p:?} is not an address or a CIDR"
+            ))
+        })?);
+    }
+    let listen = match args.listen {
+        Some(a) => a,
+        None => serve.listen.parse().map_err(|_| {
+            UsageError(format!(
+                "serve.listen: {:?} is not an address:port",
+                serve.listen
+            ))
+        })?,
+    };
+
+    let mut strategies = BTreeMap::new();
+    strategies.insert(
+        String::new(),
+        Strategy {
+            gate: Mutex::new(build_gate(settings).map_err(UsageError)?),
+            max_body_bytes: settings.max_body_bytes,
+            quotes: settings.quotes.iter().map(String::as_str).collect(),
+        },
+    );
+    for (name, s) in &settings.strategies {
+        strategies.insert(
+            name.clone(),
+            Strategy {
+                gate: Mutex::new(
+                    build_gate(s).map_err(|e| UsageError(format!("strategies.{name}: {e}")))?,
+                ),
+                max_body_bytes: s.max_body_bytes,
+                quotes: s.quotes.iter().map(String::as_str).collect(),
+            },
+        );
+    }
+
+    // Recovery: the journal's accepted entries, the exchange's fills.
+    let accepted = journal::recover(&journal_path)
+        .map_err(|e| UsageError(format!("journal {}: {e}", journal_path.display())))?;
+    let exchange = PaperExchange::open(&fills_path)
+        .map_err(|e| UsageError(format!("fills {}: {e}", fills_path.display())))?;
+    let now = wall_clock_ms();
+    let mut resume = Vec::new();
+    for entry in accepted {
+        if let Some(s) = strategies.get(&entry.strategy) {
+            let mut gate = s.gate.lock().unwrap_or_else(|e| e.into_inner());
+            if entry.accepted_ms + gate.replay_window_ms() > now {
+                if let Err(e) = gate.remember(&entry.replay_key, entry.accepted_ms) {
+                    tracing::warn!(event = %entry.order.event_id, "not remembered: {e}");
+                }
+            }
+        }
+        if !exchange.has_filled(&entry.order.client_order_id) {
+            resume.push(entry.order);
+        }
+    }
+
+    let metrics = Arc::new(Metrics::default());
+    let (journal, writer) = Journal::open(&journal_path, metrics.clone())
+        .map_err(|e| UsageError(format!("journal {}: {e}", journal_path.display())))?;
+    let breaker = Arc::new(CircuitBreaker::new(
+        serve.circuit_failures,
+        Duration::from_secs(serve.circuit_cooldown_s),
+    ));
+    let (orders, order_rx) = mpsc::unbounded_channel();
+    if !resume.is_empty() {
+        tracing::info!(
+            orders = resume.len(),
+            "resuming accepted orders not yet filled"
+        );
+    }
+    for order in resume {
+        metrics.orders.fetch_add(1, Ordering::Relaxed);
+        let _ = orders.send(order);
+    }
+    let state = Arc::new(AppState {
+        strategies,
+        trusted_proxies,
+        body_timeout: Duration::from_millis(serve.body_timeout_ms),
+        per_ip: (serve.per_ip_per_second > 0 && serve.per_ip_burst > 0).then(|| PerIpLimit {
+            config: RateConfig {
+                burst: serve.per_ip_burst,
+                per_second: serve.per_ip_per_second,
+            },
+            buckets: Mutex::new(HashMap::new()),
+        }),
+        journal,
+        orders,
+        marks: Mutex::new(HashMap::new()),
+        breaker: breaker.clone(),
+        metrics: metrics.clone(),
+    });
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| UsageError(format!("runtime: {e}")))?;
+    runtime.block_on(async move {
+        let executor = tokio::spawn(execution::run(order_rx, exchange, breaker, metrics));
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| UsageError(format!("cannot listen on {listen}: {e}")))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| UsageError(e.to_string()))?;
+        tracing::info!(%local, journal = %journal_path.display(), "listening");
+        // The address line on stdout is for scripts and tests (port 0).
+        println!("listening on {local}");
+        let header_timeout = Duration::from_millis(settings.serve.header_timeout_ms);
+        let app = router(state);
+        accept_loop(listener, app, header_timeout).await;
+        // `app` (and with it the journal's and executor's senders) is gone:
+        // both drain what they hold and stop.
+        // Bounded: a connection still open past the shutdown grace keeps
+        // the order channel alive.
+        let _ = tokio::time::timeout(Duration::from_secs(30), executor).await;
+        Ok::<(), UsageError>(())
+    })?;
+    let _ = writer.join();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/webhook", post(webhook_default))
+        .route("/webhook/{strategy}", post(webhook_strategy))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics_text))
+        .with_state(state)
+}
+
+/// Accepts connections until a shutdown signal, then lets in-flight
+/// requests finish.
+async fn accept_loop(listener: tokio::net::TcpListener, app: Router, header_timeout: Duration) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!("accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            tower::ServiceExt::oneshot(app.clone(), req.map(Body::new))
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, "connection: {e}");
+            }
+        });
+    }
+    drop(listener);
+    drop(app);
+    tracing::info!("shutting down: finishing in-flight requests");
+    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("in-flight requests still running after 30 s; stopping");
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+async fn metrics_text(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+async fn webhook_default(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    webhook(state, String::new(), peer, headers, body).await
+}
+
+async fn webhook_strategy(
+    State(state): State<Arc<AppState>>,
+    UrlPath(strategy): UrlPath<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    webhook(state, strategy, peer, headers, body).await
+}
+
+/// The response body: `{"accepted","code","message","order_id"}`.
+fn answer(
+    metrics: &Metrics,
+    status: u16,
+    code: &'static str,
+    message: &str,
+    order_id: Option<&str>,
+) -> Response {
+    metrics.request(status, code);
+    let body = json!({
+        "accepted": status == 200,
+        "code": code,
+        "message": message,
+        "order_id": order_id,
+    });
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, axum::Json(body)).into_response()
+}
+
+/// The sender's address: the peer, or — when the peer is a trusted proxy —
+/// the right-most `X-Forwarded-For` entry that is not itself trusted.
+pub fn source_ip(peer: IpAddr, forwarded: Option<&str>, trusted: &[Cidr]) -> IpAddr {
+    // An empty allowlist allows everyone; an empty proxy list trusts no one.
+    let is_trusted = |ip: IpAddr| {
+        !trusted.is_empty() && alertgate_validator::net::is_allowed(trusted, Some(ip)).is_ok()
+    };
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let Some(list) = forwarded else { return peer };
+    let mut last = peer;
+    for entry in list.rsplit(',') {
+        match entry.trim().parse::<IpAddr>() {
+            Ok(ip) if is_trusted(ip) => last = ip,
+            Ok(ip) => return ip,
+            // An unparsable hop ends what can be believed.
+            Err(_) => return last,
+        }
+    }
+    last
+}
+
+async fn webhook(
+    state: Arc<AppState>,
+    strategy: String,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let metrics = &state.metrics;
+    let Some(target) = state.strategies.get(&strategy) else {
+        return answer(metrics, 404, "unknown_strategy", "no such strategy", None);
+    };
+    let limit = target.max_body_bytes;
+    let too_large = |len: usize| {
+        let r = Rejection::BodyTooLarge { len, limit };
+        answer(metrics, 413, r.code(), &r.to_string(), None)
+    };
+    // Refuse by the declared length before reading anything.
+    if let Some(len) = headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if len > limit {
+            return too_large(len);
+        }
+    }
+    let bytes: Bytes =
+        match tokio::time::timeout(state.body_timeout, Limited::new(body, limit).collect()).await {
+            Err(_) => {
+                return answer(
+                    metrics,
+                    408,
+                    "body_timeout",
+                    "the body did not arrive in time",
+                    None,
+                )
+            }
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+                return too_large(limit + 1)
+            }
+            Ok(Err(_)) => {
+                return answer(
+                    metrics,
+                    400,
+                    "body_unreadable",
+                    "the body could not be read",
+                    None,
+                )
+            }
+            Ok(Ok(c)) => c.to_bytes(),
+        };
+    let started = Instant::now();
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let source = source_ip(peer.ip(), forwarded, &state.trusted_proxies);
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)))
+        .collect();
+    let now = wall_clock_ms();
+    if let Some(limit) = &state.per_ip {
+        if let Err(r) = limit.try_take(source, now) {
+            return answer(metrics, r.status(), r.code(), &r.to_string(), None);
+        }
+    }
+    if state.breaker.is_open(now) {
+        return answer(
+            metrics,
+            503,
+            "circuit_open",
+            "execution is failing; retry after the cool-down",
+            None,
+        );
+    }
+
+    let mut request = Request {
+        body: &bytes,
+        headers: &pairs,
+        source_ip: Some(source),
+        mark_price: None,
+    };
+    // Decide and queue the journal line under the lock, so the journal's
+    // order is the gate's order.
+    let (decision, durable) = {
+        let mut gate = target.gate.lock().unwrap_or_else(|e| e.into_inner());
+        let mut decision = gate.check(&request, now);
+        // An unpriced order is valued at the symbol's mark, when there is
+        // one. Only then is the symbol looked up (a second scan): priced
+        // alerts, the common case, pay nothing. A rejection changes nothing
+        // in the gate, so deciding again is safe.
+        if let Err(Rejection::UnpricedOrder { .. }) = decision {
+            request.mark_price = mark_of(&state, &bytes, &target.quotes);
+            if request.mark_price.is_some() {
+                decision = gate.check(&request, now);
+            }
+        }
+        if let Ok(Order {
+            symbol,
+            price: Some(price),
+            ..
+        }) = &decision
+        {
+            let mut marks = state.marks.lock().unwrap_or_else(|e| e.into_inner());
+            marks.insert(symbol.as_str().to_string(), *price);
+        }
+        let line = journal_line(now, &pairs, &bytes, source, &strategy, &decision);
+        (decision, state.journal.append(line))
+    };
+    metrics.decision.observe(started.elapsed());
+    if let Err(e) = durable.wait().await {
+        tracing::error!("{e}");
+        return answer(
+            metrics,
+            503,
+            "journal_unavailable",
+            "the decision could not be recorded",
+            None,
+        );
+    }
+    match decision {
+        Ok(order) => {
+            let exec = exec_order(&strategy, &order);
+            let id = exec.client_order_id.clone();
+            metrics.orders.fetch_add(1, Ordering::Relaxed);
+            let _ = state.orders.send(exec);
+            tracing::info!(strategy = %strategy, event = %order.event_id.as_str(), order_id = %id, "accepted");
+            answer(metrics, 200, "accepted", "accepted", Some(&id))
+        }
+        Err(r) => {
+            // The message never holds a secret: the gate does not echo them.
+            tracing::info!(strategy = %strategy, %source, code = r.code(), "rejected");
+            answer(metrics, r.status(), r.code(), &r.to_string(), None)
+        }
+    }
+}
+
+/// The mark price of the alert's symbol, if the body names one we have seen.
+fn mark_of(state: &AppState, body: &[u8], quotes: &[&str]) -> Option<Decimal> {
+    let fields = RawAlert::scan(body).ok()?.fields(quotes).ok()?;
+    let marks = state.marks.lock().unwrap_or_else(|e| e.into_inner());
+    marks.get(fields.symbol.as_str()).copied()
+}
+
+fn exec_order(strategy: &str, order: &Order) -> ExecOrder {
+    ExecOrder {
+        client_order_id: execution::client_order_id(strategy, order.event_id.as_str()),
+        event_id: order.event_id.as_str().to_string(),
+        symbol: order.symbol.as_str().to_string(),
+        side: json_text(&order.side),
+        order_type: json_text(&order.order_type),
+        quantity: order.quantity.to_string(),
+        price: order.price.map(|d| d.to_string()),
+        stop_price: order.stop_price.map(|d| d.to_string()),
+    }
+}
+
+/// A serde enum's text (`"buy"` → `buy`).
+fn json_text<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+/// One journal line: the request as an alert-stream record plus the
+/// decision.
+fn journal_line(
+    now: i64,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    source: IpAddr,
+    strategy: &str,
+    decision: &Result<Order, Rejection>,
+) -> Vec<u8> {
+    let decision = match decision {
+        Ok(order) => json!({
+            "strategy": strategy,
+            "accepted": true,
+            "status": 200,
+            "code": "accepted",
+            "replay_key": order.replay_key.as_str(),
+            "accepted_ms": order.accepted_ms,
+            "order": exec_order(strategy, order),
+        }),
+        Err(r) => json!({
+            "strategy": strategy,
+            "accepted": false,
+            "status": r.status(),
+            "code": r.code(),
+        }),
+    };
+    // Written by hand to keep the headers in arrival order, repeats
+    // included, as the gate saw them (a JSON map would sort and merge).
+    let text = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let mut line = format!("{{\"received_at\":{now},\"headers\":{{");
+    for (i, (n, v)) in headers.iter().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        line.push_str(&text(n));
+        line.push(':');
+        line.push_str(&text(v));
+    }
+    line.push_str(&format!(
+        "}},\"body\":{},\"source_ip\":\"{source}\",\"decision\":{decision}}}",
+        // A body that is not UTF-8 is not JSON either: the gate refused it.
+        text(&String::from_utf8_lossy(body)),
+    ));
+    line.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_journal_line_is_an_alert_stream_record() {
+        let headers = [("x-b", "2"), ("x-a", "1\"q"), ("x-b", "3")];
+        let rejected: Result<Order, Rejection> = Err(Rejection::BodyTooLarge { len: 9, limit: 8 });
+        let ip: IpAddr = "52.89.214.238".parse().unwrap();
+        let line = journal_line(
+            1_699_113_600_250,
+            &headers,
+            b"{\"a\":1}",
+            ip,
+            "sma",
+            &rejected,
+        );
+        let line = String::from_utf8(line).unwrap();
+        let r = crate::stream::parse_line(&line, "j", 1).unwrap();
+        assert_eq!(r.received_at_ms, 1_699_113_600_250);
+        assert_eq!(r.body, "{\"a\":1}");
+        assert_eq!(r.source_ip, Some(ip));
+        let names: Vec<(&str, &str)> = r
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(names, headers);
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["decision"]["code"], "body_too_large");
+        assert_eq!(v["decision"]["strategy"], "sma");
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted = [
+            Cidr::parse("127.0.0.1").unwrap(),
+            Cidr::parse("10.0.0.0/8").unwrap(),
+        ];
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let xff = Some("6.6.6.6, 52.89.214.238, 10.1.2.3");
+        assert_eq!(
+            source_ip(ip("127.0.0.1"), xff, &trusted),
+            ip("52.89.214.238")
+        );
+        assert_eq!(source_ip(ip("8.8.8.8"), xff, &trusted), ip("8.8.8.8"));
+        assert_eq!(source_ip(ip("127.0.0.1"), None, &trusted), ip("127.0.0.1"));
+        assert_eq!(
+            source_ip(ip("127.0.0.1"), Some("junk"), &trusted),
+            ip("127.0.0.1")
+        );
+        assert_eq!(
+            source_ip(ip("127.0.0.1"), Some("10.0.0.1"), &[]),
+            ip("127.0.0.1")
+        );
+    }
+}
