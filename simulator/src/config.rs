@@ -169,6 +169,9 @@ pub struct ReplaySection {
     /// How long accepted event ids are remembered, seconds (default: the
     /// policy's max_age_s).
     pub window_s: Option<u32>,
+    /// Shared replay store for several replicas, `redis://HOST:PORT[/DB]`
+    /// (`serve` only). Absent: the embedded in-memory guard alone.
+    pub store: Option<String>,
 }
 
 /// `[rate]`: token bucket over accepted alerts.
@@ -457,6 +460,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Replay window.
     pub replay: Replay,
+    /// `[replay] store`: the shared replay store's URL, if any.
+    pub replay_store: Option<String>,
     /// Rate limit.
     pub rate: RateConfig,
     /// `[simulation]`, read by `replay`.
@@ -733,6 +738,15 @@ impl Settings {
                 // Derived from the first secret by the gate.
                 hash_key: None,
             },
+            replay_store: match &file.replay.store {
+                Some(url) if !url.starts_with("redis://") => {
+                    return Err(invalid(
+                        "replay.store",
+                        "the replay store is a redis://HOST:PORT URL".to_string(),
+                    ))
+                }
+                other => other.clone(),
+            },
             rate: RateConfig {
                 burst: file.rate.burst.unwrap_or(rate_defaults.burst),
                 per_second: file.rate.per_second.unwrap_or(rate_defaults.per_second),
@@ -766,6 +780,15 @@ mod tests {
 
     fn env(k: &str) -> Option<String> {
         (k == "GATE_SECRET").then(|| "from-env".to_string())
+    }
+
+    #[test]
+    fn replay_store_is_a_redis_url() {
+        let s = Settings::from_toml("[replay]\nstore = \"redis://127.0.0.1:6379\"\n", "t", env)
+            .unwrap();
+        assert_eq!(s.replay_store.as_deref(), Some("redis://127.0.0.1:6379"));
+        assert_eq!(Settings::defaults().replay_store, None);
+        assert!(Settings::from_toml("[replay]\nstore = \"memcached://x\"\n", "t", env).is_err());
     }
 
     #[test]

@@ -312,6 +312,15 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
             .try_insert(replay_key.as_bytes(), accepted_ms, self.replay_window_ms)
     }
 
+    /// Withdraws an accepted order from the replay guard (by its
+    /// [`Order::replay_key`]) when it did not take effect after all, e.g. a
+    /// shared replay store failed to confirm it: a retry is then decided
+    /// afresh instead of being refused as a replay. Returns whether the key
+    /// was remembered.
+    pub fn forget(&mut self, replay_key: &str) -> bool {
+        self.guard.forget(replay_key.as_bytes())
+    }
+
     /// The signature scheme in use.
     pub fn scheme(&self) -> crate::auth::Scheme {
         self.verifier.scheme()

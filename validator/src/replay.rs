@@ -417,6 +417,33 @@ impl<const N: usize> ReplayGuard<N> {
         }
     }
 
+    /// Forgets `event_id` (live or expired): used when an acceptance is
+    /// withdrawn after the fact, e.g. a shared replay store could not
+    /// confirm it, so a retry is not refused as a replay of an alert that
+    /// never took effect. Returns whether an entry was removed.
+    pub fn forget(&mut self, event_id: &[u8]) -> bool {
+        if N == 0 {
+            return false;
+        }
+        let key = fingerprint(&self.hash_key, event_id);
+        let mut i = Self::home(&key);
+        for _ in 0..=self.max_disp.min(N - 1) {
+            let s = self.slots[i];
+            if s.is_empty() {
+                return false;
+            }
+            if s.key == key {
+                // Backward-shift deletion keeps every other chain intact,
+                // and never moves an entry further from its home, so
+                // `max_disp` stays a valid bound.
+                self.remove_at(i);
+                return true;
+            }
+            i = Self::next(i);
+        }
+        false
+    }
+
     /// Whether `event_id` is remembered and live at `now_ms` (or at the
     /// latest time seen, if later). Read-only; O(1) expected.
     pub fn contains(&self, event_id: &[u8], now_ms: i64) -> bool {
@@ -524,6 +551,30 @@ mod tests {
         // microcontroller.
         let extra = 3 * core::mem::size_of::<usize>() + 16 + 16;
         assert_eq!(size, (64 * 24 + extra).next_multiple_of(8));
+    }
+
+    #[test]
+    fn forget_withdraws_one_entry_and_keeps_the_others() {
+        let mut g = ReplayGuard::<4>::new();
+        for id in [&b"a"[..], b"b", b"c", b"d"] {
+            g.try_insert(id, 0, 1000).unwrap();
+        }
+        assert_eq!(
+            g.try_insert(b"e", 0, 1000).unwrap_err().code(),
+            "replay_cache_full"
+        );
+        assert!(g.forget(b"b"));
+        assert!(!g.forget(b"b"));
+        assert!(!g.forget(b"zz"));
+        check_invariants(&g);
+        // Every other entry is still found; the freed slot takes a new one.
+        for id in [&b"a"[..], b"c", b"d"] {
+            assert!(g.contains(id, 1));
+        }
+        assert!(!g.contains(b"b", 1));
+        g.try_insert(b"b", 1, 1000).unwrap();
+        assert_eq!(g.try_insert(b"a", 2, 1000).unwrap_err().code(), "replayed");
+        check_invariants(&g);
     }
 
     #[test]

@@ -17,6 +17,7 @@
 pub mod execution;
 pub mod journal;
 pub mod metrics;
+pub mod replay_store;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -44,6 +45,7 @@ use crate::config::Settings;
 use execution::{CircuitBreaker, PaperExchange};
 use journal::{ExecOrder, Journal};
 use metrics::Metrics;
+use replay_store::{Claim, ReplayStore};
 
 /// Replay guard capacity of each gate: accepted events live in one window.
 pub const REPLAY_CAPACITY: usize = 65_536;
@@ -66,6 +68,8 @@ struct Strategy {
     max_body_bytes: usize,
     /// Quote currencies, to find an unpriced alert's symbol.
     quotes: Vec<&'static str>,
+    /// `[replay] store`: replay keys shared with other replicas.
+    store: Option<ReplayStore>,
 }
 
 struct AppState {
@@ -125,6 +129,20 @@ fn build_gate(settings: &'static Settings) -> Result<Box<Gate<'static, REPLAY_CA
         .map_err(|_| "building the gate panicked".to_string())?
 }
 
+/// The strategy's shared replay store, keys under
+/// `alertgate:replay:<strategy>` (`default` for `POST /webhook`).
+fn open_store(settings: &Settings, strategy: &str) -> Result<Option<ReplayStore>, String> {
+    let Some(url) = &settings.replay_store else {
+        return Ok(None);
+    };
+    let name = if strategy.is_empty() {
+        "default"
+    } else {
+        strategy
+    };
+    ReplayStore::open(url, format!("alertgate:replay:{name}")).map(Some)
+}
+
 fn resolve(base: &Path, p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
@@ -178,6 +196,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), UsageError> {
             gate: Mutex::new(build_gate(settings).map_err(UsageError)?),
             max_body_bytes: settings.max_body_bytes,
             quotes: settings.quotes.iter().map(String::as_str).collect(),
+            store: open_store(settings, "").map_err(UsageError)?,
         },
     );
     for (name, s) in &settings.strategies {
@@ -189,6 +208,8 @@ pub fn serve(args: &ServeArgs) -> Result<(), UsageError> {
                 ),
                 max_body_bytes: s.max_body_bytes,
                 quotes: s.quotes.iter().map(String::as_str).collect(),
+                store: open_store(s, name)
+                    .map_err(|e| UsageError(format!("strategies.{name}: {e}")))?,
             },
         );
     }
@@ -507,8 +528,10 @@ async fn webhook(
         mark_price: None,
     };
     // Decide and queue the journal line under the lock, so the journal's
-    // order is the gate's order.
-    let (decision, durable) = {
+    // order is the gate's order. With a shared replay store, an accepted
+    // event is first claimed there (outside the lock) and journaled with
+    // the claim's outcome.
+    let (decision, durable, window_ms) = {
         let mut gate = target.gate.lock().unwrap_or_else(|e| e.into_inner());
         let mut decision = gate.check(&request, now);
         // An unpriced order is valued at the symbol's mark, when there is
@@ -530,8 +553,53 @@ async fn webhook(
             let mut marks = state.marks.lock().unwrap_or_else(|e| e.into_inner());
             marks.insert(symbol.as_str().to_string(), *price);
         }
-        let line = journal_line(now, &pairs, &bytes, source, &strategy, &decision);
-        (decision, state.journal.append(line))
+        let durable = match (&decision, &target.store) {
+            (Ok(_), Some(_)) => None,
+            _ => {
+                let line = journal_line(now, &pairs, &bytes, source, &strategy, &decision);
+                Some(state.journal.append(line))
+            }
+        };
+        (decision, durable, gate.replay_window_ms())
+    };
+    // With a store, the acceptance still has to win the shared claim.
+    let mut unavailable = false;
+    let (decision, durable) = match (durable, decision) {
+        (Some(durable), decision) => (decision, durable),
+        (None, decision) => {
+            let decision = match (&target.store, decision) {
+                (Some(store), Ok(order)) => {
+                    match store.claim(order.replay_key.as_str(), window_ms).await {
+                        Ok(Claim::Claimed) => Ok(order),
+                        Ok(Claim::Replayed) => Err(Rejection::Replayed {
+                            event_id: alertgate_validator::error::snippet(
+                                order.event_id.as_str().as_bytes(),
+                            ),
+                        }),
+                        Err(e) => {
+                            tracing::error!(strategy = %strategy, "replay store unavailable: {e}");
+                            unavailable = true;
+                            // Refused after all: withdraw it from the local
+                            // guard so a retry is decided afresh, not
+                            // refused as a replay of nothing.
+                            target
+                                .gate
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .forget(order.replay_key.as_str());
+                            Ok(order)
+                        }
+                    }
+                }
+                (_, decision) => decision,
+            };
+            let line = if unavailable {
+                unavailable_line(now, &pairs, &bytes, source, &strategy)
+            } else {
+                journal_line(now, &pairs, &bytes, source, &strategy, &decision)
+            };
+            (decision, state.journal.append(line))
+        }
     };
     metrics.decision.observe(started.elapsed());
     if let Err(e) = durable.wait().await {
@@ -541,6 +609,15 @@ async fn webhook(
             503,
             "journal_unavailable",
             "the decision could not be recorded",
+            None,
+        );
+    }
+    if unavailable {
+        return answer(
+            metrics,
+            503,
+            STORE_UNAVAILABLE,
+            "the shared replay store is unavailable; retry later",
             None,
         );
     }
@@ -590,6 +667,28 @@ fn json_text<T: serde::Serialize>(v: &T) -> String {
     }
 }
 
+/// The code of a request refused because the shared replay store could not
+/// be reached (503, fail closed).
+pub const STORE_UNAVAILABLE: &str = "replay_store_unavailable";
+
+/// The journal line of a request refused for want of the replay store: a
+/// rejection (recovery neither remembers nor executes it).
+fn unavailable_line(
+    now: i64,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    source: IpAddr,
+    strategy: &str,
+) -> Vec<u8> {
+    let decision = json!({
+        "strategy": strategy,
+        "accepted": false,
+        "status": 503,
+        "code": STORE_UNAVAILABLE,
+    });
+    request_line(now, headers, body, source, &decision)
+}
+
 /// One journal line: the request as an alert-stream record plus the
 /// decision.
 fn journal_line(
@@ -617,6 +716,17 @@ fn journal_line(
             "code": r.code(),
         }),
     };
+    request_line(now, headers, body, source, &decision)
+}
+
+/// The request as an alert-stream record plus `decision`.
+fn request_line(
+    now: i64,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    source: IpAddr,
+    decision: &Value,
+) -> Vec<u8> {
     // Written by hand to keep the headers in arrival order, repeats
     // included, as the gate saw them (a JSON map would sort and merge).
     let text = |s: &str| serde_json::to_string(s).unwrap_or_default();

@@ -1,0 +1,314 @@
+//! `[replay] store = "redis://…"`: two `alertgate serve` processes sharing a
+//! real `redis-server` accept one event once; a store that is down fails
+//! closed (503).
+//!
+//! The Redis test needs `redis-server` on PATH. Without it the test prints a
+//! note and passes — unless `ALERTGATE_REQUIRE_REDIS` is set (CI sets it),
+//! in which case it fails. Everything stays on 127.0.0.1.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use alertgate_validator::auth::{sign, Scheme};
+
+const SECRET_VAR: &str = "ALERTGATE_E2E_SECRET";
+const SECRET: &str = "redis-e2e-secret";
+const TRADINGVIEW: &str = "52.89.214.238";
+
+/// A child process, killed when dropped.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A running gateway.
+struct Gateway {
+    _child: Killed,
+    port: u16,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
+/// A throwaway `redis-server` on a free loopback port, or None (after a
+/// printed note) when it is not installed and not required.
+fn redis_server() -> Option<(Killed, u16)> {
+    if !on_path("redis-server") {
+        assert!(
+            std::env::var_os("ALERTGATE_REQUIRE_REDIS").is_none(),
+            "ALERTGATE_REQUIRE_REDIS is set but redis-server is not on PATH"
+        );
+        eprintln!("note: redis-server is not on PATH; skipping the shared replay store test");
+        return None;
+    }
+    let port = free_port();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string()])
+        .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server starts");
+    let server = Killed(child);
+    // Ready when it answers PING.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = [0u8; 7];
+            if s.write_all(b"PING\r\n").is_ok()
+                && s.read_exact(&mut buf).is_ok()
+                && &buf == b"+PONG\r\n"
+            {
+                return Some((server, port));
+            }
+        }
+        assert!(Instant::now() < deadline, "redis-server not ready in 10 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn config(dir: &Path, store: &str) -> PathBuf {
+    let path = dir.join("gate.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[auth]
+scheme = "timestamped"
+secrets_env = ["{SECRET_VAR}"]
+[policy]
+max_order_value = 1000
+[replay]
+store = "{store}"
+[rate]
+burst = 1000
+per_second = 1000
+[network]
+allowlist = ["tradingview"]
+[serve]
+trusted_proxies = ["127.0.0.1"]
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn start(config: &Path) -> Gateway {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_alertgate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .env(SECRET_VAR, SECRET)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The first stdout line names the bound address.
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let child = Killed(child);
+    let port = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http(port, "GET", "/healthz", &[], b"").map(|r| r.0) != Some(200) {
+        assert!(Instant::now() < deadline, "gateway not healthy in 20 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Gateway {
+        _child: child,
+        port,
+    }
+}
+
+/// One HTTP/1.1 request: (status, body), or None if the connection failed.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (n, v) in headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).ok()?;
+    s.write_all(body).ok()?;
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    Some((status, body))
+}
+
+fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn alert(event: &str) -> Vec<u8> {
+    format!(
+        r#"{{"symbol":"BTCUSDT","side":"buy","quantity":"0.1","price":"100","confidence":"0.9","timestamp":{},"event_id":"{event}"}}"#,
+        now_s() * 1000
+    )
+    .into_bytes()
+}
+
+fn signed(body: &[u8]) -> Vec<(&'static str, String)> {
+    let mut h: Vec<(&'static str, String)> =
+        sign(Scheme::Timestamped, SECRET.as_bytes(), body, now_s(), "")
+            .unwrap()
+            .iter()
+            .map(|(n, v)| (*n, v.as_str().to_string()))
+            .collect();
+    h.push(("X-Forwarded-For", TRADINGVIEW.to_string()));
+    h.push(("Content-Type", "application/json".to_string()));
+    h
+}
+
+/// (status, code) of one signed POST /webhook.
+fn post(port: u16, body: &[u8]) -> (u16, String) {
+    let (status, text) = http(port, "POST", "/webhook", &signed(body), body).expect("answered");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{text}"));
+    (status, v["code"].as_str().unwrap_or_default().to_string())
+}
+
+fn journal(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("journal.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn two_gateways_sharing_redis_accept_an_event_once() {
+    let Some((_redis, redis_port)) = redis_server() else {
+        return;
+    };
+    let store = format!("redis://127.0.0.1:{redis_port}");
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = start(&config(a_dir.path(), &store));
+    let b = start(&config(b_dir.path(), &store));
+
+    let mut accepted = 0;
+    for i in 0..20 {
+        let body = alert(&format!("shared-{i}"));
+        // Alternate which replica sees the event first.
+        let (first, second) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        let one = post(first.port, &body);
+        let two = post(second.port, &body);
+        let mut got = [one, two];
+        got.sort();
+        assert_eq!(
+            got,
+            [(200, "accepted".to_string()), (409, "replayed".to_string())],
+            "event {i}"
+        );
+        accepted += 1;
+    }
+    // Concurrently: the same event at both replicas at once.
+    for i in 0..10 {
+        let body = alert(&format!("race-{i}"));
+        let (pa, pb) = (a.port, b.port);
+        let (ba, bb) = (body.clone(), body.clone());
+        let ta = std::thread::spawn(move || post(pa, &ba));
+        let tb = std::thread::spawn(move || post(pb, &bb));
+        let mut got = [ta.join().unwrap(), tb.join().unwrap()];
+        got.sort();
+        assert_eq!(
+            got,
+            [(200, "accepted".to_string()), (409, "replayed".to_string())],
+            "race {i}"
+        );
+        accepted += 1;
+    }
+    // The journals agree: each event accepted in exactly one of them, the
+    // other holding a `replayed` rejection.
+    drop((a, b));
+    let entries: Vec<_> = journal(a_dir.path())
+        .into_iter()
+        .chain(journal(b_dir.path()))
+        .collect();
+    assert_eq!(entries.len(), 2 * accepted);
+    let oks = entries
+        .iter()
+        .filter(|e| e["decision"]["accepted"] == true)
+        .count();
+    assert_eq!(oks, accepted);
+    assert!(entries
+        .iter()
+        .filter(|e| e["decision"]["accepted"] == false)
+        .all(|e| e["decision"]["code"] == "replayed" && e["decision"]["status"] == 409));
+}
+
+#[test]
+fn redis_down_fails_closed_with_503() {
+    // A free port nothing listens on.
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(&config(dir.path(), &format!("redis://127.0.0.1:{port}")));
+    let body = alert("down-1");
+    assert_eq!(
+        post(gw.port, &body),
+        (503, "replay_store_unavailable".to_string())
+    );
+    // The refused event was withdrawn from the local guard: a retry is
+    // decided afresh (503 again while Redis is down), not refused as a
+    // replay of an order that never took effect.
+    assert_eq!(
+        post(gw.port, &body),
+        (503, "replay_store_unavailable".to_string())
+    );
+    drop(gw);
+    // Journaled as refusals: a restart neither remembers nor executes them.
+    let entries = journal(dir.path());
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0]["decision"]["accepted"], false);
+    assert_eq!(entries[0]["decision"]["status"], 503);
+    assert_eq!(entries[0]["decision"]["code"], "replay_store_unavailable");
+    assert!(
+        !dir.path().join("fills.jsonl").exists() || {
+            std::fs::read_to_string(dir.path().join("fills.jsonl"))
+                .unwrap()
+                .is_empty()
+        }
+    );
+}
