@@ -6,7 +6,7 @@
 //! note and passes — unless `ALERTGATE_REQUIRE_REDIS` is set (CI sets it),
 //! in which case it fails. Everything stays on 127.0.0.1.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use alertgate_validator::auth::{sign, Scheme};
 
-const SECRET_VAR: &str = "ALERTGATE_E2E_SECRET";
+mod common;
+use common::{http, Gateway, SECRET_VAR};
+
 const SECRET: &str = "redis-e2e-secret";
 const TRADINGVIEW: &str = "52.89.214.238";
 
@@ -26,12 +28,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// A running gateway.
-struct Gateway {
-    _child: Killed,
-    port: u16,
 }
 
 fn free_port() -> u16 {
@@ -113,67 +109,7 @@ trusted_proxies = ["127.0.0.1"]
 }
 
 fn start(config: &Path) -> Gateway {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_alertgate"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .env(SECRET_VAR, SECRET)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // The first stdout line names the bound address.
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let child = Killed(child);
-    let port = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while http(port, "GET", "/healthz", &[], b"").map(|r| r.0) != Some(200) {
-        assert!(Instant::now() < deadline, "gateway not healthy in 20 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Gateway {
-        _child: child,
-        port,
-    }
-}
-
-/// One HTTP/1.1 request: (status, body), or None if the connection failed.
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, String)],
-    body: &[u8],
-) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (n, v) in headers {
-        head.push_str(&format!("{n}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).ok()?;
-    s.write_all(body).ok()?;
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).to_string();
-    let status = text.split(' ').nth(1)?.parse().ok()?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_string();
-    Some((status, body))
+    common::start(config, SECRET)
 }
 
 fn now_s() -> i64 {

@@ -1,0 +1,89 @@
+//! Helpers shared by the gateway end-to-end tests: start `alertgate serve`
+//! on a free loopback port and talk HTTP/1.1 to it, with bounded waits.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The environment variable the test configurations read their secret from.
+pub const SECRET_VAR: &str = "ALERTGATE_E2E_SECRET";
+
+/// A running gateway, killed when dropped.
+pub struct Gateway {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `alertgate serve --listen 127.0.0.1:0` with `secret` in
+/// [`SECRET_VAR`] and waits (at most 20 s) until `/healthz` answers.
+pub fn start(config: &Path, secret: &str) -> Gateway {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_alertgate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .env(SECRET_VAR, secret)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The first stdout line names the bound address.
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let gateway = Gateway { child, port };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http(gateway.port, "GET", "/healthz", &[], b"").map(|r| r.0) != Some(200) {
+        assert!(Instant::now() < deadline, "gateway not healthy in 20 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    gateway
+}
+
+/// One HTTP/1.1 request: (status, body), or None if the connection failed.
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (n, v) in headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).ok()?;
+    // A refused oversized body may close the socket early: ignore that.
+    let _ = s.write_all(body);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    Some((status, body))
+}
