@@ -9,10 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use alertgate_validator::auth::{sign, Scheme};
-
 mod common;
-use common::{http, start, SECRET_VAR};
+use common::{alert, http, now_s, signed, start, SECRET_VAR};
 
 const SAMPLE_SECRET: &str = "replay-sample-secret-do-not-use";
 
@@ -216,33 +214,6 @@ fn kill_9_mid_stream_then_resend_executes_each_accepted_event_once() {
 /// Complete lines in a file being written.
 fn lines_so_far(path: &Path) -> usize {
     std::fs::read(path).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
-}
-
-fn now_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-fn alert(event: &str) -> Vec<u8> {
-    format!(
-        r#"{{"symbol":"BTCUSDT","side":"buy","quantity":"0.1","price":"100","confidence":"0.9","timestamp":{},"event_id":"{event}"}}"#,
-        now_s() * 1000
-    )
-    .into_bytes()
-}
-
-fn signed(secret: &str, body: &[u8], at_s: i64, from: &str) -> Vec<(&'static str, String)> {
-    let mut h: Vec<(&'static str, String)> =
-        sign(Scheme::Timestamped, secret.as_bytes(), body, at_s, "")
-            .unwrap()
-            .iter()
-            .map(|(n, v)| (*n, v.as_str().to_string()))
-            .collect();
-    h.push(("X-Forwarded-For", from.to_string()));
-    h.push(("Content-Type", "application/json".to_string()));
-    h
 }
 
 #[test]

@@ -12,10 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use alertgate_validator::auth::{sign, Scheme};
-
 mod common;
-use common::{http, Gateway, SECRET_VAR};
+use common::{alert, http, now_s, Gateway, SECRET_VAR};
 
 const SECRET: &str = "redis-e2e-secret";
 const TRADINGVIEW: &str = "52.89.214.238";
@@ -112,31 +110,8 @@ fn start(config: &Path) -> Gateway {
     common::start(config, SECRET)
 }
 
-fn now_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-fn alert(event: &str) -> Vec<u8> {
-    format!(
-        r#"{{"symbol":"BTCUSDT","side":"buy","quantity":"0.1","price":"100","confidence":"0.9","timestamp":{},"event_id":"{event}"}}"#,
-        now_s() * 1000
-    )
-    .into_bytes()
-}
-
 fn signed(body: &[u8]) -> Vec<(&'static str, String)> {
-    let mut h: Vec<(&'static str, String)> =
-        sign(Scheme::Timestamped, SECRET.as_bytes(), body, now_s(), "")
-            .unwrap()
-            .iter()
-            .map(|(n, v)| (*n, v.as_str().to_string()))
-            .collect();
-    h.push(("X-Forwarded-For", TRADINGVIEW.to_string()));
-    h.push(("Content-Type", "application/json".to_string()));
-    h
+    common::signed(SECRET, body, now_s(), TRADINGVIEW)
 }
 
 /// (status, code) of one signed POST /webhook.

@@ -8,6 +8,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use alertgate_validator::auth::{sign, Scheme};
+
 /// The environment variable the test configurations read their secret from.
 pub const SECRET_VAR: &str = "ALERTGATE_E2E_SECRET";
 
@@ -86,4 +88,35 @@ pub fn http(
         .map_or("", |(_, b)| b)
         .to_string();
     Some((status, body))
+}
+
+/// Wall clock, Unix seconds.
+pub fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A fresh, valid alert body with event id `event`.
+pub fn alert(event: &str) -> Vec<u8> {
+    format!(
+        r#"{{"symbol":"BTCUSDT","side":"buy","quantity":"0.1","price":"100","confidence":"0.9","timestamp":{},"event_id":"{event}"}}"#,
+        now_s() * 1000
+    )
+    .into_bytes()
+}
+
+/// Timestamped-scheme signature headers for `body` at `at_s`, forwarded
+/// for `from`, as JSON.
+pub fn signed(secret: &str, body: &[u8], at_s: i64, from: &str) -> Vec<(&'static str, String)> {
+    let mut h: Vec<(&'static str, String)> =
+        sign(Scheme::Timestamped, secret.as_bytes(), body, at_s, "")
+            .unwrap()
+            .iter()
+            .map(|(n, v)| (*n, v.as_str().to_string()))
+            .collect();
+    h.push(("X-Forwarded-For", from.to_string()));
+    h.push(("Content-Type", "application/json".to_string()));
+    h
 }
