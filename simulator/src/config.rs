@@ -259,9 +259,38 @@ pub struct ServeSection {
     /// Per source address: refill, requests per second. Default 0.
     #[serde(default)]
     pub per_ip_per_second: u32,
-    /// Execution venue: only `mock` (paper trading at the alerts' prices).
+    /// Execution venue: only `mock` (paper trading at the alerts' prices,
+    /// or at the market data's with `market`).
     #[serde(default = "default_exchange")]
     pub exchange: String,
+    /// Market data for the mock exchange's prices, in `alertgate replay`'s
+    /// formats (CSV bars or trades, see [`crate::market`]); read once at
+    /// start, and a bad file stops the start (exit 2, naming file and
+    /// line). One of:
+    ///
+    /// - a directory, as `--market-dir`: every `*.csv` in it, the file name
+    ///   being the symbol (`market/BTC-USDT.csv`);
+    /// - a file, the file name being the symbol (`market/BTC-USDT.csv`);
+    /// - `SYMBOL=FILE`, as `--market`, for a file whose name is not its
+    ///   symbol (`"BTC/USDT=btc.csv"`). An existing path is always read as a
+    ///   path, even if it holds a `=`.
+    ///
+    /// Symbols are read with the top-level `[policy] quotes`.
+    ///
+    /// With market data, an alert's mark price is the **open** of the latest
+    /// bar (or trade) of its symbol that started at or before the alert's own
+    /// time (the body's `timestamp`), never a later bar (`replay`'s rule for
+    /// the gate's mark); past the end of the data that is the last bar's
+    /// open. The mark values orders that carry neither `price` nor
+    /// `stop_price` (`max_order_value`) and is the fill price of every market
+    /// order, priced or not; limit, stop-loss and take-profit orders still
+    /// fill at their own price. When the data has no mark for an alert (no
+    /// body timestamp, a symbol without data, a time before the symbol's
+    /// first bar), the order is priced as without `market` (its own price,
+    /// else the symbol's last accepted alert price);
+    /// `alertgate_mark_fallbacks_total{reason}` counts the order and a debug
+    /// log line names the reason. Default: none (alerts' prices only).
+    pub market: Option<String>,
     /// Consecutive execution failures that open the circuit breaker.
     /// Default 5.
     #[serde(default = "default_circuit_failures")]
@@ -306,9 +335,79 @@ impl Default for ServeSection {
             per_ip_burst: 0,
             per_ip_per_second: 0,
             exchange: default_exchange(),
+            market: None,
             circuit_failures: default_circuit_failures(),
             circuit_cooldown_s: default_circuit_cooldown_s(),
         }
+    }
+}
+
+/// Where `[serve] market` points, resolved against the configuration
+/// file's directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarketSource {
+    /// A directory of `SYMBOL.csv` files (`--market-dir`).
+    Dir(PathBuf),
+    /// One file and its symbol, as written (normalized on load).
+    File {
+        /// The symbol: the file name's stem, or `SYMBOL` of `SYMBOL=FILE`.
+        symbol: String,
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+impl MarketSource {
+    /// The `(SYMBOL, FILE)` pairs and directories that
+    /// [`MarketData::load`](crate::market::MarketData::load) takes.
+    pub fn inputs(&self) -> (Vec<(String, PathBuf)>, Vec<PathBuf>) {
+        match self {
+            MarketSource::Dir(dir) => (Vec::new(), vec![dir.clone()]),
+            MarketSource::File { symbol, path } => {
+                (vec![(symbol.clone(), path.clone())], Vec::new())
+            }
+        }
+    }
+}
+
+impl ServeSection {
+    /// `market` resolved against `base` (the configuration file's
+    /// directory): an existing directory or file as such, else `SYMBOL=FILE`
+    /// when it has that form, else a file (which loading then reports as
+    /// missing). `None` without `market`.
+    pub fn market_source(&self, base: &Path) -> Option<MarketSource> {
+        let text = self.market.as_deref()?;
+        let path = base.join(text);
+        let by_name = |path: PathBuf| MarketSource::File {
+            symbol: path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            path,
+        };
+        if path.is_dir() {
+            return Some(MarketSource::Dir(path));
+        }
+        if path.is_file() {
+            return Some(by_name(path));
+        }
+        Some(match text.split_once('=') {
+            Some((symbol, file)) if !symbol.is_empty() && !file.is_empty() => MarketSource::File {
+                symbol: symbol.to_string(),
+                path: base.join(file),
+            },
+            _ => by_name(path),
+        })
+    }
+
+    fn validate(&self) -> Result<(), ConfigFileError> {
+        if self.market.as_deref().is_some_and(|m| m.trim().is_empty()) {
+            return Err(invalid(
+                "serve.market",
+                "empty; expected a directory, a CSV file or SYMBOL=FILE.csv",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -681,6 +780,7 @@ impl Settings {
         }
 
         file.simulation.validate()?;
+        file.serve.validate()?;
         let mut strategies = BTreeMap::new();
         for (name, section) in &file.strategies {
             if name.is_empty()
@@ -906,6 +1006,53 @@ mod tests {
             err.to_string().contains("strategies.x.auth.scheme"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn serve_market_is_a_directory_a_file_or_symbol_equals_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path();
+        std::fs::create_dir(base.join("market")).unwrap();
+        std::fs::write(base.join("market/BTC-USDT.csv"), "").unwrap();
+        std::fs::write(base.join("a=b.csv"), "").unwrap();
+        let source = |value: &str| {
+            let text = format!("[serve]\nmarket = {value:?}\n");
+            Settings::from_toml(&text, "t.toml", env)
+                .unwrap()
+                .serve
+                .market_source(base)
+                .unwrap()
+        };
+        assert_eq!(source("market"), MarketSource::Dir(base.join("market")));
+        assert_eq!(
+            source("market/BTC-USDT.csv"),
+            MarketSource::File {
+                symbol: "BTC-USDT".into(),
+                path: base.join("market/BTC-USDT.csv")
+            }
+        );
+        assert_eq!(
+            source("BTC/USDT=btc.csv"),
+            MarketSource::File {
+                symbol: "BTC/USDT".into(),
+                path: base.join("btc.csv")
+            }
+        );
+        // An existing path is a path, `=` or not.
+        assert_eq!(
+            source("a=b.csv"),
+            MarketSource::File {
+                symbol: "a=b".into(),
+                path: base.join("a=b.csv")
+            }
+        );
+        let (pairs, dirs) = source("market").inputs();
+        assert!(pairs.is_empty() && dirs == [base.join("market")]);
+        assert_eq!(Settings::defaults().serve.market_source(base), None);
+        let err = Settings::from_toml("[serve]\nmarket = \" \"\n", "t.toml", env).unwrap_err();
+        assert!(err.to_string().contains("serve.market"), "{err}");
+        let err = Settings::from_toml("[serve]\nmarket_dir = \"m\"\n", "t.toml", env).unwrap_err();
+        assert!(err.to_string().contains("market_dir"), "{err}");
     }
 
     #[test]

@@ -392,3 +392,178 @@ per_second = 1
     let journal = std::fs::read_to_string(dir.path().join("journal.jsonl")).unwrap();
     assert!(!journal.contains(secret));
 }
+
+/// `(time, open)` of every row of a bars CSV, read here independently of
+/// the simulator's loader.
+fn csv_opens(path: &Path) -> Vec<(i64, f64)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut rows = text.lines();
+    let header: Vec<&str> = rows.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| h.trim() == name).unwrap();
+    let (time, open) = (col("time"), col("open"));
+    rows.filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                f[time].trim().parse().unwrap(),
+                f[open].trim().parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The open of the last row that started at or before `t`.
+fn open_at(rows: &[(i64, f64)], t: i64) -> f64 {
+    rows.iter().rev().find(|r| r.0 <= t).unwrap().1
+}
+
+/// Waits (at most 20 s) for a process to exit on its own; kills it after.
+fn wait_exit(mut child: Child) -> (std::process::ExitStatus, String) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            use std::io::Read;
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            return (status, err);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("serve did not exit in 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn serve_prices_market_orders_from_market_data_without_look_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let market = root().join("examples/replay/market");
+    let config = dir.path().join("gate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[auth]
+scheme = "timestamped"
+secrets_env = ["{SECRET_VAR}"]
+[policy]
+symbols = ["BTC/USDT"]
+max_order_value = 100000
+max_age_s = 1000000000
+[network]
+allowlist = ["tradingview"]
+[serve]
+trusted_proxies = ["127.0.0.1"]
+market = '{}'
+"#,
+            market.display()
+        ),
+    )
+    .unwrap();
+    let rows = csv_opens(&market.join("BTC-USDT.csv"));
+    // A bar whose open differs from the next one's, and a time inside it:
+    // a look-ahead would price at the next open.
+    let i = (100..rows.len() - 1)
+        .find(|&i| rows[i].1 != rows[i + 1].1 && rows[i + 1].0 - rows[i].0 > 1)
+        .unwrap();
+    let inside = rows[i].0 + (rows[i + 1].0 - rows[i].0) / 2;
+    assert!(rows[i].0 < inside && inside < rows[i + 1].0);
+    let at_start = rows[i + 5].0;
+    let after_end = rows.last().unwrap().0 + 86_400_000;
+    let before = rows[0].0 - 86_400_000;
+
+    let secret = "market-secret";
+    let gw = start(&config, secret);
+    let tv = "52.89.214.238";
+    let now = now_s();
+    let post = |body: &str| {
+        let (status, text) = http(
+            gw.port,
+            "POST",
+            "/webhook",
+            &signed(secret, body.as_bytes(), now, tv),
+            body.as_bytes(),
+        )
+        .expect("answered");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        (status, v["code"].as_str().unwrap_or_default().to_string())
+    };
+    let order = |event: &str, at: i64, extra: &str| {
+        format!(
+            r#"{{"symbol":"BTCUSDT","side":"buy","quantity":"0.1","confidence":"0.9","timestamp":{at},"event_id":"{event}"{extra}}}"#
+        )
+    };
+    // Before the data, with no accepted price to fall back on: unpriced.
+    let early = order("early", before, "");
+    assert_eq!(post(&early), (422, "unpriced_order".to_string()));
+    // Unpriced: valued (max_order_value) and filled at the mark.
+    assert_eq!(post(&order("inside", inside, "")).0, 200);
+    // Priced market order: filled at the mark, not at its own price.
+    assert_eq!(post(&order("start", at_start, r#","price":"1""#)).0, 200);
+    assert_eq!(post(&order("late", after_end, "")).0, 200);
+    // A limit order keeps its own price.
+    let limit = order("limit", inside, r#","type":"limit","price":"12345.5""#);
+    assert_eq!(post(&limit).0, 200);
+    // Before the data, after accepted prices: the last one (the limit's).
+    assert_eq!(post(&order("early2", before, "")).0, 200);
+    let (_, metrics) = http(gw.port, "GET", "/metrics", &[], b"").unwrap();
+    assert!(
+        metrics.contains("alertgate_mark_fallbacks_total{reason=\"before_data\"} 2"),
+        "{metrics}"
+    );
+    let mut gw = gw;
+    terminate(&mut gw.child);
+
+    let fills: BTreeMap<String, f64> = lines(&dir.path().join("fills.jsonl"))
+        .iter()
+        .map(|f| {
+            (
+                f["event_id"].as_str().unwrap().to_string(),
+                f["price"].as_str().unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(fills.len(), 5, "{fills:?}");
+    assert_eq!(fills["inside"], open_at(&rows, inside));
+    assert_eq!(fills["inside"], rows[i].1);
+    assert_eq!(fills["start"], open_at(&rows, at_start));
+    assert_eq!(fills["start"], rows[i + 5].1);
+    assert_eq!(fills["late"], rows.last().unwrap().1);
+    assert_eq!(fills["limit"], 12345.5);
+    assert_eq!(fills["early2"], 12345.5);
+}
+
+#[test]
+fn bad_market_data_stops_the_start_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("BTC-USDT.csv");
+    std::fs::write(
+        &csv,
+        "time,open,high,low,close,volume\n\
+         1704067200000,100,110,90,105,1\n\
+         1704070800000,100,90,110,105,1\n",
+    )
+    .unwrap();
+    let config = dir.path().join("gate.toml");
+    std::fs::write(&config, "[serve]\nmarket = \"BTC-USDT.csv\"\n").unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_alertgate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (status, stderr) = wait_exit(child);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("serve.market:") && stderr.contains("BTC-USDT.csv:3: field \"high\""),
+        "{stderr}"
+    );
+}

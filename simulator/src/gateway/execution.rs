@@ -57,8 +57,10 @@ pub struct PaperFill {
     pub filled_at: i64,
 }
 
-/// Paper trading at the alerts' prices: an order fills at once at its
-/// limit or trigger price, else at the last price seen for its symbol.
+/// Paper trading on the wall clock: an order fills at once. A market order
+/// that carries a mark from `[serve] market` ([`ExecOrder::mark_price`])
+/// fills there; any other order at its limit or trigger price, else at the
+/// last price seen for its symbol (an alert's price).
 #[derive(Debug)]
 pub struct PaperExchange {
     log: File,
@@ -144,8 +146,9 @@ impl PaperExchange {
                 continue;
             }
             let Some(price) = order
-                .price
+                .mark_price
                 .clone()
+                .or_else(|| order.price.clone())
                 .or_else(|| order.stop_price.clone())
                 .or_else(|| self.marks.get(&order.symbol).cloned())
             else {
@@ -326,6 +329,7 @@ mod tests {
             quantity: "0.1".into(),
             price: price.map(String::from),
             stop_price: None,
+            mark_price: None,
         }
     }
 
@@ -364,6 +368,25 @@ mod tests {
         let r = ex.execute_batch(&[order("e3", Some("1")), order("e3", Some("1"))]);
         assert!(r[0].as_ref().unwrap().1 && !r[1].as_ref().unwrap().1);
         assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 3);
+    }
+
+    #[test]
+    fn a_market_data_mark_wins_over_the_alert_price() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ex = PaperExchange::open(&dir.path().join("fills.jsonl")).unwrap();
+        ex.mark("BTC/USDT", "101");
+        let mut o = order("m1", Some("100"));
+        o.mark_price = Some("99.5".into());
+        assert_eq!(ex.execute(&o).unwrap().0.price, "99.5");
+        let mut o = order("m2", None);
+        o.mark_price = Some("98".into());
+        assert_eq!(ex.execute(&o).unwrap().0.price, "98");
+        // Without one: the alert's price, else the last price seen.
+        assert_eq!(
+            ex.execute(&order("m3", Some("100"))).unwrap().0.price,
+            "100"
+        );
+        assert_eq!(ex.execute(&order("m4", None)).unwrap().0.price, "101");
     }
 
     #[test]

@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use super::marks::MarkMiss;
+
 /// Upper bounds of the latency buckets, seconds.
 const BOUNDS_S: [f64; 14] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -67,6 +69,11 @@ pub struct Metrics {
     pub fills: AtomicU64,
     /// Execution attempts that failed.
     pub execution_failures: AtomicU64,
+    /// With `[serve] market`: orders priced as without it (the alert's
+    /// price, else the last accepted one) because the market data had no
+    /// mark for them, by
+    /// [`MarkMiss::index`](super::marks::MarkMiss::index).
+    pub mark_fallbacks: [AtomicU64; MarkMiss::ALL.len()],
 }
 
 impl Metrics {
@@ -118,6 +125,15 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
             );
         }
+        let name = "alertgate_mark_fallbacks_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Orders priced as without [serve] market (the alert's price, else the last accepted one) because the market data had no mark for them.\n# TYPE {name} counter"
+        );
+        for miss in MarkMiss::ALL {
+            let v = self.mark_fallbacks[miss.index()].load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}{{reason=\"{}\"}} {v}", miss.reason());
+        }
         out
     }
 }
@@ -141,5 +157,9 @@ mod tests {
         assert!(text.contains("alertgate_decision_seconds_bucket{le=\"0.005\"} 2"));
         assert!(text.contains("alertgate_decision_seconds_count 2"));
         assert!(text.contains("alertgate_fills_total 0"));
+        m.mark_fallbacks[MarkMiss::BeforeData.index()].fetch_add(1, Ordering::Relaxed);
+        let text = m.render();
+        assert!(text.contains("alertgate_mark_fallbacks_total{reason=\"before_data\"} 1"));
+        assert!(text.contains("alertgate_mark_fallbacks_total{reason=\"no_timestamp\"} 0"));
     }
 }

@@ -13,9 +13,14 @@
 //!
 //! Routes: `POST /webhook` (the top-level gate), `POST /webhook/{strategy}`
 //! (a `[strategies.NAME]` gate), `GET /healthz`, `GET /metrics`.
+//!
+//! Mark prices (what values an unpriced order, and what the mock exchange
+//! fills a market order at) come from `[serve] market` when it is set (see
+//! [`marks`]), else from the last accepted alert price of the symbol.
 
 pub mod execution;
 pub mod journal;
+pub mod marks;
 pub mod metrics;
 pub mod replay_store;
 
@@ -29,7 +34,7 @@ use std::time::{Duration, Instant};
 use alertgate_validator::alert::RawAlert;
 use alertgate_validator::net::Cidr;
 use alertgate_validator::rate::TokenBucket;
-use alertgate_validator::{Decimal, Gate, Order, RateConfig, Rejection, Request};
+use alertgate_validator::{Decimal, Gate, Order, OrderType, RateConfig, Rejection, Request};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -42,8 +47,10 @@ use tokio::sync::mpsc;
 
 use crate::check::{wall_clock_ms, UsageError};
 use crate::config::Settings;
+use crate::market::MarketData;
 use execution::{CircuitBreaker, PaperExchange};
 use journal::{ExecOrder, Journal};
+use marks::{Lookup, MarketMarks};
 use metrics::Metrics;
 use replay_store::{Claim, ReplayStore};
 
@@ -81,8 +88,10 @@ struct AppState {
     journal: Journal,
     orders: mpsc::UnboundedSender<ExecOrder>,
     /// Last price seen per symbol (accepted alerts' prices): the mark that
-    /// values unpriced market orders.
+    /// values unpriced market orders when `market` has none.
     marks: Mutex<HashMap<String, Decimal>>,
+    /// `[serve] market`, loaded at start.
+    market: Option<MarketMarks>,
     breaker: Arc<CircuitBreaker>,
     metrics: Arc<Metrics>,
 }
@@ -171,6 +180,21 @@ pub fn serve(args: &ServeArgs) -> Result<(), UsageError> {
         .to_path_buf();
     let journal_path = resolve(&base, &serve.journal);
     let fills_path = resolve(&base, &serve.fills);
+    let market = match serve.market_source(&base) {
+        Some(source) => {
+            let (pairs, dirs) = source.inputs();
+            let quotes: Vec<&str> = settings.quotes.iter().map(String::as_str).collect();
+            let data = MarketData::load(&pairs, &dirs, &quotes)
+                .map_err(|e| UsageError(format!("serve.market: {e}")))?;
+            tracing::info!(
+                symbols = data.series.len(),
+                bars = data.bar_count(),
+                "market data loaded"
+            );
+            Some(MarketMarks::new(data))
+        }
+        None => None,
+    };
     let mut trusted_proxies = Vec::new();
     for p in &serve.trusted_proxies {
         trusted_proxies.push(Cidr::parse(p).ok_or_else(|| {
@@ -267,6 +291,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), UsageError> {
         journal,
         orders,
         marks: Mutex::new(HashMap::new()),
+        market,
         breaker: breaker.clone(),
         metrics: metrics.clone(),
     });
@@ -521,11 +546,19 @@ async fn webhook(
         );
     }
 
+    // With market data, the alert's mark at its own time (read-only data:
+    // looked up outside the gate's lock). It values an unpriced order and
+    // is a market order's fill price.
+    let lookup = state
+        .market
+        .as_ref()
+        .and_then(|m| m.lookup(&bytes, &target.quotes));
+    let market_mark = lookup.and_then(|l| l.mark.ok());
     let mut request = Request {
         body: &bytes,
         headers: &pairs,
         source_ip: Some(source),
-        mark_price: None,
+        mark_price: market_mark,
     };
     // Decide and queue the journal line under the lock, so the journal's
     // order is the gate's order. With a shared replay store, an accepted
@@ -534,10 +567,11 @@ async fn webhook(
     let (decision, durable, window_ms) = {
         let mut gate = target.gate.lock().unwrap_or_else(|e| e.into_inner());
         let mut decision = gate.check(&request, now);
-        // An unpriced order is valued at the symbol's mark, when there is
-        // one. Only then is the symbol looked up (a second scan): priced
-        // alerts, the common case, pay nothing. A rejection changes nothing
-        // in the gate, so deciding again is safe.
+        // Without a mark from the market data, an unpriced order is valued
+        // at the symbol's last accepted price, when there is one. Only then
+        // is the symbol looked up (a second scan): priced alerts, the
+        // common case, pay nothing. A rejection changes nothing in the
+        // gate, so deciding again is safe.
         if let Err(Rejection::UnpricedOrder { .. }) = decision {
             request.mark_price = mark_of(&state, &bytes, &target.quotes);
             if request.mark_price.is_some() {
@@ -556,7 +590,15 @@ async fn webhook(
         let durable = match (&decision, &target.store) {
             (Ok(_), Some(_)) => None,
             _ => {
-                let line = journal_line(now, &pairs, &bytes, source, &strategy, &decision);
+                let line = journal_line(
+                    now,
+                    &pairs,
+                    &bytes,
+                    source,
+                    &strategy,
+                    &decision,
+                    market_mark,
+                );
                 Some(state.journal.append(line))
             }
         };
@@ -596,7 +638,15 @@ async fn webhook(
             let line = if unavailable {
                 unavailable_line(now, &pairs, &bytes, source, &strategy)
             } else {
-                journal_line(now, &pairs, &bytes, source, &strategy, &decision)
+                journal_line(
+                    now,
+                    &pairs,
+                    &bytes,
+                    source,
+                    &strategy,
+                    &decision,
+                    market_mark,
+                )
             };
             (decision, state.journal.append(line))
         }
@@ -621,9 +671,13 @@ async fn webhook(
             None,
         );
     }
+    // Orders that needed a mark (accepted, or refused for want of one).
+    if matches!(decision, Ok(_) | Err(Rejection::UnpricedOrder { .. })) {
+        count_fallback(&state, &strategy, lookup);
+    }
     match decision {
         Ok(order) => {
-            let exec = exec_order(&strategy, &order);
+            let exec = exec_order(&strategy, &order, market_mark);
             let id = exec.client_order_id.clone();
             metrics.orders.fetch_add(1, Ordering::Relaxed);
             let _ = state.orders.send(exec);
@@ -638,14 +692,35 @@ async fn webhook(
     }
 }
 
-/// The mark price of the alert's symbol, if the body names one we have seen.
+/// The last accepted price of the alert's symbol, if the body names one we
+/// have seen.
 fn mark_of(state: &AppState, body: &[u8], quotes: &[&str]) -> Option<Decimal> {
     let fields = RawAlert::scan(body).ok()?.fields(quotes).ok()?;
     let marks = state.marks.lock().unwrap_or_else(|e| e.into_inner());
     marks.get(fields.symbol.as_str()).copied()
 }
 
-fn exec_order(strategy: &str, order: &Order) -> ExecOrder {
+/// Counts (metric, and a debug log) an order of a decided request that
+/// needed a mark the market data did not have: it was priced as without
+/// `[serve] market` (its own price, else the last accepted one).
+fn count_fallback(state: &AppState, strategy: &str, lookup: Option<Lookup>) {
+    if let Some(Lookup {
+        mark: Err(miss),
+        needs_mark: true,
+    }) = lookup
+    {
+        state.metrics.mark_fallbacks[miss.index()].fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            strategy = %strategy,
+            reason = miss.reason(),
+            "no market-data mark; priced as without [serve] market"
+        );
+    }
+}
+
+/// The order as execution takes it; `market_mark` (from `[serve] market`)
+/// is kept for a market order only, which fills there.
+fn exec_order(strategy: &str, order: &Order, market_mark: Option<Decimal>) -> ExecOrder {
     ExecOrder {
         client_order_id: execution::client_order_id(strategy, order.event_id.as_str()),
         event_id: order.event_id.as_str().to_string(),
@@ -655,6 +730,9 @@ fn exec_order(strategy: &str, order: &Order) -> ExecOrder {
         quantity: order.quantity.to_string(),
         price: order.price.map(|d| d.to_string()),
         stop_price: order.stop_price.map(|d| d.to_string()),
+        mark_price: market_mark
+            .filter(|_| order.order_type == OrderType::Market)
+            .map(|d| d.to_string()),
     }
 }
 
@@ -698,6 +776,7 @@ fn journal_line(
     source: IpAddr,
     strategy: &str,
     decision: &Result<Order, Rejection>,
+    market_mark: Option<Decimal>,
 ) -> Vec<u8> {
     let decision = match decision {
         Ok(order) => json!({
@@ -707,7 +786,7 @@ fn journal_line(
             "code": "accepted",
             "replay_key": order.replay_key.as_str(),
             "accepted_ms": order.accepted_ms,
-            "order": exec_order(strategy, order),
+            "order": exec_order(strategy, order, market_mark),
         }),
         Err(r) => json!({
             "strategy": strategy,
@@ -763,6 +842,7 @@ mod tests {
             ip,
             "sma",
             &rejected,
+            None,
         );
         let line = String::from_utf8(line).unwrap();
         let r = crate::stream::parse_line(&line, "j", 1).unwrap();
