@@ -59,6 +59,11 @@ pub struct Summary {
     pub accepted: u64,
     /// Answered otherwise, by code.
     pub rejected: BTreeMap<String, u64>,
+    /// Of `rejected["replayed"]`: refused as a replay on a retry after an
+    /// attempt that got no answer (or a 5xx). The lost attempt most likely
+    /// reached the gateway and was accepted there: the gateway keeps the
+    /// event id, so the retry cannot be accepted a second time.
+    pub replayed_after_lost_answer: u64,
     /// Retries made.
     pub retries: u64,
     /// Requests never answered, or answered 5xx after the last retry.
@@ -86,6 +91,12 @@ impl Summary {
         );
         for (code, n) in &self.rejected {
             out.push_str(&format!("    {code:<24}{n:>10}\n"));
+            if code == "replayed" && self.replayed_after_lost_answer > 0 {
+                out.push_str(&format!(
+                    "      {:<22}{:>10}\n",
+                    "after a lost answer", self.replayed_after_lost_answer
+                ));
+            }
         }
         out.push_str(&format!(
             "{:<28}{:>10}\n{:<28}{:>10}\n{:<28}{:>10.2}\n{:<28}{:>10.2}\n",
@@ -154,7 +165,13 @@ impl Signer {
 }
 
 enum Outcome {
-    Answered { status: u16, code: String },
+    /// The last attempt's answer; `after_lost` when an earlier attempt got
+    /// no answer or a 5xx.
+    Answered {
+        status: u16,
+        code: String,
+        after_lost: bool,
+    },
     Failed,
 }
 
@@ -195,7 +212,11 @@ pub fn send(args: &SendArgs) -> Result<Summary, UsageError> {
         .timeout(Duration::from_millis(args.timeout_ms))
         .build()
         .map_err(|e| UsageError(format!("HTTP client: {e}")))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // One thread: pacing and HTTP I/O need far less than a core at 10k/s,
+    // and a sender sharing a small machine with the gateway under test
+    // should not compete with it for CPUs (its own scheduling delays would
+    // also show up as gateway latency).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| UsageError(format!("runtime: {e}")))?;
@@ -225,13 +246,20 @@ pub fn send(args: &SendArgs) -> Result<Summary, UsageError> {
             summary.retries += retries;
             summary.latencies_ms.extend(latencies);
             match outcome {
-                Outcome::Answered { status, code } => {
+                Outcome::Answered {
+                    status,
+                    code,
+                    after_lost,
+                } => {
                     summary.sent += 1;
                     if status == 200 {
                         summary.accepted += 1;
                     } else {
                         if status >= 500 {
                             summary.failures += 1;
+                        }
+                        if after_lost && status == 409 && code == "replayed" {
+                            summary.replayed_after_lost_answer += 1;
                         }
                         *summary.rejected.entry(code).or_default() += 1;
                     }
@@ -253,6 +281,9 @@ async fn deliver(
 ) -> (Outcome, u64, Vec<f64>) {
     let mut latencies = Vec::new();
     let mut outcome = Outcome::Failed;
+    // Whether an earlier attempt went unanswered or got a 5xx: it may have
+    // been accepted all the same.
+    let mut lost = false;
     for attempt in 0..=args.retries {
         if attempt > 0 {
             let backoff = args.backoff_ms.saturating_mul(1 << (attempt - 1).min(20));
@@ -286,16 +317,118 @@ async fn deliver(
                     .and_then(|v| v.get("code")?.as_str().map(String::from))
                     .unwrap_or_else(|| format!("http_{status}"));
                 latencies.push(started.elapsed().as_secs_f64() * 1000.0);
-                outcome = Outcome::Answered { status, code };
+                outcome = Outcome::Answered {
+                    status,
+                    code,
+                    after_lost: lost,
+                };
                 if status < 500 {
                     return (outcome, u64::from(attempt), latencies);
                 }
+                lost = true;
             }
             Err(e) => {
+                lost = true;
                 outcome = Outcome::Failed;
                 tracing::debug!("line {}: {e}", r.line);
             }
         }
     }
     (outcome, u64::from(args.retries), latencies)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+
+    /// A one-request-per-connection HTTP server on loopback: reads each
+    /// request whole, then answers it with the next entry of `answers`
+    /// (`None`: close the connection without answering). Returns its URL.
+    fn fake_gateway(answers: Vec<Option<(u16, &'static str)>>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/webhook", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for answer in answers {
+                let (stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(stream);
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                reader.read_exact(&mut vec![0; length]).unwrap();
+                let mut stream = reader.into_inner();
+                if let Some((status, code)) = answer {
+                    let body = format!(r#"{{"accepted":false,"code":"{code}"}}"#);
+                    write!(
+                        stream,
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n\
+                         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .unwrap();
+                }
+            }
+        });
+        url
+    }
+
+    fn send_one(url: String) -> Summary {
+        let dir = tempfile::tempdir().unwrap();
+        let stream = dir.path().join("alerts.jsonl");
+        std::fs::write(
+            &stream,
+            r#"{"received_at":1700000000000,"headers":{},"body":"{\"symbol\":\"BTCUSDT\",\"side\":\"buy\",\"qty\":1}"}"#,
+        )
+        .unwrap();
+        send(&SendArgs {
+            stream,
+            url,
+            speed: 1.0,
+            rate: None,
+            scheme: None,
+            secret_env: None,
+            retries: 3,
+            backoff_ms: 10,
+            timeout_ms: 5_000,
+            no_forwarded_for: true,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_replay_refusal_after_a_lost_answer_is_told_apart() {
+        let summary = send_one(fake_gateway(vec![None, Some((409, "replayed"))]));
+        assert_eq!(summary.sent, 1);
+        assert_eq!(summary.retries, 1);
+        assert_eq!(summary.failures, 0);
+        assert_eq!(summary.rejected.get("replayed"), Some(&1));
+        assert_eq!(summary.replayed_after_lost_answer, 1);
+        assert!(summary.render().contains("after a lost answer"));
+
+        // The same after a 5xx.
+        let summary = send_one(fake_gateway(vec![
+            Some((503, "replay_store_unavailable")),
+            Some((409, "replayed")),
+        ]));
+        assert_eq!(summary.replayed_after_lost_answer, 1);
+        assert_eq!(summary.failures, 0);
+    }
+
+    #[test]
+    fn a_first_answer_replay_refusal_is_a_plain_duplicate() {
+        let summary = send_one(fake_gateway(vec![Some((409, "replayed"))]));
+        assert_eq!(summary.retries, 0);
+        assert_eq!(summary.rejected.get("replayed"), Some(&1));
+        assert_eq!(summary.replayed_after_lost_answer, 0);
+        assert!(!summary.render().contains("after a lost answer"));
+    }
 }
