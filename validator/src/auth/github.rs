@@ -7,11 +7,9 @@
 //! replay guard should key on the body (see [`super::Verified::event_id_signed`]).
 
 use super::{
-    bad, decode_hex_tag, encode_hex_tag, headers, malformed, tag_of, value, Ctx, Headers,
+    decode_hex_tag, encode_hex_tag, headers, malformed, tag_of, value, Ctx, Fail, Headers,
     HmacSha256, SignedHeaders, Verified,
 };
-
-use crate::error::Rejection;
 
 /// Signature header.
 pub(super) const SIGNATURE_HEADER: &str = super::GITHUB_HEADER;
@@ -19,11 +17,11 @@ pub(super) const SIGNATURE_HEADER: &str = super::GITHUB_HEADER;
 pub(super) const ID_HEADER: &str = "X-GitHub-Delivery";
 
 /// Verifies `X-Hub-Signature-256` (or the override) over `body`.
-pub(super) fn verify<'r>(
-    ctx: &Ctx<'_>,
+pub(super) fn verify<'r, 'v>(
+    ctx: &Ctx<'v>,
     body: &[u8],
     headers: &Headers<'r>,
-) -> Result<Verified<'r>, Rejection> {
+) -> Result<Verified<'r>, Fail<'v>> {
     let raw = headers::required(headers, ctx.header)?;
     let event_id = headers::unique(headers, ID_HEADER)?;
     if raw.is_empty() {
@@ -39,7 +37,7 @@ pub(super) fn verify<'r>(
             ..Verified::default()
         })
     } else {
-        Err(bad(ctx.header))
+        Err(Fail::Bad(ctx.header))
     }
 }
 

@@ -6,7 +6,7 @@
 //! bytes the sender produced, so nothing is trimmed or normalized here.
 
 #[cfg(feature = "_hmac")]
-use crate::error::Rejection;
+use super::Fail;
 
 /// The request's headers as `(name, value)` pairs, in the order received.
 ///
@@ -39,7 +39,10 @@ pub fn header<'r>(headers: &Headers<'r>, name: &str) -> Option<&'r str> {
 /// genuine one (e.g. a fresh event id to dodge the replay guard). The safe
 /// reading is to refuse the request as malformed.
 #[cfg(feature = "_hmac")]
-pub(super) fn unique<'r>(headers: &Headers<'r>, name: &str) -> Result<Option<&'r str>, Rejection> {
+pub(super) fn unique<'r, 'n>(
+    headers: &Headers<'r>,
+    name: &'n str,
+) -> Result<Option<&'r str>, Fail<'n>> {
     let mut found = None;
     for &(n, v) in headers {
         if n.eq_ignore_ascii_case(name) {
@@ -52,11 +55,10 @@ pub(super) fn unique<'r>(headers: &Headers<'r>, name: &str) -> Result<Option<&'r
     Ok(found)
 }
 
-/// Like [`unique`], but a missing header is a
-/// [`Rejection::MissingSignature`] naming it.
+/// Like [`unique`], but a missing header is a [`Fail::Missing`] naming it.
 #[cfg(feature = "_hmac")]
-pub(super) fn required<'r>(headers: &Headers<'r>, name: &str) -> Result<&'r str, Rejection> {
-    unique(headers, name)?.ok_or_else(|| super::missing(name))
+pub(super) fn required<'r, 'n>(headers: &Headers<'r>, name: &'n str) -> Result<&'r str, Fail<'n>> {
+    unique(headers, name)?.ok_or(Fail::Missing(name))
 }
 
 #[cfg(test)]
@@ -76,13 +78,10 @@ mod tests {
     fn unique_refuses_duplicates_in_any_case() {
         let h = [("Webhook-Id", "1"), ("webhook-id", "2")];
         let err = unique(&h, "webhook-id").unwrap_err();
-        assert_eq!(err.code(), "malformed_signature");
+        assert_eq!(crate::Rejection::from(err).code(), "malformed_signature");
         assert_eq!(unique(&h[..1], "WEBHOOK-ID"), Ok(Some("1")));
         assert_eq!(unique(&h, "other"), Ok(None));
-        assert_eq!(
-            required(&h, "other").unwrap_err().code(),
-            "missing_signature"
-        );
+        assert_eq!(required(&h, "other"), Err(Fail::Missing("other")));
     }
 
     #[test]

@@ -6,28 +6,26 @@
 //! bounded only by the gate's replay guard and the alert's own time field.
 
 use super::{
-    bad, decode_hex_tag, encode_hex_tag, headers, malformed, tag_of, value, Ctx, Headers,
+    decode_hex_tag, encode_hex_tag, headers, malformed, tag_of, value, Ctx, Fail, Headers,
     HmacSha256, SignedHeaders, Verified,
 };
-
-use crate::error::Rejection;
 
 /// Default signature header.
 pub(super) const SIGNATURE_HEADER: &str = super::HEX_BODY_HEADER;
 
 /// Verifies the signature header named `ctx.header` over `body`.
-pub(super) fn verify<'r>(
-    ctx: &Ctx<'_>,
+pub(super) fn verify<'r, 'v>(
+    ctx: &Ctx<'v>,
     body: &[u8],
     headers: &Headers<'r>,
-) -> Result<Verified<'r>, Rejection> {
+) -> Result<Verified<'r>, Fail<'v>> {
     let raw = headers::required(headers, ctx.header)?;
     let hex = raw.strip_prefix("sha256=").unwrap_or(raw);
     let tag = decode_hex_tag(hex.as_bytes()).map_err(|reason| malformed(ctx.header, reason))?;
     if ctx.any_matches(&[body], &[tag]) {
         Ok(Verified::default())
     } else {
-        Err(bad(ctx.header))
+        Err(Fail::Bad(ctx.header))
     }
 }
 

@@ -16,16 +16,21 @@
 //!
 //! Design choices, and why:
 //!
-//! - **Pre-keyed MACs.** [`Verifier::new`] keys one `Hmac<Sha256>` per secret
-//!   (up to [`MAX_SECRETS`], for rotation) once; each request clones that
-//!   state, so the key schedule (two compression calls) is never repeated and
-//!   the secret bytes are not kept.
+//! - **Pre-keyed MACs.** [`Verifier::new`] keys one HMAC-SHA256 per secret
+//!   (up to [`MAX_SECRETS`], for rotation) once, keeping only the inner and
+//!   outer chaining values; each request starts from a copy of them, so the
+//!   key schedule (two compression calls) is never repeated and the secret
+//!   bytes are not kept. The HMAC is a small one of our own on `sha2`'s
+//!   compression function (see `hmac_sha256.rs`: the generic `hmac` crate
+//!   costs ~2 KiB of flash on a Cortex-M).
 //! - **Exact bytes.** The MAC is fed the timestamp and id *as received* and
 //!   the body as separate `update` calls: nothing is re-formatted and nothing
 //!   is concatenated into a buffer, so there is no allocation and no size
 //!   limit besides the body's own.
-//! - **Constant time.** Hex and base64 are decoded with `base16ct`/`base64ct`
-//!   and tags compared with `subtle`; passphrases are compared as SHA-256
+//! - **Constant time.** Hex is decoded and encoded without branches or
+//!   table lookups on the digits (a one-digit-at-a-time decoder on bare
+//!   metal, eight at a time elsewhere), base64 with `base64ct`, and tags
+//!   are compared with `subtle`; passphrases are compared as SHA-256
 //!   digests, so neither their length nor their content shows in the timing.
 //!   With several secrets the loop stops at the first secret that matches:
 //!   that reveals only which secret a *valid* sender used.
@@ -63,13 +68,9 @@
 use core::fmt;
 
 #[cfg(feature = "_hmac")]
-use hmac::{Hmac, Mac};
-#[cfg(feature = "_hmac")]
-use sha2::Sha256;
-#[cfg(feature = "_hmac")]
 use subtle::{Choice, ConstantTimeEq};
 
-#[cfg(any(feature = "scheme-passphrase", feature = "_hmac"))]
+#[cfg(feature = "_hmac")]
 use crate::error::snippet;
 use crate::error::{ConfigError, Rejection};
 
@@ -79,6 +80,8 @@ mod github;
 mod headers;
 #[cfg(feature = "scheme-hex-body")]
 mod hex_body;
+#[cfg(feature = "_hmac")]
+mod hmac_sha256;
 #[cfg(feature = "scheme-passphrase")]
 mod passphrase;
 #[cfg(feature = "scheme-standard-webhooks")]
@@ -123,9 +126,8 @@ pub const MAX_TIMESTAMP_DIGITS: usize = 12;
 /// Capacity of one value in [`SignedHeaders`], in bytes.
 pub const SIGNED_VALUE_CAP: usize = 160;
 
-/// HMAC-SHA256, pre-keyed.
 #[cfg(feature = "_hmac")]
-type HmacSha256 = Hmac<Sha256>;
+use hmac_sha256::HmacSha256;
 
 /// A SHA-256 output / HMAC-SHA256 tag.
 #[cfg(any(feature = "scheme-passphrase", feature = "_hmac"))]
@@ -298,7 +300,7 @@ pub struct Verified<'r> {
 pub type SignedHeaders = heapless::Vec<(&'static str, heapless::String<SIGNED_VALUE_CAP>), 3>;
 
 /// Pre-keyed secrets of one gate.
-// The MAC variant is the large one (4 × 152 bytes) and the one every signing
+// The MAC variant is the large one (4 × 64 bytes) and the one every signing
 // gate uses; boxing is not an option without an allocator.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
@@ -395,39 +397,43 @@ impl Verifier {
             });
         }
 
-        let header = header_name(scheme, cfg.header)?;
-
-        let keys = match scheme {
-            Scheme::None => Keys::None,
+        // Only a build without any scheme but `none` never writes `keys`.
+        #[allow(unused_mut)]
+        let mut verifier = Verifier {
+            scheme,
+            header: header_name(scheme, cfg.header)?,
+            tolerance_s: cfg.tolerance_s,
+            keys: Keys::None,
+        };
+        // The keys are written in place: a `Verifier` is ~340 bytes, and
+        // every copy of it is code on a Cortex-M.
+        match scheme {
+            Scheme::None => {}
             #[cfg(feature = "scheme-passphrase")]
             Scheme::Passphrase => {
-                let mut digests = heapless::Vec::new();
-                for secret in cfg.secrets {
-                    // Cannot fail: at most MAX_SECRETS secrets (checked above).
-                    let _ = digests.push(passphrase::digest(secret));
+                verifier.keys = Keys::Digests(heapless::Vec::new());
+                if let Keys::Digests(digests) = &mut verifier.keys {
+                    for secret in cfg.secrets {
+                        // Cannot fail: at most MAX_SECRETS secrets (checked above).
+                        let _ = digests.push(passphrase::digest(secret));
+                    }
                 }
-                Keys::Digests(digests)
             }
             #[cfg(feature = "_hmac")]
             _ => {
-                let mut macs = heapless::Vec::new();
-                for (index, secret) in cfg.secrets.iter().enumerate() {
-                    // Cannot fail: at most MAX_SECRETS secrets (checked above).
-                    let _ = macs.push(mac_key(scheme, secret, index)?);
+                verifier.keys = Keys::Macs(heapless::Vec::new());
+                if let Keys::Macs(macs) = &mut verifier.keys {
+                    for (index, secret) in cfg.secrets.iter().enumerate() {
+                        // Cannot fail: at most MAX_SECRETS secrets (checked above).
+                        let _ = macs.push(mac_key(scheme, secret, index)?);
+                    }
                 }
-                Keys::Macs(macs)
             }
             // Every scheme that reaches here is compiled in (checked above).
             #[cfg(not(feature = "_hmac"))]
             _ => return Err(NOT_COMPILED_IN),
-        };
-
-        Ok(Verifier {
-            scheme,
-            header,
-            tolerance_s: cfg.tolerance_s,
-            keys,
-        })
+        }
+        Ok(verifier)
     }
 
     /// The configured scheme.
@@ -486,7 +492,7 @@ impl Verifier {
                 header: self.header.as_str(),
                 tolerance_s: self.tolerance_s,
             };
-            return match self.scheme {
+            let verified = match self.scheme {
                 #[cfg(feature = "scheme-hex-body")]
                 Scheme::HexBody => hex_body::verify(&ctx, body, headers),
                 #[cfg(feature = "scheme-github")]
@@ -500,6 +506,7 @@ impl Verifier {
                 // MACs are only keyed for the signing schemes above.
                 _ => Ok(Verified::default()),
             };
+            return verified.map_err(Rejection::from);
         }
         // `none` and `passphrase` (checked later, on the parsed body).
         let _ = (body, headers, now_ms);
@@ -668,9 +675,9 @@ impl Ctx<'_> {
         })
     }
 
-    /// [`Rejection::SignatureExpired`] unless `|⌊now_ms/1000⌋ − t| ≤ tolerance`.
+    /// [`Fail::Expired`] unless `|⌊now_ms/1000⌋ − t| ≤ tolerance`.
     #[cfg(feature = "_timestamp")]
-    fn check_fresh(&self, timestamp_s: i64, now_ms: i64) -> Result<(), Rejection> {
+    fn check_fresh(&self, timestamp_s: i64, now_ms: i64) -> Result<(), Fail<'static>> {
         // |⌊now_ms/1000⌋ − t| ≤ tol  ⟺  (t − tol)·1000 ≤ now_ms < (t + tol + 1)·1000,
         // since ⌊x/1000⌋ ≥ k ⟺ x ≥ 1000k. Checked in milliseconds, the
         // accepting path needs no 64-bit division (a library routine on
@@ -684,9 +691,9 @@ impl Ctx<'_> {
         if (earliest..end).contains(&now_ms) {
             Ok(())
         } else {
-            Err(Rejection::SignatureExpired {
+            Err(Fail::Expired {
                 timestamp_s,
-                now_s: crate::time::floor_seconds(now_ms),
+                now_ms,
                 tolerance_s: self.tolerance_s,
             })
         }
@@ -701,30 +708,8 @@ fn mac_key(scheme: Scheme, secret: &[u8], index: usize) -> Result<HmacSha256, Co
     if scheme == Scheme::StandardWebhooks {
         return standard_webhooks::key(secret, index);
     }
-    let _ = scheme;
-    keyed(secret, index)
-}
-
-/// A MAC pre-keyed with `secret` (the `index`-th configured one) as given.
-#[cfg(feature = "_hmac")]
-fn keyed(secret: &[u8], index: usize) -> Result<HmacSha256, ConfigError> {
-    // HMAC first hashes a key longer than SHA-256's 64-byte block (RFC
-    // 2104). Doing that here, with the shared `crate::hash::sha256`, leaves
-    // the MAC's own inlined copy of the hasher out of the build; the MAC
-    // is the same.
-    let digest;
-    let secret = if secret.len() > 64 {
-        digest = crate::hash::sha256(&[secret]);
-        &digest[..]
-    } else {
-        secret
-    };
-    // HMAC accepts keys of any length (long ones are hashed first), so this
-    // does not fail in practice.
-    HmacSha256::new_from_slice(secret).map_err(|_| ConfigError::BadSecret {
-        index,
-        reason: "secret is not usable as an HMAC key",
-    })
+    let _ = (scheme, index);
+    Ok(HmacSha256::new(secret))
 }
 
 /// Checks and copies the signature header name.
@@ -733,7 +718,10 @@ fn header_name(
     over: Option<&str>,
 ) -> Result<heapless::String<MAX_HEADER_NAME>, ConfigError> {
     let mut out = heapless::String::new();
-    let name = match (scheme.default_header(), over) {
+    // Only compiled-in schemes get here (`Verifier::new` checked): the
+    // filter lets the other schemes' header names drop out of the build.
+    let default = scheme.default_header().filter(|_| scheme.is_compiled_in());
+    let name = match (default, over) {
         (None, None) => return Ok(out),
         (None, Some(_)) => {
             return Err(ConfigError::InvalidValue {
@@ -744,10 +732,14 @@ fn header_name(
         (Some(default), None) => default,
         (Some(_), Some(name)) => name,
     };
+    // RFC 9110 `tchar`. A `matches!` rather than a search of the 15
+    // symbols: `<[u8]>::contains` links a word-at-a-time `memchr`.
     let is_token = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        && name.bytes().all(|b| {
+            matches!(b,
+                b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z'
+                | b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+        });
     if !is_token || out.push_str(name).is_err() {
         return Err(ConfigError::InvalidValue {
             setting: "auth.header",
@@ -761,16 +753,14 @@ fn header_name(
 /// digits, nothing else (no sign, no spaces).
 #[cfg(feature = "_timestamp")]
 fn parse_timestamp(s: &[u8]) -> Result<i64, &'static str> {
-    if s.is_empty() {
-        return Err("timestamp is empty");
-    }
-    if s.len() > MAX_TIMESTAMP_DIGITS {
-        return Err("timestamp has more than 12 digits");
+    const NOT_DIGITS: &str = "timestamp is not 1 to 12 decimal digits";
+    if s.is_empty() || s.len() > MAX_TIMESTAMP_DIGITS {
+        return Err(NOT_DIGITS);
     }
     let mut value: i64 = 0;
     for &b in s {
         if !b.is_ascii_digit() {
-            return Err("timestamp is not decimal digits");
+            return Err(NOT_DIGITS);
         }
         // At most 12 digits: stays below 10^12, no overflow.
         value = value * 10 + i64::from(b - b'0');
@@ -832,29 +822,46 @@ fn tags_equal(a: &Tag, b: &Tag) -> Choice {
 /// Decodes a 64-digit hex signature (either case) in constant time.
 #[cfg(feature = "_hmac-hex")]
 fn decode_hex_tag(s: &[u8]) -> Result<Tag, &'static str> {
-    if s.is_empty() {
-        return Err("signature is empty");
-    }
-    if s.len() != 64 {
-        return Err("signature is not 64 hex digits");
-    }
-    decode_hex_64(s).ok_or("signature is not hex")
+    // One message for "empty", "wrong length" and "not hex": it says what
+    // is allowed, and one string is less flash than three.
+    decode_hex_64(s).ok_or("signature is not 64 hex digits")
 }
 
-/// The 32 bytes of 64 hex digits (either case), on bare-metal targets:
-/// `base16ct`'s constant-time decoder (small code).
+/// The 32 bytes of 64 hex digits (either case), one digit at a time and
+/// in constant time (no branch or table lookup depends on a digit, only
+/// the final verdict): the bare-metal decoder, a quarter of the code of
+/// `base16ct`'s, which also handles every length and error case.
 #[cfg(all(feature = "_hmac-hex", any(target_os = "none", test)))]
-fn decode_hex_64_base16ct(s: &[u8]) -> Option<Tag> {
-    let mut tag = [0u8; 32];
-    match base16ct::mixed::decode(s, &mut tag) {
-        Ok(decoded) if decoded.len() == 32 => Some(tag),
-        _ => None,
+fn decode_hex_64_small(s: &[u8]) -> Option<Tag> {
+    /// The digit's value, or -1 (all bits set) if `c` is not a hex digit.
+    #[inline(always)]
+    fn nibble(c: u8) -> i32 {
+        let c = i32::from(c);
+        let digit = c - 0x30;
+        // `| 0x20` maps only `A`..=`F` and `a`..=`f` onto `a`..=`f`.
+        let letter = (c | 0x20) - 0x61;
+        // All ones where `0 <= x <= max`, from the sign bits.
+        let is_digit = !((digit | (9 - digit)) >> 31);
+        let is_letter = !((letter | (5 - letter)) >> 31);
+        (digit & is_digit) | ((letter + 10) & is_letter) | !(is_digit | is_letter)
     }
+    if s.len() != 64 {
+        return None;
+    }
+    let mut tag = [0u8; 32];
+    let mut bad = 0i32;
+    for (out, pair) in tag.iter_mut().zip(s.chunks_exact(2)) {
+        let (high, low) = (nibble(pair[0]), nibble(pair[1]));
+        bad |= high | low;
+        *out = ((high << 4) | low) as u8;
+    }
+    // Valid digits are 0..=15: any other bit set means a bad digit.
+    bool::from((bad >> 4).ct_eq(&0)).then_some(tag)
 }
 
 #[cfg(all(feature = "_hmac-hex", target_os = "none"))]
 fn decode_hex_64(s: &[u8]) -> Option<Tag> {
-    decode_hex_64_base16ct(s)
+    decode_hex_64_small(s)
 }
 
 /// The 32 bytes of 64 hex digits (either case), eight digits at a time
@@ -903,37 +910,48 @@ fn decode_hex_64(s: &[u8]) -> Option<Tag> {
     bool::from(bad.ct_eq(&0)).then_some(tag)
 }
 
-/// Lowercase hex of `tag`.
+/// Lowercase hex of `tag` (at most 32 bytes), without branches or table
+/// lookups on its bytes.
 #[cfg(feature = "_hmac-hex")]
 fn encode_hex_tag(tag: &[u8]) -> heapless::String<64> {
-    let mut buf = [0u8; 64];
     let mut out = heapless::String::new();
-    if let Ok(hex) = base16ct::lower::encode_str(tag, &mut buf) {
-        let _ = out.push_str(hex);
+    for &b in tag {
+        for n in [i32::from(b >> 4), i32::from(b & 0xf)] {
+            // '0' + n, plus 'a' - '0' - 10 = 39 where n > 9.
+            let c = 0x30 + n + (((9 - n) >> 31) & 39);
+            let _ = out.push(char::from(c as u8));
+        }
     }
     out
 }
 
 /// The tag of `mac` over the concatenation of `signed`.
-///
-/// The pieces are passed as data rather than written by a closure, so
-/// every scheme shares this one function and its one inlined copy of the
-/// MAC's `update` (a few hundred bytes of buffering code on a Cortex-M).
 #[cfg(feature = "_hmac")]
 fn tag_of(mac: &HmacSha256, signed: &[&[u8]]) -> Tag {
-    let mut mac = mac.clone();
-    for piece in signed {
-        mac.update(piece);
-    }
-    mac.finalize().into_bytes().into()
+    mac.tag(signed)
 }
 
-/// Decimal digits of a non-negative timestamp.
+/// Decimal digits of a timestamp in `0..MAX_TIMESTAMP` (what `sign`
+/// accepts), written by hand: `write!` would link `core::fmt`'s integer
+/// formatting (about a KiB on a Cortex-M) into a firmware that signs.
 #[cfg(feature = "_timestamp")]
 fn timestamp_digits(timestamp_s: i64) -> heapless::String<20> {
-    use core::fmt::Write;
+    let mut digits = [b'0'; 20];
+    let mut n = timestamp_s.unsigned_abs();
+    let mut start = digits.len();
+    // Least significant first; a u64 has at most 20 digits.
+    for slot in digits.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        start -= 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
     let mut out = heapless::String::new();
-    let _ = write!(out, "{timestamp_s}");
+    let text = digits.get(start..).unwrap_or_default();
+    // ASCII digits: the conversion cannot fail.
+    let _ = out.push_str(core::str::from_utf8(text).unwrap_or_default());
     out
 }
 
@@ -948,26 +966,65 @@ fn value(parts: &[&str]) -> heapless::String<SIGNED_VALUE_CAP> {
     out
 }
 
-#[cfg(any(feature = "scheme-passphrase", feature = "_hmac"))]
-fn missing(header: &str) -> Rejection {
-    Rejection::MissingSignature {
-        header: snippet(header.as_bytes()),
+/// Why a scheme refused a request, before it becomes a [`Rejection`].
+///
+/// A few words that borrow the header name, where a `Rejection` carries a
+/// 48-byte [`crate::error::Snippet`] inline: the scheme code passes this
+/// through its `?`s and the one `Rejection` is built at the end, in
+/// [`Verifier::verify`] (on a Cortex-M every `Rejection` moved through a
+/// `?` is a ~70-byte copy).
+#[cfg(feature = "_hmac")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fail<'h> {
+    /// [`Rejection::MissingSignature`] naming the header.
+    Missing(&'h str),
+    /// [`Rejection::MalformedSignature`]: header and reason.
+    Malformed(&'h str, &'static str),
+    /// [`Rejection::BadSignature`] naming the header.
+    Bad(&'h str),
+    /// [`Rejection::SignatureExpired`], with the clock in milliseconds.
+    #[cfg(feature = "_timestamp")]
+    Expired {
+        /// Signed timestamp, Unix seconds.
+        timestamp_s: i64,
+        /// Gate clock, Unix milliseconds.
+        now_ms: i64,
+        /// Configured tolerance, seconds.
+        tolerance_s: u32,
+    },
+}
+
+#[cfg(feature = "_hmac")]
+impl From<Fail<'_>> for Rejection {
+    fn from(fail: Fail<'_>) -> Rejection {
+        match fail {
+            Fail::Missing(header) => Rejection::MissingSignature {
+                header: snippet(header.as_bytes()),
+            },
+            Fail::Malformed(header, reason) => Rejection::MalformedSignature {
+                header: snippet(header.as_bytes()),
+                reason,
+            },
+            Fail::Bad(header) => Rejection::BadSignature {
+                header: snippet(header.as_bytes()),
+            },
+            #[cfg(feature = "_timestamp")]
+            Fail::Expired {
+                timestamp_s,
+                now_ms,
+                tolerance_s,
+            } => Rejection::SignatureExpired {
+                timestamp_s,
+                now_s: crate::time::floor_seconds(now_ms),
+                tolerance_s,
+            },
+        }
     }
 }
 
 #[cfg(feature = "_hmac")]
-fn malformed(header: &str, reason: &'static str) -> Rejection {
-    Rejection::MalformedSignature {
-        header: snippet(header.as_bytes()),
-        reason,
-    }
-}
-
-#[cfg(any(feature = "scheme-passphrase", feature = "_hmac"))]
-fn bad(header: &str) -> Rejection {
-    Rejection::BadSignature {
-        header: snippet(header.as_bytes()),
-    }
+fn malformed<'h>(header: &'h str, reason: &'static str) -> Fail<'h> {
+    Fail::Malformed(header, reason)
 }
 
 #[cfg(test)]
@@ -995,14 +1052,24 @@ mod tests {
 
     #[cfg(feature = "_hmac-hex")]
     mod hex {
-        use super::super::{decode_hex_64, decode_hex_64_base16ct, tags_equal};
+        use super::super::{decode_hex_64, decode_hex_64_small, encode_hex_tag, tags_equal, Tag};
         use proptest::prelude::*;
+
+        /// `base16ct`'s constant-time decoder, the reference.
+        fn decode_hex_64_base16ct(s: &[u8]) -> Option<Tag> {
+            let mut tag = [0u8; 32];
+            match base16ct::mixed::decode(s, &mut tag) {
+                Ok(decoded) if decoded.len() == 32 => Some(tag),
+                _ => None,
+            }
+        }
 
         #[test]
         fn decodes_like_base16ct() {
             let lower = "00112233445566778899aabbccddeeff0123456789abcdefABCDEF9876543210";
             let tag = decode_hex_64(lower.as_bytes()).unwrap();
             assert_eq!(Some(tag), decode_hex_64_base16ct(lower.as_bytes()));
+            assert_eq!(Some(tag), decode_hex_64_small(lower.as_bytes()));
             assert_eq!(tag[..4], [0x00, 0x11, 0x22, 0x33]);
             assert_eq!(tag[24..], [0xab, 0xcd, 0xef, 0x98, 0x76, 0x54, 0x32, 0x10]);
             // Every byte value in every position of each 8-byte word.
@@ -1011,10 +1078,27 @@ mod tests {
                     let mut s =
                         *b"0123456789abcdefABCDEF0123456789abcdefABCDEF0123456789abcdef0123";
                     s[pos] = b;
-                    assert_eq!(decode_hex_64(&s), decode_hex_64_base16ct(&s), "{pos} {b}");
+                    let reference = decode_hex_64_base16ct(&s);
+                    assert_eq!(decode_hex_64(&s), reference, "{pos} {b}");
+                    assert_eq!(decode_hex_64_small(&s), reference, "{pos} {b}");
                 }
             }
-            assert_eq!(decode_hex_64(&[b'0'; 63]), None);
+            for len in [0, 2, 62, 63, 65, 66] {
+                assert_eq!(decode_hex_64(&vec![b'0'; len]), None);
+                assert_eq!(decode_hex_64_small(&vec![b'0'; len]), None);
+            }
+        }
+
+        #[test]
+        fn encodes_like_base16ct() {
+            let bytes: Vec<u8> = (0..=255u8).collect();
+            for tag in bytes.chunks(32) {
+                let mut buf = [0u8; 64];
+                let reference = base16ct::lower::encode_str(tag, &mut buf).unwrap();
+                assert_eq!(encode_hex_tag(tag).as_str(), reference);
+                let tag: Tag = tag.try_into().unwrap();
+                assert_eq!(decode_hex_64(encode_hex_tag(&tag).as_bytes()), Some(tag));
+            }
         }
 
         proptest! {
@@ -1028,7 +1112,9 @@ mod tests {
                     64,
                 )
             ) {
-                prop_assert_eq!(decode_hex_64(&s), decode_hex_64_base16ct(&s));
+                let reference = decode_hex_64_base16ct(&s);
+                prop_assert_eq!(decode_hex_64(&s), reference);
+                prop_assert_eq!(decode_hex_64_small(&s), reference);
             }
 
             #[test]
@@ -1232,7 +1318,7 @@ mod tests {
     fn sizes() {
         let verifier = core::mem::size_of::<Verifier>();
         let mac = core::mem::size_of::<HmacSha256>();
-        println!("size_of::<Verifier>() = {verifier}, size_of::<Hmac<Sha256>>() = {mac}");
+        println!("size_of::<Verifier>() = {verifier}, size_of::<HmacSha256>() = {mac}");
         assert!(verifier <= 1024);
     }
 
@@ -1273,6 +1359,13 @@ mod tests {
     }
 
     #[test]
+    fn timestamp_digits_match_display() {
+        for t in [0, 1, 9, 10, 99, 1_700_000_000, MAX_TIMESTAMP - 1, i64::MAX] {
+            assert_eq!(timestamp_digits(t).as_str(), t.to_string());
+        }
+    }
+
+    #[test]
     fn timestamp_parsing() {
         assert_eq!(parse_timestamp(b"0"), Ok(0));
         assert_eq!(parse_timestamp(b"000000000000"), Ok(0));
@@ -1302,7 +1395,7 @@ mod tests {
         for now_ms in [i64::MIN, -1, 0, 999, i64::MAX] {
             for t in [0, MAX_TIMESTAMP - 1] {
                 if let Err(e) = ctx.check_fresh(t, now_ms) {
-                    let _ = format!("{e}");
+                    let _ = format!("{}", Rejection::from(e));
                 }
             }
         }

@@ -14,8 +14,8 @@
 
 use subtle::{Choice, ConstantTimeEq};
 
-use super::{bad, missing, Tag};
-use crate::error::Rejection;
+use super::Tag;
+use crate::error::{snippet, Rejection};
 
 /// Name of the body field, also used as the `header` of rejections.
 pub(super) const FIELD: &str = "passphrase";
@@ -27,14 +27,18 @@ pub(super) fn digest(bytes: &[u8]) -> Tag {
 
 /// Checks `presented` against the digests of the configured secrets.
 pub(super) fn check(digests: &[Tag], presented: Option<&[u8]>) -> Result<(), Rejection> {
-    let presented = digest(presented.ok_or_else(|| missing(FIELD))?);
+    let header = || snippet(FIELD.as_bytes());
+    let Some(presented) = presented else {
+        return Err(Rejection::MissingSignature { header: header() });
+    };
+    let presented = digest(presented);
     let hit = digests
         .iter()
         .fold(Choice::from(0), |hit, d| hit | d.ct_eq(&presented));
     if bool::from(hit) {
         Ok(())
     } else {
-        Err(bad(FIELD))
+        Err(Rejection::BadSignature { header: header() })
     }
 }
 

@@ -14,10 +14,10 @@
 use base64ct::{Base64, Base64Unpadded, Encoding};
 
 use super::{
-    bad, headers, keyed, malformed, parse_timestamp, tag_of, timestamp_digits, value, Ctx, Headers,
+    headers, malformed, parse_timestamp, tag_of, timestamp_digits, value, Ctx, Fail, Headers,
     HmacSha256, SignedHeaders, Tag, Verified, MAX_SIGNATURES,
 };
-use crate::error::{ConfigError, Rejection};
+use crate::error::ConfigError;
 
 /// Signature header.
 pub(super) const SIGNATURE_HEADER: &str = super::STANDARD_WEBHOOKS_HEADER;
@@ -50,7 +50,7 @@ pub(super) fn key(secret: &[u8], index: usize) -> Result<HmacSha256, ConfigError
             reason: "standard-webhooks secret decodes to nothing",
         });
     }
-    keyed(decoded, index)
+    Ok(HmacSha256::new(decoded))
 }
 
 /// Every `v1` tag of a `webhook-signature` value.
@@ -86,12 +86,12 @@ fn parse(value: &str) -> Result<heapless::Vec<Tag, MAX_SIGNATURES>, &'static str
 /// Verifies `webhook-signature` (or the override) over
 /// `"<webhook-id>.<webhook-timestamp>.<body>"`, then the timestamp's
 /// freshness.
-pub(super) fn verify<'r>(
-    ctx: &Ctx<'_>,
+pub(super) fn verify<'r, 'v>(
+    ctx: &Ctx<'v>,
     body: &[u8],
     headers: &Headers<'r>,
     now_ms: i64,
-) -> Result<Verified<'r>, Rejection> {
+) -> Result<Verified<'r>, Fail<'v>> {
     let raw = headers::required(headers, ctx.header)?;
     let id = headers::required(headers, ID_HEADER)?;
     let t = headers::required(headers, TIMESTAMP_HEADER)?;
@@ -102,7 +102,7 @@ pub(super) fn verify<'r>(
     let timestamp_s =
         parse_timestamp(t.as_bytes()).map_err(|reason| malformed(TIMESTAMP_HEADER, reason))?;
     if !ctx.any_matches(&[id.as_bytes(), b".", t.as_bytes(), b".", body], &tags) {
-        return Err(bad(ctx.header));
+        return Err(Fail::Bad(ctx.header));
     }
     ctx.check_fresh(timestamp_s, now_ms)?;
     Ok(Verified {

@@ -10,12 +10,9 @@
 //! header (the id is inside the body), so `event_id` is `None`.
 
 use super::{
-    bad, decode_hex_tag, encode_hex_tag, headers, malformed, parse_timestamp, tag_of,
-    timestamp_digits, value, Ctx, Headers, HmacSha256, SignedHeaders, Tag, Verified,
-    MAX_SIGNATURES,
+    decode_hex_tag, encode_hex_tag, headers, malformed, parse_timestamp, tag_of, timestamp_digits,
+    value, Ctx, Fail, Headers, HmacSha256, SignedHeaders, Tag, Verified, MAX_SIGNATURES,
 };
-
-use crate::error::Rejection;
 
 /// Signature header.
 pub(super) const SIGNATURE_HEADER: &str = super::STRIPE_HEADER;
@@ -65,16 +62,16 @@ fn parse(value: &str) -> Result<Parsed<'_>, &'static str> {
 
 /// Verifies `Stripe-Signature` (or the override) over `"<t>.<body>"`, then
 /// the timestamp's freshness.
-pub(super) fn verify<'r>(
-    ctx: &Ctx<'_>,
+pub(super) fn verify<'r, 'v>(
+    ctx: &Ctx<'v>,
     body: &[u8],
     headers: &Headers<'r>,
     now_ms: i64,
-) -> Result<Verified<'r>, Rejection> {
+) -> Result<Verified<'r>, Fail<'v>> {
     let raw = headers::required(headers, ctx.header)?;
     let p = parse(raw).map_err(|reason| malformed(ctx.header, reason))?;
     if !ctx.any_matches(&[p.t.as_bytes(), b".", body], &p.tags) {
-        return Err(bad(ctx.header));
+        return Err(Fail::Bad(ctx.header));
     }
     ctx.check_fresh(p.timestamp_s, now_ms)?;
     Ok(Verified {
