@@ -215,7 +215,8 @@ pub struct FileConfig {
     /// `[network]`
     #[serde(default)]
     pub network: NetworkSection,
-    /// `[simulation]`, read by `replay`.
+    /// `[simulation]`, read by `replay` (and by `serve`'s mock exchange:
+    /// cash, fees and slippage).
     #[serde(default)]
     pub simulation: SimulationSection,
     /// `[serve]`, read by `serve`.
@@ -238,7 +239,9 @@ pub struct ServeSection {
     /// `journal.jsonl`.
     #[serde(default = "default_journal")]
     pub journal: PathBuf,
-    /// The mock exchange's fill log (JSON Lines). Default `fills.jsonl`.
+    /// The mock exchange's log (JSON Lines): every order submitted, with
+    /// the price observed at submission, and every fill (see
+    /// [`crate::gateway::mock`]). Default `fills.jsonl`.
     #[serde(default = "default_fills")]
     pub fills: PathBuf,
     /// Proxies whose `X-Forwarded-For` is believed (CIDR or address).
@@ -259,8 +262,10 @@ pub struct ServeSection {
     /// Per source address: refill, requests per second. Default 0.
     #[serde(default)]
     pub per_ip_per_second: u32,
-    /// Execution venue: only `mock` (paper trading at the alerts' prices,
-    /// or at the market data's with `market`).
+    /// Execution venue: only `mock`, paper trading on `replay`'s exchange
+    /// (fill rules, brackets, FIFO PnL) on the wall clock, with prices
+    /// observed from `market` or the alerts, and the fees, slippage and
+    /// starting cash of `[simulation]` (see [`crate::gateway::mock`]).
     #[serde(default = "default_exchange")]
     pub exchange: String,
     /// Market data for the mock exchange's prices, in `alertgate replay`'s
@@ -282,12 +287,14 @@ pub struct ServeSection {
     /// time (the body's `timestamp`), never a later bar (`replay`'s rule for
     /// the gate's mark); past the end of the data that is the last bar's
     /// open. The mark values orders that carry neither `price` nor
-    /// `stop_price` (`max_order_value`) and is the fill price of every market
-    /// order, priced or not; limit, stop-loss and take-profit orders still
-    /// fill at their own price. When the data has no mark for an alert (no
-    /// body timestamp, a symbol without data, a time before the symbol's
-    /// first bar), the order is priced as without `market` (its own price,
-    /// else the symbol's last accepted alert price);
+    /// `stop_price` (`max_order_value`), and it is the price the mock
+    /// exchange observes when the order is submitted, whatever its type: a
+    /// market order fills there, a limit or stop order rests unless that
+    /// price reaches it. When the data has no mark for an alert (no body
+    /// timestamp, a symbol without data, a time before the symbol's first
+    /// bar), the order is priced as without `market` (its own price, else
+    /// the symbol's last accepted alert price; see [`crate::gateway::mock`]
+    /// for the exchange's fallback);
     /// `alertgate_mark_fallbacks_total{reason}` counts the order and a debug
     /// log line names the reason. Default: none (alerts' prices only).
     pub market: Option<String>,
@@ -513,6 +520,16 @@ impl LatencySection {
 }
 
 impl SimulationSection {
+    /// The fee and slippage settings, as the exchange takes them (`replay`'s
+    /// exchange and `serve`'s `mock`).
+    pub fn costs(&self) -> crate::exchange::Costs {
+        crate::exchange::Costs {
+            maker_fee_bps: self.maker_fee_bps,
+            taker_fee_bps: self.taker_fee_bps,
+            slippage_bps: self.slippage_bps,
+        }
+    }
+
     fn validate(&self) -> Result<(), ConfigFileError> {
         if !(self.initial_cash.is_finite() && self.initial_cash > 0.0) {
             return Err(invalid(

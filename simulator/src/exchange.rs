@@ -240,7 +240,7 @@ impl Default for Reach {
 }
 
 /// One symbol's state.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 struct Book {
     /// Net position, base units: positive long, negative short.
     position: f64,
@@ -267,8 +267,10 @@ pub struct ExchangeCounts {
     pub open_orders: u64,
 }
 
-/// The exchange: every symbol's book, one cash balance.
-#[derive(Debug, Clone)]
+/// The exchange: every symbol's book, one cash balance. Two exchanges are
+/// equal when they hold the same state, bit for bit (the same inputs give
+/// equal exchanges).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Exchange {
     costs: Costs,
     books: Vec<Book>,
@@ -323,6 +325,18 @@ impl Exchange {
             trades: Vec::new(),
             scratch: Vec::new(),
         }
+    }
+
+    /// Adds an empty book for one more symbol and returns its index (the
+    /// symbol count before the call).
+    pub fn add_symbol(&mut self) -> usize {
+        self.books.push(Book::default());
+        self.books.len() - 1
+    }
+
+    /// How many symbols the exchange has books for.
+    pub fn symbols(&self) -> usize {
+        self.books.len()
     }
 
     /// Accepts an order; it works from the next bar that starts at or after
@@ -984,6 +998,30 @@ mod tests {
             ex.equity() - 10_000.0,
             ex.realized_gross() + ex.unrealized() - ex.fees_paid()
         );
+    }
+
+    #[test]
+    fn symbols_added_later_get_their_own_book() {
+        let mut ex = Exchange::new(1, 10_000.0, Costs::default());
+        assert_eq!((ex.add_symbol(), ex.symbols()), (1, 2));
+        ex.submit(ExchangeOrder {
+            symbol: 1,
+            ..order(1, T0, Buy, 2.0, Market)
+        });
+        ex.on_bar(0, &bar(0, 50.0, 50.0, 50.0, 50.0));
+        assert!(ex.fills.is_empty());
+        ex.on_bar(1, &bar(0, 7.0, 7.0, 7.0, 7.0));
+        assert_eq!((ex.position(0), ex.position(1)), (0.0, 2.0));
+        // Equal inputs, equal exchanges.
+        let mut again = Exchange::new(1, 10_000.0, Costs::default());
+        again.add_symbol();
+        again.submit(ExchangeOrder {
+            symbol: 1,
+            ..order(1, T0, Buy, 2.0, Market)
+        });
+        again.on_bar(0, &bar(0, 50.0, 50.0, 50.0, 50.0));
+        again.on_bar(1, &bar(0, 7.0, 7.0, 7.0, 7.0));
+        assert_eq!(again, ex);
     }
 
     #[test]

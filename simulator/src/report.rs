@@ -85,12 +85,39 @@ pub struct AlertCounts {
     pub rejected_by_code: BTreeMap<String, u64>,
 }
 
+/// Writes an `f64` rounded to 12 significant digits: the report's prices
+/// and amounts are `f64` sums and products (`2259.0580980000004`), and
+/// their last digits are arithmetic residue, not information. Twelve
+/// digits keep a cent on a balance of ten billion.
+fn sig12<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(round_sig12(*v))
+}
+
+/// [`sig12`] for an optional figure.
+fn sig12_opt<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_some(&round_sig12(*v)),
+        None => s.serialize_none(),
+    }
+}
+
+/// `v` rounded to 12 significant digits (non-finite values unchanged).
+fn round_sig12(v: f64) -> f64 {
+    if !v.is_finite() || v == 0.0 {
+        return v;
+    }
+    // Formatting rounds the decimal expansion correctly; parsing it back
+    // gives the double whose shortest form is that rounded text.
+    format!("{v:.11e}").parse().unwrap_or(v)
+}
+
 /// A position still open at the end.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OpenPosition {
     /// `BASE/QUOTE`.
     pub symbol: String,
     /// Base units, negative for a short.
+    #[serde(serialize_with = "sig12")]
     pub quantity: f64,
 }
 
@@ -114,24 +141,34 @@ pub struct Summary {
     /// Bars (or trades) replayed.
     pub bars: u64,
     /// Starting cash.
+    #[serde(serialize_with = "sig12")]
     pub initial_cash: f64,
     /// Cash plus open positions at their last close.
+    #[serde(serialize_with = "sig12")]
     pub final_equity: f64,
     /// Percent.
+    #[serde(serialize_with = "sig12")]
     pub return_pct: f64,
     /// Percent.
+    #[serde(serialize_with = "sig12")]
     pub max_drawdown_pct: f64,
     /// Annualized, daily returns, rf = 0.
+    #[serde(serialize_with = "sig12_opt")]
     pub sharpe: Option<f64>,
     /// Annualized, daily returns, rf = 0.
+    #[serde(serialize_with = "sig12_opt")]
     pub sortino: Option<f64>,
     /// Percent of trades with pnl > 0.
+    #[serde(serialize_with = "sig12_opt")]
     pub win_rate_pct: Option<f64>,
     /// Gross profit over gross loss (net of fees).
+    #[serde(serialize_with = "sig12_opt")]
     pub profit_factor: Option<f64>,
     /// Percent of time with a position open.
+    #[serde(serialize_with = "sig12")]
     pub exposure_pct: f64,
     /// Fees paid, quote units.
+    #[serde(serialize_with = "sig12")]
     pub fees_paid: f64,
     /// Positions open at the end.
     pub open_positions: Vec<OpenPosition>,
@@ -147,18 +184,23 @@ pub struct TradeRow {
     /// `long` or `short`.
     pub side: &'static str,
     /// Base units.
+    #[serde(serialize_with = "sig12")]
     pub quantity: f64,
     /// RFC 3339.
     pub entry_time: String,
     /// Opening fill's price.
+    #[serde(serialize_with = "sig12")]
     pub entry_price: f64,
     /// RFC 3339.
     pub exit_time: String,
     /// Closing fill's price.
+    #[serde(serialize_with = "sig12")]
     pub exit_price: f64,
     /// Net of fees.
+    #[serde(serialize_with = "sig12")]
     pub pnl: f64,
     /// Opening and closing fees of this quantity.
+    #[serde(serialize_with = "sig12")]
     pub fees: f64,
 }
 
@@ -186,8 +228,10 @@ pub struct CurveRow {
     /// RFC 3339.
     pub time: String,
     /// Cash plus positions.
+    #[serde(serialize_with = "sig12")]
     pub equity: f64,
     /// Below the running peak, percent.
+    #[serde(serialize_with = "sig12")]
     pub drawdown_pct: f64,
 }
 
@@ -456,6 +500,32 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn report_figures_drop_float_residue() {
+        assert_eq!(round_sig12(2259.0580980000004), 2259.058098);
+        assert_eq!(round_sig12(-50.456400725999586), -50.456400726);
+        assert_eq!(round_sig12(0.1 + 0.2), 0.3);
+        assert_eq!(round_sig12(100632.42475356687), 100632.424754);
+        assert_eq!(round_sig12(1e-12 / 3.0), 3.33333333333e-13);
+        assert_eq!(round_sig12(0.0), 0.0);
+        assert!(round_sig12(f64::NAN).is_nan());
+        let row = TradeRow {
+            symbol: "ETH/USDT".into(),
+            side: "short",
+            quantity: 0.30000000000000004,
+            entry_time: String::new(),
+            entry_price: 2259.0580980000004,
+            exit_time: String::new(),
+            exit_price: 2307.231354,
+            pnl: -50.456400725999586,
+            fees: 2.283144726,
+        };
+        let json = serde_json::to_string(&row).unwrap();
+        assert!(json.contains(r#""quantity":0.3,"#), "{json}");
+        assert!(json.contains(r#""entry_price":2259.058098,"#), "{json}");
+        assert!(json.contains(r#""pnl":-50.456400726,"#), "{json}");
+    }
 
     #[test]
     fn percentiles_are_nearest_rank() {

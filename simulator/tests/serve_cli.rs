@@ -1,6 +1,7 @@
 //! `alertgate serve` and `alertgate send` as real processes over loopback:
 //! the bundled sample end to end, a kill -9 mid-stream with exactly-once
-//! execution after the restart, and a matrix of bad requests.
+//! execution after the restart, a matrix of bad requests, and the mock
+//! exchange's resting orders and log.
 //!
 //! Every wait is bounded; nothing leaves 127.0.0.1.
 
@@ -9,8 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use alertgate_simulator::gateway::mock::{MockExchange, MockSettings};
+
 mod common;
-use common::{alert, http, now_s, signed, start, SECRET_VAR};
+use common::{alert, http, now_s, signed, start, wait_until, SECRET_VAR};
 
 const SAMPLE_SECRET: &str = "replay-sample-secret-do-not-use";
 
@@ -83,6 +86,77 @@ fn lines(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The mock exchange's log: (submit lines, fill lines), each line's object.
+fn exchange_log(path: &Path) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
+    let (mut submits, mut fills) = (Vec::new(), Vec::new());
+    for l in lines(path) {
+        match (l.get("submit"), l.get("fill")) {
+            (Some(s), None) => submits.push(s.clone()),
+            (None, Some(f)) => fills.push(f.clone()),
+            _ => panic!("not a submit or a fill line: {l}"),
+        }
+    }
+    (submits, fills)
+}
+
+fn text<'v>(v: &'v serde_json::Value, key: &str) -> &'v str {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {key:?} in {v}"))
+}
+
+/// Checks the exchange's log against the journal: every accepted order
+/// submitted exactly once, no other; every market order filled exactly
+/// once and no order more than once (bracket legs aside); and replaying
+/// the log rebuilds a state whose fills match the logged ones.
+fn check_exchange_log(dir: &Path, settings: MockSettings) {
+    let journal = lines(&dir.join("journal.jsonl"));
+    let accepted: BTreeMap<String, String> = journal
+        .iter()
+        .filter(|l| l["decision"]["accepted"] == true)
+        .map(|l| {
+            let order = &l["decision"]["order"];
+            (
+                text(order, "client_order_id").to_string(),
+                text(order, "order_type").to_string(),
+            )
+        })
+        .collect();
+    let path = dir.join("fills.jsonl");
+    let (submits, fills) = exchange_log(&path);
+    let mut submitted: BTreeMap<&str, u32> = BTreeMap::new();
+    for s in &submits {
+        *submitted.entry(text(s, "client_order_id")).or_default() += 1;
+    }
+    assert!(
+        submitted.values().all(|&n| n == 1),
+        "a client id with two submit lines: {submitted:?}"
+    );
+    let ids: BTreeSet<&str> = submitted.keys().copied().collect();
+    let want: BTreeSet<&str> = accepted.keys().map(String::as_str).collect();
+    assert_eq!(ids, want, "submitted ≠ accepted");
+    let mut own_fills: BTreeMap<&str, u32> = BTreeMap::new();
+    for f in &fills {
+        if !text(f, "reason").starts_with("bracket_") {
+            *own_fills.entry(text(f, "client_order_id")).or_default() += 1;
+        }
+    }
+    assert!(
+        own_fills.values().all(|&n| n == 1),
+        "an order filled twice: {own_fills:?}"
+    );
+    for (id, order_type) in &accepted {
+        if order_type == "market" {
+            assert_eq!(own_fills.get(id.as_str()), Some(&1), "market order {id}");
+        }
+    }
+    let rebuilt = MockExchange::open(&path, settings).unwrap();
+    let r = rebuilt.recovery();
+    assert_eq!(r.submits as usize, submits.len());
+    assert_eq!(r.mismatches, 0, "{r:?}");
+    assert_eq!(r.fills as usize, fills.len());
+}
+
 /// Accepted in the sample under `sample_config`: 59 alerts less 7 below
 /// confidence, 2 from outside TradingView, 1 over the value limit, 1
 /// symbol not allowed and 1 replay.
@@ -124,8 +198,9 @@ fn serve_and_send_the_bundled_sample() {
         .output()
         .unwrap();
     assert!(replay.status.success(), "{replay:?}");
-    let fills = lines(&dir.path().join("fills.jsonl"));
-    assert_eq!(fills.len() as u64, SAMPLE_ACCEPTED);
+    let (submits, _) = exchange_log(&dir.path().join("fills.jsonl"));
+    assert_eq!(submits.len() as u64, SAMPLE_ACCEPTED);
+    check_exchange_log(dir.path(), MockSettings::default());
 }
 
 fn terminate(child: &mut Child) {
@@ -199,16 +274,9 @@ fn kill_9_mid_stream_then_resend_executes_each_accepted_event_once() {
     let distinct: BTreeSet<&String> = accepted.iter().collect();
     assert_eq!(accepted.len(), distinct.len(), "an event accepted twice");
     assert_eq!(accepted.len() as u64, SAMPLE_ACCEPTED, "an event lost");
-    let fills = lines(&dir.path().join("fills.jsonl"));
-    let mut per_id: BTreeMap<String, u32> = BTreeMap::new();
-    for f in &fills {
-        *per_id
-            .entry(f["client_order_id"].as_str().unwrap().to_string())
-            .or_default() += 1;
-    }
-    assert!(per_id.values().all(|&n| n == 1), "double fill: {per_id:?}");
-    let filled: BTreeSet<&String> = per_id.keys().collect();
-    assert_eq!(filled, distinct, "filled ≠ accepted");
+    // Every accepted event submitted exactly once, market orders filled
+    // once, and the log replays to the fills it holds.
+    check_exchange_log(dir.path(), MockSettings::default());
 }
 
 /// Complete lines in a file being written.
@@ -518,26 +586,43 @@ market = '{}'
         metrics.contains("alertgate_mark_fallbacks_total{reason=\"before_data\"} 2"),
         "{metrics}"
     );
+    wait_until("the limit resting, four fills", || {
+        let (_, m) = http(gw.port, "GET", "/metrics", &[], b"").unwrap();
+        m.contains("alertgate_open_orders 1\n") && m.contains("alertgate_fills_total 4\n")
+    });
     let mut gw = gw;
     terminate(&mut gw.child);
 
-    let fills: BTreeMap<String, f64> = lines(&dir.path().join("fills.jsonl"))
+    let (submits, fills) = exchange_log(&dir.path().join("fills.jsonl"));
+    // The price observed with each order is its mark, whatever its type.
+    let marks: BTreeMap<&str, f64> = submits
+        .iter()
+        .map(|s| (text(s, "event_id"), text(s, "mark").parse().unwrap()))
+        .collect();
+    let fills: BTreeMap<&str, f64> = fills
         .iter()
         .map(|f| {
-            (
-                f["event_id"].as_str().unwrap().to_string(),
-                f["price"].as_str().unwrap().parse().unwrap(),
-            )
+            assert_eq!(text(f, "reason"), "market", "{f}");
+            (text(f, "event_id"), f["price"].as_f64().unwrap())
         })
         .collect();
-    assert_eq!(fills.len(), 5, "{fills:?}");
+    assert_eq!(marks.len(), 5, "{marks:?}");
+    assert_eq!(fills.len(), 4, "{fills:?}");
     assert_eq!(fills["inside"], open_at(&rows, inside));
     assert_eq!(fills["inside"], rows[i].1);
     assert_eq!(fills["start"], open_at(&rows, at_start));
     assert_eq!(fills["start"], rows[i + 5].1);
     assert_eq!(fills["late"], rows.last().unwrap().1);
-    assert_eq!(fills["limit"], 12345.5);
-    assert_eq!(fills["early2"], 12345.5);
+    // The limit buy at 12345.5 was observed at the market (far above it):
+    // it rests, unfilled.
+    assert_eq!(marks["limit"], rows[i].1);
+    assert!(rows[i].1 > 12345.5);
+    assert!(!fills.contains_key("limit"));
+    // Before the data: no mark, so the gate valued it at the last accepted
+    // price (the limit's), and the exchange filled it at the last price it
+    // observed (the market's, with the limit).
+    assert_eq!(fills["early2"], rows[i].1);
+    check_exchange_log(dir.path(), MockSettings::default());
 }
 
 #[test]
@@ -566,4 +651,144 @@ fn bad_market_data_stops_the_start_naming_file_and_line() {
         stderr.contains("serve.market:") && stderr.contains("BTC-USDT.csv:3: field \"high\""),
         "{stderr}"
     );
+}
+
+/// A gate for hand-made alerts with the mock exchange's costs set.
+fn costed_config(dir: &Path) -> PathBuf {
+    let config = dir.join("gate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[auth]
+scheme = "timestamped"
+secrets_env = ["{SECRET_VAR}"]
+[policy]
+symbols = ["BTC/USDT"]
+[network]
+allowlist = ["tradingview"]
+[serve]
+trusted_proxies = ["127.0.0.1"]
+[simulation]
+maker_fee_bps = 2
+taker_fee_bps = 10
+slippage_bps = 50
+"#
+        ),
+    )
+    .unwrap();
+    config
+}
+
+fn costs() -> MockSettings {
+    MockSettings {
+        initial_cash: 100_000.0,
+        costs: alertgate_simulator::exchange::Costs {
+            maker_fee_bps: 2.0,
+            taker_fee_bps: 10.0,
+            slippage_bps: 50.0,
+        },
+    }
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+}
+
+#[test]
+fn a_limit_order_rests_until_a_later_alert_moves_the_price_through_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = costed_config(dir.path());
+    let secret = "resting-secret";
+    let log = dir.path().join("fills.jsonl");
+    let tv = "52.89.214.238";
+    let body = |event: &str, side: &str, extra: &str, price: &str| {
+        format!(
+            r#"{{"symbol":"BTCUSDT","side":"{side}","quantity":"0.1","price":"{price}","confidence":"0.9","timestamp":{},"event_id":"{event}"{extra}}}"#,
+            now_s() * 1000
+        )
+    };
+    let post = |port: u16, body: &str| {
+        let (status, text) = http(
+            port,
+            "POST",
+            "/webhook",
+            &signed(secret, body.as_bytes(), now_s(), tv),
+            body.as_bytes(),
+        )
+        .expect("answered");
+        assert_eq!(status, 200, "{text}");
+    };
+    let metric = |port: u16, line: &str| {
+        let (_, m) = http(port, "GET", "/metrics", &[], b"").unwrap();
+        m.lines().any(|l| l == line)
+    };
+    let fills_of = |event: &str| -> Vec<serde_json::Value> {
+        exchange_log(&log)
+            .1
+            .into_iter()
+            .filter(|f| f["event_id"] == event)
+            .collect()
+    };
+    let submitted = |event: &str| exchange_log(&log).0.iter().any(|s| s["event_id"] == event);
+
+    let gw = start(&config, secret);
+    // A market buy at 100: filled at 100 plus 50 bps, taker fee.
+    post(gw.port, &body("r-1", "buy", "", "100"));
+    // A limit buy at 95, observed at the last price (100): it rests.
+    post(gw.port, &body("r-2", "buy", r#","type":"limit""#, "95"));
+    wait_until("r-2 submitted", || submitted("r-2"));
+    assert!(fills_of("r-2").is_empty());
+    wait_until("one resting order", || {
+        metric(gw.port, "alertgate_open_orders 1")
+    });
+    // A later alert at 96 does not reach it. (A buy: a sell would flatten
+    // the position, which cancels the orders that arrived before it.)
+    post(gw.port, &body("r-3", "buy", "", "96"));
+    wait_until("r-3 filled", || !fills_of("r-3").is_empty());
+    assert!(fills_of("r-2").is_empty());
+    // One at 94 moves the price through it: it fills at 94 (maker fee, no
+    // slippage), before the order that brought the price.
+    post(gw.port, &body("r-4", "sell", "", "94"));
+    wait_until("r-2 filled", || !fills_of("r-2").is_empty());
+    let f = &fills_of("r-2")[0];
+    assert_eq!((text(f, "reason"), text(f, "side")), ("limit", "buy"));
+    assert_eq!(f["price"].as_f64(), Some(94.0));
+    assert_eq!(f["quantity"].as_f64(), Some(0.1));
+    assert!(
+        close(f["fee"].as_f64().unwrap(), 9.4 * 2.0 / 10_000.0),
+        "{f}"
+    );
+    let m = &fills_of("r-1")[0];
+    assert!(close(m["price"].as_f64().unwrap(), 100.5), "{m}");
+    assert!(
+        close(m["fee"].as_f64().unwrap(), 10.05 * 10.0 / 10_000.0),
+        "{m}"
+    );
+    let (_, fills) = exchange_log(&log);
+    let order: Vec<&str> = fills.iter().map(|f| text(f, "event_id")).collect();
+    assert_eq!(order, ["r-1", "r-3", "r-2", "r-4"]);
+    wait_until("nothing resting", || {
+        metric(gw.port, "alertgate_open_orders 0")
+    });
+    assert!(metric(gw.port, "alertgate_fills_total 4"));
+    let mut gw = gw;
+    terminate(&mut gw.child);
+
+    // After a restart the exchange is rebuilt from its log: the last price
+    // (94) is known, so a limit buy at 90 rests; its state is the log's.
+    let gw = start(&config, secret);
+    assert!(metric(gw.port, "alertgate_open_orders 0"));
+    post(gw.port, &body("r-5", "buy", r#","type":"limit""#, "90"));
+    wait_until("r-5 resting", || metric(gw.port, "alertgate_open_orders 1"));
+    let mut gw = gw;
+    terminate(&mut gw.child);
+    let (submits, _) = exchange_log(&log);
+    assert_eq!(text(&submits[4], "mark"), "94");
+    assert!(fills_of("r-5").is_empty());
+    let rebuilt = MockExchange::open(&log, costs()).unwrap();
+    assert!(rebuilt.is_working(text(&submits[4], "client_order_id")));
+    // Bought 0.1 three times, sold 0.1 once.
+    assert!(close(rebuilt.position("BTC/USDT"), 0.2));
+    check_exchange_log(dir.path(), costs());
 }

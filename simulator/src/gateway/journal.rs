@@ -60,12 +60,19 @@ pub struct ExecOrder {
     /// Trigger price, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_price: Option<String>,
-    /// A market order's price from `[serve] market`: the open of the
-    /// symbol's latest bar started at or before the alert's time. The mock
-    /// exchange fills the order there. Absent without market data, for
-    /// other order types, and when the data has no bar for the alert.
+    /// The price from `[serve] market`: the open of the symbol's latest
+    /// bar started at or before the alert's time. The mock exchange
+    /// observes it with the order (a market order fills there; see
+    /// [`super::mock`]). Absent without market data and when the data has
+    /// no bar for the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mark_price: Option<String>,
+    /// Stop-loss leg of the bracket the order attaches, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_loss: Option<String>,
+    /// Take-profit leg of the bracket the order attaches, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub take_profit: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -7,9 +7,13 @@
 //! a bar that starts later (no look-ahead). Past the end of the data the
 //! last bar has started, so its open is the mark.
 //!
-//! Without a mark from the data ([`MarkMiss`]), the gateway prices the
+//! Without a mark from the data ([`MarkMiss`]), the gateway values the
 //! order as without market data: at its own price, else at the last
 //! accepted alert price of the symbol.
+//!
+//! The mark also travels with the accepted order (`mark_price`, whatever
+//! the order's type) as the price the mock exchange observes with it (see
+//! [`super::mock`]).
 
 use alertgate_validator::alert::RawAlert;
 use alertgate_validator::{Decimal, OrderType};

@@ -65,8 +65,13 @@ pub struct Metrics {
     pub journal_fsync: Histogram,
     /// Orders handed to execution.
     pub orders: AtomicU64,
-    /// Orders filled.
+    /// Fills of the mock exchange: orders' own and bracket legs'.
     pub fills: AtomicU64,
+    /// Orders working (resting) at the mock exchange; a gauge.
+    pub open_orders: AtomicU64,
+    /// PnL of the mock exchange's closed trades, net of their fees, as
+    /// `f64` bits; a gauge.
+    realized_pnl_bits: AtomicU64,
     /// Execution attempts that failed.
     pub execution_failures: AtomicU64,
     /// With `[serve] market`: orders priced as without it (the alert's
@@ -81,6 +86,13 @@ impl Metrics {
     pub fn request(&self, status: u16, code: &'static str) {
         let mut map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         *map.entry((status, code)).or_default() += 1;
+    }
+
+    /// Sets the mock exchange's gauges.
+    pub fn set_exchange(&self, open_orders: u64, realized_pnl: f64) {
+        self.open_orders.store(open_orders, Ordering::Relaxed);
+        self.realized_pnl_bits
+            .store(realized_pnl.to_bits(), Ordering::Relaxed);
     }
 
     /// Prometheus text exposition format 0.0.4.
@@ -112,7 +124,11 @@ impl Metrics {
                 "Orders sent to execution.",
                 &self.orders,
             ),
-            ("alertgate_fills_total", "Orders filled.", &self.fills),
+            (
+                "alertgate_fills_total",
+                "Fills of the mock exchange (orders' and bracket legs').",
+                &self.fills,
+            ),
             (
                 "alertgate_execution_failures_total",
                 "Failed execution attempts.",
@@ -125,6 +141,12 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
             );
         }
+        let open = self.open_orders.load(Ordering::Relaxed);
+        let pnl = f64::from_bits(self.realized_pnl_bits.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "# HELP alertgate_open_orders Orders resting at the mock exchange.\n# TYPE alertgate_open_orders gauge\nalertgate_open_orders {open}\n# HELP alertgate_realized_pnl Realized PnL of the mock exchange's closed trades, net of their fees, quote units.\n# TYPE alertgate_realized_pnl gauge\nalertgate_realized_pnl {pnl}"
+        );
         let name = "alertgate_mark_fallbacks_total";
         let _ = writeln!(
             out,
@@ -157,6 +179,12 @@ mod tests {
         assert!(text.contains("alertgate_decision_seconds_bucket{le=\"0.005\"} 2"));
         assert!(text.contains("alertgate_decision_seconds_count 2"));
         assert!(text.contains("alertgate_fills_total 0"));
+        assert!(text.contains("alertgate_open_orders 0\n"));
+        assert!(text.contains("alertgate_realized_pnl 0\n"));
+        m.set_exchange(3, -1.5);
+        let text = m.render();
+        assert!(text.contains("alertgate_open_orders 3\n"));
+        assert!(text.contains("alertgate_realized_pnl -1.5\n"));
         m.mark_fallbacks[MarkMiss::BeforeData.index()].fetch_add(1, Ordering::Relaxed);
         let text = m.render();
         assert!(text.contains("alertgate_mark_fallbacks_total{reason=\"before_data\"} 1"));

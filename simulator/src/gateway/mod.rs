@@ -8,20 +8,27 @@
 //! durable, so a crash never executes an order the journal does not hold.
 //!
 //! On start the journal is read back: accepted entries re-enter their
-//! gate's replay guard, and accepted orders the exchange has not filled are
-//! executed; client order ids make that idempotent.
+//! gate's replay guard, and accepted orders the exchange has never been
+//! submitted are submitted; client order ids make that idempotent. The
+//! exchange rebuilds its own state (positions, resting orders, brackets)
+//! from its log ([`mock`]).
 //!
 //! Routes: `POST /webhook` (the top-level gate), `POST /webhook/{strategy}`
 //! (a `[strategies.NAME]` gate), `GET /healthz`, `GET /metrics`.
 //!
-//! Mark prices (what values an unpriced order, and what the mock exchange
-//! fills a market order at) come from `[serve] market` when it is set (see
-//! [`marks`]), else from the last accepted alert price of the symbol.
+//! Mark prices (what values an unpriced order) come from `[serve] market`
+//! when it is set (see [`marks`]), else from the last accepted alert price
+//! of the symbol. The mock exchange observes the market-data mark with each
+//! order, else the alert's or the last observed price (see [`mock`]).
+//!
+//! The [`mock`] venue is `replay`'s exchange on the wall clock, with
+//! `[simulation]`'s starting cash, fees and slippage.
 
 pub mod execution;
 pub mod journal;
 pub mod marks;
 pub mod metrics;
+pub mod mock;
 pub mod replay_store;
 
 use std::collections::{BTreeMap, HashMap};
@@ -34,7 +41,7 @@ use std::time::{Duration, Instant};
 use alertgate_validator::alert::RawAlert;
 use alertgate_validator::net::Cidr;
 use alertgate_validator::rate::TokenBucket;
-use alertgate_validator::{Decimal, Gate, Order, OrderType, RateConfig, Rejection, Request};
+use alertgate_validator::{Decimal, Gate, Order, RateConfig, Rejection, Request};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -48,10 +55,11 @@ use tokio::sync::mpsc;
 use crate::check::{wall_clock_ms, UsageError};
 use crate::config::Settings;
 use crate::market::MarketData;
-use execution::{CircuitBreaker, PaperExchange};
+use execution::CircuitBreaker;
 use journal::{ExecOrder, Journal};
 use marks::{Lookup, MarketMarks};
 use metrics::Metrics;
+use mock::{MockExchange, MockSettings};
 use replay_store::{Claim, ReplayStore};
 
 /// Replay guard capacity of each gate: accepted events live in one window.
@@ -238,11 +246,24 @@ pub fn serve(args: &ServeArgs) -> Result<(), UsageError> {
         );
     }
 
-    // Recovery: the journal's accepted entries, the exchange's fills.
+    // Recovery: the journal's accepted entries, the exchange's log.
     let accepted = journal::recover(&journal_path)
         .map_err(|e| UsageError(format!("journal {}: {e}", journal_path.display())))?;
-    let exchange = PaperExchange::open(&fills_path)
-        .map_err(|e| UsageError(format!("fills {}: {e}", fills_path.display())))?;
+    let exchange = MockExchange::open(
+        &fills_path,
+        MockSettings::from_simulation(&settings.simulation),
+    )
+    .map_err(|e| UsageError(format!("fills {}: {e}", fills_path.display())))?;
+    let recovered = exchange.recovery();
+    if recovered.submits > 0 || recovered.legacy > 0 {
+        tracing::info!(
+            orders = recovered.submits,
+            fills = recovered.fills,
+            legacy = recovered.legacy,
+            open_orders = exchange.open_orders(),
+            "mock exchange rebuilt from its log"
+        );
+    }
     let now = wall_clock_ms();
     let mut resume = Vec::new();
     for entry in accepted {
@@ -254,12 +275,13 @@ pub fn serve(args: &ServeArgs) -> Result<(), UsageError> {
                 }
             }
         }
-        if !exchange.has_filled(&entry.order.client_order_id) {
+        if !exchange.has_submitted(&entry.order.client_order_id) {
             resume.push(entry.order);
         }
     }
 
     let metrics = Arc::new(Metrics::default());
+    metrics.set_exchange(exchange.open_orders(), exchange.realized_pnl());
     let (journal, writer) = Journal::open(&journal_path, metrics.clone())
         .map_err(|e| UsageError(format!("journal {}: {e}", journal_path.display())))?;
     let breaker = Arc::new(CircuitBreaker::new(
@@ -270,7 +292,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), UsageError> {
     if !resume.is_empty() {
         tracing::info!(
             orders = resume.len(),
-            "resuming accepted orders not yet filled"
+            "resuming accepted orders never submitted"
         );
     }
     for order in resume {
@@ -548,7 +570,7 @@ async fn webhook(
 
     // With market data, the alert's mark at its own time (read-only data:
     // looked up outside the gate's lock). It values an unpriced order and
-    // is a market order's fill price.
+    // is the price the exchange observes with the order.
     let lookup = state
         .market
         .as_ref()
@@ -718,8 +740,8 @@ fn count_fallback(state: &AppState, strategy: &str, lookup: Option<Lookup>) {
     }
 }
 
-/// The order as execution takes it; `market_mark` (from `[serve] market`)
-/// is kept for a market order only, which fills there.
+/// The order as execution takes it, with `market_mark` (from `[serve]
+/// market`), the price the exchange observes with it.
 fn exec_order(strategy: &str, order: &Order, market_mark: Option<Decimal>) -> ExecOrder {
     ExecOrder {
         client_order_id: execution::client_order_id(strategy, order.event_id.as_str()),
@@ -730,9 +752,9 @@ fn exec_order(strategy: &str, order: &Order, market_mark: Option<Decimal>) -> Ex
         quantity: order.quantity.to_string(),
         price: order.price.map(|d| d.to_string()),
         stop_price: order.stop_price.map(|d| d.to_string()),
-        mark_price: market_mark
-            .filter(|_| order.order_type == OrderType::Market)
-            .map(|d| d.to_string()),
+        mark_price: market_mark.map(|d| d.to_string()),
+        stop_loss: order.stop_loss.map(|d| d.to_string()),
+        take_profit: order.take_profit.map(|d| d.to_string()),
     }
 }
 

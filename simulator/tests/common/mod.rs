@@ -120,3 +120,12 @@ pub fn signed(secret: &str, body: &[u8], at_s: i64, from: &str) -> Vec<(&'static
     h.push(("Content-Type", "application/json".to_string()));
     h
 }
+
+/// Polls `done` every 20 ms until it holds; panics naming `what` after 20 s.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "not in 20 s: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

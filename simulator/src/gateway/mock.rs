@@ -1,0 +1,1131 @@
+//! The `mock` execution venue: `alertgate replay`'s [`Exchange`] (fill
+//! rules, costs, OCO brackets, FIFO PnL) run on the wall clock — paper
+//! trading.
+//!
+//! # Prices: one observation per order
+//!
+//! The exchange fills orders against bars. Here a bar is one observed
+//! price: each order submitted brings its symbol's price at that moment,
+//! and right after [`Exchange::submit`] the exchange runs
+//! [`Exchange::on_bar`] on a bar of that one price (open = high = low =
+//! close), starting at the submission time. The order reached the exchange
+//! at that time too, so the bar is the first whose start ≥ its arrival
+//! (`replay`'s no-look-ahead rule) and the order works in it.
+//!
+//! An order's observed price is the first of:
+//!
+//! 1. its `mark_price`: the `[serve] market` mark at the alert's time (see
+//!    [`super::marks`]);
+//! 2. for a market order, its own `price`, else its `stop_price` (the price
+//!    the alert saw);
+//! 3. the symbol's last observed price (the previous order's observation);
+//! 4. for a limit, stop-loss or take-profit order, its own limit or trigger
+//!    price: with nothing known about the market, it executes at once at
+//!    its price.
+//!
+//! A market order with none of these cannot be priced: that is an execution
+//! failure, and nothing is submitted.
+//!
+//! # The execution rule
+//!
+//! At an observation `P` of a symbol, the symbol's working orders are
+//! checked in arrival order, then its brackets (stop-loss leg first). Since
+//! the bar has one price, everything that executes does so at `P`:
+//!
+//! - market: always, at `P` moved by the slippage against the trader,
+//!   taker fee;
+//! - limit (and `take_profit` orders): a buy when `P ≤ limit`, a sell when
+//!   `P ≥ limit`, at `P` (never worse than the limit), maker fee;
+//! - stop (`stop_loss` orders): a buy when `P ≥ stop`, a sell when
+//!   `P ≤ stop`, at `P` moved by the slippage, taker fee;
+//! - an order's `stop_loss` / `take_profit` attach a reduce-only OCO
+//!   bracket to what it opened; the legs follow the stop and limit rules at
+//!   later observations (and at the entry's own, which cannot reach them
+//!   unless they are on the wrong side of it).
+//!
+//! An order that does not execute rests, good till cancelled, until an
+//! observation reaches it; a fill that flattens or reverses a position
+//! cancels the symbol's brackets and the orders that arrived before it
+//! (`replay`'s rules, see [`crate::exchange`]). Fees, slippage and starting
+//! cash are `[simulation]`'s.
+//!
+//! # The log
+//!
+//! The exchange is deterministic given its inputs, so the log (`[serve]
+//! fills`, JSON Lines, append-only) holds its inputs and, for people and
+//! tests, its outputs:
+//!
+//! - `{"submit":{...}}`: an order submitted ([`Submit`]), with `mark`, the
+//!   price observed with it, and `at_ms`, the wall clock. One line is one
+//!   input, written whole or cut off on recovery, so an order is never
+//!   left submitted without its observation.
+//! - `{"fill":{...}}`: a fill ([`FillRecord`]), after the submit line whose
+//!   observation caused it.
+//!
+//! Each batch of orders is written with one write and one fsync; an order
+//! counts as submitted only once its line is durable. If the write fails,
+//! the batch is undone (the log cut back and the state rebuilt from it), so
+//! memory never holds what the log does not.
+//!
+//! [`MockExchange::open`] replays the submit lines through a fresh exchange
+//! and gets back exactly the state the log describes: positions, working
+//! orders, brackets, cash. The fills it recomputes are checked against the
+//! logged ones; fill lines lost to a crash mid-write are written again. A
+//! trailing partial line is cut off. A client order id with a submit line
+//! is never submitted again: submitting it returns the existing state.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use alertgate_validator::Side;
+use serde::{Deserialize, Serialize};
+
+use super::journal::ExecOrder;
+use crate::config::SimulationSection;
+use crate::exchange::{Costs, Exchange, ExchangeOrder, Fill, FillReason, OrderKind};
+use crate::market::Bar;
+
+/// Starting cash and costs of the mock exchange (`[simulation]`'s).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MockSettings {
+    /// Starting cash, quote units.
+    pub initial_cash: f64,
+    /// Fees and slippage.
+    pub costs: Costs,
+}
+
+impl MockSettings {
+    /// `[simulation]`'s `initial_cash`, fees and slippage.
+    pub fn from_simulation(sim: &SimulationSection) -> MockSettings {
+        MockSettings {
+            initial_cash: sim.initial_cash,
+            costs: sim.costs(),
+        }
+    }
+}
+
+impl Default for MockSettings {
+    fn default() -> Self {
+        MockSettings::from_simulation(&SimulationSection::default())
+    }
+}
+
+/// A `submit` line: one order as it reached the exchange, and the price
+/// observed with it. Prices and quantities are the alert's decimals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Submit {
+    /// Client order id (strategy and event id).
+    pub client_order_id: String,
+    /// The alert's event id.
+    pub event_id: String,
+    /// `BASE/QUOTE`.
+    pub symbol: String,
+    /// `buy` or `sell`.
+    pub side: String,
+    /// `market`, `limit`, `stop_loss` or `take_profit`.
+    pub order_type: String,
+    /// Base units.
+    pub quantity: String,
+    /// Limit price, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<String>,
+    /// Trigger price, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_price: Option<String>,
+    /// Stop-loss leg of the bracket the order attaches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_loss: Option<String>,
+    /// Take-profit leg of the bracket the order attaches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub take_profit: Option<String>,
+    /// The symbol's price observed with the order (see the module doc).
+    pub mark: String,
+    /// Wall clock at submission, Unix ms: the order's arrival and the
+    /// observation's bar start.
+    pub at_ms: i64,
+}
+
+/// A `fill` line: one execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FillRecord {
+    /// The order's client id (a bracket leg's: the order that opened it).
+    pub client_order_id: String,
+    /// That order's event id.
+    pub event_id: String,
+    /// `BASE/QUOTE`.
+    pub symbol: String,
+    /// `buy` or `sell`.
+    pub side: String,
+    /// `market`, `limit` or `stop` (an order's own fill, by how it
+    /// executed: `take_profit` orders are limits, `stop_loss` orders
+    /// stops), `bracket_stop_loss` or `bracket_take_profit`.
+    pub reason: String,
+    /// Execution price, slippage included.
+    pub price: f64,
+    /// Base units.
+    pub quantity: f64,
+    /// Fee, quote units.
+    pub fee: f64,
+    /// The observation's time, Unix ms.
+    pub at_ms: i64,
+}
+
+/// One line of the log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogLine {
+    /// An input: an order and its observation.
+    Submit(Submit),
+    /// An output.
+    Fill(FillRecord),
+}
+
+/// A line of the former instant-fill paper exchange's log: its order was
+/// executed, so it is never submitted again (it has no effect on the
+/// exchange's state).
+#[derive(Deserialize)]
+struct LegacyFill {
+    client_order_id: String,
+    #[allow(dead_code)]
+    filled_at: i64,
+}
+
+/// What [`MockExchange::open`] found in the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Submit lines replayed.
+    pub submits: u64,
+    /// Fill lines read.
+    pub fills: u64,
+    /// Fills recomputed that differ from the logged ones, or are missing
+    /// between two submit lines, plus logged fills that were not
+    /// recomputed. Non-zero when `[simulation]` costs changed since the
+    /// log was written (the state follows the current settings).
+    pub mismatches: u64,
+    /// Line of the first mismatch.
+    pub first_mismatch: Option<u64>,
+    /// Recomputed fills of the last submit line missing from the log's end
+    /// (a crash mid-write), written back.
+    pub appended: u64,
+    /// Lines of the former paper exchange's log, read as submitted orders.
+    pub legacy: u64,
+    /// Bytes of a partial last line cut off.
+    pub cut_bytes: u64,
+}
+
+/// What submitting one order did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Execution {
+    /// The order's client id.
+    pub client_order_id: String,
+    /// `false`: the id had been submitted before, and nothing happened now.
+    pub fresh: bool,
+    /// The price observed with the order (`None` for a repeat).
+    pub mark: Option<String>,
+    /// Whether the order is working (resting) at the exchange now.
+    pub working: bool,
+    /// The fills its observation caused: its own, and older orders' and
+    /// brackets' of the symbol. Empty for a repeat.
+    pub fills: Vec<FillRecord>,
+}
+
+/// An order the exchange knows, by exchange id.
+#[derive(Debug, Clone, PartialEq)]
+struct OrderRef {
+    client_order_id: String,
+    event_id: String,
+    symbol: usize,
+    kind: OrderKind,
+}
+
+/// Everything the log's inputs determine.
+#[derive(Debug, Clone, PartialEq)]
+struct State {
+    exchange: Exchange,
+    /// Symbol name → exchange index.
+    symbols: HashMap<String, usize>,
+    /// By exchange index: name, last observed price.
+    names: Vec<String>,
+    last: Vec<String>,
+    /// Client id → exchange id.
+    submitted: HashMap<String, u32>,
+    /// Client ids of the former paper exchange's log.
+    legacy: HashSet<String>,
+    /// By exchange id.
+    orders: Vec<OrderRef>,
+    /// Closed trades' PnL, net of their fees.
+    realized_pnl: f64,
+}
+
+fn positive(text: &str, what: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err(format!("{what} {text:?} is not a positive number")),
+    }
+}
+
+fn positive_opt(text: Option<&str>, what: &str) -> Result<Option<f64>, String> {
+    text.map(|t| positive(t, what)).transpose()
+}
+
+impl State {
+    fn new(settings: MockSettings) -> State {
+        State {
+            exchange: Exchange::new(0, settings.initial_cash, settings.costs),
+            symbols: HashMap::new(),
+            names: Vec::new(),
+            last: Vec::new(),
+            submitted: HashMap::new(),
+            legacy: HashSet::new(),
+            orders: Vec::new(),
+            realized_pnl: 0.0,
+        }
+    }
+
+    fn has_submitted(&self, client_order_id: &str) -> bool {
+        self.submitted.contains_key(client_order_id) || self.legacy.contains(client_order_id)
+    }
+
+    fn is_working(&self, client_order_id: &str) -> bool {
+        let Some(&id) = self.submitted.get(client_order_id) else {
+            return false;
+        };
+        let symbol = self.orders[id as usize].symbol;
+        self.exchange.working(symbol).iter().any(|o| o.id == id)
+    }
+
+    fn last_price(&self, symbol: &str) -> Option<&String> {
+        self.symbols.get(symbol).map(|&i| &self.last[i])
+    }
+
+    /// The submit line of `order` at `at_ms`: its observed price chosen by
+    /// the module doc's rule.
+    fn prepare(&self, order: &ExecOrder, at_ms: i64) -> Result<Submit, String> {
+        let market = order.order_type == "market";
+        let own = if order.order_type == "limit" {
+            order.price.as_ref()
+        } else {
+            order.stop_price.as_ref().or(order.price.as_ref())
+        };
+        let mark = order
+            .mark_price
+            .as_ref()
+            .or(if market {
+                order.price.as_ref().or(order.stop_price.as_ref())
+            } else {
+                None
+            })
+            .or_else(|| self.last_price(&order.symbol))
+            .or(if market { None } else { own })
+            .ok_or_else(|| format!("no price known for {}", order.symbol))?;
+        Ok(Submit {
+            client_order_id: order.client_order_id.clone(),
+            event_id: order.event_id.clone(),
+            symbol: order.symbol.clone(),
+            side: order.side.clone(),
+            order_type: order.order_type.clone(),
+            quantity: order.quantity.clone(),
+            price: order.price.clone(),
+            stop_price: order.stop_price.clone(),
+            stop_loss: order.stop_loss.clone(),
+            take_profit: order.take_profit.clone(),
+            mark: mark.clone(),
+            at_ms,
+        })
+    }
+
+    /// Submits the order and runs its observation; the fills it caused.
+    /// Checks everything first: an error changes nothing.
+    fn apply(&mut self, s: &Submit) -> Result<Vec<FillRecord>, String> {
+        let side = match s.side.as_str() {
+            "buy" => Side::Buy,
+            "sell" => Side::Sell,
+            other => return Err(format!("side {other:?} is not buy or sell")),
+        };
+        let quantity = positive(&s.quantity, "quantity")?;
+        let price = positive_opt(s.price.as_deref(), "price")?;
+        let stop_price = positive_opt(s.stop_price.as_deref(), "stop_price")?;
+        let trigger = stop_price.or(price);
+        // As `replay` maps them.
+        let kind = match (s.order_type.as_str(), price, trigger) {
+            ("market", _, _) => OrderKind::Market,
+            ("limit", Some(p), _) => OrderKind::Limit(p),
+            ("stop_loss", _, Some(p)) => OrderKind::Stop(p),
+            ("take_profit", _, Some(p)) => OrderKind::Limit(p),
+            ("limit" | "stop_loss" | "take_profit", _, _) => {
+                return Err(format!("a {} order without a price", s.order_type))
+            }
+            (other, _, _) => return Err(format!("order type {other:?} is unknown")),
+        };
+        let stop_loss = positive_opt(s.stop_loss.as_deref(), "stop_loss")?;
+        let take_profit = positive_opt(s.take_profit.as_deref(), "take_profit")?;
+        let mark = positive(&s.mark, "mark")?;
+        let id = u32::try_from(self.orders.len())
+            .map_err(|_| "more than 2^32 orders in one log".to_string())?;
+
+        let symbol = match self.symbols.get(&s.symbol) {
+            Some(&i) => i,
+            None => {
+                let i = self.exchange.add_symbol();
+                self.symbols.insert(s.symbol.clone(), i);
+                self.names.push(s.symbol.clone());
+                self.last.push(s.mark.clone());
+                i
+            }
+        };
+        self.exchange.submit(ExchangeOrder {
+            id,
+            symbol,
+            side,
+            quantity,
+            kind,
+            stop_loss,
+            take_profit,
+            arrival_ms: s.at_ms,
+        });
+        self.orders.push(OrderRef {
+            client_order_id: s.client_order_id.clone(),
+            event_id: s.event_id.clone(),
+            symbol,
+            kind,
+        });
+        self.submitted
+            .entry(s.client_order_id.clone())
+            .or_insert(id);
+        self.last[symbol].clone_from(&s.mark);
+        self.exchange.on_bar(
+            symbol,
+            &Bar {
+                time_ms: s.at_ms,
+                open: mark,
+                high: mark,
+                low: mark,
+                close: mark,
+                volume: 0.0,
+            },
+        );
+        // The state is what the log's inputs determine; the history is in
+        // the log, so the exchange's own lists are emptied.
+        for t in self.exchange.trades.drain(..) {
+            self.realized_pnl += t.pnl();
+        }
+        let fills: Vec<Fill> = self.exchange.fills.drain(..).collect();
+        Ok(fills.iter().map(|f| self.record(f)).collect())
+    }
+
+    fn record(&self, f: &Fill) -> FillRecord {
+        let order = &self.orders[f.order_id as usize];
+        let reason = match (f.reason, order.kind) {
+            (FillReason::Order, OrderKind::Market) => "market",
+            (FillReason::Order, OrderKind::Limit(_)) => "limit",
+            (FillReason::Order, OrderKind::Stop(_)) => "stop",
+            (FillReason::StopLoss, _) => "bracket_stop_loss",
+            (FillReason::TakeProfit, _) => "bracket_take_profit",
+        };
+        FillRecord {
+            client_order_id: order.client_order_id.clone(),
+            event_id: order.event_id.clone(),
+            symbol: self.names[f.symbol].clone(),
+            side: f.side.name().to_string(),
+            reason: reason.to_string(),
+            price: f.price,
+            quantity: f.quantity,
+            fee: f.fee,
+            at_ms: f.time_ms,
+        }
+    }
+}
+
+fn encode(line: &LogLine) -> Result<Vec<u8>, String> {
+    let mut bytes = serde_json::to_vec(line).map_err(|e| e.to_string())?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+fn invalid(path: &Path, number: u64, e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("{}:{number}: {e}", path.display()),
+    )
+}
+
+/// Replays the log at `path` (missing: empty) into a fresh state; cuts a
+/// partial last line off and writes back fills lost at the end. Returns
+/// the state, what was found, and the log's length.
+fn load(path: &Path, settings: MockSettings) -> io::Result<(State, Recovery, u64)> {
+    let mut state = State::new(settings);
+    let mut rec = Recovery::default();
+    let mut file = match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((state, rec, 0)),
+        Err(e) => return Err(e),
+    };
+    // Recomputed fill lines not yet matched against logged ones.
+    let mut expected: VecDeque<Vec<u8>> = VecDeque::new();
+    fn mismatch(rec: &mut Recovery, n: u64, number: u64) {
+        if n > 0 {
+            rec.mismatches += n;
+            rec.first_mismatch.get_or_insert(number);
+        }
+    }
+    let mut complete = 0u64;
+    let mut number = 0u64;
+    let mut reader = io::BufReader::new(&file);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf)?;
+        if n == 0 || buf.last() != Some(&b'\n') {
+            break;
+        }
+        number += 1;
+        complete += n as u64;
+        match serde_json::from_slice::<LogLine>(&buf) {
+            Ok(LogLine::Submit(s)) => {
+                mismatch(&mut rec, expected.len() as u64, number);
+                expected.clear();
+                let fills = state
+                    .apply(&s)
+                    .map_err(|e| invalid(path, number, format!("submit: {e}")))?;
+                rec.submits += 1;
+                for f in fills {
+                    expected.push_back(encode(&LogLine::Fill(f)).map_err(io::Error::other)?);
+                }
+            }
+            Ok(LogLine::Fill(_)) => {
+                rec.fills += 1;
+                if expected.pop_front().as_deref() != Some(&buf[..]) {
+                    mismatch(&mut rec, 1, number);
+                }
+            }
+            Err(e) => match serde_json::from_slice::<LegacyFill>(&buf) {
+                Ok(legacy) => {
+                    state.legacy.insert(legacy.client_order_id);
+                    rec.legacy += 1;
+                }
+                Err(_) => return Err(invalid(path, number, e)),
+            },
+        }
+    }
+    drop(reader);
+    let on_disk = file.metadata()?.len();
+    let mut len = complete;
+    let mut changed = false;
+    if on_disk != complete {
+        rec.cut_bytes = on_disk - complete;
+        tracing::warn!(
+            path = %path.display(),
+            "fill log ends in a partial line (a crash mid-write); cutting it off"
+        );
+        file.set_len(complete)?;
+        changed = true;
+    }
+    if !expected.is_empty() {
+        file.seek(io::SeekFrom::Start(complete))?;
+        for line in &expected {
+            file.write_all(line)?;
+            len += line.len() as u64;
+        }
+        rec.appended = expected.len() as u64;
+        changed = true;
+    }
+    if changed {
+        file.sync_all()?;
+    }
+    if rec.mismatches > 0 {
+        tracing::warn!(
+            path = %path.display(),
+            mismatches = rec.mismatches,
+            first_line = rec.first_mismatch,
+            "fills recomputed from the log differ from the logged ones (were [simulation] fees or slippage changed?); the state follows the current settings"
+        );
+    }
+    Ok((state, rec, len))
+}
+
+/// The mock exchange and its log.
+#[derive(Debug)]
+pub struct MockExchange {
+    path: PathBuf,
+    log: File,
+    /// Bytes of the log that are durable.
+    len: u64,
+    settings: MockSettings,
+    state: State,
+    recovery: Recovery,
+    /// Set when a failed write could not be undone: every execution fails
+    /// until a restart rebuilds the state from the log.
+    broken: Option<String>,
+}
+
+impl MockExchange {
+    /// Opens (creating) the log at `path` and rebuilds the exchange from
+    /// it (see the module doc). A line that is neither a submit nor a fill
+    /// (nor the former paper exchange's) is an error naming it.
+    pub fn open(path: &Path, settings: MockSettings) -> io::Result<MockExchange> {
+        let (state, recovery, len) = load(path, settings)?;
+        let log = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(MockExchange {
+            path: path.to_path_buf(),
+            log,
+            len,
+            settings,
+            state,
+            recovery,
+            broken: None,
+        })
+    }
+
+    /// What opening found in the log.
+    pub fn recovery(&self) -> &Recovery {
+        &self.recovery
+    }
+
+    /// Whether this client order id has been submitted (it never will be
+    /// again).
+    pub fn has_submitted(&self, client_order_id: &str) -> bool {
+        self.state.has_submitted(client_order_id)
+    }
+
+    /// Whether this client order id is working (resting) at the exchange.
+    pub fn is_working(&self, client_order_id: &str) -> bool {
+        self.state.is_working(client_order_id)
+    }
+
+    /// The exchange: positions, working orders, brackets, cash.
+    pub fn exchange(&self) -> &Exchange {
+        &self.state.exchange
+    }
+
+    /// The exchange index of `symbol`, once an order has named it.
+    pub fn symbol_index(&self, symbol: &str) -> Option<usize> {
+        self.state.symbols.get(symbol).copied()
+    }
+
+    /// Net position of `symbol`, base units (0 for one never traded).
+    pub fn position(&self, symbol: &str) -> f64 {
+        self.symbol_index(symbol)
+            .map_or(0.0, |i| self.state.exchange.position(i))
+    }
+
+    /// Orders working at the exchange.
+    pub fn open_orders(&self) -> u64 {
+        self.state.exchange.counts().open_orders
+    }
+
+    /// PnL of the closed trades, net of their fees, quote units.
+    pub fn realized_pnl(&self) -> f64 {
+        self.state.realized_pnl
+    }
+
+    /// Submits an order once (see [`MockExchange::execute_batch`]).
+    pub fn execute(&mut self, order: &ExecOrder, at_ms: i64) -> Result<Execution, String> {
+        self.execute_batch(std::slice::from_ref(order), at_ms)
+            .pop()
+            .unwrap_or_else(|| Err("no result".into()))
+    }
+
+    /// Submits orders in order at `at_ms` (the wall clock), each followed by
+    /// its observation, with one write and one fsync of the log for all of
+    /// them; one result per order. A client id submitted before (earlier in
+    /// the batch too) submits nothing and answers `fresh: false`. An order
+    /// that cannot be priced, or whose write fails, is an error; after a
+    /// failed write nothing of the batch happened, so a retry submits it
+    /// once.
+    pub fn execute_batch(
+        &mut self,
+        orders: &[ExecOrder],
+        at_ms: i64,
+    ) -> Vec<Result<Execution, String>> {
+        if let Some(e) = &self.broken {
+            return orders.iter().map(|_| Err(e.clone())).collect();
+        }
+        let mut bytes = Vec::new();
+        let mut results: Vec<Result<Execution, String>> = orders
+            .iter()
+            .map(|order| self.stage(order, at_ms, &mut bytes))
+            .collect();
+        if bytes.is_empty() {
+            return results;
+        }
+        if let Err(e) = self
+            .log
+            .write_all(&bytes)
+            .and_then(|()| self.log.sync_data())
+        {
+            let e = format!("fill log {}: {e}", self.path.display());
+            for r in &mut results {
+                if matches!(r, Ok(x) if x.fresh) {
+                    *r = Err(e.clone());
+                }
+            }
+            self.rollback();
+            return results;
+        }
+        self.len += bytes.len() as u64;
+        results
+    }
+
+    /// Submits one order in memory and queues its lines in `bytes`.
+    fn stage(
+        &mut self,
+        order: &ExecOrder,
+        at_ms: i64,
+        bytes: &mut Vec<u8>,
+    ) -> Result<Execution, String> {
+        let id = &order.client_order_id;
+        if self.state.has_submitted(id) {
+            return Ok(Execution {
+                client_order_id: id.clone(),
+                fresh: false,
+                mark: None,
+                working: self.state.is_working(id),
+                fills: Vec::new(),
+            });
+        }
+        let submit = self.state.prepare(order, at_ms)?;
+        let line = encode(&LogLine::Submit(submit.clone()))?;
+        let fills = self.state.apply(&submit)?;
+        bytes.extend_from_slice(&line);
+        for f in &fills {
+            match encode(&LogLine::Fill(f.clone())) {
+                Ok(l) => bytes.extend_from_slice(&l),
+                // An output only: recovery recomputes it.
+                Err(e) => tracing::error!("fill line: {e}"),
+            }
+        }
+        // Its own observation cannot cancel it: it rests unless it filled.
+        let filled = fills
+            .iter()
+            .any(|f| f.client_order_id == *id && !f.reason.starts_with("bracket_"));
+        Ok(Execution {
+            client_order_id: id.clone(),
+            fresh: true,
+            mark: Some(submit.mark),
+            working: !filled,
+            fills,
+        })
+    }
+
+    /// Undoes a batch whose write failed: cuts the log back to its durable
+    /// length and rebuilds the state from it. If that fails too, every
+    /// later execution fails until a restart.
+    fn rollback(&mut self) {
+        let undone = OpenOptions::new()
+            .write(true)
+            .open(&self.path)
+            .and_then(|f| {
+                f.set_len(self.len)?;
+                f.sync_all()
+            })
+            .and_then(|()| load(&self.path, self.settings))
+            .and_then(|(state, _, len)| {
+                let log = OpenOptions::new().append(true).open(&self.path)?;
+                Ok((state, len, log))
+            });
+        match undone {
+            Ok((state, len, log)) => {
+                self.state = state;
+                self.len = len;
+                self.log = log;
+            }
+            Err(e) => {
+                let e = format!(
+                    "fill log {}: a failed write could not be undone ({e}); restart to recover",
+                    self.path.display()
+                );
+                tracing::error!("{e}");
+                self.broken = Some(e);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::execution::client_order_id;
+
+    const T0: i64 = 1_700_000_000_000;
+
+    fn order(id: &str, side: &str, order_type: &str, price: Option<&str>) -> ExecOrder {
+        ExecOrder {
+            client_order_id: client_order_id("", id),
+            event_id: id.into(),
+            symbol: "BTC/USDT".into(),
+            side: side.into(),
+            order_type: order_type.into(),
+            quantity: "1".into(),
+            price: price.map(String::from),
+            stop_price: None,
+            mark_price: None,
+            stop_loss: None,
+            take_profit: None,
+        }
+    }
+
+    fn market(id: &str, side: &str, price: &str) -> ExecOrder {
+        order(id, side, "market", Some(price))
+    }
+
+    fn costs() -> MockSettings {
+        MockSettings {
+            initial_cash: 10_000.0,
+            costs: Costs {
+                maker_fee_bps: 2.0,
+                taker_fee_bps: 10.0,
+                slippage_bps: 50.0,
+            },
+        }
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+    }
+
+    fn log_lines(path: &Path) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_market_order_fills_at_its_observation_with_slippage_and_the_taker_fee() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fills.jsonl");
+        let mut ex = MockExchange::open(&path, costs()).unwrap();
+        let done = ex.execute(&market("m1", "buy", "100"), T0).unwrap();
+        assert!(done.fresh && !done.working);
+        assert_eq!(done.mark.as_deref(), Some("100"));
+        assert_eq!(done.fills.len(), 1);
+        let f = &done.fills[0];
+        assert_eq!((f.reason.as_str(), f.side.as_str()), ("market", "buy"));
+        assert!(close(f.price, 100.5), "{f:?}");
+        assert!(close(f.fee, 100.5 * 10.0 / 10_000.0), "{f:?}");
+        assert_eq!((f.quantity, f.at_ms), (1.0, T0));
+        assert_eq!(ex.position("BTC/USDT"), 1.0);
+        assert!(close(ex.exchange().cash(), 10_000.0 - 100.5 - 0.1005));
+        // With a market-data mark, that is the observation, not the price.
+        let mut o = market("m2", "sell", "100");
+        o.mark_price = Some("110".into());
+        let f = &ex.execute(&o, T0 + 1).unwrap().fills[0];
+        assert!(close(f.price, 110.0 * (1.0 - 0.005)), "{f:?}");
+        assert_eq!(ex.position("BTC/USDT"), 0.0);
+        assert!(close(
+            ex.realized_pnl(),
+            109.45 - 100.5 - 0.1005 - 109.45 * 0.001
+        ));
+        // The log: submit, fill, submit, fill.
+        let lines = log_lines(&path);
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[0]["submit"]["mark"], "100");
+        assert_eq!(lines[0]["submit"]["at_ms"], T0);
+        assert_eq!(lines[1]["fill"]["event_id"], "m1");
+        assert_eq!(lines[2]["submit"]["mark"], "110");
+        assert_eq!(lines[3]["fill"]["reason"], "market");
+    }
+
+    #[test]
+    fn a_limit_below_the_observation_rests_then_fills_when_a_later_one_crosses_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fills.jsonl");
+        let mut ex = MockExchange::open(&path, costs()).unwrap();
+        ex.execute(&market("m1", "buy", "100"), T0).unwrap();
+        // Observed at the last price, 100: a buy limit at 95 rests.
+        let limit = order("l1", "buy", "limit", Some("95"));
+        let done = ex.execute(&limit, T0 + 1).unwrap();
+        assert_eq!(done.mark.as_deref(), Some("100"));
+        assert!(done.fills.is_empty() && done.working);
+        assert_eq!(ex.open_orders(), 1);
+        // A later observation above it leaves it resting.
+        let done = ex.execute(&market("m2", "buy", "96"), T0 + 2).unwrap();
+        assert_eq!(done.fills.len(), 1);
+        assert!(ex.is_working(&limit.client_order_id));
+        // One at 94 crosses it: it fills at 94 (at the observation, never
+        // worse than its limit), maker fee, no slippage; before the market
+        // order that brought the observation (arrival order).
+        let done = ex.execute(&market("m3", "sell", "94"), T0 + 3).unwrap();
+        let got: Vec<(&str, &str, f64)> = done
+            .fills
+            .iter()
+            .map(|f| (f.event_id.as_str(), f.reason.as_str(), f.price))
+            .collect();
+        assert_eq!(got[0], ("l1", "limit", 94.0));
+        assert!(close(done.fills[0].fee, 94.0 * 2.0 / 10_000.0));
+        assert_eq!((got[1].0, got[1].1), ("m3", "market"));
+        assert!(!ex.is_working(&limit.client_order_id));
+        assert_eq!(ex.open_orders(), 0);
+        assert_eq!(ex.position("BTC/USDT"), 2.0);
+    }
+
+    #[test]
+    fn limit_and_stop_orders_with_nothing_observed_execute_at_their_own_price() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ex = MockExchange::open(&dir.path().join("f.jsonl"), costs()).unwrap();
+        let f = &ex
+            .execute(&order("l1", "buy", "limit", Some("95")), T0)
+            .unwrap()
+            .fills[0];
+        assert_eq!((f.reason.as_str(), f.price), ("limit", 95.0));
+        let mut stop = order("s1", "buy", "stop_loss", None);
+        stop.symbol = "ETH/USDT".into();
+        stop.stop_price = Some("2000".into());
+        let f = &ex.execute(&stop, T0).unwrap().fills[0];
+        assert_eq!(f.reason, "stop");
+        assert!(close(f.price, 2010.0));
+        // A market order with no price and nothing observed cannot execute,
+        // and leaves nothing behind.
+        let mut unpriced = order("u1", "buy", "market", None);
+        unpriced.symbol = "SOL/USDT".into();
+        let e = ex.execute(&unpriced, T0).unwrap_err();
+        assert!(e.contains("no price known for SOL/USDT"), "{e}");
+        assert!(!ex.has_submitted(&unpriced.client_order_id));
+        // Bad orders are errors, never panics.
+        let mut bad = market("b1", "buy", "100");
+        bad.quantity = "-1".into();
+        assert!(ex.execute(&bad, T0).is_err());
+        let mut bad = market("b2", "hold", "100");
+        bad.side = "hold".into();
+        assert!(ex.execute(&bad, T0).is_err());
+        let bad = order("b3", "buy", "iceberg", Some("1"));
+        assert!(ex.execute(&bad, T0).is_err());
+        let bad = order("b4", "buy", "limit", None);
+        assert!(ex.execute(&bad, T0).is_err());
+        let mut bad = market("b5", "buy", "100");
+        bad.mark_price = Some("NaN".into());
+        assert!(ex.execute(&bad, T0).is_err());
+        assert_eq!(ex.exchange().counts().orders, 2);
+    }
+
+    #[test]
+    fn a_bracket_stop_loss_fires_on_a_later_observation() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ex = MockExchange::open(&dir.path().join("f.jsonl"), costs()).unwrap();
+        let mut entry = market("e1", "buy", "100");
+        entry.stop_loss = Some("95".into());
+        entry.take_profit = Some("120".into());
+        let done = ex.execute(&entry, T0).unwrap();
+        assert_eq!(done.fills.len(), 1);
+        let symbol = ex.symbol_index("BTC/USDT").unwrap();
+        assert_eq!(ex.exchange().brackets(symbol).len(), 1);
+        // Observed at the last price, 100: neither leg.
+        let other = order("x1", "buy", "limit", Some("50"));
+        assert!(ex.execute(&other, T0 + 1).unwrap().fills.is_empty());
+        // 93 (a later alert's price): the stop-loss sells at 93 less
+        // slippage, taker fee.
+        let done = ex.execute(&market("x2", "buy", "93"), T0 + 2).unwrap();
+        let legs: Vec<&FillRecord> = done
+            .fills
+            .iter()
+            .filter(|f| f.reason == "bracket_stop_loss")
+            .collect();
+        assert_eq!(legs.len(), 1, "{:?}", done.fills);
+        assert_eq!(legs[0].client_order_id, entry.client_order_id);
+        assert_eq!((legs[0].side.as_str(), legs[0].quantity), ("sell", 1.0));
+        assert!(close(legs[0].price, 93.0 * 0.995));
+        assert!(ex.exchange().brackets(symbol).is_empty());
+    }
+
+    #[test]
+    fn a_repeated_client_id_submits_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.jsonl");
+        let mut ex = MockExchange::open(&path, costs()).unwrap();
+        let limit = order("l1", "buy", "limit", Some("90"));
+        ex.execute(&market("m1", "buy", "100"), T0).unwrap();
+        assert!(ex.execute(&limit, T0).unwrap().fresh);
+        let before = ex.state.clone();
+        let again = ex.execute(&limit, T0 + 5).unwrap();
+        assert!(!again.fresh && again.working && again.fills.is_empty());
+        assert_eq!(again.mark, None);
+        // Not even as an observation.
+        let mut repeat = market("m1", "buy", "1");
+        repeat.mark_price = Some("1".into());
+        assert!(!ex.execute(&repeat, T0 + 6).unwrap().fresh);
+        assert_eq!(ex.state, before);
+        // Twice in one batch: once.
+        let r = ex.execute_batch(
+            &[market("m2", "sell", "100"), market("m2", "sell", "100")],
+            T0 + 7,
+        );
+        assert!(r[0].as_ref().unwrap().fresh && !r[1].as_ref().unwrap().fresh);
+        let submits = log_lines(&path)
+            .iter()
+            .filter(|l| l.get("submit").is_some())
+            .count();
+        assert_eq!(submits, 3);
+    }
+
+    /// A mixed history: brackets, resting orders, reversals, two symbols.
+    fn history() -> Vec<ExecOrder> {
+        let mut v = Vec::new();
+        let mut e1 = market("h1", "buy", "100");
+        e1.stop_loss = Some("90".into());
+        e1.take_profit = Some("115".into());
+        v.push(e1);
+        v.push(order("h2", "buy", "limit", Some("97")));
+        v.push(order("h3", "sell", "limit", Some("110")));
+        let mut s = order("h4", "sell", "stop_loss", None);
+        s.stop_price = Some("92".into());
+        v.push(s);
+        let mut eth = market("h5", "sell", "2000");
+        eth.symbol = "ETH/USDT".into();
+        eth.quantity = "0.5".into();
+        eth.stop_loss = Some("2100".into());
+        v.push(eth);
+        v.push(market("h6", "buy", "96"));
+        let mut eth = market("h7", "buy", "2150");
+        eth.symbol = "ETH/USDT".into();
+        eth.quantity = "2".into();
+        v.push(eth);
+        v.push(market("h8", "sell", "112"));
+        // Observed at 116: h1's take-profit (115) sells 1 of the 1.5.
+        let mut h9 = market("h9", "buy", "116");
+        h9.quantity = "0.5".into();
+        v.push(h9);
+        v.push(order("h10", "buy", "limit", Some("80")));
+        v
+    }
+
+    #[test]
+    fn replaying_the_log_rebuilds_the_same_state_and_fills() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.jsonl");
+        let mut ex = MockExchange::open(&path, costs()).unwrap();
+        let mut reasons = Vec::new();
+        for (i, o) in history().iter().enumerate() {
+            let done = ex.execute(o, T0 + i as i64 * 1000).unwrap();
+            reasons.extend(done.fills.into_iter().map(|f| f.reason));
+        }
+        let fills = reasons.len() as u64;
+        reasons.sort();
+        reasons.dedup();
+        assert_eq!(reasons, ["bracket_take_profit", "limit", "market"]);
+        // h4's stop (92) and h10's limit (80) rest; h7 reversed the ETH
+        // short, cancelling h5's bracket.
+        assert_eq!(ex.open_orders(), 2);
+        assert!(ex.realized_pnl() != 0.0);
+        let counts = ex.exchange().counts();
+        assert!(counts.cancelled_brackets > 0, "{counts:?}");
+        let again = MockExchange::open(&path, costs()).unwrap();
+        assert_eq!(again.state, ex.state);
+        assert_eq!(
+            *again.recovery(),
+            Recovery {
+                submits: 10,
+                fills,
+                ..Recovery::default()
+            }
+        );
+        // Other costs: the same positions, differently priced fills.
+        let cheap = MockExchange::open(&path, MockSettings::default()).unwrap();
+        assert!(cheap.recovery().mismatches > 0);
+        assert_eq!(cheap.recovery().first_mismatch, Some(2));
+        assert_eq!(cheap.position("BTC/USDT"), ex.position("BTC/USDT"));
+    }
+
+    #[test]
+    fn a_crash_mid_write_cuts_the_partial_line_and_writes_lost_fills_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.jsonl");
+        let mut ex = MockExchange::open(&path, costs()).unwrap();
+        for (i, o) in history().iter().enumerate() {
+            ex.execute(o, T0 + i as i64 * 1000).unwrap();
+        }
+        drop(ex);
+        let full = std::fs::read(&path).unwrap();
+        let text = String::from_utf8(full.clone()).unwrap();
+        // The last submit line whose observation filled something; the log
+        // torn a few bytes into its first fill line.
+        let lines: Vec<&str> = text.lines().collect();
+        let k = (0..lines.len() - 1)
+            .rev()
+            .find(|&k| lines[k].starts_with("{\"submit\"") && lines[k + 1].starts_with("{\"fill\""))
+            .unwrap();
+        let keep: usize = lines[..=k].iter().map(|l| l.len() + 1).sum::<usize>() + 10;
+        std::fs::write(&path, &full[..keep]).unwrap();
+        let ex = MockExchange::open(&path, costs()).unwrap();
+        assert_eq!(ex.recovery().cut_bytes, 10);
+        assert!(ex.recovery().appended >= 1);
+        assert_eq!(ex.recovery().mismatches, 0);
+        // What was lost is back, byte for byte, up to the torn batch's end.
+        let back = std::fs::read_to_string(&path).unwrap();
+        let fills_after_k = lines[k + 1..]
+            .iter()
+            .take_while(|l| l.starts_with("{\"fill\""))
+            .count();
+        assert_eq!(ex.recovery().appended as usize, fills_after_k);
+        assert_eq!(
+            back.lines().collect::<Vec<_>>(),
+            lines[..=k + fills_after_k]
+        );
+        // Partial submit line: that order was never submitted.
+        drop(ex);
+        let upto: usize = lines[..k].iter().map(|l| l.len() + 1).sum();
+        std::fs::write(&path, &full[..upto + 5]).unwrap();
+        let ex = MockExchange::open(&path, costs()).unwrap();
+        let torn: Submit = match serde_json::from_str(lines[k]).unwrap() {
+            LogLine::Submit(s) => s,
+            LogLine::Fill(_) => unreachable!(),
+        };
+        assert!(!ex.has_submitted(&torn.client_order_id));
+    }
+
+    #[test]
+    fn a_bad_line_is_an_error_naming_it_and_legacy_fills_count_as_submitted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.jsonl");
+        std::fs::write(&path, "{\"submit\":{\"client_order_id\":\"x\"}}\n").unwrap();
+        let e = MockExchange::open(&path, costs()).unwrap_err().to_string();
+        assert!(e.contains("f.jsonl:1:"), "{e}");
+        let legacy = r#"{"client_order_id":"ag-1","event_id":"e1","symbol":"BTC/USDT","side":"buy","quantity":"0.1","price":"100","filled_at":1}"#;
+        std::fs::write(&path, format!("{legacy}\n")).unwrap();
+        let mut ex = MockExchange::open(&path, costs()).unwrap();
+        assert_eq!(ex.recovery().legacy, 1);
+        assert!(ex.has_submitted("ag-1"));
+        let mut o = market("e1", "buy", "100");
+        o.client_order_id = "ag-1".into();
+        assert!(!ex.execute(&o, T0).unwrap().fresh);
+        // A submit whose values are bad (hand-edited) is an error too.
+        let bad = r#"{"submit":{"client_order_id":"c","event_id":"e","symbol":"BTC/USDT","side":"buy","order_type":"market","quantity":"0","mark":"1","at_ms":1}}"#;
+        std::fs::write(&path, format!("{bad}\n")).unwrap();
+        let e = MockExchange::open(&path, costs()).unwrap_err().to_string();
+        assert!(e.contains(":1: submit: quantity"), "{e}");
+    }
+
+    #[test]
+    fn a_failed_write_undoes_the_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.jsonl");
+        let mut ex = MockExchange::open(&path, costs()).unwrap();
+        ex.execute(&market("m1", "buy", "100"), T0).unwrap();
+        let before = ex.state.clone();
+        // A handle that cannot write.
+        ex.log = File::open(&path).unwrap();
+        let r = ex.execute_batch(
+            &[
+                market("m2", "buy", "101"),
+                order("l1", "buy", "limit", Some("50")),
+            ],
+            T0 + 1,
+        );
+        assert!(r
+            .iter()
+            .all(|r| r.as_ref().unwrap_err().contains("fill log")));
+        assert_eq!(ex.state, before);
+        assert!(!ex.has_submitted(&client_order_id("", "m2")));
+        // The retry submits once.
+        assert!(
+            ex.execute(&market("m2", "buy", "101"), T0 + 2)
+                .unwrap()
+                .fresh
+        );
+        assert_eq!(ex.position("BTC/USDT"), 2.0);
+        let again = MockExchange::open(&path, costs()).unwrap();
+        assert_eq!(again.state, ex.state);
+    }
+}
