@@ -239,6 +239,12 @@ if count:
     print(f"fsync p50 / p99 (buckets)   {q(0.5)} / {q(0.99)}")
 else:
     print("fsyncs                      (no alertgate_journal_fsync_seconds in /metrics)")
+def metric(metric_name):
+    for line in text.splitlines():
+        if line.startswith(metric_name + " "):
+            return line.split()[-1]
+    return "?"
+print(f"orders / fills (mock)       {metric('alertgate_orders_total')} / {metric('alertgate_fills_total')} at the /metrics scrape after the last answer")
 gw_rate = len(stamps) / span_s if span_s > 0 else 0
 ok = errors == 0 and gw_rate >= 10000 and vals.get("latency p99 ms", 1e9) <= 10
 print(f"target (gateway-side >=10k/s, p99<=10ms, 0 errors): {'MET' if ok else 'NOT MET'}")
