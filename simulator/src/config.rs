@@ -560,6 +560,9 @@ pub struct Settings {
     pub scheme: Scheme,
     /// Secrets, resolved from the file and the environment.
     pub secrets: Vec<Secret>,
+    /// How many of `secrets` are written in the file (`auth.secrets`)
+    /// rather than read from the environment: `serve` refuses them.
+    pub literal_secrets: usize,
     /// Signature header override.
     pub header: Option<String>,
     /// Signature tolerance, seconds.
@@ -840,6 +843,7 @@ impl Settings {
         Ok(Settings {
             scheme,
             secrets,
+            literal_secrets: file.auth.secrets.len(),
             header: file.auth.header.clone(),
             tolerance_s: file.auth.tolerance_s,
             policy,

@@ -653,6 +653,38 @@ fn bad_market_data_stops_the_start_naming_file_and_line() {
     );
 }
 
+#[test]
+fn literal_secrets_are_refused_by_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    for (toml, section) in [
+        (
+            "[auth]\nscheme = \"github\"\nsecrets = [\"written-down-secret\"]\n",
+            "auth.secrets:",
+        ),
+        (
+            "[strategies.s1.auth]\nscheme = \"github\"\nsecrets = [\"written-down-secret\"]\n",
+            "strategies.s1.auth.secrets:",
+        ),
+    ] {
+        let config = dir.path().join("gate.toml");
+        std::fs::write(&config, toml).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_alertgate"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (status, stderr) = wait_exit(child);
+        assert_eq!(status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(section) && stderr.contains("secrets_env"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("written-down-secret"), "{stderr}");
+    }
+}
+
 /// A gate for hand-made alerts with the mock exchange's costs set.
 fn costed_config(dir: &Path) -> PathBuf {
     let config = dir.join("gate.toml");

@@ -175,6 +175,22 @@ pub fn serve(args: &ServeArgs) -> Result<(), UsageError> {
     // The gates borrow their settings for the life of the process.
     let settings: &'static Settings = Box::leak(Box::new(settings));
     let serve = &settings.serve;
+    // A long-running gateway keeps its secrets out of files (which get
+    // copied, committed and backed up): only `secrets_env`.
+    let literal = std::iter::once(("", settings))
+        .chain(settings.strategies.iter().map(|(n, s)| (n.as_str(), s)))
+        .find(|(_, s)| s.literal_secrets > 0);
+    if let Some((name, _)) = literal {
+        let section = if name.is_empty() {
+            "auth.secrets".to_string()
+        } else {
+            format!("strategies.{name}.auth.secrets")
+        };
+        return Err(UsageError(format!(
+            "{section}: serve takes secrets only from the environment; \
+             name the variables in secrets_env (literal secrets are for check and replay)"
+        )));
+    }
     if serve.exchange != "mock" {
         return Err(UsageError(format!(
             "serve.exchange: {:?} is not an exchange; expected mock",
