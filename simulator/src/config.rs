@@ -562,7 +562,7 @@ pub struct Settings {
     pub secrets: Vec<Secret>,
     /// How many of `secrets` are written in the file (`auth.secrets`)
     /// rather than read from the environment: `serve` refuses them.
-    pub literal_secrets: usize,
+    pub secrets_in_file: usize,
     /// Signature header override.
     pub header: Option<String>,
     /// Signature tolerance, seconds.
@@ -843,7 +843,7 @@ impl Settings {
         Ok(Settings {
             scheme,
             secrets,
-            literal_secrets: file.auth.secrets.len(),
+            secrets_in_file: file.auth.secrets.len(),
             header: file.auth.header.clone(),
             tolerance_s: file.auth.tolerance_s,
             policy,

@@ -654,7 +654,7 @@ fn bad_market_data_stops_the_start_naming_file_and_line() {
 }
 
 #[test]
-fn literal_secrets_are_refused_by_serve() {
+fn secrets_in_file_are_refused_by_serve() {
     let dir = tempfile::tempdir().unwrap();
     for (toml, section) in [
         (

@@ -179,7 +179,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), UsageError> {
     // copied, committed and backed up): only `secrets_env`.
     let literal = std::iter::once(("", settings))
         .chain(settings.strategies.iter().map(|(n, s)| (n.as_str(), s)))
-        .find(|(_, s)| s.literal_secrets > 0);
+        .find(|(_, s)| s.secrets_in_file > 0);
     if let Some((name, _)) = literal {
         let section = if name.is_empty() {
             "auth.secrets".to_string()
