@@ -17,7 +17,7 @@
 
 use crate::decimal::{Decimal, Parsed};
 use crate::error::{snippet, Rejection, Snippet, SNIPPET_CAP};
-use crate::json::{self, JsonStr, Members, RawValue};
+use crate::json::{self, Halt, JsonStr, Members, RawValue};
 use crate::symbol::{self, Symbol};
 use crate::time;
 
@@ -109,9 +109,118 @@ pub const FIELDS: &[(&str, &[&str])] = &[
     ("passphrase", &["passphrase"]),
 ];
 
+/// Every field, in [`FIELDS`] order.
+#[cfg(any(target_os = "none", test))]
+const ORDER: [Field; FIELDS.len()] = [
+    Field::Symbol,
+    Field::Side,
+    Field::OrderType,
+    Field::Quantity,
+    Field::Price,
+    Field::StopPrice,
+    Field::Confidence,
+    Field::StopLoss,
+    Field::TakeProfit,
+    Field::Timestamp,
+    Field::EventId,
+    Field::Passphrase,
+];
+
+/// [`FIELDS`] as one string, for bare-metal targets: per field, its
+/// spellings (the canonical name first, each preceded by its length as a
+/// byte), then a 0. Built from [`FIELDS`] at compile time. One string
+/// instead of tables of (pointer, length) pairs: about 250 bytes less
+/// flash on a Cortex-M.
+#[cfg(any(target_os = "none", test))]
+const PACKED: &str = {
+    const fn packed_len() -> usize {
+        let mut len = 0;
+        let mut f = 0;
+        while f < FIELDS.len() {
+            let aliases = FIELDS[f].1;
+            let mut a = 0;
+            while a < aliases.len() {
+                len += 1 + aliases[a].len();
+                a += 1;
+            }
+            len += 1;
+            f += 1;
+        }
+        len
+    }
+    const LEN: usize = packed_len();
+    const BYTES: [u8; LEN] = {
+        let mut out = [0u8; LEN];
+        let mut at = 0;
+        let mut f = 0;
+        while f < FIELDS.len() {
+            let aliases = FIELDS[f].1;
+            let mut a = 0;
+            while a < aliases.len() {
+                let alias = aliases[a].as_bytes();
+                // A length byte of 0 would read as the field's end.
+                assert!(!alias.is_empty() && alias.len() <= LONGEST_ALIAS);
+                out[at] = alias.len() as u8;
+                at += 1;
+                let mut k = 0;
+                while k < alias.len() {
+                    out[at] = alias[k];
+                    at += 1;
+                    k += 1;
+                }
+                a += 1;
+            }
+            // `out` is zeroed: the field's end marker is already there.
+            at += 1;
+            f += 1;
+        }
+        out
+    };
+    match core::str::from_utf8(&BYTES) {
+        Ok(text) => text,
+        Err(_) => panic!("FIELDS are not UTF-8"),
+    }
+};
+
 impl Field {
+    /// The canonical name.
+    #[cfg(not(target_os = "none"))]
     fn name(self) -> &'static str {
         FIELDS[self as usize].0
+    }
+
+    /// The canonical name, on bare-metal targets: read from [`PACKED`].
+    #[cfg(target_os = "none")]
+    fn name(self) -> &'static str {
+        self.packed_name()
+    }
+
+    /// The first spelling of the field in [`PACKED`] (also built for tests,
+    /// which check it against [`FIELDS`]).
+    #[cfg(any(target_os = "none", test))]
+    fn packed_name(self) -> &'static str {
+        /// Where each field's entry starts in [`PACKED`].
+        const STARTS: [u8; FIELDS.len()] = {
+            let mut starts = [0u8; FIELDS.len()];
+            let mut at = 0;
+            let mut f = 0;
+            while f < FIELDS.len() {
+                starts[f] = at as u8;
+                let aliases = FIELDS[f].1;
+                let mut a = 0;
+                while a < aliases.len() {
+                    at += 1 + aliases[a].len();
+                    a += 1;
+                }
+                at += 1;
+                f += 1;
+            }
+            assert!(at <= 256);
+            starts
+        };
+        let at = usize::from(STARTS[self as usize]);
+        let len = usize::from(PACKED.as_bytes().get(at).copied().unwrap_or(0));
+        PACKED.get(at + 1..at + 1 + len).unwrap_or_default()
     }
 
     /// Maps a key (decoded) to the field it names and which of its spellings
@@ -124,11 +233,11 @@ impl Field {
         // Escaped keys are rare: decode (short ones only; no alias is
         // longer than the buffer) and match the text.
         let mut buf = [0; LONGEST_ALIAS];
-        Field::of_name(key.decode_to(&mut buf).ok()?.as_bytes())
+        Field::of_name(key.decode_bytes_to(&mut buf).ok()?)
     }
 
     /// [`Field::of_key`] on decoded text, on bare-metal targets: a search
-    /// of [`FIELDS`], a fraction of the flash of the host version below
+    /// of [`PACKED`], a fraction of the flash of the host version below
     /// (whose 64-bit constants are long sequences on a 32-bit MCU). The
     /// spellings are numbered in the same order.
     #[cfg(target_os = "none")]
@@ -139,29 +248,23 @@ impl Field {
     /// The search behind the bare-metal [`Field::of_name`] (also built for
     /// tests, which check it against the host version).
     #[cfg(any(target_os = "none", test))]
+    #[inline(never)]
     fn search(name: &[u8]) -> Option<(Field, u8)> {
-        const ORDER: [Field; FIELDS.len()] = [
-            Field::Symbol,
-            Field::Side,
-            Field::OrderType,
-            Field::Quantity,
-            Field::Price,
-            Field::StopPrice,
-            Field::Confidence,
-            Field::StopLoss,
-            Field::TakeProfit,
-            Field::Timestamp,
-            Field::EventId,
-            Field::Passphrase,
-        ];
+        let mut rest = PACKED.as_bytes();
+        let mut field = 0;
         let mut spelling = 0;
-        for (field, (_, aliases)) in ORDER.into_iter().zip(FIELDS) {
-            for alias in *aliases {
-                if alias.as_bytes() == name {
-                    return Some((field, spelling));
-                }
-                spelling += 1;
+        while let Some((&len, tail)) = rest.split_first() {
+            if len == 0 {
+                field += 1;
+                rest = tail;
+                continue;
             }
+            let (alias, after) = tail.split_at_checked(usize::from(len))?;
+            if alias == name {
+                return Some((*ORDER.get(field)?, spelling));
+            }
+            spelling += 1;
+            rest = after;
         }
         None
     }
@@ -281,7 +384,10 @@ const LONGEST_ALIAS: usize = 11;
 
 /// Per-field values borrowed from the body, before conversion.
 pub struct RawAlert<'a> {
-    values: [Option<RawValue<'a>>; FIELDS.len()],
+    /// `null` for a field that is absent (the two mean the same for every
+    /// field): the first variant, so an empty `RawAlert` is all zeros and
+    /// is cleared, not copied from a constant in flash.
+    values: [RawValue<'a>; FIELDS.len()],
 }
 
 /// The [`Members`] sink of [`RawAlert::scan`]: keeps the value of each known
@@ -290,7 +396,7 @@ pub struct RawAlert<'a> {
 /// with every earlier key.
 struct Collector<'a, 'v> {
     /// Filled in place (the caller's storage: nothing is copied out).
-    values: &'v mut [Option<RawValue<'a>>; FIELDS.len()],
+    values: &'v mut [RawValue<'a>; FIELDS.len()],
     /// Per field, which spelling filled it (`u8::MAX`: none yet).
     spelling: [u8; FIELDS.len()],
     /// The field of the key being read, if known ...
@@ -300,8 +406,10 @@ struct Collector<'a, 'v> {
 }
 
 impl<'a> Members<'a> for Collector<'a, '_> {
+    type Error = Halt<'a>;
+
     #[inline(always)]
-    fn key(&mut self, key: &JsonStr<'a>) -> Result<bool, Rejection> {
+    fn key(&mut self, key: &JsonStr<'a>) -> Result<bool, Halt<'a>> {
         let Some((field, spelling)) = Field::of_key(key) else {
             self.current = None;
             return Ok(false);
@@ -310,7 +418,7 @@ impl<'a> Members<'a> for Collector<'a, '_> {
         if *seen == spelling {
             // The same key twice: refused before its value is read, as the
             // scanner does for other keys.
-            return Err(duplicate(key));
+            return Err(Halt::Duplicate(key.raw()));
         }
         // Another spelling of a filled field is refused once the value has
         // been read (see `member`).
@@ -321,22 +429,14 @@ impl<'a> Members<'a> for Collector<'a, '_> {
     }
 
     #[inline(always)]
-    fn member(&mut self, key: JsonStr<'a>, value: RawValue<'a>) -> Result<(), Rejection> {
+    fn member(&mut self, key: JsonStr<'a>, value: RawValue<'a>) -> Result<(), Halt<'a>> {
         if let Some(field) = self.current {
             if self.alias_repeat {
-                return Err(duplicate(&key));
+                return Err(Halt::Duplicate(key.raw()));
             }
-            self.values[field as usize] = Some(value);
+            self.values[field as usize] = value;
         }
         Ok(())
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn duplicate(key: &JsonStr<'_>) -> Rejection {
-    Rejection::DuplicateField {
-        field: snippet(key.raw()),
     }
 }
 
@@ -418,11 +518,71 @@ fn text<'b>(value: &RawValue<'b>, buf: &'b mut [u8]) -> Option<&'b [u8]> {
         return None;
     };
     if s.has_escapes() {
-        s.decode_to(buf).ok().map(str::as_bytes)
+        s.decode_bytes_to(buf).ok()
     } else {
         let plain = s.raw();
         (plain.len() <= buf.len()).then_some(plain)
     }
+}
+
+/// The event id of the text `raw` (UTF-8, as the scanner validated it):
+/// `None` if it is empty, longer than [`EVENT_ID_CAP`] bytes or not UTF-8.
+///
+/// The one UTF-8 check of the conversion: a `heapless::String` is only
+/// built from `&str`s or `char`s (and the text is valid by construction).
+#[cfg(not(target_os = "none"))]
+fn event_id(raw: &[u8]) -> Option<EventId> {
+    let text = core::str::from_utf8(raw).ok()?;
+    let mut id = EventId::new();
+    (!text.is_empty() && id.push_str(text).is_ok()).then_some(id)
+}
+
+/// [`event_id`] on bare-metal targets: the text is decoded and pushed a
+/// `char` at a time, so that `core::str::from_utf8` (about 600 bytes of
+/// flash with its table) is not linked for the few bytes of an id.
+#[cfg(target_os = "none")]
+fn event_id(raw: &[u8]) -> Option<EventId> {
+    event_id_by_char(raw)
+}
+
+/// The decoder behind the bare-metal [`event_id`] (also built for tests,
+/// which check it against `core::str::from_utf8`). It refuses exactly what
+/// `from_utf8` refuses: a bad lead or continuation byte, a truncated
+/// sequence, and (through the re-encoded length and `char::from_u32`)
+/// overlong forms, surrogates and code points above U+10FFFF.
+#[cfg(any(target_os = "none", test))]
+#[inline(never)]
+fn event_id_by_char(raw: &[u8]) -> Option<EventId> {
+    if raw.is_empty() {
+        return None;
+    }
+    let mut id = EventId::new();
+    let mut rest = raw;
+    while let Some((&lead, tail)) = rest.split_first() {
+        // Continuation bytes, and the code point bits of the lead byte.
+        let (more, bits) = match lead {
+            0x00..=0x7f => (0, lead),
+            0xc0..=0xdf => (1, lead & 0x1f),
+            0xe0..=0xef => (2, lead & 0x0f),
+            0xf0..=0xf7 => (3, lead & 0x07),
+            _ => return None,
+        };
+        let (continuation, after) = tail.split_at_checked(more)?;
+        let mut code = u32::from(bits);
+        for &b in continuation {
+            if b & 0xc0 != 0x80 {
+                return None;
+            }
+            code = (code << 6) | u32::from(b & 0x3f);
+        }
+        let c = char::from_u32(code)?;
+        if c.len_utf8() != more + 1 {
+            return None;
+        }
+        id.push(c).ok()?;
+        rest = after;
+    }
+    Some(id)
 }
 
 /// A decimal from a JSON number or a numeric string, in register form.
@@ -439,9 +599,9 @@ fn decimal(value: &RawValue<'_>) -> Option<Parsed> {
 /// [`decimal`] of a string with escapes (rare): decoded first.
 #[inline(never)]
 fn decimal_escaped(s: &JsonStr<'_>) -> Option<Parsed> {
-    s.decode_to(&mut [0; DECIMAL_TEXT_CAP])
+    s.decode_bytes_to(&mut [0; DECIMAL_TEXT_CAP])
         .ok()
-        .and_then(|text| Decimal::parse_parts(text.as_bytes()))
+        .and_then(Decimal::parse_parts)
 }
 
 #[cfg_attr(not(target_os = "none"), inline(always))]
@@ -510,13 +670,16 @@ impl<'a> RawAlert<'a> {
 
     /// No field seen yet.
     pub(crate) const EMPTY: RawAlert<'a> = RawAlert {
-        values: [None; FIELDS.len()],
+        values: [RawValue::Null; FIELDS.len()],
     };
 
     /// [`RawAlert::scan`] into `self` (which must be [`RawAlert::EMPTY`]):
     /// the values are written where the caller keeps them, not returned
-    /// (and copied) inside a `Result`.
+    /// (and copied) inside a `Result`. Out of line on bare-metal targets:
+    /// inlined into the gate, it came out about 300 bytes larger on a
+    /// Cortex-M.
     #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline(never))]
     pub(crate) fn scan_in_place(&mut self, body: &'a [u8]) -> Result<(), Rejection> {
         let mut collector = Collector {
             values: &mut self.values,
@@ -524,13 +687,13 @@ impl<'a> RawAlert<'a> {
             current: None,
             alias_repeat: false,
         };
-        json::scan_members(body, &mut collector)
+        json::scan_members(body, &mut collector).map_err(Rejection::from)
     }
 
     fn get(&self, field: Field) -> Option<&RawValue<'a>> {
         match &self.values[field as usize] {
-            Some(RawValue::Null) | None => None,
-            Some(v) => Some(v),
+            RawValue::Null => None,
+            v => Some(v),
         }
     }
 
@@ -590,8 +753,11 @@ impl<'a> RawAlert<'a> {
         }
     }
 
-    /// [`RawAlert::fields`], failing with a [`Problem`].
+    /// [`RawAlert::fields`], failing with a [`Problem`]. Out of line on
+    /// bare-metal targets (about 300 bytes less flash on a Cortex-M than
+    /// inlined into the gate).
     #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline(never))]
     fn convert(&self, quotes: &[&str]) -> Result<Fields, Problem> {
         let mut symbol_buf = [0; SYMBOL_TEXT_CAP];
         let raw_symbol =
@@ -610,16 +776,18 @@ impl<'a> RawAlert<'a> {
         let order_type = match self.get(Field::OrderType) {
             None => OrderType::Market,
             Some(v) => {
-                const TYPES: [(&str, OrderType); 5] = [
-                    ("market", OrderType::Market),
-                    ("limit", OrderType::Limit),
-                    ("stop_loss", OrderType::StopLoss),
-                    ("stop", OrderType::StopLoss),
-                    ("take_profit", OrderType::TakeProfit),
+                // Two constant tables: the words are not copied out of
+                // (word, type) pairs at run time.
+                const WORDS: [&str; 5] = ["market", "limit", "stop_loss", "stop", "take_profit"];
+                const TYPES: [OrderType; 5] = [
+                    OrderType::Market,
+                    OrderType::Limit,
+                    OrderType::StopLoss,
+                    OrderType::StopLoss,
+                    OrderType::TakeProfit,
                 ];
-                let words = TYPES.map(|(w, _)| w);
-                match keyword(v, &words) {
-                    Some(i) => TYPES[i].1,
+                match keyword(v, &WORDS).and_then(|i| TYPES.get(i)) {
+                    Some(&order_type) => order_type,
                     None => {
                         return Err(Problem::Invalid(
                             Field::OrderType,
@@ -671,12 +839,9 @@ impl<'a> RawAlert<'a> {
                     RawValue::Number(text) => Some(*text),
                     _ => text(v, &mut buf),
                 };
-                let mut id = EventId::new();
-                // The one UTF-8 check of the conversion: a `heapless::String`
-                // is only built from a `&str` (valid by construction here).
-                match raw.and_then(|raw| core::str::from_utf8(raw).ok()) {
-                    Some(raw) if !raw.is_empty() && id.push_str(raw).is_ok() => Some(id),
-                    _ => {
+                match raw.and_then(event_id) {
+                    Some(id) => Some(id),
+                    None => {
                         return Err(Problem::Invalid(
                             Field::EventId,
                             "a non-empty string or integer of at most 64 bytes",
@@ -733,6 +898,7 @@ pub fn parse(body: &[u8]) -> Result<Fields, Rejection> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn code(body: &str) -> &'static str {
         match parse(body.as_bytes()) {
@@ -927,6 +1093,25 @@ mod tests {
     }
 
     #[test]
+    fn packed_table_matches_fields() {
+        for (i, (name, aliases)) in FIELDS.iter().enumerate() {
+            assert_eq!(ORDER[i] as usize, i);
+            assert_eq!(aliases[0], *name);
+            assert_eq!(ORDER[i].packed_name(), *name);
+            assert_eq!(ORDER[i].name(), *name);
+        }
+        let mut expected = std::string::String::new();
+        for (_, aliases) in FIELDS {
+            for alias in *aliases {
+                expected.push(char::from(alias.len() as u8));
+                expected.push_str(alias);
+            }
+            expected.push('\0');
+        }
+        assert_eq!(PACKED, expected);
+    }
+
+    #[test]
     fn key_table_matches_fields() {
         let mut spellings = std::collections::BTreeSet::new();
         for (i, (_, aliases)) in FIELDS.iter().enumerate() {
@@ -1045,5 +1230,52 @@ mod tests {
         assert_eq!(code("{"), "invalid_json");
         assert_eq!(code(r#"{"side":"x","side":"y"}"#), "duplicate_field");
         assert_eq!(code(&with(r#""price":01"#)), "invalid_json");
+    }
+
+    /// The host's [`event_id`] (`from_utf8`), as the reference.
+    fn event_id_reference(raw: &[u8]) -> Option<EventId> {
+        let text = core::str::from_utf8(raw).ok()?;
+        let mut id = EventId::new();
+        (!text.is_empty() && id.push_str(text).is_ok()).then_some(id)
+    }
+
+    #[test]
+    fn event_id_by_char_edge_cases() {
+        for raw in [
+            &b""[..],
+            b"a",
+            "é€😀".as_bytes(),
+            &[b'x'; 64],
+            &[b'x'; 65],
+            b"\x80",
+            b"\xc0\x80",         // overlong NUL
+            b"\xe0\x80\x80",     // overlong
+            b"\xed\xa0\x80",     // surrogate
+            b"\xf4\x90\x80\x80", // above U+10FFFF
+            b"\xf8\x88\x80\x80\x80",
+            b"\xe2\x82",  // truncated
+            b"\xe2\x82a", // bad continuation
+        ] {
+            assert_eq!(event_id_by_char(raw), event_id_reference(raw), "{raw:?}");
+        }
+        // 64 bytes fit exactly, also when the last character is multi-byte.
+        let mut fits = [b'x'; 64];
+        fits[60..].copy_from_slice("😀".as_bytes());
+        assert_eq!(event_id_by_char(&fits).unwrap().len(), 64);
+        let mut over = [b'x'; 65];
+        over[61..].copy_from_slice("😀".as_bytes());
+        assert_eq!(event_id_by_char(&over), None);
+    }
+
+    proptest! {
+        #[test]
+        fn event_id_by_char_agrees_with_from_utf8(
+            raw in prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..80),
+                "\\PC{0,40}".prop_map(String::into_bytes),
+            ]
+        ) {
+            prop_assert_eq!(event_id_by_char(&raw), event_id_reference(&raw));
+        }
     }
 }

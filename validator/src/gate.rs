@@ -281,11 +281,11 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
         // Rate limit, then replay guard. The bucket is only peeked here and
         // charged once the guard has recorded the event, so neither a replay
         // nor a rate-limited alert spends a token or leaves a record.
-        self.bucket.check(now_ms)?;
+        let level = self.bucket.peek(now_ms)?;
         self.guard
             .try_insert(replay_key.as_bytes(), now_ms, self.replay_window_ms)?;
-        // `check` just saw a token at this same instant.
-        self.bucket.take(now_ms);
+        // `peek` just saw a token at this same instant.
+        self.bucket.spend(level, now_ms);
 
         Ok(Order {
             event_id,
@@ -350,17 +350,19 @@ fn copy_id(id: &EventId) -> EventId {
 /// `sha256:` and the first 16 bytes of the body's SHA-256, in hex: the event
 /// id of an alert that carries none.
 pub fn body_digest_id(body: &[u8]) -> EventId {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    const HEX: &str = "0123456789abcdef";
     let digest = crate::hash::sha256(&[body]);
-    // Written as bytes, then copied as one string: pushing 32 `char`s
-    // inlines a UTF-8 encoder per push on a Cortex-M.
-    let mut text = *b"sha256:00000000000000000000000000000000";
-    for (i, b) in digest[..16].iter().enumerate() {
-        text[7 + 2 * i] = HEX[usize::from(b >> 4)];
-        text[8 + 2 * i] = HEX[usize::from(b & 0xf)];
-    }
     let mut id = EventId::new();
-    // ASCII, and 39 bytes fit the capacity: neither step can fail.
-    let _ = id.push_str(core::str::from_utf8(&text).unwrap_or_default());
+    // 39 ASCII bytes fit the capacity: no push can fail. Each digit is a
+    // one-byte slice of `HEX`, already a `str`: pushing `char`s would inline
+    // a UTF-8 encoder per push on a Cortex-M, and bytes would need a UTF-8
+    // check (and its code) to become a `str`.
+    let _ = id.push_str("sha256:");
+    for b in &digest[..16] {
+        for nibble in [b >> 4, b & 0xf] {
+            let at = usize::from(nibble);
+            let _ = id.push_str(HEX.get(at..at + 1).unwrap_or_default());
+        }
+    }
     id
 }

@@ -331,6 +331,15 @@ impl<'a> JsonStr<'a> {
     /// .unwrap();
     /// ```
     pub fn decode_to<'b>(&self, buf: &'b mut [u8]) -> Result<&'b str, Overflow> {
+        // Valid by construction (the scanner checked the UTF-8); this check
+        // only spares an `unsafe`.
+        str::from_utf8(self.decode_bytes_to(buf)?).map_err(|_| Overflow)
+    }
+
+    /// [`JsonStr::decode_to`] as UTF-8 bytes: for readers that work on
+    /// bytes, which so need no UTF-8 check (nor, on an MCU, the code of
+    /// one).
+    pub(crate) fn decode_bytes_to<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], Overflow> {
         let out = buf.get_mut(..self.decoded_len).ok_or(Overflow)?;
         if self.has_escapes() {
             // `decoded_len` is the number of decoded bytes: they fill `out`.
@@ -340,9 +349,7 @@ impl<'a> JsonStr<'a> {
         } else {
             out.copy_from_slice(self.raw);
         }
-        // Valid by construction (the scanner checked the UTF-8); this check
-        // only spares an `unsafe`.
-        str::from_utf8(out).map_err(|_| Overflow)
+        Ok(out)
     }
 }
 
@@ -517,7 +524,8 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-/// Reads four hex digits (already validated by the scanner).
+/// Reads the four hex digits at the start of `b` (in a [`JsonStr`],
+/// already validated by the scanner).
 fn hex4(b: &[u8]) -> Option<u32> {
     let mut v = 0u32;
     for &h in b.get(..4)? {
@@ -576,20 +584,63 @@ pub fn for_each_member<'a>(
 /// What the scanner hands a top-level object's members to (crate-internal:
 /// [`for_each_member`] is the public face).
 pub(crate) trait Members<'a> {
+    /// What the scan fails with: [`Halt`] itself, or a type the scanner's
+    /// [`Halt`]s convert into (such as [`Rejection`]).
+    type Error: From<Halt<'a>>;
     /// Called with each key before its value is scanned. `Ok(true)` means
     /// the caller detects repeats of this key itself (it must then refuse a
     /// key equal, decoded, to an earlier one it took, with
-    /// [`Rejection::DuplicateField`], here); `Ok(false)` leaves that to the
-    /// scanner. Keys the caller takes must never equal keys it leaves.
-    fn key(&mut self, key: &JsonStr<'a>) -> Result<bool, Rejection>;
+    /// [`Halt::Duplicate`], here); `Ok(false)` leaves that to the scanner.
+    /// Keys the caller takes must never equal keys it leaves.
+    fn key(&mut self, key: &JsonStr<'a>) -> Result<bool, Self::Error>;
     /// Called with each member once its value has been scanned.
-    fn member(&mut self, key: JsonStr<'a>, value: RawValue<'a>) -> Result<(), Rejection>;
+    fn member(&mut self, key: JsonStr<'a>, value: RawValue<'a>) -> Result<(), Self::Error>;
+}
+
+/// Why a scan stopped, before it becomes a [`Rejection`]: four words, so
+/// that the scan's many exits move a few registers rather than a
+/// whole rejection (a block of copying code per exit on a 32-bit MCU). The
+/// rejection is built once, out of line, by its `From`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Halt<'a> {
+    /// A syntax error or an exceeded bound ([`Rejection::InvalidJson`]).
+    Invalid(Invalid),
+    /// A repeated top-level key, as written ([`Rejection::DuplicateField`]).
+    Duplicate(&'a [u8]),
+    /// Valid JSON, but not an object ([`Rejection::NotAnObject`]).
+    NotAnObject,
+}
+
+impl From<Invalid> for Halt<'_> {
+    #[inline(always)]
+    fn from(e: Invalid) -> Self {
+        Halt::Invalid(e)
+    }
+}
+
+impl From<Halt<'_>> for Rejection {
+    #[cold]
+    #[inline(never)]
+    fn from(halt: Halt<'_>) -> Rejection {
+        match halt {
+            Halt::Invalid(e) => Rejection::InvalidJson {
+                offset: e.offset,
+                reason: e.reason,
+            },
+            Halt::Duplicate(key) => Rejection::DuplicateField {
+                field: snippet(key),
+            },
+            Halt::NotAnObject => Rejection::NotAnObject,
+        }
+    }
 }
 
 /// The adapter behind [`for_each_member`]: the scanner checks every key.
 struct EveryKey<F>(F);
 
 impl<'a, F: FnMut(JsonStr<'a>, Value<'a>) -> Result<(), Rejection>> Members<'a> for EveryKey<F> {
+    type Error = Rejection;
+
     #[inline(always)]
     fn key(&mut self, _: &JsonStr<'a>) -> Result<bool, Rejection> {
         Ok(false)
@@ -602,29 +653,32 @@ impl<'a, F: FnMut(JsonStr<'a>, Value<'a>) -> Result<(), Rejection>> Members<'a> 
 }
 
 /// [`for_each_member`] with a [`Members`] sink.
-pub(crate) fn scan_members<'a>(
+pub(crate) fn scan_members<'a, M: Members<'a>>(
     body: &'a [u8],
-    members: &mut impl Members<'a>,
-) -> Result<(), Rejection> {
+    members: &mut M,
+) -> Result<(), M::Error> {
     let mut s = Scanner {
         bytes: body,
         pos: 0,
     };
     s.skip_ws();
-    match s.peek() {
+    let halt = match s.peek() {
         Some(b'{') => {
             s.top_object(members)?;
-            Ok(s.finish()?)
+            match s.finish() {
+                Ok(()) => return Ok(()),
+                Err(e) => Halt::Invalid(e),
+            }
         }
-        Some(_) => {
-            // The shared out-of-line walker, not `value` (inlined): this
-            // path is rare and need not cost a copy of the string scanner.
-            s.container(0)?;
-            s.finish()?;
-            Err(Rejection::NotAnObject)
-        }
-        None => Err(invalid(body.len(), EMPTY).into()),
-    }
+        // The shared out-of-line walker, not `value` (inlined): this path
+        // is rare and need not cost a copy of the string scanner.
+        Some(_) => match s.container(0).and_then(|()| s.finish()) {
+            Ok(()) => Halt::NotAnObject,
+            Err(e) => Halt::Invalid(e),
+        },
+        None => Halt::Invalid(invalid(body.len(), EMPTY)),
+    };
+    Err(halt.into())
 }
 
 /// A value as the scanner produces it: [`Value`], but with a number's text
@@ -632,6 +686,8 @@ pub(crate) fn scan_members<'a>(
 /// re-check it as UTF-8.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum RawValue<'a> {
+    // First, so it is the all-zeros value: `RawAlert` (alert.rs) starts as
+    // `Null`s, cleared rather than copied from flash.
     Null,
     Bool(bool),
     Number(&'a [u8]),
@@ -678,25 +734,21 @@ pub fn validate(body: &[u8]) -> Result<(), Rejection> {
         }
         None => return Err(invalid(body.len(), EMPTY).into()),
     }
-    Ok(s.finish()?)
+    s.finish().map_err(|e| Halt::Invalid(e).into())
 }
 
 /// A syntax error inside the scanner: small, so the hot path moves and
 /// tests three words instead of a whole [`Rejection`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Invalid {
+pub(crate) struct Invalid {
     offset: usize,
     reason: &'static str,
 }
 
 impl From<Invalid> for Rejection {
-    #[cold]
-    #[inline(never)]
+    #[inline(always)]
     fn from(e: Invalid) -> Rejection {
-        Rejection::InvalidJson {
-            offset: e.offset,
-            reason: e.reason,
-        }
+        Halt::Invalid(e).into()
     }
 }
 
@@ -766,7 +818,9 @@ impl<'a> Scanner<'a> {
     }
 
     /// The top-level object, at its `{`.
-    fn top_object(&mut self, members: &mut impl Members<'a>) -> Result<(), Rejection> {
+    fn top_object<M: Members<'a>>(&mut self, members: &mut M) -> Result<(), M::Error> {
+        // Every error of the scan itself is a small `Halt` until the end.
+        let halt = |e: Invalid| M::Error::from(Halt::Invalid(e));
         self.pos += 1;
         self.skip_ws();
         if self.peek() == Some(b'}') {
@@ -779,34 +833,32 @@ impl<'a> Scanner<'a> {
         let mut count = 0usize;
         loop {
             let key_at = self.pos;
-            let key = self.key()?;
+            let key = self.key().map_err(halt)?;
             let tracked = members.key(&key)?;
             if !tracked && keys.contains(&key) {
-                return Err(Rejection::DuplicateField {
-                    field: snippet(key.raw),
-                });
+                return Err(Halt::Duplicate(key.raw).into());
             }
             count += 1;
             if count > MAX_MEMBERS {
-                return Err(invalid(key_at, TOO_MANY_MEMBERS).into());
+                return Err(halt(invalid(key_at, TOO_MANY_MEMBERS)));
             }
             if !tracked {
                 // Room: `keys` holds fewer than `count` entries.
                 let _ = keys.push(key);
             }
-            let value = self.value(1)?;
+            let value = self.value(1).map_err(halt)?;
             members.member(key, value)?;
             self.skip_ws();
             match self.peek() {
                 Some(b',') => {
                     self.pos += 1;
-                    self.after_comma()?;
+                    self.after_comma().map_err(halt)?;
                 }
                 Some(b'}') => {
                     self.pos += 1;
                     return Ok(());
                 }
-                _ => return Err(self.unexpected(self.pos, EXPECTED_OBJECT_NEXT).into()),
+                _ => return Err(halt(self.unexpected(self.pos, EXPECTED_OBJECT_NEXT))),
             }
         }
     }
@@ -1053,18 +1105,25 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Four hex digits at `at`.
+    /// Four hex digits at `at`: the decoder of [`unescape`], and the
+    /// offending byte found only on failure (one decoder in the binary).
     fn hex4(&self, at: usize) -> Result<u32, Invalid> {
-        let mut v = 0u32;
-        for k in at..at + 4 {
-            let d = self
-                .bytes
-                .get(k)
-                .and_then(|&h| hex_value(h))
-                .ok_or_else(|| self.unexpected(k, INVALID_HEX))?;
-            v = (v << 4) | u32::from(d);
+        self.bytes
+            .get(at..)
+            .and_then(hex4)
+            .ok_or_else(|| self.bad_hex(at))
+    }
+
+    /// The error for four hex digits at `at` that are not.
+    #[cold]
+    #[inline(never)]
+    fn bad_hex(&self, at: usize) -> Invalid {
+        // One of the four is not a hex digit, or the body ends first.
+        let mut bad = at;
+        while self.bytes.get(bad).and_then(|&h| hex_value(h)).is_some() {
+            bad += 1;
         }
-        Ok(v)
+        self.unexpected(bad, INVALID_HEX)
     }
 
     /// One non-ASCII UTF-8 sequence at `at` (RFC 3629 well-formed: no
@@ -1099,6 +1158,7 @@ impl<'a> Scanner<'a> {
 ///
 /// Looks at a word at a time (SWAR): a plain run is the common case and
 /// this is the scanner's hottest loop.
+#[cfg(not(target_os = "none"))]
 #[inline(always)]
 fn plain_run(b: &[u8]) -> usize {
     const W: usize = core::mem::size_of::<usize>();
@@ -1135,8 +1195,25 @@ fn plain_run(b: &[u8]) -> usize {
         .unwrap_or(tail.len())
 }
 
-/// Index of the first non-digit at or after `i`.
+/// [`plain_run`] on bare-metal targets: a byte at a time (less flash; a
+/// 32-bit word holds only four bytes anyway). Also built for tests, which
+/// check it against the host version.
+#[cfg(any(target_os = "none", test))]
+fn plain_run_bytes(b: &[u8]) -> usize {
+    b.iter().position(|&c| is_string_stop(c)).unwrap_or(b.len())
+}
+
+/// [`plain_run_bytes`], under the name the string scanner calls.
+#[cfg(target_os = "none")]
 #[inline(always)]
+fn plain_run(b: &[u8]) -> usize {
+    plain_run_bytes(b)
+}
+
+/// Index of the first non-digit at or after `i`. (One copy on bare-metal
+/// targets.)
+#[cfg_attr(not(target_os = "none"), inline(always))]
+#[cfg_attr(target_os = "none", inline(never))]
 fn digits(b: &[u8], i: usize) -> usize {
     let rest = b.get(i..).unwrap_or_default();
     i + rest
@@ -2014,6 +2091,17 @@ mod tests {
         #[test]
         fn agrees_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
             check_agrees(&bytes)?;
+        }
+
+        /// The bare-metal plain-run scan finds the same stop as the host's.
+        #[test]
+        fn plain_runs_agree(
+            bytes in prop::collection::vec(
+                prop_oneof![8 => 0x20u8..0x7f, 1 => any::<u8>(), 1 => Just(b'"')],
+                0..40,
+            )
+        ) {
+            prop_assert_eq!(plain_run_bytes(&bytes), plain_run(&bytes));
         }
 
         #[test]

@@ -91,10 +91,12 @@ impl Policy<'_> {
         timestamp_ms: i64,
         now_ms: i64,
     ) -> Result<(), Rejection> {
-        match fields.confidence {
-            Some(c) if c < self.min_confidence => {
+        // Decimals are compared by reference: each is 17 bytes, and a copy
+        // is a `memcpy` call on an MCU.
+        match &fields.confidence {
+            Some(c) if *c < self.min_confidence => {
                 return Err(Rejection::BelowConfidence {
-                    confidence: Some(c),
+                    confidence: Some(*c),
                     min: self.min_confidence,
                 })
             }
@@ -107,11 +109,11 @@ impl Policy<'_> {
             _ => {}
         }
 
-        if let Some(max) = self.max_quantity {
-            if fields.quantity > max {
+        if let Some(max) = &self.max_quantity {
+            if fields.quantity > *max {
                 return Err(Rejection::QuantityTooLarge {
                     quantity: fields.quantity,
-                    max,
+                    max: *max,
                 });
             }
         }
@@ -122,16 +124,25 @@ impl Policy<'_> {
             });
         }
 
-        let reference = Self::reference_price(fields, mark_price);
-        if let Some(max) = self.max_order_value {
+        let reference = fields
+            .price
+            .as_ref()
+            .or(fields.stop_price.as_ref())
+            .or(mark_price.as_ref());
+        if let Some(max) = &self.max_order_value {
             let Some(price) = reference else {
-                return Err(Rejection::UnpricedOrder { max });
+                return Err(Rejection::UnpricedOrder { max: *max });
             };
             match price.checked_mul(fields.quantity) {
-                Some(value) if value <= max => {}
+                Some(value) if value <= *max => {}
                 // Unrepresentable products are far beyond any configured limit.
-                Some(value) => return Err(Rejection::OrderValueTooLarge { value, max }),
-                None => return Err(Rejection::OrderValueTooLarge { value: price, max }),
+                Some(value) => return Err(Rejection::OrderValueTooLarge { value, max: *max }),
+                None => {
+                    return Err(Rejection::OrderValueTooLarge {
+                        value: *price,
+                        max: *max,
+                    })
+                }
             }
         }
 
@@ -157,8 +168,8 @@ impl Policy<'_> {
 
 /// Stop-loss and take-profit must sit on the losing and winning side of the
 /// entry. Without a reference price only their relative order is checked.
-fn check_bracket(fields: &Fields, reference: Option<Decimal>) -> Result<(), Rejection> {
-    let (sl, tp) = (fields.stop_loss, fields.take_profit);
+fn check_bracket(fields: &Fields, reference: Option<&Decimal>) -> Result<(), Rejection> {
+    let (sl, tp) = (fields.stop_loss.as_ref(), fields.take_profit.as_ref());
     if sl.is_none() && tp.is_none() {
         return Ok(());
     }
@@ -167,7 +178,7 @@ fn check_bracket(fields: &Fields, reference: Option<Decimal>) -> Result<(), Reje
         Side::Buy => (sl, tp),
         Side::Sell => (tp, sl),
     };
-    let below = |a: Option<Decimal>, b: Option<Decimal>| match (a, b) {
+    let below = |a: Option<&Decimal>, b: Option<&Decimal>| match (a, b) {
         (Some(a), Some(b)) => a < b,
         _ => true,
     };
@@ -177,11 +188,11 @@ fn check_bracket(fields: &Fields, reference: Option<Decimal>) -> Result<(), Reje
     } else {
         Err(Rejection::InvertedBracket {
             side: fields.side.name(),
-            stop_loss: sl,
+            stop_loss: fields.stop_loss,
             // Without a reference, report the other bound so the message
             // still shows the inverted pair.
-            reference: reference.or(tp).or(sl).unwrap_or(Decimal::ZERO),
-            take_profit: tp,
+            reference: reference.or(tp).or(sl).copied().unwrap_or(Decimal::ZERO),
+            take_profit: fields.take_profit,
         })
     }
 }

@@ -137,12 +137,20 @@ impl TokenBucket {
     /// would return. Lets a caller run later checks first and spend the
     /// token only once the request is accepted.
     pub fn check(&self, now_ms: i64) -> Result<(), Rejection> {
+        self.peek(now_ms).map(|_| ())
+    }
+
+    /// [`TokenBucket::check`], returning on success the level at `now_ms`
+    /// for [`TokenBucket::spend`]: a caller that checks, runs later checks,
+    /// then spends computes the level (64-bit arithmetic, long on an MCU)
+    /// once.
+    pub(crate) fn peek(&self, now_ms: i64) -> Result<u64, Rejection> {
         if !self.cfg.is_enabled() {
-            return Ok(());
+            return Ok(0);
         }
         let level = self.level_at(now_ms);
         if level >= MILLI {
-            return Ok(());
+            return Ok(level);
         }
         // The bucket refills from the latest time it has seen: a clock that
         // is behind must first catch up.
@@ -167,18 +175,19 @@ impl TokenBucket {
     /// after which a take succeeds (if nothing else takes in between); a
     /// refused take costs nothing. Always succeeds when the limit is disabled.
     pub fn try_take(&mut self, now_ms: i64) -> Result<(), Rejection> {
-        self.check(now_ms)?;
-        self.take(now_ms);
+        let level = self.peek(now_ms)?;
+        self.spend(level, now_ms);
         Ok(())
     }
 
-    /// Spends one token (the level does not go below zero) without checking
-    /// first: for a caller that has just seen [`TokenBucket::check`]
-    /// succeed at the same `now_ms`, so the check and its rejection are not
-    /// compiled in twice.
-    pub(crate) fn take(&mut self, now_ms: i64) {
+    /// Spends one token without checking first: for a caller that has just
+    /// seen [`TokenBucket::peek`] succeed at the same `now_ms` (with the
+    /// bucket unchanged since), passing the level it returned. So the check
+    /// and its rejection are not compiled in twice, nor the level computed
+    /// twice.
+    pub(crate) fn spend(&mut self, level: u64, now_ms: i64) {
         if self.cfg.is_enabled() {
-            self.level = self.level_at(now_ms).saturating_sub(MILLI);
+            self.level = level.saturating_sub(MILLI);
             self.last_ms = self.last_ms.max(now_ms);
         }
     }

@@ -217,10 +217,12 @@ pub(crate) fn normalize_bytes(raw: &[u8], quotes: &[&str]) -> Result<Symbol, &'s
 
     // Copied a character at a time, uppercased: the parts are ASCII letters
     // and digits (so each is one byte, and no UTF-8 check is needed), and
-    // base, '/' and quote fit the capacity (2 * MAX_PART_LEN + 1).
+    // base, '/' and quote fit the capacity (2 * MAX_PART_LEN + 1). The
+    // `& 0x7f` changes no ASCII byte; it tells the compiler every `char`
+    // is one byte, so no UTF-8 encoder is compiled in.
     let mut text = heapless::String::<SYMBOL_CAP>::new();
     for &b in base.iter().chain(b"/").chain(quote) {
-        text.push(char::from(b.to_ascii_uppercase()))
+        text.push(char::from(b.to_ascii_uppercase() & 0x7f))
             .map_err(|()| EXPECT_PART_LEN)?;
     }
     Ok(Symbol {

@@ -220,19 +220,18 @@ fn parse_rfc3339_bytes(s: &[u8]) -> Option<i64> {
     }
     let offset_min: i64 = match *rest {
         [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2]
-            if [h1, h2, m1, m2].iter().all(u8::is_ascii_digit) =>
-        {
-            let oh = u32::from(h1 - b'0') * 10 + u32::from(h2 - b'0');
-            let om = u32::from(m1 - b'0') * 10 + u32::from(m2 - b'0');
+        // The sign is looked at last: matched in the pattern, it made the
+        // compiler emit the rest once per sign.
+        [sign, h1, h2, b':', m1, m2] => {
+            let (oh, om) = (two_digits(h1, h2)?, two_digits(m1, m2)?);
             if oh > 23 || om > 59 {
                 return None;
             }
             let v = i64::from(oh * 60 + om);
-            if sign == b'-' {
-                -v
-            } else {
-                v
+            match sign {
+                b'+' => v,
+                b'-' => -v,
+                _ => return None,
             }
         }
         _ => return None,
@@ -254,6 +253,12 @@ fn parse_rfc3339_bytes(s: &[u8]) -> Option<i64> {
     let seconds = i64::from(hour * 3600 + minute * 60 + second) - offset_min * 60;
     let ms = days_from_civil(year, month, day) * MS_PER_DAY + seconds * 1000 + i64::from(milli);
     (0..=MAX_MS).contains(&ms).then_some(ms)
+}
+
+/// The number written by two ASCII digits.
+fn two_digits(tens: u8, ones: u8) -> Option<u32> {
+    let (tens, ones) = (tens.wrapping_sub(b'0'), ones.wrapping_sub(b'0'));
+    (tens < 10 && ones < 10).then(|| u32::from(tens) * 10 + u32::from(ones))
 }
 
 /// Parses either form an alert timestamp comes in: integer text (see
