@@ -80,6 +80,10 @@ fn redis_server() -> Option<(Killed, u16)> {
 }
 
 fn config(dir: &Path, store: &str) -> PathBuf {
+    config_with_rate(dir, store, 1000, 1000)
+}
+
+fn config_with_rate(dir: &Path, store: &str, burst: u32, per_second: u32) -> PathBuf {
     let path = dir.join("gate.toml");
     std::fs::write(
         &path,
@@ -93,8 +97,8 @@ max_order_value = 1000
 [replay]
 store = "{store}"
 [rate]
-burst = 1000
-per_second = 1000
+burst = {burst}
+per_second = {per_second}
 [network]
 allowlist = ["tradingview"]
 [serve]
@@ -188,6 +192,33 @@ fn two_gateways_sharing_redis_accept_an_event_once() {
         .iter()
         .filter(|e| e["decision"]["accepted"] == false)
         .all(|e| e["decision"]["code"] == "replayed" && e["decision"]["status"] == 409));
+}
+
+#[test]
+fn a_replay_found_in_the_store_spends_no_rate_token() {
+    let Some((_redis, redis_port)) = redis_server() else {
+        return;
+    };
+    let store = format!("redis://127.0.0.1:{redis_port}");
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // Two tokens each, refilled at one per second: the whole test runs in
+    // far less than the second a token takes.
+    let a = start(&config_with_rate(a_dir.path(), &store, 2, 1));
+    let b = start(&config_with_rate(b_dir.path(), &store, 2, 1));
+    let ok = (200, "accepted".to_string());
+    let replayed = (409, "replayed".to_string());
+    let (e1, e2) = (alert("tok-1"), alert("tok-2"));
+    assert_eq!(post(a.port, &e1), ok);
+    assert_eq!(post(a.port, &e2), ok);
+    // B's gate accepts both (its guard has not seen them), then the store
+    // says replay: B gives the tokens back.
+    assert_eq!(post(b.port, &e1), replayed);
+    assert_eq!(post(b.port, &e2), replayed);
+    // Had they been spent, B's bucket would be empty: 429 before its guard.
+    assert_eq!(post(b.port, &e1), replayed);
+    assert_eq!(post(b.port, &alert("tok-3")), ok);
+    assert_eq!(post(b.port, &alert("tok-4")), ok);
+    assert_eq!(post(b.port, &alert("tok-5")).0, 429);
 }
 
 #[test]

@@ -312,6 +312,15 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
             .try_insert(replay_key.as_bytes(), accepted_ms, self.replay_window_ms)
     }
 
+    /// Gives back the rate-limit token of an acceptance that did not take
+    /// effect after all (a shared replay store found the event already
+    /// accepted elsewhere, or could not confirm it), so that it costs no
+    /// more than a rejection: neither a replay nor a refused alert spends a
+    /// token.
+    pub fn refund(&mut self, now_ms: i64) {
+        self.bucket.refund(now_ms);
+    }
+
     /// Withdraws an accepted order from the replay guard (by its
     /// [`Order::replay_key`]) when it did not take effect after all, e.g. a
     /// shared replay store failed to confirm it: a retry is then decided

@@ -180,6 +180,29 @@ impl TokenBucket {
         Ok(())
     }
 
+    /// Gives back one token taken at or before `now_ms`, for an acceptance
+    /// that did not take effect after all (e.g. a shared replay store found
+    /// the event already accepted elsewhere): such a request must cost no
+    /// more than a refused one. The level never exceeds the burst.
+    ///
+    /// ```
+    /// use alertgate_validator::rate::{RateConfig, TokenBucket};
+    /// let mut b = TokenBucket::new(RateConfig { burst: 1, per_second: 1 }, 0);
+    /// assert!(b.try_take(0).is_ok());
+    /// assert!(b.try_take(0).is_err());
+    /// b.refund(0);
+    /// assert!(b.try_take(0).is_ok());
+    /// ```
+    pub fn refund(&mut self, now_ms: i64) {
+        if self.cfg.is_enabled() {
+            self.level = self
+                .level_at(now_ms)
+                .saturating_add(MILLI)
+                .min(self.cfg.capacity());
+            self.last_ms = self.last_ms.max(now_ms);
+        }
+    }
+
     /// Spends one token without checking first: for a caller that has just
     /// seen [`TokenBucket::peek`] succeed at the same `now_ms` (with the
     /// bucket unchanged since), passing the level it returned. So the check
@@ -239,6 +262,34 @@ mod tests {
             0,
         );
         assert!((0..100).all(|_| off.try_take(0).is_ok()));
+    }
+
+    #[test]
+    fn refund_returns_one_token_up_to_the_burst() {
+        let cfg = RateConfig {
+            burst: 2,
+            per_second: 1,
+        };
+        let mut b = TokenBucket::new(cfg, 0);
+        // Full: a refund cannot raise the level above the burst.
+        b.refund(0);
+        assert_eq!(b.available(0), 2);
+        b.try_take(0).unwrap();
+        b.try_take(0).unwrap();
+        assert_eq!(b.available(0), 0);
+        b.refund(0);
+        assert_eq!(b.available(0), 1);
+        // Half a second later the refill adds half a token to the refund.
+        b.try_take(0).unwrap();
+        b.refund(500);
+        assert_eq!(b.level, 1500);
+        // A refund with a clock that went back keeps the later time.
+        b.refund(100);
+        assert_eq!((b.level, b.last_ms), (2000, 500));
+        // Disabled: nothing to give back.
+        let mut off = TokenBucket::new(RateConfig::UNLIMITED, 0);
+        off.refund(0);
+        assert_eq!(off.available(0), u32::MAX);
     }
 
     #[test]

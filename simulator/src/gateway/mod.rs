@@ -651,22 +651,31 @@ async fn webhook(
                 (Some(store), Ok(order)) => {
                     match store.claim(order.replay_key.as_str(), window_ms).await {
                         Ok(Claim::Claimed) => Ok(order),
-                        Ok(Claim::Replayed) => Err(Rejection::Replayed {
-                            event_id: alertgate_validator::error::snippet(
-                                order.event_id.as_str().as_bytes(),
-                            ),
-                        }),
+                        Ok(Claim::Replayed) => {
+                            // Another replica accepted it: a replay, which
+                            // spends no rate token. The local guard keeps
+                            // it (it is one).
+                            target
+                                .gate
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .refund(now);
+                            Err(Rejection::Replayed {
+                                event_id: alertgate_validator::error::snippet(
+                                    order.event_id.as_str().as_bytes(),
+                                ),
+                            })
+                        }
                         Err(e) => {
                             tracing::error!(strategy = %strategy, "replay store unavailable: {e}");
                             unavailable = true;
                             // Refused after all: withdraw it from the local
                             // guard so a retry is decided afresh, not
-                            // refused as a replay of nothing.
-                            target
-                                .gate
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .forget(order.replay_key.as_str());
+                            // refused as a replay of nothing, and give its
+                            // rate token back.
+                            let mut gate = target.gate.lock().unwrap_or_else(|e| e.into_inner());
+                            gate.forget(order.replay_key.as_str());
+                            gate.refund(now);
                             Ok(order)
                         }
                     }
