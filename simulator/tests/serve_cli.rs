@@ -824,3 +824,95 @@ fn a_limit_order_rests_until_a_later_alert_moves_the_price_through_it() {
     assert!(close(rebuilt.position("BTC/USDT"), 0.2));
     check_exchange_log(dir.path(), costs());
 }
+
+#[test]
+fn unpriced_orders_are_valued_at_the_exchanges_last_observed_price() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[auth]
+scheme = "timestamped"
+secrets_env = ["{SECRET_VAR}"]
+[policy]
+max_order_value = 1000
+[network]
+allowlist = ["tradingview"]
+[serve]
+trusted_proxies = ["127.0.0.1"]
+"#
+        ),
+    )
+    .unwrap();
+    let secret = "mark-secret";
+    let body = |event: &str, extra: &str| {
+        format!(
+            r#"{{"symbol":"BTCUSDT","side":"buy","timestamp":{},"event_id":"{event}"{extra}}}"#,
+            now_s() * 1000
+        )
+    };
+    let post = |port: u16, body: &str| -> (u16, String) {
+        let (status, text) = http(
+            port,
+            "POST",
+            "/webhook",
+            &signed(secret, body.as_bytes(), now_s(), "52.89.214.238"),
+            body.as_bytes(),
+        )
+        .expect("answered");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        (status, v["code"].as_str().unwrap_or_default().to_string())
+    };
+    let ok = (200, "accepted".to_string());
+    let unpriced = (422, "unpriced_order".to_string());
+    let too_large = (422, "order_value_too_large".to_string());
+
+    let gw = start(&config, secret);
+    // Nothing observed: an unpriced order cannot be valued.
+    assert_eq!(post(gw.port, &body("m-0", r#","quantity":"4""#)), unpriced);
+    // With nothing observed, a limit order's own price stands in (the
+    // exchange executes it there at once): 4 × 100 fits, 11 × 100 does not.
+    assert_eq!(
+        post(
+            gw.port,
+            &body("m-1", r#","type":"limit","price":"100","quantity":"1""#)
+        ),
+        ok
+    );
+    assert_eq!(post(gw.port, &body("m-2", r#","quantity":"4""#)), ok);
+    assert_eq!(
+        post(gw.port, &body("m-2b", r#","quantity":"11""#)),
+        too_large
+    );
+    // A market order at 200 is what the exchange observes: 4 × 200 fits,
+    // 6 × 200 does not.
+    assert_eq!(
+        post(gw.port, &body("m-3", r#","price":"200","quantity":"1""#)),
+        ok
+    );
+    assert_eq!(post(gw.port, &body("m-4", r#","quantity":"4""#)), ok);
+    assert_eq!(post(gw.port, &body("m-5", r#","quantity":"6""#)), too_large);
+    // Another limit, far away, does not move a known mark.
+    assert_eq!(
+        post(
+            gw.port,
+            &body("m-6", r#","type":"limit","price":"10","quantity":"1""#)
+        ),
+        ok
+    );
+    assert_eq!(post(gw.port, &body("m-7", r#","quantity":"4""#)), ok);
+    let log = dir.path().join("fills.jsonl");
+    wait_until("m-7 submitted", || {
+        exchange_log(&log).0.iter().any(|s| s["event_id"] == "m-7")
+    });
+    let mut gw = gw;
+    terminate(&mut gw.child);
+
+    // After a restart the mark is rebuilt from the exchange's log.
+    let gw = start(&config, secret);
+    assert_eq!(post(gw.port, &body("m-8", r#","quantity":"4""#)), ok);
+    assert_eq!(post(gw.port, &body("m-9", r#","quantity":"6""#)), too_large);
+    drop(gw);
+}

@@ -75,7 +75,7 @@ pub struct Metrics {
     /// Execution attempts that failed.
     pub execution_failures: AtomicU64,
     /// With `[serve] market`: orders priced as without it (the alert's
-    /// price, else the last accepted one) because the market data had no
+    /// price, else the exchange's last observed one) because the market data had no
     /// mark for them, by
     /// [`MarkMiss::index`](super::marks::MarkMiss::index).
     pub mark_fallbacks: [AtomicU64; MarkMiss::ALL.len()],
@@ -150,7 +150,7 @@ impl Metrics {
         let name = "alertgate_mark_fallbacks_total";
         let _ = writeln!(
             out,
-            "# HELP {name} Orders priced as without [serve] market (the alert's price, else the last accepted one) because the market data had no mark for them.\n# TYPE {name} counter"
+            "# HELP {name} Orders priced as without [serve] market (the alert's price, else the exchange's last observed one) because the market data had no mark for them.\n# TYPE {name} counter"
         );
         for miss in MarkMiss::ALL {
             let v = self.mark_fallbacks[miss.index()].load(Ordering::Relaxed);

@@ -610,6 +610,17 @@ impl MockExchange {
             .map_or(0.0, |i| self.state.exchange.position(i))
     }
 
+    /// The last price observed per symbol (`BASE/QUOTE`, decimal text):
+    /// the mark the gateway values unpriced orders at.
+    pub fn last_prices(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.state
+            .names
+            .iter()
+            .zip(&self.state.last)
+            .filter(|(_, p)| !p.is_empty())
+            .map(|(n, p)| (n.as_str(), p.as_str()))
+    }
+
     /// Orders working at the exchange.
     pub fn open_orders(&self) -> u64 {
         self.state.exchange.counts().open_orders

@@ -17,8 +17,8 @@
 //! (a `[strategies.NAME]` gate), `GET /healthz`, `GET /metrics`.
 //!
 //! Mark prices (what values an unpriced order) come from `[serve] market`
-//! when it is set (see [`marks`]), else from the last accepted alert price
-//! of the symbol. The mock exchange observes the market-data mark with each
+//! when it is set (see [`marks`]), else from the mock exchange's last
+//! observed price of the symbol. The mock exchange observes the market-data mark with each
 //! order, else the alert's or the last observed price (see [`mock`]).
 //!
 //! The [`mock`] venue is `replay`'s exchange on the wall clock, with
@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use alertgate_validator::alert::RawAlert;
 use alertgate_validator::net::Cidr;
 use alertgate_validator::rate::TokenBucket;
-use alertgate_validator::{Decimal, Gate, Order, RateConfig, Rejection, Request};
+use alertgate_validator::{Decimal, Gate, Order, OrderType, RateConfig, Rejection, Request};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -95,8 +95,10 @@ struct AppState {
     per_ip: Option<PerIpLimit>,
     journal: Journal,
     orders: mpsc::UnboundedSender<ExecOrder>,
-    /// Last price seen per symbol (accepted alerts' prices): the mark that
-    /// values unpriced market orders when `market` has none.
+    /// The mock exchange's last observed price per symbol (see
+    /// `mock`): the mark that values unpriced orders when `market` has
+    /// none. Kept in step with the exchange at decision time, seeded from
+    /// its log at start.
     marks: Mutex<HashMap<String, Decimal>>,
     /// `[serve] market`, loaded at start.
     market: Option<MarketMarks>,
@@ -298,6 +300,10 @@ pub fn serve(args: &ServeArgs) -> Result<(), UsageError> {
 
     let metrics = Arc::new(Metrics::default());
     metrics.set_exchange(exchange.open_orders(), exchange.realized_pnl());
+    let seed_marks: HashMap<String, Decimal> = exchange
+        .last_prices()
+        .filter_map(|(symbol, price)| Some((symbol.to_string(), Decimal::parse(price)?)))
+        .collect();
     let (journal, writer) = Journal::open(&journal_path, metrics.clone())
         .map_err(|e| UsageError(format!("journal {}: {e}", journal_path.display())))?;
     let breaker = Arc::new(CircuitBreaker::new(
@@ -328,7 +334,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), UsageError> {
         }),
         journal,
         orders,
-        marks: Mutex::new(HashMap::new()),
+        marks: Mutex::new(seed_marks),
         market,
         breaker: breaker.clone(),
         metrics: metrics.clone(),
@@ -606,7 +612,7 @@ async fn webhook(
         let mut gate = target.gate.lock().unwrap_or_else(|e| e.into_inner());
         let mut decision = gate.check(&request, now);
         // Without a mark from the market data, an unpriced order is valued
-        // at the symbol's last accepted price, when there is one. Only then
+        // at the exchange's last observed price, when there is one. Only then
         // is the symbol looked up (a second scan): priced alerts, the
         // common case, pay nothing. A rejection changes nothing in the
         // gate, so deciding again is safe.
@@ -616,14 +622,27 @@ async fn webhook(
                 decision = gate.check(&request, now);
             }
         }
-        if let Ok(Order {
-            symbol,
-            price: Some(price),
-            ..
-        }) = &decision
-        {
+        // The mark is the mock exchange's last observation of the symbol,
+        // known here already, since the exchange takes the orders in this
+        // same order and observes (see `mock`) the market-data mark, else
+        // a market order's own price (or trigger price), else the last
+        // observation, else, with nothing observed yet, the order's own
+        // limit or trigger price. A limit price never moves a known mark.
+        if let Ok(order) = &decision {
             let mut marks = state.marks.lock().unwrap_or_else(|e| e.into_inner());
-            marks.insert(symbol.as_str().to_string(), *price);
+            let known = marks.contains_key(order.symbol.as_str());
+            let own = match order.order_type {
+                OrderType::Limit => order.price,
+                _ => order.stop_price.or(order.price),
+            };
+            let observed = market_mark.or(match order.order_type {
+                OrderType::Market => order.price.or(order.stop_price),
+                _ if known => None,
+                _ => own,
+            });
+            if let Some(price) = observed {
+                marks.insert(order.symbol.as_str().to_string(), price);
+            }
         }
         let durable = match (&decision, &target.store) {
             (Ok(_), Some(_)) => None,
@@ -739,8 +758,8 @@ async fn webhook(
     }
 }
 
-/// The last accepted price of the alert's symbol, if the body names one we
-/// have seen.
+/// The mock exchange's last observed price of the alert's symbol, if the
+/// body names one it has seen.
 fn mark_of(state: &AppState, body: &[u8], quotes: &[&str]) -> Option<Decimal> {
     let fields = RawAlert::scan(body).ok()?.fields(quotes).ok()?;
     let marks = state.marks.lock().unwrap_or_else(|e| e.into_inner());
@@ -749,7 +768,7 @@ fn mark_of(state: &AppState, body: &[u8], quotes: &[&str]) -> Option<Decimal> {
 
 /// Counts (metric, and a debug log) an order of a decided request that
 /// needed a mark the market data did not have: it was priced as without
-/// `[serve] market` (its own price, else the last accepted one).
+/// `[serve] market` (its own price, else the last observed one).
 fn count_fallback(state: &AppState, strategy: &str, lookup: Option<Lookup>) {
     if let Some(Lookup {
         mark: Err(miss),
