@@ -280,6 +280,7 @@ fn timestamp_falls_back_to_the_signature() {
     );
 }
 
+#[cfg(feature = "scheme-passphrase")]
 #[test]
 fn passphrase_is_checked_before_fields() {
     let secrets: [&[u8]; 2] = [b"old-phrase", b"new-phrase"];

@@ -43,7 +43,8 @@ fn body(id: u32) -> String {
 #[test]
 fn check_never_allocates() {
     let mut checked = 0;
-    for scheme in Scheme::ALL {
+    // Every scheme this build has (all of them with the default features).
+    for scheme in Scheme::ALL.into_iter().filter(|s| s.is_compiled_in()) {
         let secrets: &[&[u8]] = if scheme == Scheme::None {
             &[]
         } else {
@@ -120,5 +121,8 @@ fn check_never_allocates() {
         assert_eq!(after - before, 0, "{} allocated", scheme.name());
         checked += 1;
     }
-    assert_eq!(checked, Scheme::ALL.len());
+    assert_eq!(
+        checked,
+        Scheme::ALL.iter().filter(|s| s.is_compiled_in()).count()
+    );
 }
