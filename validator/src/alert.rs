@@ -9,6 +9,15 @@
 //! 2. [`RawAlert::fields`] converts those values into [`Fields`] (missing and
 //!    invalid fields, in the order of [`FIELDS`]).
 //!
+//! On hosted targets both steps first try a fast path for the common case
+//! (the scan: a flat object of plain ASCII strings, exponent-free numbers
+//! and literals; the conversion: a symbol already in `BASE/QUOTE` form,
+//! short decimals, short ASCII event ids). A fast path either gives exactly
+//! the general path's result or gives up and leaves the input to it, so
+//! results and errors do not depend on the target; property tests (and, for
+//! the scan, the `alert_json` fuzz target) check that. Bare-metal targets
+//! build only the general paths, which take less flash.
+//!
 //! In between, the gate checks the body's `passphrase` for the passphrase
 //! scheme, so an unauthenticated sender learns nothing about field rules.
 //!
@@ -225,7 +234,8 @@ impl Field {
 
     /// Maps a key (decoded) to the field it names and which of its spellings
     /// it is (an index into all the aliases, unique per spelling), if any.
-    #[inline]
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline)]
     fn of_key(key: &JsonStr<'_>) -> Option<(Field, u8)> {
         if !key.has_escapes() {
             return Field::of_name(key.raw());
@@ -532,6 +542,16 @@ fn text<'b>(value: &RawValue<'b>, buf: &'b mut [u8]) -> Option<&'b [u8]> {
 /// built from `&str`s or `char`s (and the text is valid by construction).
 #[cfg(not(target_os = "none"))]
 fn event_id(raw: &[u8]) -> Option<EventId> {
+    // Short ASCII ids (the usual kind) are copied a byte at a time: cheaper
+    // than the call to the UTF-8 check.
+    if raw.len() <= 32 && raw.is_ascii() {
+        let mut id = EventId::new();
+        for &b in raw {
+            // ASCII: the `& 0x7f` changes nothing and spares a UTF-8 encoder.
+            id.push(char::from(b & 0x7f)).ok()?;
+        }
+        return (!raw.is_empty()).then_some(id);
+    }
     let text = core::str::from_utf8(raw).ok()?;
     let mut id = EventId::new();
     (!text.is_empty() && id.push_str(text).is_ok()).then_some(id)
@@ -589,11 +609,71 @@ fn event_id_by_char(raw: &[u8]) -> Option<EventId> {
 #[cfg_attr(not(target_os = "none"), inline(always))]
 fn decimal(value: &RawValue<'_>) -> Option<Parsed> {
     match value {
-        RawValue::Number(text) => Decimal::parse_parts(text),
-        RawValue::String(s) if !s.has_escapes() => Decimal::parse_parts(s.raw()),
+        RawValue::Number(text) => decimal_text(text),
+        RawValue::String(s) if !s.has_escapes() => decimal_text(s.raw()),
         RawValue::String(s) => decimal_escaped(s),
         _ => None,
     }
+}
+
+/// [`Decimal::parse_parts`], with the host's fast path for short texts.
+#[cfg_attr(not(target_os = "none"), inline(always))]
+fn decimal_text(text: &[u8]) -> Option<Parsed> {
+    #[cfg(not(target_os = "none"))]
+    if let Some(parsed) = short_decimal(text) {
+        return Some(parsed);
+    }
+    Decimal::parse_parts(text)
+}
+
+/// The host's fast path of [`Decimal::parse_parts`]: a text of at most 18
+/// bytes without an exponent, `-?(0|[1-9][0-9]*)(\.[0-9]+)?`. Its digits,
+/// 18 at most, are read into one integer (below 10^18, so within every
+/// bound of `parse_parts`), then trailing fractional zeros are dropped: the
+/// same shortest form `parse_parts` gives, in a simpler loop. `None` for
+/// any other text, which `parse_parts` then reads (and judges).
+#[cfg(not(target_os = "none"))]
+#[inline(always)]
+fn short_decimal(text: &[u8]) -> Option<Parsed> {
+    if text.len() > 18 {
+        return None;
+    }
+    let (negative, digits) = match text {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, text),
+    };
+    let mut m: u64 = 0;
+    let mut dot = None;
+    for (i, &b) in digits.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => m = m * 10 + u64::from(b - b'0'),
+            b'.' if dot.is_none() => dot = Some(i),
+            _ => return None,
+        }
+    }
+    let int_len = dot.unwrap_or(digits.len());
+    // An integer part, without a leading zero (`0` alone is fine) ...
+    if int_len == 0 || (int_len > 1 && digits.first() == Some(&b'0')) {
+        return None;
+    }
+    // ... and, after a `.`, at least one digit.
+    let mut scale = match dot {
+        Some(at) if at + 1 == digits.len() => return None,
+        Some(at) => digits.len() - at - 1,
+        None => 0,
+    };
+    while scale > 0 && m % 10 == 0 {
+        m /= 10;
+        scale -= 1;
+    }
+    // At most 18 digits: below 10^18 < 2^63, so the cast cannot wrap; a
+    // zero has no sign and no places left.
+    let m = m as i64;
+    Some(Parsed {
+        mantissa: if negative { -m } else { m },
+        // scale < 18.
+        scale: scale as u8,
+    })
 }
 
 /// [`decimal`] of a string with escapes (rare): decoded first.
@@ -605,10 +685,10 @@ fn decimal_escaped(s: &JsonStr<'_>) -> Option<Parsed> {
 }
 
 #[cfg_attr(not(target_os = "none"), inline(always))]
-fn positive(field: Field, value: &RawValue<'_>) -> Result<Decimal, Problem> {
+fn positive(field: Field, value: &RawValue<'_>) -> Result<Parsed, Problem> {
     let d = decimal(value).ok_or(Problem::Invalid(field, DECIMAL_EXPECTED))?;
     if d.mantissa > 0 {
-        Ok(d.decimal())
+        Ok(d)
     } else {
         Err(Problem::Invalid(field, "a number greater than 0"))
     }
@@ -681,6 +761,30 @@ impl<'a> RawAlert<'a> {
     #[cfg_attr(not(target_os = "none"), inline(always))]
     #[cfg_attr(target_os = "none", inline(never))]
     pub(crate) fn scan_in_place(&mut self, body: &'a [u8]) -> Result<(), Rejection> {
+        // The host's fast path for the common shape (see
+        // `json::scan_simple`); anything else is read again from the start
+        // by the general scanner, which gives the result and the error.
+        #[cfg(not(target_os = "none"))]
+        {
+            let mut collector = Collector {
+                values: &mut self.values,
+                spelling: [u8::MAX; FIELDS.len()],
+                current: None,
+                alias_repeat: false,
+            };
+            if json::scan_simple(body, &mut collector) {
+                return Ok(());
+            }
+            *self = RawAlert::EMPTY;
+        }
+        self.scan_general(body)
+    }
+
+    /// [`RawAlert::scan_in_place`] by the general scanner alone (the tests
+    /// and the fuzz target compare the two). Inlined everywhere: on
+    /// bare-metal targets it is the whole of `scan_in_place`.
+    #[inline(always)]
+    pub(crate) fn scan_general(&mut self, body: &'a [u8]) -> Result<(), Rejection> {
         let mut collector = Collector {
             values: &mut self.values,
             spelling: [u8::MAX; FIELDS.len()],
@@ -688,6 +792,36 @@ impl<'a> RawAlert<'a> {
             alias_repeat: false,
         };
         json::scan_members(body, &mut collector).map_err(Rejection::from)
+    }
+
+    /// Whether the host's fast path and the general scanner read `body`
+    /// alike: the same result (error included) and the same value, as the
+    /// same span of the body, for every field. For the tests and the fuzz
+    /// target.
+    #[cfg(not(target_os = "none"))]
+    pub(crate) fn fast_path_agrees(body: &[u8]) -> bool {
+        /// Same variant, same spans (address and length) of the body.
+        fn same(a: &RawValue<'_>, b: &RawValue<'_>) -> bool {
+            match (a, b) {
+                (RawValue::Null, RawValue::Null) => true,
+                (RawValue::Bool(x), RawValue::Bool(y)) => x == y,
+                (RawValue::String(x), RawValue::String(y)) => {
+                    core::ptr::eq(x.raw(), y.raw()) && x.decoded_len() == y.decoded_len()
+                }
+                (RawValue::Number(x), RawValue::Number(y))
+                | (RawValue::Object(x), RawValue::Object(y))
+                | (RawValue::Array(x), RawValue::Array(y)) => core::ptr::eq(*x, *y),
+                _ => false,
+            }
+        }
+        let mut both = RawAlert::EMPTY;
+        let mut general = RawAlert::EMPTY;
+        both.scan_in_place(body) == general.scan_general(body)
+            && both
+                .values
+                .iter()
+                .zip(&general.values)
+                .all(|(a, b)| same(a, b))
     }
 
     fn get(&self, field: Field) -> Option<&RawValue<'a>> {
@@ -702,7 +836,7 @@ impl<'a> RawAlert<'a> {
     }
 
     #[cfg_attr(not(target_os = "none"), inline(always))]
-    fn optional_positive(&self, field: Field) -> Result<Option<Decimal>, Problem> {
+    fn optional_positive(&self, field: Field) -> Result<Option<Parsed>, Problem> {
         self.get(field).map(|v| positive(field, v)).transpose()
     }
 
@@ -809,7 +943,7 @@ impl<'a> RawAlert<'a> {
                 if c.mantissa < 0 || c.above_one() {
                     return Err(Problem::Invalid(Field::Confidence, "a number from 0 to 1"));
                 }
-                Some(c.decimal())
+                Some(c)
             }
         };
 
@@ -867,12 +1001,16 @@ impl<'a> RawAlert<'a> {
             symbol,
             side,
             order_type,
-            quantity,
-            price,
-            stop_price,
-            confidence,
-            stop_loss,
-            take_profit,
+            // The decimals are kept in register form until here, and so
+            // stored once, straight into the result: built earlier and moved
+            // in, their unaligned 17 bytes were read back while still being
+            // written (a store-forwarding stall per decimal on the host).
+            quantity: quantity.decimal(),
+            price: price.map(Parsed::decimal),
+            stop_price: stop_price.map(Parsed::decimal),
+            confidence: confidence.map(Parsed::decimal),
+            stop_loss: stop_loss.map(Parsed::decimal),
+            take_profit: take_profit.map(Parsed::decimal),
             timestamp_ms,
             event_id,
         })
@@ -1245,8 +1383,11 @@ mod tests {
             &b""[..],
             b"a",
             "é€😀".as_bytes(),
+            &[b'x'; 32],
+            &[b'x'; 33],
             &[b'x'; 64],
             &[b'x'; 65],
+            b"\x7f\x00",
             b"\x80",
             b"\xc0\x80",         // overlong NUL
             b"\xe0\x80\x80",     // overlong
@@ -1257,6 +1398,7 @@ mod tests {
             b"\xe2\x82a", // bad continuation
         ] {
             assert_eq!(event_id_by_char(raw), event_id_reference(raw), "{raw:?}");
+            assert_eq!(event_id(raw), event_id_reference(raw), "{raw:?}");
         }
         // 64 bytes fit exactly, also when the last character is multi-byte.
         let mut fits = [b'x'; 64];
@@ -1267,7 +1409,301 @@ mod tests {
         assert_eq!(event_id_by_char(&over), None);
     }
 
+    /// Whether the fast path alone reads `body` (into a collector like
+    /// `scan_in_place`'s).
+    fn fast_path_takes(body: &[u8]) -> bool {
+        let mut raw = RawAlert::EMPTY;
+        let mut collector = Collector {
+            values: &mut raw.values,
+            spelling: [u8::MAX; FIELDS.len()],
+            current: None,
+            alias_repeat: false,
+        };
+        json::scan_simple(body, &mut collector)
+    }
+
+    #[test]
+    fn fast_path_takes_the_common_shape_only() {
+        let sample = br#"{"symbol":"BTC/USDT","side":"buy","order_type":"market","quantity":0.1,"price":67500.0,"confidence":0.85,"stop_loss":66000.0,"take_profit":69000.0,"timestamp":1699113600000,"event_id":"sma-x:1699113600"}"#;
+        for body in [
+            &sample[..],
+            b"{}",
+            b" \t\r\n{ } \n",
+            br#" { "symbol" : "BTCUSDT" , "side":"buy","quantity" : -0 , "x":true,"y":false,"z":null } "#,
+            br#"{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"symbol":"X"}"#,
+            br#"{"n":0,"m":-1.25,"k":"","id":10}"#,
+        ] {
+            assert!(fast_path_takes(body), "{}", String::from_utf8_lossy(body));
+            assert!(RawAlert::fast_path_agrees(body));
+        }
+        for body in [
+            &b""[..],
+            b"[]",
+            b"{",
+            b"{} x",
+            br#"{"a":1,}"#,
+            br#"{"a\u0062":1}"#,
+            br#"{"a":"\n"}"#,
+            "{\"a\":\"\u{e9}\"}".as_bytes(),
+            b"{\"a\":\"\x7f\x01\"}",
+            br#"{"a":{}}"#,
+            br#"{"a":[]}"#,
+            br#"{"a":1e5}"#,
+            br#"{"a":01}"#,
+            br#"{"a":1.}"#,
+            br#"{"a":-}"#,
+            br#"{"a":tru}"#,
+            br#"{"a":1,"a":2}"#,
+            br#"{"side":"buy","side":"sell"}"#,
+            br#"{"qty":1,"quantity":2}"#,
+            br#"{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9}"#,
+            br#"{"a" 1}"#,
+            br#"{"a":1 "b":2}"#,
+        ] {
+            assert!(!fast_path_takes(body), "{}", String::from_utf8_lossy(body));
+            assert!(RawAlert::fast_path_agrees(body));
+        }
+        // Not taken, and the general scanner's verdict stands.
+        assert_eq!(code(r#"{"side":"buy","side":"sell"}"#), "duplicate_field");
+        assert_eq!(
+            code(
+                r#"{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"symbol":"BTCUSDT","side":"buy","quantity":1}"#
+            ),
+            "ok"
+        );
+    }
+
+    /// A key: mostly known spellings, some unknown ones (few, so they
+    /// repeat), now and then escaped or non-ASCII.
+    fn near_key() -> impl Strategy<Value = String> {
+        let known: Vec<String> = FIELDS
+            .iter()
+            .flat_map(|(_, aliases)| aliases.iter().map(|a| format!("\"{a}\"")))
+            .collect();
+        prop_oneof![
+            6 => prop::sample::select(known),
+            3 => "\"[a-d]{1,2}\"",
+            1 => Just("\"s\\u0079mbol\"".to_string()),
+            1 => Just("\"caf\u{e9}\"".to_string()),
+        ]
+    }
+
+    /// A value: mostly what the fast path takes, sometimes what it leaves.
+    fn near_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => "\"[A-Za-z0-9:/._ -]{0,12}\"",
+            4 => "-?(0|[1-9][0-9]{0,20})(\\.[0-9]{1,20})?",
+            1 => "-?[0-9]{1,3}([eE][+-]?[0-9]{1,3})?",
+            1 => prop::sample::select(vec!["true", "false", "null", "tru", "nul", "1.", "-", "01"])
+                .prop_map(str::to_string),
+            1 => prop::sample::select(vec![
+                "{}", "[]", "{\"a\":[1,{\"b\":null}]}", "[\"x\",2]", "\"a\\nb\"",
+                "\"\\u00e9\"", "\"\u{e9}\u{20ac}\"", "\"\x7f\"",
+            ])
+            .prop_map(str::to_string),
+        ]
+    }
+
+    /// Optional whitespace, mostly none.
+    fn near_ws() -> impl Strategy<Value = String> {
+        prop_oneof![
+            6 => Just(String::new()),
+            1 => prop::sample::select(vec![" ", "\t", "\n", "\r", " \r\n  "]).prop_map(str::to_string),
+        ]
+    }
+
+    /// An alert-like object, as text.
+    fn near_alert() -> impl Strategy<Value = String> {
+        (
+            prop::collection::vec(
+                (
+                    near_ws(),
+                    near_key(),
+                    near_ws(),
+                    near_ws(),
+                    near_value(),
+                    near_ws(),
+                ),
+                0..14,
+            ),
+            near_ws(),
+            near_ws(),
+        )
+            .prop_map(|(members, before, after)| {
+                let members: Vec<String> = members
+                    .into_iter()
+                    .map(|(a, k, b, c, v, d)| format!("{a}{k}{b}:{c}{v}{d}"))
+                    .collect();
+                format!("{before}{{{}}}{after}", members.join(","))
+            })
+    }
+
+    /// An alert that mostly converts: the required fields (any spelling),
+    /// then a few other members, whitespace here and there.
+    fn good_alert() -> impl Strategy<Value = String> {
+        let pick = |v: &[&'static str]| prop::sample::select(v.to_vec());
+        (
+            (
+                pick(&["symbol", "ticker"]),
+                pick(&[
+                    "BTC/USDT",
+                    "BTC/USDT",
+                    "btcusdt",
+                    "BINANCE:ETHUSDT.P",
+                    "ETH-BTC",
+                    "BTC/",
+                    "A/B/C",
+                ]),
+                pick(&["side", "action"]),
+                pick(&["buy", "buy", "SELL", "hold"]),
+                pick(&["quantity", "qty", "contracts"]),
+                pick(&[
+                    "0.1",
+                    "0.1",
+                    "\"2\"",
+                    "0",
+                    "-1",
+                    "1234567890123456789",
+                    "1.5e2",
+                ]),
+            ),
+            prop::collection::vec((near_ws(), near_key(), near_ws(), near_value()), 0..3),
+            near_ws(),
+        )
+            .prop_map(|((sk, sv, dk, dv, qk, qv), extra, ws)| {
+                let mut members = vec![
+                    format!("{ws}\"{sk}\":{ws}\"{sv}\""),
+                    format!("\"{dk}\":\"{dv}\"{ws}"),
+                    format!("\"{qk}\":{qv}"),
+                ];
+                members.extend(
+                    extra
+                        .into_iter()
+                        .map(|(a, k, b, v)| format!("{a}{k}{b}:{v}")),
+                );
+                format!("{{{}}}{ws}", members.join(","))
+            })
+    }
+
+    /// Whether `text` is `-?(0|[1-9][0-9]*)(\.[0-9]+)?`.
+    fn regex_lite_plain(text: &str) -> bool {
+        let digits = text.strip_prefix('-').unwrap_or(text);
+        let (int, frac) = match digits.split_once('.') {
+            Some((i, f)) => (i, Some(f)),
+            None => (digits, None),
+        };
+        let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        all_digits(int) && (int == "0" || !int.starts_with('0')) && frac.is_none_or(all_digits)
+    }
+
+    /// A one-byte edit of `text`: delete, insert or replace.
+    fn edit(text: &str, at: usize, op: u8, byte: u8) -> Vec<u8> {
+        let mut b = text.as_bytes().to_vec();
+        let at = at % (b.len() + 1);
+        match op % 3 {
+            0 if at < b.len() => {
+                b.remove(at);
+            }
+            1 => b.insert(at, byte),
+            _ if at < b.len() => b[at] = byte,
+            _ => b.push(byte),
+        }
+        b
+    }
+
+    #[test]
+    fn short_decimal_examples() {
+        for text in [
+            "0",
+            "-0",
+            "0.0",
+            "-0.000",
+            "0.1",
+            "67500.0",
+            "66000",
+            "0.85",
+            "-12.340",
+            "999999999999999999",
+            "0.0000000000000001",
+            "-999999999999999.9",
+        ] {
+            let fast = short_decimal(text.as_bytes());
+            assert!(fast.is_some(), "{text}");
+            assert_eq!(fast, Decimal::parse_parts(text.as_bytes()), "{text}");
+        }
+        for text in [
+            "",
+            "-",
+            "01",
+            "-01",
+            "00",
+            "1.",
+            ".5",
+            "+1",
+            "1e5",
+            "1.2.3",
+            "1-",
+            "--1",
+            " 1",
+            "0x1",
+            "1999999999999999999",
+            "0.000000000000000001",
+        ] {
+            assert_eq!(short_decimal(text.as_bytes()), None, "{text}");
+        }
+    }
+
     proptest! {
+        /// Whatever the fast path reads, `parse_parts` reads alike.
+        #[test]
+        fn short_decimal_agrees_with_parse_parts(
+            text in prop_oneof![
+                "-?(0|[1-9][0-9]{0,19})(\\.[0-9]{1,19})?",
+                "-?[0-9.]{0,20}",
+                "[-+0-9.eE ]{0,12}",
+            ]
+        ) {
+            if let Some(fast) = short_decimal(text.as_bytes()) {
+                prop_assert_eq!(Some(fast), Decimal::parse_parts(text.as_bytes()), "{}", text);
+            } else if text.len() <= 18 {
+                // Short texts it leaves are not plain decimals.
+                let plain = regex_lite_plain(&text);
+                prop_assert!(!plain, "{}", text);
+            }
+        }
+
+        #[test]
+        fn fast_path_agrees_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            prop_assert!(RawAlert::fast_path_agrees(&bytes));
+        }
+
+        #[test]
+        fn fast_path_agrees_on_near_alerts(doc in near_alert()) {
+            prop_assert!(RawAlert::fast_path_agrees(doc.as_bytes()), "{}", doc);
+            // And through the whole conversion.
+            let mut raw = RawAlert::EMPTY;
+            let general = raw.scan_general(doc.as_bytes()).and_then(|()| raw.fields(symbol::DEFAULT_QUOTES));
+            prop_assert_eq!(parse(doc.as_bytes()), general);
+        }
+
+        #[test]
+        fn fast_path_agrees_on_good_alerts(doc in good_alert()) {
+            prop_assert!(RawAlert::fast_path_agrees(doc.as_bytes()), "{}", doc);
+            let mut raw = RawAlert::EMPTY;
+            let general = raw.scan_general(doc.as_bytes()).and_then(|()| raw.fields(symbol::DEFAULT_QUOTES));
+            prop_assert_eq!(parse(doc.as_bytes()), general);
+        }
+
+        #[test]
+        fn fast_path_agrees_on_edited_alerts(
+            doc in near_alert(),
+            at in any::<usize>(),
+            op in any::<u8>(),
+            byte in prop::sample::select(b"{}[]\",:0-+.eE \t\x01\\u/xtn\x7f\x80\xc3\xff".to_vec()),
+        ) {
+            prop_assert!(RawAlert::fast_path_agrees(&edit(&doc, at, op, byte)));
+        }
+
         #[test]
         fn event_id_by_char_agrees_with_from_utf8(
             raw in prop_oneof![
@@ -1276,6 +1712,7 @@ mod tests {
             ]
         ) {
             prop_assert_eq!(event_id_by_char(&raw), event_id_reference(&raw));
+            prop_assert_eq!(event_id(&raw), event_id_reference(&raw));
         }
     }
 }

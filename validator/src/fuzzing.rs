@@ -8,14 +8,21 @@ use crate::auth::{AuthConfig, Scheme, Verifier};
 use crate::decimal::Decimal;
 use crate::gate::{Config, Gate, Request};
 
-/// The JSON scanner and the alert reader: never panic, and an alert that
-/// reads must also validate as JSON.
+/// The JSON scanner and the alert reader: never panic, an alert that reads
+/// must also validate as JSON, and (on hosted targets) the scanner's fast
+/// path must read the body exactly as the general scanner does: same
+/// result, same error, same values.
 pub fn alert_json(data: &[u8]) {
     let parsed = crate::alert::parse(data);
     let valid = crate::json::validate(data);
     if parsed.is_ok() {
         assert!(valid.is_ok(), "alert read from invalid JSON");
     }
+    #[cfg(not(target_os = "none"))]
+    assert!(
+        crate::alert::RawAlert::fast_path_agrees(data),
+        "the fast path and the general scanner disagree"
+    );
 }
 
 /// A `whsec_`-prefixed base64 secret, valid for every signing scheme.

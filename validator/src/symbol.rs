@@ -154,6 +154,17 @@ pub(crate) fn rejection_bytes(raw: &[u8], expected: &'static str) -> Rejection {
 /// JSON scanner's) need not check it again; every byte the result keeps is
 /// checked to be ASCII here.
 pub(crate) fn normalize_bytes(raw: &[u8], quotes: &[&str]) -> Result<Symbol, &'static str> {
+    #[cfg(not(target_os = "none"))]
+    if let Some(symbol) = canonical(raw) {
+        return Ok(symbol);
+    }
+    normalize_general(raw, quotes)
+}
+
+/// [`normalize_bytes`] without the host's fast path (the tests compare the
+/// two).
+#[inline(always)]
+fn normalize_general(raw: &[u8], quotes: &[&str]) -> Result<Symbol, &'static str> {
     let mut s = raw;
     // 1. Exchange prefix.
     if let Some(colon) = s.iter().position(|&b| b == b':') {
@@ -229,6 +240,41 @@ pub(crate) fn normalize_bytes(raw: &[u8], quotes: &[&str]) -> Result<Symbol, &'s
         text,
         // base.len() <= MAX_PART_LEN < 256.
         split: base.len() as u8,
+    })
+}
+
+/// The host's fast path of [`normalize_bytes`]: text that is already
+/// canonical (`BASE/QUOTE`, uppercase ASCII letters and digits, parts of 1
+/// to [`MAX_PART_LEN`]) is checked and copied in one loop. It is its own
+/// normal form under the rules, so the result is the one the general path
+/// would give; `None` for anything else, which the general path then reads.
+#[cfg(not(target_os = "none"))]
+#[inline(always)]
+fn canonical(raw: &[u8]) -> Option<Symbol> {
+    let mut text = heapless::String::<SYMBOL_CAP>::new();
+    let mut split = None;
+    for (i, &b) in raw.iter().enumerate() {
+        if b == b'/' {
+            if split.is_some() {
+                return None;
+            }
+            split = Some(i);
+        } else if !(b.is_ascii_uppercase() || b.is_ascii_digit()) {
+            return None;
+        }
+        // ASCII: the `& 0x7f` changes nothing and spares a UTF-8 encoder.
+        text.push(char::from(b & 0x7f)).ok()?;
+    }
+    let split = split?;
+    let quote_len = raw.len() - split - 1;
+    let part_ok = |n: usize| (1..=MAX_PART_LEN).contains(&n);
+    if !part_ok(split) || !part_ok(quote_len) {
+        return None;
+    }
+    Some(Symbol {
+        text,
+        // split <= MAX_PART_LEN < 256.
+        split: split as u8,
     })
 }
 
@@ -341,7 +387,51 @@ mod tests {
         "[A-Za-z0-9]{1,16}"
     }
 
+    #[test]
+    fn canonical_fast_path() {
+        for raw in [
+            "BTC/USDT",
+            "A/B",
+            "1000PEPE/USDT",
+            "ABCDEFGHIJKLMNOP/ABCDEFGHIJKLMNOP",
+        ] {
+            let fast = canonical(raw.as_bytes()).expect(raw);
+            assert_eq!(Ok(fast), normalize_general(raw.as_bytes(), DEFAULT_QUOTES));
+        }
+        for raw in [
+            "",
+            "/",
+            "BTC/",
+            "/USDT",
+            "btc/usdt",
+            "BTC-USDT",
+            "BTCUSDT",
+            "BTC/USDT/X",
+            "X:BTC/USDT",
+            "BTC/USDT.P",
+            "ABCDEFGHIJKLMNOPQ/USDT",
+            "BTC/ABCDEFGHIJKLMNOPQ",
+            "BTC /USDT",
+        ] {
+            assert_eq!(canonical(raw.as_bytes()), None, "{raw}");
+        }
+    }
+
     proptest! {
+        /// Whatever the fast path reads, the general path reads alike.
+        #[test]
+        fn canonical_agrees_with_the_general_path(
+            raw in prop_oneof![
+                "[A-Z0-9]{0,18}/[A-Z0-9]{0,18}",
+                "[A-Za-z0-9/:._-]{0,20}",
+                proptest::collection::vec(any::<u8>(), 0..40).prop_map(|v| String::from_utf8_lossy(&v).into_owned()),
+            ]
+        ) {
+            if let Some(fast) = canonical(raw.as_bytes()) {
+                prop_assert_eq!(Ok(fast), normalize_general(raw.as_bytes(), DEFAULT_QUOTES));
+            }
+        }
+
         #[test]
         fn never_panics_and_is_idempotent(raw in "\\PC{0,40}") {
             if let Ok(s) = normalize(&raw, DEFAULT_QUOTES) {
