@@ -456,7 +456,7 @@ fn value_snippet(value: &RawValue<'_>) -> Snippet {
         RawValue::Null => snippet(b"null"),
         RawValue::Bool(true) => snippet(b"true"),
         RawValue::Bool(false) => snippet(b"false"),
-        RawValue::Number(text) => snippet(text),
+        RawValue::Number(text, _) => snippet(text),
         RawValue::String(s) => {
             let inner = snippet(s.raw());
             if inner.len() + 2 > SNIPPET_CAP {
@@ -609,7 +609,14 @@ fn event_id_by_char(raw: &[u8]) -> Option<EventId> {
 #[cfg_attr(not(target_os = "none"), inline(always))]
 fn decimal(value: &RawValue<'_>) -> Option<Parsed> {
     match value {
-        RawValue::Number(text) => decimal_text(text),
+        #[cfg(not(target_os = "none"))]
+        RawValue::Number(text, pre) => match pre.get() {
+            // Read by the fast path already.
+            Some(parsed) => Some(parsed),
+            None => decimal_text(text),
+        },
+        #[cfg(target_os = "none")]
+        RawValue::Number(text, _) => decimal_text(text),
         RawValue::String(s) if !s.has_escapes() => decimal_text(s.raw()),
         RawValue::String(s) => decimal_escaped(s),
         _ => None,
@@ -674,6 +681,21 @@ fn short_decimal(text: &[u8]) -> Option<Parsed> {
         // scale < 18.
         scale: scale as u8,
     })
+}
+
+/// [`time::from_integer_bytes`] of a text whose digits the host's fast
+/// path has read already, giving `v` (at most 18 digits: no overflow).
+#[cfg(not(target_os = "none"))]
+#[inline(always)]
+fn timestamp_of_integer(v: i64) -> Option<i64> {
+    if v > time::MAX_MS {
+        None
+    } else if v < time::SECONDS_BELOW {
+        // At most (10^11 - 1) * 1000 < MAX_MS.
+        Some(v * 1000)
+    } else {
+        Some(v)
+    }
 }
 
 /// [`decimal`] of a string with escapes (rare): decoded first.
@@ -808,8 +830,22 @@ impl<'a> RawAlert<'a> {
                 (RawValue::String(x), RawValue::String(y)) => {
                     core::ptr::eq(x.raw(), y.raw()) && x.decoded_len() == y.decoded_len()
                 }
-                (RawValue::Number(x), RawValue::Number(y))
-                | (RawValue::Object(x), RawValue::Object(y))
+                // The general scanner reads no value in advance; what the
+                // fast path read must be what the fields would read.
+                (RawValue::Number(x, pre), RawValue::Number(y, _)) => {
+                    let read = match pre.get() {
+                        None => pre.integer().is_none(),
+                        Some(d) => {
+                            x.len() <= 18
+                                && Some(d) == short_decimal(x)
+                                && pre.integer().is_some() == x.iter().all(u8::is_ascii_digit)
+                                && pre.integer().map(timestamp_of_integer)
+                                    == pre.integer().map(|_| time::from_integer_bytes(x))
+                        }
+                    };
+                    core::ptr::eq(*x, *y) && read
+                }
+                (RawValue::Object(x), RawValue::Object(y))
                 | (RawValue::Array(x), RawValue::Array(y)) => core::ptr::eq(*x, *y),
                 _ => false,
             }
@@ -847,7 +883,7 @@ impl<'a> RawAlert<'a> {
     pub fn passphrase(&self) -> Option<&'a [u8]> {
         match self.get(Field::Passphrase) {
             Some(RawValue::String(s)) => Some(s.raw()),
-            Some(RawValue::Number(text)) => Some(text),
+            Some(RawValue::Number(text, _)) => Some(text),
             _ => None,
         }
     }
@@ -956,7 +992,14 @@ impl<'a> RawAlert<'a> {
                 const EXPECTED: &str =
                     "Unix ms, Unix seconds or RFC 3339 UTC (2019-08-27T09:56:00Z), 1970..9999";
                 let parsed = match v {
-                    RawValue::Number(text) => time::from_integer_bytes(text),
+                    #[cfg(not(target_os = "none"))]
+                    RawValue::Number(text, pre) => match pre.integer() {
+                        // Read by the fast path already.
+                        Some(v) => timestamp_of_integer(v),
+                        None => time::from_integer_bytes(text),
+                    },
+                    #[cfg(target_os = "none")]
+                    RawValue::Number(text, _) => time::from_integer_bytes(text),
                     _ => {
                         text(v, &mut [0; TIMESTAMP_TEXT_CAP]).and_then(time::parse_timestamp_bytes)
                     }
@@ -970,7 +1013,7 @@ impl<'a> RawAlert<'a> {
             Some(v) => {
                 let mut buf = [0; EVENT_ID_CAP];
                 let raw = match v {
-                    RawValue::Number(text) => Some(*text),
+                    RawValue::Number(text, _) => Some(*text),
                     _ => text(v, &mut buf),
                 };
                 match raw.and_then(event_id) {
@@ -1653,6 +1696,16 @@ mod tests {
         }
     }
 
+    /// What the fast path reads of a number in advance does not make a
+    /// value (or `RawAlert`) any larger.
+    #[test]
+    fn raw_values_stay_four_words() {
+        assert_eq!(
+            core::mem::size_of::<RawValue<'_>>(),
+            4 * core::mem::size_of::<usize>()
+        );
+    }
+
     proptest! {
         /// Whatever the fast path reads, `parse_parts` reads alike.
         #[test]
@@ -1702,6 +1755,44 @@ mod tests {
             byte in prop::sample::select(b"{}[]\",:0-+.eE \t\x01\\u/xtn\x7f\x80\xc3\xff".to_vec()),
         ) {
             prop_assert!(RawAlert::fast_path_agrees(&edit(&doc, at, op, byte)));
+        }
+
+        /// What the fast path reads of a number while scanning it is what
+        /// the fields would read of its text.
+        #[test]
+        fn pre_read_numbers_agree_with_their_text(
+            text in prop_oneof![
+                "-?(0|[1-9][0-9]{0,19})(\\.[0-9]{1,19})?",
+                "-?(0|[1-9][0-9]{0,2})(\\.[0-9]{0,3}0{1,4})?",
+                "[1-9][0-9]{8,17}",
+            ]
+        ) {
+            let doc = format!("{{\"price\":{text},\"timestamp\":{text}}}");
+            let mut raw = RawAlert::EMPTY;
+            let mut collector = Collector {
+                values: &mut raw.values,
+                spelling: [u8::MAX; FIELDS.len()],
+                current: None,
+                alias_repeat: false,
+            };
+            let simple = json::scan_simple(doc.as_bytes(), &mut collector);
+            prop_assert!(simple);
+            let Some(RawValue::Number(x, pre)) = raw.get(Field::Price) else {
+                return Err(TestCaseError::fail("not a number"));
+            };
+            prop_assert_eq!(*x, text.as_bytes());
+            if text.len() <= 18 {
+                prop_assert_eq!(pre.get(), short_decimal(x));
+                prop_assert_eq!(pre.get(), Decimal::parse_parts(x));
+            } else {
+                prop_assert_eq!(pre.get(), None);
+            }
+            if let Some(v) = pre.integer() {
+                prop_assert_eq!(timestamp_of_integer(v), time::from_integer_bytes(x));
+            } else if text.len() <= 18 {
+                prop_assert!(!x.iter().all(u8::is_ascii_digit));
+            }
+            prop_assert!(RawAlert::fast_path_agrees(doc.as_bytes()));
         }
 
         #[test]

@@ -807,19 +807,26 @@ fn simple<'a, M: Members<'a>>(b: &'a [u8], members: &mut M) -> Option<()> {
                 }
                 // A leading zero followed by a digit is not handled: the
                 // digit is neither `,` nor `}` below.
+                // The digits are read into `m` on the way (wrapping: only
+                // texts of at most 18 bytes, below 10^18, keep it).
+                let mut m: u64 = 0;
                 match b.get(i) {
                     Some(b'0') => i += 1,
-                    Some(b'1'..=b'9') => i = digits(b, i + 1),
+                    Some(b'1'..=b'9') => i = simple_digits(b, i, &mut m),
                     _ => return None,
                 }
+                let mut scale = 0;
                 if b.get(i) == Some(&b'.') {
                     if !matches!(b.get(i + 1), Some(b'0'..=b'9')) {
                         return None;
                     }
-                    i = digits(b, i + 2);
+                    let end = simple_digits(b, i + 1, &mut m);
+                    scale = end - i - 1;
+                    i = end;
                 }
                 // An exponent is not handled either (`e` is neither).
-                RawValue::Number(b.get(start..i)?)
+                let text = b.get(start..i)?;
+                RawValue::Number(text, Pre::of_digits(text.len(), c == b'-', m, scale))
             }
             b't' if b.get(i..i + 4) == Some(b"true") => {
                 i += 4;
@@ -850,6 +857,102 @@ fn simple<'a, M: Members<'a>>(b: &'a [u8], members: &mut M) -> Option<()> {
     }
 }
 
+/// Index of the first non-digit at or after `i`, with the digits from `i`
+/// on appended to `m` (wrapping).
+#[cfg(not(target_os = "none"))]
+#[inline(always)]
+fn simple_digits(b: &[u8], mut i: usize, m: &mut u64) -> usize {
+    while let Some(&c) = b.get(i) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        *m = m.wrapping_mul(10).wrapping_add(u64::from(d));
+        i += 1;
+    }
+    i
+}
+
+/// A number's value, read by the host's fast path while it scanned the
+/// digits ([`scan_simple`]), so that the fields need not read them again:
+/// exactly what [`Decimal::parse_parts`](crate::decimal::Decimal) (and its
+/// host fast path in `alert.rs`) gives for a text of at most 18 bytes, or
+/// nothing ([`Pre::NONE`]: the general scanner, longer texts). Not on
+/// bare-metal targets, where it is empty (and the fields read the text).
+#[cfg(not(target_os = "none"))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Pre {
+    /// The mantissa of the shortest form ...
+    mantissa: i64,
+    /// ... and its decimal places (`u8::MAX`: nothing read). Two fields
+    /// rather than an `Option<Parsed>`, so that a [`RawValue`] stays four
+    /// words.
+    scale: u8,
+    /// Whether the text is digits alone (no `-`, no `.`): an integer that
+    /// `time::from_integer_bytes` would read, `mantissa` its value.
+    integer: bool,
+}
+
+/// Empty on bare-metal targets (see the host's [`Pre`]).
+#[cfg(target_os = "none")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Pre;
+
+impl Pre {
+    /// Nothing read in advance.
+    #[cfg(not(target_os = "none"))]
+    pub(crate) const NONE: Pre = Pre {
+        mantissa: 0,
+        scale: u8::MAX,
+        integer: false,
+    };
+
+    /// Nothing read in advance.
+    #[cfg(target_os = "none")]
+    pub(crate) const NONE: Pre = Pre;
+
+    /// From a number of `len` bytes matching `-?(0|[1-9][0-9]*)(\.[0-9]+)?`
+    /// whose digits, read in order, gave `m` (wrapped if too many), `scale`
+    /// of them after the `.`: the shortest form for `len ≤ 18` (at most 18
+    /// digits, below 10^18: `m` is exact), [`Pre::NONE`] otherwise.
+    #[cfg(not(target_os = "none"))]
+    #[inline(always)]
+    fn of_digits(len: usize, negative: bool, mut m: u64, mut scale: usize) -> Pre {
+        if len > 18 {
+            return Pre::NONE;
+        }
+        let integer = !negative && scale == 0;
+        while scale > 0 && m % 10 == 0 {
+            m /= 10;
+            scale -= 1;
+        }
+        // Below 10^18 < 2^63: the cast cannot wrap; scale < 18.
+        let m = m as i64;
+        Pre {
+            mantissa: if negative { -m } else { m },
+            scale: scale as u8,
+            integer,
+        }
+    }
+
+    /// The value read in advance, if the text is digits alone.
+    #[cfg(not(target_os = "none"))]
+    #[inline(always)]
+    pub(crate) fn integer(self) -> Option<i64> {
+        self.integer.then_some(self.mantissa)
+    }
+
+    /// The value read in advance, if any.
+    #[cfg(not(target_os = "none"))]
+    #[inline(always)]
+    pub(crate) fn get(self) -> Option<crate::decimal::Parsed> {
+        (self.scale != u8::MAX).then_some(crate::decimal::Parsed {
+            mantissa: self.mantissa,
+            scale: self.scale,
+        })
+    }
+}
+
 /// A value as the scanner produces it: [`Value`], but with a number's text
 /// as bytes (ASCII by construction), so that readers of numbers need not
 /// re-check it as UTF-8.
@@ -859,7 +962,8 @@ pub(crate) enum RawValue<'a> {
     // `Null`s, cleared rather than copied from flash.
     Null,
     Bool(bool),
-    Number(&'a [u8]),
+    /// The text, and on the host's fast path its value (see [`Pre`]).
+    Number(&'a [u8], Pre),
     String(JsonStr<'a>),
     Object(&'a [u8]),
     Array(&'a [u8]),
@@ -873,7 +977,7 @@ impl<'a> RawValue<'a> {
             RawValue::Null => Value::Null,
             RawValue::Bool(b) => Value::Bool(b),
             // ASCII by construction: the fallback is unreachable.
-            RawValue::Number(text) => Value::Number(str::from_utf8(text).unwrap_or("0")),
+            RawValue::Number(text, _) => Value::Number(str::from_utf8(text).unwrap_or("0")),
             RawValue::String(s) => Value::String(s),
             RawValue::Object(raw) => Value::Object(raw),
             RawValue::Array(raw) => Value::Array(raw),
@@ -1080,7 +1184,7 @@ impl<'a> Scanner<'a> {
     #[cfg_attr(not(target_os = "none"), inline(always))]
     fn scalar(&mut self) -> Result<RawValue<'a>, Invalid> {
         match self.peek() {
-            Some(b'-' | b'0'..=b'9') => Ok(RawValue::Number(self.number()?)),
+            Some(b'-' | b'0'..=b'9') => Ok(RawValue::Number(self.number()?, Pre::NONE)),
             Some(b't') => self.literal(b"true").map(|()| RawValue::Bool(true)),
             Some(b'f') => self.literal(b"false").map(|()| RawValue::Bool(false)),
             Some(b'n') => self.literal(b"null").map(|()| RawValue::Null),
