@@ -112,39 +112,43 @@ impl Default for MockSettings {
     }
 }
 
-/// A `submit` line: one order as it reached the exchange, and the price
-/// observed with it. Prices and quantities are the alert's decimals.
+/// A `submit` line: one order as it reached the exchange (the journal's
+/// [`ExecOrder`], its fields inline), and the price observed with it.
+/// Prices and quantities are the alert's decimals.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Submit {
-    /// Client order id (strategy and event id).
-    pub client_order_id: String,
-    /// The alert's event id.
-    pub event_id: String,
-    /// `BASE/QUOTE`.
-    pub symbol: String,
-    /// `buy` or `sell`.
-    pub side: String,
-    /// `market`, `limit`, `stop_loss` or `take_profit`.
-    pub order_type: String,
-    /// Base units.
-    pub quantity: String,
-    /// Limit price, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price: Option<String>,
-    /// Trigger price, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_price: Option<String>,
-    /// Stop-loss leg of the bracket the order attaches.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_loss: Option<String>,
-    /// Take-profit leg of the bracket the order attaches.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub take_profit: Option<String>,
+    /// The order.
+    #[serde(flatten)]
+    pub order: ExecOrder,
     /// The symbol's price observed with the order (see the module doc).
     pub mark: String,
     /// Wall clock at submission, Unix ms: the order's arrival and the
     /// observation's bar start.
     pub at_ms: i64,
+}
+
+/// The price the exchange observes with an order of `order_type` (see the
+/// module doc): the market-data mark, else a market order's own price (or
+/// trigger price), else the symbol's `last` observation, else, for any
+/// other order, its own limit or trigger price. Generic so that the
+/// gateway, which keeps the marks as decimals, applies the very same rule.
+pub fn observed_price<T: Copy>(
+    order_type: &str,
+    price: Option<T>,
+    stop_price: Option<T>,
+    mark_price: Option<T>,
+    last: Option<T>,
+) -> Option<T> {
+    let own = if order_type == "limit" {
+        price
+    } else {
+        stop_price.or(price)
+    };
+    if order_type == "market" {
+        mark_price.or(price).or(stop_price).or(last)
+    } else {
+        mark_price.or(last).or(own)
+    }
 }
 
 /// A `fill` line: one execution.
@@ -303,34 +307,16 @@ impl State {
     /// The submit line of `order` at `at_ms`: its observed price chosen by
     /// the module doc's rule.
     fn prepare(&self, order: &ExecOrder, at_ms: i64) -> Result<Submit, String> {
-        let market = order.order_type == "market";
-        let own = if order.order_type == "limit" {
-            order.price.as_ref()
-        } else {
-            order.stop_price.as_ref().or(order.price.as_ref())
-        };
-        let mark = order
-            .mark_price
-            .as_ref()
-            .or(if market {
-                order.price.as_ref().or(order.stop_price.as_ref())
-            } else {
-                None
-            })
-            .or_else(|| self.last_price(&order.symbol))
-            .or(if market { None } else { own })
-            .ok_or_else(|| format!("no price known for {}", order.symbol))?;
+        let mark = observed_price(
+            &order.order_type,
+            order.price.as_ref(),
+            order.stop_price.as_ref(),
+            order.mark_price.as_ref(),
+            self.last_price(&order.symbol),
+        )
+        .ok_or_else(|| format!("no price known for {}", order.symbol))?;
         Ok(Submit {
-            client_order_id: order.client_order_id.clone(),
-            event_id: order.event_id.clone(),
-            symbol: order.symbol.clone(),
-            side: order.side.clone(),
-            order_type: order.order_type.clone(),
-            quantity: order.quantity.clone(),
-            price: order.price.clone(),
-            stop_price: order.stop_price.clone(),
-            stop_loss: order.stop_loss.clone(),
-            take_profit: order.take_profit.clone(),
+            order: order.clone(),
             mark: mark.clone(),
             at_ms,
         })
@@ -339,38 +325,38 @@ impl State {
     /// Submits the order and runs its observation; the fills it caused.
     /// Checks everything first: an error changes nothing.
     fn apply(&mut self, s: &Submit) -> Result<Vec<FillRecord>, String> {
-        let side = match s.side.as_str() {
+        let side = match s.order.side.as_str() {
             "buy" => Side::Buy,
             "sell" => Side::Sell,
             other => return Err(format!("side {other:?} is not buy or sell")),
         };
-        let quantity = positive(&s.quantity, "quantity")?;
-        let price = positive_opt(s.price.as_deref(), "price")?;
-        let stop_price = positive_opt(s.stop_price.as_deref(), "stop_price")?;
+        let quantity = positive(&s.order.quantity, "quantity")?;
+        let price = positive_opt(s.order.price.as_deref(), "price")?;
+        let stop_price = positive_opt(s.order.stop_price.as_deref(), "stop_price")?;
         let trigger = stop_price.or(price);
         // As `replay` maps them.
-        let kind = match (s.order_type.as_str(), price, trigger) {
+        let kind = match (s.order.order_type.as_str(), price, trigger) {
             ("market", _, _) => OrderKind::Market,
             ("limit", Some(p), _) => OrderKind::Limit(p),
             ("stop_loss", _, Some(p)) => OrderKind::Stop(p),
             ("take_profit", _, Some(p)) => OrderKind::Limit(p),
             ("limit" | "stop_loss" | "take_profit", _, _) => {
-                return Err(format!("a {} order without a price", s.order_type))
+                return Err(format!("a {} order without a price", s.order.order_type))
             }
             (other, _, _) => return Err(format!("order type {other:?} is unknown")),
         };
-        let stop_loss = positive_opt(s.stop_loss.as_deref(), "stop_loss")?;
-        let take_profit = positive_opt(s.take_profit.as_deref(), "take_profit")?;
+        let stop_loss = positive_opt(s.order.stop_loss.as_deref(), "stop_loss")?;
+        let take_profit = positive_opt(s.order.take_profit.as_deref(), "take_profit")?;
         let mark = positive(&s.mark, "mark")?;
         let id = u32::try_from(self.orders.len())
             .map_err(|_| "more than 2^32 orders in one log".to_string())?;
 
-        let symbol = match self.symbols.get(&s.symbol) {
+        let symbol = match self.symbols.get(&s.order.symbol) {
             Some(&i) => i,
             None => {
                 let i = self.exchange.add_symbol();
-                self.symbols.insert(s.symbol.clone(), i);
-                self.names.push(s.symbol.clone());
+                self.symbols.insert(s.order.symbol.clone(), i);
+                self.names.push(s.order.symbol.clone());
                 self.last.push(s.mark.clone());
                 i
             }
@@ -386,13 +372,13 @@ impl State {
             arrival_ms: s.at_ms,
         });
         self.orders.push(OrderRef {
-            client_order_id: s.client_order_id.clone(),
-            event_id: s.event_id.clone(),
+            client_order_id: s.order.client_order_id.clone(),
+            event_id: s.order.event_id.clone(),
             symbol,
             kind,
         });
         self.submitted
-            .entry(s.client_order_id.clone())
+            .entry(s.order.client_order_id.clone())
             .or_insert(id);
         self.last[symbol].clone_from(&s.mark);
         self.exchange.on_bar(
@@ -1083,7 +1069,7 @@ mod tests {
             LogLine::Submit(s) => s,
             LogLine::Fill(_) => unreachable!(),
         };
-        assert!(!ex.has_submitted(&torn.client_order_id));
+        assert!(!ex.has_submitted(&torn.order.client_order_id));
     }
 
     #[test]

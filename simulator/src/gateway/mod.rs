@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use alertgate_validator::alert::RawAlert;
 use alertgate_validator::net::Cidr;
 use alertgate_validator::rate::TokenBucket;
-use alertgate_validator::{Decimal, Gate, Order, OrderType, RateConfig, Rejection, Request};
+use alertgate_validator::{Decimal, Gate, Order, RateConfig, Rejection, Request};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -623,25 +623,21 @@ async fn webhook(
             }
         }
         // The mark is the mock exchange's last observation of the symbol,
-        // known here already, since the exchange takes the orders in this
-        // same order and observes (see `mock`) the market-data mark, else
-        // a market order's own price (or trigger price), else the last
-        // observation, else, with nothing observed yet, the order's own
-        // limit or trigger price. A limit price never moves a known mark.
+        // known here already: the exchange takes the orders in this same
+        // order and observes what `mock::observed_price` says (so a limit
+        // price never moves a known mark).
         if let Ok(order) = &decision {
             let mut marks = state.marks.lock().unwrap_or_else(|e| e.into_inner());
-            let known = marks.contains_key(order.symbol.as_str());
-            let own = match order.order_type {
-                OrderType::Limit => order.price,
-                _ => order.stop_price.or(order.price),
-            };
-            let observed = market_mark.or(match order.order_type {
-                OrderType::Market => order.price.or(order.stop_price),
-                _ if known => None,
-                _ => own,
-            });
+            let symbol = order.symbol.as_str();
+            let observed = mock::observed_price(
+                order.order_type.name(),
+                order.price,
+                order.stop_price,
+                market_mark,
+                marks.get(symbol).copied(),
+            );
             if let Some(price) = observed {
-                marks.insert(order.symbol.as_str().to_string(), price);
+                marks.insert(symbol.to_string(), price);
             }
         }
         let durable = match (&decision, &target.store) {
