@@ -21,8 +21,8 @@
 
 use core::net::IpAddr;
 
-use crate::alert::{EventId, OrderType, RawAlert, Side};
-use crate::auth::{AuthConfig, Headers, Verifier};
+use crate::alert::{EventId, Fields, OrderType, RawAlert, Side};
+use crate::auth::{AuthConfig, Headers, Overlap, Step, Verifier};
 use crate::decimal::Decimal;
 use crate::error::{ConfigError, Rejection};
 use crate::net::{self, Cidr};
@@ -231,23 +231,40 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
                 limit: self.network.max_body_bytes,
             });
         }
-        let verified = self.verifier.verify(body, request.headers, now_ms)?;
-
-        let mut raw = RawAlert::EMPTY;
-        raw.scan_in_place(body)?;
-        self.verifier.check_passphrase(raw.passphrase())?;
-        let mut fields = raw.fields(self.policy.quotes)?;
-
-        let timestamp_ms = match (fields.timestamp_ms, verified.signed_at_s) {
-            (Some(ms), _) => ms,
-            (None, Some(s)) => s.saturating_mul(1000),
-            (None, None) if self.policy.require_timestamp => {
-                return Err(Rejection::MissingField { field: "timestamp" })
-            }
-            (None, None) => now_ms,
+        // Checks 3 to 6. On a host the body is parsed and checked while
+        // the MAC is computed (`Verifier::verify_overlapped`): nothing is
+        // changed before both are done, and a signature failure is
+        // reported before anything the body check found, so the decision
+        // is the one the table above describes. A Cortex-M core runs one
+        // instruction after the other: nothing to overlap, and one path
+        // is less flash.
+        #[cfg_attr(target_os = "none", allow(unused_mut))]
+        let mut body_check = BodyCheck {
+            verifier: &self.verifier,
+            policy: &self.policy,
+            body,
+            mark_price: request.mark_price,
+            now_ms,
+            outcome: None,
         };
-        self.policy
-            .check(&fields, request.mark_price, timestamp_ms, now_ms)?;
+        #[cfg(not(target_os = "none"))]
+        let (verified, (mut fields, timestamp_ms)) = {
+            let verified =
+                self.verifier
+                    .verify_overlapped(body, request.headers, now_ms, &mut body_check)?;
+            let checked = match body_check.outcome.take() {
+                Some(outcome) => outcome?,
+                // No MAC to overlap with: checked now.
+                None => body_check.check(&mut (), verified.signed_at_s)?,
+            };
+            (verified, checked)
+        };
+        #[cfg(target_os = "none")]
+        let (verified, (mut fields, timestamp_ms)) = {
+            let verified = self.verifier.verify(body, request.headers, now_ms)?;
+            let checked = body_check.check(&mut (), verified.signed_at_s)?;
+            (verified, checked)
+        };
 
         // An id header the signature does not cover (github, timestamped)
         // could be changed by whoever captured a request, turning a replay
@@ -343,6 +360,58 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
     /// Live entries in the replay guard at `now_ms`.
     pub fn replay_live(&self, now_ms: i64) -> usize {
         self.guard.live(now_ms)
+    }
+}
+
+/// Checks 4 to 6 of one request (JSON, passphrase, fields, policy): the
+/// part of [`Gate::check`] that reads the body, run as the [`Overlap`] of
+/// its signature check. Changes nothing.
+struct BodyCheck<'g, 'r> {
+    verifier: &'g Verifier,
+    policy: &'g Policy<'g>,
+    body: &'r [u8],
+    mark_price: Option<Decimal>,
+    now_ms: i64,
+    /// The result, once run as an [`Overlap`]: the fields and the
+    /// alert's time. (Never on bare metal, where nothing overlaps.)
+    #[cfg_attr(target_os = "none", allow(dead_code))]
+    outcome: Option<Result<(Fields, i64), Rejection>>,
+}
+
+impl BodyCheck<'_, '_> {
+    /// Checks the body, calling `mac.step()` between pieces of the work.
+    /// `signed_at_s` is the signature's timestamp, the alert's time when
+    /// the body has none.
+    #[inline(always)]
+    fn check<S: Step + ?Sized>(
+        &self,
+        mac: &mut S,
+        signed_at_s: Option<i64>,
+    ) -> Result<(Fields, i64), Rejection> {
+        mac.step();
+        let mut raw = RawAlert::EMPTY;
+        raw.scan_in_place_stepping(self.body, mac)?;
+        mac.step();
+        self.verifier.check_passphrase(raw.passphrase())?;
+        let fields = raw.fields(self.policy.quotes)?;
+        mac.step();
+        let timestamp_ms = match (fields.timestamp_ms, signed_at_s) {
+            (Some(ms), _) => ms,
+            (None, Some(s)) => s.saturating_mul(1000),
+            (None, None) if self.policy.require_timestamp => {
+                return Err(Rejection::MissingField { field: "timestamp" })
+            }
+            (None, None) => self.now_ms,
+        };
+        self.policy
+            .check(&fields, self.mark_price, timestamp_ms, self.now_ms)?;
+        Ok((fields, timestamp_ms))
+    }
+}
+
+impl Overlap for BodyCheck<'_, '_> {
+    fn run(&mut self, mac: &mut dyn Step, signed_at_s: Option<i64>) {
+        self.outcome = Some(self.check(mac, signed_at_s));
     }
 }
 

@@ -1,13 +1,17 @@
-//! SHA-256: one small streaming hasher on `sha2`'s compression function.
+//! SHA-256 of a message in pieces, on `sha2`'s compression function.
 //!
 //! `sha2::Sha256` (the `digest` traits and `block-buffer` around the
 //! compression function) is about half a KiB of buffering and padding code
 //! on a Cortex-M, and cannot start from a given chaining value, which the
-//! pre-keyed HMAC-SHA256 of [`crate::auth`] needs. This hasher serves both:
-//! the gate's digests (body ids, the replay key, passphrases) through
-//! [`sha256`], and the HMAC's inner and outer hashes. The compression
-//! function is still `sha2`'s: SHA-NI/ARMv8 instructions on hosts that have
-//! them (picked at run time), the rolled loop with `compact-sha256`.
+//! pre-keyed HMAC-SHA256 of [`crate::auth`] needs. Every message this crate
+//! hashes is already in memory, in a few pieces (a label and a secret; a
+//! timestamp, a `.` and a body), so there is nothing to stream: [`Padded`]
+//! names block `i` of the padded message and compresses it, in place when
+//! one piece holds the whole block, assembled otherwise. It serves the
+//! gate's digests (body ids, the replay key, passphrases) through
+//! [`sha256`] and the HMAC's inner hash. The compression function is still
+//! `sha2`'s: SHA-NI/ARMv8 instructions on hosts that have them (picked at
+//! run time), the rolled loop with `compact-sha256`.
 
 use sha2::digest::generic_array::GenericArray;
 
@@ -35,93 +39,103 @@ pub(crate) fn compress(state: &mut [u32; 8], block: &[u8; BLOCK]) {
     );
 }
 
-/// A streaming SHA-256, optionally resumed from a chaining value.
-#[derive(Clone)]
-pub(crate) struct Sha256 {
-    /// Chaining value after the last full block.
-    state: [u32; 8],
-    /// The pending partial block (its first `len % 64` bytes).
-    block: [u8; BLOCK],
-    /// Bytes hashed so far, including those pending in `block`.
-    len: u64,
+/// A chaining value as digest bytes (big-endian words).
+#[inline]
+pub(crate) fn digest_of(state: &[u32; 8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (bytes, word) in out.chunks_exact_mut(4).zip(state) {
+        bytes.copy_from_slice(&word.to_be_bytes());
+    }
+    out
 }
 
-impl Sha256 {
-    /// A fresh hasher.
-    pub(crate) const fn new() -> Self {
-        Self::resume(IV, 0)
-    }
+/// The SHA-256 padding of the concatenation of `parts`: the message,
+/// `0x80`, zeros and the 64-bit bit length, in whole blocks.
+#[derive(Clone, Copy)]
+pub(crate) struct Padded<'m> {
+    /// The message, in pieces.
+    parts: &'m [&'m [u8]],
+    /// Message length, bytes.
+    len: usize,
+    /// Bytes compressed before the message (the HMAC key block), counted
+    /// in the length.
+    before: usize,
+}
 
-    /// A hasher that has already compressed `len` bytes (a multiple of 64)
-    /// into `state`.
-    pub(crate) const fn resume(state: [u32; 8], len: u64) -> Self {
-        Sha256 {
-            state,
-            block: [0; BLOCK],
-            len,
+impl<'m> Padded<'m> {
+    /// The padded concatenation of `parts`, to follow `before` bytes (a
+    /// multiple of [`BLOCK`]) already compressed into the state.
+    #[inline]
+    pub(crate) fn new(parts: &'m [&'m [u8]], before: usize) -> Self {
+        Padded {
+            parts,
+            len: parts.iter().map(|p| p.len()).sum(),
+            before,
         }
     }
 
-    /// Starts over as [`Sha256::resume`] would, reusing the buffer.
-    #[cfg(feature = "_hmac")]
-    pub(crate) fn restart(&mut self, state: [u32; 8], len: u64) {
-        self.state = state;
-        self.len = len;
+    /// Number of blocks.
+    #[inline]
+    pub(crate) fn blocks(&self) -> usize {
+        (self.len + 9).div_ceil(BLOCK)
     }
 
-    /// Appends `data`.
-    pub(crate) fn update(&mut self, mut data: &[u8]) {
-        let used = (self.len % BLOCK as u64) as usize;
-        self.len = self.len.wrapping_add(data.len() as u64);
-        if used != 0 {
-            let room = &mut self.block[used..];
-            if data.len() < room.len() {
-                room[..data.len()].copy_from_slice(data);
-                return;
+    /// Compresses block `index` (below [`Padded::blocks`]) into `state`.
+    pub(crate) fn compress(&self, state: &mut [u32; 8], index: usize) {
+        let start = index * BLOCK;
+        // In place when one part holds the whole block.
+        let mut at = start;
+        for part in self.parts {
+            if at < part.len() {
+                if let Some(Ok(block)) = part.get(at..at + BLOCK).map(<&[u8; BLOCK]>::try_from) {
+                    compress(state, block);
+                    return;
+                }
+                break;
             }
-            let (head, rest) = data.split_at(room.len());
-            room.copy_from_slice(head);
-            compress(&mut self.state, &self.block);
-            data = rest;
+            at -= part.len();
         }
-        let mut blocks = data.chunks_exact(BLOCK);
-        for block in &mut blocks {
-            if let Ok(block) = block.try_into() {
-                compress(&mut self.state, block);
+        // Assembled: the message bytes it covers, then the padding.
+        let mut block = [0u8; BLOCK];
+        let mut filled = 0;
+        let mut at = start;
+        for part in self.parts {
+            if at >= part.len() {
+                at -= part.len();
+                continue;
+            }
+            let take = (part.len() - at).min(BLOCK - filled);
+            block[filled..filled + take].copy_from_slice(&part[at..at + take]);
+            filled += take;
+            at = 0;
+            if filled == BLOCK {
+                break;
             }
         }
-        let rest = blocks.remainder();
-        self.block[..rest.len()].copy_from_slice(rest);
+        if (start..start + BLOCK).contains(&self.len) {
+            block[self.len - start] = 0x80;
+        }
+        if index + 1 == self.blocks() {
+            let bits = ((self.before + self.len) as u64).wrapping_mul(8);
+            block[BLOCK - 8..].copy_from_slice(&bits.to_be_bytes());
+        }
+        compress(state, &block);
     }
 
-    /// The digest of everything appended (the hasher is left padded: start
-    /// a new one, `resume` or `restart` to hash again).
-    pub(crate) fn finish(&mut self) -> [u8; 32] {
-        // 0x80, zeros up to 56 mod 64, then the length in bits (big-endian).
-        let bits = self.len.wrapping_mul(8);
-        let zeros = (BLOCK + 55 - (self.len % BLOCK as u64) as usize) % BLOCK;
-        let mut pad = [0u8; BLOCK + 9];
-        pad[0] = 0x80;
-        let end = zeros + 9;
-        pad[zeros + 1..end].copy_from_slice(&bits.to_be_bytes());
-        self.update(&pad[..end]);
-        let mut out = [0u8; 32];
-        for (bytes, word) in out.chunks_exact_mut(4).zip(self.state) {
-            bytes.copy_from_slice(&word.to_be_bytes());
+    /// Compresses every block into `state` and returns the digest.
+    pub(crate) fn finish(&self, mut state: [u32; 8], from: usize) -> [u8; 32] {
+        for index in from..self.blocks() {
+            self.compress(&mut state, index);
         }
-        out
+        digest_of(&state)
     }
 }
 
 /// SHA-256 of the concatenation of `parts`, behind one out-of-line
-/// function (every inlined hasher would bring its own copy of `finish`).
+/// function.
 #[inline(never)]
 pub(crate) fn sha256(parts: &[&[u8]]) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update(part);
-    }
-    hasher.finish()
+    Padded::new(parts, 0).finish(IV, 0)
 }
 
 #[cfg(test)]
@@ -137,13 +151,7 @@ mod tests {
 
     #[test]
     fn sha256_vectors() {
-        let digest = |parts: &[&[u8]]| {
-            let mut h = Sha256::new();
-            for p in parts {
-                h.update(p);
-            }
-            h.finish().to_vec()
-        };
+        let digest = |parts: &[&[u8]]| sha256(parts).to_vec();
         assert_eq!(
             digest(&[]),
             hex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
@@ -156,14 +164,16 @@ mod tests {
             digest(&[b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"]),
             hex("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
         );
-        // Every length around the padding boundaries.
-        let data = [0x5au8; 200];
+        // Every length around the padding boundaries, whole and in pieces
+        // that straddle blocks.
+        let data: Vec<u8> = (0..300u32).map(|i| (i * 7) as u8).collect();
         for n in 0..data.len() {
             use sha2::Digest;
-            assert_eq!(
-                digest(&[&data[..n]]),
-                sha2::Sha256::digest(&data[..n]).to_vec()
-            );
+            let expected = sha2::Sha256::digest(&data[..n]).to_vec();
+            assert_eq!(digest(&[&data[..n]]), expected);
+            let (a, b) = data[..n].split_at(n / 3);
+            let (b, c) = b.split_at(b.len() / 2);
+            assert_eq!(digest(&[a, b, &[], c]), expected);
         }
     }
 }

@@ -365,3 +365,124 @@ fn unsigned_id_headers_do_not_defeat_the_replay_guard() {
         "replayed"
     );
 }
+
+/// The gate checks the body while it computes the MAC
+/// (`Verifier::verify_overlapped`); its decisions must still be those of
+/// "verify, then check the body": a signature failure comes before anything
+/// the body check finds, and with several secrets the body check's result
+/// is used whichever secret matched.
+#[test]
+fn overlapped_body_check_decides_as_verify_then_check() {
+    use alertgate_validator::auth::Verifier;
+    let schemes = [
+        Scheme::HexBody,
+        Scheme::Github,
+        Scheme::Timestamped,
+        Scheme::Stripe,
+        Scheme::StandardWebhooks,
+    ];
+    let secret = |scheme: Scheme, n: usize| -> Vec<u8> {
+        match (scheme, n) {
+            (Scheme::StandardWebhooks, 0) => b"whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD".to_vec(),
+            (Scheme::StandardWebhooks, 1) => b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_vec(),
+            (Scheme::StandardWebhooks, _) => b"whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_vec(),
+            (_, n) => format!("secret-{n}").into_bytes(),
+        }
+    };
+    let no_ts = r#"{"symbol":"BTCUSDT","side":"buy","quantity":"0.5","price":100}"#.to_string();
+    let bodies = [
+        alert(r#""price":100"#),
+        alert(r#""price":100,"confidence":0.1"#),
+        alert(r#""price":100,"stop_loss":101"#),
+        alert("").replace(&NOW.to_string(), &(NOW - 400_000).to_string()),
+        r#"{"symbol":"BTCUSDT","side":"hold","quantity":1}"#.to_string(),
+        r#"{"symbol":"BTCUSDT","side":"buy","quantity":1,"#.to_string(),
+        r#"{"symbol":"BTCUSDT","symbol":"BTCUSDT"}"#.to_string(),
+        "[1]".to_string(),
+        no_ts.clone(),
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for scheme in schemes.into_iter().filter(|s| s.is_compiled_in()) {
+        let secrets: Vec<Vec<u8>> = (0..2).map(|n| secret(scheme, n)).collect();
+        let refs: Vec<&[u8]> = secrets.iter().map(Vec::as_slice).collect();
+        let auth = AuthConfig {
+            scheme,
+            secrets: &refs,
+            ..AuthConfig::default()
+        };
+        let policy = Policy {
+            symbols: &["BTC/USDT"],
+            ..Policy::default()
+        };
+        let verifier = Verifier::new(&auth).unwrap();
+        for body in &bodies {
+            // Signed with the first secret, the second (rotation), an unknown
+            // one, and too long ago.
+            for (signer, at_s) in [
+                (0, NOW / 1000),
+                (1, NOW / 1000),
+                (2, NOW / 1000),
+                (0, NOW / 1000 - 301),
+            ] {
+                let key = secret(scheme, signer);
+                let headers: Vec<(String, String)> =
+                    sign(scheme, &key, body.as_bytes(), at_s, "evt")
+                        .unwrap()
+                        .iter()
+                        .map(|(n, v)| (n.to_string(), v.to_string()))
+                        .collect();
+                let h: Vec<(&str, &str)> = headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()))
+                    .collect();
+                let config = Config {
+                    auth,
+                    policy,
+                    ..Config::default()
+                };
+                let mut gate: Gate<'_, 4> = Gate::new(config).unwrap();
+                let got = code(check(&mut gate, body, &headers, None, NOW));
+                let expected = match verifier.verify(body.as_bytes(), &h, NOW) {
+                    Err(e) => e.code(),
+                    Ok(verified) => {
+                        // The same body unsigned; a body without a time
+                        // takes the signature's.
+                        let body = match verified.signed_at_s {
+                            Some(s) if *body == no_ts => {
+                                no_ts.replace('}', &format!(r#","timestamp":{}}}"#, s * 1000))
+                            }
+                            _ => body.clone(),
+                        };
+                        let mut unsigned: Gate<'_, 4> = Gate::new(Config {
+                            policy,
+                            ..Config::default()
+                        })
+                        .unwrap();
+                        code(check(&mut unsigned, &body, &[], None, NOW))
+                    }
+                };
+                assert_eq!(got, expected, "{scheme} signer {signer} at {at_s}: {body}");
+                seen.insert(got);
+            }
+        }
+    }
+    // The cases reach every kind of outcome (a body without a time is
+    // refused only under the schemes whose signature carries none).
+    if Scheme::Github.is_compiled_in() || Scheme::HexBody.is_compiled_in() {
+        assert!(seen.contains("missing_field"), "{seen:?}");
+    }
+    for outcome in [
+        "accepted",
+        "bad_signature",
+        "signature_expired",
+        "below_confidence",
+        "inverted_bracket",
+        "stale",
+        "invalid_field",
+        "invalid_json",
+        "duplicate_field",
+        "not_an_object",
+    ] {
+        assert!(seen.contains(outcome), "{outcome} not reached: {seen:?}");
+    }
+}
