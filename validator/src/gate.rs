@@ -22,7 +22,9 @@
 use core::net::IpAddr;
 
 use crate::alert::{EventId, Fields, OrderType, RawAlert, Side};
-use crate::auth::{AuthConfig, Headers, Overlap, Step, Verifier};
+#[cfg(not(target_os = "none"))]
+use crate::auth::Overlap;
+use crate::auth::{AuthConfig, Headers, Step, Verifier};
 use crate::decimal::Decimal;
 use crate::error::{ConfigError, Rejection};
 use crate::net::{self, Cidr};
@@ -238,23 +240,26 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
         // is the one the table above describes. A Cortex-M core runs one
         // instruction after the other: nothing to overlap, and one path
         // is less flash.
-        #[cfg_attr(target_os = "none", allow(unused_mut))]
-        let mut body_check = BodyCheck {
+        let body_check = BodyCheck {
             verifier: &self.verifier,
             policy: &self.policy,
             body,
             mark_price: request.mark_price,
             now_ms,
-            outcome: None,
         };
         #[cfg(not(target_os = "none"))]
         let (verified, (mut fields, timestamp_ms)) = {
+            let mut overlapped = Overlapped {
+                check: &body_check,
+                outcome: None,
+            };
             let verified =
                 self.verifier
-                    .verify_overlapped(body, request.headers, now_ms, &mut body_check)?;
-            let checked = match body_check.outcome.take() {
+                    .verify_overlapped(body, request.headers, now_ms, &mut overlapped)?;
+            let checked = match overlapped.outcome {
                 Some(outcome) => outcome?,
-                // No MAC to overlap with: checked now.
+                // `verify_overlapped` runs the check whenever it accepts;
+                // should it ever not, the check still runs.
                 None => body_check.check(&mut (), verified.signed_at_s)?,
             };
             (verified, checked)
@@ -372,10 +377,6 @@ struct BodyCheck<'g, 'r> {
     body: &'r [u8],
     mark_price: Option<Decimal>,
     now_ms: i64,
-    /// The result, once run as an [`Overlap`]: the fields and the
-    /// alert's time. (Never on bare metal, where nothing overlaps.)
-    #[cfg_attr(target_os = "none", allow(dead_code))]
-    outcome: Option<Result<(Fields, i64), Rejection>>,
 }
 
 impl BodyCheck<'_, '_> {
@@ -409,9 +410,20 @@ impl BodyCheck<'_, '_> {
     }
 }
 
-impl Overlap for BodyCheck<'_, '_> {
+/// A [`BodyCheck`] run as the [`Overlap`] of a signature check, and its
+/// result. (The result lives apart from the check's inputs so that it is
+/// written in place, not built aside and copied.)
+#[cfg(not(target_os = "none"))]
+struct Overlapped<'c, 'g, 'r> {
+    check: &'c BodyCheck<'g, 'r>,
+    /// The fields and the alert's time, once run.
+    outcome: Option<Result<(Fields, i64), Rejection>>,
+}
+
+#[cfg(not(target_os = "none"))]
+impl Overlap for Overlapped<'_, '_, '_> {
     fn run(&mut self, mac: &mut dyn Step, signed_at_s: Option<i64>) {
-        self.outcome = Some(self.check(mac, signed_at_s));
+        self.outcome = Some(self.check.check(mac, signed_at_s));
     }
 }
 

@@ -526,9 +526,9 @@ impl Verifier {
     ///
     /// `work` runs at most once: for a MAC scheme whose headers parse,
     /// between the start and the end of the first secret's MAC (see
-    /// [`Overlap::run`]); not at all for `none`, `passphrase` or a request
-    /// refused before its MAC (the caller then runs it itself if it still
-    /// needs it). The decision is [`Verifier::verify`]'s whatever `work`
+    /// [`Overlap::run`]); for `none` and `passphrase`, with nothing to
+    /// step, before this returns; not at all for a request refused before
+    /// its MAC. The decision is [`Verifier::verify`]'s whatever `work`
     /// does: a caller that overlaps parsing with the MAC must still report
     /// a signature failure before anything its work found.
     ///
@@ -582,7 +582,10 @@ impl Verifier {
             return verified.map_err(Rejection::from);
         }
         // `none` and `passphrase` (checked later, on the parsed body).
-        let _ = (body, headers, now_ms, overlap);
+        let _ = (body, headers, now_ms);
+        if let Some(work) = overlap {
+            work.run(&mut (), None);
+        }
         Ok(Verified::default())
     }
 
