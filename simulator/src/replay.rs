@@ -1,5 +1,5 @@
 //! `alertgate replay`: loads the configuration, the alert stream and the
-//! market data, runs the [`engine`](crate::engine), and writes the report.
+//! market data, runs the engine ([`crate::engine`]), and writes the report.
 //!
 //! Inputs come from the command line or, failing that, from the
 //! configuration's `[simulation]` section (paths relative to the file).

@@ -4,7 +4,7 @@
 //! Reading happens in two steps so that the checks keep their documented
 //! order:
 //! 1. [`RawAlert::scan`] runs the JSON scanner once over the body and keeps a
-//!    borrowed [`Value`] per known field (JSON errors, `not_an_object`,
+//!    borrowed [`Value`](crate::json::Value) per known field (JSON errors, `not_an_object`,
 //!    duplicate keys and duplicate aliases are found here);
 //! 2. [`RawAlert::fields`] converts those values into [`Fields`] (missing and
 //!    invalid fields, in the order of [`FIELDS`]).

@@ -18,6 +18,16 @@
 //! Only a request that passes every check consumes a rate-limit token and is
 //! recorded in the replay guard, so rejected traffic cannot crowd out good
 //! alerts in either. The gate owns no clock: `now_ms` is a parameter.
+//!
+//! On a host, checks 4 to 6 run while the signature's MAC is computed (its
+//! SHA-256 compressions are issued one at a time between pieces of the
+//! body check, which runs in their shadow): the decision is still the
+//! table's, since a signature failure is reported before anything the body
+//! check found and nothing changes before both are done. A forged request
+//! with well-formed signature headers therefore has its body parsed (by the
+//! same bounded, non-recursive, allocation-free scanner every accepted body
+//! goes through, after the size limit) before it is refused. On bare-metal
+//! targets, an in-order core, the checks run one after the other.
 
 use core::net::IpAddr;
 
