@@ -24,7 +24,6 @@
 //! Keys are case-sensitive. Unknown keys are skipped (TradingView messages
 //! carry extras). `null` counts as absent for optional fields.
 
-use crate::auth::Step;
 use crate::decimal::{Decimal, Parsed};
 use crate::error::{snippet, Rejection, Snippet, SNIPPET_CAP};
 use crate::json::{self, Halt, JsonStr, Members, RawValue};
@@ -451,44 +450,6 @@ impl<'a> Members<'a> for Collector<'a, '_> {
     }
 }
 
-/// How many members the host's fast path scans between two
-/// [`Step::step`]s of [`RawAlert::scan_in_place_stepping`]: about the
-/// time of one SHA-256 compression on the bench machine (a typical alert
-/// has ten members; its MAC five blocks).
-#[cfg(not(target_os = "none"))]
-const STEP_EVERY: u32 = 5;
-
-/// A sink that calls `between.step()` every [`STEP_EVERY`] members and
-/// otherwise is `inner`.
-#[cfg(not(target_os = "none"))]
-struct Stepping<'s, M, S: ?Sized> {
-    /// The sink that collects.
-    inner: M,
-    /// What to advance between members.
-    between: &'s mut S,
-    /// Members so far.
-    members: u32,
-}
-
-#[cfg(not(target_os = "none"))]
-impl<'a, M: Members<'a>, S: Step + ?Sized> Members<'a> for Stepping<'_, M, S> {
-    type Error = M::Error;
-
-    #[inline(always)]
-    fn key(&mut self, key: &JsonStr<'a>) -> Result<bool, M::Error> {
-        self.inner.key(key)
-    }
-
-    #[inline(always)]
-    fn member(&mut self, key: JsonStr<'a>, value: RawValue<'a>) -> Result<(), M::Error> {
-        self.members += 1;
-        if self.members % STEP_EVERY == 0 {
-            self.between.step();
-        }
-        self.inner.member(key, value)
-    }
-}
-
 /// `"text"` for strings (quotes included when they fit), raw text otherwise.
 fn value_snippet(value: &RawValue<'_>) -> Snippet {
     match value {
@@ -816,48 +777,28 @@ impl<'a> RawAlert<'a> {
 
     /// [`RawAlert::scan`] into `self` (which must be [`RawAlert::EMPTY`]):
     /// the values are written where the caller keeps them, not returned
-    /// (and copied) inside a `Result`.
-    #[inline(always)]
-    pub(crate) fn scan_in_place(&mut self, body: &'a [u8]) -> Result<(), Rejection> {
-        self.scan_in_place_stepping(body, &mut ())
-    }
-
-    /// [`RawAlert::scan_in_place`], calling `between.step()` after every
-    /// [`STEP_EVERY`]th member on the host's fast path: the gate spreads
-    /// the blocks of a signature's MAC over the scan (see
-    /// `Verifier::verify_overlapped`). Out of line on bare-metal targets:
+    /// (and copied) inside a `Result`. Out of line on bare-metal targets:
     /// inlined into the gate, it came out about 300 bytes larger on a
-    /// Cortex-M (and there is nothing to overlap on an in-order core:
-    /// `between` is not called there).
+    /// Cortex-M.
     #[cfg_attr(not(target_os = "none"), inline(always))]
     #[cfg_attr(target_os = "none", inline(never))]
-    pub(crate) fn scan_in_place_stepping<S: Step + ?Sized>(
-        &mut self,
-        body: &'a [u8],
-        between: &mut S,
-    ) -> Result<(), Rejection> {
+    pub(crate) fn scan_in_place(&mut self, body: &'a [u8]) -> Result<(), Rejection> {
         // The host's fast path for the common shape (see
         // `json::scan_simple`); anything else is read again from the start
         // by the general scanner, which gives the result and the error.
         #[cfg(not(target_os = "none"))]
         {
-            let mut sink = Stepping {
-                inner: Collector {
-                    values: &mut self.values,
-                    spelling: [u8::MAX; FIELDS.len()],
-                    current: None,
-                    alias_repeat: false,
-                },
-                between,
-                members: 0,
+            let mut collector = Collector {
+                values: &mut self.values,
+                spelling: [u8::MAX; FIELDS.len()],
+                current: None,
+                alias_repeat: false,
             };
-            if json::scan_simple(body, &mut sink) {
+            if json::scan_simple(body, &mut collector) {
                 return Ok(());
             }
             *self = RawAlert::EMPTY;
         }
-        #[cfg(target_os = "none")]
-        let _ = between;
         self.scan_general(body)
     }
 

@@ -82,7 +82,10 @@ pub fn signature_headers(data: &[u8]) {
 }
 
 /// The whole gate on arbitrary headers and body: never panics, and the same
-/// request is never accepted twice.
+/// request is never accepted twice. Then the body alone under signing
+/// schemes, signed here (the fuzzer cannot compute MACs) both right and
+/// wrong: the gate must decide exactly as "verify, then check the body as
+/// an unsigned gate would".
 ///
 /// Layout: first byte = number of headers (mod 4); then per header a
 /// `name\0value\0`; the rest is the body.
@@ -115,6 +118,84 @@ pub fn gate_check(data: &[u8]) {
     if gate.check(&request, now).is_ok() {
         assert!(gate.check(&request, now).is_err(), "accepted a replay");
     }
+    signed_gate_decides_as_verify_then_check(rest, now);
+}
+
+/// See [`gate_check`]: `body` signed at `now_ms` under each compiled-in
+/// signing scheme, rightly and over another body.
+fn signed_gate_decides_as_verify_then_check(body: &[u8], now_ms: i64) {
+    // The body's own time when it has one, else the signature's (equal to
+    // the clock here), else the clock: the same time with or without a
+    // signature.
+    let policy = crate::policy::Policy {
+        require_timestamp: false,
+        ..crate::policy::Policy::default()
+    };
+    let unsigned = |body: &[u8]| -> Result<(), &'static str> {
+        let mut gate: Gate<'_, 2> = Gate::new(Config {
+            policy,
+            ..Config::default()
+        })
+        .map_err(|_| "config")?;
+        let request = Request {
+            body,
+            headers: &[],
+            source_ip: None,
+            mark_price: None,
+        };
+        gate.check(&request, now_ms)
+            .map(|_| ())
+            .map_err(|e| e.code())
+    };
+    let secrets: [&[u8]; 1] = [FUZZ_SECRET];
+    for scheme in [
+        Scheme::Timestamped,
+        Scheme::Github,
+        Scheme::StandardWebhooks,
+    ] {
+        let auth = AuthConfig {
+            scheme,
+            secrets: &secrets,
+            ..AuthConfig::default()
+        };
+        let Ok(verifier) = Verifier::new(&auth) else {
+            continue; // not compiled in
+        };
+        let mut other = [0u8; 8];
+        other[..body.len().min(8)].copy_from_slice(&body[..body.len().min(8)]);
+        other[0] ^= 1;
+        for signed_over in [body, &other[..]] {
+            let Ok(signed) =
+                crate::auth::sign(scheme, FUZZ_SECRET, signed_over, now_ms / 1000, "fz")
+            else {
+                continue;
+            };
+            let headers: heapless::Vec<(&str, &str), 3> =
+                signed.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            let reference = match verifier.verify(body, &headers, now_ms) {
+                Err(e) => Err(e.code()),
+                Ok(_) => unsigned(body),
+            };
+            let Ok(mut gate) = Gate::<'_, 2>::new(Config {
+                auth,
+                policy,
+                ..Config::default()
+            }) else {
+                continue;
+            };
+            let request = Request {
+                body,
+                headers: &headers,
+                source_ip: None,
+                mark_price: None,
+            };
+            let got = gate
+                .check(&request, now_ms)
+                .map(|_| ())
+                .map_err(|e| e.code());
+            assert_eq!(got, reference, "{scheme}: the gate decided otherwise");
+        }
+    }
 }
 
 /// Decimal parsing: never panics; whatever parses prints back to itself.
@@ -123,5 +204,28 @@ pub fn decimal(data: &[u8]) {
         let mut buf = heapless::String::<96>::new();
         let _ = core::fmt::write(&mut buf, format_args!("{d}"));
         assert_eq!(Decimal::parse(&buf), Some(d), "display does not round-trip");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The fuzz entry points hold on hand-picked inputs (the fuzz targets
+    /// run them on generated ones).
+    #[test]
+    fn entry_points_hold_on_samples() {
+        let bodies: [&[u8]; 6] = [
+            br#"{"symbol":"BTCUSDT","side":"buy","quantity":"0.5","price":1,"timestamp":1700000000000}"#,
+            br#"{"symbol":"BTCUSDT","side":"buy","quantity":"0.5","price":1}"#,
+            br#"{"symbol":"BTCUSDT","side":"hold","quantity":1}"#,
+            br#"{"symbol":"BTCUSDT","#,
+            b"[]",
+            b"",
+        ];
+        for body in bodies {
+            let mut data = vec![0u8];
+            data.extend_from_slice(body);
+            super::gate_check(&data);
+            super::alert_json(body);
+        }
     }
 }

@@ -18,23 +18,11 @@
 //! Only a request that passes every check consumes a rate-limit token and is
 //! recorded in the replay guard, so rejected traffic cannot crowd out good
 //! alerts in either. The gate owns no clock: `now_ms` is a parameter.
-//!
-//! On a host, checks 4 to 6 run while the signature's MAC is computed (its
-//! SHA-256 compressions are issued one at a time between pieces of the
-//! body check, which runs in their shadow): the decision is still the
-//! table's, since a signature failure is reported before anything the body
-//! check found and nothing changes before both are done. A forged request
-//! with well-formed signature headers therefore has its body parsed (by the
-//! same bounded, non-recursive, allocation-free scanner every accepted body
-//! goes through, after the size limit) before it is refused. On bare-metal
-//! targets, an in-order core, the checks run one after the other.
 
 use core::net::IpAddr;
 
-use crate::alert::{EventId, Fields, OrderType, RawAlert, Side};
-#[cfg(not(target_os = "none"))]
-use crate::auth::Overlap;
-use crate::auth::{AuthConfig, Headers, Step, Verifier};
+use crate::alert::{EventId, OrderType, RawAlert, Side};
+use crate::auth::{AuthConfig, Headers, Verifier};
 use crate::decimal::Decimal;
 use crate::error::{ConfigError, Rejection};
 use crate::net::{self, Cidr};
@@ -243,43 +231,23 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
                 limit: self.network.max_body_bytes,
             });
         }
-        // Checks 3 to 6. On a host the body is parsed and checked while
-        // the MAC is computed (`Verifier::verify_overlapped`): nothing is
-        // changed before both are done, and a signature failure is
-        // reported before anything the body check found, so the decision
-        // is the one the table above describes. A Cortex-M core runs one
-        // instruction after the other: nothing to overlap, and one path
-        // is less flash.
-        let body_check = BodyCheck {
-            verifier: &self.verifier,
-            policy: &self.policy,
-            body,
-            mark_price: request.mark_price,
-            now_ms,
+        let verified = self.verifier.verify(body, request.headers, now_ms)?;
+
+        let mut raw = RawAlert::EMPTY;
+        raw.scan_in_place(body)?;
+        self.verifier.check_passphrase(raw.passphrase())?;
+        let mut fields = raw.fields(self.policy.quotes)?;
+
+        let timestamp_ms = match (fields.timestamp_ms, verified.signed_at_s) {
+            (Some(ms), _) => ms,
+            (None, Some(s)) => s.saturating_mul(1000),
+            (None, None) if self.policy.require_timestamp => {
+                return Err(Rejection::MissingField { field: "timestamp" })
+            }
+            (None, None) => now_ms,
         };
-        #[cfg(not(target_os = "none"))]
-        let (verified, (mut fields, timestamp_ms)) = {
-            let mut overlapped = Overlapped {
-                check: &body_check,
-                outcome: None,
-            };
-            let verified =
-                self.verifier
-                    .verify_overlapped(body, request.headers, now_ms, &mut overlapped)?;
-            let checked = match overlapped.outcome {
-                Some(outcome) => outcome?,
-                // `verify_overlapped` runs the check whenever it accepts;
-                // should it ever not, the check still runs.
-                None => body_check.check(&mut (), verified.signed_at_s)?,
-            };
-            (verified, checked)
-        };
-        #[cfg(target_os = "none")]
-        let (verified, (mut fields, timestamp_ms)) = {
-            let verified = self.verifier.verify(body, request.headers, now_ms)?;
-            let checked = body_check.check(&mut (), verified.signed_at_s)?;
-            (verified, checked)
-        };
+        self.policy
+            .check(&fields, request.mark_price, timestamp_ms, now_ms)?;
 
         // An id header the signature does not cover (github, timestamped)
         // could be changed by whoever captured a request, turning a replay
@@ -375,65 +343,6 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
     /// Live entries in the replay guard at `now_ms`.
     pub fn replay_live(&self, now_ms: i64) -> usize {
         self.guard.live(now_ms)
-    }
-}
-
-/// Checks 4 to 6 of one request (JSON, passphrase, fields, policy): the
-/// part of [`Gate::check`] that reads the body, run as the [`Overlap`] of
-/// its signature check. Changes nothing.
-struct BodyCheck<'g, 'r> {
-    verifier: &'g Verifier,
-    policy: &'g Policy<'g>,
-    body: &'r [u8],
-    mark_price: Option<Decimal>,
-    now_ms: i64,
-}
-
-impl BodyCheck<'_, '_> {
-    /// Checks the body, calling `mac.step()` between pieces of the work.
-    /// `signed_at_s` is the signature's timestamp, the alert's time when
-    /// the body has none.
-    #[inline(always)]
-    fn check<S: Step + ?Sized>(
-        &self,
-        mac: &mut S,
-        signed_at_s: Option<i64>,
-    ) -> Result<(Fields, i64), Rejection> {
-        mac.step();
-        let mut raw = RawAlert::EMPTY;
-        raw.scan_in_place_stepping(self.body, mac)?;
-        mac.step();
-        self.verifier.check_passphrase(raw.passphrase())?;
-        let fields = raw.fields(self.policy.quotes)?;
-        mac.step();
-        let timestamp_ms = match (fields.timestamp_ms, signed_at_s) {
-            (Some(ms), _) => ms,
-            (None, Some(s)) => s.saturating_mul(1000),
-            (None, None) if self.policy.require_timestamp => {
-                return Err(Rejection::MissingField { field: "timestamp" })
-            }
-            (None, None) => self.now_ms,
-        };
-        self.policy
-            .check(&fields, self.mark_price, timestamp_ms, self.now_ms)?;
-        Ok((fields, timestamp_ms))
-    }
-}
-
-/// A [`BodyCheck`] run as the [`Overlap`] of a signature check, and its
-/// result. (The result lives apart from the check's inputs so that it is
-/// written in place, not built aside and copied.)
-#[cfg(not(target_os = "none"))]
-struct Overlapped<'c, 'g, 'r> {
-    check: &'c BodyCheck<'g, 'r>,
-    /// The fields and the alert's time, once run.
-    outcome: Option<Result<(Fields, i64), Rejection>>,
-}
-
-#[cfg(not(target_os = "none"))]
-impl Overlap for Overlapped<'_, '_, '_> {
-    fn run(&mut self, mac: &mut dyn Step, signed_at_s: Option<i64>) {
-        self.outcome = Some(self.check.check(mac, signed_at_s));
     }
 }
 

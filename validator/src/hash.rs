@@ -76,12 +76,12 @@ impl<'m> Padded<'m> {
 
     /// Number of blocks.
     #[inline]
-    pub(crate) fn blocks(&self) -> usize {
+    fn blocks(&self) -> usize {
         (self.len + 9).div_ceil(BLOCK)
     }
 
     /// Compresses block `index` (below [`Padded::blocks`]) into `state`.
-    pub(crate) fn compress(&self, state: &mut [u32; 8], index: usize) {
+    fn compress(&self, state: &mut [u32; 8], index: usize) {
         let start = index * BLOCK;
         // In place when one part holds the whole block.
         let mut at = start;
@@ -122,9 +122,10 @@ impl<'m> Padded<'m> {
         compress(state, &block);
     }
 
-    /// Compresses every block into `state` and returns the digest.
-    pub(crate) fn finish(&self, mut state: [u32; 8], from: usize) -> [u8; 32] {
-        for index in from..self.blocks() {
+    /// Compresses every block into `state` (the chaining value after the
+    /// `before` bytes) and returns the digest.
+    pub(crate) fn finish(&self, mut state: [u32; 8]) -> [u8; 32] {
+        for index in 0..self.blocks() {
             self.compress(&mut state, index);
         }
         digest_of(&state)
@@ -135,7 +136,7 @@ impl<'m> Padded<'m> {
 /// function.
 #[inline(never)]
 pub(crate) fn sha256(parts: &[&[u8]]) -> [u8; 32] {
-    Padded::new(parts, 0).finish(IV, 0)
+    Padded::new(parts, 0).finish(IV)
 }
 
 #[cfg(test)]

@@ -366,13 +366,13 @@ fn unsigned_id_headers_do_not_defeat_the_replay_guard() {
     );
 }
 
-/// The gate checks the body while it computes the MAC
-/// (`Verifier::verify_overlapped`); its decisions must still be those of
-/// "verify, then check the body": a signature failure comes before anything
-/// the body check finds, and with several secrets the body check's result
-/// is used whichever secret matched.
+/// Under every signing scheme, with rotated secrets, the gate decides as
+/// "verify, then check the body as an unsigned gate would": a signature
+/// failure comes before anything the body check finds, a body without a
+/// time takes the signature's, and whichever secret matched, the body is
+/// judged alike.
 #[test]
-fn overlapped_body_check_decides_as_verify_then_check() {
+fn signed_gate_decides_as_verify_then_check() {
     use alertgate_validator::auth::Verifier;
     let schemes = [
         Scheme::HexBody,

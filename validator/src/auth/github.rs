@@ -18,7 +18,7 @@ pub(super) const ID_HEADER: &str = "X-GitHub-Delivery";
 
 /// Verifies `X-Hub-Signature-256` (or the override) over `body`.
 pub(super) fn verify<'r, 'v>(
-    ctx: &mut Ctx<'v, '_>,
+    ctx: &Ctx<'v>,
     body: &[u8],
     headers: &Headers<'r>,
 ) -> Result<Verified<'r>, Fail<'v>> {
@@ -31,7 +31,7 @@ pub(super) fn verify<'r, 'v>(
         .strip_prefix("sha256=")
         .ok_or_else(|| malformed(ctx.header, "signature does not start with sha256="))?;
     let tag = decode_hex_tag(hex.as_bytes()).map_err(|reason| malformed(ctx.header, reason))?;
-    if ctx.any_matches(&[body], &[tag], None) {
+    if ctx.any_matches(&[body], &[tag]) {
         Ok(Verified {
             event_id,
             ..Verified::default()

@@ -15,14 +15,14 @@ pub(super) const SIGNATURE_HEADER: &str = super::HEX_BODY_HEADER;
 
 /// Verifies the signature header named `ctx.header` over `body`.
 pub(super) fn verify<'r, 'v>(
-    ctx: &mut Ctx<'v, '_>,
+    ctx: &Ctx<'v>,
     body: &[u8],
     headers: &Headers<'r>,
 ) -> Result<Verified<'r>, Fail<'v>> {
     let raw = headers::required(headers, ctx.header)?;
     let hex = raw.strip_prefix("sha256=").unwrap_or(raw);
     let tag = decode_hex_tag(hex.as_bytes()).map_err(|reason| malformed(ctx.header, reason))?;
-    if ctx.any_matches(&[body], &[tag], None) {
+    if ctx.any_matches(&[body], &[tag]) {
         Ok(Verified::default())
     } else {
         Err(Fail::Bad(ctx.header))

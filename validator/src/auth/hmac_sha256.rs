@@ -10,10 +10,10 @@
 //!   and keeps only the two chaining values (2 × 32 bytes, against 152 for
 //!   `Hmac<Sha256>`): "cloning" the pre-keyed MAC per request is copying
 //!   eight words.
-//! - A tag is computed by [`PendingTag`] from those chaining values, a
-//!   block at a time, reading the message where it lies (no buffering
-//!   layer, see [`crate::hash::Padded`]): the gate spreads its blocks over
-//!   the body check.
+//! - A tag hashes the message where it lies, in its pieces, from those
+//!   chaining values ([`crate::hash::Padded`]: a block inside one piece is
+//!   compressed in place, only the blocks that straddle pieces or hold the
+//!   padding are assembled), then the outer hash's single block.
 //!
 //! The compression function is still `sha2`'s: on x86/x86_64 (SHA-NI) and
 //! aarch64 it picks the hardware instructions at run time, and with the
@@ -68,76 +68,17 @@ impl HmacSha256 {
 
     /// The tag of the concatenation of `parts`.
     pub(crate) fn tag(&self, parts: &[&[u8]]) -> [u8; 32] {
-        PendingTag::new(self, parts).finish()
-    }
-}
-
-/// One tag being computed a block at a time, so that a caller can spread
-/// the compressions over other work ([`PendingTag::step`]) and take the tag
-/// once it needs it ([`PendingTag::finish`]).
-///
-/// Why: on a host with SHA instructions one compression is a chain of
-/// dependent rounds (about 30 ns on the bench machine) that leaves most of
-/// the core idle. Issued between pieces of independent work (the gate
-/// parses and checks the body meanwhile), the rounds run in the shadow of
-/// that work instead of before it. The message is read where it lies: a
-/// block inside one part is compressed in place, only blocks that straddle
-/// parts or hold the padding are assembled.
-pub(crate) struct PendingTag<'m> {
-    /// Inner chaining value; after the inner hash, the outer one.
-    state: [u32; 8],
-    /// Outer hash's chaining value after `K ^ opad`.
-    outer: [u32; 8],
-    /// The inner hash's message, after the key block.
-    message: Padded<'m>,
-    /// Its blocks compressed so far; one more than their number once the
-    /// outer block is done too.
-    done: usize,
-}
-
-impl<'m> PendingTag<'m> {
-    /// Starts the tag of the concatenation of `parts` under `mac`; no block
-    /// is compressed yet.
-    #[inline]
-    pub(crate) fn new(mac: &HmacSha256, parts: &'m [&'m [u8]]) -> Self {
-        PendingTag {
-            state: mac.inner,
-            outer: mac.outer,
-            message: Padded::new(parts, BLOCK),
-            done: 0,
-        }
-    }
-
-    /// Compresses the next block, if one is left: the next block of the
-    /// inner hash, then the outer hash's only block.
-    #[inline]
-    pub(crate) fn step(&mut self) {
-        let inner = self.message.blocks();
-        if self.done < inner {
-            self.message.compress(&mut self.state, self.done);
-        } else if self.done == inner {
-            // The outer hash of the inner digest: one block (the key block
-            // and 32 bytes before the padding).
-            let mut block = [0u8; BLOCK];
-            block[..32].copy_from_slice(&digest_of(&self.state));
-            block[32] = 0x80;
-            block[BLOCK - 8..].copy_from_slice(&(((BLOCK + 32) * 8) as u64).to_be_bytes());
-            self.state = self.outer;
-            compress(&mut self.state, &block);
-        } else {
-            return;
-        }
-        self.done += 1;
-    }
-
-    /// Compresses what is left and returns the tag. (One copy on
-    /// bare-metal targets.)
-    #[cfg_attr(target_os = "none", inline(never))]
-    pub(crate) fn finish(mut self) -> [u8; 32] {
-        for _ in self.done..=self.message.blocks() {
-            self.step();
-        }
-        digest_of(&self.state)
+        // Inner hash: the message after the key block.
+        let inner = Padded::new(parts, BLOCK).finish(self.inner);
+        // Outer hash: one block, the key block and the 32-byte inner
+        // digest before the padding.
+        let mut block = [0u8; BLOCK];
+        block[..32].copy_from_slice(&inner);
+        block[32] = 0x80;
+        block[BLOCK - 8..].copy_from_slice(&(((BLOCK + 32) * 8) as u64).to_be_bytes());
+        let mut state = self.outer;
+        compress(&mut state, &block);
+        digest_of(&state)
     }
 }
 
@@ -251,14 +192,6 @@ mod tests {
             prop_assert_eq!(tag, reference(&key, &parts));
             // Pre-keyed state is reusable.
             prop_assert_eq!(mac.tag(&[&msg]), tag);
-            // Any number of blocks compressed ahead, then the rest.
-            for ahead in 0..=(msg.len() + 9).div_ceil(BLOCK) + 2 {
-                let mut pending = PendingTag::new(&mac, &parts);
-                for _ in 0..ahead {
-                    pending.step();
-                }
-                prop_assert_eq!(pending.finish(), tag, "{} steps ahead", ahead);
-            }
         }
     }
 }

@@ -127,41 +127,7 @@ pub const MAX_TIMESTAMP_DIGITS: usize = 12;
 pub const SIGNED_VALUE_CAP: usize = 160;
 
 #[cfg(feature = "_hmac")]
-use hmac_sha256::{HmacSha256, PendingTag};
-
-/// Work computed a piece at a time between other work: a [`PendingTag`]'s
-/// blocks, which the gate spreads over its parsing (see
-/// [`Verifier::verify_overlapped`]).
-pub(crate) trait Step {
-    /// Does the next piece, if any is left.
-    fn step(&mut self);
-}
-
-/// Nothing to spread: for the schemes without a MAC.
-impl Step for () {
-    #[inline(always)]
-    fn step(&mut self) {}
-}
-
-#[cfg(feature = "_hmac")]
-impl Step for PendingTag<'_> {
-    #[inline(always)]
-    fn step(&mut self) {
-        PendingTag::step(self);
-    }
-}
-
-/// Work that [`Verifier::verify_overlapped`] runs while it computes the
-/// signature's MAC.
-pub(crate) trait Overlap {
-    /// Called at most once, after the signature headers parsed and before
-    /// the MAC is finished: `mac` is the MAC being computed (call
-    /// [`Step::step`] between pieces of the work), `signed_at_s` the
-    /// signature's timestamp, if the scheme has one. Must not change any
-    /// state a rejected request may not change: the signature is only
-    /// known good after this returns.
-    fn run(&mut self, mac: &mut dyn Step, signed_at_s: Option<i64>);
-}
+use hmac_sha256::HmacSha256;
 
 /// A SHA-256 output / HMAC-SHA256 tag.
 #[cfg(any(feature = "scheme-passphrase", feature = "_hmac"))]
@@ -519,63 +485,24 @@ impl Verifier {
         headers: &Headers<'r>,
         now_ms: i64,
     ) -> Result<Verified<'r>, Rejection> {
-        self.verify_with(body, headers, now_ms, None)
-    }
-
-    /// [`Verifier::verify`], running `work` while the MAC is computed.
-    ///
-    /// `work` runs at most once: for a MAC scheme whose headers parse,
-    /// between the start and the end of the first secret's MAC (see
-    /// [`Overlap::run`]); for `none` and `passphrase`, with nothing to
-    /// step, before this returns; not at all for a request refused before
-    /// its MAC. The decision is [`Verifier::verify`]'s whatever `work`
-    /// does: a caller that overlaps parsing with the MAC must still report
-    /// a signature failure before anything its work found.
-    ///
-    /// Why: on a host with SHA instructions the MAC's compressions are a
-    /// chain of dependent rounds that leaves most of the core idle; work
-    /// placed between them (the gate parses and checks the body) runs in
-    /// their shadow instead of after them.
-    #[cfg_attr(target_os = "none", allow(dead_code))]
-    pub(crate) fn verify_overlapped<'r>(
-        &self,
-        body: &[u8],
-        headers: &Headers<'r>,
-        now_ms: i64,
-        work: &mut dyn Overlap,
-    ) -> Result<Verified<'r>, Rejection> {
-        self.verify_with(body, headers, now_ms, Some(work))
-    }
-
-    /// [`Verifier::verify`] with optional overlapped work.
-    #[inline(always)]
-    fn verify_with<'r>(
-        &self,
-        body: &[u8],
-        headers: &Headers<'r>,
-        now_ms: i64,
-        overlap: Option<&mut dyn Overlap>,
-    ) -> Result<Verified<'r>, Rejection> {
         #[cfg(feature = "_hmac")]
         if let Keys::Macs(macs) = &self.keys {
-            let mut ctx = Ctx {
+            let ctx = Ctx {
                 macs,
                 header: self.header.as_str(),
                 tolerance_s: self.tolerance_s,
-                overlap,
             };
-            let ctx = &mut ctx;
             let verified = match self.scheme {
                 #[cfg(feature = "scheme-hex-body")]
-                Scheme::HexBody => hex_body::verify(ctx, body, headers),
+                Scheme::HexBody => hex_body::verify(&ctx, body, headers),
                 #[cfg(feature = "scheme-github")]
-                Scheme::Github => github::verify(ctx, body, headers),
+                Scheme::Github => github::verify(&ctx, body, headers),
                 #[cfg(feature = "scheme-timestamped")]
-                Scheme::Timestamped => timestamped::verify(ctx, body, headers, now_ms),
+                Scheme::Timestamped => timestamped::verify(&ctx, body, headers, now_ms),
                 #[cfg(feature = "scheme-stripe")]
-                Scheme::Stripe => stripe::verify(ctx, body, headers, now_ms),
+                Scheme::Stripe => stripe::verify(&ctx, body, headers, now_ms),
                 #[cfg(feature = "scheme-standard-webhooks")]
-                Scheme::StandardWebhooks => standard_webhooks::verify(ctx, body, headers, now_ms),
+                Scheme::StandardWebhooks => standard_webhooks::verify(&ctx, body, headers, now_ms),
                 // MACs are only keyed for the signing schemes above.
                 _ => Ok(Verified::default()),
             };
@@ -583,9 +510,6 @@ impl Verifier {
         }
         // `none` and `passphrase` (checked later, on the parsed body).
         let _ = (body, headers, now_ms);
-        if let Some(work) = overlap {
-            work.run(&mut (), None);
-        }
         Ok(Verified::default())
     }
 
@@ -723,7 +647,7 @@ const MAX_TIMESTAMP: i64 = 1_000_000_000_000;
 
 /// What a scheme's `verify` needs from the [`Verifier`].
 #[cfg(feature = "_hmac")]
-struct Ctx<'v, 'w> {
+struct Ctx<'v> {
     /// One pre-keyed MAC per secret.
     macs: &'v [HmacSha256],
     /// Signature header name (default or override).
@@ -731,31 +655,19 @@ struct Ctx<'v, 'w> {
     /// Freshness tolerance, seconds (read by the timestamped schemes only).
     #[cfg_attr(not(feature = "_timestamp"), allow(dead_code))]
     tolerance_s: u32,
-    /// Work to run while the first secret's MAC is computed.
-    overlap: Option<&'w mut dyn Overlap>,
 }
 
 #[cfg(feature = "_hmac")]
-impl Ctx<'_, '_> {
+impl Ctx<'_> {
     /// Whether any secret's tag over the concatenation of `signed` equals
     /// any of `candidates`.
     ///
     /// Each secret's tag is computed once and compared with every candidate
     /// in constant time; the loop stops after the first secret that matches
     /// (which only tells a valid sender which of the secrets it used).
-    fn any_matches(
-        &mut self,
-        signed: &[&[u8]],
-        candidates: &[Tag],
-        signed_at_s: Option<i64>,
-    ) -> bool {
-        let mut overlap = self.overlap.take();
+    fn any_matches(&self, signed: &[&[u8]], candidates: &[Tag]) -> bool {
         self.macs.iter().any(|keyed| {
-            let mut pending = PendingTag::new(keyed, signed);
-            if let Some(work) = overlap.take() {
-                work.run(&mut pending, signed_at_s);
-            }
-            let tag = pending.finish();
+            let tag = tag_of(keyed, signed);
             let hit = candidates
                 .iter()
                 .fold(Choice::from(0), |hit, c| hit | tags_equal(&tag, c));
@@ -1491,7 +1403,6 @@ mod tests {
                 macs: &[],
                 header: "h",
                 tolerance_s: u32::MAX,
-                overlap: None,
             };
             for now_ms in [i64::MIN, -1, 0, 999, i64::MAX] {
                 for t in [0, MAX_TIMESTAMP - 1] {
@@ -1504,7 +1415,6 @@ mod tests {
                 macs: &[],
                 header: "h",
                 tolerance_s: 0,
-                overlap: None,
             };
             assert!(ctx.check_fresh(5, 5_000).is_ok());
             assert!(ctx.check_fresh(5, 5_999).is_ok());

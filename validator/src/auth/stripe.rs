@@ -63,14 +63,14 @@ fn parse(value: &str) -> Result<Parsed<'_>, &'static str> {
 /// Verifies `Stripe-Signature` (or the override) over `"<t>.<body>"`, then
 /// the timestamp's freshness.
 pub(super) fn verify<'r, 'v>(
-    ctx: &mut Ctx<'v, '_>,
+    ctx: &Ctx<'v>,
     body: &[u8],
     headers: &Headers<'r>,
     now_ms: i64,
 ) -> Result<Verified<'r>, Fail<'v>> {
     let raw = headers::required(headers, ctx.header)?;
     let p = parse(raw).map_err(|reason| malformed(ctx.header, reason))?;
-    if !ctx.any_matches(&[p.t.as_bytes(), b".", body], &p.tags, Some(p.timestamp_s)) {
+    if !ctx.any_matches(&[p.t.as_bytes(), b".", body], &p.tags) {
         return Err(Fail::Bad(ctx.header));
     }
     ctx.check_fresh(p.timestamp_s, now_ms)?;

@@ -72,7 +72,7 @@ fn parse(value: &str) -> Result<Parsed<'_>, &'static str> {
 /// Verifies `X-Tradeeon-Signature` (or the override) over `"<t>.<body>"`,
 /// then the timestamp's freshness.
 pub(super) fn verify<'r, 'v>(
-    ctx: &mut Ctx<'v, '_>,
+    ctx: &Ctx<'v>,
     body: &[u8],
     headers: &Headers<'r>,
     now_ms: i64,
@@ -80,7 +80,7 @@ pub(super) fn verify<'r, 'v>(
     let raw = headers::required(headers, ctx.header)?;
     let event_id = headers::unique(headers, ID_HEADER)?;
     let p = parse(raw).map_err(|reason| malformed(ctx.header, reason))?;
-    if !ctx.any_matches(&[p.t, b".", body], &[p.tag], Some(p.timestamp_s)) {
+    if !ctx.any_matches(&[p.t, b".", body], &[p.tag]) {
         return Err(Fail::Bad(ctx.header));
     }
     ctx.check_fresh(p.timestamp_s, now_ms)?;
