@@ -44,6 +44,7 @@
 //!   too old (or clock skew)", never "forged".
 //!
 //! ```
+//! # #[cfg(feature = "scheme-timestamped")] {
 //! use alertgate_validator::auth::{sign, AuthConfig, Scheme, Verifier};
 //!
 //! let secrets: [&[u8]; 1] = [b"s3cret"];
@@ -63,6 +64,7 @@
 //! // A changed body is refused.
 //! let forged = verifier.verify(b"{}", &headers, 1_700_000_000_000).unwrap_err();
 //! assert_eq!(forged.code(), "bad_signature");
+//! # }
 //! ```
 
 use core::fmt;
@@ -362,9 +364,11 @@ impl Verifier {
     /// empty, too long or not an HTTP token.
     ///
     /// ```
+    /// # #[cfg(feature = "scheme-github")] {
     /// use alertgate_validator::auth::{AuthConfig, Scheme, Verifier};
     /// let cfg = AuthConfig { scheme: Scheme::Github, ..AuthConfig::default() };
     /// assert_eq!(Verifier::new(&cfg).unwrap_err().code(), "no_secret");
+    /// # }
     /// ```
     pub fn new(cfg: &AuthConfig<'_>) -> Result<Self, ConfigError> {
         let scheme = cfg.scheme;
@@ -466,6 +470,7 @@ impl Verifier {
     /// timestamp is more than `tolerance_s` away from `now_ms`.
     ///
     /// ```
+    /// # #[cfg(feature = "scheme-github")] {
     /// use alertgate_validator::auth::{AuthConfig, Scheme, Verifier};
     /// // GitHub's published example.
     /// let secrets: [&[u8]; 1] = [b"It's a Secret to Everybody"];
@@ -478,6 +483,7 @@ impl Verifier {
     /// let ok = v.verify(b"Hello, World!", &headers, 0).unwrap();
     /// assert_eq!(ok.event_id, Some("72d3162e-cc78-11e3-81ab-4c9367dc0958"));
     /// assert_eq!(v.verify(b"Hello, World?", &headers, 0).unwrap_err().code(), "bad_signature");
+    /// # }
     /// ```
     pub fn verify<'r>(
         &self,
@@ -521,6 +527,7 @@ impl Verifier {
     /// neither the secret's length nor how much of it matched.
     ///
     /// ```
+    /// # #[cfg(feature = "scheme-passphrase")] {
     /// use alertgate_validator::auth::{AuthConfig, Scheme, Verifier};
     /// let secrets: [&[u8]; 2] = [b"old-pass", b"new-pass"];
     /// let cfg = AuthConfig { scheme: Scheme::Passphrase, secrets: &secrets, ..AuthConfig::default() };
@@ -528,6 +535,7 @@ impl Verifier {
     /// assert!(v.check_passphrase(Some(b"new-pass")).is_ok());
     /// assert_eq!(v.check_passphrase(Some(b"guess")).unwrap_err().code(), "bad_signature");
     /// assert_eq!(v.check_passphrase(None).unwrap_err().code(), "missing_signature");
+    /// # }
     /// ```
     pub fn check_passphrase(&self, passphrase: Option<&[u8]>) -> Result<(), Rejection> {
         match &self.keys {
@@ -557,6 +565,7 @@ impl Verifier {
 /// `standard-webhooks`) or longer than [`SIGNED_VALUE_CAP`].
 ///
 /// ```
+/// # #[cfg(feature = "scheme-standard-webhooks")] {
 /// use alertgate_validator::auth::{sign, Scheme};
 /// // Standard Webhooks' published test vector.
 /// let h = sign(
@@ -568,6 +577,7 @@ impl Verifier {
 /// )
 /// .unwrap();
 /// assert_eq!(h[2], ("webhook-signature", "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=".try_into().unwrap()));
+/// # }
 /// ```
 pub fn sign(
     scheme: Scheme,
