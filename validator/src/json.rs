@@ -1496,7 +1496,7 @@ fn digits(b: &[u8], i: usize) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
     use proptest::test_runner::TestCaseError;
@@ -2346,7 +2346,7 @@ mod tests {
     }
 
     /// A small edit of `text`: delete, insert or replace one byte.
-    fn mutate(text: &str, at: usize, op: u8, byte: u8) -> Vec<u8> {
+    pub(crate) fn mutate(text: &str, at: usize, op: u8, byte: u8) -> Vec<u8> {
         let mut b = text.as_bytes().to_vec();
         let at = at % (b.len() + 1);
         match op % 3 {

@@ -85,6 +85,7 @@ impl HmacSha256 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::tests::hex;
     use hmac::{Hmac, Mac};
     use proptest::prelude::*;
 
@@ -94,13 +95,6 @@ mod tests {
             mac.update(p);
         }
         mac.finalize().into_bytes().into()
-    }
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
     }
 
     #[test]
