@@ -11,7 +11,7 @@
 //! so [`Journal::open`] cuts it off.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, Seek, Write};
+use std::io::{self, Seek, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,6 +19,7 @@ use std::time::Instant;
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
+use super::jsonl;
 use super::metrics::Metrics;
 
 /// Most lines written by one group commit.
@@ -83,49 +84,27 @@ struct Line {
 /// Reads the accepted entries of an existing journal, in file order, and
 /// cuts off a trailing partial line. A missing file is an empty journal.
 pub fn recover(path: &Path) -> io::Result<Vec<AcceptedEntry>> {
-    let mut file = match OpenOptions::new().read(true).write(true).open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
     let mut entries = Vec::new();
-    let mut complete = 0u64;
-    let mut reader = io::BufReader::new(&mut file);
-    let mut buf = Vec::new();
-    let mut number = 0u64;
-    loop {
-        buf.clear();
-        let n = reader.read_until(b'\n', &mut buf)?;
-        if n == 0 || buf.last() != Some(&b'\n') {
-            break;
-        }
-        number += 1;
-        complete += n as u64;
-        let line: Line = serde_json::from_slice(&buf).map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{}:{number}: {e}", path.display()),
-            )
-        })?;
-        let Some(v) = line.decision else { continue };
+    let read = jsonl::read_complete_lines(path, |number, bytes| {
+        let line: Line =
+            serde_json::from_slice(bytes).map_err(|e| jsonl::invalid(path, number, e))?;
+        let Some(v) = line.decision else {
+            return Ok(());
+        };
         if v.get("accepted") == Some(&serde_json::Value::Bool(true)) {
-            let entry: AcceptedEntry = serde_json::from_value(v).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{}:{number}: decision: {e}", path.display()),
-                )
-            })?;
+            let entry: AcceptedEntry = serde_json::from_value(v)
+                .map_err(|e| jsonl::invalid(path, number, format!("decision: {e}")))?;
             entries.push(entry);
         }
-    }
-    drop(reader);
-    if file.metadata()?.len() != complete {
+        Ok(())
+    })?;
+    if let Some(read) = read.filter(|r| r.torn > 0) {
         tracing::warn!(
             path = %path.display(),
             "journal ends in a partial line (a crash mid-write); cutting it off"
         );
-        file.set_len(complete)?;
-        file.sync_all()?;
+        read.file.set_len(read.complete)?;
+        read.file.sync_all()?;
     }
     Ok(entries)
 }

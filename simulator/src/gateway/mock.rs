@@ -76,13 +76,14 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, Seek, Write};
+use std::io::{self, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use alertgate_validator::Side;
 use serde::{Deserialize, Serialize};
 
 use super::journal::ExecOrder;
+use super::jsonl;
 use crate::config::SimulationSection;
 use crate::exchange::{Costs, Exchange, ExchangeOrder, Fill, FillReason, OrderKind};
 use crate::market::Bar;
@@ -430,24 +431,12 @@ fn encode(line: &LogLine) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-fn invalid(path: &Path, number: u64, e: impl std::fmt::Display) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("{}:{number}: {e}", path.display()),
-    )
-}
-
 /// Replays the log at `path` (missing: empty) into a fresh state; cuts a
 /// partial last line off and writes back fills lost at the end. Returns
 /// the state, what was found, and the log's length.
 fn load(path: &Path, settings: MockSettings) -> io::Result<(State, Recovery, u64)> {
     let mut state = State::new(settings);
     let mut rec = Recovery::default();
-    let mut file = match OpenOptions::new().read(true).write(true).open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((state, rec, 0)),
-        Err(e) => return Err(e),
-    };
     // Recomputed fill lines not yet matched against logged ones.
     let mut expected: VecDeque<Vec<u8>> = VecDeque::new();
     fn mismatch(rec: &mut Recovery, n: u64, number: u64) {
@@ -456,25 +445,14 @@ fn load(path: &Path, settings: MockSettings) -> io::Result<(State, Recovery, u64
             rec.first_mismatch.get_or_insert(number);
         }
     }
-    let mut complete = 0u64;
-    let mut number = 0u64;
-    let mut reader = io::BufReader::new(&file);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        let n = reader.read_until(b'\n', &mut buf)?;
-        if n == 0 || buf.last() != Some(&b'\n') {
-            break;
-        }
-        number += 1;
-        complete += n as u64;
-        match serde_json::from_slice::<LogLine>(&buf) {
+    let read = jsonl::read_complete_lines(path, |number, line| {
+        match serde_json::from_slice::<LogLine>(line) {
             Ok(LogLine::Submit(s)) => {
                 mismatch(&mut rec, expected.len() as u64, number);
                 expected.clear();
                 let fills = state
                     .apply(&s)
-                    .map_err(|e| invalid(path, number, format!("submit: {e}")))?;
+                    .map_err(|e| jsonl::invalid(path, number, format!("submit: {e}")))?;
                 rec.submits += 1;
                 for f in fills {
                     expected.push_back(encode(&LogLine::Fill(f)).map_err(io::Error::other)?);
@@ -482,25 +460,32 @@ fn load(path: &Path, settings: MockSettings) -> io::Result<(State, Recovery, u64
             }
             Ok(LogLine::Fill(_)) => {
                 rec.fills += 1;
-                if expected.pop_front().as_deref() != Some(&buf[..]) {
+                if expected.pop_front().as_deref() != Some(line) {
                     mismatch(&mut rec, 1, number);
                 }
             }
-            Err(e) => match serde_json::from_slice::<LegacyFill>(&buf) {
+            Err(e) => match serde_json::from_slice::<LegacyFill>(line) {
                 Ok(legacy) => {
                     state.legacy.insert(legacy.client_order_id);
                     rec.legacy += 1;
                 }
-                Err(_) => return Err(invalid(path, number, e)),
+                Err(_) => return Err(jsonl::invalid(path, number, e)),
             },
         }
-    }
-    drop(reader);
-    let on_disk = file.metadata()?.len();
+        Ok(())
+    })?;
+    let Some(jsonl::ReadBack {
+        mut file,
+        complete,
+        torn,
+    }) = read
+    else {
+        return Ok((state, rec, 0));
+    };
     let mut len = complete;
     let mut changed = false;
-    if on_disk != complete {
-        rec.cut_bytes = on_disk - complete;
+    if torn > 0 {
+        rec.cut_bytes = torn;
         tracing::warn!(
             path = %path.display(),
             "fill log ends in a partial line (a crash mid-write); cutting it off"

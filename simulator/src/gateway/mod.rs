@@ -26,6 +26,7 @@
 
 pub mod execution;
 pub mod journal;
+mod jsonl;
 pub mod marks;
 pub mod metrics;
 pub mod mock;
