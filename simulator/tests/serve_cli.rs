@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use alertgate_simulator::gateway::mock::{MockExchange, MockSettings};
 
 mod common;
-use common::{alert, http, now_s, signed, start, wait_until, SECRET_VAR};
+use common::{alert, gate_config, http, json_lines, now_s, signed, start, wait_until, SECRET_VAR};
 
 const SAMPLE_SECRET: &str = "replay-sample-secret-do-not-use";
 
@@ -50,14 +50,9 @@ fn summary_value(out: &Output, key: &str) -> u64 {
 /// timestamps and forwards the recorded source address through the trusted
 /// loopback proxy.
 fn sample_config(dir: &Path) -> PathBuf {
-    let path = dir.join("gate.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-[auth]
-scheme = "timestamped"
-secrets_env = ["{SECRET_VAR}"]
+    gate_config(
+        dir,
+        r#"
 [policy]
 min_confidence = 0.6
 max_quantity = 2
@@ -71,25 +66,14 @@ per_second = 1000
 allowlist = ["tradingview"]
 [serve]
 trusted_proxies = ["127.0.0.1"]
-"#
-        ),
+"#,
     )
-    .unwrap();
-    path
-}
-
-fn lines(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 /// The mock exchange's log: (submit lines, fill lines), each line's object.
 fn exchange_log(path: &Path) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
     let (mut submits, mut fills) = (Vec::new(), Vec::new());
-    for l in lines(path) {
+    for l in json_lines(path) {
         match (l.get("submit"), l.get("fill")) {
             (Some(s), None) => submits.push(s.clone()),
             (None, Some(f)) => fills.push(f.clone()),
@@ -110,7 +94,7 @@ fn text<'v>(v: &'v serde_json::Value, key: &str) -> &'v str {
 /// once and no order more than once (bracket legs aside); and replaying
 /// the log rebuilds a state whose fills match the logged ones.
 fn check_exchange_log(dir: &Path, settings: MockSettings) {
-    let journal = lines(&dir.join("journal.jsonl"));
+    let journal = json_lines(&dir.join("journal.jsonl"));
     let accepted: BTreeMap<String, String> = journal
         .iter()
         .filter(|l| l["decision"]["accepted"] == true)
@@ -188,7 +172,7 @@ fn serve_and_send_the_bundled_sample() {
 
     // Every request is journaled, and the journal replays as a stream.
     let journal = dir.path().join("journal.jsonl");
-    assert_eq!(lines(&journal).len(), 59);
+    assert_eq!(json_lines(&journal).len(), 59);
     let replay = Command::new(env!("CARGO_BIN_EXE_alertgate"))
         .arg("replay")
         .arg("--stream")
@@ -247,7 +231,7 @@ fn kill_9_mid_stream_then_resend_executes_each_accepted_event_once() {
     gw.child.kill().unwrap(); // SIGKILL
     gw.child.wait().unwrap();
     let _ = sender.wait();
-    let journaled_before = lines(&dir.path().join("journal.jsonl")).len();
+    let journaled_before = json_lines(&dir.path().join("journal.jsonl")).len();
     assert!(
         journaled_before > 0 && journaled_before < 59,
         "killed mid-stream: {journaled_before} lines"
@@ -260,7 +244,7 @@ fn kill_9_mid_stream_then_resend_executes_each_accepted_event_once() {
     let mut gw = gw;
     terminate(&mut gw.child);
 
-    let journal = lines(&dir.path().join("journal.jsonl"));
+    let journal = json_lines(&dir.path().join("journal.jsonl"));
     let accepted: Vec<String> = journal
         .iter()
         .filter(|l| l["decision"]["accepted"] == true)
@@ -287,14 +271,9 @@ fn lines_so_far(path: &Path) -> usize {
 #[test]
 fn bad_requests_get_the_right_status_and_code() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("gate.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[auth]
-scheme = "timestamped"
-secrets_env = ["{SECRET_VAR}"]
+    let config = gate_config(
+        dir.path(),
+        r#"
 [policy]
 max_order_value = 1000
 [network]
@@ -307,10 +286,8 @@ per_ip_per_second = 1
 [strategies.tight.rate]
 burst = 1
 per_second = 1
-"#
-        ),
-    )
-    .unwrap();
+"#,
+    );
     let secret = "matrix-secret";
     let gw = start(&config, secret);
     let tv = "52.89.214.238";
@@ -513,14 +490,10 @@ fn wait_exit(mut child: Child) -> (std::process::ExitStatus, String) {
 fn serve_prices_market_orders_from_market_data_without_look_ahead() {
     let dir = tempfile::tempdir().unwrap();
     let market = root().join("examples/replay/market");
-    let config = dir.path().join("gate.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = gate_config(
+        dir.path(),
+        &format!(
             r#"
-[auth]
-scheme = "timestamped"
-secrets_env = ["{SECRET_VAR}"]
 [policy]
 symbols = ["BTC/USDT"]
 max_order_value = 100000
@@ -533,8 +506,7 @@ market = '{}'
 "#,
             market.display()
         ),
-    )
-    .unwrap();
+    );
     let rows = csv_opens(&market.join("BTC-USDT.csv"));
     // A bar whose open differs from the next one's, and a time inside it:
     // a look-ahead would price at the next open.
@@ -687,14 +659,9 @@ fn secrets_in_file_are_refused_by_serve() {
 
 /// A gate for hand-made alerts with the mock exchange's costs set.
 fn costed_config(dir: &Path) -> PathBuf {
-    let config = dir.join("gate.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[auth]
-scheme = "timestamped"
-secrets_env = ["{SECRET_VAR}"]
+    gate_config(
+        dir,
+        r#"
 [policy]
 symbols = ["BTC/USDT"]
 [network]
@@ -705,11 +672,8 @@ trusted_proxies = ["127.0.0.1"]
 maker_fee_bps = 2
 taker_fee_bps = 10
 slippage_bps = 50
-"#
-        ),
+"#,
     )
-    .unwrap();
-    config
 }
 
 fn costs() -> MockSettings {
@@ -828,24 +792,17 @@ fn a_limit_order_rests_until_a_later_alert_moves_the_price_through_it() {
 #[test]
 fn unpriced_orders_are_valued_at_the_exchanges_last_observed_price() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("gate.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[auth]
-scheme = "timestamped"
-secrets_env = ["{SECRET_VAR}"]
+    let config = gate_config(
+        dir.path(),
+        r#"
 [policy]
 max_order_value = 1000
 [network]
 allowlist = ["tradingview"]
 [serve]
 trusted_proxies = ["127.0.0.1"]
-"#
-        ),
-    )
-    .unwrap();
+"#,
+    );
     let secret = "mark-secret";
     let body = |event: &str, extra: &str| {
         format!(

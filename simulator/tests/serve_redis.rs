@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{alert, http, now_s, Gateway, SECRET_VAR};
+use common::{alert, gate_config, http, json_lines, now_s, Gateway};
 
 const SECRET: &str = "redis-e2e-secret";
 const TRADINGVIEW: &str = "52.89.214.238";
@@ -84,14 +84,10 @@ fn config(dir: &Path, store: &str) -> PathBuf {
 }
 
 fn config_with_rate(dir: &Path, store: &str, burst: u32, per_second: u32) -> PathBuf {
-    let path = dir.join("gate.toml");
-    std::fs::write(
-        &path,
-        format!(
+    gate_config(
+        dir,
+        &format!(
             r#"
-[auth]
-scheme = "timestamped"
-secrets_env = ["{SECRET_VAR}"]
 [policy]
 max_order_value = 1000
 [replay]
@@ -106,8 +102,6 @@ trusted_proxies = ["127.0.0.1"]
 "#
         ),
     )
-    .unwrap();
-    path
 }
 
 fn start(config: &Path) -> Gateway {
@@ -126,11 +120,7 @@ fn post(port: u16, body: &[u8]) -> (u16, String) {
 }
 
 fn journal(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("journal.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    json_lines(&dir.join("journal.jsonl"))
 }
 
 #[test]

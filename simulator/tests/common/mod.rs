@@ -129,3 +129,21 @@ pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Writes `dir/gate.toml`: the `timestamped` scheme with its secret from
+/// [`SECRET_VAR`], then `rest` (the test's own sections).
+pub fn gate_config(dir: &Path, rest: &str) -> std::path::PathBuf {
+    let path = dir.join("gate.toml");
+    let auth = format!("[auth]\nscheme = \"timestamped\"\nsecrets_env = [\"{SECRET_VAR}\"]\n");
+    std::fs::write(&path, auth + rest).unwrap();
+    path
+}
+
+/// Each line of a JSON-lines file (missing: none), parsed.
+pub fn json_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
