@@ -3,12 +3,17 @@
 //!   no gate can verify a signature faster than computing it);
 //! - `parse/203B` ≤ 150 ns; `serde_json_baseline/203B` is the reference
 //!   parser on the same bytes.
+//!
+//! `gate_unsigned/203B` (no target) is `gate_check` with scheme `none`:
+//! the gate's cost besides the signature.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use alertgate_benches::{SAMPLE_ALERT, SAMPLE_TIME_MS, SECRET};
-use alertgate_validator::auth::{self, AuthConfig, Scheme};
+use alertgate_benches::{
+    distinct_alerts, timestamped_signature, SAMPLE_ALERT, SAMPLE_TIME_MS, SECRET,
+};
+use alertgate_validator::auth::{AuthConfig, Scheme};
 use alertgate_validator::{Config, Gate, Policy, RateConfig, Replay, Request};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hmac::{Hmac, Mac};
@@ -66,29 +71,37 @@ fn serde_json_baseline(c: &mut Criterion) {
 }
 
 fn gate_check(c: &mut Criterion) {
+    gate(c, "gate_check", Scheme::Timestamped);
+}
+
+/// The same alerts through a gate with scheme `none`: what the gate costs
+/// besides the signature (parse, fields, policy, replay guard, order), so
+/// that `gate_check` − `gate_unsigned` is the signature check's share.
+fn gate_unsigned(c: &mut Criterion) {
+    gate(c, "gate_unsigned", Scheme::None);
+}
+
+/// Full accepts of distinct sample-sized alerts, signed with the
+/// timestamped scheme (the signature header is sent with `none` too).
+fn gate(c: &mut Criterion, name: &str, scheme: Scheme) {
     const CHUNK: usize = 1000;
-    let mut g = c.benchmark_group("gate_check");
+    let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Bytes(SAMPLE_ALERT.len() as u64));
-    let t_s = SAMPLE_TIME_MS / 1000;
-    // Distinct alerts of the sample's exact size (the event id is rewritten
-    // with a same-width counter), each signed: every check is a full accept
-    // and the replay guard does real work.
-    let sample = std::str::from_utf8(SAMPLE_ALERT).unwrap();
-    let bodies: Vec<String> = (0..CHUNK)
-        .map(|i| sample.replace("sma-x:1699113600", &format!("sma-x:{i:010}")))
-        .collect();
+    // Distinct alerts of the sample's exact size, each signed: every check
+    // is a full accept and the replay guard does real work.
+    let bodies = distinct_alerts(CHUNK);
     let signatures: Vec<String> = bodies
         .iter()
-        .map(|b| {
-            assert_eq!(b.len(), SAMPLE_ALERT.len());
-            let signed = auth::sign(Scheme::Timestamped, SECRET, b.as_bytes(), t_s, "x").unwrap();
-            signed[0].1.to_string()
-        })
+        .map(|b| timestamped_signature(b.as_bytes()))
         .collect();
     let config = Config {
         auth: AuthConfig {
-            scheme: Scheme::Timestamped,
-            secrets: &[SECRET],
+            scheme,
+            secrets: if scheme == Scheme::None {
+                &[]
+            } else {
+                &[SECRET]
+            },
             ..AuthConfig::default()
         },
         policy: Policy::default(),
@@ -133,5 +146,12 @@ fn gate_check(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, hmac_floor, gate_check, parse, serde_json_baseline);
+criterion_group!(
+    benches,
+    hmac_floor,
+    gate_check,
+    gate_unsigned,
+    parse,
+    serde_json_baseline
+);
 criterion_main!(benches);

@@ -12,6 +12,25 @@ pub const SAMPLE_TIME_MS: i64 = 1_699_113_600_000;
 /// The secret the benches sign with.
 pub const SECRET: &[u8] = b"bench-secret-0123456789abcdef";
 
+/// `n` distinct alerts of the sample's exact size: the sample with its
+/// event id rewritten by a counter of the same width, so that every check
+/// of them is a full accept and the replay guard does real work.
+pub fn distinct_alerts(n: usize) -> Vec<String> {
+    let sample = std::str::from_utf8(SAMPLE_ALERT).expect("the sample is UTF-8");
+    (0..n)
+        .map(|i| sample.replace("sma-x:1699113600", &format!("sma-x:{i:010}")))
+        .collect()
+}
+
+/// The `X-Tradeeon-Signature` value of `body` (timestamped scheme, key
+/// [`SECRET`], signed at the sample's time).
+pub fn timestamped_signature(body: &[u8]) -> String {
+    use alertgate_validator::auth::{sign, Scheme};
+    let signed = sign(Scheme::Timestamped, SECRET, body, SAMPLE_TIME_MS / 1000, "")
+        .expect("the timestamped scheme signs");
+    signed[0].1.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -19,5 +38,13 @@ mod tests {
         assert_eq!(super::SAMPLE_ALERT.len(), 203);
         let fields = alertgate_validator::alert::parse(super::SAMPLE_ALERT).unwrap();
         assert_eq!(fields.timestamp_ms, Some(super::SAMPLE_TIME_MS));
+    }
+
+    #[test]
+    fn distinct_alerts_keep_the_sample_size_and_differ() {
+        let alerts = super::distinct_alerts(3);
+        assert!(alerts.iter().all(|a| a.len() == super::SAMPLE_ALERT.len()));
+        assert!(alerts[0] != alerts[1] && alerts[1] != alerts[2]);
+        assert!(super::timestamped_signature(alerts[0].as_bytes()).starts_with("t=1699113600,s="));
     }
 }

@@ -1,0 +1,75 @@
+//! Runs `Gate::check` over the `gate_check` bench's alerts (distinct,
+//! sample-sized, signed with the timestamped scheme), once each: a driver
+//! for instruction-level profilers, whose counts do not suffer from a shared
+//! machine's noise.
+//!
+//! ```sh
+//! cargo build --release -p alertgate-benches --example gate_loop
+//! valgrind --tool=callgrind target/release/examples/gate_loop 2000 none
+//! ```
+//!
+//! Arguments: the number of alerts (default 1000) and `none` to check them
+//! with scheme `none` (default: `timestamped`). Valgrind's CPU has no SHA
+//! extensions, so under it SHA-256 runs in software: profile the signature
+//! check with `perf record` instead, and the rest of the gate with `none`.
+//! Per-check counts: the difference between two runs of different lengths
+//! (the set-up is counted too).
+
+use alertgate_benches::{distinct_alerts, timestamped_signature, SAMPLE_TIME_MS, SECRET};
+use alertgate_validator::auth::{AuthConfig, Scheme};
+use alertgate_validator::{Config, Gate, RateConfig, Request};
+use std::hint::black_box;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let n: usize = match args.next() {
+        None => 1000,
+        Some(a) => a.parse().unwrap_or_else(|_| {
+            eprintln!("gate_loop: N must be a count, got {a:?}");
+            std::process::exit(2)
+        }),
+    };
+    let scheme = match args.next().as_deref() {
+        Some("none") => Scheme::None,
+        _ => Scheme::Timestamped,
+    };
+    let bodies = distinct_alerts(n);
+    // No signing work in a profile of the unsigned gate.
+    let signatures: Vec<String> = match scheme {
+        Scheme::None => vec![String::new(); n],
+        _ => bodies
+            .iter()
+            .map(|b| timestamped_signature(b.as_bytes()))
+            .collect(),
+    };
+    let secrets: &[&[u8]] = if scheme == Scheme::None {
+        &[]
+    } else {
+        &[SECRET]
+    };
+    let config = Config {
+        auth: AuthConfig {
+            scheme,
+            secrets,
+            ..AuthConfig::default()
+        },
+        // Every check must be a full accept.
+        rate: RateConfig::UNLIMITED,
+        ..Config::default()
+    };
+    let mut gate: Box<Gate<'_, 4096>> =
+        Box::new(Gate::new(config).expect("the bench config is valid"));
+    let mut accepted = 0;
+    for (body, signature) in bodies.iter().zip(&signatures) {
+        let headers = [("X-Tradeeon-Signature", signature.as_str())];
+        let request = Request {
+            body: body.as_bytes(),
+            headers: &headers,
+            source_ip: None,
+            mark_price: None,
+        };
+        let order = gate.check(black_box(&request), SAMPLE_TIME_MS + 500);
+        accepted += usize::from(black_box(order).is_ok());
+    }
+    assert_eq!(accepted, n, "every alert must be accepted");
+}
