@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Arguments: the number of alerts (default 1000) and `none` to check them
-//! with scheme `none` (default: `timestamped`). Valgrind's CPU has no SHA
+//! with scheme `none` (default: `timestamped`), or `parse` to run only
+//! `alert::parse` on them. Valgrind's CPU has no SHA
 //! extensions, so under it SHA-256 runs in software: profile the signature
 //! check with `perf record` instead, and the rest of the gate with `none`.
 //! Per-check counts: the difference between two runs of different lengths
@@ -29,11 +30,20 @@ fn main() {
             std::process::exit(2)
         }),
     };
-    let scheme = match args.next().as_deref() {
+    let mode = args.next();
+    let bodies = distinct_alerts(n);
+    if mode.as_deref() == Some("parse") {
+        let parsed = bodies
+            .iter()
+            .filter(|b| alertgate_validator::alert::parse(black_box(b.as_bytes())).is_ok())
+            .count();
+        assert_eq!(parsed, n, "every alert must parse");
+        return;
+    }
+    let scheme = match mode.as_deref() {
         Some("none") => Scheme::None,
         _ => Scheme::Timestamped,
     };
-    let bodies = distinct_alerts(n);
     // No signing work in a profile of the unsigned gate.
     let signatures: Vec<String> = match scheme {
         Scheme::None => vec![String::new(); n],
