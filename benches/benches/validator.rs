@@ -11,10 +11,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use alertgate_benches::{
-    distinct_alerts, timestamped_signature, SAMPLE_ALERT, SAMPLE_TIME_MS, SECRET,
+    distinct_alerts, gate_config, timestamped_signature, SAMPLE_ALERT, SAMPLE_TIME_MS, SECRET,
 };
-use alertgate_validator::auth::{AuthConfig, Scheme};
-use alertgate_validator::{Config, Gate, Policy, RateConfig, Replay, Request};
+use alertgate_validator::auth::Scheme;
+use alertgate_validator::{Gate, Request};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -94,22 +94,7 @@ fn gate(c: &mut Criterion, name: &str, scheme: Scheme) {
         .iter()
         .map(|b| timestamped_signature(b.as_bytes()))
         .collect();
-    let config = Config {
-        auth: AuthConfig {
-            scheme,
-            secrets: if scheme == Scheme::None {
-                &[]
-            } else {
-                &[SECRET]
-            },
-            ..AuthConfig::default()
-        },
-        policy: Policy::default(),
-        replay: Replay::default(),
-        // Every iteration must be a full accept: no rate limit.
-        rate: RateConfig::UNLIMITED,
-        ..Config::default()
-    };
+    let config = gate_config(scheme);
     g.bench_function("203B", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;

@@ -16,9 +16,9 @@
 //! Per-check counts: the difference between two runs of different lengths
 //! (the set-up is counted too).
 
-use alertgate_benches::{distinct_alerts, timestamped_signature, SAMPLE_TIME_MS, SECRET};
-use alertgate_validator::auth::{AuthConfig, Scheme};
-use alertgate_validator::{Config, Gate, RateConfig, Request};
+use alertgate_benches::{distinct_alerts, gate_config, timestamped_signature, SAMPLE_TIME_MS};
+use alertgate_validator::auth::Scheme;
+use alertgate_validator::{Gate, Request};
 use std::hint::black_box;
 
 fn main() {
@@ -52,23 +52,8 @@ fn main() {
             .map(|b| timestamped_signature(b.as_bytes()))
             .collect(),
     };
-    let secrets: &[&[u8]] = if scheme == Scheme::None {
-        &[]
-    } else {
-        &[SECRET]
-    };
-    let config = Config {
-        auth: AuthConfig {
-            scheme,
-            secrets,
-            ..AuthConfig::default()
-        },
-        // Every check must be a full accept.
-        rate: RateConfig::UNLIMITED,
-        ..Config::default()
-    };
     let mut gate: Box<Gate<'_, 4096>> =
-        Box::new(Gate::new(config).expect("the bench config is valid"));
+        Box::new(Gate::new(gate_config(scheme)).expect("the bench config is valid"));
     let mut accepted = 0;
     for (body, signature) in bodies.iter().zip(&signatures) {
         let headers = [("X-Tradeeon-Signature", signature.as_str())];

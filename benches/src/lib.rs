@@ -31,6 +31,30 @@ pub fn timestamped_signature(body: &[u8]) -> String {
     signed[0].1.to_string()
 }
 
+/// The gate configuration of the `gate_*` benches: `scheme` (`none` or
+/// `timestamped`, keyed with [`SECRET`]), default policy, and no rate limit,
+/// so that every check of [`distinct_alerts`] is a full accept.
+pub fn gate_config(
+    scheme: alertgate_validator::auth::Scheme,
+) -> alertgate_validator::Config<'static> {
+    use alertgate_validator::auth::{AuthConfig, Scheme};
+    use alertgate_validator::{Config, RateConfig};
+    let secrets: &'static [&'static [u8]] = if scheme == Scheme::None {
+        &[]
+    } else {
+        &[SECRET]
+    };
+    Config {
+        auth: AuthConfig {
+            scheme,
+            secrets,
+            ..AuthConfig::default()
+        },
+        rate: RateConfig::UNLIMITED,
+        ..Config::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
