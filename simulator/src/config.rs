@@ -154,6 +154,10 @@ pub struct PolicySection {
     pub quotes: Option<Vec<String>>,
     /// Largest order value, quote units (default unlimited).
     pub max_order_value: Option<DecimalSetting>,
+    /// Value orders at the alert's own price when no mark price is known
+    /// (default false: without a mark only a buy limit can be valued; see
+    /// [`Policy::trust_alert_prices`]).
+    pub trust_alert_prices: Option<bool>,
     /// Oldest accepted alert, seconds (default 300).
     pub max_age_s: Option<u32>,
     /// Furthest accepted alert time in the future, seconds (default 60).
@@ -286,17 +290,20 @@ pub struct ServeSection {
     /// bar (or trade) of its symbol that started at or before the alert's own
     /// time (the body's `timestamp`), never a later bar (`replay`'s rule for
     /// the gate's mark); past the end of the data that is the last bar's
-    /// open. The mark values orders that carry neither `price` nor
-    /// `stop_price` (`max_order_value`), and it is the price the mock
-    /// exchange observes when the order is submitted, whatever its type: a
-    /// market order fills there, a limit or stop order rests unless that
-    /// price reaches it. When the data has no mark for an alert (no body
-    /// timestamp, a symbol without data, a time before the symbol's first
-    /// bar), the order is priced as without `market` (its own price, else
-    /// the symbol's last accepted alert price; see [`crate::gateway::mock`]
-    /// for the exchange's fallback);
-    /// `alertgate_mark_fallbacks_total{reason}` counts the order and a debug
-    /// log line names the reason. Default: none (alerts' prices only).
+    /// open. The mark values every order but a buy limit for
+    /// `max_order_value` (see [`Policy::valuation_price`]), and it is the
+    /// price the mock exchange observes when the order is submitted,
+    /// whatever its type: a market order fills there, a limit or stop order
+    /// rests unless that price reaches it. When the data has no mark for an
+    /// alert (no body timestamp, a symbol without data, a time before the
+    /// symbol's first bar), the order is valued at the symbol's last mark
+    /// from the data that an accepted order carried, if any, and is
+    /// otherwise `unpriced_order` under `max_order_value` (an alert's own
+    /// price is never a mark; see [`crate::gateway::mock`] for how the
+    /// exchange fills without one); `alertgate_mark_fallbacks_total{reason}`
+    /// counts the order and a debug log line names the reason. Default:
+    /// none (no marks: under `max_order_value` only buy limits, or every
+    /// order with `policy.trust_alert_prices`).
     pub market: Option<String>,
     /// Consecutive execution failures that open the circuit breaker.
     /// Default 5.
@@ -768,6 +775,7 @@ impl Settings {
             symbols: &[],
             quotes: &[],
             max_order_value: p.max_order_value.map(|d| d.0),
+            trust_alert_prices: p.trust_alert_prices.unwrap_or(defaults.trust_alert_prices),
             max_age_ms: p
                 .max_age_s
                 .map_or(defaults.max_age_ms, |s| i64::from(s) * 1000),

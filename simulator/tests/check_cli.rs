@@ -49,6 +49,8 @@ fn bundled_example_is_accepted() {
             &header,
             "--now",
             "2023-11-04T16:00:05Z",
+            "--mark-price",
+            "67450",
         ],
         b"",
     );

@@ -167,8 +167,9 @@ pub enum Rejection {
         /// Configured maximum.
         max: Decimal,
     },
-    /// `max_order_value` is set but neither the alert nor the caller gave a
-    /// price to value the order with.
+    /// `max_order_value` is set but the order has no price to be valued at:
+    /// no mark price is known and the alert's own price does not bound what
+    /// it can cost (see [`crate::Policy::valuation_price`]).
     UnpricedOrder {
         /// Configured maximum that could not be checked.
         max: Decimal,
@@ -383,7 +384,7 @@ impl fmt::Display for Rejection {
             }
             Rejection::UnpricedOrder { max } => write!(
                 f,
-                "order has no price and no mark price was supplied; cannot check max_order_value {max}"
+                "no mark price is known and the alert's own price does not bound what this order can cost (only a buy limit's does; policy.trust_alert_prices values orders at the alert's price): cannot check max_order_value {max}"
             ),
             Rejection::InvertedBracket {
                 side,

@@ -18,6 +18,20 @@
 //! Only a request that passes every check consumes a rate-limit token and is
 //! recorded in the replay guard, so rejected traffic cannot crowd out good
 //! alerts in either. The gate owns no clock: `now_ms` is a parameter.
+//!
+//! # How long an accepted alert is remembered
+//!
+//! An alert passes the staleness check while `now ≤ alert time + max_age`,
+//! and its time may lie up to `max_future_skew` ahead of the clock that
+//! accepted it. The replay guard therefore remembers an accepted event
+//! until `max(accepted at, alert time) + window` inclusive, with `window ≥
+//! max_age` (default `max_age`; a shorter one is refused by [`Gate::new`]):
+//! every later copy that is still fresh enough to pass the staleness check
+//! is refused as `replayed`. The alert time is the one the gate settled
+//! (body, else signature, else — only with `require_timestamp = false` —
+//! the clock, which makes every copy fresh: then the window alone protects,
+//! from acceptance). Sized for the peak rate of accepted alerts ×
+//! `(window + max_future_skew)`, the guard never fills.
 
 use core::net::IpAddr;
 
@@ -53,9 +67,12 @@ impl Default for Network<'_> {
 /// Replay guard settings (its capacity is the gate's `REPLAY` parameter).
 #[derive(Clone, Copy, Default)]
 pub struct Replay {
-    /// How long an accepted event id is remembered, in ms. Default `None`:
-    /// the policy's `max_age_ms`, so any alert fresh enough to pass the
-    /// staleness check is still remembered when it is replayed.
+    /// How long an accepted event id is remembered, in ms, counted from
+    /// the later of its acceptance and the alert's own time (see the
+    /// [module docs](self)). Default `None`: the policy's `max_age_ms`, so
+    /// any copy fresh enough to pass the staleness check is still
+    /// remembered. A window shorter than `max_age_ms` would let such a copy
+    /// through, and [`Gate::new`] refuses it.
     pub window_ms: Option<i64>,
     /// Key of the guard's id fingerprints (see [`crate::replay`]). Default
     /// `None`: derived from the first secret (SHA-256 of a label and the
@@ -192,10 +209,10 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
             });
         }
         let replay_window_ms = config.replay.window_ms.unwrap_or(config.policy.max_age_ms);
-        if replay_window_ms <= 0 {
+        if replay_window_ms < config.policy.max_age_ms {
             return Err(ConfigError::InvalidValue {
                 setting: "replay.window",
-                expected: "a duration above 0",
+                expected: "a duration of at least policy.max_age (a shorter window forgets alerts that are still fresh)",
             });
         }
         if REPLAY == 0 {
@@ -256,12 +273,7 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
         // digest. The order still carries the sender's id.
         let (event_id, replay_key) = match verified.event_id {
             Some(header) => {
-                let mut id = EventId::new();
-                id.push_str(header).map_err(|_| Rejection::InvalidField {
-                    field: "event_id",
-                    value: crate::error::snippet(header.as_bytes()),
-                    expected: "an event id header of at most 64 bytes",
-                })?;
+                let id = header_event_id(header, self.verifier.scheme())?;
                 let key = match fields.event_id.take() {
                     _ if verified.event_id_signed => copy_id(&id),
                     Some(body_id) => body_id,
@@ -282,8 +294,11 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
         // charged once the guard has recorded the event, so neither a replay
         // nor a rate-limited alert spends a token or leaves a record.
         let level = self.bucket.peek(now_ms)?;
-        self.guard
-            .try_insert(replay_key.as_bytes(), now_ms, self.replay_window_ms)?;
+        self.guard.try_insert(
+            replay_key.as_bytes(),
+            now_ms,
+            self.replay_lifetime_ms(now_ms, timestamp_ms),
+        )?;
         // `peek` just saw a token at this same instant.
         self.bucket.spend(level, now_ms);
 
@@ -305,11 +320,41 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
     }
 
     /// Records an order's [`Order::replay_key`] as accepted at
-    /// `accepted_ms` without checking a request: used to rebuild the guard
-    /// from a journal after a restart.
-    pub fn remember(&mut self, replay_key: &str, accepted_ms: i64) -> Result<(), Rejection> {
-        self.guard
-            .try_insert(replay_key.as_bytes(), accepted_ms, self.replay_window_ms)
+    /// `accepted_ms` for an alert of time `timestamp_ms` (its
+    /// [`Order::timestamp_ms`]) without checking a request: used to rebuild
+    /// the guard from a journal after a restart.
+    pub fn remember(
+        &mut self,
+        replay_key: &str,
+        accepted_ms: i64,
+        timestamp_ms: i64,
+    ) -> Result<(), Rejection> {
+        self.guard.try_insert(
+            replay_key.as_bytes(),
+            accepted_ms,
+            self.replay_lifetime_ms(accepted_ms, timestamp_ms),
+        )
+    }
+
+    /// How long after `accepted_ms` the event of an alert of time
+    /// `timestamp_ms` is remembered, in ms: through `max(accepted_ms,
+    /// timestamp_ms) + window` inclusive (see the [module docs](self)).
+    /// Always above 0.
+    pub fn replay_lifetime_ms(&self, accepted_ms: i64, timestamp_ms: i64) -> i64 {
+        // The guard forgets an entry once its clock reaches the expiry, so
+        // the last instant it must still be remembered at is one before.
+        let ahead = timestamp_ms.saturating_sub(accepted_ms).max(0);
+        ahead
+            .saturating_add(self.replay_window_ms)
+            .saturating_add(1)
+    }
+
+    /// The last instant (Unix ms) at which the event of an order accepted
+    /// at `accepted_ms` with alert time `timestamp_ms` is remembered.
+    pub fn remembered_until_ms(&self, accepted_ms: i64, timestamp_ms: i64) -> i64 {
+        accepted_ms
+            .saturating_add(self.replay_lifetime_ms(accepted_ms, timestamp_ms))
+            .saturating_sub(1)
     }
 
     /// Gives back the rate-limit token of an acceptance that did not take
@@ -330,12 +375,18 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
         self.guard.forget(replay_key.as_bytes())
     }
 
+    /// The risk policy in use.
+    pub fn policy(&self) -> &Policy<'a> {
+        &self.policy
+    }
+
     /// The signature scheme in use.
     pub fn scheme(&self) -> crate::auth::Scheme {
         self.verifier.scheme()
     }
 
-    /// The replay window, in ms.
+    /// The replay window, in ms (counted from the later of acceptance and
+    /// the alert's time; see [`Gate::replay_lifetime_ms`]).
     pub fn replay_window_ms(&self) -> i64 {
         self.replay_window_ms
     }
@@ -344,6 +395,22 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
     pub fn replay_live(&self, now_ms: i64) -> usize {
         self.guard.live(now_ms)
     }
+}
+
+/// The event id of an id header: refused when empty (it would make every
+/// such alert one event: the second would be dropped as a replay of the
+/// first) or longer than [`crate::alert::EVENT_ID_CAP`] bytes, like a
+/// body's `event_id`.
+fn header_event_id(value: &str, scheme: crate::auth::Scheme) -> Result<EventId, Rejection> {
+    let mut id = EventId::new();
+    if value.is_empty() || id.push_str(value).is_err() {
+        return Err(Rejection::InvalidField {
+            field: scheme.event_id_header().unwrap_or("event_id"),
+            value: crate::error::snippet(value.as_bytes()),
+            expected: "a non-empty event id of at most 64 bytes",
+        });
+    }
+    Ok(id)
 }
 
 /// A copy of `id`: its bytes in one copy (`heapless`'s `clone` copies a
@@ -374,4 +441,224 @@ pub fn body_digest_id(body: &[u8]) -> EventId {
         }
     }
     id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn gate(policy: Policy<'static>, window_ms: Option<i64>) -> Gate<'static, 8> {
+        Gate::new(Config {
+            policy,
+            replay: Replay {
+                window_ms,
+                hash_key: None,
+            },
+            ..Config::default()
+        })
+        .unwrap()
+    }
+
+    fn body(time: Option<i64>) -> std::string::String {
+        let time = time.map_or(std::string::String::new(), |t| format!(r#","time":{t}"#));
+        format!(r#"{{"ticker":"BTCUSDT","action":"buy","qty":"0.1","id":"evt-1"{time}}}"#)
+    }
+
+    fn decide(gate: &mut Gate<'_, 8>, body: &str, now_ms: i64) -> &'static str {
+        let request = Request {
+            body: body.as_bytes(),
+            headers: &[],
+            source_ip: None,
+            mark_price: None,
+        };
+        match gate.check(&request, now_ms) {
+            Ok(_) => "accepted",
+            Err(e) => e.code(),
+        }
+    }
+
+    /// The issue's reproduction: an alert stamped 59 s ahead, copied 300.5 s
+    /// after its acceptance, is still fresh and must be a replay.
+    #[test]
+    fn a_copy_is_remembered_while_it_is_fresh() {
+        let mut gate = gate(Policy::default(), None);
+        let alert = body(Some(1_704_070_859_000));
+        assert_eq!(decide(&mut gate, &alert, 1_704_070_800_000), "accepted");
+        assert_eq!(decide(&mut gate, &alert, 1_704_071_100_500), "replayed");
+        // Fresh through its last instant (age = max_age exactly)...
+        assert_eq!(decide(&mut gate, &alert, 1_704_071_159_000), "replayed");
+        // ...and stale after it: forgotten only then.
+        assert_eq!(decide(&mut gate, &alert, 1_704_071_159_001), "stale");
+        assert_eq!(gate.replay_live(1_704_071_159_001), 0);
+    }
+
+    #[test]
+    fn a_window_shorter_than_max_age_is_refused() {
+        let policy = Policy::default();
+        let short = Gate::<8>::new(Config {
+            policy,
+            replay: Replay {
+                window_ms: Some(policy.max_age_ms - 1),
+                hash_key: None,
+            },
+            ..Config::default()
+        });
+        assert!(matches!(
+            short.err(),
+            Some(ConfigError::InvalidValue {
+                setting: "replay.window",
+                ..
+            })
+        ));
+        assert_eq!(
+            gate(policy, Some(policy.max_age_ms)).replay_window_ms(),
+            300_000
+        );
+        // max_age 0: an alert is fresh for one instant, and remembered then.
+        let zero = Policy {
+            max_age_ms: 0,
+            max_future_skew_ms: 0,
+            ..Policy::default()
+        };
+        let mut g = gate(zero, None);
+        let t = 1_704_070_800_000;
+        assert_eq!(decide(&mut g, &body(Some(t)), t), "accepted");
+        assert_eq!(decide(&mut g, &body(Some(t)), t), "replayed");
+        assert_eq!(decide(&mut g, &body(Some(t)), t + 1), "stale");
+    }
+
+    #[test]
+    fn remember_keeps_what_check_kept() {
+        let policy = Policy::default();
+        let mut live = gate(policy, None);
+        let alert = body(Some(1_704_070_860_000));
+        let accepted_ms = 1_704_070_800_000;
+        let request = Request {
+            body: alert.as_bytes(),
+            headers: &[],
+            source_ip: None,
+            mark_price: None,
+        };
+        let order = live.check(&request, accepted_ms).unwrap();
+        let until = live.remembered_until_ms(accepted_ms, order.timestamp_ms);
+        assert_eq!(until, 1_704_070_860_000 + 300_000);
+        let mut rebuilt = gate(policy, None);
+        rebuilt
+            .remember(order.replay_key.as_str(), accepted_ms, order.timestamp_ms)
+            .unwrap();
+        assert_eq!(decide(&mut rebuilt, &alert, until), "replayed");
+        assert_eq!(decide(&mut rebuilt, &alert, until + 1), "stale");
+    }
+
+    #[cfg(feature = "scheme-github")]
+    #[test]
+    fn an_empty_or_over_long_id_header_is_refused_naming_it() {
+        let secrets: [&[u8]; 1] = [b"s3cret"];
+        let mut gate: Gate<'_, 8> = Gate::new(Config {
+            auth: AuthConfig {
+                scheme: crate::auth::Scheme::Github,
+                secrets: &secrets,
+                ..AuthConfig::default()
+            },
+            ..Config::default()
+        })
+        .unwrap();
+        let now = 1_704_070_800_000;
+        let alert = body(Some(now));
+        let signed = crate::auth::sign(
+            crate::auth::Scheme::Github,
+            b"s3cret",
+            alert.as_bytes(),
+            0,
+            "",
+        )
+        .unwrap();
+        let long = "x".repeat(65);
+        for id in ["", long.as_str()] {
+            let headers = [
+                (signed[0].0, signed[0].1.as_str()),
+                ("X-GitHub-Delivery", id),
+            ];
+            let request = Request {
+                body: alert.as_bytes(),
+                headers: &headers,
+                source_ip: None,
+                mark_price: None,
+            };
+            let err = gate.check(&request, now).unwrap_err();
+            assert_eq!(err.code(), "invalid_field");
+            let message = std::format!("{err}");
+            assert!(message.contains("X-GitHub-Delivery"), "{message}");
+        }
+        assert_eq!(gate.replay_live(now), 0);
+    }
+
+    proptest! {
+        /// For any freshness settings, window and arrival times, an alert
+        /// accepted once is refused as a replay whenever a copy would still
+        /// pass the staleness check.
+        #[test]
+        fn an_accepted_alert_is_never_accepted_again_while_fresh(
+            max_age_s in 0i64..1_000,
+            skew_s in 0i64..1_000,
+            extra_window_ms in proptest::option::of(0i64..2_000_000),
+            alert_offset_ms in -1_100_000i64..1_100_000,
+            first_ms in 0i64..1_000_000,
+            later_ms in proptest::collection::vec(0i64..2_500_000, 1..6),
+            others in proptest::collection::vec(0i64..2_000_000, 0..6),
+        ) {
+            let policy = Policy {
+                max_age_ms: max_age_s * 1000,
+                max_future_skew_ms: skew_s * 1000,
+                ..Policy::default()
+            };
+            let window = extra_window_ms.map(|w| policy.max_age_ms + w);
+            let mut g = gate(policy, window);
+            let t0 = 1_700_000_000_000i64;
+            let accepted_at = t0 + first_ms;
+            let alert_ms = accepted_at + alert_offset_ms;
+            let alert = body(Some(alert_ms));
+            let first = decide(&mut g, &alert, accepted_at);
+            let fresh = |now: i64| {
+                now - alert_ms <= policy.max_age_ms && alert_ms - now <= policy.max_future_skew_ms
+            };
+            prop_assert_eq!(first == "accepted", fresh(accepted_at));
+            prop_assume!(first == "accepted");
+            // Later copies at non-decreasing times, other alerts between.
+            let mut now = accepted_at;
+            let mut times: std::vec::Vec<i64> = later_ms.iter().map(|d| accepted_at + d).collect();
+            times.sort_unstable();
+            for (i, t) in times.into_iter().enumerate() {
+                if let Some(o) = others.get(i) {
+                    let other = format!(r#"{{"ticker":"BTCUSDT","action":"buy","qty":"0.1","id":"o{i}","time":{}}}"#, t0 + o);
+                    decide(&mut g, &other, now.max(t));
+                }
+                now = now.max(t);
+                let again = decide(&mut g, &alert, now);
+                prop_assert_ne!(again, "accepted", "accepted again at +{} ms", now - accepted_at);
+                if fresh(now) {
+                    prop_assert_eq!(again, "replayed");
+                }
+            }
+        }
+
+        /// Without a timestamp every copy is fresh: the window alone
+        /// protects, counted from acceptance.
+        #[test]
+        fn untimed_alerts_are_remembered_for_the_window(
+            window_s in 0i64..1_000,
+            delay_ms in 0i64..2_000_000,
+        ) {
+            let policy = Policy { require_timestamp: false, ..Policy::default() };
+            let window_ms = policy.max_age_ms + window_s * 1000;
+            let mut g = gate(policy, Some(window_ms));
+            let alert = body(None);
+            let t = 1_700_000_000_000i64;
+            prop_assert_eq!(decide(&mut g, &alert, t), "accepted");
+            let again = decide(&mut g, &alert, t + delay_ms);
+            let expected = if delay_ms <= window_ms { "replayed" } else { "accepted" };
+            prop_assert_eq!(again, expected);
+        }
+    }
 }

@@ -9,15 +9,16 @@
 //! 2. quantity ≤ `max_quantity` → `quantity_too_large`
 //! 3. symbol in `symbols` (canonical `BASE/QUOTE`; empty list allows all) →
 //!    `symbol_not_allowed`
-//! 4. price × quantity ≤ `max_order_value`, valued at the alert's `price`,
-//!    else its `stop_price`, else the caller's mark price; no price at all →
-//!    `unpriced_order` → `order_value_too_large`
+//! 4. price × quantity ≤ `max_order_value`, at the highest price the order
+//!    can execute at as far as the gate can tell (see
+//!    [`Policy::valuation_price`]) → `order_value_too_large`; no such price
+//!    → `unpriced_order`
 //! 5. bracket sanity: for a buy `stop_loss < reference < take_profit`, for a
 //!    sell `take_profit < reference < stop_loss` → `inverted_bracket`
 //! 6. alert age ≤ `max_age_ms` → `stale`; not more than
 //!    `max_future_skew_ms` ahead → `from_future`
 
-use crate::alert::{Fields, Side};
+use crate::alert::{Fields, OrderType, Side};
 use crate::decimal::Decimal;
 use crate::error::{snippet, Rejection};
 use crate::symbol::DEFAULT_QUOTES;
@@ -39,8 +40,16 @@ pub struct Policy<'a> {
     /// longest match first. Default [`DEFAULT_QUOTES`].
     pub quotes: &'a [&'a str],
     /// Largest accepted order value (price × quantity, quote units),
-    /// inclusive. Default: no limit.
+    /// inclusive, at the price of [`Policy::valuation_price`]. Default: no
+    /// limit.
     pub max_order_value: Option<Decimal>,
+    /// Value an order at the alert's own `price` / `stop_price` when the
+    /// caller knows no mark price. Default `false`: an alert's price is
+    /// whatever its sender wrote, so without a mark only a buy limit (which
+    /// never executes above its limit) can be valued, and any other order
+    /// is `unpriced_order`. Turn it on only where whoever can send an alert
+    /// may also decide its size.
+    pub trust_alert_prices: bool,
     /// Oldest accepted alert, in ms before the gate's clock. Default
     /// 300 000 (5 minutes).
     pub max_age_ms: i64,
@@ -66,6 +75,7 @@ impl Default for Policy<'_> {
             symbols: &[],
             quotes: DEFAULT_QUOTES,
             max_order_value: None,
+            trust_alert_prices: false,
             max_age_ms: 300_000,
             max_future_skew_ms: 60_000,
             require_timestamp: true,
@@ -74,10 +84,39 @@ impl Default for Policy<'_> {
 }
 
 impl Policy<'_> {
-    /// The price an order is valued and bracket-checked at: the alert's
-    /// `price`, else its `stop_price`, else the caller's mark price.
+    /// The price a bracket is checked against (the expected entry): the
+    /// alert's `price`, else its `stop_price`, else the caller's mark price.
     pub fn reference_price(fields: &Fields, mark_price: Option<Decimal>) -> Option<Decimal> {
         fields.price.or(fields.stop_price).or(mark_price)
+    }
+
+    /// The price `max_order_value` values an order at: the highest price it
+    /// can execute at, as far as the gate can tell.
+    ///
+    /// - A buy limit never executes above its `price`: that price.
+    /// - Any other order executes at the market (a market order at once, a
+    ///   sell limit below the market and a buy stop above it at once too,
+    ///   a triggered stop or take-profit at the market of that moment): the
+    ///   largest of the mark price and the alert's own `price` and
+    ///   `stop_price`.
+    /// - Without a mark, such an order has no price to value it at (`None`,
+    ///   `unpriced_order`), unless [`Policy::trust_alert_prices`]: then the
+    ///   larger of the alert's own prices.
+    ///
+    /// ```
+    /// use alertgate_validator::{alert::parse, Decimal, Policy};
+    /// let d = |s| Decimal::parse(s).unwrap();
+    /// let market = parse(br#"{"symbol":"BTCUSDT","side":"buy","quantity":5,"price":"0.01"}"#).unwrap();
+    /// let policy = Policy::default();
+    /// // The alert's price of a market order does not lower its value...
+    /// assert_eq!(policy.valuation_price(&market, Some(d("67000"))), Some(d("67000")));
+    /// // ...and without a mark it has no value the gate can trust.
+    /// assert_eq!(policy.valuation_price(&market, None), None);
+    /// let limit = parse(br#"{"symbol":"BTCUSDT","side":"buy","quantity":5,"order_type":"limit","price":"60000"}"#).unwrap();
+    /// assert_eq!(policy.valuation_price(&limit, None), Some(d("60000")));
+    /// ```
+    pub fn valuation_price(&self, fields: &Fields, mark_price: Option<Decimal>) -> Option<Decimal> {
+        valuation_price(fields, mark_price.as_ref(), self.trust_alert_prices).copied()
     }
 
     /// Runs the policy checks (see the module doc for the order).
@@ -124,13 +163,9 @@ impl Policy<'_> {
             });
         }
 
-        let reference = fields
-            .price
-            .as_ref()
-            .or(fields.stop_price.as_ref())
-            .or(mark_price.as_ref());
         if let Some(max) = &self.max_order_value {
-            let Some(price) = reference else {
+            let valuation = valuation_price(fields, mark_price.as_ref(), self.trust_alert_prices);
+            let Some(price) = valuation else {
                 return Err(Rejection::UnpricedOrder { max: *max });
             };
             match price.checked_mul(fields.quantity) {
@@ -146,6 +181,11 @@ impl Policy<'_> {
             }
         }
 
+        let reference = fields
+            .price
+            .as_ref()
+            .or(fields.stop_price.as_ref())
+            .or(mark_price.as_ref());
         check_bracket(fields, reference)?;
 
         let age = now_ms.saturating_sub(timestamp_ms);
@@ -164,6 +204,26 @@ impl Policy<'_> {
         }
         Ok(())
     }
+}
+
+/// See [`Policy::valuation_price`]; by reference, as decimals are 17 bytes.
+fn valuation_price<'d>(
+    fields: &'d Fields,
+    mark: Option<&'d Decimal>,
+    trust_alert_prices: bool,
+) -> Option<&'d Decimal> {
+    if let (Side::Buy, OrderType::Limit, Some(limit)) =
+        (fields.side, fields.order_type, &fields.price)
+    {
+        return Some(limit);
+    }
+    if mark.is_none() && !trust_alert_prices {
+        return None;
+    }
+    [mark, fields.price.as_ref(), fields.stop_price.as_ref()]
+        .into_iter()
+        .flatten()
+        .max()
 }
 
 /// Stop-loss and take-profit must sit on the losing and winning side of the
@@ -251,9 +311,10 @@ mod tests {
             max_order_value: Some(d("10000")),
             ..Policy::default()
         };
-        assert_eq!(code(&p, r#""price":20000"#, None, NOW), "ok");
+        let limit = r#""order_type":"limit","price":20000"#;
+        assert_eq!(code(&p, limit, None, NOW), "ok");
         assert_eq!(
-            code(&p, r#""price":20000.01"#, None, NOW),
+            code(&p, r#""order_type":"limit","price":20000.01"#, None, NOW),
             "order_value_too_large"
         );
         assert_eq!(code(&p, "", Some(d("20000")), NOW), "ok");
@@ -274,6 +335,68 @@ mod tests {
         );
         // Unlimited value needs no price.
         assert_eq!(code(&Policy::default(), "", None, NOW), "ok");
+    }
+
+    /// The issue's reproduction: an alert's own price must not lower the
+    /// value of an order that executes at the market.
+    #[test]
+    fn an_alert_price_does_not_lower_the_value_of_a_market_order() {
+        let p = Policy {
+            max_order_value: Some(d("1000")),
+            max_quantity: Some(d("10")),
+            ..Policy::default()
+        };
+        let mark = Some(d("67000"));
+        let five = |extra: &str, side: Side, mark: Option<Decimal>| {
+            let mut f = fields(extra);
+            f.quantity = d("5");
+            f.side = side;
+            match p.check(&f, mark, NOW, NOW) {
+                Ok(()) => "ok",
+                Err(e) => e.code(),
+            }
+        };
+        let too_large = "order_value_too_large";
+        assert_eq!(five("", Side::Buy, mark), too_large);
+        assert_eq!(five(r#""price":"0.01""#, Side::Buy, mark), too_large);
+        assert_eq!(five(r#""stop_price":"0.01""#, Side::Buy, mark), too_large);
+        assert_eq!(five(r#""price":"0.01""#, Side::Sell, mark), too_large);
+        // A sell limit far below the market and a buy stop far below it
+        // both execute at once, at the market.
+        let sell_limit = r#""order_type":"limit","price":"0.01""#;
+        assert_eq!(five(sell_limit, Side::Sell, mark), too_large);
+        let buy_stop = r#""order_type":"stop_loss","stop_price":"0.01""#;
+        assert_eq!(five(buy_stop, Side::Buy, mark), too_large);
+        let buy_tp = r#""order_type":"take_profit","stop_price":"0.01""#;
+        assert_eq!(five(buy_tp, Side::Buy, mark), too_large);
+        // A buy limit never executes above its limit: 5 × 0.01.
+        let buy_limit = r#""order_type":"limit","price":"0.01""#;
+        assert_eq!(five(buy_limit, Side::Buy, mark), "ok");
+        assert_eq!(five(buy_limit, Side::Buy, None), "ok");
+        // Without a mark nothing else can be valued...
+        for extra in [r#""price":"0.01""#, buy_stop, buy_tp] {
+            assert_eq!(five(extra, Side::Buy, None), "unpriced_order", "{extra}");
+            assert_eq!(five(extra, Side::Sell, None), "unpriced_order", "{extra}");
+        }
+        assert_eq!(five(sell_limit, Side::Sell, None), "unpriced_order");
+        // ...unless the configuration trusts alert prices.
+        let trusting = Policy {
+            trust_alert_prices: true,
+            ..p
+        };
+        let f = fields(r#""price":"100","stop_price":"300""#);
+        assert_eq!(trusting.check(&f, None, NOW, NOW), Ok(()));
+        let f = fields(r#""price":"100","stop_price":"3000""#);
+        assert_eq!(
+            trusting.check(&f, None, NOW, NOW).unwrap_err().code(),
+            too_large
+        );
+        // A mark above the alert's prices still wins when trusted.
+        let f = fields(r#""price":"100""#);
+        assert_eq!(
+            trusting.check(&f, mark, NOW, NOW).unwrap_err().code(),
+            too_large
+        );
     }
 
     #[test]

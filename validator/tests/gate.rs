@@ -70,6 +70,10 @@ fn strict_config<'a>(secrets: &'a [&'a [u8]], allow: &'a [Cidr]) -> Config<'a> {
             max_quantity: Decimal::parse("1"),
             symbols: &["BTC/USDT"],
             max_order_value: Decimal::parse("50000"),
+            // These alerts are market orders with a price and no mark: the
+            // checks' order is under test here, not how orders are valued
+            // (see `policy`'s tests and `check_cli`).
+            trust_alert_prices: true,
             ..Policy::default()
         },
         network: Network {
@@ -364,6 +368,58 @@ fn unsigned_id_headers_do_not_defeat_the_replay_guard() {
         code(check(&mut gate, &body, &resigned, None, NOW + 5000)),
         "replayed"
     );
+}
+
+/// A captured request whose signature time is 59 s ahead, replayed after
+/// the window but while its time is still fresh, is a replay (issue 9).
+#[test]
+fn a_captured_request_is_a_replay_while_its_signed_time_is_fresh() {
+    let secrets: [&[u8]; 1] = [SECRET];
+    let config = Config {
+        auth: AuthConfig {
+            scheme: Scheme::Timestamped,
+            secrets: &secrets,
+            ..AuthConfig::default()
+        },
+        ..Config::default()
+    };
+    let mut gate: Gate<'_, 8> = Gate::new(config).unwrap();
+    // No body time: the alert's time is the signature's.
+    let body = r#"{"symbol":"BTCUSDT","side":"buy","quantity":"0.1","event_id":"evt-1"}"#;
+    let headers = signed(body, NOW / 1000 + 59, "evt-1");
+    assert_eq!(code(check(&mut gate, body, &headers, None, NOW)), "accepted");
+    for later in [300_500, 330_000, 359_000] {
+        assert_eq!(
+            code(check(&mut gate, body, &headers, None, NOW + later)),
+            "replayed",
+            "+{later} ms"
+        );
+    }
+}
+
+/// An empty id header is no id: refused naming the header, so two alerts
+/// sent with it can never share one event (issue 9).
+#[test]
+fn an_empty_id_header_is_refused() {
+    let secrets: [&[u8]; 1] = [SECRET];
+    let config = Config {
+        auth: AuthConfig {
+            scheme: Scheme::Timestamped,
+            secrets: &secrets,
+            ..AuthConfig::default()
+        },
+        ..Config::default()
+    };
+    let mut gate: Gate<'_, 8> = Gate::new(config).unwrap();
+    for qty in ["0.1", "0.2"] {
+        let body = alert(&format!(r#""qty_note":"{qty}""#));
+        let mut headers = signed(&body, NOW / 1000, "");
+        headers.push(("X-Tradeeon-EventId".into(), String::new()));
+        let err = check(&mut gate, &body, &headers, None, NOW).unwrap_err();
+        assert_eq!(err.code(), "invalid_field");
+        assert!(err.to_string().contains("X-Tradeeon-EventId"), "{err}");
+    }
+    assert_eq!(gate.replay_live(NOW), 0);
 }
 
 /// Under every signing scheme, with rotated secrets, the gate decides as

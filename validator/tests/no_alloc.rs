@@ -82,6 +82,7 @@ fn check_never_allocates() {
             .collect();
         let garbage = b"{\"symbol\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[".to_vec();
         let mut out = [0u8; 1024];
+        let mark = Decimal::parse("67000");
 
         let before = ALLOCATIONS.load(Ordering::SeqCst);
         let accepted = gate.check(
@@ -89,7 +90,7 @@ fn check_never_allocates() {
                 body: bodies[0].as_bytes(),
                 headers: &headers[0],
                 source_ip: None,
-                mark_price: None,
+                mark_price: mark,
             },
             NOW_S * 1000,
         );
@@ -98,7 +99,7 @@ fn check_never_allocates() {
                 body: bodies[0].as_bytes(),
                 headers: &headers[0],
                 source_ip: None,
-                mark_price: None,
+                mark_price: mark,
             },
             NOW_S * 1000,
         );
@@ -107,7 +108,7 @@ fn check_never_allocates() {
                 body: &garbage,
                 headers: &headers[1],
                 source_ip: None,
-                mark_price: None,
+                mark_price: mark,
             },
             NOW_S * 1000,
         );

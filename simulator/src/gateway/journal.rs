@@ -36,6 +36,11 @@ pub struct AcceptedEntry {
     pub replay_key: String,
     /// Gate clock at acceptance, Unix ms.
     pub accepted_ms: i64,
+    /// The alert's time as the gate settled it, Unix ms: with
+    /// `accepted_ms`, how long the replay guard remembers the event.
+    /// Absent in journals written before it was recorded.
+    #[serde(default)]
+    pub timestamp_ms: Option<i64>,
     /// The order as executed.
     pub order: ExecOrder,
 }

@@ -7,16 +7,17 @@
 //! a bar that starts later (no look-ahead). Past the end of the data the
 //! last bar has started, so its open is the mark.
 //!
-//! Without a mark from the data ([`MarkMiss`]), the gateway values the
-//! order as without market data: at its own price, else at the last
-//! accepted alert price of the symbol.
+//! Without a mark from the data at the alert's time ([`MarkMiss`]), the
+//! gateway values the order at the symbol's last mark from the data that an
+//! accepted order carried, if any; never at a price an alert wrote (see
+//! [`alertgate_validator::Policy::valuation_price`]).
 //!
 //! The mark also travels with the accepted order (`mark_price`, whatever
 //! the order's type) as the price the mock exchange observes with it (see
 //! [`super::mock`]).
 
 use alertgate_validator::alert::RawAlert;
-use alertgate_validator::{Decimal, OrderType};
+use alertgate_validator::{Decimal, OrderType, Side};
 
 use crate::engine::f64_to_decimal;
 use crate::market::MarketData;
@@ -64,8 +65,9 @@ impl MarkMiss {
 pub struct Lookup {
     /// The mark at the alert's time, or why there is none.
     pub mark: Result<Decimal, MarkMiss>,
-    /// Whether the alert needs a mark: a market order (filled at the mark)
-    /// or an order with neither `price` nor `stop_price` (valued at it).
+    /// Whether the alert needs a mark: every order but a buy limit is valued
+    /// at it (see [`alertgate_validator::Policy::valuation_price`]), and a
+    /// market order fills at it.
     pub needs_mark: bool,
 }
 
@@ -98,8 +100,9 @@ impl MarketMarks {
         let fields = RawAlert::scan(body).ok()?.fields(quotes).ok()?;
         Some(Lookup {
             mark: self.mark(fields.symbol.as_str(), fields.timestamp_ms),
-            needs_mark: fields.order_type == OrderType::Market
-                || (fields.price.is_none() && fields.stop_price.is_none()),
+            needs_mark: !(fields.side == Side::Buy
+                && fields.order_type == OrderType::Limit
+                && fields.price.is_some()),
         })
     }
 }
@@ -193,6 +196,12 @@ mod tests {
                 mark: Ok(d("100")),
                 needs_mark: false
             })
+        );
+        // A sell limit below the market executes at the market: valued there.
+        let sell_limit = br#"{"symbol":"BTCUSDT","side":"sell","quantity":"1","order_type":"limit","price":"0.01","timestamp":1704067200000}"#;
+        assert_eq!(
+            m.lookup(sell_limit, &quotes).map(|l| l.needs_mark),
+            Some(true)
         );
         let untimed = br#"{"symbol":"BTCUSDT","side":"sell","quantity":"1"}"#;
         assert_eq!(

@@ -254,6 +254,9 @@ struct State {
     /// By exchange index: name, last observed price.
     names: Vec<String>,
     last: Vec<String>,
+    /// By exchange index: the last price observed from market data (an
+    /// order's `mark_price`), never from an alert.
+    market: Vec<Option<String>>,
     /// Client id → exchange id.
     submitted: HashMap<String, u32>,
     /// Client ids of the former paper exchange's log.
@@ -282,6 +285,7 @@ impl State {
             symbols: HashMap::new(),
             names: Vec::new(),
             last: Vec::new(),
+            market: Vec::new(),
             submitted: HashMap::new(),
             legacy: HashSet::new(),
             orders: Vec::new(),
@@ -359,6 +363,7 @@ impl State {
                 self.symbols.insert(s.order.symbol.clone(), i);
                 self.names.push(s.order.symbol.clone());
                 self.last.push(s.mark.clone());
+                self.market.push(None);
                 i
             }
         };
@@ -382,6 +387,9 @@ impl State {
             .entry(s.order.client_order_id.clone())
             .or_insert(id);
         self.last[symbol].clone_from(&s.mark);
+        if let Some(market) = &s.order.mark_price {
+            self.market[symbol] = Some(market.clone());
+        }
         self.exchange.on_bar(
             symbol,
             &Bar {
@@ -581,15 +589,16 @@ impl MockExchange {
             .map_or(0.0, |i| self.state.exchange.position(i))
     }
 
-    /// The last price observed per symbol (`BASE/QUOTE`, decimal text):
-    /// the mark the gateway values unpriced orders at.
-    pub fn last_prices(&self) -> impl Iterator<Item = (&str, &str)> {
+    /// The last price observed per symbol from market data (`BASE/QUOTE`,
+    /// decimal text): the mark the gateway values orders at when the data
+    /// has none for an alert. Prices that came from alerts are left out: an
+    /// alert must never set the price later alerts are valued at.
+    pub fn last_market_prices(&self) -> impl Iterator<Item = (&str, &str)> {
         self.state
             .names
             .iter()
-            .zip(&self.state.last)
-            .filter(|(_, p)| !p.is_empty())
-            .map(|(n, p)| (n.as_str(), p.as_str()))
+            .zip(&self.state.market)
+            .filter_map(|(n, p)| Some((n.as_str(), p.as_deref()?)))
     }
 
     /// Orders working at the exchange.

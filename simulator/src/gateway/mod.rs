@@ -16,10 +16,15 @@
 //! Routes: `POST /webhook` (the top-level gate), `POST /webhook/{strategy}`
 //! (a `[strategies.NAME]` gate), `GET /healthz`, `GET /metrics`.
 //!
-//! Mark prices (what values an unpriced order) come from `[serve] market`
-//! when it is set (see [`marks`]), else from the mock exchange's last
-//! observed price of the symbol. The mock exchange observes the market-data mark with each
-//! order, else the alert's or the last observed price (see [`mock`]).
+//! Mark prices (what values an order for `max_order_value`, see
+//! [`alertgate_validator::Policy::valuation_price`]) come from `[serve]
+//! market` only (see [`marks`]): the mark at the alert's time, else the
+//! symbol's last mark from the data that an accepted order carried. Never
+//! from an alert: without market data a market order is `unpriced_order`
+//! under `max_order_value` (unless `policy.trust_alert_prices`). The mock
+//! exchange observes the market-data mark with each order, else the
+//! alert's or the last observed price (see [`mock`]): that is how paper
+//! trading fills without data, not a price the gate trusts.
 //!
 //! The [`mock`] venue is `replay`'s exchange on the wall clock, with
 //! `[simulation]`'s starting cash, fees and slippage.
@@ -288,8 +293,16 @@ pub fn serve(args: &ServeArgs) -> Result<(), UsageError> {
     for entry in accepted {
         if let Some(s) = strategies.get(&entry.strategy) {
             let mut gate = s.gate.lock().unwrap_or_else(|e| e.into_inner());
-            if entry.accepted_ms + gate.replay_window_ms() > now {
-                if let Err(e) = gate.remember(&entry.replay_key, entry.accepted_ms) {
+            // A journal written before alert times were recorded: assume
+            // the latest time the gate could have accepted.
+            let timestamp_ms = entry.timestamp_ms.unwrap_or_else(|| {
+                entry
+                    .accepted_ms
+                    .saturating_add(gate.policy().max_future_skew_ms)
+            });
+            if gate.remembered_until_ms(entry.accepted_ms, timestamp_ms) >= now {
+                let remembered = gate.remember(&entry.replay_key, entry.accepted_ms, timestamp_ms);
+                if let Err(e) = remembered {
                     tracing::warn!(event = %entry.order.event_id, "not remembered: {e}");
                 }
             }
@@ -302,7 +315,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), UsageError> {
     let metrics = Arc::new(Metrics::default());
     metrics.set_exchange(exchange.open_orders(), exchange.realized_pnl());
     let seed_marks: HashMap<String, Decimal> = exchange
-        .last_prices()
+        .last_market_prices()
         .filter_map(|(symbol, price)| Some((symbol.to_string(), Decimal::parse(price)?)))
         .collect();
     let (journal, writer) = Journal::open(&journal_path, metrics.clone())
@@ -609,7 +622,7 @@ async fn webhook(
     // order is the gate's order. With a shared replay store, an accepted
     // event is first claimed there (outside the lock) and journaled with
     // the claim's outcome.
-    let (decision, durable, window_ms) = {
+    let (decision, durable, lifetime_ms) = {
         let mut gate = target.gate.lock().unwrap_or_else(|e| e.into_inner());
         let mut decision = gate.check(&request, now);
         // Without a mark from the market data, an unpriced order is valued
@@ -623,23 +636,13 @@ async fn webhook(
                 decision = gate.check(&request, now);
             }
         }
-        // The mark is the mock exchange's last observation of the symbol,
-        // known here already: the exchange takes the orders in this same
-        // order and observes what `mock::observed_price` says (so a limit
-        // price never moves a known mark).
-        if let Ok(order) = &decision {
+        // The fallback mark is the symbol's last price from market data,
+        // which travels with each accepted order to the exchange: never an
+        // alert's own price, or one alert could set the price every later
+        // alert of the symbol is valued at.
+        if let (Ok(order), Some(price)) = (&decision, market_mark) {
             let mut marks = state.marks.lock().unwrap_or_else(|e| e.into_inner());
-            let symbol = order.symbol.as_str();
-            let observed = mock::observed_price(
-                order.order_type.name(),
-                order.price,
-                order.stop_price,
-                market_mark,
-                marks.get(symbol).copied(),
-            );
-            if let Some(price) = observed {
-                marks.insert(symbol.to_string(), price);
-            }
+            marks.insert(order.symbol.as_str().to_string(), price);
         }
         let durable = match (&decision, &target.store) {
             (Ok(_), Some(_)) => None,
@@ -656,7 +659,11 @@ async fn webhook(
                 Some(state.journal.append(line))
             }
         };
-        (decision, durable, gate.replay_window_ms())
+        let lifetime_ms = match &decision {
+            Ok(order) => gate.replay_lifetime_ms(now, order.timestamp_ms),
+            Err(_) => 0,
+        };
+        (decision, durable, lifetime_ms)
     };
     // With a store, the acceptance still has to win the shared claim.
     let mut unavailable = false;
@@ -665,7 +672,7 @@ async fn webhook(
         (None, decision) => {
             let decision = match (&target.store, decision) {
                 (Some(store), Ok(order)) => {
-                    match store.claim(order.replay_key.as_str(), window_ms).await {
+                    match store.claim(order.replay_key.as_str(), lifetime_ms).await {
                         Ok(Claim::Claimed) => Ok(order),
                         Ok(Claim::Replayed) => {
                             // Another replica accepted it: a replay, which
@@ -755,8 +762,8 @@ async fn webhook(
     }
 }
 
-/// The mock exchange's last observed price of the alert's symbol, if the
-/// body names one it has seen.
+/// The last market-data price of the alert's symbol (see
+/// [`MockExchange::last_market_prices`]), if the body names one.
 fn mark_of(state: &AppState, body: &[u8], quotes: &[&str]) -> Option<Decimal> {
     let fields = RawAlert::scan(body).ok()?.fields(quotes).ok()?;
     let marks = state.marks.lock().unwrap_or_else(|e| e.into_inner());
@@ -849,6 +856,7 @@ fn journal_line(
             "code": "accepted",
             "replay_key": order.replay_key.as_str(),
             "accepted_ms": order.accepted_ms,
+            "timestamp_ms": order.timestamp_ms,
             "order": exec_order(strategy, order, market_mark),
         }),
         Err(r) => json!({

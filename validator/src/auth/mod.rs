@@ -211,6 +211,21 @@ impl Scheme {
         }
     }
 
+    /// Name of the header carrying the sender's event id, for the schemes
+    /// that have one (`github`, `timestamped`, `standard-webhooks`) and are
+    /// compiled in.
+    pub fn event_id_header(self) -> Option<&'static str> {
+        match self {
+            #[cfg(feature = "scheme-github")]
+            Scheme::Github => Some(github::ID_HEADER),
+            #[cfg(feature = "scheme-timestamped")]
+            Scheme::Timestamped => Some(timestamped::ID_HEADER),
+            #[cfg(feature = "scheme-standard-webhooks")]
+            Scheme::StandardWebhooks => Some(standard_webhooks::ID_HEADER),
+            _ => None,
+        }
+    }
+
     /// Whether this build can verify the scheme: each scheme but `none` is
     /// behind a cargo feature (`scheme-passphrase`, `scheme-hex-body`,
     /// `scheme-github`, `scheme-timestamped`, `scheme-stripe`,
