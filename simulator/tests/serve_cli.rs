@@ -50,9 +50,13 @@ fn summary_value(out: &Output, key: &str) -> u64 {
 /// timestamps and forwards the recorded source address through the trusted
 /// loopback proxy.
 fn sample_config(dir: &Path) -> PathBuf {
+    // Priced from the sample's market data, as `replay` prices it: an
+    // alert's own price is never a mark.
+    let market = root().join("examples/replay/market");
     gate_config(
         dir,
-        r#"
+        &format!(
+            r#"
 [policy]
 min_confidence = 0.6
 max_quantity = 2
@@ -66,7 +70,10 @@ per_second = 1000
 allowlist = ["tradingview"]
 [serve]
 trusted_proxies = ["127.0.0.1"]
+market = "{}"
 "#,
+            market.display()
+        ),
     )
 }
 
@@ -392,8 +399,9 @@ per_second = 1
         assert_eq!(v["accepted"], false, "{name}");
     }
 
-    // An unpriced market order is valued at the symbol's mark (the last
-    // accepted price, 100); with no mark it cannot be valued.
+    // Without market data there is no mark: a market order cannot be
+    // valued, whatever alerts came before (the accepted buy limit's price
+    // is no mark).
     let unpriced = |symbol: &str, event: &str| {
         format!(
             r#"{{"symbol":"{symbol}","side":"sell","quantity":"0.1","confidence":"0.9","timestamp":{},"event_id":"{event}"}}"#,
@@ -403,7 +411,7 @@ per_second = 1
     };
     let btc = unpriced("BTCUSDT", "u-1");
     let (status, code, v) = post("/webhook", &signed(secret, &btc, now, tv), &btc);
-    assert_eq!((status, code.as_str()), (200, "accepted"), "{v}");
+    assert_eq!((status, code.as_str()), (422, "unpriced_order"), "{v}");
     let eth = unpriced("ETHUSDT", "u-2");
     let (status, code, v) = post("/webhook", &signed(secret, &eth, now, tv), &eth);
     assert_eq!((status, code.as_str()), (422, "unpriced_order"), "{v}");
@@ -789,8 +797,11 @@ fn a_limit_order_rests_until_a_later_alert_moves_the_price_through_it() {
     check_exchange_log(dir.path(), costs());
 }
 
+/// Issue 9: without market data no alert sets a mark. One alert's own
+/// price (a market order's `"price":"0.01"`, or a limit's) must never value
+/// a later alert, before or after a restart.
 #[test]
-fn unpriced_orders_are_valued_at_the_exchanges_last_observed_price() {
+fn an_alert_price_never_becomes_the_mark() {
     let dir = tempfile::tempdir().unwrap();
     let config = gate_config(
         dir.path(),
@@ -806,7 +817,7 @@ trusted_proxies = ["127.0.0.1"]
     let secret = "mark-secret";
     let body = |event: &str, extra: &str| {
         format!(
-            r#"{{"symbol":"BTCUSDT","side":"buy","timestamp":{},"event_id":"{event}"{extra}}}"#,
+            r#"{{"symbol":"BTCUSDT","timestamp":{},"event_id":"{event}"{extra}}}"#,
             now_s() * 1000
         )
     };
@@ -825,51 +836,162 @@ trusted_proxies = ["127.0.0.1"]
     let ok = (200, "accepted".to_string());
     let unpriced = (422, "unpriced_order".to_string());
     let too_large = (422, "order_value_too_large".to_string());
+    let market_buy = r#","side":"buy","quantity":"5""#;
 
     let gw = start(&config, secret);
-    // Nothing observed: an unpriced order cannot be valued.
-    assert_eq!(post(gw.port, &body("m-0", r#","quantity":"4""#)), unpriced);
-    // With nothing observed, a limit order's own price stands in (the
-    // exchange executes it there at once): 4 × 100 fits, 11 × 100 does not.
-    assert_eq!(
-        post(
-            gw.port,
-            &body("m-1", r#","type":"limit","price":"100","quantity":"1""#)
-        ),
-        ok
-    );
-    assert_eq!(post(gw.port, &body("m-2", r#","quantity":"4""#)), ok);
-    assert_eq!(
-        post(gw.port, &body("m-2b", r#","quantity":"11""#)),
-        too_large
-    );
-    // A market order at 200 is what the exchange observes: 4 × 200 fits,
-    // 6 × 200 does not.
-    assert_eq!(
-        post(gw.port, &body("m-3", r#","price":"200","quantity":"1""#)),
-        ok
-    );
-    assert_eq!(post(gw.port, &body("m-4", r#","quantity":"4""#)), ok);
-    assert_eq!(post(gw.port, &body("m-5", r#","quantity":"6""#)), too_large);
-    // Another limit, far away, does not move a known mark.
-    assert_eq!(
-        post(
-            gw.port,
-            &body("m-6", r#","type":"limit","price":"10","quantity":"1""#)
-        ),
-        ok
-    );
-    assert_eq!(post(gw.port, &body("m-7", r#","quantity":"4""#)), ok);
+    assert_eq!(post(gw.port, &body("m-0", market_buy)), unpriced);
+    // A market order's own price is not trusted...
+    let cheap = r#","side":"buy","quantity":"5","price":"0.01""#;
+    assert_eq!(post(gw.port, &body("m-1", cheap)), unpriced);
+    let cheap_stop = r#","side":"buy","quantity":"5","stop_price":"0.01""#;
+    assert_eq!(post(gw.port, &body("m-2", cheap_stop)), unpriced);
+    // ...nor a sell limit's, which executes at the market.
+    let sell_limit = r#","side":"sell","type":"limit","price":"0.01","quantity":"5""#;
+    assert_eq!(post(gw.port, &body("m-3", sell_limit)), unpriced);
+    // A buy limit is valued at its limit, the most it can cost: accepted
+    // at 0.01 × 5, and executed by the paper exchange at its price...
+    let buy_limit = r#","side":"buy","type":"limit","price":"0.01","quantity":"5""#;
+    assert_eq!(post(gw.port, &body("m-4", buy_limit)), ok);
+    let big_limit = r#","side":"buy","type":"limit","price":"300","quantity":"4""#;
+    assert_eq!(post(gw.port, &body("m-5", big_limit)), too_large);
     let log = dir.path().join("fills.jsonl");
-    wait_until("m-7 submitted", || {
-        exchange_log(&log).0.iter().any(|s| s["event_id"] == "m-7")
+    wait_until("m-4 filled", || {
+        exchange_log(&log).1.iter().any(|f| f["event_id"] == "m-4")
     });
+    // ...but that price is no mark for the next market order.
+    assert_eq!(post(gw.port, &body("m-6", market_buy)), unpriced);
     let mut gw = gw;
     terminate(&mut gw.child);
 
-    // After a restart the mark is rebuilt from the exchange's log.
+    // Nor after a restart, when the exchange rebuilds from its log.
     let gw = start(&config, secret);
-    assert_eq!(post(gw.port, &body("m-8", r#","quantity":"4""#)), ok);
-    assert_eq!(post(gw.port, &body("m-9", r#","quantity":"6""#)), too_large);
+    assert_eq!(post(gw.port, &body("m-7", market_buy)), unpriced);
     drop(gw);
+}
+
+/// Issue 9: with market data, an order whose alert has no bar (no body
+/// time) is valued at the symbol's last mark from the data, never at a
+/// price an alert wrote in between.
+#[test]
+fn without_a_bar_the_last_market_mark_values_the_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = (now_s() - 3600) * 1000;
+    let csv = dir.path().join("BTC-USDT.csv");
+    std::fs::write(
+        &csv,
+        format!("time,open,high,low,close,volume\n{t0},100,100,100,100,1\n"),
+    )
+    .unwrap();
+    let config = gate_config(
+        dir.path(),
+        &format!(
+            r#"
+[policy]
+max_order_value = 1000
+require_timestamp = false
+[network]
+allowlist = ["tradingview"]
+[serve]
+trusted_proxies = ["127.0.0.1"]
+market = "{}"
+"#,
+            csv.display()
+        ),
+    );
+    let secret = "mark-secret";
+    let post = |port: u16, body: &str| -> (u16, String) {
+        let (status, text) = http(
+            port,
+            "POST",
+            "/webhook",
+            &signed(secret, body.as_bytes(), now_s(), "52.89.214.238"),
+            body.as_bytes(),
+        )
+        .expect("answered");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        (status, v["code"].as_str().unwrap_or_default().to_string())
+    };
+    let timed = |event: &str, qty: &str| {
+        format!(
+            r#"{{"symbol":"BTCUSDT","side":"buy","quantity":"{qty}","timestamp":{},"event_id":"{event}"}}"#,
+            now_s() * 1000
+        )
+    };
+    let untimed = |event: &str, qty: &str, extra: &str| {
+        format!(
+            r#"{{"symbol":"BTCUSDT","side":"buy","quantity":"{qty}","event_id":"{event}"{extra}}}"#
+        )
+    };
+    let ok = (200, "accepted".to_string());
+    let unpriced = (422, "unpriced_order".to_string());
+    let too_large = (422, "order_value_too_large".to_string());
+
+    let gw = start(&config, secret);
+    // No time, nothing seen from the data yet: no mark.
+    assert_eq!(post(gw.port, &untimed("u-0", "1", "")), unpriced);
+    // A timed alert is valued at the bar's open (100) and carries it.
+    assert_eq!(post(gw.port, &timed("t-1", "10")), ok);
+    assert_eq!(post(gw.port, &timed("t-2", "11")), too_large);
+    // A cheap limit in between moves nothing.
+    let cheap = r#","type":"limit","price":"0.01""#;
+    assert_eq!(post(gw.port, &untimed("u-1", "5", cheap)), ok);
+    // Untimed: the last mark from the data, 100.
+    assert_eq!(post(gw.port, &untimed("u-2", "10", "")), ok);
+    assert_eq!(post(gw.port, &untimed("u-3", "11", "")), too_large);
+    let log = dir.path().join("fills.jsonl");
+    wait_until("u-2 submitted", || {
+        exchange_log(&log).0.iter().any(|s| s["event_id"] == "u-2")
+    });
+    let mut gw = gw;
+    terminate(&mut gw.child);
+    // The last data mark survives a restart (rebuilt from the exchange log).
+    let gw = start(&config, secret);
+    assert_eq!(post(gw.port, &untimed("u-4", "10", "")), ok);
+    assert_eq!(post(gw.port, &untimed("u-5", "11", "")), too_large);
+    drop(gw);
+}
+
+/// Issue 9: an empty id header is no event id. Two different signed
+/// alerts sent with `X-Tradeeon-EventId: ` (empty) are both refused naming
+/// the header, and nothing executes, instead of sharing one order id.
+#[test]
+fn an_empty_id_header_is_refused_and_nothing_executes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = gate_config(
+        dir.path(),
+        r#"
+[network]
+allowlist = ["tradingview"]
+[serve]
+trusted_proxies = ["127.0.0.1"]
+"#,
+    );
+    let secret = "id-secret";
+    let gw = start(&config, secret);
+    for (qty, event) in [("0.1", "e-1"), ("0.2", "e-2")] {
+        let body = format!(
+            r#"{{"symbol":"BTCUSDT","side":"buy","type":"limit","price":"100","quantity":"{qty}","timestamp":{},"event_id":"{event}"}}"#,
+            now_s() * 1000
+        );
+        let mut headers = signed(secret, body.as_bytes(), now_s(), "52.89.214.238");
+        headers.push(("X-Tradeeon-EventId", String::new()));
+        let (status, text) = http(gw.port, "POST", "/webhook", &headers, body.as_bytes()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            (status, v["code"].as_str()),
+            (422, Some("invalid_field")),
+            "{v}"
+        );
+        assert!(
+            v["message"]
+                .as_str()
+                .unwrap()
+                .contains("X-Tradeeon-EventId"),
+            "{v}"
+        );
+    }
+    let mut gw = gw;
+    terminate(&mut gw.child);
+    let (submits, _) = exchange_log(&dir.path().join("fills.jsonl"));
+    assert!(submits.is_empty(), "{submits:?}");
 }

@@ -387,7 +387,10 @@ fn a_captured_request_is_a_replay_while_its_signed_time_is_fresh() {
     // No body time: the alert's time is the signature's.
     let body = r#"{"symbol":"BTCUSDT","side":"buy","quantity":"0.1","event_id":"evt-1"}"#;
     let headers = signed(body, NOW / 1000 + 59, "evt-1");
-    assert_eq!(code(check(&mut gate, body, &headers, None, NOW)), "accepted");
+    assert_eq!(
+        code(check(&mut gate, body, &headers, None, NOW)),
+        "accepted"
+    );
     for later in [300_500, 330_000, 359_000] {
         assert_eq!(
             code(check(&mut gate, body, &headers, None, NOW + later)),

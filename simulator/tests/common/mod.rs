@@ -98,10 +98,11 @@ pub fn now_s() -> i64 {
         .as_secs() as i64
 }
 
-/// A fresh, valid alert body with event id `event`.
+/// A fresh, valid alert body with event id `event`: a buy limit at 100,
+/// which `max_order_value` can value without a mark price.
 pub fn alert(event: &str) -> Vec<u8> {
     format!(
-        r#"{{"symbol":"BTCUSDT","side":"buy","quantity":"0.1","price":"100","confidence":"0.9","timestamp":{},"event_id":"{event}"}}"#,
+        r#"{{"symbol":"BTCUSDT","side":"buy","order_type":"limit","quantity":"0.1","price":"100","confidence":"0.9","timestamp":{},"event_id":"{event}"}}"#,
         now_s() * 1000
     )
     .into_bytes()
