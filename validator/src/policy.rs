@@ -207,6 +207,9 @@ impl Policy<'_> {
 }
 
 /// See [`Policy::valuation_price`]; by reference, as decimals are 17 bytes.
+// Out of line on bare-metal targets: each inlined decimal comparison is
+// long on a Cortex-M.
+#[cfg_attr(target_os = "none", inline(never))]
 fn valuation_price<'d>(
     fields: &'d Fields,
     mark: Option<&'d Decimal>,
@@ -220,10 +223,13 @@ fn valuation_price<'d>(
     if mark.is_none() && !trust_alert_prices {
         return None;
     }
-    [mark, fields.price.as_ref(), fields.stop_price.as_ref()]
-        .into_iter()
-        .flatten()
-        .max()
+    let mut highest = mark;
+    for own in [&fields.price, &fields.stop_price].into_iter().flatten() {
+        if highest.map_or(true, |h| own > h) {
+            highest = Some(own);
+        }
+    }
+    highest
 }
 
 /// Stop-loss and take-profit must sit on the losing and winning side of the
@@ -454,6 +460,53 @@ mod tests {
             sell(r#""price":100,"stop_loss":90,"take_profit":110"#),
             "inverted_bracket"
         );
+    }
+
+    proptest::proptest! {
+        /// Whatever prices an alert writes, an order that may execute at
+        /// the market is never valued below the mark: adding them never
+        /// turns a refusal into an acceptance. A buy limit is valued at its
+        /// limit, which bounds what it can cost.
+        #[test]
+        fn alert_prices_never_lower_the_value_below_the_mark(
+            qty in 1i64..10_000,
+            mark in 1i64..1_000_000,
+            price in proptest::option::of(1i64..1_000_000),
+            stop in proptest::option::of(1i64..1_000_000),
+            sell in proptest::bool::ANY,
+            order_type in 0usize..4,
+            max in 1i64..1_000_000_000,
+            trust in proptest::bool::ANY,
+        ) {
+            let dec = |v: i64| Decimal::new(v.into(), 2).unwrap();
+            let p = Policy {
+                max_order_value: Some(dec(max)),
+                trust_alert_prices: trust,
+                ..Policy::default()
+            };
+            let mut f = fields("");
+            f.quantity = dec(qty);
+            f.side = if sell { Side::Sell } else { Side::Buy };
+            f.order_type = [OrderType::Market, OrderType::Limit, OrderType::StopLoss, OrderType::TakeProfit][order_type];
+            f.price = price.map(dec);
+            f.stop_price = stop.map(dec);
+            let value = p.valuation_price(&f, Some(dec(mark)));
+            if f.side == Side::Buy && f.order_type == OrderType::Limit && f.price.is_some() {
+                proptest::prop_assert_eq!(value, f.price);
+            } else {
+                proptest::prop_assert!(value.unwrap() >= dec(mark));
+                let mut bare = f.clone();
+                bare.order_type = OrderType::Market;
+                bare.price = None;
+                bare.stop_price = None;
+                if p.check(&f, Some(dec(mark)), NOW, NOW).is_ok() {
+                    proptest::prop_assert_eq!(p.check(&bare, Some(dec(mark)), NOW, NOW), Ok(()));
+                }
+                if !trust {
+                    proptest::prop_assert_eq!(p.valuation_price(&f, None), None);
+                }
+            }
+        }
     }
 
     #[test]
