@@ -36,8 +36,12 @@
 //!   that reveals only which secret a *valid* sender used.
 //! - **Strict parsing.** A header that is present twice, empty, or cannot be
 //!   parsed is [`Rejection::MalformedSignature`], never "try the other one".
-//!   Stripe's `v0` and unknown keys and Standard Webhooks' non-`v1` entries
-//!   are skipped, as those specifications require.
+//!   The signature lists of `stripe` and `standard-webhooks` are read as
+//!   their reference libraries read them: entries that are not readable
+//!   signatures (another version or key, another length, a character that
+//!   is not hex or base64) are skipped, and the header is malformed only if
+//!   no entry is readable, or past the bounds [`MAX_SIGNATURES`] readable
+//!   signatures and [`MAX_LIST_ENTRIES`] entries (nothing past them is read).
 //! - **Freshness.** Timestamped schemes accept `|now_s − t| ≤ tolerance_s`
 //!   with `now_s = ⌊now_ms / 1000⌋`, in both directions, checked *after* the
 //!   MAC: [`Rejection::SignatureExpired`] therefore always means "genuine but
@@ -117,9 +121,22 @@ pub const DEFAULT_TOLERANCE_S: u32 = 300;
 /// Longest signature header name [`AuthConfig::header`] may set, in bytes.
 pub const MAX_HEADER_NAME: usize = 64;
 
-/// Most signatures one Stripe or Standard Webhooks header may carry (senders
-/// add one per active secret; more is refused as malformed).
+/// Most readable signatures one `stripe` or `standard-webhooks` header may
+/// carry (senders add one per active secret). Entries that are skipped as
+/// unreadable do not count; a ninth readable signature makes the header
+/// malformed, and nothing after it is read.
 pub const MAX_SIGNATURES: usize = 8;
+
+/// Most entries one `stripe` or `standard-webhooks` header may carry, readable
+/// or not: comma-separated parts of `Stripe-Signature` (`t=` included),
+/// space-separated pieces of `webhook-signature` (empty ones, from repeated
+/// spaces, included). A header with more is malformed, and nothing after the
+/// limit is read. Per entry the work is a search for its end, a length check
+/// and, only at a signature's exact length, one constant-time decode; the
+/// MACs are computed once per secret, not per entry. (A header's length is
+/// the HTTP layer's to bound: the gateway's hyper server refuses request
+/// heads over 408 KiB.)
+pub const MAX_LIST_ENTRIES: usize = 32;
 
 /// Longest accepted timestamp, in decimal digits. Twelve digits reach the
 /// year 5138 and keep every time difference far from `i64` overflow.
@@ -479,8 +496,10 @@ impl Verifier {
     ///
     /// Rejections: [`Rejection::MissingSignature`] naming the absent header;
     /// [`Rejection::MalformedSignature`] for a header that is empty,
-    /// duplicated or unparseable; [`Rejection::BadSignature`] when no
-    /// configured secret produces any presented signature;
+    /// duplicated or unparseable, or whose signature list holds no readable
+    /// signature, more than [`MAX_SIGNATURES`] readable ones or more than
+    /// [`MAX_LIST_ENTRIES`] entries; [`Rejection::BadSignature`] when no
+    /// configured secret produces any readable signature presented;
     /// [`Rejection::SignatureExpired`] for a genuine signature whose
     /// timestamp is more than `tolerance_s` away from `now_ms`.
     ///
@@ -844,8 +863,14 @@ fn tags_equal(a: &Tag, b: &Tag) -> Choice {
     diff.ct_eq(&0)
 }
 
-/// Decodes a 64-digit hex signature (either case) in constant time.
-#[cfg(feature = "_hmac-hex")]
+/// Decodes a 64-digit hex signature (either case) in constant time, for
+/// the schemes that carry exactly one (`stripe` skips unreadable entries
+/// of its list and calls [`decode_hex_64`] itself).
+#[cfg(any(
+    feature = "scheme-hex-body",
+    feature = "scheme-github",
+    feature = "scheme-timestamped"
+))]
 fn decode_hex_tag(s: &[u8]) -> Result<Tag, &'static str> {
     // One message for "empty", "wrong length" and "not hex": it says what
     // is allowed, and one string is less flash than three.

@@ -5,17 +5,34 @@
 //! `webhook-signature`, a space-separated list of `<version>,<signature>`
 //! entries. A `v1` signature is base64 (standard alphabet, padded) of
 //! HMAC-SHA256 over `"<webhook-id>.<webhook-timestamp>.<body>"`, keyed with
-//! the base64-decoded secret that follows the `whsec_` prefix. Entries of
-//! other versions (e.g. `v1a`, asymmetric) are skipped as the specification
-//! requires; an entry without a comma or a `v1` that is not a 32-byte base64
-//! value makes the header malformed. This is the only scheme whose event id
-//! is signed.
+//! the base64-decoded secret that follows the `whsec_` prefix. This is the
+//! only scheme whose event id is signed.
+//!
+//! The list is read as the reference libraries read it: each entry is split
+//! at its first comma into version and signature, and the request passes if
+//! any entry matches.
+//!
+//! - An entry is *readable* if its version is exactly `v1` and its
+//!   signature exactly 44 characters of canonical padded base64 of 32 bytes.
+//! - Every other entry is skipped, without counting: another version
+//!   (`v1a`, asymmetric, as the specification requires; `v2`; `V1`), or a
+//!   `v1` signature of another length (`v1,AAAA`), with a character outside
+//!   the base64 alphabet, or with unused bits set in its last character.
+//! - `malformed_signature`: an empty header, an entry without a comma (not
+//!   a `<version>,<signature>` list), no readable entry, more than
+//!   [`MAX_SIGNATURES`] readable ones, or more than [`MAX_LIST_ENTRIES`]
+//!   space-separated pieces (empty ones from repeated spaces included).
+//!   Nothing past either bound is read and the MACs are computed once per
+//!   secret, not per entry, so the work per header is bounded; padding can
+//!   only turn a decision into a refusal.
+//! - `bad_signature`: readable entries, none produced by a configured
+//!   secret.
 
 use base64ct::{Base64, Base64Unpadded, Encoding};
 
 use super::{
     headers, malformed, parse_timestamp, tag_of, timestamp_digits, value, Ctx, Fail, Headers,
-    HmacSha256, SignedHeaders, Tag, Verified, MAX_SIGNATURES,
+    HmacSha256, SignedHeaders, Tag, Verified, MAX_LIST_ENTRIES, MAX_SIGNATURES,
 };
 use crate::error::ConfigError;
 
@@ -53,31 +70,40 @@ pub(super) fn key(secret: &[u8], index: usize) -> Result<HmacSha256, ConfigError
     Ok(HmacSha256::new(decoded))
 }
 
-/// Every `v1` tag of a `webhook-signature` value.
+/// The tags of the readable `v1` entries of a `webhook-signature` value
+/// (see the module documentation for what is skipped and the bound).
 fn parse(value: &str) -> Result<heapless::Vec<Tag, MAX_SIGNATURES>, &'static str> {
     let mut tags = heapless::Vec::new();
-    for entry in value.split(' ').filter(|e| !e.is_empty()) {
+    for (n, entry) in value.split(' ').enumerate() {
+        if n == MAX_LIST_ENTRIES {
+            return Err("more than 32 space-separated entries (at most 32)");
+        }
+        if entry.is_empty() {
+            continue;
+        }
         let (version, sig) = entry
             .split_once(',')
             .ok_or("expected space-separated <version>,<signature> entries")?;
-        if version != "v1" {
+        // Unreadable entries are skipped: another version, or a `v1` that is
+        // not 32 bytes of canonical padded base64 (checked in that order, so
+        // only entries of exactly 44 bytes are decoded).
+        let mut tag = [0u8; 32];
+        if version != "v1"
+            || sig.len() != B64_TAG_LEN
+            || !matches!(Base64::decode(sig, &mut tag), Ok(d) if d.len() == 32)
+        {
             continue;
         }
-        if sig.len() != B64_TAG_LEN {
-            return Err("v1 signature is not 44 base64 characters");
-        }
-        let mut tag = [0u8; 32];
-        match Base64::decode(sig, &mut tag) {
-            Ok(d) if d.len() == 32 => {}
-            _ => return Err("v1 signature is not base64"),
-        }
-        tags.push(tag).map_err(|_| "more than 8 v1 signatures")?;
+        // The ninth readable signature ends the reading: nothing after it is
+        // looked at.
+        tags.push(tag)
+            .map_err(|_| "more than 8 readable v1 signatures (at most 8)")?;
     }
     if tags.is_empty() {
         return Err(if value.is_empty() {
             "header is empty"
         } else {
-            "no v1 signature"
+            "no readable v1 signature; expected space-separated v1,<base64 of 32 bytes, 44 characters>"
         });
     }
     Ok(tags)
@@ -132,8 +158,10 @@ pub(super) fn sign(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{sign, AuthConfig, Scheme, Verifier};
+    use super::super::{sign, AuthConfig, Scheme, Verifier, MAX_LIST_ENTRIES, MAX_SIGNATURES};
     use crate::ConfigError;
+    use base64ct::{Base64, Encoding};
+    use proptest::prelude::*;
 
     // The specification's published test vector.
     const SECRET: &[u8] = b"whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
@@ -208,6 +236,119 @@ mod tests {
         assert_eq!(code(&format!("{OTHER} {OTHER}")), "bad_signature");
     }
 
+    /// Entries a sender may add that are not readable `v1` signatures
+    /// (several carry the genuine signature in a form that must not count).
+    fn unreadable() -> Vec<String> {
+        let b64 = &SIG[3..];
+        vec![
+            "v1,AAAA".into(),
+            "v1,".into(),
+            "v2,abc".into(),
+            format!("v1a,{b64}"),
+            format!("V1,{b64}"),
+            format!("v1,{}", &b64[..43]),
+            format!("v1,{}", b64.trim_end_matches('=')),
+            format!("v1,{}==", &b64[..42]),
+            format!("v1,{}!", &b64[..43]),
+            format!("v1,{}x=", &b64[..42]),
+            format!("v1,{b64}A"),
+            format!("{SIG},"),
+            format!("v1,{b64},v1"),
+        ]
+    }
+
+    /// The example of issue 9: a junk entry before a genuine signature.
+    #[test]
+    fn unreadable_entry_before_a_valid_signature_is_skipped() {
+        let signed = sign(Scheme::StandardWebhooks, SECRET, BODY, 1_700_000_000, ID).unwrap();
+        let list = format!("v1,AAAA {}", signed[2].1);
+        let h = [
+            ("webhook-id", ID),
+            ("webhook-timestamp", signed[1].1.as_str()),
+            ("webhook-signature", list.as_str()),
+        ];
+        let ok = verifier(SECRET).verify(BODY, &h, 1_700_000_000_000);
+        assert_eq!(ok.map(|v| v.signed_at_s), Ok(Some(1_700_000_000)));
+        // Every kind of unreadable entry, before and after the genuine one.
+        for junk in unreadable() {
+            for list in [format!("{junk} {SIG}"), format!("{SIG} {junk}")] {
+                assert_eq!(code(&list), "ok", "{list:?}");
+            }
+            // Skipped entries never make a wrong signature pass.
+            assert_eq!(
+                code(&format!("{junk} {OTHER}")),
+                "bad_signature",
+                "{junk:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_list_without_a_readable_entry_is_malformed() {
+        let all_junk = unreadable().join(" ");
+        for sig in [String::new(), " ".into(), "v1,AAAA".into(), all_junk] {
+            let h = [
+                ("webhook-id", ID),
+                ("webhook-timestamp", TS),
+                ("webhook-signature", sig.as_str()),
+            ];
+            let err = verifier(SECRET).verify(BODY, &h, NOW_MS).unwrap_err();
+            assert_eq!(err.code(), "malformed_signature", "{sig:?}");
+            let expected = if sig.is_empty() {
+                "webhook-signature cannot be read: header is empty"
+            } else {
+                "webhook-signature cannot be read: no readable v1 signature; \
+                 expected space-separated v1,<base64 of 32 bytes, 44 characters>"
+            };
+            assert_eq!(err.to_string(), expected, "{sig:?}");
+        }
+    }
+
+    #[test]
+    fn at_most_eight_readable_signatures_are_read() {
+        // Skipped entries do not count towards the eight.
+        let junk = unreadable()[..5].join(" ");
+        let eight = format!("{junk} {} {junk} {SIG} {junk}", [OTHER; 7].join(" "));
+        assert_eq!(code(&eight), "ok");
+        let nine = format!("{OTHER} {eight}");
+        let h = [
+            ("webhook-id", ID),
+            ("webhook-timestamp", TS),
+            ("webhook-signature", nine.as_str()),
+        ];
+        let err = verifier(SECRET).verify(BODY, &h, NOW_MS).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "webhook-signature cannot be read: more than 8 readable v1 signatures (at most 8)"
+        );
+    }
+
+    #[test]
+    fn at_most_32_entries_are_read() {
+        let skipped = ["v1,AAAA"; MAX_LIST_ENTRIES - 1].join(" ");
+        // 31 skipped entries and the genuine one.
+        assert_eq!(code(&format!("{skipped} {SIG}")), "ok");
+        // Past the bound nothing is read, however long the header. Empty
+        // pieces between repeated spaces count.
+        let huge = format!("{SIG} {}", "v1,AAAA ".repeat(50_000));
+        for sig in [
+            format!("{skipped} v1,AAAA {SIG}"),
+            format!("{skipped}  {SIG}"),
+            huge,
+        ] {
+            let h = [
+                ("webhook-id", ID),
+                ("webhook-timestamp", TS),
+                ("webhook-signature", sig.as_str()),
+            ];
+            let err = verifier(SECRET).verify(BODY, &h, NOW_MS).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "webhook-signature cannot be read: more than 32 space-separated entries (at most 32)"
+            );
+        }
+    }
+
     #[test]
     fn malformed_headers() {
         let b64 = &SIG[3..];
@@ -223,9 +364,10 @@ mod tests {
             format!("v1,{}==", &b64[..42]),
             format!("v1,{}!", &b64[..43]),
             format!("v1={b64}"),
-            format!("{SIG} v1,short"),
-            format!("{SIG} nocomma"),
             format!("{SIG},"),
+            // An entry without a comma is not a `<version>,<signature>` list.
+            format!("{SIG} nocomma"),
+            format!("{b64} {SIG}"),
         ] {
             assert_eq!(code(&sig), "malformed_signature", "{sig:?}");
         }
@@ -318,5 +460,66 @@ mod tests {
         assert!(sign(Scheme::StandardWebhooks, b"whsec_AAA", BODY, 1, "id").is_ok());
         // The signed id must be present.
         assert!(sign(Scheme::StandardWebhooks, SECRET, BODY, 1, "").is_err());
+    }
+
+    /// A `v1` entry of `tag`.
+    fn entry(tag: &[u8]) -> String {
+        let mut buf = [0u8; 96];
+        format!("v1,{}", Base64::encode(tag, &mut buf).unwrap())
+    }
+
+    /// Entries that are never readable `v1` signatures: other lengths,
+    /// characters outside the alphabet, other versions (some carrying the
+    /// genuine signature), random text after a comma.
+    fn unreadable_entry() -> impl Strategy<Value = String> {
+        let b64 = &SIG[3..];
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..48)
+                .prop_filter("32 bytes is a tag", |b| b.len() != 32)
+                .prop_map(|b| entry(&b)),
+            "v1,[A-Za-z0-9+/]{20}[-_.!~*]{1}[A-Za-z0-9+/]{22}=",
+            "(v0|v2|v1a|V1|v11|),".prop_map(move |v| format!("{v}{b64}")),
+            "[a-uw-z0-9]{0,3},[^ ]{0,50}",
+            "v1,[^ ]{0,60}",
+            proptest::sample::select(unreadable()),
+        ]
+    }
+
+    proptest! {
+        /// Adding unreadable entries anywhere in a list never changes the
+        /// decision while the list stays within `MAX_LIST_ENTRIES`, whatever
+        /// the readable entries are (genuine or not, none or more than
+        /// `MAX_SIGNATURES`); past that bound the header is refused, so
+        /// padding can never make a list pass.
+        #[test]
+        fn unreadable_entries_never_change_the_decision(
+            readable in proptest::collection::vec(
+                prop_oneof![Just(None), any::<[u8; 32]>().prop_map(Some)],
+                0..=MAX_SIGNATURES + 2,
+            ),
+            junk in proptest::collection::vec((any::<usize>(), unreadable_entry()), 1..MAX_LIST_ENTRIES),
+        ) {
+            let mut entries: Vec<String> = readable
+                .iter()
+                .map(|r| r.map_or(SIG.to_string(), |tag| entry(&tag)))
+                .collect();
+            let decision = match readable.len() {
+                0 => "malformed_signature",
+                n if n > MAX_SIGNATURES => "malformed_signature",
+                // A random tag is the genuine one with probability 2^-256.
+                _ if readable.contains(&None) => "ok",
+                _ => "bad_signature",
+            };
+            prop_assert_eq!(code(&entries.join(" ")), decision);
+            for (pos, e) in junk {
+                entries.insert(pos % (entries.len() + 1), e);
+                let expected = if entries.len() > MAX_LIST_ENTRIES {
+                    "malformed_signature"
+                } else {
+                    decision
+                };
+                prop_assert_eq!(code(&entries.join(" ")), expected, "{:?}", entries);
+            }
+        }
     }
 }

@@ -3,8 +3,11 @@
 //! `X-Tradeeon-Signature: t=<unix seconds>,s=<hex HMAC-SHA256(secret, "<t>.<body>")>`
 //! and the event id in `X-Tradeeon-EventId`. Since we define the format, it
 //! is parsed strictly: exactly one `t` and one `s`, in either order, no
-//! other keys, no spaces. The event id is not signed; the timestamp bounds
-//! how long a captured request can be replayed with a fresh id.
+//! other keys, no spaces. It carries no list of signatures (unlike
+//! `stripe`'s several `v1`), so nothing is skipped: an `s` that is not 64
+//! hex digits, or a second `s`, makes the header malformed. The event id is
+//! not signed; the timestamp bounds how long a captured request can be
+//! replayed with a fresh id.
 
 use super::{
     decode_hex_tag, encode_hex_tag, headers, malformed, parse_timestamp, tag_of, timestamp_digits,
