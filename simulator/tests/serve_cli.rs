@@ -995,3 +995,47 @@ trusted_proxies = ["127.0.0.1"]
     let (submits, _) = exchange_log(&dir.path().join("fills.jsonl"));
     assert!(submits.is_empty(), "{submits:?}");
 }
+
+/// Issue 9: an alert stamped ahead of the clock stays fresh past the
+/// replay window counted from its acceptance. A copy is refused as a
+/// replay while fresh, by the running gateway and by one restarted from
+/// its journal (which records the alert's time).
+#[test]
+fn a_copy_ahead_of_the_clock_is_a_replay_while_fresh_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = gate_config(
+        dir.path(),
+        r#"
+[policy]
+max_age_s = 1
+max_future_skew_s = 60
+[network]
+allowlist = ["tradingview"]
+[serve]
+trusted_proxies = ["127.0.0.1"]
+"#,
+    );
+    let secret = "skew-secret";
+    let ahead_ms = (now_s() + 30) * 1000;
+    let body = format!(
+        r#"{{"symbol":"BTCUSDT","side":"buy","type":"limit","price":"100","quantity":"0.1","timestamp":{ahead_ms},"event_id":"ahead-1"}}"#
+    );
+    let headers = signed(secret, body.as_bytes(), now_s(), "52.89.214.238");
+    let post = |port: u16| -> (u16, String) {
+        let (status, text) = http(port, "POST", "/webhook", &headers, body.as_bytes()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        (status, v["code"].as_str().unwrap_or_default().to_string())
+    };
+    let gw = start(&config, secret);
+    assert_eq!(post(gw.port), (200, "accepted".to_string()));
+    // Past max_age (the window) after acceptance; the alert is still fresh.
+    std::thread::sleep(Duration::from_millis(1_500));
+    assert_eq!(post(gw.port), (409, "replayed".to_string()));
+    let mut gw = gw;
+    terminate(&mut gw.child);
+    let gw = start(&config, secret);
+    assert_eq!(post(gw.port), (409, "replayed".to_string()));
+    drop(gw);
+    let (submits, _) = exchange_log(&dir.path().join("fills.jsonl"));
+    assert_eq!(submits.len(), 1, "{submits:?}");
+}
