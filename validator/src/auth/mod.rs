@@ -38,10 +38,12 @@
 //!   parsed is [`Rejection::MalformedSignature`], never "try the other one".
 //!   The signature lists of `stripe` and `standard-webhooks` are read as
 //!   their reference libraries read them: entries that are not readable
-//!   signatures (another version or key, another length, a character that
-//!   is not hex or base64) are skipped, and the header is malformed only if
-//!   no entry is readable, or past the bounds [`MAX_SIGNATURES`] readable
-//!   signatures and [`MAX_LIST_ENTRIES`] entries (nothing past them is read).
+//!   signatures (no `=` or comma, another version or key, another length, a
+//!   character that is not hex or base64) are skipped, and the header is
+//!   malformed only if no entry is readable, past the bounds
+//!   [`MAX_SIGNATURES`] readable signatures and [`MAX_LIST_ENTRIES`] entries
+//!   (nothing past them is read), or, for `stripe`, if `t=` is missing,
+//!   repeated or not digits.
 //! - **Freshness.** Timestamped schemes accept `|now_s − t| ≤ tolerance_s`
 //!   with `now_s = ⌊now_ms / 1000⌋`, in both directions, checked *after* the
 //!   MAC: [`Rejection::SignatureExpired`] therefore always means "genuine but

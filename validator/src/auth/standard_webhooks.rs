@@ -14,12 +14,13 @@
 //!
 //! - An entry is *readable* if its version is exactly `v1` and its
 //!   signature exactly 44 characters of canonical padded base64 of 32 bytes.
-//! - Every other entry is skipped, without counting: another version
-//!   (`v1a`, asymmetric, as the specification requires; `v2`; `V1`), or a
-//!   `v1` signature of another length (`v1,AAAA`), with a character outside
-//!   the base64 alphabet, or with unused bits set in its last character.
-//! - `malformed_signature`: an empty header, an entry without a comma (not
-//!   a `<version>,<signature>` list), no readable entry, more than
+//! - Every other entry is skipped, without counting: an entry without a
+//!   comma (`garbage`, as the Go and JavaScript libraries do), another
+//!   version (`v1a`, asymmetric, as the specification requires; `v2`;
+//!   `V1`), or a `v1` signature of another length (`v1,AAAA`), with a
+//!   character outside the base64 alphabet, or with unused bits set in its
+//!   last character.
+//! - `malformed_signature`: an empty header, no readable entry, more than
 //!   [`MAX_SIGNATURES`] readable ones, or more than [`MAX_LIST_ENTRIES`]
 //!   space-separated pieces (empty ones from repeated spaces included).
 //!   Nothing past either bound is read and the MACs are computed once per
@@ -78,15 +79,13 @@ fn parse(value: &str) -> Result<heapless::Vec<Tag, MAX_SIGNATURES>, &'static str
         if n == MAX_LIST_ENTRIES {
             return Err("more than 32 space-separated entries (at most 32)");
         }
-        if entry.is_empty() {
+        // Unreadable entries are skipped: no comma (empty ones included),
+        // another version, or a `v1` that is not 32 bytes of canonical padded
+        // base64 (checked in that order, so only entries of exactly 44 bytes
+        // are decoded).
+        let Some((version, sig)) = entry.split_once(',') else {
             continue;
-        }
-        let (version, sig) = entry
-            .split_once(',')
-            .ok_or("expected space-separated <version>,<signature> entries")?;
-        // Unreadable entries are skipped: another version, or a `v1` that is
-        // not 32 bytes of canonical padded base64 (checked in that order, so
-        // only entries of exactly 44 bytes are decoded).
+        };
         let mut tag = [0u8; 32];
         if version != "v1"
             || sig.len() != B64_TAG_LEN
@@ -236,8 +235,9 @@ mod tests {
         assert_eq!(code(&format!("{OTHER} {OTHER}")), "bad_signature");
     }
 
-    /// Entries a sender may add that are not readable `v1` signatures
-    /// (several carry the genuine signature in a form that must not count).
+    /// Entries a sender may add that are not readable `v1` signatures,
+    /// entries without a comma included (several carry the genuine
+    /// signature in a form that must not count).
     fn unreadable() -> Vec<String> {
         let b64 = &SIG[3..];
         vec![
@@ -254,6 +254,10 @@ mod tests {
             format!("v1,{b64}A"),
             format!("{SIG},"),
             format!("v1,{b64},v1"),
+            "garbage".into(),
+            "v1".into(),
+            b64.into(),
+            format!("v1={b64}"),
         ]
     }
 
@@ -269,6 +273,8 @@ mod tests {
         ];
         let ok = verifier(SECRET).verify(BODY, &h, 1_700_000_000_000);
         assert_eq!(ok.map(|v| v.signed_at_s), Ok(Some(1_700_000_000)));
+        // An entry without a comma is skipped too.
+        assert_eq!(code(&format!("garbage {SIG}")), "ok");
         // Every kind of unreadable entry, before and after the genuine one.
         for junk in unreadable() {
             for list in [format!("{junk} {SIG}"), format!("{SIG} {junk}")] {
@@ -365,9 +371,7 @@ mod tests {
             format!("v1,{}!", &b64[..43]),
             format!("v1={b64}"),
             format!("{SIG},"),
-            // An entry without a comma is not a `<version>,<signature>` list.
-            format!("{SIG} nocomma"),
-            format!("{b64} {SIG}"),
+            format!("nocomma {b64}"),
         ] {
             assert_eq!(code(&sig), "malformed_signature", "{sig:?}");
         }
@@ -470,7 +474,7 @@ mod tests {
 
     /// Entries that are never readable `v1` signatures: other lengths,
     /// characters outside the alphabet, other versions (some carrying the
-    /// genuine signature), random text after a comma.
+    /// genuine signature), random text after a comma, no comma at all.
     fn unreadable_entry() -> impl Strategy<Value = String> {
         let b64 = &SIG[3..];
         prop_oneof![
@@ -481,6 +485,7 @@ mod tests {
             "(v0|v2|v1a|V1|v11|),".prop_map(move |v| format!("{v}{b64}")),
             "[a-uw-z0-9]{0,3},[^ ]{0,50}",
             "v1,[^ ]{0,60}",
+            "[^ ,]{0,60}",
             proptest::sample::select(unreadable()),
         ]
     }

@@ -15,13 +15,14 @@
 //!   signature.
 //! - Skipped, without counting: a `v1` whose value is anything else
 //!   (`v1=zz`, another length, a non-hex character; as `stripe-go` does),
-//!   `v0` (the test-mode SHA-1 scheme) and unknown keys.
-//! - `malformed_signature`: an empty header, a part without `=`, `t`
-//!   missing, repeated or not digits, no readable `v1`, more than
-//!   [`MAX_SIGNATURES`] readable ones, or more than [`MAX_LIST_ENTRIES`]
-//!   parts (`t` included). Nothing past either bound is read and the MACs are
-//!   computed once per secret, not per entry, so the work per header is
-//!   bounded; padding can only turn a decision into a refusal.
+//!   `v0` (the test-mode SHA-1 scheme), unknown keys and parts without `=`
+//!   (`junk`, empty ones), as `stripe-node` does.
+//! - `malformed_signature`: an empty header, `t` missing, repeated or not
+//!   digits, no readable `v1`, more than [`MAX_SIGNATURES`] readable ones,
+//!   or more than [`MAX_LIST_ENTRIES`] parts (`t` and empty ones included).
+//!   Nothing past either bound is read and the MACs are computed once per
+//!   secret, not per entry, so the work per header is bounded; padding can
+//!   only turn a decision into a refusal.
 //! - `bad_signature`: readable `v1`s, none produced by a configured secret.
 
 use super::{
@@ -53,9 +54,10 @@ fn parse(value: &str) -> Result<Parsed<'_>, &'static str> {
         if n == MAX_LIST_ENTRIES {
             return Err("more than 32 comma-separated parts (at most 32)");
         }
-        let (key, val) = part
-            .split_once('=')
-            .ok_or("expected comma-separated key=value pairs")?;
+        // A part without `=` is not a signature: skipped.
+        let Some((key, val)) = part.split_once('=') else {
+            continue;
+        };
         match key {
             "t" if t.is_some() => return Err("t= appears more than once"),
             "t" => t = Some(val),
@@ -185,9 +187,9 @@ mod tests {
         assert_eq!(code(&nine), "malformed_signature");
     }
 
-    /// `v1` values that are not 64 hex digits, other schemes and unknown
-    /// keys (several carrying the genuine signature in a form that must not
-    /// count).
+    /// `v1` values that are not 64 hex digits, other schemes, unknown keys
+    /// and parts without `=` (several carrying the genuine signature in a
+    /// form that must not count).
     fn unreadable() -> Vec<String> {
         vec![
             "v1=zz".into(),
@@ -204,13 +206,22 @@ mod tests {
             format!(" v1={HEX}"),
             "x=".into(),
             "=".into(),
+            "junk".into(),
+            "".into(),
+            "v1".into(),
+            "t".into(),
+            HEX.into(),
+            format!("v1{HEX}"),
         ]
     }
 
-    /// The Stripe example: a junk `v1` before the genuine one.
+    /// The Stripe examples: a junk `v1`, or a part without `=`,
+    /// before the genuine one.
     #[test]
     fn unreadable_v1_before_a_valid_one_is_skipped() {
         assert_eq!(code(&format!("t={T},v1=zz,v1={HEX}")), "ok");
+        assert_eq!(code(&format!("t={T},junk,v1={HEX}")), "ok");
+        assert_eq!(code(&format!("t={T},,v1={HEX},")), "ok");
         for junk in unreadable() {
             for value in [
                 format!("t={T},{junk},v1={HEX}"),
@@ -276,7 +287,8 @@ mod tests {
         }
     }
 
-    /// Parts that are never readable `v1` signatures.
+    /// Parts that are never readable `v1` signatures (parts without `=`
+    /// included).
     fn unreadable_part() -> impl Strategy<Value = String> {
         prop_oneof![
             "v1=[0-9a-fA-F]{0,70}".prop_filter("64 digits are a tag", |p| p.len() != 67),
@@ -284,6 +296,9 @@ mod tests {
             "v1=[^,]{0,70}",
             "(v0|v2|V1|v11| v1|s|T|x[a-z0-9]{0,3}|)=".prop_map(|k| format!("{k}{HEX}")),
             "x[a-z0-9]{0,3}=[^,]{0,40}",
+            // No `=`: junk, empty parts, a bare signature.
+            "[^,=]{0,70}",
+            "v1[0-9a-f]{64}",
             proptest::sample::select(unreadable()),
         ]
     }
