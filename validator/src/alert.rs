@@ -878,14 +878,16 @@ impl<'a> RawAlert<'a> {
         self.get(field).map(|v| positive(field, v)).transpose()
     }
 
-    /// The body's `passphrase` as raw bytes (escapes undecoded), if present.
+    /// The body's `passphrase`, if present: a string (escapes undecoded)
+    /// or, for a number, its text as written.
     ///
-    /// Passphrases with JSON escapes are compared as written: the configured
-    /// secret must then be written the same way.
-    pub fn passphrase(&self) -> Option<&'a [u8]> {
+    /// [`Verifier::check_passphrase`](crate::auth::Verifier::check_passphrase)
+    /// compares its decoded text with the secrets: `"pa\/ss"` and
+    /// `"pa/ss"` are the same passphrase.
+    pub fn passphrase(&self) -> Option<JsonStr<'a>> {
         match self.get(Field::Passphrase) {
-            Some(RawValue::String(s)) => Some(s.raw()),
-            Some(RawValue::Number(text, _)) => Some(text),
+            Some(RawValue::String(s)) => Some(*s),
+            Some(RawValue::Number(text, _)) => Some(JsonStr::plain(text)),
             _ => None,
         }
     }

@@ -245,8 +245,18 @@ impl<'a> JsonStr<'a> {
         }
     }
 
+    /// A text that needs no decoding, as a `JsonStr`: for a JSON number's
+    /// text, which (like the bytes between a string's quotes) is UTF-8
+    /// without `\`, `"` or control characters.
+    pub(crate) fn plain(raw: &'a [u8]) -> Self {
+        JsonStr {
+            raw,
+            decoded_len: raw.len(),
+        }
+    }
+
     /// The decoded text as UTF-8 bytes (see [`DecodedBytes`]).
-    fn decoded_bytes(&self) -> DecodedBytes<'a> {
+    pub(crate) fn decoded_bytes(&self) -> DecodedBytes<'a> {
         DecodedBytes {
             rest: self.raw,
             pending: [0; 4],
@@ -476,7 +486,7 @@ fn unescape(after: &[u8]) -> Option<(char, usize)> {
 /// are (the scanner validated them), so unlike [`DecodedChars`] nothing is
 /// decoded from UTF-8 and encoded again: less code, and less work.
 #[derive(Clone)]
-struct DecodedBytes<'a> {
+pub(crate) struct DecodedBytes<'a> {
     /// What is left, still encoded.
     rest: &'a [u8],
     /// The UTF-8 of the last escape's character ...
