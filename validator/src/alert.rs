@@ -716,19 +716,21 @@ fn positive(field: Field, value: &RawValue<'_>) -> Result<Parsed, Problem> {
     }
 }
 
-/// Case-insensitive match of a short keyword list; returns the index.
-/// Strings with escapes never match.
+/// Length of the longest keyword (`take_profit`), in bytes: the buffer an
+/// escaped keyword is decoded into.
+const KEYWORD_CAP: usize = 11;
+
+/// Case-insensitive match of the decoded text of a string value against a
+/// short keyword list (none longer than [`KEYWORD_CAP`]); returns the index.
+/// Escapes are decoded first (`"b\u0075y"` is `buy`); a text longer than
+/// every keyword matches none.
+#[cfg_attr(not(target_os = "none"), inline(always))]
 fn keyword(value: &RawValue<'_>, words: &[&str]) -> Option<usize> {
-    let RawValue::String(s) = value else {
-        return None;
-    };
-    if s.has_escapes() {
-        return None;
-    }
-    let raw = s.raw();
+    let mut buf = [0; KEYWORD_CAP];
+    let text = text(value, &mut buf)?;
     words
         .iter()
-        .position(|w| w.as_bytes().eq_ignore_ascii_case(raw))
+        .position(|w| w.as_bytes().eq_ignore_ascii_case(text))
 }
 
 /// The values of the known fields, converted and checked for shape (not yet
@@ -876,14 +878,16 @@ impl<'a> RawAlert<'a> {
         self.get(field).map(|v| positive(field, v)).transpose()
     }
 
-    /// The body's `passphrase` as raw bytes (escapes undecoded), if present.
+    /// The body's `passphrase`, if present: a string (escapes undecoded)
+    /// or, for a number, its text as written.
     ///
-    /// Passphrases with JSON escapes are compared as written: the configured
-    /// secret must then be written the same way.
-    pub fn passphrase(&self) -> Option<&'a [u8]> {
+    /// [`Verifier::check_passphrase`](crate::auth::Verifier::check_passphrase)
+    /// compares its decoded text with the secrets: `"pa\/ss"` and
+    /// `"pa/ss"` are the same passphrase.
+    pub fn passphrase(&self) -> Option<JsonStr<'a>> {
         match self.get(Field::Passphrase) {
-            Some(RawValue::String(s)) => Some(s.raw()),
-            Some(RawValue::Number(text, _)) => Some(text),
+            Some(RawValue::String(s)) => Some(*s),
+            Some(RawValue::Number(text, _)) => Some(JsonStr::plain(text)),
             _ => None,
         }
     }
@@ -1079,6 +1083,7 @@ pub fn parse(body: &[u8]) -> Result<Fields, Rejection> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::tests::{literal, text_char};
     use proptest::prelude::*;
 
     fn code(body: &str) -> &'static str {
@@ -1387,11 +1392,6 @@ mod tests {
         assert_eq!(f.quantity, Decimal::parse("0.5").unwrap());
         assert_eq!(f.timestamp_ms, Some(1_566_899_760_000));
         assert_eq!(f.event_id.as_deref(), Some("caf\u{e9}"));
-        // Keywords are not decoded.
-        assert_eq!(
-            code(r#"{"symbol":"BTCUSDT","side":"b\u0075y","quantity":1}"#),
-            "invalid_field"
-        );
         // Non-ASCII text reaches the readers as validated UTF-8.
         assert_eq!(
             code("{\"symbol\":\"BTC\u{e9}USDT\",\"side\":\"buy\",\"quantity\":1}"),
@@ -1403,6 +1403,70 @@ mod tests {
         )
         .unwrap();
         assert_eq!(f.event_id.as_deref(), Some("\u{e9}t\u{e9}"));
+    }
+
+    #[test]
+    fn escaped_keywords_are_decoded() {
+        let parsed = |side: &str, order_type: &str| {
+            let body = format!(
+                r#"{{"symbol":"BTCUSDT","side":{side},"order_type":{order_type},"quantity":1,"price":2}}"#
+            );
+            parse(body.as_bytes()).map(|f| (f.side, f.order_type))
+        };
+        use OrderType::*;
+        for (side, order_type, want) in [
+            (r#""b\u0075y""#, r#""market""#, (Side::Buy, Market)),
+            (r#""S\u0045LL""#, r#""\u004CIMIT""#, (Side::Sell, Limit)),
+            (
+                r#""\u0062\u0055\u0079""#,
+                r#""st\u006fp""#,
+                (Side::Buy, StopLoss),
+            ),
+            (
+                r#""sel\u006C""#,
+                r#""stop\u005floss""#,
+                (Side::Sell, StopLoss),
+            ),
+            // The longest keyword, every character escaped.
+            (
+                r#""buy""#,
+                r#""\u0074\u0061\u006b\u0065\u005f\u0070\u0072\u006f\u0066\u0069\u0074""#,
+                (Side::Buy, TakeProfit),
+            ),
+        ] {
+            assert_eq!(parsed(side, order_type), Ok(want), "{side} {order_type}");
+        }
+        // `"action"` and `"type"` are the same fields.
+        let f = parse(
+            br#"{"symbol":"BTCUSDT","action":"S\u0045LL","type":"m\u0061rket","quantity":1}"#,
+        )
+        .unwrap();
+        assert_eq!((f.side, f.order_type), (Side::Sell, Market));
+        // A decoded text that is no keyword is refused, the value shown as
+        // sent.
+        for (side, order_type, field) in [
+            (r#""b\u0075yy""#, r#""market""#, "side"),
+            (r#""b\u0075""#, r#""market""#, "side"),
+            (r#""b\\u0075y""#, r#""market""#, "side"),
+            (r#""\u0062uy\u0000""#, r#""market""#, "side"),
+            (r#""buy""#, r#""take_profit\u0020""#, "order_type"),
+            (r#""buy""#, r#""\u006darketmarket""#, "order_type"),
+        ] {
+            let value = if field == "side" { side } else { order_type };
+            let expected = if field == "side" {
+                "buy or sell"
+            } else {
+                "market, limit, stop_loss (or stop) or take_profit"
+            };
+            assert_eq!(
+                parsed(side, order_type),
+                Err(Rejection::InvalidField {
+                    field,
+                    value: snippet(value.as_bytes()),
+                    expected,
+                })
+            );
+        }
     }
 
     #[test]
@@ -1628,6 +1692,43 @@ mod tests {
             })
     }
 
+    /// A keyword in any case, now and then with one character more, or
+    /// any text.
+    fn near_keyword() -> impl Strategy<Value = String> {
+        let word = (
+            prop::sample::select(vec![
+                "buy",
+                "sell",
+                "market",
+                "limit",
+                "stop_loss",
+                "stop",
+                "take_profit",
+            ]),
+            any::<u16>(),
+            prop::sample::select(vec!["", "", "", "s", " ", "\u{e9}", "\0"]),
+        )
+            .prop_map(|(word, upper, extra)| {
+                let mut s: String = word
+                    .chars()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        if (upper >> i) & 1 == 1 {
+                            c.to_ascii_uppercase()
+                        } else {
+                            c
+                        }
+                    })
+                    .collect();
+                s.push_str(extra);
+                s
+            });
+        prop_oneof![
+            3 => word,
+            1 => proptest::collection::vec(text_char(), 0..14).prop_map(String::from_iter),
+        ]
+    }
+
     /// Whether `text` is `-?(0|[1-9][0-9]*)(\.[0-9]+)?`.
     fn regex_lite_plain(text: &str) -> bool {
         let digits = text.strip_prefix('-').unwrap_or(text);
@@ -1783,6 +1884,43 @@ mod tests {
                 prop_assert!(!x.iter().all(u8::is_ascii_digit));
             }
             prop_assert!(RawAlert::fast_path_agrees(doc.as_bytes()));
+        }
+
+        /// However a keyword is escaped, the alert reads as it does with
+        /// the keyword written plainly, and that reading is the keyword's.
+        #[test]
+        fn escaping_keywords_changes_nothing(
+            side in near_keyword(),
+            order_type in near_keyword(),
+            hows in proptest::collection::vec(0u8..4, 32),
+        ) {
+            let read = |side: &str, order_type: &str| {
+                let body = format!(
+                    r#"{{"symbol":"BTCUSDT","side":{side},"type":{order_type},"quantity":1,"price":2}}"#
+                );
+                parse(body.as_bytes()).map_err(|e| e.code())
+            };
+            let plain = read(
+                &serde_json::to_string(&side).unwrap(),
+                &serde_json::to_string(&order_type).unwrap(),
+            );
+            let escaped = read(&literal(&side, &hows), &literal(&order_type, &hows[16..]));
+            prop_assert_eq!(&plain, &escaped);
+            let side = side.to_ascii_lowercase();
+            let want_side = ["buy", "sell"].iter().position(|w| *w == side);
+            match (&plain, want_side) {
+                (Ok(f), Some(i)) => prop_assert_eq!(f.side, [Side::Buy, Side::Sell][i]),
+                (Err(e), None) => prop_assert_eq!(*e, "invalid_field"),
+                (Ok(_), None) => prop_assert!(false, "accepted side {:?}", side),
+                (Err(_), Some(_)) => {}
+            }
+            if let Ok(f) = &plain {
+                let word = order_type.to_ascii_lowercase();
+                prop_assert!(
+                    word == f.order_type.name() || (word == "stop" && f.order_type == OrderType::StopLoss),
+                    "{} read as {:?}", word, f.order_type
+                );
+            }
         }
 
         #[test]

@@ -662,3 +662,75 @@ mod tests {
         }
     }
 }
+
+/// How escapes in the body change decisions (they must not).
+#[cfg(all(test, feature = "scheme-passphrase"))]
+mod escaping_tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::auth::Scheme;
+    use crate::json::tests::{literal, text_char};
+
+    const NOW: i64 = 1_700_000_000_000;
+
+    /// Some text, biased towards the characters that need care in JSON.
+    fn text(len: core::ops::Range<usize>) -> impl Strategy<Value = String> {
+        prop::collection::vec(text_char(), len).prop_map(String::from_iter)
+    }
+
+    proptest! {
+        /// However the sender escapes the passphrase and the side, the
+        /// gate decides as for the same text written plainly, and that
+        /// decision is the text's.
+        #[test]
+        fn escaping_changes_no_decision(
+            secret in text(1..16),
+            guess in proptest::option::of(text(0..16)),
+            side in prop_oneof![
+                prop::sample::select(vec!["buy", "Sell", "SELL", "bUy"]).prop_map(String::from),
+                text(0..6),
+            ],
+            hows in prop::collection::vec(0u8..4, 32),
+        ) {
+            let passphrase = guess.unwrap_or_else(|| secret.clone());
+            let secrets = [secret.as_bytes()];
+            let decide = |passphrase: &str, side: &str| {
+                let config = Config {
+                    auth: AuthConfig {
+                        scheme: Scheme::Passphrase,
+                        secrets: &secrets,
+                        ..AuthConfig::default()
+                    },
+                    ..Config::default()
+                };
+                let mut gate: Gate<'_, 4> = Gate::new(config).unwrap();
+                let body = format!(
+                    r#"{{"passphrase":{passphrase},"symbol":"BTCUSDT","side":{side},"quantity":1,"timestamp":{NOW},"id":"e1"}}"#
+                );
+                let request = Request {
+                    body: body.as_bytes(),
+                    headers: &[],
+                    source_ip: None,
+                    mark_price: None,
+                };
+                gate.check(&request, NOW).map_err(|e| e.code())
+            };
+            let plain = decide(
+                &serde_json::to_string(&passphrase).unwrap(),
+                &serde_json::to_string(&side).unwrap(),
+            );
+            let escaped = decide(&literal(&passphrase, &hows), &literal(&side, &hows[16..]));
+            prop_assert_eq!(&plain, &escaped);
+            let side = side.to_ascii_lowercase();
+            let want = if passphrase != secret {
+                Err("bad_signature")
+            } else if side != "buy" && side != "sell" {
+                Err("invalid_field")
+            } else {
+                Ok(side.as_str())
+            };
+            prop_assert_eq!(plain.map(|order| order.side.name()), want);
+        }
+    }
+}

@@ -8,8 +8,10 @@
 //! timestamp, a `.` and a body), so there is nothing to stream: [`Padded`]
 //! names block `i` of the padded message and compresses it, in place when
 //! one piece holds the whole block, assembled otherwise. It serves the
-//! gate's digests (body ids, the replay key, passphrases) through
-//! [`sha256`] and the HMAC's inner hash. The compression function is still
+//! gate's digests (body ids, the replay key, configured passphrases)
+//! through [`sha256`] and the HMAC's inner hash. The one message that is
+//! not in memory as such, a presented passphrase whose JSON escapes are
+//! decoded as it is hashed, goes through `sha256_bytes`, a byte at a time. The compression function is still
 //! `sha2`'s: SHA-NI/ARMv8 instructions on hosts that have them (picked at
 //! run time), the rolled loop with `compact-sha256`.
 
@@ -139,6 +141,36 @@ pub(crate) fn sha256(parts: &[&[u8]]) -> [u8; 32] {
     Padded::new(parts, 0).finish(IV)
 }
 
+/// SHA-256 of a message handed over a byte at a time: for text that is
+/// decoded as it is hashed (a JSON string with escapes), so that it needs
+/// no buffer and no bound on its length.
+#[cfg(feature = "scheme-passphrase")]
+pub(crate) fn sha256_bytes(bytes: impl Iterator<Item = u8>) -> [u8; 32] {
+    let mut state = IV;
+    let mut block = [0u8; BLOCK];
+    let mut len = 0usize;
+    for b in bytes {
+        block[len % BLOCK] = b;
+        len += 1;
+        if len % BLOCK == 0 {
+            compress(&mut state, &block);
+        }
+    }
+    // The padding: 0x80, zeros and the bit length in the last 8 bytes, in
+    // one more block when those do not fit after the 0x80.
+    let at = len % BLOCK;
+    block[at] = 0x80;
+    block[at + 1..].fill(0);
+    if at >= BLOCK - 8 {
+        compress(&mut state, &block);
+        block = [0; BLOCK];
+    }
+    let bits = (len as u64).wrapping_mul(8);
+    block[BLOCK - 8..].copy_from_slice(&bits.to_be_bytes());
+    compress(&mut state, &block);
+    digest_of(&state)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -176,6 +208,8 @@ pub(crate) mod tests {
             let (a, b) = data[..n].split_at(n / 3);
             let (b, c) = b.split_at(b.len() / 2);
             assert_eq!(digest(&[a, b, &[], c]), expected);
+            #[cfg(feature = "scheme-passphrase")]
+            assert_eq!(sha256_bytes(data[..n].iter().copied()).to_vec(), expected);
         }
     }
 }

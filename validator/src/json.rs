@@ -245,8 +245,18 @@ impl<'a> JsonStr<'a> {
         }
     }
 
+    /// A text that needs no decoding, as a `JsonStr`: for a JSON number's
+    /// text, which (like the bytes between a string's quotes) is UTF-8
+    /// without `\`, `"` or control characters.
+    pub(crate) fn plain(raw: &'a [u8]) -> Self {
+        JsonStr {
+            raw,
+            decoded_len: raw.len(),
+        }
+    }
+
     /// The decoded text as UTF-8 bytes (see [`DecodedBytes`]).
-    fn decoded_bytes(&self) -> DecodedBytes<'a> {
+    pub(crate) fn decoded_bytes(&self) -> DecodedBytes<'a> {
         DecodedBytes {
             rest: self.raw,
             pending: [0; 4],
@@ -476,7 +486,7 @@ fn unescape(after: &[u8]) -> Option<(char, usize)> {
 /// are (the scanner validated them), so unlike [`DecodedChars`] nothing is
 /// decoded from UTF-8 and encoded again: less code, and less work.
 #[derive(Clone)]
-struct DecodedBytes<'a> {
+pub(crate) struct DecodedBytes<'a> {
     /// What is left, still encoded.
     rest: &'a [u8],
     /// The UTF-8 of the last escape's character ...
@@ -2211,7 +2221,7 @@ pub(crate) mod tests {
     }
 
     /// A string's characters, biased towards what needs care.
-    fn text_char() -> impl Strategy<Value = char> {
+    pub(crate) fn text_char() -> impl Strategy<Value = char> {
         prop_oneof![
             4 => proptest::char::range(' ', '~'),
             1 => proptest::char::range('\0', '\u{1f}'),
@@ -2224,42 +2234,58 @@ pub(crate) mod tests {
         ]
     }
 
+    /// Writes `c` into a JSON string literal in one of the allowed ways,
+    /// picked by `how`: 0, its short escape (`\n`, `\/`, ...) if it has one;
+    /// 0 or 1, the character itself if it may stand raw; otherwise a `\u`
+    /// escape (a surrogate pair above U+FFFF), hex in upper case for 3.
+    fn write_char(text: &mut String, c: char, how: u8) {
+        let short = match c {
+            '"' => Some("\\\""),
+            '\\' => Some("\\\\"),
+            '/' => Some("\\/"),
+            '\u{8}' => Some("\\b"),
+            '\u{c}' => Some("\\f"),
+            '\n' => Some("\\n"),
+            '\r' => Some("\\r"),
+            '\t' => Some("\\t"),
+            _ => None,
+        };
+        let must_escape = c == '"' || c == '\\' || c < ' ';
+        match (how, short) {
+            (0, Some(s)) => text.push_str(s),
+            (0 | 1, _) if !must_escape => text.push(c),
+            _ => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    if how == 3 {
+                        text.push_str(&format!("\\u{u:04X}"));
+                    } else {
+                        text.push_str(&format!("\\u{u:04x}"));
+                    }
+                }
+            }
+        }
+    }
+
+    /// `s` as a JSON string literal (quotes included), character `i`
+    /// written as [`write_char`] with `hows[i]` (1, raw if it may be, past
+    /// the end of `hows`).
+    pub(crate) fn literal(s: &str, hows: &[u8]) -> String {
+        let mut text = String::from("\"");
+        for (i, c) in s.chars().enumerate() {
+            write_char(&mut text, c, hows.get(i).copied().unwrap_or(1));
+        }
+        text.push('"');
+        text
+    }
+
     /// A JSON string literal: (decoded text, text as written), each
     /// character written raw or escaped in one of the allowed ways.
     fn json_string() -> impl Strategy<Value = (String, String)> {
         prop::collection::vec((text_char(), 0u8..4), 0..12).prop_map(|chars| {
-            let mut decoded = String::new();
-            let mut text = String::from("\"");
-            for (c, how) in chars {
-                decoded.push(c);
-                let short = match c {
-                    '"' => Some("\\\""),
-                    '\\' => Some("\\\\"),
-                    '/' => Some("\\/"),
-                    '\u{8}' => Some("\\b"),
-                    '\u{c}' => Some("\\f"),
-                    '\n' => Some("\\n"),
-                    '\r' => Some("\\r"),
-                    '\t' => Some("\\t"),
-                    _ => None,
-                };
-                let must_escape = c == '"' || c == '\\' || c < ' ';
-                match (how, short) {
-                    (0, Some(s)) => text.push_str(s),
-                    (0 | 1, _) if !must_escape => text.push(c),
-                    _ => {
-                        let mut units = [0u16; 2];
-                        for u in c.encode_utf16(&mut units) {
-                            if how == 3 {
-                                text.push_str(&format!("\\u{u:04X}"));
-                            } else {
-                                text.push_str(&format!("\\u{u:04x}"));
-                            }
-                        }
-                    }
-                }
-            }
-            text.push('"');
+            let decoded: String = chars.iter().map(|&(c, _)| c).collect();
+            let hows: Vec<u8> = chars.iter().map(|&(_, how)| how).collect();
+            let text = literal(&decoded, &hows);
             (decoded, text)
         })
     }
