@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use alertgate_simulator::gateway::mock::{MockExchange, MockSettings};
 
 mod common;
-use common::{alert, gate_config, http, json_lines, now_s, signed, start, wait_until, SECRET_VAR};
+use common::{
+    alert, gate_config, http, json_lines, now_s, post_signed, signed, start, wait_until, SECRET_VAR,
+};
 
 const SAMPLE_SECRET: &str = "replay-sample-secret-do-not-use";
 
@@ -821,18 +823,7 @@ trusted_proxies = ["127.0.0.1"]
             now_s() * 1000
         )
     };
-    let post = |port: u16, body: &str| -> (u16, String) {
-        let (status, text) = http(
-            port,
-            "POST",
-            "/webhook",
-            &signed(secret, body.as_bytes(), now_s(), "52.89.214.238"),
-            body.as_bytes(),
-        )
-        .expect("answered");
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        (status, v["code"].as_str().unwrap_or_default().to_string())
-    };
+    let post = |port: u16, body: &str| post_signed(port, secret, body);
     let ok = (200, "accepted".to_string());
     let unpriced = (422, "unpriced_order".to_string());
     let too_large = (422, "order_value_too_large".to_string());
@@ -899,18 +890,7 @@ market = "{}"
         ),
     );
     let secret = "mark-secret";
-    let post = |port: u16, body: &str| -> (u16, String) {
-        let (status, text) = http(
-            port,
-            "POST",
-            "/webhook",
-            &signed(secret, body.as_bytes(), now_s(), "52.89.214.238"),
-            body.as_bytes(),
-        )
-        .expect("answered");
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        (status, v["code"].as_str().unwrap_or_default().to_string())
-    };
+    let post = |port: u16, body: &str| post_signed(port, secret, body);
     let timed = |event: &str, qty: &str| {
         format!(
             r#"{{"symbol":"BTCUSDT","side":"buy","quantity":"{qty}","timestamp":{},"event_id":"{event}"}}"#,

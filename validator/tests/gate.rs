@@ -59,6 +59,21 @@ fn code<T>(r: Result<T, Rejection>) -> &'static str {
     }
 }
 
+/// A gate with the `timestamped` scheme under [`SECRET`] and default
+/// limits.
+fn timestamped_gate() -> Gate<'static, 8> {
+    const SECRETS: &[&[u8]] = &[SECRET];
+    Gate::new(Config {
+        auth: AuthConfig {
+            scheme: Scheme::Timestamped,
+            secrets: SECRETS,
+            ..AuthConfig::default()
+        },
+        ..Config::default()
+    })
+    .unwrap()
+}
+
 fn strict_config<'a>(secrets: &'a [&'a [u8]], allow: &'a [Cidr]) -> Config<'a> {
     Config {
         auth: AuthConfig {
@@ -250,16 +265,7 @@ fn event_id_sources() {
 
 #[test]
 fn timestamp_falls_back_to_the_signature() {
-    let secrets: [&[u8]; 1] = [SECRET];
-    let config = Config {
-        auth: AuthConfig {
-            scheme: Scheme::Timestamped,
-            secrets: &secrets,
-            ..AuthConfig::default()
-        },
-        ..Config::default()
-    };
-    let mut gate: Gate<'_, 8> = Gate::new(config).unwrap();
+    let mut gate = timestamped_gate();
     let body = r#"{"symbol":"BTCUSDT","side":"buy","quantity":1}"#;
     let h = signed(body, NOW / 1000 - 10, "a");
     let order = check(&mut gate, body, &h, None, NOW).unwrap();
@@ -334,16 +340,7 @@ fn gate_fits_the_footprint_budget() {
 
 #[test]
 fn unsigned_id_headers_do_not_defeat_the_replay_guard() {
-    let secrets: [&[u8]; 1] = [SECRET];
-    let config = Config {
-        auth: AuthConfig {
-            scheme: Scheme::Timestamped,
-            secrets: &secrets,
-            ..AuthConfig::default()
-        },
-        ..Config::default()
-    };
-    let mut gate: Gate<'_, 8> = Gate::new(config).unwrap();
+    let mut gate = timestamped_gate();
     let body = alert(r#""event_id":"strategy-7""#);
     let first = check(
         &mut gate,
@@ -374,16 +371,7 @@ fn unsigned_id_headers_do_not_defeat_the_replay_guard() {
 /// the window but while its time is still fresh, is a replay (issue 9).
 #[test]
 fn a_captured_request_is_a_replay_while_its_signed_time_is_fresh() {
-    let secrets: [&[u8]; 1] = [SECRET];
-    let config = Config {
-        auth: AuthConfig {
-            scheme: Scheme::Timestamped,
-            secrets: &secrets,
-            ..AuthConfig::default()
-        },
-        ..Config::default()
-    };
-    let mut gate: Gate<'_, 8> = Gate::new(config).unwrap();
+    let mut gate = timestamped_gate();
     // No body time: the alert's time is the signature's.
     let body = r#"{"symbol":"BTCUSDT","side":"buy","quantity":"0.1","event_id":"evt-1"}"#;
     let headers = signed(body, NOW / 1000 + 59, "evt-1");
@@ -404,16 +392,7 @@ fn a_captured_request_is_a_replay_while_its_signed_time_is_fresh() {
 /// sent with it can never share one event (issue 9).
 #[test]
 fn an_empty_id_header_is_refused() {
-    let secrets: [&[u8]; 1] = [SECRET];
-    let config = Config {
-        auth: AuthConfig {
-            scheme: Scheme::Timestamped,
-            secrets: &secrets,
-            ..AuthConfig::default()
-        },
-        ..Config::default()
-    };
-    let mut gate: Gate<'_, 8> = Gate::new(config).unwrap();
+    let mut gate = timestamped_gate();
     for qty in ["0.1", "0.2"] {
         let body = alert(&format!(r#""qty_note":"{qty}""#));
         let mut headers = signed(&body, NOW / 1000, "");

@@ -122,6 +122,16 @@ pub fn signed(secret: &str, body: &[u8], at_s: i64, from: &str) -> Vec<(&'static
     h
 }
 
+/// Posts `body` to `/webhook`, signed now with `secret` and forwarded for
+/// a TradingView address: (status, the answer's `code`).
+pub fn post_signed(port: u16, secret: &str, body: &str) -> (u16, String) {
+    let headers = signed(secret, body.as_bytes(), now_s(), "52.89.214.238");
+    let (status, text) =
+        http(port, "POST", "/webhook", &headers, body.as_bytes()).expect("answered");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{text}"));
+    (status, v["code"].as_str().unwrap_or_default().to_string())
+}
+
 /// Polls `done` every 20 ms until it holds; panics naming `what` after 20 s.
 pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
