@@ -246,7 +246,7 @@ impl<'a> JsonStr<'a> {
     }
 
     /// The decoded text as UTF-8 bytes (see [`DecodedBytes`]).
-    fn decoded_bytes(&self) -> DecodedBytes<'a> {
+    pub(crate) fn decoded_bytes(&self) -> DecodedBytes<'a> {
         DecodedBytes {
             rest: self.raw,
             pending: [0; 4],
@@ -476,7 +476,7 @@ fn unescape(after: &[u8]) -> Option<(char, usize)> {
 /// are (the scanner validated them), so unlike [`DecodedChars`] nothing is
 /// decoded from UTF-8 and encoded again: less code, and less work.
 #[derive(Clone)]
-struct DecodedBytes<'a> {
+pub(crate) struct DecodedBytes<'a> {
     /// What is left, still encoded.
     rest: &'a [u8],
     /// The UTF-8 of the last escape's character ...
