@@ -520,6 +520,8 @@ const SYMBOL_TEXT_CAP: usize = symbol::MAX_EXCHANGE_LEN + 1 + symbol::SYMBOL_CAP
 /// [`SYMBOL_TEXT_CAP`] bytes.
 const SYMBOL_EXPECTED: &str =
     "a symbol string of at most 68 bytes, like BTC/USDT, BTCUSDT or BINANCE:BTCUSDT.P";
+/// What the timestamp field takes.
+const TIMESTAMP_EXPECTED: &str = "Unix ms, Unix seconds or RFC 3339 (2019-08-27T09:56:00Z; second 60 only at 23:59:60 UTC on a month's last day), 1970..9999";
 /// Room for a timestamp string with escapes once decoded, less what cannot
 /// change its value (see [`timestamp_escaped`]): every valid timestamp
 /// then fits (at most 29 bytes: `YYYY-MM-DDTHH:MM:SS.mmm+HH:MM`).
@@ -1035,8 +1037,6 @@ impl<'a> RawAlert<'a> {
         let timestamp_ms = match self.get(Field::Timestamp) {
             None => None,
             Some(v) => {
-                const EXPECTED: &str =
-                    "Unix ms, Unix seconds or RFC 3339 UTC (2019-08-27T09:56:00Z), 1970..9999";
                 let parsed = match v {
                     #[cfg(not(target_os = "none"))]
                     RawValue::Number(text, pre) => match pre.integer() {
@@ -1052,7 +1052,7 @@ impl<'a> RawAlert<'a> {
                     RawValue::String(s) => timestamp_escaped(s),
                     _ => None,
                 };
-                Some(parsed.ok_or(Problem::Invalid(Field::Timestamp, EXPECTED))?)
+                Some(parsed.ok_or(Problem::Invalid(Field::Timestamp, TIMESTAMP_EXPECTED))?)
             }
         };
 
@@ -1331,8 +1331,10 @@ mod tests {
             let zeros = format!("{}1699113600", "0".repeat(60));
             assert_eq!(ts(&zeros).unwrap().timestamp_ms, Some(1_699_113_600_000));
             assert_eq!(ts("00").unwrap().timestamp_ms, Some(0));
-            // Still refused: what no length makes valid.
+            // Still refused: what no length makes valid, and a leap second
+            // anywhere but at the end of a month.
             for bad in [
+                "2023-11-04T16:00:60Z",
                 "02023-11-04T16:00:00Z",
                 "002023-11-04T16:00:00Z",
                 "2023-11-04T16:00:00.1234567890123456789012345678901234567890",
@@ -1341,7 +1343,7 @@ mod tests {
             ] {
                 assert_eq!(
                     expected_for(&with(&timestamp_member(bad, escape)), "timestamp"),
-                    "Unix ms, Unix seconds or RFC 3339 UTC (2019-08-27T09:56:00Z), 1970..9999",
+                    TIMESTAMP_EXPECTED,
                     "{bad}"
                 );
             }
