@@ -1308,6 +1308,15 @@ mod tests {
     }
 
     #[test]
+    fn every_decimal_setting_is_reachable_by_key() {
+        let mut policy = PolicySection::default();
+        for key in DECIMAL_SETTINGS {
+            assert!(policy.decimal_mut(key).is_some(), "{key}");
+        }
+        assert!(policy.decimal_mut("max_age_s").is_none());
+    }
+
+    #[test]
     fn float_literals_read_as_written() {
         for (literal, want) in [
             ("0.99999999999999999", Some("0.99999999999999999")),
