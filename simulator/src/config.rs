@@ -3,8 +3,10 @@
 //!
 //! Every section and key is optional; unknown keys are errors (a typo in a
 //! risk limit must not silently disable it). Decimal settings accept a TOML
-//! number or a string (`max_quantity = "0.5"`); numbers are read through their
-//! shortest decimal text, so `0.6` means exactly 0.6.
+//! number or a string (`max_quantity = "0.5"`), read exactly: a float is
+//! read from its text in the file, not through an `f64`, so
+//! `max_quantity = 0.99999999999999999` is that number, not 1 (see
+//! [`DecimalSetting`]).
 //!
 //! Secrets come from `secrets` (literal strings, for tests) or `secrets_env`
 //! (names of environment variables, for everything else). They are never
@@ -17,7 +19,7 @@ use std::path::{Path, PathBuf};
 use alertgate_validator::net::{Cidr, TRADINGVIEW};
 use alertgate_validator::symbol::DEFAULT_QUOTES;
 use alertgate_validator::{
-    AuthConfig, Config, Decimal, Network, Policy, RateConfig, Replay, Scheme,
+    decimal, AuthConfig, Config, Decimal, Network, Policy, RateConfig, Replay, Scheme,
 };
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
@@ -66,9 +68,21 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// An exact decimal read from a TOML number or string.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DecimalSetting(pub Decimal);
+/// A decimal setting: a TOML integer, string or float, read exactly.
+///
+/// TOML floats reach serde as `f64`s, which may not be what was written
+/// (`0.99999999999999999` is the `f64` 1). So a float is kept as
+/// [`DecimalSetting::Float`] while the file is deserialized, and
+/// [`Settings::from_toml`] then reads it again from its text in the file
+/// ([`decimal_of_float_literal`]); one left unread (a table built in code
+/// and given to [`Settings::from_table`]) is refused, not rounded.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum DecimalSetting {
+    /// Read exactly: from an integer, a string, or a float's text.
+    Exact(Decimal),
+    /// A TOML float, still to be read from its text.
+    Float(f64),
+}
 
 impl<'de> Deserialize<'de> for DecimalSetting {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -79,19 +93,146 @@ impl<'de> Deserialize<'de> for DecimalSetting {
             Float(f64),
             Text(String),
         }
-        let text = match Raw::deserialize(deserializer)? {
-            Raw::Int(i) => i.to_string(),
-            // `{}` prints the shortest text that reads back as the same
-            // float, which is what the user wrote for ordinary values.
-            Raw::Float(x) if x.is_finite() => format!("{x}"),
-            Raw::Float(x) => return Err(de::Error::custom(format!("{x} is not a finite number"))),
-            Raw::Text(s) => s,
+        // The text to read, and the value as the message shows it.
+        let (text, shown) = match Raw::deserialize(deserializer)? {
+            Raw::Int(i) => (i.to_string(), i.to_string()),
+            Raw::Float(x) => return Ok(DecimalSetting::Float(x)),
+            Raw::Text(s) => {
+                let shown = format!("{s:?}");
+                (s, shown)
+            }
         };
-        Decimal::parse(&text).map(DecimalSetting).ok_or_else(|| {
-            de::Error::custom(format!(
-                "{text:?} is not a decimal (at most 18 significant digits and 18 decimal places)"
-            ))
-        })
+        Decimal::parse(&text)
+            .map(DecimalSetting::Exact)
+            .ok_or_else(|| de::Error::custom(not_a_decimal(&shown)))
+    }
+}
+
+/// `VALUE is not a decimal below 10^18 ...`: the message for a decimal
+/// setting the gate cannot hold exactly.
+fn not_a_decimal(value: &str) -> String {
+    format!("{value} is not a decimal {}", decimal::BOUNDS)
+}
+
+/// The keys of `[policy]` that are [`DecimalSetting`]s (also under
+/// `[strategies.NAME.policy]`).
+pub const DECIMAL_SETTINGS: [&str; 3] = ["min_confidence", "max_quantity", "max_order_value"];
+
+/// The exact value of a TOML float literal (`0.99999999999999999`,
+/// `+1_000.5`, `1e-3`) as written, if a [`Decimal`] holds it: the text is
+/// read, without `_` separators and a leading `+`, by [`Decimal::parse`]
+/// (TOML's float syntax is otherwise RFC 8259's, which it reads). `None`
+/// for `inf`, `nan` and values beyond [`decimal::BOUNDS`].
+pub fn decimal_of_float_literal(literal: &str) -> Option<Decimal> {
+    Decimal::parse(&float_literal_as_decimal_text(literal))
+}
+
+/// A TOML float literal as decimal text: without `_` and a leading `+`.
+fn float_literal_as_decimal_text(literal: &str) -> String {
+    let unsigned = literal.strip_prefix('+').unwrap_or(literal);
+    unsigned.replace('_', "")
+}
+
+/// The `[policy]` values of a file (top level and per strategy) with their
+/// places in its text: what holds the decimal settings. Everything else is
+/// ignored, having been checked when the file was read as a [`FileConfig`].
+#[derive(Deserialize)]
+struct DecimalLiterals {
+    #[serde(default)]
+    policy: BTreeMap<String, toml::Spanned<toml::Value>>,
+    #[serde(default)]
+    strategies: BTreeMap<String, StrategyLiterals>,
+}
+
+/// [`DecimalLiterals`] of a `[strategies.NAME]`.
+#[derive(Deserialize)]
+struct StrategyLiterals {
+    #[serde(default)]
+    policy: BTreeMap<String, toml::Spanned<toml::Value>>,
+}
+
+/// A decimal setting written as a float: where, and its text.
+struct FloatLiteral<'t> {
+    /// The `[strategies.NAME]` it is under, if any.
+    strategy: Option<String>,
+    /// Its key in `[policy]`, one of [`DECIMAL_SETTINGS`].
+    key: &'static str,
+    /// The float as written.
+    literal: &'t str,
+}
+
+impl FloatLiteral<'_> {
+    /// The dotted setting (`policy.max_quantity`,
+    /// `strategies.NAME.policy.max_quantity`).
+    fn setting(&self) -> String {
+        match &self.strategy {
+            Some(name) => format!("strategies.{name}.policy.{}", self.key),
+            None => format!("policy.{}", self.key),
+        }
+    }
+}
+
+impl DecimalLiterals {
+    /// Every decimal setting `text` writes as a float (`text` being a
+    /// document that deserialized as a [`FileConfig`]).
+    fn floats(text: &str) -> Result<Vec<FloatLiteral<'_>>, toml::de::Error> {
+        let literals: DecimalLiterals = toml::from_str(text)?;
+        let tables = std::iter::once((None, literals.policy)).chain(
+            literals
+                .strategies
+                .into_iter()
+                .map(|(name, s)| (Some(name), s.policy)),
+        );
+        let mut floats = Vec::new();
+        for (strategy, mut policy) in tables {
+            for key in DECIMAL_SETTINGS {
+                if let Some(value) = policy.remove(key).filter(|v| v.get_ref().is_float()) {
+                    floats.push(FloatLiteral {
+                        strategy: strategy.clone(),
+                        key,
+                        literal: text.get(value.span()).unwrap_or_default(),
+                    });
+                }
+            }
+        }
+        Ok(floats)
+    }
+}
+
+/// Replaces every decimal setting of `table` written as a float in `text`
+/// (which `table` was parsed from) by a string holding its literal (less
+/// `_` and a leading `+`), so that the setting is read exactly when the
+/// table is checked ([`Settings::from_table`]); `replay --sweep` edits
+/// such a table.
+pub fn keep_decimal_literals(table: &mut toml::Table, text: &str) -> Result<(), toml::de::Error> {
+    for float in DecimalLiterals::floats(text)? {
+        let mut section = Some(&mut *table);
+        if let Some(name) = &float.strategy {
+            section = section
+                .and_then(|t| t.get_mut("strategies")?.as_table_mut())
+                .and_then(|t| t.get_mut(name)?.as_table_mut());
+        }
+        let slot = section
+            .and_then(|t| t.get_mut("policy")?.as_table_mut())
+            .and_then(|t| t.get_mut(float.key));
+        if let Some(value) = slot {
+            *value = toml::Value::String(float_literal_as_decimal_text(float.literal));
+        }
+    }
+    Ok(())
+}
+
+/// A `--sweep` value for the setting at `path`: `value` (parsed TOML) as
+/// is, but a float for a [decimal setting](DECIMAL_SETTINGS) becomes a
+/// string of its literal `text`, to be read exactly.
+pub fn sweep_value(path: &[String], text: &str, value: toml::Value) -> toml::Value {
+    match (path, value) {
+        ([section, key], toml::Value::Float(_))
+            if section == "policy" && DECIMAL_SETTINGS.contains(&key.as_str()) =>
+        {
+            toml::Value::String(float_literal_as_decimal_text(text))
+        }
+        (_, value) => value,
     }
 }
 
@@ -164,6 +305,18 @@ pub struct PolicySection {
     pub max_future_skew_s: Option<u32>,
     /// Reject alerts without a timestamp (default true).
     pub require_timestamp: Option<bool>,
+}
+
+impl PolicySection {
+    /// The [decimal setting](DECIMAL_SETTINGS) called `key`.
+    fn decimal_mut(&mut self, key: &str) -> Option<&mut Option<DecimalSetting>> {
+        match key {
+            "min_confidence" => Some(&mut self.min_confidence),
+            "max_quantity" => Some(&mut self.max_quantity),
+            "max_order_value" => Some(&mut self.max_order_value),
+            _ => None,
+        }
+    }
 }
 
 /// `[replay]`: the replay guard.
@@ -691,10 +844,26 @@ impl Settings {
         origin: &str,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Settings, ConfigFileError> {
-        let file: FileConfig = toml::from_str(text).map_err(|e| ConfigFileError::Parse {
+        let parse_error = |e: toml::de::Error| ConfigFileError::Parse {
             path: origin.into(),
             message: describe_toml_error(text, &e),
-        })?;
+        };
+        let mut file: FileConfig = toml::from_str(text).map_err(parse_error)?;
+        // Floats in decimal settings: read again, exactly, from their text.
+        for float in DecimalLiterals::floats(text).map_err(parse_error)? {
+            let policy = match &float.strategy {
+                None => Some(&mut file.policy),
+                Some(name) => file
+                    .strategies
+                    .get_mut(name)
+                    .and_then(|s| s.policy.as_mut()),
+            };
+            if let Some(slot) = policy.and_then(|p| p.decimal_mut(float.key)) {
+                let exact = decimal_of_float_literal(float.literal)
+                    .ok_or_else(|| invalid(&float.setting(), not_a_decimal(float.literal)))?;
+                *slot = Some(DecimalSetting::Exact(exact));
+            }
+        }
         Settings::from_file(file, env)
     }
 
@@ -768,13 +937,26 @@ impl Settings {
                 .map_err(|e| invalid("policy.symbols", e.to_string()))?;
             symbols.push(symbol.as_str().to_string());
         }
+        // A float still unread (no text to read it from) is refused.
+        let exact = |key: &str, setting: Option<DecimalSetting>| match setting {
+            None => Ok(None),
+            Some(DecimalSetting::Exact(d)) => Ok(Some(d)),
+            Some(DecimalSetting::Float(x)) => Err(invalid(
+                &format!("policy.{key}"),
+                format!(
+                    "{x} is a float without its text, which may not be what was written; \
+                     expected the decimal as a string (\"{x}\")"
+                ),
+            )),
+        };
         let policy = Policy {
-            min_confidence: p.min_confidence.map_or(defaults.min_confidence, |d| d.0),
+            min_confidence: exact("min_confidence", p.min_confidence)?
+                .unwrap_or(defaults.min_confidence),
             require_confidence: p.require_confidence.unwrap_or(defaults.require_confidence),
-            max_quantity: p.max_quantity.map(|d| d.0),
+            max_quantity: exact("max_quantity", p.max_quantity)?,
             symbols: &[],
             quotes: &[],
-            max_order_value: p.max_order_value.map(|d| d.0),
+            max_order_value: exact("max_order_value", p.max_order_value)?,
             trust_alert_prices: p.trust_alert_prices.unwrap_or(defaults.trust_alert_prices),
             max_age_ms: p
                 .max_age_s
@@ -994,6 +1176,174 @@ mod tests {
         assert!(err("[simulation]\ninitial_cash = 0").contains("simulation.initial_cash"));
         assert!(err("[simulation]\ntaker_fee_bps = -1").contains("simulation.taker_fee_bps"));
         assert!(err("[simulation.latency]\norder_ms = -5").contains("order_ms"));
+    }
+
+    /// Floats in decimal settings are read from their text, never through
+    /// an `f64` (which makes `0.99999999999999999` the float 1).
+    #[test]
+    fn float_decimal_settings_are_read_exactly_from_the_text() {
+        let d = |text: &str| Decimal::parse(text).unwrap();
+        let s = Settings::from_toml(
+            r#"
+            [policy]
+            max_quantity = 0.99999999999999999   # not 1
+            min_confidence = 0.60000000000000001
+            max_order_value = +1_000.000_5
+            [strategies.a.policy]
+            max_quantity = 1.5e-3
+            max_order_value = 2E+3
+            [strategies.b]
+            policy = { max_quantity = 0.30000000000000004, min_confidence = 0.5 }
+            [strategies.c]
+            policy.max_order_value = 123456789012345678e-9
+            "#,
+            "t.toml",
+            env,
+        )
+        .unwrap();
+        assert_eq!(s.policy.max_quantity, Some(d("0.99999999999999999")));
+        assert_ne!(s.policy.max_quantity, Some(Decimal::ONE));
+        assert_eq!(s.policy.min_confidence, d("0.60000000000000001"));
+        assert_eq!(s.policy.max_order_value, Some(d("1000.0005")));
+        let a = &s.strategies["a"].policy;
+        assert_eq!(a.max_quantity, Some(d("0.0015")));
+        assert_eq!(a.max_order_value, Some(d("2000")));
+        let b = &s.strategies["b"].policy;
+        assert_eq!(b.max_quantity, Some(d("0.30000000000000004")));
+        assert_eq!(b.min_confidence, d("0.5"));
+        assert_eq!(
+            s.strategies["c"].policy.max_order_value,
+            Some(d("123456789.012345678"))
+        );
+
+        // So quantity 1 is over the limit.
+        let lent = s.lend();
+        let mut gate: alertgate_validator::Gate<'_, 4> =
+            alertgate_validator::Gate::new(lent.config()).unwrap();
+        let request = |body: &'static [u8]| alertgate_validator::Request {
+            body,
+            headers: &[],
+            source_ip: None,
+            mark_price: None,
+        };
+        let now = 1_700_000_000_000;
+        let one = br#"{"symbol":"BTCUSDT","side":"buy","type":"limit","quantity":1,"price":1,"confidence":1,"timestamp":1700000000000}"#;
+        assert_eq!(
+            gate.check(&request(one), now).unwrap_err().code(),
+            "quantity_too_large"
+        );
+        let under = br#"{"symbol":"BTCUSDT","side":"buy","type":"limit","quantity":0.99999999999999999,"price":1,"confidence":1,"timestamp":1700000000000}"#;
+        assert!(gate.check(&request(under), now).is_ok());
+    }
+
+    #[test]
+    fn float_decimal_settings_beyond_the_bounds_are_refused() {
+        let err = |text: &str| {
+            Settings::from_toml(text, "t.toml", env)
+                .unwrap_err()
+                .to_string()
+        };
+        let bounds =
+            "below 10^18 in magnitude, with at most 18 significant digits and 18 decimal places";
+        for (text, message) in [
+            (
+                "[policy]\nmax_quantity = 0.9999999999999999999",
+                "policy.max_quantity: 0.9999999999999999999 is not a decimal",
+            ),
+            (
+                "[policy]\nmax_order_value = 1e18",
+                "policy.max_order_value: 1e18 is not a decimal",
+            ),
+            (
+                "[policy]\nmin_confidence = 1e-19",
+                "policy.min_confidence: 1e-19 is not a decimal",
+            ),
+            (
+                "[policy]\nmax_quantity = inf",
+                "policy.max_quantity: inf is not a decimal",
+            ),
+            (
+                "[policy]\nmax_quantity = nan",
+                "policy.max_quantity: nan is not a decimal",
+            ),
+            (
+                "[strategies.x.policy]\nmax_order_value = 1.0e30",
+                "strategies.x.policy.max_order_value: 1.0e30 is not a decimal",
+            ),
+            (
+                "[policy]\nmax_quantity = \"1e18\"",
+                "\"1e18\" is not a decimal",
+            ),
+            (
+                "[policy]\nmax_quantity = 1000000000000000000",
+                "(setting policy.max_quantity): 1000000000000000000 is not a decimal",
+            ),
+        ] {
+            let e = err(text);
+            assert!(e.contains(message) && e.ends_with(bounds), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn tables_keep_decimal_literals_for_sweeps() {
+        let text = "[policy]\nmax_quantity = 0.99999999999999999\nmin_confidence = 0.5\nsymbols = [\"BTC/USDT\"]\n[strategies.x.policy]\nmax_order_value = 1_000.5\n[simulation]\ntaker_fee_bps = 0.5\n";
+        let mut table: toml::Table = toml::from_str(text).unwrap();
+        keep_decimal_literals(&mut table, text).unwrap();
+        assert_eq!(
+            table["policy"]["max_quantity"].as_str(),
+            Some("0.99999999999999999")
+        );
+        assert_eq!(
+            table["strategies"]["x"]["policy"]["max_order_value"].as_str(),
+            Some("1000.5")
+        );
+        assert_eq!(table["simulation"]["taker_fee_bps"].as_float(), Some(0.5));
+        let s = Settings::from_table(table, "t.toml", env).unwrap();
+        assert_eq!(s.policy.max_quantity, Decimal::parse("0.99999999999999999"));
+        assert_eq!(s.policy.min_confidence, Decimal::parse("0.5").unwrap());
+        assert_eq!(
+            s.strategies["x"].policy.max_order_value,
+            Decimal::parse("1000.5")
+        );
+        // A float without its text is refused, not rounded.
+        let table: toml::Table = toml::from_str("[policy]\nmax_quantity = 0.5").unwrap();
+        let e = Settings::from_table(table, "t.toml", env).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("policy.max_quantity: 0.5 is a float without its text"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn every_decimal_setting_is_reachable_by_key() {
+        let mut policy = PolicySection::default();
+        for key in DECIMAL_SETTINGS {
+            assert!(policy.decimal_mut(key).is_some(), "{key}");
+        }
+        assert!(policy.decimal_mut("max_age_s").is_none());
+    }
+
+    #[test]
+    fn float_literals_read_as_written() {
+        for (literal, want) in [
+            ("0.99999999999999999", Some("0.99999999999999999")),
+            ("+1_000.000_5", Some("1000.0005")),
+            ("-0.0", Some("0")),
+            ("1e0_3", Some("1000")),
+            ("6.02E+2", Some("602")),
+            ("1e-18", Some("0.000000000000000001")),
+            ("1e-19", None),
+            ("1e18", None),
+            ("inf", None),
+            ("-nan", None),
+        ] {
+            assert_eq!(
+                decimal_of_float_literal(literal),
+                want.map(|w| Decimal::parse(w).unwrap()),
+                "{literal}"
+            );
+        }
     }
 
     #[test]

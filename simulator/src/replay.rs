@@ -106,10 +106,12 @@ pub fn parse_sweep(text: &str) -> Result<SweepAxis, String> {
         .split(',')
         .map(|v| {
             let v = v.trim();
-            toml::from_str::<toml::Table>(&format!("v = {v}"))
+            let value = toml::from_str::<toml::Table>(&format!("v = {v}"))
                 .ok()
                 .and_then(|mut t| t.remove("v"))
-                .unwrap_or_else(|| toml::Value::String(v.to_string()))
+                .unwrap_or_else(|| toml::Value::String(v.to_string()));
+            // A decimal setting's float is kept as its text, read exactly.
+            crate::config::sweep_value(&path, v, value)
         })
         .collect();
     if values.iter().any(|v| v.as_str() == Some("")) {
@@ -187,8 +189,11 @@ impl Inputs {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| ReplayError::Config(format!("cannot read {origin}: {e}")))?;
                 let settings = Settings::from_toml(&text, &origin, env).map_err(config_error)?;
-                // from_toml just parsed the same text.
-                let table: toml::Table = toml::from_str(&text).unwrap_or_default();
+                // from_toml just parsed the same text. Decimal settings are
+                // kept as their text, so that sweeps read them exactly too.
+                let mut table: toml::Table = toml::from_str(&text).unwrap_or_default();
+                crate::config::keep_decimal_literals(&mut table, &text)
+                    .map_err(|e| ReplayError::Config(format!("{origin}: {}", e.message())))?;
                 let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
                 (table, settings, base)
             }
@@ -495,7 +500,21 @@ mod tests {
         );
         let b = parse_sweep("policy.min_confidence=0.6,0.7").unwrap();
         assert_eq!(b.path, ["policy", "min_confidence"]);
-        assert_eq!(b.values[1], toml::Value::Float(0.7));
+        // Decimal settings keep their text (read exactly); other floats
+        // are floats.
+        assert_eq!(b.values[1], toml::Value::String("0.7".into()));
+        let q = parse_sweep("policy.max_quantity=0.99999999999999999,\"2\",3,+1_0.5").unwrap();
+        assert_eq!(
+            q.values,
+            [
+                toml::Value::String("0.99999999999999999".into()),
+                toml::Value::String("2".into()),
+                toml::Value::Integer(3),
+                toml::Value::String("10.5".into()),
+            ]
+        );
+        let f = parse_sweep("taker_fee_bps=0.5").unwrap();
+        assert_eq!(f.values, [toml::Value::Float(0.5)]);
         let c = parse_sweep("auth.scheme=none,hex-body").unwrap();
         assert_eq!(c.values[1], toml::Value::String("hex-body".into()));
         assert!(parse_sweep("nothing").is_err());

@@ -505,13 +505,27 @@ enum Problem {
     MissingPrice(OrderType, &'static str),
 }
 
-const DECIMAL_EXPECTED: &str =
-    "a decimal number or numeric string (at most 18 significant digits and 18 decimal places)";
+/// What a decimal field takes: the syntax, and [`decimal::BOUNDS`] (a test
+/// checks they agree).
+///
+/// [`decimal::BOUNDS`]: crate::decimal::BOUNDS
+const DECIMAL_EXPECTED: &str = "a decimal number or numeric string below 10^18 in magnitude, with at most 18 significant digits and 18 decimal places";
 
-/// Longest symbol text read, in bytes (as written, decoded).
-const SYMBOL_TEXT_CAP: usize = 32;
-/// Longest timestamp string read, in bytes (decoded).
-const TIMESTAMP_TEXT_CAP: usize = 40;
+/// Longest symbol text read, in bytes (decoded): the longest that can
+/// normalize, a 32-byte exchange prefix and its `:`, `BASE/QUOTE` of
+/// 16 + 1 + 16 bytes, and `.P`. Longer texts are refused with
+/// [`SYMBOL_EXPECTED`], which states it.
+const SYMBOL_TEXT_CAP: usize = symbol::MAX_EXCHANGE_LEN + 1 + symbol::SYMBOL_CAP + 2;
+/// What the symbol field takes when it is not a string of at most
+/// [`SYMBOL_TEXT_CAP`] bytes.
+const SYMBOL_EXPECTED: &str =
+    "a symbol string of at most 68 bytes, like BTC/USDT, BTCUSDT or BINANCE:BTCUSDT.P";
+/// What the timestamp field takes.
+const TIMESTAMP_EXPECTED: &str = "Unix ms, Unix seconds or RFC 3339 (2019-08-27T09:56:00Z; second 60 only at 23:59:60 UTC on a month's last day), 1970..9999";
+/// Room for a timestamp string with escapes once decoded, less what cannot
+/// change its value (see [`timestamp_escaped`]): every valid timestamp
+/// then fits (at most 29 bytes: `YYYY-MM-DDTHH:MM:SS.mmm+HH:MM`).
+const TIMESTAMP_TEXT_CAP: usize = 32;
 /// Longest numeric string with escapes read, in bytes (decoded).
 const DECIMAL_TEXT_CAP: usize = 64;
 
@@ -704,6 +718,43 @@ fn decimal_escaped(s: &JsonStr<'_>) -> Option<Parsed> {
     s.decode_bytes_to(&mut [0; DECIMAL_TEXT_CAP])
         .ok()
         .and_then(Decimal::parse_parts)
+}
+
+/// [`time::parse_timestamp_bytes`] of a string with escapes (rare): its
+/// decoded text, less what cannot change the value, is read from a buffer
+/// of [`TIMESTAMP_TEXT_CAP`] bytes. Left out are:
+///
+/// - the digits of a fraction after its third (milliseconds are truncated);
+/// - zeros after a leading zero (`"0007"` reads as `"07"`: an integer with
+///   leading zeros keeps its value, and RFC 3339 text cannot start with `0`
+///   in the years 1970 to 9999, so `"00..."` is refused either way).
+///
+/// So the result is the one the whole decoded text would give, and a text
+/// that still overflows the buffer is no timestamp.
+#[inline(never)]
+fn timestamp_escaped(s: &JsonStr<'_>) -> Option<i64> {
+    let mut buf = [0; TIMESTAMP_TEXT_CAP];
+    let mut len = 0;
+    // In a fraction: 1 + its digits so far (saturating); else 0.
+    let mut fraction = 0u8;
+    for b in s.decoded_bytes() {
+        let skip = if b.is_ascii_digit() {
+            if fraction > 0 {
+                fraction = fraction.saturating_add(1);
+                fraction > 4
+            } else {
+                b == b'0' && buf[..len] == *b"0"
+            }
+        } else {
+            fraction = u8::from(b == b'.');
+            false
+        };
+        if !skip {
+            *buf.get_mut(len)? = b;
+            len += 1;
+        }
+    }
+    time::parse_timestamp_bytes(&buf[..len])
 }
 
 #[cfg_attr(not(target_os = "none"), inline(always))]
@@ -934,11 +985,8 @@ impl<'a> RawAlert<'a> {
     #[cfg_attr(target_os = "none", inline(never))]
     fn convert(&self, quotes: &[&str]) -> Result<Fields, Problem> {
         let mut symbol_buf = [0; SYMBOL_TEXT_CAP];
-        let raw_symbol =
-            text(self.required(Field::Symbol)?, &mut symbol_buf).ok_or(Problem::Invalid(
-                Field::Symbol,
-                "a symbol string like BTC/USDT, BTCUSDT or BINANCE:BTCUSDT.P",
-            ))?;
+        let raw_symbol = text(self.required(Field::Symbol)?, &mut symbol_buf)
+            .ok_or(Problem::Invalid(Field::Symbol, SYMBOL_EXPECTED))?;
         let symbol = symbol::normalize_bytes(raw_symbol, quotes).map_err(Problem::Symbol)?;
 
         let side = match keyword(self.required(Field::Side)?, &["buy", "sell"]) {
@@ -993,8 +1041,6 @@ impl<'a> RawAlert<'a> {
         let timestamp_ms = match self.get(Field::Timestamp) {
             None => None,
             Some(v) => {
-                const EXPECTED: &str =
-                    "Unix ms, Unix seconds or RFC 3339 UTC (2019-08-27T09:56:00Z), 1970..9999";
                 let parsed = match v {
                     #[cfg(not(target_os = "none"))]
                     RawValue::Number(text, pre) => match pre.integer() {
@@ -1004,11 +1050,13 @@ impl<'a> RawAlert<'a> {
                     },
                     #[cfg(target_os = "none")]
                     RawValue::Number(text, _) => time::from_integer_bytes(text),
-                    _ => {
-                        text(v, &mut [0; TIMESTAMP_TEXT_CAP]).and_then(time::parse_timestamp_bytes)
-                    }
+                    // Read in place, however long (any number of fraction
+                    // digits; the body's bound bounds the work).
+                    RawValue::String(s) if !s.has_escapes() => time::parse_timestamp_bytes(s.raw()),
+                    RawValue::String(s) => timestamp_escaped(s),
+                    _ => None,
                 };
-                Some(parsed.ok_or(Problem::Invalid(Field::Timestamp, EXPECTED))?)
+                Some(parsed.ok_or(Problem::Invalid(Field::Timestamp, TIMESTAMP_EXPECTED))?)
             }
         };
 
@@ -1017,7 +1065,11 @@ impl<'a> RawAlert<'a> {
             Some(v) => {
                 let mut buf = [0; EVENT_ID_CAP];
                 let raw = match v {
-                    RawValue::Number(text, _) => Some(*text),
+                    // An integer as written: digits only (no sign, fraction
+                    // or exponent; JSON has no leading zeros), so that one
+                    // number is one id.
+                    RawValue::Number(text, _) if text.iter().all(u8::is_ascii_digit) => Some(*text),
+                    RawValue::Number(..) => None,
                     _ => text(v, &mut buf),
                 };
                 match raw.and_then(event_id) {
@@ -1025,7 +1077,7 @@ impl<'a> RawAlert<'a> {
                     None => {
                         return Err(Problem::Invalid(
                             Field::EventId,
-                            "a non-empty string or integer of at most 64 bytes",
+                            "a non-empty string or a digits-only integer, of at most 64 bytes",
                         ))
                     }
                 }
@@ -1238,6 +1290,168 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    /// The `expected` text of the rejection of `body`, which must be an
+    /// `invalid_field` for `field`.
+    fn expected_for(body: &str, field: &str) -> &'static str {
+        match parse(body.as_bytes()) {
+            Err(Rejection::InvalidField {
+                field: f, expected, ..
+            }) if f == field => expected,
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+
+    /// `"timestamp":` and `text` as a JSON string, with every `.`, `0` and
+    /// `Z` escaped when `escape`.
+    fn timestamp_member(text: &str, escape: bool) -> std::string::String {
+        let text: std::string::String = text
+            .chars()
+            .map(|c| match c {
+                '.' | '0' | 'Z' if escape => format!("\\u{:04x}", u32::from(c)),
+                c => c.to_string(),
+            })
+            .collect();
+        format!(r#""timestamp":"{text}""#)
+    }
+
+    #[test]
+    fn timestamp_strings_of_any_length() {
+        for escape in [false, true] {
+            let ts = |text: &str| parse(with(&timestamp_member(text, escape)).as_bytes());
+            // Any number of fraction digits, truncated to the millisecond.
+            for text in [
+                "2023-11-04T16:00:00.12345678901234567890Z",
+                "2023-11-04T16:00:00.1239999999999999999999999999999999999999999999999999Z",
+                "2023-11-04T17:00:00.123999999999999999999999999999999999999999999+01:00",
+            ] {
+                assert_eq!(
+                    ts(text).unwrap().timestamp_ms,
+                    Some(1_699_113_600_123),
+                    "{text}"
+                );
+            }
+            // Leading zeros of an integer string.
+            let zeros = format!("{}1699113600", "0".repeat(60));
+            assert_eq!(ts(&zeros).unwrap().timestamp_ms, Some(1_699_113_600_000));
+            assert_eq!(ts("00").unwrap().timestamp_ms, Some(0));
+            // Still refused: what no length makes valid, and a leap second
+            // anywhere but at the end of a month.
+            for bad in [
+                "2023-11-04T16:00:60Z",
+                "02023-11-04T16:00:00Z",
+                "002023-11-04T16:00:00Z",
+                "2023-11-04T16:00:00.1234567890123456789012345678901234567890",
+                "2023-11-04T16:00:00.123.4567890123456789012345678901234567890Z",
+                "2023-11-04T16:00:00.1234567890123456789012345678901234567890Z0",
+            ] {
+                assert_eq!(
+                    expected_for(&with(&timestamp_member(bad, escape)), "timestamp"),
+                    TIMESTAMP_EXPECTED,
+                    "{bad}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn symbols_up_to_the_documented_bounds() {
+        let symbol = |text: &str| format!(r#"{{"symbol":"{text}","side":"buy","quantity":1}}"#);
+        let prefix = "A".repeat(symbol::MAX_EXCHANGE_LEN);
+        let part = "B".repeat(symbol::MAX_PART_LEN);
+        // A 32-character exchange prefix (the issue's example).
+        let f = parse(symbol(&format!("{prefix}:BTCUSDT")).as_bytes()).unwrap();
+        assert_eq!(f.symbol.as_str(), "BTC/USDT");
+        // The longest text the rules allow: 68 bytes, read also with escapes.
+        let longest = format!("{prefix}:{part}/{part}.P");
+        assert_eq!(longest.len(), SYMBOL_TEXT_CAP);
+        assert_eq!(SYMBOL_TEXT_CAP, 68, "SYMBOL_EXPECTED states it");
+        let want = format!("{part}/{part}");
+        for text in [
+            longest.clone(),
+            longest.replace('/', r"\/"),
+            longest.replace('B', r"\u0042"),
+        ] {
+            let f = parse(symbol(&text).as_bytes()).unwrap();
+            assert_eq!(f.symbol.as_str(), want, "{text}");
+        }
+        // One byte more, escaped or not: refused, saying the bound.
+        let over = format!("{prefix}X:{part}/{part}.P");
+        for text in [over.clone(), over.replace('/', r"\/")] {
+            assert_eq!(expected_for(&symbol(&text), "symbol"), SYMBOL_EXPECTED);
+            assert!(SYMBOL_EXPECTED.contains("at most 68 bytes"));
+        }
+        // Within 68 bytes, a 33-byte prefix is refused by the prefix rule.
+        let e = expected_for(&symbol(&format!("{prefix}X:BTCUSDT")), "symbol");
+        assert!(e.contains("1-32"), "{e}");
+    }
+
+    #[test]
+    fn decimal_message_states_the_real_bounds() {
+        assert!(DECIMAL_EXPECTED.ends_with(crate::decimal::BOUNDS));
+        let quantity = |q: &str| format!(r#"{{"symbol":"BTCUSDT","side":"buy","quantity":{q}}}"#);
+        for q in [
+            "1e18",
+            "\"1000000000000000000\"",
+            "1234567890123456789",
+            "1e-19",
+            "\"1.0000000000000000001\"",
+        ] {
+            let e = expected_for(&quantity(q), "quantity");
+            assert_eq!(e, DECIMAL_EXPECTED, "{q}");
+            assert!(e.contains("below 10^18 in magnitude"));
+        }
+        for q in [
+            "999999999999999999",
+            "\"9.99999999999999999e17\"",
+            "1e17",
+            "0.000000000000000001",
+        ] {
+            assert!(parse(quantity(q).as_bytes()).is_ok(), "{q}");
+        }
+        assert_eq!(
+            expected_for(&with(r#""confidence":1e18"#), "confidence"),
+            DECIMAL_EXPECTED
+        );
+    }
+
+    #[test]
+    fn event_ids_are_strings_or_plain_non_negative_integers() {
+        let id = |v: &str| parse(with(&format!(r#""event_id":{v}"#)).as_bytes());
+        for (v, want) in [
+            ("42", "42"),
+            ("0", "0"),
+            ("\"-5\"", "-5"),
+            ("\"1e2\"", "1e2"),
+            (
+                "12345678901234567890123456789",
+                "12345678901234567890123456789",
+            ),
+        ] {
+            assert_eq!(id(v).unwrap().event_id.as_deref(), Some(want), "{v}");
+        }
+        let digits64 = "9".repeat(EVENT_ID_CAP);
+        assert_eq!(
+            id(&digits64).unwrap().event_id.as_deref(),
+            Some(digits64.as_str())
+        );
+        for v in [
+            "1e2",
+            "1E2",
+            "0.5",
+            "-5",
+            "-0",
+            "1.0",
+            "10e-1",
+            &"9".repeat(EVENT_ID_CAP + 1),
+        ] {
+            let e = expected_for(&with(&format!(r#""event_id":{v}"#)), "event_id");
+            assert_eq!(
+                e, "a non-empty string or a digits-only integer, of at most 64 bytes",
+                "{v}"
+            );
+        }
     }
 
     #[test]
@@ -1920,6 +2134,36 @@ mod tests {
                     word == f.order_type.name() || (word == "stop" && f.order_type == OrderType::StopLoss),
                     "{} read as {:?}", word, f.order_type
                 );
+            }
+        }
+
+        /// A timestamp string reads as its text does, however long and
+        /// however escaped.
+        #[test]
+        fn timestamp_strings_read_as_their_text(
+            text in prop_oneof![
+                "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{0,60})?(Z|[+-][0-9]{2}:[0-9]{2})",
+                "(20[0-9]{2}-(0[1-9]|1[0-2])-[0-2][1-9]T[01][0-9]:[0-5][0-9]:[0-5][0-9])(\\.[0-9]{0,60})?(Z|\\+0[0-9]:[0-5][0-9])",
+                "0{0,60}[0-9]{0,16}",
+                "[0-9.:TZ+-]{0,60}",
+                "0{0,3}[.0-9]{0,5}(20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:.]{0,12}Z?)?",
+            ],
+            escaped in proptest::collection::vec(any::<bool>(), 0..80),
+        ) {
+            // Escape some characters, as `\u00XX`.
+            let mut json = std::string::String::new();
+            for (i, c) in text.chars().enumerate() {
+                if escaped.get(i).copied().unwrap_or(false) {
+                    json.push_str(&format!("\\u{:04x}", u32::from(c)));
+                } else {
+                    json.push(c);
+                }
+            }
+            let body = with(&format!(r#""timestamp":"{json}""#));
+            match (parse(body.as_bytes()), time::parse_timestamp(&text)) {
+                (Ok(f), Some(ms)) => prop_assert_eq!(f.timestamp_ms, Some(ms)),
+                (Err(Rejection::InvalidField { field: "timestamp", .. }), None) => {}
+                (got, want) => prop_assert!(false, "{}: {:?} vs {:?}", text, got, want),
             }
         }
 

@@ -3,19 +3,26 @@
 //! A [`Decimal`] is an integer mantissa and a count of decimal places. Alerts
 //! carry money: binary floating point would turn `0.1` into
 //! `0.1000000000000000055...`, compare limits wrongly at the edge, and costs
-//! ~15 KB of flash on a Cortex-M. Parsed values are bounded to
-//! [`MAX_DIGITS`] significant digits and [`MAX_SCALE`] decimal places, so the
-//! product of any two parsed values (an order's value) is exact in the `i128`
-//! mantissa.
+//! ~15 KB of flash on a Cortex-M. A parsed value is `m × 10^-s` with
+//! `|m| < 10^18` ([`MAX_DIGITS`] digits) and `s ≤ 18` ([`MAX_SCALE`]) in
+//! shortest form: in words, [`BOUNDS`]. So the product of any two parsed
+//! values (an order's value) is exact in the `i128` mantissa.
 
 use core::cmp::Ordering;
 use core::fmt;
 
-/// Most significant digits a parsed decimal may carry.
+/// Most digits of a parsed decimal's mantissa in shortest form (trailing
+/// fractional zeros dropped): at most 18 significant digits, and a
+/// magnitude below 10^18 (an integer's trailing zeros count, so `1e18` is
+/// out).
 pub const MAX_DIGITS: u32 = 18;
 /// Most decimal places a parsed decimal may carry (after trailing zeros are
 /// dropped).
 pub const MAX_SCALE: u8 = 18;
+/// What a parsed decimal must fit, in the words of error messages: exactly
+/// [`MAX_DIGITS`] and [`MAX_SCALE`].
+pub const BOUNDS: &str =
+    "below 10^18 in magnitude, with at most 18 significant digits and 18 decimal places";
 /// Most decimal places any decimal (including products) may carry.
 const MAX_PRODUCT_SCALE: u8 = 2 * MAX_SCALE;
 
@@ -234,9 +241,11 @@ impl Decimal {
 
     /// Parses RFC 8259 number syntax: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
     ///
-    /// Exponents are accepted when the value fits the bounds ([`MAX_DIGITS`]
-    /// significant digits, [`MAX_SCALE`] places). `+1`, `.5`, `1.`, `007`,
-    /// `NaN`, `Infinity`, surrounding spaces: all `None`.
+    /// Exponents are accepted when the value fits the [`BOUNDS`]:
+    /// `999999999999999999`, `1e17`, `0.000000000000000001` and `1.5e-17`
+    /// are in; `1e18`, `1000000000000000000`, `1e-19` and
+    /// `1.0000000000000000001` are out. `+1`, `.5`, `1.`, `007`, `NaN`,
+    /// `Infinity`, surrounding spaces: all `None`.
     pub fn parse(text: &str) -> Option<Decimal> {
         Self::parse_bytes(text.as_bytes())
     }
@@ -539,6 +548,15 @@ mod tests {
             "0.000000000000000001"
         );
         assert_eq!(d("1000000000000000000e-18").to_string(), "1");
+        // The bounds' edges (see `BOUNDS`).
+        assert_eq!(d("999999999999999999").to_string(), "999999999999999999");
+        assert_eq!(
+            d("-9.99999999999999999e17").to_string(),
+            "-999999999999999999"
+        );
+        assert_eq!(d("1e17").to_string(), "100000000000000000");
+        assert_eq!(d("1.5e-17").to_string(), "0.000000000000000015");
+        assert_eq!(d("1.000000000000000000000").to_string(), "1");
     }
 
     #[test]
@@ -564,6 +582,13 @@ mod tests {
             "1_000",
             "١",
             "1e19",
+            "1e18",
+            "1000000000000000000",
+            "-1000000000000000000",
+            "1000000000000000000.0",
+            "10e17",
+            "0.1e19",
+            "1.0000000000000000001",
             "1234567890123456789",
             "0.0000000000000000001",
             "1e-19",
@@ -687,6 +712,35 @@ mod tests {
                 // Display round-trips.
                 prop_assert_eq!(Decimal::parse(&x.to_string()), Some(x));
             }
+        }
+
+        /// `parse` accepts exactly the values [`BOUNDS`] describes: `m ×
+        /// 10^-s` in shortest form with `|m| < 10^18` and `s ≤ 18`.
+        #[test]
+        fn parse_accepts_exactly_the_bounds(
+            text in prop_oneof![
+                number_text(),
+                "-?(0|[1-9][0-9]{0,20})(\\.[0-9]{1,22})?([eE][+-]?[0-9]{1,2})?",
+                "-?[19]0{0,3}[09]{0,18}(\\.0{1,3})?(e-?[0-9])?",
+            ]
+        ) {
+            let (mut n, mut d) = exact(&text);
+            let (ten, zero) = (BigInt::from(10u8), BigInt::from(0u8));
+            let mut scale = 0u32;
+            while d > BigInt::from(1u8) {
+                if &n % &ten != zero {
+                    // d = 10^k: count its places.
+                    while d > BigInt::from(1u8) {
+                        d /= &ten;
+                        scale += 1;
+                    }
+                    break;
+                }
+                n /= &ten;
+                d /= &ten;
+            }
+            let fits = n.magnitude() < ten.pow(MAX_DIGITS).magnitude() && scale <= u32::from(MAX_SCALE);
+            prop_assert_eq!(Decimal::parse(&text).is_some(), fits, "{}", text);
         }
 
         #[test]

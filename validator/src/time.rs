@@ -166,10 +166,12 @@ pub const fn floor_seconds(ms: i64) -> i64 {
 /// Every field is range-checked (month 1-12, day within the month with leap
 /// years, hour 0-23, minute 0-59, second 0-60, offset hour 0-23 and minute
 /// 0-59) and the year must be 1970-9999. A leap second (`:60`) is accepted
-/// anywhere and read as the last millisecond of its minute (`:59.999`), so
-/// ordering is kept and the result never spills into the next minute. The
-/// UTC result must lie in `0..=`[`MAX_MS`], so `1970-01-01T00:30:00+01:00`
-/// (before the epoch) is `None`.
+/// only where RFC 3339 §5.7 allows one: at 23:59:60 UTC (once the offset is
+/// applied) on the last day of a month, as in `1990-12-31T15:59:60-08:00`.
+/// It is read as the last millisecond of its minute (`23:59:59.999` UTC,
+/// whatever its fraction), so ordering is kept and the result never spills
+/// into the next day. The UTC result must lie in `0..=`[`MAX_MS`], so
+/// `1970-01-01T00:30:00+01:00` (before the epoch) is `None`.
 ///
 /// ```
 /// use alertgate_validator::time::parse_rfc3339;
@@ -177,6 +179,9 @@ pub const fn floor_seconds(ms: i64) -> i64 {
 /// assert_eq!(parse_rfc3339("2019-08-27t11:56:00.123456+02:00"), Some(1_566_899_760_123));
 /// assert_eq!(parse_rfc3339("2019-02-29T00:00:00Z"), None); // not a leap year
 /// assert_eq!(parse_rfc3339("2019-08-27 09:56:00Z"), None);
+/// // Leap seconds: at the end of a month (UTC) only.
+/// assert_eq!(parse_rfc3339("2016-12-31T23:59:60Z"), parse_rfc3339("2016-12-31T23:59:59.999Z"));
+/// assert_eq!(parse_rfc3339("2023-11-04T16:00:60Z"), None);
 /// ```
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
     parse_rfc3339_bytes(text.as_bytes())
@@ -247,6 +252,17 @@ fn parse_rfc3339_bytes(s: &[u8]) -> Option<i64> {
         return None;
     }
     if second == 60 {
+        // 23:59 UTC is local minute 1439 + offset: on the local day itself,
+        // or (minute -1) on the day before it. (The next local day is out of
+        // reach: offsets stay below 24 hours.)
+        let month_end = match i64::from(hour * 60 + minute) - offset_min {
+            1439 => day == days_in_month(year, month),
+            -1 => day == 1,
+            _ => false,
+        };
+        if !month_end {
+            return None;
+        }
         second = 59;
         milli = 999;
     }
@@ -411,12 +427,18 @@ mod tests {
         {
             return None;
         }
-        if second == 60 {
+        let leap = second == 60;
+        if leap {
             second = 59;
             milli = 999;
         }
         let seconds = i64::from(hour * 3600 + minute * 60 + second) - offset_min * 60;
         let ms = days_from_civil(year, month, day) * MS_PER_DAY + seconds * 1000 + i64::from(milli);
+        // A leap second must be followed by the first instant of a month,
+        // UTC (checked on the printed form, not by the parser's arithmetic).
+        if leap && !Rfc3339(ms + 1).to_string().ends_with("-01T00:00:00.000Z") {
+            return None;
+        }
         (0..=MAX_MS).contains(&ms).then_some(ms)
     }
     use std::string::{String, ToString};
@@ -481,6 +503,47 @@ mod tests {
             parse_rfc3339("9999-12-31T23:59:59.999+00:01"),
             Some(MAX_MS - 60_000)
         );
+    }
+
+    /// RFC 3339 §5.7: a leap second only at 23:59:60 UTC on the last day
+    /// of a month (any month: the RFC leaves the schedule to the IERS).
+    #[test]
+    fn leap_seconds_only_at_the_end_of_a_month_utc() {
+        for (leap, same) in [
+            ("2016-12-31T23:59:60Z", "2016-12-31T23:59:59.999Z"),
+            ("2015-06-30T23:59:60Z", "2015-06-30T23:59:59.999Z"),
+            ("2023-02-28T23:59:60.25Z", "2023-02-28T23:59:59.999Z"),
+            ("2024-02-29T23:59:60Z", "2024-02-29T23:59:59.999Z"),
+            ("2023-04-30T23:59:60Z", "2023-04-30T23:59:59.999Z"),
+            // RFC 3339's own example: 23:59:60 UTC, written at -08:00.
+            ("1990-12-31T15:59:60-08:00", "1990-12-31T23:59:59.999Z"),
+            // The UTC day before the local one.
+            ("2017-01-01T00:59:60+01:00", "2016-12-31T23:59:59.999Z"),
+            ("2015-07-01T05:29:60+05:30", "2015-06-30T23:59:59.999Z"),
+            ("2015-07-01T23:58:60+23:59", "2015-06-30T23:59:59.999Z"),
+            ("2015-06-30T00:00:60-23:59", "2015-06-30T23:59:59.999Z"),
+        ] {
+            let want = parse_rfc3339(same);
+            assert!(want.is_some(), "{same}");
+            assert_eq!(parse_rfc3339(leap), want, "{leap}");
+            assert_eq!(reference_rfc3339(leap), want, "{leap}");
+        }
+        for bad in [
+            "2023-11-04T16:00:60Z",
+            "2016-12-31T23:58:60Z",
+            "2016-12-31T22:59:60Z",
+            "2016-12-30T23:59:60Z",
+            "2024-02-28T23:59:60Z",
+            "2016-12-31T23:59:60+01:00",
+            "2016-12-31T23:59:60-01:00",
+            "2017-01-01T00:59:60+00:59",
+            "2017-01-01T00:00:60Z",
+            // Before the epoch once in UTC.
+            "1970-01-01T00:00:60+00:01",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+            assert_eq!(reference_rfc3339(bad), None, "{bad}");
+        }
     }
 
     #[test]
@@ -651,6 +714,48 @@ mod tests {
             }),
         ]) {
             prop_assert_eq!(parse_rfc3339(&text), reference_rfc3339(&text), "{:?}", text);
+        }
+
+        /// Any number of fraction digits: read to the millisecond,
+        /// truncated (the digits after the third do not count).
+        #[test]
+        fn any_fraction_is_truncated_to_the_millisecond(
+            second in 0..=MAX_MS / 1000,
+            fraction in "[0-9]{1,80}",
+            zone in prop_oneof![Just("Z"), Just("+00:00"), Just("-00:00")],
+        ) {
+            let head = Rfc3339(second * 1000).to_string();
+            let text = std::format!("{}.{fraction}{zone}", &head[..19]);
+            let first3: String = fraction.chars().chain("00".chars()).take(3).collect();
+            let milli: i64 = first3.parse().unwrap();
+            prop_assert_eq!(parse_rfc3339(&text), Some(second * 1000 + milli), "{}", text);
+        }
+
+        /// `:60` is read (as `:59.999`) exactly when its minute is the last
+        /// of a month in UTC, whatever the offset it is written at.
+        #[test]
+        fn leap_seconds_follow_the_month_end_rule(
+            minute in prop_oneof![
+                3 => (1970u32..=9999, 1u32..=12, -2i64..=2).prop_map(|(y, m, near)| {
+                    (days_from_civil(y, m, days_in_month(y, m)) + 1) * MS_PER_DAY + (near - 1) * 60_000
+                }),
+                1 => (0..=MAX_MS).prop_map(|ms| ms - ms % 60_000),
+            ],
+            offset in prop_oneof![Just(0i64), -1439i64..=1439],
+            fraction in prop_oneof![Just(String::new()), "\\.[0-9]{1,6}"],
+        ) {
+            let sign = if offset < 0 { '-' } else { '+' };
+            let zone = std::format!("{sign}{:02}:{:02}", offset.abs() / 60, offset.abs() % 60);
+            let wall = Rfc3339(minute + offset * 60_000).to_string();
+            let text = std::format!("{}60{fraction}{zone}", &wall[..17]);
+            let plain = std::format!("{}59.999{zone}", &wall[..17]);
+            let month_end = Rfc3339(minute + 60_000).to_string().ends_with("-01T00:00:00.000Z");
+            let want = if month_end { parse_rfc3339(&plain) } else { None };
+            if let Some(ms) = want {
+                prop_assert_eq!(ms, minute + 59_999);
+            }
+            prop_assert_eq!(parse_rfc3339(&text), want, "{}", text);
+            prop_assert_eq!(reference_rfc3339(&text), want, "{}", text);
         }
 
         #[test]
