@@ -165,3 +165,62 @@ fn usage_and_config_errors_exit_2() {
         "secrets never printed: {err}"
     );
 }
+
+/// Issue 9's reproduction: with a mark of 67000, 5 BTC is over a value
+/// limit of 1000, and writing a low `price` or `stop_price` into the alert
+/// (or making it a sell limit or a buy stop, which execute at the market)
+/// does not change that.
+#[test]
+fn an_alert_price_does_not_defeat_max_order_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("value.toml");
+    std::fs::write(
+        &config,
+        "[policy]\nmax_order_value = 1000\nmax_quantity = 10\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let decide = |extra: &str, mark: Option<&str>| {
+        let body =
+            format!(r#"{{"symbol":"BTCUSDT","quantity":"5","timestamp":1699113600000{extra}}}"#);
+        let mut args = vec!["--config", config, "--now", "1699113601"];
+        if let Some(mark) = mark {
+            args.extend(["--mark-price", mark]);
+        }
+        let v = json(&run(&args, body.as_bytes()));
+        v["code"].as_str().unwrap_or("accepted").to_string()
+    };
+    let mark = Some("67000");
+    for extra in [
+        r#","side":"buy""#,
+        r#","side":"buy","price":"0.01""#,
+        r#","side":"buy","stop_price":"0.01""#,
+        r#","side":"sell","type":"limit","price":"0.01""#,
+        r#","side":"buy","type":"stop","stop_price":"0.01""#,
+    ] {
+        assert_eq!(decide(extra, mark), "order_value_too_large", "{extra}");
+        assert_eq!(decide(extra, None), "unpriced_order", "{extra}");
+    }
+    // A buy limit never costs more than its limit: 5 × 0.01.
+    let buy_limit = r#","side":"buy","type":"limit","price":"0.01""#;
+    assert_eq!(decide(buy_limit, mark), "accepted");
+    assert_eq!(decide(buy_limit, None), "accepted");
+    // Trusting alert prices is a setting, off by default.
+    let trusting = dir.path().join("trusting.toml");
+    std::fs::write(
+        &trusting,
+        "[policy]\nmax_order_value = 1000\ntrust_alert_prices = true\n",
+    )
+    .unwrap();
+    let body = br#"{"symbol":"BTCUSDT","side":"buy","quantity":"5","price":"0.01","timestamp":1699113600000}"#;
+    let out = run(
+        &[
+            "--config",
+            trusting.to_str().unwrap(),
+            "--now",
+            "1699113601",
+        ],
+        body,
+    );
+    assert_eq!(json(&out)["accepted"], true);
+}
