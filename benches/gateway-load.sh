@@ -61,8 +61,8 @@ need_time() {
     fi
 }
 
-echo "== building (cargo build --release -p alertgate-simulator)" >&2
-timeout "$(remaining)" cargo build --release -p alertgate-simulator >&2
+echo "== building (cargo build --release -p alertgate)" >&2
+timeout "$(remaining)" cargo build --release -p alertgate >&2
 TARGET_DIR="$(cargo metadata --format-version 1 --no-deps \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 BIN="$TARGET_DIR/release/alertgate"

@@ -398,7 +398,7 @@ pub struct ServeSection {
     pub journal: PathBuf,
     /// The mock exchange's log (JSON Lines): every order submitted, with
     /// the price observed at submission, and every fill (see
-    /// [`crate::gateway::mock`]). Default `fills.jsonl`.
+    /// `alertgate_gateway::serve::mock`). Default `fills.jsonl`.
     #[serde(default = "default_fills")]
     pub fills: PathBuf,
     /// Proxies whose `X-Forwarded-For` is believed (CIDR or address).
@@ -422,7 +422,7 @@ pub struct ServeSection {
     /// Execution venue: only `mock`, paper trading on `replay`'s exchange
     /// (fill rules, brackets, FIFO PnL) on the wall clock, with prices
     /// observed from `market` or the alerts, and the fees, slippage and
-    /// starting cash of `[simulation]` (see [`crate::gateway::mock`]).
+    /// starting cash of `[simulation]` (see `alertgate_gateway::serve::mock`).
     #[serde(default = "default_exchange")]
     pub exchange: String,
     /// Market data for the mock exchange's prices, in `alertgate replay`'s
@@ -452,7 +452,7 @@ pub struct ServeSection {
     /// symbol's first bar), the order is valued at the symbol's last mark
     /// from the data that an accepted order carried, if any, and is
     /// otherwise `unpriced_order` under `max_order_value` (an alert's own
-    /// price is never a mark; see [`crate::gateway::mock`] for how the
+    /// price is never a mark; see `alertgate_gateway::serve::mock` for how the
     /// exchange fills without one); `alertgate_mark_fallbacks_total{reason}`
     /// counts the order and a debug log line names the reason. Default:
     /// none (no marks: under `max_order_value` only buy limits, or every

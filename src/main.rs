@@ -3,11 +3,13 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use alertgate_simulator::check::{self, CheckArgs};
-use alertgate_simulator::gateway::{self, ServeArgs};
+use alertgate_gateway::send::{self, SendArgs};
+use alertgate_gateway::serve::{self, ServeArgs};
 use alertgate_simulator::replay::{self, ReplayArgs};
-use alertgate_simulator::sender::{self, SendArgs};
 use clap::{Parser, Subcommand};
+
+mod check;
+use check::CheckArgs;
 
 /// Stands between trading alerts and an exchange.
 #[derive(Debug, Parser)]
@@ -63,7 +65,7 @@ fn main() -> ExitCode {
                 )
                 .with_writer(std::io::stderr)
                 .init();
-            match gateway::serve(&args) {
+            match serve::serve(&args) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("alertgate serve: {e}");
@@ -71,7 +73,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Send(args) => match sender::send(&args) {
+        Command::Send(args) => match send::send(&args) {
             Ok(summary) => {
                 print!("{}", summary.render());
                 ExitCode::from(if summary.failures > 0 { 1 } else { 0 })

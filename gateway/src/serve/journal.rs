@@ -1,5 +1,5 @@
 //! The decision journal: append-only JSON Lines, one line per request in
-//! the alert-stream format ([`crate::stream`]) plus a `decision` object, so
+//! the alert-stream format ([`alertgate_simulator::stream`]) plus a `decision` object, so
 //! `alertgate replay journal.jsonl` reads it as it is.
 //!
 //! A request is answered only after its line is on disk (write + fsync).
@@ -225,7 +225,7 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.ends_with("invalid_json\"}}\n"), "{text}");
         // The journal reads as an alert stream.
-        let stream = crate::stream::AlertStream::read(&path).unwrap();
+        let stream = alertgate_simulator::stream::AlertStream::read(&path).unwrap();
         assert_eq!(stream.requests.len(), 2);
         assert!(recover(&dir.path().join("none.jsonl")).unwrap().is_empty());
     }

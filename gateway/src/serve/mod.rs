@@ -58,9 +58,10 @@ use http_body_util::{BodyExt, Limited};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use crate::check::{wall_clock_ms, UsageError};
-use crate::config::Settings;
-use crate::market::MarketData;
+use crate::clock::wall_clock_ms;
+use crate::UsageError;
+use alertgate_simulator::config::Settings;
+use alertgate_simulator::market::MarketData;
 use execution::CircuitBreaker;
 use journal::{ExecOrder, Journal};
 use marks::{Lookup, MarketMarks};
@@ -916,7 +917,7 @@ mod tests {
             None,
         );
         let line = String::from_utf8(line).unwrap();
-        let r = crate::stream::parse_line(&line, "j", 1).unwrap();
+        let r = alertgate_simulator::stream::parse_line(&line, "j", 1).unwrap();
         assert_eq!(r.received_at_ms, 1_699_113_600_250);
         assert_eq!(r.body, "{\"a\":1}");
         assert_eq!(r.source_ip, Some(ip));

@@ -19,8 +19,8 @@
 use alertgate_validator::alert::RawAlert;
 use alertgate_validator::{Decimal, OrderType, Side};
 
-use crate::engine::f64_to_decimal;
-use crate::market::MarketData;
+use alertgate_simulator::engine::f64_to_decimal;
+use alertgate_simulator::market::MarketData;
 
 /// Why the market data gave no mark price for an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +110,7 @@ impl MarketMarks {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::market::parse_series;
+    use alertgate_simulator::market::parse_series;
 
     const T0: i64 = 1_704_067_200_000; // 2024-01-01T00:00:00Z
     const HOUR: i64 = 3_600_000;

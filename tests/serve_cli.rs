@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use alertgate_simulator::gateway::mock::{MockExchange, MockSettings};
+use alertgate_gateway::serve::mock::{MockExchange, MockSettings};
 
 mod common;
 use common::{
@@ -20,7 +20,7 @@ use common::{
 const SAMPLE_SECRET: &str = "replay-sample-secret-do-not-use";
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn send(port: u16, stream: &Path, extra: &[&str]) -> Output {

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 
 use alertgate_validator::{encode, Decimal, Gate, Request};
 
-use crate::config::Settings;
+use alertgate_gateway::clock::wall_clock_ms;
+use alertgate_simulator::config::Settings;
 
 /// Arguments of `alertgate check`.
 #[derive(Debug, Clone, clap::Args)]
@@ -36,10 +37,7 @@ pub struct CheckArgs {
     pub mark_price: Option<String>,
 }
 
-/// A usage or configuration problem (exit status 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+pub use alertgate_gateway::UsageError;
 
 /// Splits `Name: value` at the first colon; the value's surrounding spaces
 /// are dropped.
@@ -66,14 +64,6 @@ pub fn parse_now(text: &str) -> Result<i64, UsageError> {
             "--now {text:?} is neither Unix seconds nor RFC 3339 (2019-08-27T09:56:00Z)"
         ))
     })
-}
-
-/// Wall clock in Unix ms.
-pub fn wall_clock_ms() -> i64 {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// The outcome of `check`: the JSON line and whether the request was accepted.

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use super::journal::ExecOrder;
 use super::metrics::Metrics;
 use super::mock::{Execution, MockExchange};
-use crate::check::wall_clock_ms;
+use crate::clock::wall_clock_ms;
 
 /// `ag-` and 32 hex digits of SHA-256(strategy, NUL, event id): stable
 /// across retries and restarts, short enough for any venue's limit (36).

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use alertgate_validator::auth::{sign, Scheme};
 
-use crate::check::UsageError;
-use crate::stream::{AlertStream, RecordedRequest};
+use crate::UsageError;
+use alertgate_simulator::stream::{AlertStream, RecordedRequest};
 
 /// Arguments of `alertgate send`.
 #[derive(Debug, Clone, clap::Args)]
@@ -140,7 +140,7 @@ impl Signer {
             .id_header
             .and_then(|h| r.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(h)))
             .map_or("", |(_, v)| v.as_str());
-        let now_s = crate::check::wall_clock_ms() / 1000;
+        let now_s = crate::clock::wall_clock_ms() / 1000;
         let signed = sign(
             self.scheme,
             &self.secret,

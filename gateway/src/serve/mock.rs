@@ -46,7 +46,7 @@
 //! An order that does not execute rests, good till cancelled, until an
 //! observation reaches it; a fill that flattens or reverses a position
 //! cancels the symbol's brackets and the orders that arrived before it
-//! (`replay`'s rules, see [`crate::exchange`]). Fees, slippage and starting
+//! (`replay`'s rules, see [`alertgate_simulator::exchange`]). Fees, slippage and starting
 //! cash are `[simulation]`'s.
 //!
 //! # The log
@@ -84,9 +84,9 @@ use serde::{Deserialize, Serialize};
 
 use super::journal::ExecOrder;
 use super::jsonl;
-use crate::config::SimulationSection;
-use crate::exchange::{Costs, Exchange, ExchangeOrder, Fill, FillReason, OrderKind};
-use crate::market::Bar;
+use alertgate_simulator::config::SimulationSection;
+use alertgate_simulator::exchange::{Costs, Exchange, ExchangeOrder, Fill, FillReason, OrderKind};
+use alertgate_simulator::market::Bar;
 
 /// Starting cash and costs of the mock exchange (`[simulation]`'s).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -737,7 +737,7 @@ impl MockExchange {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateway::execution::client_order_id;
+    use crate::serve::execution::client_order_id;
 
     const T0: i64 = 1_700_000_000_000;
 
