@@ -1,4 +1,5 @@
 //! `alertgate`: check, replay, serve and send trading-alert webhooks.
+#![forbid(unsafe_code)]
 
 use std::io::Write;
 use std::process::ExitCode;

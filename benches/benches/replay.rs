@@ -5,6 +5,8 @@
 //!
 //! The workload ([`alertgate_simulator::synthetic`]) is built once, outside
 //! the timed region; each iteration is one whole `engine::run`.
+// criterion_group! and criterion_main! generate undocumented items.
+#![allow(missing_docs)]
 
 use std::hint::black_box;
 use std::path::Path;

@@ -6,6 +6,8 @@
 //!
 //! `gate_unsigned/203B` (no target) is `gate_check` with scheme `none`:
 //! the gate's cost besides the signature.
+// criterion_group! and criterion_main! generate undocumented items.
+#![allow(missing_docs)]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -2,6 +2,7 @@
 //!
 //! The sample alert is the seed handler's example payload with a price and an
 //! event id: 203 bytes, the size every `*/203B` bench is stated against.
+#![forbid(unsafe_code)]
 
 /// The sample alert body (203 bytes).
 pub const SAMPLE_ALERT: &[u8] = br#"{"symbol":"BTC/USDT","side":"buy","order_type":"market","quantity":0.1,"price":67500.0,"confidence":0.85,"stop_loss":66000.0,"take_profit":69000.0,"timestamp":1699113600000,"event_id":"sma-x:1699113600"}"#;

@@ -11,6 +11,7 @@
 //!
 //! The command line (`alertgate serve`, `alertgate send`) is the root
 //! `alertgate` package; nothing in the simulator depends on this crate.
+#![forbid(unsafe_code)]
 
 pub mod clock;
 pub mod send;

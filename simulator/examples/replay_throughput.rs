@@ -4,7 +4,7 @@
 //! `replay/*` in `benches/` is the reference; this is a quick check.)
 //!
 //! ```sh
-//! cargo run --release -p alertgate-simulator --example replay_throughput
+//! cargo run --release -p alertgate-simulator --features synthetic --example replay_throughput
 //! ```
 
 use std::path::Path;

@@ -21,12 +21,15 @@
 //!   self-contained HTML page.
 //! - [`replay`]: the `replay` command (inputs, sweeps, outputs).
 //!
-//! Besides: [`synthetic`] builds the benchmark's in-memory workload, and
-//! [`fuzzing`] holds the entry points of the fuzz targets in `fuzz/`.
+//! Besides, behind features for the tools that need them: `synthetic`
+//! builds the benchmark's in-memory workload, and `fuzzing` holds the entry
+//! points of the fuzz targets in `fuzz/`.
+#![forbid(unsafe_code)]
 
 pub mod config;
 pub mod engine;
 pub mod exchange;
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod html;
 pub mod input;
@@ -35,4 +38,5 @@ pub mod market;
 pub mod replay;
 pub mod report;
 pub mod stream;
+#[cfg(any(test, feature = "synthetic"))]
 pub mod synthetic;

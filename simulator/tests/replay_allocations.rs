@@ -22,6 +22,7 @@ thread_local! {
 
 // SAFETY: forwards every call to the system allocator unchanged; the counter
 // is a side effect only.
+#[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if COUNTING.with(|c| c.get()) {

@@ -52,6 +52,7 @@ pub mod auth;
 pub mod decimal;
 pub mod encode;
 pub mod error;
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod gate;
 mod hash;
