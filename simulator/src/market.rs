@@ -248,120 +248,25 @@ pub fn parse_series(
         .has_headers(true)
         .trim(csv::Trim::All)
         .from_reader(reader);
-    let header = csv
-        .headers()
-        .map_err(|e| InputError::line(source, 1, format!("cannot read the header: {e}")))?
-        .clone();
-    if header.is_empty() || header.iter().all(str::is_empty) {
-        return Err(InputError::file(
-            source,
-            format!(
-                "empty; expected a header row {} or {}",
-                BAR_COLUMNS.join(","),
-                TRADE_COLUMNS.join(",")
-            ),
-        ));
-    }
-    let layout = layout(&header, source)?;
+    let layout = read_layout(&mut csv, source)?;
     let kind = match layout {
         Layout::Bars(_) => MarketKind::Bars,
         Layout::Trades(_) => MarketKind::Trades,
     };
-
     let mut bars: Vec<Bar> = Vec::new();
     let mut record = csv::StringRecord::new();
-    loop {
-        let more = csv.read_record(&mut record).map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            InputError::line(source, line, format!("malformed CSV row: {e}"))
-        })?;
-        if !more {
-            break;
-        }
-        let line = record.position().map_or(0, |p| p.line());
-        let field = |i: usize| record.get(i).unwrap_or("");
-        let time = |i: usize| {
-            parse_recorded_time(field(i)).map_err(|m| InputError::at(source, line, "time", m))
-        };
-        let number = |i: usize, name: &str, zero_ok: bool| -> Result<f64, InputError> {
-            let text = field(i);
-            let v: f64 = text.parse().map_err(|_| {
-                InputError::at(
-                    source,
-                    line,
-                    name,
-                    format!("{:?} is not a number", snippet(text)),
-                )
-            })?;
-            if !v.is_finite() || v < 0.0 || (!zero_ok && v == 0.0) {
-                let allowed = if zero_ok { "0 or more" } else { "above 0" };
-                return Err(InputError::at(
-                    source,
-                    line,
-                    name,
-                    format!("{:?} is not a finite number {allowed}", snippet(text)),
-                ));
-            }
-            Ok(v)
+    while read_record(&mut csv, &mut record, source)? {
+        let row = Row {
+            source,
+            line: record.position().map_or(0, |p| p.line()),
+            record: &record,
         };
         let bar = match &layout {
-            Layout::Bars(c) => {
-                let bar = Bar {
-                    time_ms: time(c.time)?,
-                    open: number(c.open, "open", false)?,
-                    high: number(c.high, "high", false)?,
-                    low: number(c.low, "low", false)?,
-                    close: number(c.close, "close", false)?,
-                    volume: number(c.volume, "volume", true)?,
-                };
-                if bar.high < bar.low {
-                    return Err(InputError::at(
-                        source,
-                        line,
-                        "high",
-                        format!("high {} is below low {}", bar.high, bar.low),
-                    ));
-                }
-                for (name, v) in [("open", bar.open), ("close", bar.close)] {
-                    if v < bar.low || v > bar.high {
-                        return Err(InputError::at(
-                            source,
-                            line,
-                            name,
-                            format!("{v} is outside the bar's range [{}, {}]", bar.low, bar.high),
-                        ));
-                    }
-                }
-                bar
-            }
-            Layout::Trades(c) => {
-                let price = number(c.price, "price", false)?;
-                Bar {
-                    time_ms: time(c.time)?,
-                    open: price,
-                    high: price,
-                    low: price,
-                    close: price,
-                    volume: number(c.qty, "qty", true)?,
-                }
-            }
+            Layout::Bars(c) => row.bar(c)?,
+            Layout::Trades(c) => row.trade(c)?,
         };
         if let Some(prev) = bars.last() {
-            let ordered = match kind {
-                MarketKind::Bars => bar.time_ms > prev.time_ms,
-                MarketKind::Trades => bar.time_ms >= prev.time_ms,
-            };
-            if !ordered {
-                return Err(InputError::at(
-                    source,
-                    line,
-                    "time",
-                    format!(
-                        "{} is not after the previous row's {} (times must increase)",
-                        bar.time_ms, prev.time_ms
-                    ),
-                ));
-            }
+            row.check_order(kind, prev, &bar)?;
         }
         bars.push(bar);
     }
@@ -374,6 +279,134 @@ pub fn parse_series(
         kind,
         bars,
     })
+}
+
+/// Reads the header row and finds the file's columns.
+fn read_layout<R: std::io::Read>(
+    csv: &mut csv::Reader<R>,
+    source: &str,
+) -> Result<Layout, InputError> {
+    let header = csv
+        .headers()
+        .map_err(|e| InputError::line(source, 1, format!("cannot read the header: {e}")))?;
+    if header.is_empty() || header.iter().all(str::is_empty) {
+        return Err(InputError::file(
+            source,
+            format!(
+                "empty; expected a header row {} or {}",
+                BAR_COLUMNS.join(","),
+                TRADE_COLUMNS.join(",")
+            ),
+        ));
+    }
+    layout(header, source)
+}
+
+/// Reads the next row into `record`; `false` at the end of the file.
+fn read_record<R: std::io::Read>(
+    csv: &mut csv::Reader<R>,
+    record: &mut csv::StringRecord,
+    source: &str,
+) -> Result<bool, InputError> {
+    csv.read_record(record).map_err(|e| {
+        let line = e.position().map_or(0, |p| p.line());
+        InputError::line(source, line, format!("malformed CSV row: {e}"))
+    })
+}
+
+/// One data row, with what its errors name: the file and the line.
+struct Row<'r> {
+    source: &'r str,
+    line: u64,
+    record: &'r csv::StringRecord,
+}
+
+impl Row<'_> {
+    fn field(&self, i: usize) -> &str {
+        self.record.get(i).unwrap_or("")
+    }
+
+    fn error(&self, field: &str, message: String) -> InputError {
+        InputError::at(self.source, self.line, field, message)
+    }
+
+    fn time(&self, i: usize) -> Result<i64, InputError> {
+        parse_recorded_time(self.field(i)).map_err(|m| self.error("time", m))
+    }
+
+    /// A finite number ≥ 0, and above 0 unless `zero_ok`.
+    fn number(&self, i: usize, name: &str, zero_ok: bool) -> Result<f64, InputError> {
+        let text = self.field(i);
+        let v: f64 = text
+            .parse()
+            .map_err(|_| self.error(name, format!("{:?} is not a number", snippet(text))))?;
+        if !v.is_finite() || v < 0.0 || (!zero_ok && v == 0.0) {
+            let allowed = if zero_ok { "0 or more" } else { "above 0" };
+            return Err(self.error(
+                name,
+                format!("{:?} is not a finite number {allowed}", snippet(text)),
+            ));
+        }
+        Ok(v)
+    }
+
+    /// A bar, with open and close inside its `[low, high]` range.
+    fn bar(&self, c: &BarColumns) -> Result<Bar, InputError> {
+        let bar = Bar {
+            time_ms: self.time(c.time)?,
+            open: self.number(c.open, "open", false)?,
+            high: self.number(c.high, "high", false)?,
+            low: self.number(c.low, "low", false)?,
+            close: self.number(c.close, "close", false)?,
+            volume: self.number(c.volume, "volume", true)?,
+        };
+        if bar.high < bar.low {
+            return Err(self.error(
+                "high",
+                format!("high {} is below low {}", bar.high, bar.low),
+            ));
+        }
+        for (name, v) in [("open", bar.open), ("close", bar.close)] {
+            if v < bar.low || v > bar.high {
+                return Err(self.error(
+                    name,
+                    format!("{v} is outside the bar's range [{}, {}]", bar.low, bar.high),
+                ));
+            }
+        }
+        Ok(bar)
+    }
+
+    /// A trade, as a bar of one price.
+    fn trade(&self, c: &TradeColumns) -> Result<Bar, InputError> {
+        let price = self.number(c.price, "price", false)?;
+        Ok(Bar {
+            time_ms: self.time(c.time)?,
+            open: price,
+            high: price,
+            low: price,
+            close: price,
+            volume: self.number(c.qty, "qty", true)?,
+        })
+    }
+
+    /// Bars' times increase strictly; trades' never decrease.
+    fn check_order(&self, kind: MarketKind, prev: &Bar, bar: &Bar) -> Result<(), InputError> {
+        let ordered = match kind {
+            MarketKind::Bars => bar.time_ms > prev.time_ms,
+            MarketKind::Trades => bar.time_ms >= prev.time_ms,
+        };
+        if ordered {
+            return Ok(());
+        }
+        Err(self.error(
+            "time",
+            format!(
+                "{} is not after the previous row's {} (times must increase)",
+                bar.time_ms, prev.time_ms
+            ),
+        ))
+    }
 }
 
 #[cfg(test)]
