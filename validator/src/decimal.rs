@@ -187,6 +187,87 @@ impl Parsed {
     }
 }
 
+/// A number's value, read by the host's JSON fast path while it scanned
+/// the digits ([`scan_simple`](crate::json::scan_simple)), so that the
+/// fields need not read them again: exactly the [`Parsed`] that
+/// [`Decimal::parse_parts`] (and its host fast path in `alert.rs`) gives
+/// for a text of at most 18 bytes, or nothing ([`Pre::NONE`]: the general
+/// scanner, longer texts). Not on bare-metal targets, where it is empty
+/// (and the fields read the text).
+#[cfg(not(target_os = "none"))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Pre {
+    /// The mantissa of the shortest form ...
+    mantissa: i64,
+    /// ... and its decimal places (`u8::MAX`: nothing read). Two fields
+    /// rather than an `Option<Parsed>`, so that a
+    /// [`RawValue`](crate::json::RawValue) stays four words.
+    scale: u8,
+    /// Whether the text is digits alone (no `-`, no `.`): an integer that
+    /// `time::from_integer_bytes` would read, `mantissa` its value.
+    integer: bool,
+}
+
+/// Empty on bare-metal targets (see the host's [`Pre`]).
+#[cfg(target_os = "none")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Pre;
+
+impl Pre {
+    /// Nothing read in advance.
+    #[cfg(not(target_os = "none"))]
+    pub(crate) const NONE: Pre = Pre {
+        mantissa: 0,
+        scale: u8::MAX,
+        integer: false,
+    };
+
+    /// Nothing read in advance.
+    #[cfg(target_os = "none")]
+    pub(crate) const NONE: Pre = Pre;
+
+    /// From a number of `len` bytes matching `-?(0|[1-9][0-9]*)(\.[0-9]+)?`
+    /// whose digits, read in order, gave `m` (wrapped if too many), `scale`
+    /// of them after the `.`: the shortest form for `len ≤ 18` (at most 18
+    /// digits, below 10^18: `m` is exact), [`Pre::NONE`] otherwise.
+    #[cfg(not(target_os = "none"))]
+    #[inline(always)]
+    pub(crate) fn of_digits(len: usize, negative: bool, mut m: u64, mut scale: usize) -> Pre {
+        if len > 18 {
+            return Pre::NONE;
+        }
+        let integer = !negative && scale == 0;
+        while scale > 0 && m % 10 == 0 {
+            m /= 10;
+            scale -= 1;
+        }
+        // Below 10^18 < 2^63: the cast cannot wrap; scale < 18.
+        let m = m as i64;
+        Pre {
+            mantissa: if negative { -m } else { m },
+            scale: scale as u8,
+            integer,
+        }
+    }
+
+    /// The value read in advance, if the text is digits alone.
+    #[cfg(not(target_os = "none"))]
+    #[inline(always)]
+    pub(crate) fn integer(self) -> Option<i64> {
+        self.integer.then_some(self.mantissa)
+    }
+
+    /// The value read in advance, if any.
+    #[cfg(not(target_os = "none"))]
+    #[inline(always)]
+    pub(crate) fn get(self) -> Option<Parsed> {
+        (self.scale != u8::MAX).then_some(Parsed {
+            mantissa: self.mantissa,
+            scale: self.scale,
+        })
+    }
+}
+
 impl Decimal {
     /// Zero.
     pub const ZERO: Decimal = Decimal {
