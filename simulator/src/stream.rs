@@ -86,47 +86,8 @@ impl AlertStream {
 /// Parses one line (`number` is its 1-based line number in `file`).
 pub fn parse_line(line: &str, file: &str, number: u64) -> Result<RecordedRequest, InputError> {
     let at = |field: &str, message: String| InputError::at(file, number, field, message);
-    let value: Value = serde_json::from_str(line)
-        .map_err(|e| InputError::line(file, number, format!("not a JSON object: {e}")))?;
-    let Value::Object(map) = value else {
-        return Err(InputError::line(
-            file,
-            number,
-            "expected a JSON object {\"received_at\", \"headers\", \"body\", \"source_ip\"}",
-        ));
-    };
-    if let Some(key) = map.keys().find(|k| {
-        !matches!(
-            k.as_str(),
-            "received_at" | "headers" | "body" | "source_ip" | "decision"
-        )
-    }) {
-        return Err(at(
-            key,
-            "unknown field; expected received_at, headers, body, source_ip, decision".into(),
-        ));
-    }
-
-    let received_at_ms = match map.get("received_at") {
-        None | Some(Value::Null) => return Err(at("received_at", "missing".into())),
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(ms) => check_ms(ms).map_err(|m| at("received_at", m))?,
-            None => {
-                return Err(at(
-                    "received_at",
-                    format!("{n} is not an integer number of Unix milliseconds"),
-                ))
-            }
-        },
-        Some(Value::String(s)) => parse_recorded_time(s).map_err(|m| at("received_at", m))?,
-        Some(other) => {
-            return Err(at(
-                "received_at",
-                format!("expected Unix ms or RFC 3339 text, got {}", kind(other)),
-            ))
-        }
-    };
-
+    let map = line_object(line, file, number)?;
+    let received_at_ms = received_at(map.get("received_at")).map_err(|m| at("received_at", m))?;
     let body = match map.get("body") {
         Some(Value::String(s)) => s.clone(),
         None | Some(Value::Null) => return Err(at("body", "missing".into())),
@@ -137,63 +98,18 @@ pub fn parse_line(line: &str, file: &str, number: u64) -> Result<RecordedRequest
             ))
         }
     };
-
-    let mut headers = Vec::new();
-    match map.get("headers") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(h)) => {
-            // serde_json's map is sorted by key and keeps one of two equal
-            // names; read the object again for the recorded members in
-            // order, which is what the gate sees.
-            let ordered = if h.is_empty() {
-                Vec::new()
-            } else {
-                serde_json::from_str::<HeadersOnly>(line)
-                    .map_err(|e| at("headers", e.to_string()))?
-                    .headers
-                    .0
-            };
-            for (name, value) in ordered {
-                let Value::String(v) = value else {
-                    return Err(at(
-                        "headers",
-                        format!(
-                            "header {:?}: expected a string, got {}",
-                            snippet(&name),
-                            kind(&value)
-                        ),
-                    ));
-                };
-                if name.is_empty() {
-                    return Err(at("headers", "a header name is empty".into()));
-                }
-                headers.push((name, v));
-            }
-        }
+    let headers = match map.get("headers") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Object(h)) if h.is_empty() => Vec::new(),
+        Some(Value::Object(_)) => ordered_headers(line).map_err(|m| at("headers", m))?,
         Some(other) => {
             return Err(at(
                 "headers",
                 format!("expected an object of name → value, got {}", kind(other)),
             ))
         }
-    }
-
-    let source_ip = match map.get("source_ip") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.parse::<IpAddr>().map_err(|_| {
-            at(
-                "source_ip",
-                format!("{:?} is not an IPv4 or IPv6 address", snippet(s)),
-            )
-        })?),
-        Some(other) => {
-            return Err(at(
-                "source_ip",
-                format!("expected an address as a string, got {}", kind(other)),
-            ))
-        }
     };
-
+    let source_ip = source_ip(map.get("source_ip")).map_err(|m| at("source_ip", m))?;
     Ok(RecordedRequest {
         line: number,
         received_at_ms,
@@ -201,6 +117,94 @@ pub fn parse_line(line: &str, file: &str, number: u64) -> Result<RecordedRequest
         body,
         source_ip,
     })
+}
+
+/// The line as a JSON object with only the record's members.
+fn line_object(
+    line: &str,
+    file: &str,
+    number: u64,
+) -> Result<serde_json::Map<String, Value>, InputError> {
+    let value: Value = serde_json::from_str(line)
+        .map_err(|e| InputError::line(file, number, format!("not a JSON object: {e}")))?;
+    let Value::Object(map) = value else {
+        return Err(InputError::line(
+            file,
+            number,
+            "expected a JSON object {\"received_at\", \"headers\", \"body\", \"source_ip\"}",
+        ));
+    };
+    let known = |k: &String| {
+        matches!(
+            k.as_str(),
+            "received_at" | "headers" | "body" | "source_ip" | "decision"
+        )
+    };
+    if let Some(key) = map.keys().find(|k| !known(k)) {
+        return Err(InputError::at(
+            file,
+            number,
+            key,
+            "unknown field; expected received_at, headers, body, source_ip, decision",
+        ));
+    }
+    Ok(map)
+}
+
+/// `received_at`: Unix ms, or RFC 3339 text.
+fn received_at(value: Option<&Value>) -> Result<i64, String> {
+    match value {
+        None | Some(Value::Null) => Err("missing".into()),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(ms) => check_ms(ms),
+            None => Err(format!("{n} is not an integer number of Unix milliseconds")),
+        },
+        Some(Value::String(s)) => parse_recorded_time(s),
+        Some(other) => Err(format!(
+            "expected Unix ms or RFC 3339 text, got {}",
+            kind(other)
+        )),
+    }
+}
+
+/// The `headers` members in the line's order, repeats included: serde_json's
+/// map is sorted by key and keeps one of two equal names, so the object is
+/// read again for what the gate sees.
+fn ordered_headers(line: &str) -> Result<Vec<(String, String)>, String> {
+    let ordered = serde_json::from_str::<HeadersOnly>(line)
+        .map_err(|e| e.to_string())?
+        .headers
+        .0;
+    let mut headers = Vec::with_capacity(ordered.len());
+    for (name, value) in ordered {
+        let Value::String(v) = value else {
+            return Err(format!(
+                "header {:?}: expected a string, got {}",
+                snippet(&name),
+                kind(&value)
+            ));
+        };
+        if name.is_empty() {
+            return Err("a header name is empty".into());
+        }
+        headers.push((name, v));
+    }
+    Ok(headers)
+}
+
+/// `source_ip`: absent, or an IPv4 or IPv6 address as a string.
+fn source_ip(value: Option<&Value>) -> Result<Option<IpAddr>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => s
+            .parse::<IpAddr>()
+            .map(Some)
+            .map_err(|_| format!("{:?} is not an IPv4 or IPv6 address", snippet(s))),
+        Some(other) => Err(format!(
+            "expected an address as a string, got {}",
+            kind(other)
+        )),
+    }
 }
 
 /// The `headers` object of a line, in file order.
