@@ -22,6 +22,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use alertgate_simulator::stream;
 use alertgate_validator::time::Rfc3339;
 use hmac::{Hmac, Mac};
 use rand::{Rng, SeedableRng};
@@ -159,19 +160,16 @@ fn sign(t: i64, body: &str) -> String {
 }
 
 fn line(received_at_ms: i64, signed_at_ms: i64, event_id: &str, body: &str, ip: &str) -> Line {
-    let value = serde_json::json!({
-        "received_at": received_at_ms,
-        "headers": {
-            "Content-Type": "application/json",
-            "X-Tradeeon-EventId": event_id,
-            "X-Tradeeon-Signature": sign(signed_at_ms / 1000, body),
-        },
-        "body": body,
-        "source_ip": ip,
-    });
+    let signature = sign(signed_at_ms / 1000, body);
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("X-Tradeeon-EventId", event_id),
+        ("X-Tradeeon-Signature", signature.as_str()),
+    ];
+    let ip = ip.parse().expect("the sample's addresses are addresses");
     Line {
         received_at_ms,
-        text: value.to_string(),
+        text: stream::write_line(&received_at_ms.to_string(), &headers, body, Some(ip), None),
     }
 }
 

@@ -154,23 +154,12 @@ fn check_error(e: &InputError, file: &str, number: u64) {
 
 /// `request` as one stream line with `received_at` set to `time` (JSON).
 fn write_line(r: &RecordedRequest, time: &str) -> String {
-    let mut line = format!("{{\"received_at\":{time},\"headers\":{{");
-    for (i, (name, value)) in r.headers.iter().enumerate() {
-        if i > 0 {
-            line.push(',');
-        }
-        line.push_str(&json(name));
-        line.push(':');
-        line.push_str(&json(value));
-    }
-    line.push_str("},\"body\":");
-    line.push_str(&json(&r.body));
-    if let Some(ip) = r.source_ip {
-        line.push_str(",\"source_ip\":");
-        line.push_str(&json(&ip.to_string()));
-    }
-    line.push('}');
-    line
+    let headers: Vec<(&str, &str)> = r
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    crate::stream::write_line(time, &headers, &r.body, r.source_ip, None)
 }
 
 /// A JSON string literal.

@@ -83,6 +83,52 @@ impl AlertStream {
     }
 }
 
+/// Writes one line of the format [`parse_line`] reads, the only writer of
+/// it (the gateway's journal, the sample generator and the fuzz target use
+/// it): `{"received_at":…,"headers":{…},"body":"…","source_ip":"…","decision":…}`.
+/// `received_at` and `decision` are JSON texts written as given (a number
+/// or a string literal; an object); headers keep their order and repeats,
+/// as the gate saw them; `source_ip` and `decision` are left out when
+/// `None`.
+///
+/// ```
+/// use alertgate_simulator::stream::{parse_line, write_line};
+/// let line = write_line("1699113600250", &[("X-Id", "1")], "{}", None, None);
+/// assert_eq!(line, r#"{"received_at":1699113600250,"headers":{"X-Id":"1"},"body":"{}"}"#);
+/// assert_eq!(parse_line(&line, "f", 1).unwrap().headers[0].1, "1");
+/// ```
+pub fn write_line(
+    received_at: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    source_ip: Option<IpAddr>,
+    decision: Option<&str>,
+) -> String {
+    // Written by hand: a JSON map would sort and merge the headers.
+    let text = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let mut line = format!("{{\"received_at\":{received_at},\"headers\":{{");
+    for (i, (name, value)) in headers.iter().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        line.push_str(&text(name));
+        line.push(':');
+        line.push_str(&text(value));
+    }
+    line.push_str("},\"body\":");
+    line.push_str(&text(body));
+    if let Some(ip) = source_ip {
+        line.push_str(",\"source_ip\":");
+        line.push_str(&text(&ip.to_string()));
+    }
+    if let Some(decision) = decision {
+        line.push_str(",\"decision\":");
+        line.push_str(decision);
+    }
+    line.push('}');
+    line
+}
+
 /// Parses one line (`number` is its 1-based line number in `file`).
 pub fn parse_line(line: &str, file: &str, number: u64) -> Result<RecordedRequest, InputError> {
     let at = |field: &str, message: String| InputError::at(file, number, field, message);

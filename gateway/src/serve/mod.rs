@@ -878,24 +878,15 @@ fn request_line(
     source: IpAddr,
     decision: &Value,
 ) -> Vec<u8> {
-    // Written by hand to keep the headers in arrival order, repeats
-    // included, as the gate saw them (a JSON map would sort and merge).
-    let text = |s: &str| serde_json::to_string(s).unwrap_or_default();
-    let mut line = format!("{{\"received_at\":{now},\"headers\":{{");
-    for (i, (n, v)) in headers.iter().enumerate() {
-        if i > 0 {
-            line.push(',');
-        }
-        line.push_str(&text(n));
-        line.push(':');
-        line.push_str(&text(v));
-    }
-    line.push_str(&format!(
-        "}},\"body\":{},\"source_ip\":\"{source}\",\"decision\":{decision}}}",
-        // A body that is not UTF-8 is not JSON either: the gate refused it.
-        text(&String::from_utf8_lossy(body)),
-    ));
-    line.into_bytes()
+    // A body that is not UTF-8 is not JSON either: the gate refused it.
+    alertgate_simulator::stream::write_line(
+        &now.to_string(),
+        headers,
+        &String::from_utf8_lossy(body),
+        Some(source),
+        Some(&decision.to_string()),
+    )
+    .into_bytes()
 }
 
 #[cfg(test)]
