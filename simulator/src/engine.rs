@@ -26,13 +26,12 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
-use std::fmt::Write as _;
 use std::path::Path;
 
-use alertgate_validator::{Decimal, Gate, OrderType, Rejection, Request};
+use alertgate_validator::{Gate, Rejection, Request};
 
 use crate::config::Settings;
-use crate::exchange::{Costs, Exchange, ExchangeOrder, OrderKind};
+use crate::exchange::{decimal_to_f64, f64_to_decimal, Costs, Exchange, ExchangeOrder, OrderKind};
 use crate::input::InputError;
 use crate::latency::{Stage, StageLatency};
 use crate::market::MarketData;
@@ -178,54 +177,6 @@ pub struct RunResult {
     pub latency: [Vec<i64>; 3],
     /// Equity statistics.
     pub equity: EquityTrack,
-}
-
-/// Writes `value`'s `Display` into a stack buffer; `None` if it does not fit.
-struct StackText<const N: usize> {
-    buf: [u8; N],
-    len: usize,
-}
-
-impl<const N: usize> StackText<N> {
-    fn of(value: impl std::fmt::Display) -> Option<StackText<N>> {
-        let mut t = StackText {
-            buf: [0; N],
-            len: 0,
-        };
-        write!(t, "{value}").ok()?;
-        Some(t)
-    }
-
-    fn as_str(&self) -> &str {
-        // Only whole `&str`s are ever copied in.
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
-    }
-}
-
-impl<const N: usize> std::fmt::Write for StackText<N> {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len + s.len();
-        if end > N {
-            return Err(std::fmt::Error);
-        }
-        self.buf[self.len..end].copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
-
-/// An exact decimal as the nearest `f64`, through its text (correctly
-/// rounded, unlike `mantissa / 10^scale`, which rounds twice).
-pub fn decimal_to_f64(d: Decimal) -> f64 {
-    StackText::<80>::of(d)
-        .and_then(|t| t.as_str().parse().ok())
-        .unwrap_or(f64::NAN)
-}
-
-/// A bar price as a decimal for the gate's mark price, through its shortest
-/// text; `None` if it has more digits than a decimal holds.
-pub fn f64_to_decimal(x: f64) -> Option<Decimal> {
-    StackText::<64>::of(x).and_then(|t| Decimal::parse(t.as_str()))
 }
 
 /// An order on its way to the exchange, ordered by arrival, then by when
@@ -431,20 +382,13 @@ pub fn run(
                             ),
                         )
                     })?;
-                    let trigger = order.stop_price.or(order.price);
-                    let kind = match (order.order_type, order.price, trigger) {
-                        (OrderType::Market, _, _) => OrderKind::Market,
-                        (OrderType::Limit, Some(p), _) => OrderKind::Limit(decimal_to_f64(p)),
-                        (OrderType::StopLoss, _, Some(p)) => OrderKind::Stop(decimal_to_f64(p)),
-                        (OrderType::TakeProfit, _, Some(p)) => OrderKind::Limit(decimal_to_f64(p)),
-                        // The gate rejects these as missing_price.
-                        (t, _, _) => {
-                            return Err(at(
-                                "price",
-                                format!("accepted a {} order without a price", t.name()),
-                            )
-                            .into())
-                        }
+                    let Some(kind) =
+                        OrderKind::for_order(order.order_type, order.price, order.stop_price)
+                    else {
+                        unreachable!(
+                            "the gate accepted a {} order without its price (it refuses that as missing_price)",
+                            order.order_type.name()
+                        )
                     };
                     // 3. Order latency.
                     let o = order_latency.sample(now);
@@ -521,22 +465,6 @@ mod tests {
         // (it does in debug builds); sweep workers get 8 MiB.
         let size = std::mem::size_of::<Gate<'static, REPLAY_CAPACITY>>();
         assert!(size < 512 * 1024, "{size} bytes");
-    }
-
-    #[test]
-    fn decimal_conversions_go_through_text() {
-        let d = |s: &str| Decimal::parse(s).unwrap();
-        assert_eq!(decimal_to_f64(d("0.1")), 0.1);
-        assert_eq!(decimal_to_f64(d("67000.5")), 67_000.5);
-        // 17 significant digits: mantissa / 10^scale would round twice.
-        assert_eq!(
-            decimal_to_f64(d("0.12345678901234567")),
-            0.123_456_789_012_345_67
-        );
-        assert_eq!(f64_to_decimal(0.1), Some(d("0.1")));
-        assert_eq!(f64_to_decimal(67_000.5), Some(d("67000.5")));
-        assert_eq!(f64_to_decimal(f64::NAN), None);
-        assert_eq!(f64_to_decimal(1e300), None);
     }
 
     #[test]

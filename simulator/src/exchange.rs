@@ -34,13 +34,15 @@
 //!   fee, limit and take-profit fills the maker fee.
 //!
 //! Quantities and prices are `f64`: exact decimals decided what was
-//! accepted; here they only value positions. A position closer to zero than
+//! accepted; here they only value positions. Decimals become `f64` in
+//! [`decimal_to_f64`] (an order's kind: [`OrderKind::for_order`]). A position closer to zero than
 //! a billionth of the fill that closed it is flat (float residue of e.g.
 //! `0.1 + 0.2 - 0.3`).
 
 use std::collections::VecDeque;
+use std::fmt::Write as _;
 
-use alertgate_validator::Side;
+use alertgate_validator::{Decimal, OrderType, Side};
 
 use crate::market::Bar;
 
@@ -65,6 +67,107 @@ pub enum OrderKind {
     /// Becomes a market order when the price reaches this trigger
     /// (stop-loss orders).
     Stop(f64),
+}
+
+impl OrderKind {
+    /// How an order of `order_type` executes: the one mapping, for
+    /// `replay`'s engine and the gateway's paper exchange alike. A market
+    /// order at the market; a limit as a limit, a take-profit order as a
+    /// limit, a stop-loss order as a stop, each at its
+    /// [`OrderKind::price_of`].
+    ///
+    /// `None` for a limit without `price`, or a stop-loss or take-profit
+    /// order with neither price: the gate refuses those (`missing_price`),
+    /// so an order it accepted always has a kind. The `Option` stays
+    /// because the types do not tie a price to an order type (an
+    /// [`Order`](alertgate_validator::Order)'s prices are optional fields),
+    /// and the gateway also reads orders back from a file, its exchange
+    /// log.
+    ///
+    /// ```
+    /// use alertgate_simulator::exchange::OrderKind;
+    /// use alertgate_validator::{Decimal, OrderType};
+    /// let p = Decimal::parse("95.5");
+    /// assert_eq!(OrderKind::for_order(OrderType::Limit, p, None), Some(OrderKind::Limit(95.5)));
+    /// assert_eq!(OrderKind::for_order(OrderType::StopLoss, None, p), Some(OrderKind::Stop(95.5)));
+    /// assert_eq!(OrderKind::for_order(OrderType::Limit, None, p), None);
+    /// ```
+    pub fn for_order(
+        order_type: OrderType,
+        price: Option<Decimal>,
+        stop_price: Option<Decimal>,
+    ) -> Option<OrderKind> {
+        let own = || OrderKind::price_of(order_type, price, stop_price).map(decimal_to_f64);
+        Some(match order_type {
+            OrderType::Market => OrderKind::Market,
+            OrderType::Limit | OrderType::TakeProfit => OrderKind::Limit(own()?),
+            OrderType::StopLoss => OrderKind::Stop(own()?),
+        })
+    }
+
+    /// The price an order of `order_type` works at: a limit's `price`; a
+    /// stop-loss or take-profit order's trigger, `stop_price`, else
+    /// `price`. `None` for a market order, and where
+    /// [`OrderKind::for_order`] has no kind.
+    pub fn price_of(
+        order_type: OrderType,
+        price: Option<Decimal>,
+        stop_price: Option<Decimal>,
+    ) -> Option<Decimal> {
+        match order_type {
+            OrderType::Market => None,
+            OrderType::Limit => price,
+            OrderType::StopLoss | OrderType::TakeProfit => stop_price.or(price),
+        }
+    }
+}
+
+/// Writes `value`'s `Display` into a stack buffer; `None` if it does not fit.
+struct StackText<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> StackText<N> {
+    fn of(value: impl std::fmt::Display) -> Option<StackText<N>> {
+        let mut t = StackText {
+            buf: [0; N],
+            len: 0,
+        };
+        write!(t, "{value}").ok()?;
+        Some(t)
+    }
+
+    fn as_str(&self) -> &str {
+        // Only whole `&str`s are ever copied in.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+impl<const N: usize> std::fmt::Write for StackText<N> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > N {
+            return Err(std::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// An exact decimal as the nearest `f64`, through its text (correctly
+/// rounded, unlike `mantissa / 10^scale`, which rounds twice).
+pub fn decimal_to_f64(d: Decimal) -> f64 {
+    StackText::<80>::of(d)
+        .and_then(|t| t.as_str().parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// A bar price as a decimal for the gate's mark price, through its shortest
+/// text; `None` if it has more digits than a decimal holds.
+pub fn f64_to_decimal(x: f64) -> Option<Decimal> {
+    StackText::<64>::of(x).and_then(|t| Decimal::parse(t.as_str()))
 }
 
 /// An order as it reaches the exchange.
@@ -640,6 +743,50 @@ enum Liquidity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_conversions_go_through_text() {
+        let d = |s: &str| Decimal::parse(s).unwrap();
+        assert_eq!(decimal_to_f64(d("0.1")), 0.1);
+        assert_eq!(decimal_to_f64(d("67000.5")), 67_000.5);
+        // 17 significant digits: mantissa / 10^scale would round twice.
+        assert_eq!(
+            decimal_to_f64(d("0.12345678901234567")),
+            0.123_456_789_012_345_67
+        );
+        assert_eq!(f64_to_decimal(0.1), Some(d("0.1")));
+        assert_eq!(f64_to_decimal(67_000.5), Some(d("67000.5")));
+        assert_eq!(f64_to_decimal(f64::NAN), None);
+        assert_eq!(f64_to_decimal(1e300), None);
+    }
+
+    #[test]
+    fn order_types_map_to_kinds_at_their_price_or_trigger() {
+        let d = |s: &str| Decimal::parse(s);
+        let kind = |t, price, stop| OrderKind::for_order(t, d(price), d(stop));
+        use OrderType::{Limit as L, Market as M, StopLoss as S, TakeProfit as T};
+        assert_eq!(kind(M, "1", "2"), Some(OrderKind::Market));
+        assert_eq!(OrderKind::for_order(M, None, None), Some(OrderKind::Market));
+        assert_eq!(kind(L, "1", "2"), Some(OrderKind::Limit(1.0)));
+        // The trigger: `stop_price`, else `price`.
+        assert_eq!(kind(S, "1", "2"), Some(OrderKind::Stop(2.0)));
+        assert_eq!(kind(T, "1", "2"), Some(OrderKind::Limit(2.0)));
+        assert_eq!(
+            OrderKind::for_order(S, d("1"), None),
+            Some(OrderKind::Stop(1.0))
+        );
+        assert_eq!(
+            OrderKind::for_order(T, d("1"), None),
+            Some(OrderKind::Limit(1.0))
+        );
+        assert_eq!(OrderKind::price_of(M, d("1"), d("2")), None);
+        assert_eq!(OrderKind::price_of(L, d("1"), d("2")), d("1"));
+        assert_eq!(OrderKind::price_of(T, d("1"), None), d("1"));
+        // What the gate refuses as missing_price.
+        assert_eq!(OrderKind::for_order(L, None, d("2")), None);
+        assert_eq!(OrderKind::for_order(S, None, None), None);
+        assert_eq!(OrderKind::for_order(T, None, None), None);
+    }
 
     const T0: i64 = 1_700_000_000_000;
     const MIN: i64 = 60_000;

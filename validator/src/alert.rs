@@ -37,8 +37,9 @@ pub const EVENT_ID_CAP: usize = 64;
 /// An event id: the idempotency key of an alert.
 pub type EventId = heapless::String<EVENT_ID_CAP>;
 
-/// Which way the order goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+/// Which way the order goes. Serialized (and read back) as its
+/// [`Side::name`]: `"buy"` or `"sell"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Side {
     /// Buy the base currency.
@@ -57,8 +58,13 @@ impl Side {
     }
 }
 
-/// How the order is to be executed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize)]
+/// How the order is to be executed. Serialized (and read back) as its
+/// [`OrderType::name`]: `"market"`, `"limit"`, `"stop_loss"` or
+/// `"take_profit"` (the body's aliases, such as `stop`, are the gate's to
+/// read, not serde's).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderType {
     /// At the market (the default).
@@ -1142,6 +1148,32 @@ mod tests {
         match parse(body.as_bytes()) {
             Ok(_) => "ok",
             Err(e) => e.code(),
+        }
+    }
+
+    #[test]
+    fn sides_and_order_types_serialize_as_their_names_and_read_back() {
+        for side in [Side::Buy, Side::Sell] {
+            let json = serde_json::to_string(&side).unwrap();
+            assert_eq!(json, format!("\"{}\"", side.name()));
+            assert_eq!(serde_json::from_str::<Side>(&json).unwrap(), side);
+        }
+        for t in [
+            OrderType::Market,
+            OrderType::Limit,
+            OrderType::StopLoss,
+            OrderType::TakeProfit,
+        ] {
+            let json = serde_json::to_string(&t).unwrap();
+            assert_eq!(json, format!("\"{}\"", t.name()));
+            assert_eq!(serde_json::from_str::<OrderType>(&json).unwrap(), t);
+        }
+        // Exactly the names: aliases and other spellings are the gate's.
+        for bad in ["\"BUY\"", "\"long\"", "0"] {
+            assert!(serde_json::from_str::<Side>(bad).is_err(), "{bad}");
+        }
+        for bad in ["\"stop\"", "\"Limit\"", "\"iceberg\""] {
+            assert!(serde_json::from_str::<OrderType>(bad).is_err(), "{bad}");
         }
     }
 

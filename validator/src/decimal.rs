@@ -571,6 +571,27 @@ impl serde::Serialize for Decimal {
     }
 }
 
+/// Read from a JSON string in [`Decimal::parse`]'s syntax and bounds, so
+/// every parsed decimal reads back from what [`Serialize`](serde::Serialize)
+/// wrote for it (`"67000.5"` → 67000.5). A JSON number is refused: it would
+/// reach here as a float, already rounded.
+impl<'de> serde::Deserialize<'de> for Decimal {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = Decimal;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a decimal string {BOUNDS}")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Decimal, E> {
+                Decimal::parse(text)
+                    .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Str(text), &self))
+            }
+        }
+        deserializer.deserialize_str(Text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
 
@@ -783,6 +804,29 @@ mod tests {
         }
     }
 
+    #[test]
+    fn serde_reads_the_string_it_writes_and_nothing_else() {
+        for text in ["0", "0.1", "-2.5", "67000.5", "0.000000000000000001"] {
+            let json = serde_json::to_string(&d(text)).unwrap();
+            assert_eq!(json, format!("\"{text}\""));
+            assert_eq!(serde_json::from_str::<Decimal>(&json).unwrap(), d(text));
+        }
+        // `parse`'s syntax: an exponent reads, the value is what counts.
+        assert_eq!(
+            serde_json::from_str::<Decimal>("\"1e-1\"").unwrap(),
+            d("0.1")
+        );
+        for bad in ["0.1", "1", "\"\"", "\" 1\"", "\"NaN\"", "\"1e18\"", "null"] {
+            let e = serde_json::from_str::<Decimal>(bad)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("expected a decimal string below 10^18"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
     proptest! {
         #[test]
         fn parse_is_exact(text in number_text()) {
@@ -790,8 +834,10 @@ mod tests {
                 let (n, dd) = rational(&x);
                 let (en, ed) = exact(&text);
                 prop_assert_eq!(n * ed, en * dd);
-                // Display round-trips.
+                // Display round-trips, and so does serde's string.
                 prop_assert_eq!(Decimal::parse(&x.to_string()), Some(x));
+                let json = serde_json::to_string(&x).unwrap();
+                prop_assert_eq!(serde_json::from_str::<Decimal>(&json).unwrap(), x);
             }
         }
 

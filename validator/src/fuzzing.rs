@@ -4,9 +4,10 @@
 //! invariants that must hold for any input; a violated invariant panics so
 //! the fuzzer reports it. Nothing here is needed in production.
 
+use crate::alert::OrderType;
 use crate::auth::{AuthConfig, Scheme, Verifier};
 use crate::decimal::Decimal;
-use crate::gate::{Config, Gate, Request};
+use crate::gate::{Config, Gate, Order, Request};
 
 /// The JSON scanner and the alert reader: never panic, an alert that reads
 /// must also validate as JSON, and (on hosted targets) the scanner's fast
@@ -115,10 +116,26 @@ pub fn gate_check(data: &[u8]) {
         mark_price: None,
     };
     let now = 1_700_000_000_000;
-    if gate.check(&request, now).is_ok() {
+    if let Ok(order) = gate.check(&request, now) {
+        assert!(
+            has_its_price(&order),
+            "accepted {order:?} without its price"
+        );
         assert!(gate.check(&request, now).is_err(), "accepted a replay");
     }
     signed_gate_decides_as_verify_then_check(rest, now);
+}
+
+/// Whether an order has the price its type executes at: a limit its
+/// `price`, a stop-loss or take-profit a trigger (`stop_price`, else
+/// `price`). The gate refuses others (`missing_price`); the simulator's
+/// exchange relies on it.
+fn has_its_price(order: &Order) -> bool {
+    match order.order_type {
+        OrderType::Market => true,
+        OrderType::Limit => order.price.is_some(),
+        OrderType::StopLoss | OrderType::TakeProfit => order.stop_price.or(order.price).is_some(),
+    }
 }
 
 /// See [`gate_check`]: `body` signed at `now_ms` under each compiled-in
@@ -213,8 +230,11 @@ mod tests {
     /// run them on generated ones).
     #[test]
     fn entry_points_hold_on_samples() {
-        let bodies: [&[u8]; 6] = [
+        let bodies: [&[u8]; 9] = [
             br#"{"symbol":"BTCUSDT","side":"buy","quantity":"0.5","price":1,"timestamp":1700000000000}"#,
+            br#"{"symbol":"BTCUSDT","side":"sell","type":"stop","quantity":"0.5","price":1,"timestamp":1700000000000}"#,
+            br#"{"symbol":"BTCUSDT","side":"sell","type":"take_profit","quantity":"0.5","stop_price":2,"timestamp":1700000000000}"#,
+            br#"{"symbol":"BTCUSDT","side":"buy","type":"limit","quantity":"0.5","timestamp":1700000000000}"#,
             br#"{"symbol":"BTCUSDT","side":"buy","quantity":"0.5","price":1}"#,
             br#"{"symbol":"BTCUSDT","side":"hold","quantity":1}"#,
             br#"{"symbol":"BTCUSDT","#,

@@ -111,7 +111,7 @@ pub async fn run(
                     tracing::debug!(
                         client_order_id = %done.client_order_id,
                         event_id = %order.event_id,
-                        mark = done.mark.as_deref().unwrap_or(""),
+                        mark = done.mark.map(tracing::field::display),
                         working = done.working,
                         duplicate = !done.fresh,
                         "submitted"
@@ -119,7 +119,7 @@ pub async fn run(
                     for f in &done.fills {
                         tracing::debug!(
                             client_order_id = %f.client_order_id,
-                            reason = %f.reason,
+                            reason = f.reason.name(),
                             price = f.price,
                             quantity = f.quantity,
                             "filled"

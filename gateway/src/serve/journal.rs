@@ -16,6 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use alertgate_validator::{Decimal, OrderType, Side};
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
@@ -45,7 +46,14 @@ pub struct AcceptedEntry {
     pub order: ExecOrder,
 }
 
-/// An order as the execution stage needs it.
+/// An order as the execution stage needs it: the gate's [`Order`] with
+/// its client order id and the market-data mark.
+///
+/// Written into the journal (and, inline, into the exchange log's submit
+/// lines) as JSON: the side and order type as their names (`"buy"`,
+/// `"stop_loss"`), decimals as strings (`"0.1"`), optional fields left out.
+///
+/// [`Order`]: alertgate_validator::Order
 #[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 pub struct ExecOrder {
     /// Client order id, derived from the strategy and the event id.
@@ -54,31 +62,31 @@ pub struct ExecOrder {
     pub event_id: String,
     /// `BASE/QUOTE`.
     pub symbol: String,
-    /// `buy` or `sell`.
-    pub side: String,
-    /// `market`, `limit`, `stop_loss` or `take_profit`.
-    pub order_type: String,
-    /// Base units, as a decimal string.
-    pub quantity: String,
+    /// Buy or sell.
+    pub side: Side,
+    /// Market, limit, stop-loss or take-profit.
+    pub order_type: OrderType,
+    /// Base units.
+    pub quantity: Decimal,
     /// Limit price, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price: Option<String>,
+    pub price: Option<Decimal>,
     /// Trigger price, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_price: Option<String>,
+    pub stop_price: Option<Decimal>,
     /// The price from `[serve] market`: the open of the symbol's latest
     /// bar started at or before the alert's time. The mock exchange
     /// observes it with the order (a market order fills there; see
     /// [`super::mock`]). Absent without market data and when the data has
     /// no bar for the alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mark_price: Option<String>,
+    pub mark_price: Option<Decimal>,
     /// Stop-loss leg of the bracket the order attaches, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_loss: Option<String>,
+    pub stop_loss: Option<Decimal>,
     /// Take-profit leg of the bracket the order attaches, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub take_profit: Option<String>,
+    pub take_profit: Option<Decimal>,
 }
 
 #[derive(Deserialize)]
@@ -221,7 +229,11 @@ mod tests {
         let entries = recover(&path).unwrap();
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].strategy, "s");
-        assert_eq!(entries[0].order.price.as_deref(), Some("2"));
+        assert_eq!(entries[0].order.price, Decimal::parse("2"));
+        assert_eq!(
+            (entries[0].order.side, entries[0].order.order_type),
+            (Side::Buy, OrderType::Market)
+        );
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.ends_with("invalid_json\"}}\n"), "{text}");
         // The journal reads as an alert stream.

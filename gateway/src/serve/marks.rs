@@ -19,7 +19,7 @@
 use alertgate_validator::alert::RawAlert;
 use alertgate_validator::{Decimal, OrderType, Side};
 
-use alertgate_simulator::engine::f64_to_decimal;
+use alertgate_simulator::exchange::f64_to_decimal;
 use alertgate_simulator::market::MarketData;
 
 /// Why the market data gave no mark price for an alert.

@@ -79,13 +79,15 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use alertgate_validator::Side;
+use alertgate_validator::{Decimal, OrderType, Side};
 use serde::{Deserialize, Serialize};
 
 use super::journal::ExecOrder;
 use super::jsonl;
 use alertgate_simulator::config::SimulationSection;
-use alertgate_simulator::exchange::{Costs, Exchange, ExchangeOrder, Fill, FillReason, OrderKind};
+use alertgate_simulator::exchange::{
+    decimal_to_f64, Costs, Exchange, ExchangeOrder, Fill, FillReason, OrderKind,
+};
 use alertgate_simulator::market::Bar;
 
 /// Starting cash and costs of the mock exchange (`[simulation]`'s).
@@ -122,7 +124,7 @@ pub struct Submit {
     #[serde(flatten)]
     pub order: ExecOrder,
     /// The symbol's price observed with the order (see the module doc).
-    pub mark: String,
+    pub mark: Decimal,
     /// Wall clock at submission, Unix ms: the order's arrival and the
     /// observation's bar start.
     pub at_ms: i64,
@@ -131,24 +133,19 @@ pub struct Submit {
 /// The price the exchange observes with an order of `order_type` (see the
 /// module doc): the market-data mark, else a market order's own price (or
 /// trigger price), else the symbol's `last` observation, else, for any
-/// other order, its own limit or trigger price. Generic so that the
-/// gateway, which keeps the marks as decimals, applies the very same rule.
-pub fn observed_price<T: Copy>(
-    order_type: &str,
-    price: Option<T>,
-    stop_price: Option<T>,
-    mark_price: Option<T>,
-    last: Option<T>,
-) -> Option<T> {
-    let own = if order_type == "limit" {
-        price
-    } else {
-        stop_price.or(price)
-    };
-    if order_type == "market" {
-        mark_price.or(price).or(stop_price).or(last)
-    } else {
-        mark_price.or(last).or(own)
+/// other order, its own limit or trigger price ([`OrderKind::price_of`]).
+pub fn observed_price(
+    order_type: OrderType,
+    price: Option<Decimal>,
+    stop_price: Option<Decimal>,
+    mark_price: Option<Decimal>,
+    last: Option<Decimal>,
+) -> Option<Decimal> {
+    match order_type {
+        OrderType::Market => mark_price.or(price).or(stop_price).or(last),
+        _ => mark_price
+            .or(last)
+            .or(OrderKind::price_of(order_type, price, stop_price)),
     }
 }
 
@@ -161,12 +158,10 @@ pub struct FillRecord {
     pub event_id: String,
     /// `BASE/QUOTE`.
     pub symbol: String,
-    /// `buy` or `sell`.
-    pub side: String,
-    /// `market`, `limit` or `stop` (an order's own fill, by how it
-    /// executed: `take_profit` orders are limits, `stop_loss` orders
-    /// stops), `bracket_stop_loss` or `bracket_take_profit`.
-    pub reason: String,
+    /// Buy or sell.
+    pub side: Side,
+    /// What executed.
+    pub reason: FillKind,
     /// Execution price, slippage included.
     pub price: f64,
     /// Base units.
@@ -175,6 +170,45 @@ pub struct FillRecord {
     pub fee: f64,
     /// The observation's time, Unix ms.
     pub at_ms: i64,
+}
+
+/// What a fill executed: an order, by how it executed, or a bracket's
+/// leg. Written as its [`FillKind::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FillKind {
+    /// An order executed at the market.
+    Market,
+    /// An order executed as a limit (`limit` and `take_profit` orders).
+    Limit,
+    /// An order executed as a triggered stop (`stop_loss` orders).
+    Stop,
+    /// The stop-loss leg of an order's bracket.
+    BracketStopLoss,
+    /// The take-profit leg of an order's bracket.
+    BracketTakeProfit,
+}
+
+impl FillKind {
+    /// `market`, `limit`, `stop`, `bracket_stop_loss` or
+    /// `bracket_take_profit`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            FillKind::Market => "market",
+            FillKind::Limit => "limit",
+            FillKind::Stop => "stop",
+            FillKind::BracketStopLoss => "bracket_stop_loss",
+            FillKind::BracketTakeProfit => "bracket_take_profit",
+        }
+    }
+
+    /// Whether a bracket's leg executed (not the order itself).
+    pub const fn is_bracket(self) -> bool {
+        matches!(
+            self,
+            FillKind::BracketStopLoss | FillKind::BracketTakeProfit
+        )
+    }
 }
 
 /// One line of the log.
@@ -228,7 +262,7 @@ pub struct Execution {
     /// `false`: the id had been submitted before, and nothing happened now.
     pub fresh: bool,
     /// The price observed with the order (`None` for a repeat).
-    pub mark: Option<String>,
+    pub mark: Option<Decimal>,
     /// Whether the order is working (resting) at the exchange now.
     pub working: bool,
     /// The fills its observation caused: its own, and older orders' and
@@ -253,10 +287,10 @@ struct State {
     symbols: HashMap<String, usize>,
     /// By exchange index: name, last observed price.
     names: Vec<String>,
-    last: Vec<String>,
+    last: Vec<Decimal>,
     /// By exchange index: the last price observed from market data (an
     /// order's `mark_price`), never from an alert.
-    market: Vec<Option<String>>,
+    market: Vec<Option<Decimal>>,
     /// Client id → exchange id.
     submitted: HashMap<String, u32>,
     /// Client ids of the former paper exchange's log.
@@ -267,15 +301,19 @@ struct State {
     realized_pnl: f64,
 }
 
-fn positive(text: &str, what: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
-        _ => Err(format!("{what} {text:?} is not a positive number")),
+/// A positive decimal of a submit line as the exchange's `f64`. The gate
+/// accepts only positive quantities and prices; the log is a file, and a
+/// hand-edited line may hold anything.
+fn positive(d: Decimal, what: &str) -> Result<f64, String> {
+    if d.is_positive() {
+        Ok(decimal_to_f64(d))
+    } else {
+        Err(format!("{what} \"{d}\" is not a positive number"))
     }
 }
 
-fn positive_opt(text: Option<&str>, what: &str) -> Result<Option<f64>, String> {
-    text.map(|t| positive(t, what)).transpose()
+fn positive_opt(d: Option<Decimal>, what: &str) -> Result<Option<f64>, String> {
+    d.map(|d| positive(d, what)).transpose()
 }
 
 impl State {
@@ -305,24 +343,24 @@ impl State {
         self.exchange.working(symbol).iter().any(|o| o.id == id)
     }
 
-    fn last_price(&self, symbol: &str) -> Option<&String> {
-        self.symbols.get(symbol).map(|&i| &self.last[i])
+    fn last_price(&self, symbol: &str) -> Option<Decimal> {
+        self.symbols.get(symbol).map(|&i| self.last[i])
     }
 
     /// The submit line of `order` at `at_ms`: its observed price chosen by
     /// the module doc's rule.
     fn prepare(&self, order: &ExecOrder, at_ms: i64) -> Result<Submit, String> {
         let mark = observed_price(
-            &order.order_type,
-            order.price.as_ref(),
-            order.stop_price.as_ref(),
-            order.mark_price.as_ref(),
+            order.order_type,
+            order.price,
+            order.stop_price,
+            order.mark_price,
             self.last_price(&order.symbol),
         )
         .ok_or_else(|| format!("no price known for {}", order.symbol))?;
         Ok(Submit {
             order: order.clone(),
-            mark: mark.clone(),
+            mark,
             at_ms,
         })
     }
@@ -330,29 +368,17 @@ impl State {
     /// Submits the order and runs its observation; the fills it caused.
     /// Checks everything first: an error changes nothing.
     fn apply(&mut self, s: &Submit) -> Result<Vec<FillRecord>, String> {
-        let side = match s.order.side.as_str() {
-            "buy" => Side::Buy,
-            "sell" => Side::Sell,
-            other => return Err(format!("side {other:?} is not buy or sell")),
-        };
-        let quantity = positive(&s.order.quantity, "quantity")?;
-        let price = positive_opt(s.order.price.as_deref(), "price")?;
-        let stop_price = positive_opt(s.order.stop_price.as_deref(), "stop_price")?;
-        let trigger = stop_price.or(price);
-        // As `replay` maps them.
-        let kind = match (s.order.order_type.as_str(), price, trigger) {
-            ("market", _, _) => OrderKind::Market,
-            ("limit", Some(p), _) => OrderKind::Limit(p),
-            ("stop_loss", _, Some(p)) => OrderKind::Stop(p),
-            ("take_profit", _, Some(p)) => OrderKind::Limit(p),
-            ("limit" | "stop_loss" | "take_profit", _, _) => {
-                return Err(format!("a {} order without a price", s.order.order_type))
-            }
-            (other, _, _) => return Err(format!("order type {other:?} is unknown")),
-        };
-        let stop_loss = positive_opt(s.order.stop_loss.as_deref(), "stop_loss")?;
-        let take_profit = positive_opt(s.order.take_profit.as_deref(), "take_profit")?;
-        let mark = positive(&s.mark, "mark")?;
+        let o = &s.order;
+        let quantity = positive(o.quantity, "quantity")?;
+        positive_opt(o.price, "price")?;
+        positive_opt(o.stop_price, "stop_price")?;
+        let kind = OrderKind::for_order(o.order_type, o.price, o.stop_price).ok_or_else(|| {
+            // Only from a hand-edited line: the gate refuses it (missing_price).
+            format!("a {} order without a price", o.order_type.name())
+        })?;
+        let stop_loss = positive_opt(o.stop_loss, "stop_loss")?;
+        let take_profit = positive_opt(o.take_profit, "take_profit")?;
+        let mark = positive(s.mark, "mark")?;
         let id = u32::try_from(self.orders.len())
             .map_err(|_| "more than 2^32 orders in one log".to_string())?;
 
@@ -362,7 +388,7 @@ impl State {
                 let i = self.exchange.add_symbol();
                 self.symbols.insert(s.order.symbol.clone(), i);
                 self.names.push(s.order.symbol.clone());
-                self.last.push(s.mark.clone());
+                self.last.push(s.mark);
                 self.market.push(None);
                 i
             }
@@ -370,7 +396,7 @@ impl State {
         self.exchange.submit(ExchangeOrder {
             id,
             symbol,
-            side,
+            side: o.side,
             quantity,
             kind,
             stop_loss,
@@ -386,9 +412,9 @@ impl State {
         self.submitted
             .entry(s.order.client_order_id.clone())
             .or_insert(id);
-        self.last[symbol].clone_from(&s.mark);
-        if let Some(market) = &s.order.mark_price {
-            self.market[symbol] = Some(market.clone());
+        self.last[symbol] = s.mark;
+        if let Some(market) = o.mark_price {
+            self.market[symbol] = Some(market);
         }
         self.exchange.on_bar(
             symbol,
@@ -413,18 +439,18 @@ impl State {
     fn record(&self, f: &Fill) -> FillRecord {
         let order = &self.orders[f.order_id as usize];
         let reason = match (f.reason, order.kind) {
-            (FillReason::Order, OrderKind::Market) => "market",
-            (FillReason::Order, OrderKind::Limit(_)) => "limit",
-            (FillReason::Order, OrderKind::Stop(_)) => "stop",
-            (FillReason::StopLoss, _) => "bracket_stop_loss",
-            (FillReason::TakeProfit, _) => "bracket_take_profit",
+            (FillReason::Order, OrderKind::Market) => FillKind::Market,
+            (FillReason::Order, OrderKind::Limit(_)) => FillKind::Limit,
+            (FillReason::Order, OrderKind::Stop(_)) => FillKind::Stop,
+            (FillReason::StopLoss, _) => FillKind::BracketStopLoss,
+            (FillReason::TakeProfit, _) => FillKind::BracketTakeProfit,
         };
         FillRecord {
             client_order_id: order.client_order_id.clone(),
             event_id: order.event_id.clone(),
             symbol: self.names[f.symbol].clone(),
-            side: f.side.name().to_string(),
-            reason: reason.to_string(),
+            side: f.side,
+            reason,
             price: f.price,
             quantity: f.quantity,
             fee: f.fee,
@@ -590,15 +616,15 @@ impl MockExchange {
     }
 
     /// The last price observed per symbol from market data (`BASE/QUOTE`,
-    /// decimal text): the mark the gateway values orders at when the data
-    /// has none for an alert. Prices that came from alerts are left out: an
-    /// alert must never set the price later alerts are valued at.
-    pub fn last_market_prices(&self) -> impl Iterator<Item = (&str, &str)> {
+    /// price): the mark the gateway values orders at when the data has none
+    /// for an alert. Prices that came from alerts are left out: an alert
+    /// must never set the price later alerts are valued at.
+    pub fn last_market_prices(&self) -> impl Iterator<Item = (&str, Decimal)> {
         self.state
             .names
             .iter()
             .zip(&self.state.market)
-            .filter_map(|(n, p)| Some((n.as_str(), p.as_deref()?)))
+            .filter_map(|(n, p)| Some((n.as_str(), (*p)?)))
     }
 
     /// Orders working at the exchange.
@@ -690,7 +716,7 @@ impl MockExchange {
         // Its own observation cannot cancel it: it rests unless it filled.
         let filled = fills
             .iter()
-            .any(|f| f.client_order_id == *id && !f.reason.starts_with("bracket_"));
+            .any(|f| f.client_order_id == *id && !f.reason.is_bracket());
         Ok(Execution {
             client_order_id: id.clone(),
             fresh: true,
@@ -738,18 +764,24 @@ impl MockExchange {
 mod tests {
     use super::*;
     use crate::serve::execution::client_order_id;
+    use OrderType::{Limit, Market, StopLoss};
+    use Side::{Buy, Sell};
 
     const T0: i64 = 1_700_000_000_000;
 
-    fn order(id: &str, side: &str, order_type: &str, price: Option<&str>) -> ExecOrder {
+    fn d(text: &str) -> Decimal {
+        Decimal::parse(text).unwrap()
+    }
+
+    fn order(id: &str, side: Side, order_type: OrderType, price: Option<&str>) -> ExecOrder {
         ExecOrder {
             client_order_id: client_order_id("", id),
             event_id: id.into(),
             symbol: "BTC/USDT".into(),
-            side: side.into(),
-            order_type: order_type.into(),
-            quantity: "1".into(),
-            price: price.map(String::from),
+            side,
+            order_type,
+            quantity: Decimal::ONE,
+            price: price.map(d),
             stop_price: None,
             mark_price: None,
             stop_loss: None,
@@ -757,8 +789,8 @@ mod tests {
         }
     }
 
-    fn market(id: &str, side: &str, price: &str) -> ExecOrder {
-        order(id, side, "market", Some(price))
+    fn market(id: &str, side: Side, price: &str) -> ExecOrder {
+        order(id, side, Market, Some(price))
     }
 
     fn costs() -> MockSettings {
@@ -785,24 +817,35 @@ mod tests {
     }
 
     #[test]
+    fn fill_kinds_are_written_as_their_names() {
+        use FillKind::*;
+        for k in [Market, Limit, Stop, BracketStopLoss, BracketTakeProfit] {
+            let json = serde_json::to_string(&k).unwrap();
+            assert_eq!(json, format!("\"{}\"", k.name()));
+            assert_eq!(serde_json::from_str::<FillKind>(&json).unwrap(), k);
+            assert_eq!(k.is_bracket(), k.name().starts_with("bracket_"));
+        }
+    }
+
+    #[test]
     fn a_market_order_fills_at_its_observation_with_slippage_and_the_taker_fee() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("fills.jsonl");
         let mut ex = MockExchange::open(&path, costs()).unwrap();
-        let done = ex.execute(&market("m1", "buy", "100"), T0).unwrap();
+        let done = ex.execute(&market("m1", Buy, "100"), T0).unwrap();
         assert!(done.fresh && !done.working);
-        assert_eq!(done.mark.as_deref(), Some("100"));
+        assert_eq!(done.mark, Some(d("100")));
         assert_eq!(done.fills.len(), 1);
         let f = &done.fills[0];
-        assert_eq!((f.reason.as_str(), f.side.as_str()), ("market", "buy"));
+        assert_eq!((f.reason, f.side), (FillKind::Market, Buy));
         assert!(close(f.price, 100.5), "{f:?}");
         assert!(close(f.fee, 100.5 * 10.0 / 10_000.0), "{f:?}");
         assert_eq!((f.quantity, f.at_ms), (1.0, T0));
         assert_eq!(ex.position("BTC/USDT"), 1.0);
         assert!(close(ex.exchange().cash(), 10_000.0 - 100.5 - 0.1005));
         // With a market-data mark, that is the observation, not the price.
-        let mut o = market("m2", "sell", "100");
-        o.mark_price = Some("110".into());
+        let mut o = market("m2", Sell, "100");
+        o.mark_price = Some(d("110"));
         let f = &ex.execute(&o, T0 + 1).unwrap().fills[0];
         assert!(close(f.price, 110.0 * (1.0 - 0.005)), "{f:?}");
         assert_eq!(ex.position("BTC/USDT"), 0.0);
@@ -825,29 +868,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("fills.jsonl");
         let mut ex = MockExchange::open(&path, costs()).unwrap();
-        ex.execute(&market("m1", "buy", "100"), T0).unwrap();
+        ex.execute(&market("m1", Buy, "100"), T0).unwrap();
         // Observed at the last price, 100: a buy limit at 95 rests.
-        let limit = order("l1", "buy", "limit", Some("95"));
+        let limit = order("l1", Buy, Limit, Some("95"));
         let done = ex.execute(&limit, T0 + 1).unwrap();
-        assert_eq!(done.mark.as_deref(), Some("100"));
+        assert_eq!(done.mark, Some(d("100")));
         assert!(done.fills.is_empty() && done.working);
         assert_eq!(ex.open_orders(), 1);
         // A later observation above it leaves it resting.
-        let done = ex.execute(&market("m2", "buy", "96"), T0 + 2).unwrap();
+        let done = ex.execute(&market("m2", Buy, "96"), T0 + 2).unwrap();
         assert_eq!(done.fills.len(), 1);
         assert!(ex.is_working(&limit.client_order_id));
         // One at 94 crosses it: it fills at 94 (at the observation, never
         // worse than its limit), maker fee, no slippage; before the market
         // order that brought the observation (arrival order).
-        let done = ex.execute(&market("m3", "sell", "94"), T0 + 3).unwrap();
-        let got: Vec<(&str, &str, f64)> = done
+        let done = ex.execute(&market("m3", Sell, "94"), T0 + 3).unwrap();
+        let got: Vec<(&str, FillKind, f64)> = done
             .fills
             .iter()
-            .map(|f| (f.event_id.as_str(), f.reason.as_str(), f.price))
+            .map(|f| (f.event_id.as_str(), f.reason, f.price))
             .collect();
-        assert_eq!(got[0], ("l1", "limit", 94.0));
+        assert_eq!(got[0], ("l1", FillKind::Limit, 94.0));
         assert!(close(done.fills[0].fee, 94.0 * 2.0 / 10_000.0));
-        assert_eq!((got[1].0, got[1].1), ("m3", "market"));
+        assert_eq!((got[1].0, got[1].1), ("m3", FillKind::Market));
         assert!(!ex.is_working(&limit.client_order_id));
         assert_eq!(ex.open_orders(), 0);
         assert_eq!(ex.position("BTC/USDT"), 2.0);
@@ -858,36 +901,34 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut ex = MockExchange::open(&dir.path().join("f.jsonl"), costs()).unwrap();
         let f = &ex
-            .execute(&order("l1", "buy", "limit", Some("95")), T0)
+            .execute(&order("l1", Buy, Limit, Some("95")), T0)
             .unwrap()
             .fills[0];
-        assert_eq!((f.reason.as_str(), f.price), ("limit", 95.0));
-        let mut stop = order("s1", "buy", "stop_loss", None);
+        assert_eq!((f.reason, f.price), (FillKind::Limit, 95.0));
+        let mut stop = order("s1", Buy, StopLoss, None);
         stop.symbol = "ETH/USDT".into();
-        stop.stop_price = Some("2000".into());
+        stop.stop_price = Some(d("2000"));
         let f = &ex.execute(&stop, T0).unwrap().fills[0];
-        assert_eq!(f.reason, "stop");
+        assert_eq!(f.reason, FillKind::Stop);
         assert!(close(f.price, 2010.0));
         // A market order with no price and nothing observed cannot execute,
         // and leaves nothing behind.
-        let mut unpriced = order("u1", "buy", "market", None);
+        let mut unpriced = order("u1", Buy, Market, None);
         unpriced.symbol = "SOL/USDT".into();
         let e = ex.execute(&unpriced, T0).unwrap_err();
         assert!(e.contains("no price known for SOL/USDT"), "{e}");
         assert!(!ex.has_submitted(&unpriced.client_order_id));
-        // Bad orders are errors, never panics.
-        let mut bad = market("b1", "buy", "100");
-        bad.quantity = "-1".into();
-        assert!(ex.execute(&bad, T0).is_err());
-        let mut bad = market("b2", "hold", "100");
-        bad.side = "hold".into();
-        assert!(ex.execute(&bad, T0).is_err());
-        let bad = order("b3", "buy", "iceberg", Some("1"));
-        assert!(ex.execute(&bad, T0).is_err());
-        let bad = order("b4", "buy", "limit", None);
-        assert!(ex.execute(&bad, T0).is_err());
-        let mut bad = market("b5", "buy", "100");
-        bad.mark_price = Some("NaN".into());
+        // Orders the gate never accepts are errors, never panics (a
+        // hand-edited log line can hold them).
+        let mut bad = market("b1", Buy, "100");
+        bad.quantity = d("-1");
+        let e = ex.execute(&bad, T0).unwrap_err();
+        assert_eq!(e, "quantity \"-1\" is not a positive number");
+        let bad = order("b4", Buy, Limit, None);
+        let e = ex.execute(&bad, T0).unwrap_err();
+        assert_eq!(e, "a limit order without a price");
+        let mut bad = market("b5", Buy, "100");
+        bad.mark_price = Some(Decimal::ZERO);
         assert!(ex.execute(&bad, T0).is_err());
         assert_eq!(ex.exchange().counts().orders, 2);
     }
@@ -896,27 +937,27 @@ mod tests {
     fn a_bracket_stop_loss_fires_on_a_later_observation() {
         let dir = tempfile::tempdir().unwrap();
         let mut ex = MockExchange::open(&dir.path().join("f.jsonl"), costs()).unwrap();
-        let mut entry = market("e1", "buy", "100");
-        entry.stop_loss = Some("95".into());
-        entry.take_profit = Some("120".into());
+        let mut entry = market("e1", Buy, "100");
+        entry.stop_loss = Some(d("95"));
+        entry.take_profit = Some(d("120"));
         let done = ex.execute(&entry, T0).unwrap();
         assert_eq!(done.fills.len(), 1);
         let symbol = ex.symbol_index("BTC/USDT").unwrap();
         assert_eq!(ex.exchange().brackets(symbol).len(), 1);
         // Observed at the last price, 100: neither leg.
-        let other = order("x1", "buy", "limit", Some("50"));
+        let other = order("x1", Buy, Limit, Some("50"));
         assert!(ex.execute(&other, T0 + 1).unwrap().fills.is_empty());
         // 93 (a later alert's price): the stop-loss sells at 93 less
         // slippage, taker fee.
-        let done = ex.execute(&market("x2", "buy", "93"), T0 + 2).unwrap();
+        let done = ex.execute(&market("x2", Buy, "93"), T0 + 2).unwrap();
         let legs: Vec<&FillRecord> = done
             .fills
             .iter()
-            .filter(|f| f.reason == "bracket_stop_loss")
+            .filter(|f| f.reason == FillKind::BracketStopLoss)
             .collect();
         assert_eq!(legs.len(), 1, "{:?}", done.fills);
         assert_eq!(legs[0].client_order_id, entry.client_order_id);
-        assert_eq!((legs[0].side.as_str(), legs[0].quantity), ("sell", 1.0));
+        assert_eq!((legs[0].side, legs[0].quantity), (Sell, 1.0));
         assert!(close(legs[0].price, 93.0 * 0.995));
         assert!(ex.exchange().brackets(symbol).is_empty());
     }
@@ -926,21 +967,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.jsonl");
         let mut ex = MockExchange::open(&path, costs()).unwrap();
-        let limit = order("l1", "buy", "limit", Some("90"));
-        ex.execute(&market("m1", "buy", "100"), T0).unwrap();
+        let limit = order("l1", Buy, Limit, Some("90"));
+        ex.execute(&market("m1", Buy, "100"), T0).unwrap();
         assert!(ex.execute(&limit, T0).unwrap().fresh);
         let before = ex.state.clone();
         let again = ex.execute(&limit, T0 + 5).unwrap();
         assert!(!again.fresh && again.working && again.fills.is_empty());
         assert_eq!(again.mark, None);
         // Not even as an observation.
-        let mut repeat = market("m1", "buy", "1");
-        repeat.mark_price = Some("1".into());
+        let mut repeat = market("m1", Buy, "1");
+        repeat.mark_price = Some(d("1"));
         assert!(!ex.execute(&repeat, T0 + 6).unwrap().fresh);
         assert_eq!(ex.state, before);
         // Twice in one batch: once.
         let r = ex.execute_batch(
-            &[market("m2", "sell", "100"), market("m2", "sell", "100")],
+            &[market("m2", Sell, "100"), market("m2", Sell, "100")],
             T0 + 7,
         );
         assert!(r[0].as_ref().unwrap().fresh && !r[1].as_ref().unwrap().fresh);
@@ -954,31 +995,31 @@ mod tests {
     /// A mixed history: brackets, resting orders, reversals, two symbols.
     fn history() -> Vec<ExecOrder> {
         let mut v = Vec::new();
-        let mut e1 = market("h1", "buy", "100");
-        e1.stop_loss = Some("90".into());
-        e1.take_profit = Some("115".into());
+        let mut e1 = market("h1", Buy, "100");
+        e1.stop_loss = Some(d("90"));
+        e1.take_profit = Some(d("115"));
         v.push(e1);
-        v.push(order("h2", "buy", "limit", Some("97")));
-        v.push(order("h3", "sell", "limit", Some("110")));
-        let mut s = order("h4", "sell", "stop_loss", None);
-        s.stop_price = Some("92".into());
+        v.push(order("h2", Buy, Limit, Some("97")));
+        v.push(order("h3", Sell, Limit, Some("110")));
+        let mut s = order("h4", Sell, StopLoss, None);
+        s.stop_price = Some(d("92"));
         v.push(s);
-        let mut eth = market("h5", "sell", "2000");
+        let mut eth = market("h5", Sell, "2000");
         eth.symbol = "ETH/USDT".into();
-        eth.quantity = "0.5".into();
-        eth.stop_loss = Some("2100".into());
+        eth.quantity = d("0.5");
+        eth.stop_loss = Some(d("2100"));
         v.push(eth);
-        v.push(market("h6", "buy", "96"));
-        let mut eth = market("h7", "buy", "2150");
+        v.push(market("h6", Buy, "96"));
+        let mut eth = market("h7", Buy, "2150");
         eth.symbol = "ETH/USDT".into();
-        eth.quantity = "2".into();
+        eth.quantity = d("2");
         v.push(eth);
-        v.push(market("h8", "sell", "112"));
+        v.push(market("h8", Sell, "112"));
         // Observed at 116: h1's take-profit (115) sells 1 of the 1.5.
-        let mut h9 = market("h9", "buy", "116");
-        h9.quantity = "0.5".into();
+        let mut h9 = market("h9", Buy, "116");
+        h9.quantity = d("0.5");
         v.push(h9);
-        v.push(order("h10", "buy", "limit", Some("80")));
+        v.push(order("h10", Buy, Limit, Some("80")));
         v
     }
 
@@ -990,7 +1031,7 @@ mod tests {
         let mut reasons = Vec::new();
         for (i, o) in history().iter().enumerate() {
             let done = ex.execute(o, T0 + i as i64 * 1000).unwrap();
-            reasons.extend(done.fills.into_iter().map(|f| f.reason));
+            reasons.extend(done.fills.into_iter().map(|f| f.reason.name()));
         }
         let fills = reasons.len() as u64;
         reasons.sort();
@@ -1073,12 +1114,25 @@ mod tests {
         std::fs::write(&path, "{\"submit\":{\"client_order_id\":\"x\"}}\n").unwrap();
         let e = MockExchange::open(&path, costs()).unwrap_err().to_string();
         assert!(e.contains("f.jsonl:1:"), "{e}");
+        // So is a side, order type or decimal that is not one.
+        let good = r#"{"submit":{"client_order_id":"c","event_id":"e","symbol":"BTC/USDT","side":"buy","order_type":"market","quantity":"1","mark":"1","at_ms":1}}"#;
+        assert!(serde_json::from_str::<LogLine>(good).is_ok());
+        for (from, to) in [
+            ("\"buy\"", "\"hold\""),
+            ("\"market\"", "\"iceberg\""),
+            ("\"quantity\":\"1\"", "\"quantity\":\"NaN\""),
+            ("\"mark\":\"1\"", "\"mark\":1"),
+        ] {
+            std::fs::write(&path, format!("{}\n", good.replace(from, to))).unwrap();
+            let e = MockExchange::open(&path, costs()).unwrap_err().to_string();
+            assert!(e.contains("f.jsonl:1:"), "{to}: {e}");
+        }
         let legacy = r#"{"client_order_id":"ag-1","event_id":"e1","symbol":"BTC/USDT","side":"buy","quantity":"0.1","price":"100","filled_at":1}"#;
         std::fs::write(&path, format!("{legacy}\n")).unwrap();
         let mut ex = MockExchange::open(&path, costs()).unwrap();
         assert_eq!(ex.recovery().legacy, 1);
         assert!(ex.has_submitted("ag-1"));
-        let mut o = market("e1", "buy", "100");
+        let mut o = market("e1", Buy, "100");
         o.client_order_id = "ag-1".into();
         assert!(!ex.execute(&o, T0).unwrap().fresh);
         // A submit whose values are bad (hand-edited) is an error too.
@@ -1093,14 +1147,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.jsonl");
         let mut ex = MockExchange::open(&path, costs()).unwrap();
-        ex.execute(&market("m1", "buy", "100"), T0).unwrap();
+        ex.execute(&market("m1", Buy, "100"), T0).unwrap();
         let before = ex.state.clone();
         // A handle that cannot write.
         ex.log = File::open(&path).unwrap();
         let r = ex.execute_batch(
             &[
-                market("m2", "buy", "101"),
-                order("l1", "buy", "limit", Some("50")),
+                market("m2", Buy, "101"),
+                order("l1", Buy, Limit, Some("50")),
             ],
             T0 + 1,
         );
@@ -1110,11 +1164,7 @@ mod tests {
         assert_eq!(ex.state, before);
         assert!(!ex.has_submitted(&client_order_id("", "m2")));
         // The retry submits once.
-        assert!(
-            ex.execute(&market("m2", "buy", "101"), T0 + 2)
-                .unwrap()
-                .fresh
-        );
+        assert!(ex.execute(&market("m2", Buy, "101"), T0 + 2).unwrap().fresh);
         assert_eq!(ex.position("BTC/USDT"), 2.0);
         let again = MockExchange::open(&path, costs()).unwrap();
         assert_eq!(again.state, ex.state);

@@ -317,7 +317,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), UsageError> {
     metrics.set_exchange(exchange.open_orders(), exchange.realized_pnl());
     let seed_marks: HashMap<String, Decimal> = exchange
         .last_market_prices()
-        .filter_map(|(symbol, price)| Some((symbol.to_string(), Decimal::parse(price)?)))
+        .map(|(symbol, price)| (symbol.to_string(), price))
         .collect();
     let (journal, writer) = Journal::open(&journal_path, metrics.clone())
         .map_err(|e| UsageError(format!("journal {}: {e}", journal_path.display())))?;
@@ -796,23 +796,14 @@ fn exec_order(strategy: &str, order: &Order, market_mark: Option<Decimal>) -> Ex
         client_order_id: execution::client_order_id(strategy, order.event_id.as_str()),
         event_id: order.event_id.as_str().to_string(),
         symbol: order.symbol.as_str().to_string(),
-        side: json_text(&order.side),
-        order_type: json_text(&order.order_type),
-        quantity: order.quantity.to_string(),
-        price: order.price.map(|d| d.to_string()),
-        stop_price: order.stop_price.map(|d| d.to_string()),
-        mark_price: market_mark.map(|d| d.to_string()),
-        stop_loss: order.stop_loss.map(|d| d.to_string()),
-        take_profit: order.take_profit.map(|d| d.to_string()),
-    }
-}
-
-/// A serde enum's text (`"buy"` → `buy`).
-fn json_text<T: serde::Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(Value::String(s)) => s,
-        Ok(other) => other.to_string(),
-        Err(_) => String::new(),
+        side: order.side,
+        order_type: order.order_type,
+        quantity: order.quantity,
+        price: order.price,
+        stop_price: order.stop_price,
+        mark_price: market_mark,
+        stop_loss: order.stop_loss,
+        take_profit: order.take_profit,
     }
 }
 
