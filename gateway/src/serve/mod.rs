@@ -35,6 +35,7 @@ mod jsonl;
 pub mod marks;
 pub mod metrics;
 pub mod mock;
+pub mod refusal;
 pub mod replay_store;
 
 use std::collections::{BTreeMap, HashMap};
@@ -50,7 +51,7 @@ use alertgate_validator::rate::TokenBucket;
 use alertgate_validator::{Decimal, Gate, Order, RateConfig, Rejection, Request};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path as UrlPath, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -63,10 +64,11 @@ use crate::UsageError;
 use alertgate_simulator::config::Settings;
 use alertgate_simulator::market::MarketData;
 use execution::CircuitBreaker;
-use journal::{ExecOrder, Journal};
+use journal::{Durable, ExecOrder, Journal};
 use marks::{Lookup, MarketMarks};
 use metrics::Metrics;
 use mock::{MockExchange, MockSettings};
+use refusal::Refusal;
 use replay_store::{Claim, ReplayStore};
 
 /// Replay guard capacity of each gate: accepted events live in one window.
@@ -489,25 +491,6 @@ async fn webhook_strategy(
     webhook(state, strategy, peer, headers, body).await
 }
 
-/// The response body: `{"accepted","code","message","order_id"}`.
-fn answer(
-    metrics: &Metrics,
-    status: u16,
-    code: &'static str,
-    message: &str,
-    order_id: Option<&str>,
-) -> Response {
-    metrics.request(status, code);
-    let body = json!({
-        "accepted": status == 200,
-        "code": code,
-        "message": message,
-        "order_id": order_id,
-    });
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, axum::Json(body)).into_response()
-}
-
 /// The sender's address: the peer, or — when the peer is a trusted proxy —
 /// the right-most `X-Forwarded-For` entry that is not itself trusted.
 pub fn source_ip(peer: IpAddr, forwarded: Option<&str>, trusted: &[Cidr]) -> IpAddr {
@@ -538,229 +521,253 @@ async fn webhook(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let outcome = handle(&state, &strategy, peer, &headers, body).await;
     let metrics = &state.metrics;
-    let Some(target) = state.strategies.get(&strategy) else {
-        return answer(metrics, 404, "unknown_strategy", "no such strategy", None);
-    };
-    let limit = target.max_body_bytes;
-    let too_large = |len: usize| {
-        let r = Rejection::BodyTooLarge { len, limit };
-        answer(metrics, 413, r.code(), &r.to_string(), None)
-    };
-    // Refuse by the declared length before reading anything.
-    if let Some(len) = headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-    {
-        if len > limit {
-            return too_large(len);
+    match outcome {
+        Ok(order_id) => {
+            metrics.request(200, "accepted");
+            refusal::accepted(&order_id)
+        }
+        Err(refusal) => {
+            metrics.request(refusal.status(), refusal.code());
+            refusal.into_response()
         }
     }
-    let bytes: Bytes =
-        match tokio::time::timeout(state.body_timeout, Limited::new(body, limit).collect()).await {
-            Err(_) => {
-                return answer(
-                    metrics,
-                    408,
-                    "body_timeout",
-                    "the body did not arrive in time",
-                    None,
-                )
-            }
-            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-                return too_large(limit + 1)
-            }
-            Ok(Err(_)) => {
-                return answer(
-                    metrics,
-                    400,
-                    "body_unreadable",
-                    "the body could not be read",
-                    None,
-                )
-            }
-            Ok(Ok(c)) => c.to_bytes(),
-        };
+}
+
+/// One request's path: read the body → admit (per-address limit, circuit
+/// breaker) → decide (the gate, under its lock) → settle (the shared
+/// claim, the journal's fsync) → hand the order to execution. The order's
+/// client id, or why it was refused.
+async fn handle(
+    state: &AppState,
+    strategy: &str,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<String, Refusal> {
+    let target = state
+        .strategies
+        .get(strategy)
+        .ok_or(Refusal::UnknownStrategy)?;
+    let bytes = read_body(state, target.max_body_bytes, headers, body).await?;
     let started = Instant::now();
     let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    let source = source_ip(peer.ip(), forwarded, &state.trusted_proxies);
     let pairs: Vec<(&str, &str)> = headers
         .iter()
         .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)))
         .collect();
     let now = wall_clock_ms();
-    if let Some(limit) = &state.per_ip {
-        if let Err(r) = limit.try_take(source, now) {
-            return answer(metrics, r.status(), r.code(), &r.to_string(), None);
-        }
-    }
-    if state.breaker.is_open(now) {
-        return answer(
-            metrics,
-            503,
-            "circuit_open",
-            "execution is failing; retry after the cool-down",
-            None,
-        );
-    }
-
+    let source = source_ip(peer.ip(), forwarded, &state.trusted_proxies);
+    admit(state, source, now)?;
     // With market data, the alert's mark at its own time (read-only data:
-    // looked up outside the gate's lock). It values an unpriced order and
-    // is the price the exchange observes with the order.
+    // looked up outside the gate's lock). It values the order and is the
+    // price the exchange observes with it.
     let lookup = state
         .market
         .as_ref()
         .and_then(|m| m.lookup(&bytes, &target.quotes));
-    let market_mark = lookup.and_then(|l| l.mark.ok());
-    let mut request = Request {
-        body: &bytes,
+    let incoming = Incoming {
+        strategy,
+        now,
         headers: &pairs,
-        source_ip: Some(source),
-        mark_price: market_mark,
+        body: &bytes,
+        source,
+        market_mark: lookup.and_then(|l| l.mark.ok()),
     };
-    // Decide and queue the journal line under the lock, so the journal's
-    // order is the gate's order. With a shared replay store, an accepted
-    // event is first claimed there (outside the lock) and journaled with
-    // the claim's outcome.
-    let (decision, durable, lifetime_ms) = {
-        let mut gate = target.gate.lock().unwrap_or_else(|e| e.into_inner());
-        let mut decision = gate.check(&request, now);
-        // Without a mark from the market data, an unpriced order is valued
-        // at the exchange's last observed price, when there is one. Only then
-        // is the symbol looked up (a second scan): priced alerts, the
-        // common case, pay nothing. A rejection changes nothing in the
-        // gate, so deciding again is safe.
-        if let Err(Rejection::UnpricedOrder { .. }) = decision {
-            request.mark_price = mark_of(&state, &bytes, &target.quotes);
-            if request.mark_price.is_some() {
-                decision = gate.check(&request, now);
-            }
-        }
-        // The fallback mark is the symbol's last price from market data,
-        // which travels with each accepted order to the exchange: never an
-        // alert's own price, or one alert could set the price every later
-        // alert of the symbol is valued at.
-        if let (Ok(order), Some(price)) = (&decision, market_mark) {
-            let mut marks = state.marks.lock().unwrap_or_else(|e| e.into_inner());
-            marks.insert(order.symbol.as_str().to_string(), price);
-        }
-        let durable = match (&decision, &target.store) {
-            (Ok(_), Some(_)) => None,
-            _ => {
-                let line = journal_line(
-                    now,
-                    &pairs,
-                    &bytes,
-                    source,
-                    &strategy,
-                    &decision,
-                    market_mark,
-                );
-                Some(state.journal.append(line))
-            }
-        };
-        let lifetime_ms = match &decision {
-            Ok(order) => gate.replay_lifetime_ms(now, order.timestamp_ms),
-            Err(_) => 0,
-        };
-        (decision, durable, lifetime_ms)
-    };
-    // With a store, the acceptance still has to win the shared claim.
-    let mut unavailable = false;
-    let (decision, durable) = match (durable, decision) {
-        (Some(durable), decision) => (decision, durable),
-        (None, decision) => {
-            let decision = match (&target.store, decision) {
-                (Some(store), Ok(order)) => {
-                    match store.claim(order.replay_key.as_str(), lifetime_ms).await {
-                        Ok(Claim::Claimed) => Ok(order),
-                        Ok(Claim::Replayed) => {
-                            // Another replica accepted it: a replay, which
-                            // spends no rate token. The local guard keeps
-                            // it (it is one).
-                            target
-                                .gate
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .refund(now);
-                            Err(Rejection::Replayed {
-                                event_id: alertgate_validator::error::snippet(
-                                    order.event_id.as_str().as_bytes(),
-                                ),
-                            })
-                        }
-                        Err(e) => {
-                            tracing::error!(strategy = %strategy, "replay store unavailable: {e}");
-                            unavailable = true;
-                            // Refused after all: withdraw it from the local
-                            // guard so a retry is decided afresh, not
-                            // refused as a replay of nothing, and give its
-                            // rate token back.
-                            let mut gate = target.gate.lock().unwrap_or_else(|e| e.into_inner());
-                            gate.forget(order.replay_key.as_str());
-                            gate.refund(now);
-                            Ok(order)
-                        }
-                    }
-                }
-                (_, decision) => decision,
-            };
-            let line = if unavailable {
-                unavailable_line(now, &pairs, &bytes, source, &strategy)
-            } else {
-                journal_line(
-                    now,
-                    &pairs,
-                    &bytes,
-                    source,
-                    &strategy,
-                    &decision,
-                    market_mark,
-                )
-            };
-            (decision, state.journal.append(line))
-        }
-    };
-    metrics.decision.observe(started.elapsed());
-    if let Err(e) = durable.wait().await {
+    let decided = decide(state, target, &incoming);
+    let (decision, durable) = settle(state, target, &incoming, decided).await;
+    state.metrics.decision.observe(started.elapsed());
+    durable.wait().await.map_err(|e| {
         tracing::error!("{e}");
-        return answer(
-            metrics,
-            503,
-            "journal_unavailable",
-            "the decision could not be recorded",
-            None,
-        );
-    }
-    if unavailable {
-        return answer(
-            metrics,
-            503,
-            STORE_UNAVAILABLE,
-            "the shared replay store is unavailable; retry later",
-            None,
-        );
-    }
+        Refusal::JournalUnavailable
+    })?;
     // Orders that needed a mark (accepted, or refused for want of one).
-    if matches!(decision, Ok(_) | Err(Rejection::UnpricedOrder { .. })) {
-        count_fallback(&state, &strategy, lookup);
+    if matches!(
+        decision,
+        Ok(_) | Err(Refusal::Gate(Rejection::UnpricedOrder { .. }))
+    ) {
+        count_fallback(state, strategy, lookup);
     }
-    match decision {
-        Ok(order) => {
-            let exec = exec_order(&strategy, &order, market_mark);
-            let id = exec.client_order_id.clone();
-            metrics.orders.fetch_add(1, Ordering::Relaxed);
-            let _ = state.orders.send(exec);
-            tracing::info!(strategy = %strategy, event = %order.event_id.as_str(), order_id = %id, "accepted");
-            answer(metrics, 200, "accepted", "accepted", Some(&id))
-        }
-        Err(r) => {
-            // The message never holds a secret: the gate does not echo them.
-            tracing::info!(strategy = %strategy, %source, code = r.code(), "rejected");
-            answer(metrics, r.status(), r.code(), &r.to_string(), None)
+    let order = decision.inspect_err(|r| {
+        // The message never holds a secret: the gate does not echo them.
+        tracing::info!(strategy = %strategy, %source, code = r.code(), "rejected");
+    })?;
+    let exec = exec_order(strategy, &order, incoming.market_mark);
+    let id = exec.client_order_id.clone();
+    state.metrics.orders.fetch_add(1, Ordering::Relaxed);
+    let _ = state.orders.send(exec);
+    tracing::info!(strategy = %strategy, event = %order.event_id.as_str(), order_id = %id, "accepted");
+    Ok(id)
+}
+
+/// Reads the whole body within `body_timeout` and `limit` bytes, refusing
+/// by the declared length before reading anything.
+async fn read_body(
+    state: &AppState,
+    limit: usize,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, Refusal> {
+    let too_large = |len: usize| Refusal::Gate(Rejection::BodyTooLarge { len, limit });
+    let declared = headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(len) = declared.filter(|&len| len > limit) {
+        return Err(too_large(len));
+    }
+    match tokio::time::timeout(state.body_timeout, Limited::new(body, limit).collect()).await {
+        Err(_) => Err(Refusal::BodyTimeout),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(limit + 1)),
+        Ok(Err(_)) => Err(Refusal::BodyUnreadable),
+        Ok(Ok(c)) => Ok(c.to_bytes()),
+    }
+}
+
+/// Before the gate: the per-address token bucket (a flood from one address
+/// costs neither a decision nor a journal fsync), then the circuit breaker.
+fn admit(state: &AppState, source: IpAddr, now: i64) -> Result<(), Refusal> {
+    if let Some(limit) = &state.per_ip {
+        limit.try_take(source, now)?;
+    }
+    if state.breaker.is_open(now) {
+        return Err(Refusal::CircuitOpen);
+    }
+    Ok(())
+}
+
+/// A request as read: what the gate decides and the journal records.
+struct Incoming<'r> {
+    strategy: &'r str,
+    now: i64,
+    headers: &'r [(&'r str, &'r str)],
+    body: &'r [u8],
+    source: IpAddr,
+    /// The `[serve] market` mark at the alert's time, if any.
+    market_mark: Option<Decimal>,
+}
+
+impl Incoming<'_> {
+    /// The journal line of `decision`.
+    fn journal_line(&self, decision: &Result<Order, Rejection>) -> Vec<u8> {
+        journal_line(
+            self.now,
+            self.headers,
+            self.body,
+            self.source,
+            self.strategy,
+            decision,
+            self.market_mark,
+        )
+    }
+}
+
+/// The gate's decision, the journal line already queued for it (none while
+/// an acceptance still has to win the shared claim), and how long the
+/// event is remembered.
+struct Decided {
+    decision: Result<Order, Rejection>,
+    durable: Option<Durable>,
+    lifetime_ms: i64,
+}
+
+/// Decides under the gate's lock and, unless a shared claim comes first,
+/// queues the journal line in the same critical section, so the journal's
+/// order is the gate's order.
+fn decide(state: &AppState, target: &Strategy, incoming: &Incoming<'_>) -> Decided {
+    let mut gate = target.gate.lock().unwrap_or_else(|e| e.into_inner());
+    let mut request = Request {
+        body: incoming.body,
+        headers: incoming.headers,
+        source_ip: Some(incoming.source),
+        mark_price: incoming.market_mark,
+    };
+    let now = incoming.now;
+    let mut decision = gate.check(&request, now);
+    // Without a mark at the alert's time, the order is valued at the
+    // symbol's last mark from the data. Only then is the symbol looked up (a
+    // second scan): priced alerts, the common case, pay nothing. A
+    // rejection changes nothing in the gate, so deciding again is safe.
+    if let Err(Rejection::UnpricedOrder { .. }) = decision {
+        request.mark_price = mark_of(state, incoming.body, &target.quotes);
+        if request.mark_price.is_some() {
+            decision = gate.check(&request, now);
         }
     }
+    // The fallback mark is the symbol's last price from market data, which
+    // travels with each accepted order to the exchange: never an alert's
+    // own price, or one alert could set the price every later alert of the
+    // symbol is valued at.
+    if let (Ok(order), Some(price)) = (&decision, incoming.market_mark) {
+        let mut marks = state.marks.lock().unwrap_or_else(|e| e.into_inner());
+        marks.insert(order.symbol.as_str().to_string(), price);
+    }
+    let durable = match (&decision, &target.store) {
+        (Ok(_), Some(_)) => None,
+        _ => Some(state.journal.append(incoming.journal_line(&decision))),
+    };
+    let lifetime_ms = match &decision {
+        Ok(order) => gate.replay_lifetime_ms(now, order.timestamp_ms),
+        Err(_) => 0,
+    };
+    Decided {
+        decision,
+        durable,
+        lifetime_ms,
+    }
+}
+
+/// With a shared store, an acceptance still has to win the claim: claimed,
+/// it is journaled as accepted; claimed elsewhere, it is a replay; with no
+/// answer from the store, it is refused (fail closed) and withdrawn from
+/// the local guard. Either way the journal line is queued here.
+async fn settle(
+    state: &AppState,
+    target: &Strategy,
+    incoming: &Incoming<'_>,
+    decided: Decided,
+) -> (Result<Order, Refusal>, Durable) {
+    let (order, store) = match (decided.durable, decided.decision, &target.store) {
+        (Some(durable), decision, _) => return (decision.map_err(Refusal::Gate), durable),
+        (None, Ok(order), Some(store)) => (order, store),
+        // Only an acceptance with a store is journaled after its claim.
+        (None, decision, _) => {
+            let line = incoming.journal_line(&decision);
+            return (decision.map_err(Refusal::Gate), state.journal.append(line));
+        }
+    };
+    let gate = || target.gate.lock().unwrap_or_else(|e| e.into_inner());
+    let decision = match store
+        .claim(order.replay_key.as_str(), decided.lifetime_ms)
+        .await
+    {
+        Ok(Claim::Claimed) => Ok(order),
+        Ok(Claim::Replayed) => {
+            // Another replica accepted it: a replay, which spends no rate
+            // token. The local guard keeps it (it is one).
+            gate().refund(incoming.now);
+            Err(Rejection::Replayed {
+                event_id: alertgate_validator::error::snippet(order.event_id.as_str().as_bytes()),
+            })
+        }
+        Err(e) => {
+            tracing::error!(strategy = %incoming.strategy, "replay store unavailable: {e}");
+            // Refused after all: withdraw it from the local guard so a
+            // retry is decided afresh, not refused as a replay of nothing,
+            // and give its rate token back.
+            let mut gate = gate();
+            gate.forget(order.replay_key.as_str());
+            gate.refund(incoming.now);
+            let line = unavailable_line(incoming);
+            return (
+                Err(Refusal::ReplayStoreUnavailable),
+                state.journal.append(line),
+            );
+        }
+    };
+    let line = incoming.journal_line(&decision);
+    (decision.map_err(Refusal::Gate), state.journal.append(line))
 }
 
 /// The last market-data price of the alert's symbol (see
@@ -807,26 +814,23 @@ fn exec_order(strategy: &str, order: &Order, market_mark: Option<Decimal>) -> Ex
     }
 }
 
-/// The code of a request refused because the shared replay store could not
-/// be reached (503, fail closed).
-pub const STORE_UNAVAILABLE: &str = "replay_store_unavailable";
-
 /// The journal line of a request refused for want of the replay store: a
 /// rejection (recovery neither remembers nor executes it).
-fn unavailable_line(
-    now: i64,
-    headers: &[(&str, &str)],
-    body: &[u8],
-    source: IpAddr,
-    strategy: &str,
-) -> Vec<u8> {
+fn unavailable_line(incoming: &Incoming<'_>) -> Vec<u8> {
+    let refusal = Refusal::ReplayStoreUnavailable;
     let decision = json!({
-        "strategy": strategy,
+        "strategy": incoming.strategy,
         "accepted": false,
-        "status": 503,
-        "code": STORE_UNAVAILABLE,
+        "status": refusal.status(),
+        "code": refusal.code(),
     });
-    request_line(now, headers, body, source, &decision)
+    request_line(
+        incoming.now,
+        incoming.headers,
+        incoming.body,
+        incoming.source,
+        &decision,
+    )
 }
 
 /// One journal line: the request as an alert-stream record plus the
