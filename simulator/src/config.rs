@@ -1218,7 +1218,7 @@ mod tests {
 
         // So quantity 1 is over the limit.
         let lent = s.lend();
-        let mut gate: alertgate_validator::Gate<'_, 4> =
+        let mut gate: alertgate_validator::Gate<'_, [alertgate_validator::replay::Slot; 4]> =
             alertgate_validator::Gate::new(lent.config()).unwrap();
         let request = |body: &'static [u8]| alertgate_validator::Request {
             body,

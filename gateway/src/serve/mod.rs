@@ -47,6 +47,7 @@ use std::time::{Duration, Instant};
 use alertgate_validator::alert::RawAlert;
 use alertgate_validator::net::Cidr;
 use alertgate_validator::rate::TokenBucket;
+use alertgate_validator::replay::Slot;
 use alertgate_validator::{Decimal, Gate, Order, RateConfig, Rejection, Request};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path as UrlPath, State};
@@ -83,7 +84,8 @@ pub struct ServeArgs {
     pub listen: Option<SocketAddr>,
 }
 
-type SharedGate = Mutex<Box<Gate<'static, REPLAY_CAPACITY>>>;
+/// A gate whose replay guard has `REPLAY_CAPACITY` slots on the heap.
+type SharedGate = Mutex<Gate<'static, Box<[Slot]>>>;
 
 struct Strategy {
     gate: SharedGate,
@@ -138,21 +140,12 @@ impl PerIpLimit {
     }
 }
 
-/// Builds a boxed gate on a thread with room for it: `Box::new(Gate::new())`
-/// may assemble the (large) gate on the stack first.
-fn build_gate(settings: &'static Settings) -> Result<Box<Gate<'static, REPLAY_CAPACITY>>, String> {
+/// Builds the gate of `settings`, its replay guard's slots allocated on the
+/// heap.
+fn build_gate(settings: &'static Settings) -> Result<Gate<'static, Box<[Slot]>>, String> {
     let lent: &'static _ = Box::leak(Box::new(settings.lend()));
-    let size = std::mem::size_of::<Gate<'static, REPLAY_CAPACITY>>();
-    std::thread::Builder::new()
-        .stack_size(4 * size + (1 << 20))
-        .spawn(move || {
-            Gate::new(lent.config())
-                .map(Box::new)
-                .map_err(|e| format!("configuration: {e}"))
-        })
-        .map_err(|e| e.to_string())?
-        .join()
-        .map_err(|_| "building the gate panicked".to_string())?
+    let slots = vec![Slot::EMPTY; REPLAY_CAPACITY].into_boxed_slice();
+    Gate::with_replay_storage(lent.config(), slots).map_err(|e| format!("configuration: {e}"))
 }
 
 /// The strategy's shared replay store, keys under
