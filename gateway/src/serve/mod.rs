@@ -7,6 +7,9 @@
 //! a slow venue never delays the sender; it runs only after the decision is
 //! durable, so a crash never executes an order the journal does not hold.
 //!
+//! Each gate's replay guard has `[replay] capacity` slots (default 65,536),
+//! allocated on the heap when the gate is built.
+//!
 //! On start the journal is read back: accepted entries re-enter their
 //! gate's replay guard, and accepted orders the exchange has never been
 //! submitted are submitted; client order ids make that idempotent. The
@@ -70,9 +73,6 @@ use metrics::Metrics;
 use mock::{MockExchange, MockSettings};
 use replay_store::{Claim, ReplayStore};
 
-/// Replay guard capacity of each gate: accepted events live in one window.
-pub const REPLAY_CAPACITY: usize = 65_536;
-
 /// Arguments of `alertgate serve`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
@@ -84,7 +84,7 @@ pub struct ServeArgs {
     pub listen: Option<SocketAddr>,
 }
 
-/// A gate whose replay guard has `REPLAY_CAPACITY` slots on the heap.
+/// A gate whose replay guard has `[replay] capacity` slots on the heap.
 type SharedGate = Mutex<Gate<'static, Box<[Slot]>>>;
 
 struct Strategy {
@@ -140,12 +140,11 @@ impl PerIpLimit {
     }
 }
 
-/// Builds the gate of `settings`, its replay guard's slots allocated on the
-/// heap.
+/// Builds the gate of `settings`, its replay guard's `[replay] capacity`
+/// slots allocated on the heap.
 fn build_gate(settings: &'static Settings) -> Result<Gate<'static, Box<[Slot]>>, String> {
     let lent: &'static _ = Box::leak(Box::new(settings.lend()));
-    let slots = vec![Slot::EMPTY; REPLAY_CAPACITY].into_boxed_slice();
-    Gate::with_replay_storage(lent.config(), slots).map_err(|e| format!("configuration: {e}"))
+    lent.gate().map_err(|e| format!("configuration: {e}"))
 }
 
 /// The strategy's shared replay store, keys under
