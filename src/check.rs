@@ -9,6 +9,7 @@ use std::io::Read;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use alertgate_validator::replay::Slot;
 use alertgate_validator::{encode, Decimal, Gate, Request};
 
 use alertgate_gateway::clock::wall_clock_ms;
@@ -105,8 +106,9 @@ pub fn check(args: &CheckArgs, body: &[u8]) -> Result<Checked, UsageError> {
         .transpose()?;
 
     let lent = settings.lend();
-    // One request: a replay guard of one entry is all `check` needs.
-    let mut gate: Gate<'_, 1> =
+    // One request: a replay guard of one slot is all `check` needs, whatever
+    // `[replay] capacity` says.
+    let mut gate: Gate<'_, [Slot; 1]> =
         Gate::new(lent.config()).map_err(|e| UsageError(format!("configuration: {e}")))?;
     let decision = gate.check(
         &Request {

@@ -16,6 +16,7 @@ use alertgate_benches::{
     distinct_alerts, gate_config, timestamped_signature, SAMPLE_ALERT, SAMPLE_TIME_MS, SECRET,
 };
 use alertgate_validator::auth::Scheme;
+use alertgate_validator::replay::Slot;
 use alertgate_validator::{Gate, Request};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hmac::{Hmac, Mac};
@@ -104,7 +105,9 @@ fn gate(c: &mut Criterion, name: &str, scheme: Scheme) {
             while done < iters {
                 // A fresh gate per chunk (built outside the timed region)
                 // keeps the guard from filling over millions of iterations.
-                let mut gate: Box<Gate<'_, 2048>> = Box::new(Gate::new(config).unwrap());
+                // Its slots are on the heap, as `serve` has them.
+                let slots = vec![Slot::EMPTY; 2048].into_boxed_slice();
+                let mut gate = Gate::with_replay_storage(config, slots).unwrap();
                 let n = (iters - done).min(CHUNK as u64) as usize;
                 let headers: Vec<[(&str, &str); 1]> = signatures[..n]
                     .iter()

@@ -18,6 +18,7 @@
 
 use alertgate_benches::{distinct_alerts, gate_config, timestamped_signature, SAMPLE_TIME_MS};
 use alertgate_validator::auth::Scheme;
+use alertgate_validator::replay::Slot;
 use alertgate_validator::{Gate, Request};
 use std::hint::black_box;
 
@@ -52,8 +53,10 @@ fn main() {
             .map(|b| timestamped_signature(b.as_bytes()))
             .collect(),
     };
-    let mut gate: Box<Gate<'_, 4096>> =
-        Box::new(Gate::new(gate_config(scheme)).expect("the bench config is valid"));
+    // The replay guard's slots on the heap, as `serve` and `replay` have them.
+    let slots = vec![Slot::EMPTY; 4096].into_boxed_slice();
+    let mut gate =
+        Gate::with_replay_storage(gate_config(scheme), slots).expect("the bench config is valid");
     let mut accepted = 0;
     for (body, signature) in bodies.iter().zip(&signatures) {
         let headers = [("X-Tradeeon-Signature", signature.as_str())];

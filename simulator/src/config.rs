@@ -17,9 +17,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use alertgate_validator::net::{Cidr, TRADINGVIEW};
+use alertgate_validator::replay::Slot;
 use alertgate_validator::symbol::DEFAULT_QUOTES;
 use alertgate_validator::{
-    decimal, AuthConfig, Config, Decimal, Network, Policy, RateConfig, Replay, Scheme,
+    decimal, AuthConfig, Config, Decimal, Gate, Network, Policy, RateConfig, Replay, Scheme,
 };
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
@@ -319,6 +320,18 @@ impl PolicySection {
     }
 }
 
+/// `[replay] capacity` when the file sets none: 65,536 slots, 1.5 MiB per
+/// gate (24 bytes a slot). With the default five-minute window and one
+/// minute of future skew, it is sized (at twice the live ids, where the
+/// guard works best) for a peak of about 90 accepted alerts a second:
+/// 65,536 / 2 / 360 s.
+pub const DEFAULT_REPLAY_CAPACITY: usize = 65_536;
+
+/// The largest `[replay] capacity`: 2^24 slots, 384 MiB per gate. A larger
+/// value is far more than any alert rate needs, and more likely a typo
+/// than a plan.
+pub const MAX_REPLAY_CAPACITY: usize = 1 << 24;
+
 /// `[replay]`: the replay guard.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -326,6 +339,14 @@ pub struct ReplaySection {
     /// How long accepted event ids are remembered, seconds (default: the
     /// policy's max_age_s).
     pub window_s: Option<u32>,
+    /// Slots of the replay guard of each gate (`replay` and `serve`): how
+    /// many accepted events can be live within one window, that is
+    /// remembered at once (default [`DEFAULT_REPLAY_CAPACITY`]). Size it at
+    /// about 2 × peak accepted rate × (`window_s` + `max_future_skew_s`):
+    /// a guard with every slot live refuses new alerts as
+    /// `replay_cache_full`. Allocated on the heap when the gate is built,
+    /// 24 bytes a slot.
+    pub capacity: Option<usize>,
     /// Shared replay store for several replicas, `redis://HOST:PORT[/DB]`
     /// (`serve` only). Absent: the embedded in-memory guard alone.
     pub store: Option<String>,
@@ -739,6 +760,9 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Replay window.
     pub replay: Replay,
+    /// `[replay] capacity`: the replay guard's slots, 1 to
+    /// [`MAX_REPLAY_CAPACITY`].
+    pub replay_capacity: usize,
     /// `[replay] store`: the shared replay store's URL, if any.
     pub replay_store: Option<String>,
     /// Rate limit.
@@ -783,6 +807,14 @@ impl<'s> Lent<'s> {
             replay: s.replay,
             rate: s.rate,
         }
+    }
+
+    /// The gate of these settings, its replay guard's `[replay] capacity`
+    /// slots in a boxed slice: allocated on the heap, never built on a
+    /// stack, whatever the capacity.
+    pub fn gate(&'s self) -> Result<Gate<'s, Box<[Slot]>>, alertgate_validator::ConfigError> {
+        let slots = vec![Slot::EMPTY; self.settings.replay_capacity].into_boxed_slice();
+        Gate::with_replay_storage(self.config(), slots)
     }
 }
 
@@ -1049,6 +1081,21 @@ impl Settings {
                 // Derived from the first secret by the gate.
                 hash_key: None,
             },
+            replay_capacity: match file.replay.capacity {
+                None => DEFAULT_REPLAY_CAPACITY,
+                Some(n @ 1..=MAX_REPLAY_CAPACITY) => n,
+                Some(n) => {
+                    return Err(invalid(
+                        "replay.capacity",
+                        format!(
+                            "{n}: expected 1 to {MAX_REPLAY_CAPACITY} slots, how many accepted \
+                             events can be live within one window (default \
+                             {DEFAULT_REPLAY_CAPACITY}); size it at about 2 × peak accepted \
+                             rate × (window_s + max_future_skew_s)"
+                        ),
+                    ))
+                }
+            },
             replay_store: match &file.replay.store {
                 Some(url) if !url.starts_with("redis://") => {
                     return Err(invalid(
@@ -1091,6 +1138,69 @@ mod tests {
 
     fn env(k: &str) -> Option<String> {
         (k == "GATE_SECRET").then(|| "from-env".to_string())
+    }
+
+    #[test]
+    fn replay_capacity_is_a_setting() {
+        let d = Settings::defaults();
+        assert_eq!(d.replay_capacity, DEFAULT_REPLAY_CAPACITY);
+        assert_eq!(DEFAULT_REPLAY_CAPACITY, 65_536);
+        let s = Settings::from_toml(
+            "[replay]\ncapacity = 1000\n[strategies.a.replay]\ncapacity = 3\n[strategies.b]\n",
+            "t",
+            env,
+        )
+        .unwrap();
+        assert_eq!(s.replay_capacity, 1000);
+        assert_eq!(s.strategies["a"].replay_capacity, 3);
+        // A strategy without its own [replay] takes the top level's whole.
+        assert_eq!(s.strategies["b"].replay_capacity, 1000);
+        // The gate's guard is that many slots, on the heap.
+        let lent = s.lend();
+        let gate = lent.gate().unwrap();
+        assert_eq!(gate.replay_capacity(), 1000);
+        let lent = d.lend();
+        assert_eq!(lent.gate().unwrap().replay_capacity(), 65_536);
+        let lent = s.strategies["a"].lend();
+        assert_eq!(lent.gate().unwrap().replay_capacity(), 3);
+
+        // 0 cannot remember anything (every alert would be refused) and is
+        // refused at load time, saying what the setting means.
+        for (text, setting) in [
+            ("[replay]\ncapacity = 0\n", "replay.capacity"),
+            (
+                "[strategies.a.replay]\ncapacity = 0\n",
+                "strategies.a.replay.capacity",
+            ),
+            ("[replay]\ncapacity = 16777217\n", "replay.capacity"),
+        ] {
+            let err = Settings::from_toml(text, "t", env).unwrap_err();
+            let message = err.to_string();
+            assert!(
+                matches!(&err, ConfigFileError::Invalid { setting: s, .. } if s == setting),
+                "{message}"
+            );
+            assert!(
+                message.contains("expected 1 to 16777216 slots"),
+                "{message}"
+            );
+            assert!(
+                message.contains("how many accepted events can be live within one window"),
+                "{message}"
+            );
+        }
+        assert_eq!(
+            Settings::from_toml("[replay]\ncapacity = 16777216\n", "t", env)
+                .unwrap()
+                .replay_capacity,
+            MAX_REPLAY_CAPACITY
+        );
+        // Not a count: a parse error naming the setting.
+        let err = Settings::from_toml("[replay]\ncapacity = -1\n", "t", env).unwrap_err();
+        assert!(
+            err.to_string().contains("(setting replay.capacity)"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1218,8 +1328,7 @@ mod tests {
 
         // So quantity 1 is over the limit.
         let lent = s.lend();
-        let mut gate: alertgate_validator::Gate<'_, 4> =
-            alertgate_validator::Gate::new(lent.config()).unwrap();
+        let mut gate: Gate<'_, [Slot; 4]> = Gate::new(lent.config()).unwrap();
         let request = |body: &'static [u8]| alertgate_validator::Request {
             body,
             headers: &[],

@@ -3,9 +3,11 @@
 //! Each recorded request travels the path a live one would:
 //!
 //! 1. **delivery**: it reaches the gateway at `received_at + delivery`;
-//! 2. the [`Gate`] checks it then (`now` = arrival; mark price = the open of
-//!    the symbol's latest bar or trade started by then — the last price known
-//!    without looking ahead); a rejection is counted by code;
+//! 2. the [`Gate`](alertgate_validator::Gate) checks it then (`now` =
+//!    arrival; mark price = the open of the symbol's latest bar or trade
+//!    started by then — the last price known without looking ahead); a
+//!    rejection is counted by code; its replay guard has `[replay]
+//!    capacity` slots, as `serve`'s gates do;
 //! 3. **order**: the accepted order reaches the exchange `order` ms later;
 //! 4. the [`Exchange`] fills it against the bars that start at or after its
 //!    arrival;
@@ -28,7 +30,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::path::Path;
 
-use alertgate_validator::{Gate, Rejection, Request};
+use alertgate_validator::{Rejection, Request};
 
 use crate::config::Settings;
 use crate::exchange::{decimal_to_f64, f64_to_decimal, Costs, Exchange, ExchangeOrder, OrderKind};
@@ -36,10 +38,6 @@ use crate::input::InputError;
 use crate::latency::{Stage, StageLatency};
 use crate::market::MarketData;
 use crate::stream::AlertStream;
-
-/// Capacity of the replay guard of the gate a replay uses: how many accepted
-/// alerts can be live within one replay window (the gateway's setting).
-pub const REPLAY_CAPACITY: usize = 8192;
 
 /// Most points kept of the equity curve (the rest of the statistics use
 /// every bar).
@@ -232,11 +230,11 @@ pub fn run(
 ) -> Result<RunResult, ReplayError> {
     let sim = &settings.simulation;
     let lent = settings.lend();
-    // The guard is REPLAY_CAPACITY slots inline: build it behind a box so
-    // it does not sit in this frame for the whole run.
-    let mut gate: Box<Gate<'_, REPLAY_CAPACITY>> = Box::new(
-        Gate::new(lent.config()).map_err(|e| ReplayError::Config(format!("configuration: {e}")))?,
-    );
+    // The replay guard has `[replay] capacity` slots on the heap, as
+    // `serve`'s gates do.
+    let mut gate = lent
+        .gate()
+        .map_err(|e| ReplayError::Config(format!("configuration: {e}")))?;
     let stage = |s: Stage| {
         StageLatency::new(sim.latency.stage(s), s, sim.seed, base_dir).map_err(ReplayError::Config)
     };
@@ -460,14 +458,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_gate_fits_comfortably_on_a_thread_stack() {
-        // `Box::new(Gate::new(..)?)` may build the gate on the stack first
-        // (it does in debug builds); sweep workers get 8 MiB.
-        let size = std::mem::size_of::<Gate<'static, REPLAY_CAPACITY>>();
-        assert!(size < 512 * 1024, "{size} bytes");
-    }
-
-    #[test]
     fn equity_track_buckets_days_and_exposure() {
         let mut e = EquityTrack::new(100.0, 0, 2 * DAY_MS);
         e.observe(0, 100.0, true);
@@ -589,6 +579,22 @@ mod tests {
             );
             assert_eq!(r.rejected_by_code.get("stale"), Some(&1));
             assert_eq!(r.rejections[0].checked_at_ms, T0 + 10_001);
+        }
+
+        #[test]
+        fn the_replay_guard_has_the_configured_capacity() {
+            // Three distinct alerts within one window: a guard of two
+            // slots refuses the third, the default one takes all three.
+            let alerts = || {
+                (0..3)
+                    .map(|i| alert(T0 + i, &market_buy(T0 + i, &format!("e{i}"))))
+                    .collect()
+            };
+            let r = replay(alerts(), "[replay]\ncapacity = 2\n[rate]\nper_second = 0");
+            assert_eq!(r.accepted, 2);
+            assert_eq!(r.rejected_by_code.get("replay_cache_full"), Some(&1));
+            let r = replay(alerts(), "[rate]\nper_second = 0");
+            assert_eq!(r.accepted, 3);
         }
 
         #[test]

@@ -337,19 +337,15 @@ pub fn sweep(
         Mutex::new((0..combos.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..threads.clamp(1, combos.len().max(1)) {
-            // The gate's replay guard is built on the stack before it is
-            // boxed: give workers the main thread's room.
-            let spawned = std::thread::Builder::new()
-                .stack_size(8 << 20)
-                .spawn_scoped(scope, || loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(s) = settings.get(i) else { break };
-                    let summary = inputs.run(s, None).map(|r| r.summary);
-                    if let Ok(mut slots) = results.lock() {
-                        slots[i] = Some(summary);
-                    }
-                    bar.inc(1);
-                });
+            let spawned = std::thread::Builder::new().spawn_scoped(scope, || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(s) = settings.get(i) else { break };
+                let summary = inputs.run(s, None).map(|r| r.summary);
+                if let Ok(mut slots) = results.lock() {
+                    slots[i] = Some(summary);
+                }
+                bar.inc(1);
+            });
             if spawned.is_err() {
                 break;
             }

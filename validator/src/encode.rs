@@ -71,8 +71,8 @@ pub fn message(rejection: &Rejection) -> heapless::String<MESSAGE_CAP> {
 /// Writes the order as a JSON object; returns the number of bytes written.
 ///
 /// ```
-/// use alertgate_validator::{encode, Config, Gate, Request};
-/// let mut gate: Gate<'_, 4> = Gate::new(Config::default()).unwrap();
+/// use alertgate_validator::{encode, replay::Slot, Config, Gate, Request};
+/// let mut gate: Gate<'_, [Slot; 4]> = Gate::new(Config::default()).unwrap();
 /// let body = br#"{"symbol":"ETHUSDT","side":"sell","qty":"2","time":1700000000}"#;
 /// let req = Request { body, headers: &[], source_ip: None, mark_price: None };
 /// let order = gate.check(&req, 1_700_000_000_000).unwrap();

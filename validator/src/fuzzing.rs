@@ -8,6 +8,7 @@ use crate::alert::OrderType;
 use crate::auth::{AuthConfig, Scheme, Verifier};
 use crate::decimal::Decimal;
 use crate::gate::{Config, Gate, Order, Request};
+use crate::replay::Slot;
 
 /// The JSON scanner and the alert reader: never panic, an alert that reads
 /// must also validate as JSON, and (on hosted targets) the scanner's fast
@@ -105,7 +106,7 @@ pub fn gate_check(data: &[u8]) {
             let _ = headers.push((n, v));
         }
     }
-    let mut gate: Gate<'_, 8> = match Gate::new(Config::default()) {
+    let mut gate: Gate<'_, [Slot; 8]> = match Gate::new(Config::default()) {
         Ok(gate) => gate,
         Err(_) => return,
     };
@@ -149,7 +150,7 @@ fn signed_gate_decides_as_verify_then_check(body: &[u8], now_ms: i64) {
         ..crate::policy::Policy::default()
     };
     let unsigned = |body: &[u8]| -> Result<(), &'static str> {
-        let mut gate: Gate<'_, 2> = Gate::new(Config {
+        let mut gate: Gate<'_, [Slot; 2]> = Gate::new(Config {
             policy,
             ..Config::default()
         })
@@ -193,7 +194,7 @@ fn signed_gate_decides_as_verify_then_check(body: &[u8], now_ms: i64) {
                 Err(e) => Err(e.code()),
                 Ok(_) => unsigned(body),
             };
-            let Ok(mut gate) = Gate::<'_, 2>::new(Config {
+            let Ok(mut gate) = Gate::<'_, [Slot; 2]>::new(Config {
                 auth,
                 policy,
                 ..Config::default()

@@ -31,7 +31,8 @@
 //! (body, else signature, else — only with `require_timestamp = false` —
 //! the clock, which makes every copy fresh: then the window alone protects,
 //! from acceptance). Sized for the peak rate of accepted alerts ×
-//! `(window + max_future_skew)`, the guard never fills.
+//! `(window + max_future_skew)`, the guard never fills (see
+//! [`Gate::with_replay_storage`]).
 
 use core::net::IpAddr;
 
@@ -42,7 +43,7 @@ use crate::error::{ConfigError, Rejection};
 use crate::net::{self, Cidr};
 use crate::policy::Policy;
 use crate::rate::{RateConfig, TokenBucket};
-use crate::replay::ReplayGuard;
+use crate::replay::{ReplayGuard, Slot, Storage};
 use crate::symbol::Symbol;
 
 /// Who may send and how much.
@@ -64,7 +65,8 @@ impl Default for Network<'_> {
     }
 }
 
-/// Replay guard settings (its capacity is the gate's `REPLAY` parameter).
+/// Replay guard settings (its capacity is the gate's: `N` for
+/// [`Gate::new`], the storage's length for [`Gate::with_replay_storage`]).
 #[derive(Clone, Copy, Default)]
 pub struct Replay {
     /// How long an accepted event id is remembered, in ms, counted from
@@ -175,13 +177,17 @@ pub struct Order {
 /// The gate: verifies, parses and risk-checks requests, and remembers the
 /// event ids it accepted.
 ///
-/// `REPLAY` is the replay guard's capacity: how many accepted events can be
-/// live inside one window. Sized for the peak alert rate × window; when full
-/// the gate fails closed with `replay_cache_full`.
+/// `S` is the replay guard's [`Storage`]; its length is the guard's
+/// capacity: how many accepted events can be live inside one window.
+/// [`Gate::new`] holds `N` slots inline, `S = [Slot; N]` (on a
+/// microcontroller, or wherever the gate is small);
+/// [`Gate::with_replay_storage`] takes storage from the caller, such as a
+/// boxed slice on a host.
 ///
 /// ```
+/// use alertgate_validator::replay::Slot;
 /// use alertgate_validator::{Config, Gate, Request};
-/// let mut gate: Gate<'_, 64> = Gate::new(Config::default()).unwrap();
+/// let mut gate: Gate<'_, [Slot; 64]> = Gate::new(Config::default()).unwrap();
 /// let body = br#"{"symbol":"BTCUSDT","side":"buy","quantity":0.1,"timestamp":1700000000000}"#;
 /// let req = Request { body, headers: &[], source_ip: None, mark_price: None };
 /// let order = gate.check(&req, 1_700_000_000_500).unwrap();
@@ -189,18 +195,59 @@ pub struct Order {
 /// // The same alert again is a replay.
 /// assert_eq!(gate.check(&req, 1_700_000_001_000).unwrap_err().code(), "replayed");
 /// ```
-pub struct Gate<'a, const REPLAY: usize> {
+///
+/// On a host, a guard of any size is built on the heap, never on a stack
+/// (`Gate` is then a few hundred bytes):
+///
+/// ```
+/// use alertgate_validator::replay::Slot;
+/// use alertgate_validator::{Config, Gate};
+/// let slots = vec![Slot::EMPTY; 1 << 20].into_boxed_slice();
+/// let gate = Gate::with_replay_storage(Config::default(), slots).unwrap();
+/// assert_eq!(gate.replay_capacity(), 1 << 20);
+/// ```
+pub struct Gate<'a, S> {
     verifier: Verifier,
     policy: Policy<'a>,
     network: Network<'a>,
     replay_window_ms: i64,
     bucket: TokenBucket,
-    guard: ReplayGuard<REPLAY>,
+    guard: ReplayGuard<S>,
 }
 
-impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
-    /// Builds a gate, pre-keying one HMAC per secret.
+impl<'a, const N: usize> Gate<'a, [Slot; N]> {
+    /// Builds a gate, pre-keying one HMAC per secret, whose replay guard
+    /// holds `N` slots inline (built in place: nothing is copied). `N` is
+    /// the guard's capacity (see [`Gate::with_replay_storage`]); `N = 0` is
+    /// refused.
     pub fn new(config: Config<'a>) -> Result<Self, ConfigError> {
+        Self::build(config, N, ReplayGuard::with_hash_key)
+    }
+}
+
+impl<'a, S: Storage> Gate<'a, S> {
+    /// Builds a gate, pre-keying one HMAC per secret, with `replay_storage`
+    /// as its replay guard's table (emptied first): a boxed slice on a
+    /// host (`vec![Slot::EMPTY; n].into_boxed_slice()`), a `&mut [Slot]`, or
+    /// an array. Its length is the guard's capacity: how many accepted
+    /// events can be live inside one window. Size it at about twice the peak
+    /// rate of accepted alerts × `(window + max_future_skew)`; a full guard
+    /// fails closed with `replay_cache_full`. Empty storage is refused.
+    pub fn with_replay_storage(config: Config<'a>, replay_storage: S) -> Result<Self, ConfigError> {
+        let capacity = replay_storage.as_ref().len();
+        Self::build(config, capacity, |hash_key| {
+            ReplayGuard::with_storage(replay_storage, hash_key)
+        })
+    }
+
+    /// Checks `config`, then builds the gate with `guard(hash key)`, a guard
+    /// of `capacity` empty slots.
+    #[inline]
+    fn build(
+        config: Config<'a>,
+        capacity: usize,
+        guard: impl FnOnce([u8; 16]) -> ReplayGuard<S>,
+    ) -> Result<Self, ConfigError> {
         let verifier = Verifier::new(&config.auth)?;
         if config.policy.max_age_ms < 0 || config.policy.max_future_skew_ms < 0 {
             return Err(ConfigError::InvalidValue {
@@ -215,7 +262,7 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
                 expected: "a duration of at least policy.max_age (a shorter window forgets alerts that are still fresh)",
             });
         }
-        if REPLAY == 0 {
+        if capacity == 0 {
             return Err(ConfigError::InvalidValue {
                 setting: "replay capacity",
                 expected: "at least 1",
@@ -227,7 +274,7 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
             network: config.network,
             replay_window_ms,
             bucket: TokenBucket::new(config.rate, 0),
-            guard: ReplayGuard::with_hash_key(
+            guard: guard(
                 config
                     .replay
                     .hash_key
@@ -395,6 +442,11 @@ impl<'a, const REPLAY: usize> Gate<'a, REPLAY> {
     pub fn replay_live(&self, now_ms: i64) -> usize {
         self.guard.live(now_ms)
     }
+
+    /// The replay guard's capacity: the length of its storage.
+    pub fn replay_capacity(&self) -> usize {
+        self.guard.capacity()
+    }
 }
 
 /// The event id of an id header: refused when empty (it would make every
@@ -448,7 +500,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn gate(policy: Policy<'static>, window_ms: Option<i64>) -> Gate<'static, 8> {
+    fn gate(policy: Policy<'static>, window_ms: Option<i64>) -> Gate<'static, [Slot; 8]> {
         Gate::new(Config {
             policy,
             replay: Replay {
@@ -465,7 +517,7 @@ mod tests {
         format!(r#"{{"ticker":"BTCUSDT","action":"buy","qty":"0.1","id":"evt-1"{time}}}"#)
     }
 
-    fn decide(gate: &mut Gate<'_, 8>, body: &str, now_ms: i64) -> &'static str {
+    fn decide<S: Storage>(gate: &mut Gate<'_, S>, body: &str, now_ms: i64) -> &'static str {
         let request = Request {
             body: body.as_bytes(),
             headers: &[],
@@ -496,7 +548,7 @@ mod tests {
     #[test]
     fn a_window_shorter_than_max_age_is_refused() {
         let policy = Policy::default();
-        let short = Gate::<8>::new(Config {
+        let short = Gate::<[Slot; 8]>::new(Config {
             policy,
             replay: Replay {
                 window_ms: Some(policy.max_age_ms - 1),
@@ -555,7 +607,7 @@ mod tests {
     #[test]
     fn an_empty_or_over_long_id_header_is_refused_naming_it() {
         let secrets: [&[u8]; 1] = [b"s3cret"];
-        let mut gate: Gate<'_, 8> = Gate::new(Config {
+        let mut gate: Gate<'_, [Slot; 8]> = Gate::new(Config {
             auth: AuthConfig {
                 scheme: crate::auth::Scheme::Github,
                 secrets: &secrets,
@@ -704,7 +756,7 @@ mod escaping_tests {
                     },
                     ..Config::default()
                 };
-                let mut gate: Gate<'_, 4> = Gate::new(config).unwrap();
+                let mut gate: Gate<'_, [Slot; 4]> = Gate::new(config).unwrap();
                 let body = format!(
                     r#"{{"passphrase":{passphrase},"symbol":"BTCUSDT","side":{side},"quantity":1,"timestamp":{NOW},"id":"e1"}}"#
                 );

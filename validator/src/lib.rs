@@ -7,8 +7,10 @@
 //! the caller passes the clock.
 //!
 //! ```
-//! use alertgate_validator::{Config, Gate, Request};
-//! let mut gate: Gate<'_, 64> = Gate::new(Config::default()).unwrap();
+//! use alertgate_validator::{replay::Slot, Config, Gate, Request};
+//! // A replay guard of 64 slots, inline (a host passes a boxed slice to
+//! // `Gate::with_replay_storage`).
+//! let mut gate: Gate<'_, [Slot; 64]> = Gate::new(Config::default()).unwrap();
 //! let body = br#"{"ticker":"BINANCE:BTCUSDT.P","action":"buy","qty":"0.1","time":"2023-11-14T22:13:20Z"}"#;
 //! let request = Request { body, headers: &[], source_ip: None, mark_price: None };
 //! let order = gate.check(&request, 1_700_000_000_000).unwrap();
@@ -26,7 +28,7 @@
 //! - [`auth`]: the signature schemes (HMAC-SHA256, pre-keyed per secret,
 //!   constant-time comparison).
 //! - [`net`], [`rate`], [`replay`]: source allowlist, token bucket, and the
-//!   fixed-capacity replay guard.
+//!   fixed-capacity replay guard over storage the caller provides.
 //! - [`policy`]: risk limits as a pure function of fields and clock.
 //! - [`gate`]: the composition, in a fixed documented order.
 //! - [`encode`]: orders and decisions as JSON into a caller's buffer.

@@ -7,9 +7,15 @@
 //!
 //! # Design
 //!
-//! * **Fixed size.** `N` slots of 24 bytes live inline (no allocation), so a
-//!   guard can sit in a `static` on a microcontroller or hold `1 << 20`
-//!   entries on a server.
+//! * **Storage from the caller.** The guard never allocates: its table is
+//!   any [`Storage`] of [`Slot`]s (24 bytes each) the caller provides, as
+//!   smoltcp's socket set takes its storage. An array, `[Slot::EMPTY; 64]`,
+//!   lives inline, so a guard can sit in a `static` on a microcontroller
+//!   ([`ReplayGuard::new`] is `const`); a host passes a boxed slice built on
+//!   the heap, `vec![Slot::EMPTY; n].into_boxed_slice()`, and holds a
+//!   million entries without ever building the table on a stack; a
+//!   borrowed `&mut [Slot]` works too ([`ReplayGuard::with_storage`]). The
+//!   capacity is the storage's length, fixed for the guard's life.
 //! * **Fingerprints, not ids.** A slot stores a 128-bit SipHash-1-3 of the
 //!   id under a 16-byte key ([`ReplayGuard::with_hash_key`]; the gate derives
 //!   it from its secrets), whatever the id's length. SipHash is a keyed PRF,
@@ -32,13 +38,15 @@
 //!   so expired entries no probe meets do not pile up. A bound on every
 //!   entry's displacement from its home ends the search for an absent id
 //!   early even when no slot is empty. An operation costs O(1) expected
-//!   while the table is not close to full: size `N` at about twice the most
-//!   ids live at once (rate limit × window). Measured with 4096 slots and
-//!   1000 live ids: about 1550 slots occupied, under one slot to walk on
-//!   average before an empty one.
+//!   while the table is not close to full: size the storage at about twice
+//!   the most ids live at once (rate limit × window). Measured with 4096
+//!   slots and 1000 live ids: about 1550 slots occupied, under one slot to
+//!   walk on average before an empty one. A power-of-two capacity finds an
+//!   id's home slot with a mask rather than a division.
 //! * **Fail closed.** A new id is only ever stored in an empty slot or one
-//!   freed by expiry; a live entry is never evicted. When all `N` entries are
-//!   live the guard answers [`Rejection::ReplayCacheFull`]. Near or at full,
+//!   freed by expiry; a live entry is never evicted. When all `N` entries
+//!   (`N` the capacity) are live the guard answers
+//!   [`Rejection::ReplayCacheFull`]. Near or at full,
 //!   one call may walk the whole table (O(N), never worse). Once a walk has
 //!   found every entry live, later refusals skip it until the earliest entry
 //!   expires, but the search for a duplicate still runs up to the largest
@@ -65,17 +73,31 @@ const HAND_STEPS: usize = 4;
 /// Digest stored per event id.
 type Key = [u8; 16];
 
-/// One table slot: a key and when it expires (`i64::MIN` = empty).
+/// One slot of a guard's table (24 bytes): an id's fingerprint and when it
+/// expires. Storage is built from [`Slot::EMPTY`]; only the guard fills it.
+///
+/// ```
+/// use alertgate_validator::replay::{ReplayGuard, Slot, DEFAULT_HASH_KEY};
+/// // Inline: a static on a microcontroller, or a small guard anywhere.
+/// static GUARD: ReplayGuard<[Slot; 8]> = ReplayGuard::new();
+/// assert_eq!(GUARD.capacity(), 8);
+/// // On the heap, never on a stack: any size.
+/// let slots = vec![Slot::EMPTY; 1 << 16].into_boxed_slice();
+/// let guard = ReplayGuard::with_storage(slots, DEFAULT_HASH_KEY);
+/// assert_eq!(guard.capacity(), 65_536);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Slot {
+pub struct Slot {
     key: Key,
+    /// `i64::MIN` = empty.
     expires_at: i64,
 }
 
 impl Slot {
-    /// A stored entry always expires after the time it was stored at, which
-    /// is at least `i64::MIN`, so this value never marks a real entry.
-    const EMPTY: Slot = Slot {
+    /// An empty slot. A stored entry always expires after the time it was
+    /// stored at, which is at least `i64::MIN`, so this value never marks a
+    /// real entry.
+    pub const EMPTY: Slot = Slot {
         key: [0; 16],
         expires_at: i64::MIN,
     };
@@ -94,6 +116,23 @@ enum Probe {
     Vacant((usize, usize)),
     /// The key is absent and every slot is occupied.
     NoVacancy,
+}
+
+/// A guard's table: slots it can index, read and write, whose number is
+/// the guard's capacity. Implemented for every `AsRef<[Slot]> +
+/// AsMut<[Slot]>`: `[Slot; N]`, `&mut [Slot]`, `&mut [Slot; N]`, and on
+/// hosts `Box<[Slot]>` and `Vec<Slot>`. Both must give the same slice, whose
+/// length must not change while a guard holds the storage (none of those
+/// types can change it: the guard owns it or borrows it mutably).
+pub trait Storage: AsRef<[Slot]> + AsMut<[Slot]> {}
+
+impl<T: AsRef<[Slot]> + AsMut<[Slot]>> Storage for T {}
+
+/// Empties every slot: one small loop for every storage type (inlined for
+/// an array, it came out unrolled on a Cortex-M).
+#[cfg_attr(target_os = "none", inline(never))]
+fn clear(slots: &mut [Slot]) {
+    slots.fill(Slot::EMPTY);
 }
 
 /// The hash key of [`ReplayGuard::new`]. Public, so only for guards whose
@@ -159,16 +198,17 @@ fn fingerprint(hash_key: &[u8; 16], event_id: &[u8]) -> Key {
     (u128::from(h1) | u128::from(h2) << 64).to_le_bytes()
 }
 
-/// Remembers accepted event ids for a window, in `N` fixed slots.
+/// Remembers accepted event ids for a window, in the fixed slots of its
+/// storage `S` (see [`Storage`]).
 ///
 /// See the [module docs](self) for the design and guarantees.
 ///
 /// ```
-/// use alertgate_validator::replay::ReplayGuard;
-/// static EMPTY: ReplayGuard<8> = ReplayGuard::new(); // usable in a static
+/// use alertgate_validator::replay::{ReplayGuard, Slot};
+/// static EMPTY: ReplayGuard<[Slot; 8]> = ReplayGuard::new(); // usable in a static
 /// assert_eq!(EMPTY.capacity(), 8);
 ///
-/// let mut guard = ReplayGuard::<1024>::new();
+/// let mut guard = ReplayGuard::<[Slot; 1024]>::new();
 /// let window = 60_000;
 /// assert!(guard.try_insert(b"evt-1", 1_000, window).is_ok());
 /// let again = guard.try_insert(b"evt-1", 2_000, window).unwrap_err();
@@ -178,15 +218,15 @@ fn fingerprint(hash_key: &[u8; 16], event_id: &[u8]) -> Key {
 /// assert!(guard.try_insert(b"evt-1", 61_000, window).is_ok());
 /// ```
 #[derive(Clone, Debug)]
-pub struct ReplayGuard<const N: usize> {
-    slots: [Slot; N],
+pub struct ReplayGuard<S> {
+    slots: S,
     /// Occupied slots (live, or expired and not yet deleted).
     len: usize,
     /// No occupied slot is further than this from its home slot.
     max_disp: usize,
     /// Latest time seen by [`ReplayGuard::try_insert`].
     clock: i64,
-    /// When `len == N`: no entry expires before this. Reset by every
+    /// When `len` is the capacity: no entry expires before this. Reset by every
     /// deletion.
     full_until: i64,
     /// Next slot the cleaning hand looks at.
@@ -195,24 +235,32 @@ pub struct ReplayGuard<const N: usize> {
     hash_key: [u8; 16],
 }
 
-impl<const N: usize> Default for ReplayGuard<N> {
+impl<const N: usize> Default for ReplayGuard<[Slot; N]> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const N: usize> ReplayGuard<N> {
-    /// An empty guard hashing with [`DEFAULT_HASH_KEY`].
+impl<const N: usize> ReplayGuard<[Slot; N]> {
+    /// An empty guard of `N` inline slots hashing with
+    /// [`DEFAULT_HASH_KEY`].
     pub const fn new() -> Self {
         Self::with_hash_key(DEFAULT_HASH_KEY)
     }
 
-    /// An empty guard hashing ids under `hash_key`: keep it secret where
-    /// untrusted senders choose event ids.
+    /// An empty guard of `N` inline slots hashing ids under `hash_key`:
+    /// keep it secret where untrusted senders choose event ids.
     pub const fn with_hash_key(hash_key: [u8; 16]) -> Self {
+        Self::empty([Slot::EMPTY; N], hash_key)
+    }
+}
+
+impl<S> ReplayGuard<S> {
+    /// A guard over `slots`, which must all be empty.
+    const fn empty(slots: S, hash_key: [u8; 16]) -> Self {
         ReplayGuard {
             hash_key,
-            slots: [Slot::EMPTY; N],
+            slots,
             len: 0,
             max_disp: 0,
             clock: i64::MIN,
@@ -220,36 +268,68 @@ impl<const N: usize> ReplayGuard<N> {
             hand: 0,
         }
     }
+}
 
-    /// Most ids the guard can remember at once: `N`.
-    pub const fn capacity(&self) -> usize {
-        N
+impl<S: Storage> ReplayGuard<S> {
+    /// An empty guard over `storage` (every slot is emptied first, so
+    /// storage a previous guard used may be passed again), hashing ids
+    /// under `hash_key`: keep it secret where untrusted senders choose event
+    /// ids. Its capacity is `storage`'s length.
+    pub fn with_storage(mut storage: S, hash_key: [u8; 16]) -> Self {
+        clear(storage.as_mut());
+        Self::empty(storage, hash_key)
     }
 
-    /// Home slot of a key. Only called with `N > 0`.
-    fn home(key: &Key) -> usize {
+    /// Most ids the guard can remember at once: its storage's length.
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.slots.as_ref().len()
+    }
+
+    #[inline]
+    fn slots(&self) -> &[Slot] {
+        self.slots.as_ref()
+    }
+
+    #[inline]
+    fn slots_mut(&mut self) -> &mut [Slot] {
+        self.slots.as_mut()
+    }
+
+    /// Home slot of a key in a table of `n > 0` slots.
+    #[inline]
+    fn home(key: &Key, n: usize) -> usize {
         let h = u64::from_le_bytes([
             key[0], key[1], key[2], key[3], key[4], key[5], key[6], key[7],
         ]);
-        // The remainder is below N, so it fits a usize.
-        (h % N as u64) as usize
+        // The remainder is below n, so it fits a usize. For a power of two
+        // it is a mask (folded away when `n` is a constant, as with arrays;
+        // a test of one bit pattern otherwise, instead of a division).
+        let n = n as u64;
+        if n.is_power_of_two() {
+            (h & (n - 1)) as usize
+        } else {
+            (h % n) as usize
+        }
     }
 
-    /// Next slot, wrapping.
-    const fn next(i: usize) -> usize {
-        if i + 1 >= N {
+    /// Next slot of a table of `n` slots, wrapping.
+    #[inline]
+    const fn next(i: usize, n: usize) -> usize {
+        if i + 1 >= n {
             0
         } else {
             i + 1
         }
     }
 
-    /// Forward distance from slot `a` to slot `b` (both `< N`).
-    const fn dist(a: usize, b: usize) -> usize {
+    /// Forward distance from slot `a` to slot `b` (both `< n`).
+    #[inline]
+    const fn dist(a: usize, b: usize, n: usize) -> usize {
         if b >= a {
             b - a
         } else {
-            N - a + b
+            n - a + b
         }
     }
 
@@ -258,29 +338,31 @@ impl<const N: usize> ReplayGuard<N> {
     /// crossing an empty slot. Returns how many slots after `hole` it
     /// examined; entries moved only within that range.
     fn remove_at(&mut self, hole: usize) -> usize {
-        let mut hole = hole;
-        self.slots[hole] = Slot::EMPTY;
         self.len -= 1;
         self.full_until = i64::MIN;
+        let slots = self.slots_mut();
+        let n = slots.len();
+        let mut hole = hole;
+        slots[hole] = Slot::EMPTY;
         let mut j = hole;
         let mut scanned = 0;
         loop {
-            j = Self::next(j);
+            j = Self::next(j, n);
             scanned += 1;
-            let s = self.slots[j];
+            let s = slots[j];
             // Ends at the latest when `j` comes back round to the hole.
             if s.is_empty() {
                 break;
             }
             // `s` may fill the hole if the hole lies between its home and
             // its slot, i.e. moving it keeps its chain unbroken.
-            if Self::dist(Self::home(&s.key), j) >= Self::dist(hole, j) {
+            if Self::dist(Self::home(&s.key, n), j, n) >= Self::dist(hole, j, n) {
                 // Empty `j` before filling the hole: copying `s` straight
                 // from `j` to `hole` (or `slice::swap`) compiles to a
                 // `memmove` call (the two slots might be the same one, as
                 // far as the compiler knows), which links a 1.5 KiB
                 // routine on a Cortex-M.
-                self.slots[hole] = core::mem::replace(&mut self.slots[j], Slot::EMPTY);
+                slots[hole] = core::mem::replace(&mut slots[j], Slot::EMPTY);
                 hole = j;
             }
         }
@@ -294,21 +376,23 @@ impl<const N: usize> ReplayGuard<N> {
     /// expired entries it finds, so expired entries that no probe meets do
     /// not pile up: every slot is looked at every `N / HAND_STEPS` calls.
     fn tidy(&mut self, t: i64) {
+        let n = self.capacity();
         for _ in 0..HAND_STEPS {
             let i = self.hand;
-            let s = self.slots[i];
+            let s = self.slots()[i];
             if !s.is_empty() && s.expires_at <= t {
                 // Another entry may have moved into `i`: look again next time.
                 self.remove_at(i);
             } else {
-                self.hand = Self::next(i);
+                self.hand = Self::next(i, n);
             }
         }
     }
 
     /// Looks `key` up at time `t` and finds where it would go.
     fn probe(&mut self, key: &Key, t: i64) -> Probe {
-        let home = Self::home(key);
+        let n = self.capacity();
+        let home = Self::home(key, n);
         let mut i = home;
         let mut d = 0;
         let mut budget = DELETE_BUDGET;
@@ -317,8 +401,8 @@ impl<const N: usize> ReplayGuard<N> {
         // `max_disp` of its home, before the first empty slot). Expired
         // entries met here are deleted while the budget lasts; after that
         // the first one is kept as the place to store the key.
-        while d <= self.max_disp && d < N {
-            let s = self.slots[i];
+        while d <= self.max_disp && d < n {
+            let s = self.slots()[i];
             if s.is_empty() {
                 return Probe::Vacant(reuse.unwrap_or((i, d)));
             }
@@ -332,7 +416,7 @@ impl<const N: usize> ReplayGuard<N> {
                     // walked (it may then leave a hole there, or move an
                     // entry twice): in that case start over from home.
                     let scanned = self.remove_at(i);
-                    if scanned >= N - d {
+                    if scanned >= n - d {
                         i = home;
                         d = 0;
                     }
@@ -344,7 +428,7 @@ impl<const N: usize> ReplayGuard<N> {
             } else if s.key == *key {
                 return Probe::Live;
             }
-            i = Self::next(i);
+            i = Self::next(i, n);
             d += 1;
         }
         if let Some(slot) = reuse {
@@ -354,18 +438,19 @@ impl<const N: usize> ReplayGuard<N> {
         // entries. Walk the whole cycle from home to the first empty or
         // expired slot; every slot before it is occupied, so the key stays
         // reachable there.
-        if self.len == N && self.full_until > t {
+        if self.len == n && self.full_until > t {
             return Probe::NoVacancy;
         }
         let mut earliest = i64::MAX;
         let mut i = home;
-        for d in 0..N {
-            let s = self.slots[i];
+        let slots = self.slots();
+        for d in 0..n {
+            let s = slots[i];
             if s.is_empty() || s.expires_at <= t {
                 return Probe::Vacant((i, d));
             }
             earliest = earliest.min(s.expires_at);
-            i = Self::next(i);
+            i = Self::next(i, n);
         }
         // All N entries are live; none frees before `earliest`.
         self.full_until = earliest;
@@ -394,8 +479,9 @@ impl<const N: usize> ReplayGuard<N> {
         let t = now_ms.max(self.clock);
         self.clock = t;
         let expires_at = t.saturating_add(window_ms);
-        let full = Rejection::ReplayCacheFull { capacity: N };
-        if N == 0 {
+        let n = self.capacity();
+        let full = Rejection::ReplayCacheFull { capacity: n };
+        if n == 0 {
             return if expires_at > t { Err(full) } else { Ok(()) };
         }
         self.tidy(t);
@@ -407,13 +493,13 @@ impl<const N: usize> ReplayGuard<N> {
             _ if expires_at <= t => Ok(()),
             Probe::NoVacancy => Err(full),
             Probe::Vacant((i, d)) => {
-                if self.slots[i].is_empty() {
+                if self.slots()[i].is_empty() {
                     self.len += 1;
                 } else {
                     // Overwriting an expired entry.
                     self.full_until = i64::MIN;
                 }
-                self.slots[i] = Slot { key, expires_at };
+                self.slots_mut()[i] = Slot { key, expires_at };
                 self.max_disp = self.max_disp.max(d);
                 Ok(())
             }
@@ -425,13 +511,14 @@ impl<const N: usize> ReplayGuard<N> {
     /// confirm it, so a retry is not refused as a replay of an alert that
     /// never took effect. Returns whether an entry was removed.
     pub fn forget(&mut self, event_id: &[u8]) -> bool {
-        if N == 0 {
+        let n = self.capacity();
+        if n == 0 {
             return false;
         }
         let key = fingerprint(&self.hash_key, event_id);
-        let mut i = Self::home(&key);
-        for _ in 0..=self.max_disp.min(N - 1) {
-            let s = self.slots[i];
+        let mut i = Self::home(&key, n);
+        for _ in 0..=self.max_disp.min(n - 1) {
+            let s = self.slots()[i];
             if s.is_empty() {
                 return false;
             }
@@ -442,7 +529,7 @@ impl<const N: usize> ReplayGuard<N> {
                 self.remove_at(i);
                 return true;
             }
-            i = Self::next(i);
+            i = Self::next(i, n);
         }
         false
     }
@@ -450,30 +537,32 @@ impl<const N: usize> ReplayGuard<N> {
     /// Whether `event_id` is remembered and live at `now_ms` (or at the
     /// latest time seen, if later). Read-only; O(1) expected.
     pub fn contains(&self, event_id: &[u8], now_ms: i64) -> bool {
-        if N == 0 {
+        let slots = self.slots();
+        let n = slots.len();
+        if n == 0 {
             return false;
         }
         let t = now_ms.max(self.clock);
         let key = fingerprint(&self.hash_key, event_id);
-        let mut i = Self::home(&key);
-        for _ in 0..=self.max_disp.min(N - 1) {
-            let s = self.slots[i];
+        let mut i = Self::home(&key, n);
+        for _ in 0..=self.max_disp.min(n - 1) {
+            let s = slots[i];
             if s.is_empty() {
                 return false;
             }
             if s.key == key && s.expires_at > t {
                 return true;
             }
-            i = Self::next(i);
+            i = Self::next(i, n);
         }
         false
     }
 
     /// Number of live entries at `now_ms` (or at the latest time seen, if
-    /// later). O(N): meant for metrics, not the request path.
+    /// later). O(capacity): meant for metrics, not the request path.
     pub fn live(&self, now_ms: i64) -> usize {
         let t = now_ms.max(self.clock);
-        self.slots
+        self.slots()
             .iter()
             .filter(|s| !s.is_empty() && s.expires_at > t)
             .count()
@@ -518,37 +607,39 @@ mod tests {
     }
 
     /// Checks the table's structural invariants.
-    fn check_invariants<const N: usize>(g: &ReplayGuard<N>) {
-        let occupied = g.slots.iter().filter(|s| !s.is_empty()).count();
+    fn check_invariants<S: Storage>(g: &ReplayGuard<S>) {
+        let slots = g.slots();
+        let n = slots.len();
+        let occupied = slots.iter().filter(|s| !s.is_empty()).count();
         assert_eq!(g.len, occupied);
         let mut live_keys = std::collections::HashSet::new();
-        for (j, s) in g.slots.iter().enumerate() {
+        for (j, s) in slots.iter().enumerate() {
             if s.is_empty() {
                 continue;
             }
-            let h = ReplayGuard::<N>::home(&s.key);
-            let d = ReplayGuard::<N>::dist(h, j);
+            let h = ReplayGuard::<S>::home(&s.key, n);
+            let d = ReplayGuard::<S>::dist(h, j, n);
             assert!(d <= g.max_disp, "displacement {d} > bound {}", g.max_disp);
             // Gap-free chain from the home slot.
             let mut i = h;
             while i != j {
-                assert!(!g.slots[i].is_empty(), "gap in chain");
-                i = ReplayGuard::<N>::next(i);
+                assert!(!slots[i].is_empty(), "gap in chain");
+                i = ReplayGuard::<S>::next(i, n);
             }
             // At most one live entry per key (an expired copy may linger).
             if s.expires_at > g.clock {
                 assert!(live_keys.insert(s.key), "two live entries for one key");
             }
         }
-        if g.len == N && g.full_until != i64::MIN {
-            assert!(g.slots.iter().all(|s| s.expires_at >= g.full_until));
+        if g.len == n && g.full_until != i64::MIN {
+            assert!(slots.iter().all(|s| s.expires_at >= g.full_until));
         }
     }
 
     #[test]
     fn size_is_slots_plus_a_little() {
         assert_eq!(core::mem::size_of::<Slot>(), 24);
-        let size = core::mem::size_of::<ReplayGuard<64>>();
+        let size = core::mem::size_of::<ReplayGuard<[Slot; 64]>>();
         // Three counters, two timestamps and the 16-byte hash key besides
         // the slots: 1592 bytes on a 64-bit host, 1584 on a 32-bit
         // microcontroller.
@@ -558,7 +649,7 @@ mod tests {
 
     #[test]
     fn forget_withdraws_one_entry_and_keeps_the_others() {
-        let mut g = ReplayGuard::<4>::new();
+        let mut g = ReplayGuard::<[Slot; 4]>::new();
         for id in [&b"a"[..], b"b", b"c", b"d"] {
             g.try_insert(id, 0, 1000).unwrap();
         }
@@ -582,7 +673,7 @@ mod tests {
 
     #[test]
     fn basic_flow() {
-        let mut g = ReplayGuard::<4>::new();
+        let mut g = ReplayGuard::<[Slot; 4]>::new();
         assert_eq!(g.live(0), 0);
         assert!(g.try_insert(b"a", 0, 100).is_ok());
         assert_eq!(
@@ -622,7 +713,7 @@ mod tests {
 
     #[test]
     fn clock_going_backwards_neither_resurrects_nor_forgets() {
-        let mut g = ReplayGuard::<8>::new();
+        let mut g = ReplayGuard::<[Slot; 8]>::new();
         g.try_insert(b"old", 0, 100).unwrap();
         g.try_insert(b"new", 1_000, 100).unwrap();
         // "old" has expired at 1000; stepping back does not revive it.
@@ -640,7 +731,7 @@ mod tests {
 
     #[test]
     fn windows_and_extremes() {
-        let mut g = ReplayGuard::<2>::new();
+        let mut g = ReplayGuard::<[Slot; 2]>::new();
         // Non-positive windows accept without storing.
         assert!(g.try_insert(b"x", 0, 0).is_ok());
         assert!(g.try_insert(b"x", 0, -5).is_ok());
@@ -653,12 +744,12 @@ mod tests {
         // At i64::MAX nothing can be live any more.
         assert!(g.try_insert(b"x", i64::MAX, i64::MAX).is_ok());
         assert_eq!(g.live(i64::MAX), 0);
-        let mut g = ReplayGuard::<2>::new();
+        let mut g = ReplayGuard::<[Slot; 2]>::new();
         assert!(g.try_insert(b"y", i64::MIN, 1).is_ok());
         assert!(g.try_insert(b"y", i64::MIN, 1).is_err());
         assert!(g.try_insert(b"y", i64::MIN + 1, 1).is_ok());
         // Capacity 0: fail closed unless there is nothing to remember.
-        let mut z = ReplayGuard::<0>::new();
+        let mut z = ReplayGuard::<[Slot; 0]>::new();
         assert_eq!(z.capacity(), 0);
         assert_eq!(
             z.try_insert(b"a", 0, 1),
@@ -671,7 +762,7 @@ mod tests {
 
     #[test]
     fn long_ids_are_fine() {
-        let mut g = ReplayGuard::<4>::new();
+        let mut g = ReplayGuard::<[Slot; 4]>::new();
         let long = [b'z'; 10_000];
         g.try_insert(&long, 0, 10).unwrap();
         match g.try_insert(&long, 1, 10) {
@@ -755,11 +846,19 @@ mod tests {
     }
 
     fn run<const N: usize>(start: i64, ops: &[Op]) -> Result<(), TestCaseError> {
-        let mut g = ReplayGuard::<N>::new();
+        run_on(ReplayGuard::<[Slot; N]>::new(), start, ops)
+    }
+
+    fn run_on<S: Storage>(
+        mut g: ReplayGuard<S>,
+        start: i64,
+        ops: &[Op],
+    ) -> Result<(), TestCaseError> {
+        let n = g.capacity();
         let mut m = Model {
             map: HashMap::new(),
             clock: i64::MIN,
-            cap: N,
+            cap: n,
         };
         let mut now = start;
         for (step, op) in ops.iter().enumerate() {
@@ -773,7 +872,7 @@ mod tests {
                         &got,
                         &m.try_insert(&id, now, window),
                         "N={} step {}",
-                        N,
+                        n,
                         step
                     );
                     // Never accept a duplicate inside its window.
@@ -786,13 +885,13 @@ mod tests {
                         g.contains(&id, now),
                         m.contains(&id, now),
                         "N={} step {}",
-                        N,
+                        n,
                         step
                     );
                 }
                 Op::Live { dt } => {
                     now = now.saturating_add(dt);
-                    prop_assert_eq!(g.live(now), m.live(now), "N={} step {}", N, step);
+                    prop_assert_eq!(g.live(now), m.live(now), "N={} step {}", n, step);
                 }
             }
             check_invariants(&g);
@@ -824,6 +923,61 @@ mod tests {
             run::<15>(start, &ops)?;
             run::<16>(start, &ops)?;
         }
+
+        /// Storage on the heap or borrowed behaves as inline storage of the
+        /// same length.
+        #[test]
+        fn any_storage_matches_model(
+            start in prop_oneof![Just(0i64), any::<i64>(), Just(i64::MAX - 500), Just(i64::MIN)],
+            ops in proptest::collection::vec(op(), 1..160),
+            n in 0usize..=17,
+        ) {
+            let boxed = std::vec![Slot::EMPTY; n].into_boxed_slice();
+            run_on(ReplayGuard::with_storage(boxed, DEFAULT_HASH_KEY), start, &ops)?;
+            let mut slots = std::vec![Slot::EMPTY; n];
+            run_on(ReplayGuard::with_storage(slots.as_mut_slice(), DEFAULT_HASH_KEY), start, &ops)?;
+            // Storage a guard has used is emptied for the next one.
+            run_on(ReplayGuard::with_storage(slots.as_mut_slice(), DEFAULT_HASH_KEY), start, &ops)?;
+        }
+    }
+
+    #[test]
+    fn storage_is_emptied_and_keyed_like_an_array() {
+        let mut array = ReplayGuard::<[Slot; 5]>::with_hash_key([7; 16]);
+        let mut slots = std::vec![Slot::EMPTY; 5];
+        for round in 0..2 {
+            let mut borrowed = ReplayGuard::with_storage(&mut slots[..], [7; 16]);
+            assert_eq!(borrowed.capacity(), 5);
+            assert_eq!(borrowed.live(0), 0, "round {round}");
+            for id in [&b"a"[..], b"b", b"c"] {
+                borrowed.try_insert(id, 0, 100).unwrap();
+                if round == 0 {
+                    array.try_insert(id, 0, 100).unwrap();
+                }
+            }
+            check_invariants(&borrowed);
+        }
+        // Same key, same length: the same table, slot for slot.
+        assert_eq!(&slots[..], &array.slots[..]);
+    }
+
+    #[test]
+    fn a_million_slots_on_the_heap_from_a_test_thread() {
+        // 24 MiB of slots: built and used on the heap, never on the stack.
+        let slots = std::vec![Slot::EMPTY; 1 << 20].into_boxed_slice();
+        let mut g = ReplayGuard::with_storage(slots, DEFAULT_HASH_KEY);
+        assert_eq!(g.capacity(), 1 << 20);
+        for k in 0..10_000u64 {
+            g.try_insert(&k.to_le_bytes(), 0, 1_000).unwrap();
+        }
+        assert_eq!(
+            g.try_insert(&7u64.to_le_bytes(), 1, 1_000)
+                .unwrap_err()
+                .code(),
+            "replayed"
+        );
+        assert_eq!(g.live(1), 10_000);
+        assert!(g.max_disp < 8, "max displacement {}", g.max_disp);
     }
 
     #[test]
@@ -831,7 +985,15 @@ mod tests {
         // 4096 slots, ~500 live ids at a time, 60k insertions: checks the
         // model at scale and that deletion keeps probe chains short.
         const N: usize = 1 << 12;
-        let mut g = std::boxed::Box::new(ReplayGuard::<N>::new());
+        large_table(&mut std::boxed::Box::new(ReplayGuard::<[Slot; N]>::new()));
+        // The same on the heap, where the capacity is not a constant.
+        let slots = std::vec![Slot::EMPTY; N].into_boxed_slice();
+        large_table(&mut ReplayGuard::with_storage(slots, DEFAULT_HASH_KEY));
+    }
+
+    fn large_table<S: Storage>(g: &mut ReplayGuard<S>) {
+        const N: usize = 1 << 12;
+        assert_eq!(g.capacity(), N);
         let mut m = Model {
             map: HashMap::new(),
             clock: i64::MIN,
@@ -852,7 +1014,7 @@ mod tests {
             assert_eq!(got, m.try_insert(&id, t, 500));
             if t % 4096 == 0 {
                 assert_eq!(g.live(t), m.live(t));
-                check_invariants(&g);
+                check_invariants(g);
                 assert!(g.max_disp < 32, "max displacement {}", g.max_disp);
                 assert!(g.len < N / 3, "occupancy {}", g.len);
             }
@@ -870,7 +1032,7 @@ mod tests {
         }
         assert_eq!(full, 5_000 - N);
         assert_eq!(g.live(100_000), N);
-        check_invariants(&g);
+        check_invariants(g);
         // Every remembered id is still found; duplicates are still caught.
         let mut remembered = 0;
         for k in 0..5_000u64 {
@@ -891,6 +1053,6 @@ mod tests {
         // Once the window passes, the table empties on demand.
         assert!(g.try_insert(b"later", 1_100_000, 10).is_ok());
         assert_eq!(g.live(1_100_000), 1);
-        check_invariants(&g);
+        check_invariants(g);
     }
 }

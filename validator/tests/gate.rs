@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use alertgate_validator::auth::{sign, AuthConfig, Scheme};
 use alertgate_validator::net::{Cidr, TRADINGVIEW};
+use alertgate_validator::replay::{Slot, Storage};
 use alertgate_validator::{
     Config, Decimal, Gate, Network, Policy, RateConfig, Rejection, Replay, Request,
 };
@@ -30,8 +31,8 @@ fn signed(body: &str, ts_s: i64, id: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn check<const N: usize>(
-    gate: &mut Gate<'_, N>,
+fn check<S: Storage>(
+    gate: &mut Gate<'_, S>,
     body: &str,
     headers: &[(String, String)],
     ip: Option<IpAddr>,
@@ -61,7 +62,7 @@ fn code<T>(r: Result<T, Rejection>) -> &'static str {
 
 /// A gate with the `timestamped` scheme under [`SECRET`] and default
 /// limits.
-fn timestamped_gate() -> Gate<'static, 8> {
+fn timestamped_gate() -> Gate<'static, [Slot; 8]> {
     const SECRETS: &[&[u8]] = &[SECRET];
     Gate::new(Config {
         auth: AuthConfig {
@@ -107,7 +108,7 @@ fn strict_config<'a>(secrets: &'a [&'a [u8]], allow: &'a [Cidr]) -> Config<'a> {
 fn every_check_in_order() {
     let secrets: [&[u8]; 1] = [SECRET];
     let allow = TRADINGVIEW;
-    let mut gate: Gate<'_, 2> = Gate::new(strict_config(&secrets, &allow)).unwrap();
+    let mut gate: Gate<'_, [Slot; 2]> = Gate::new(strict_config(&secrets, &allow)).unwrap();
     let tv = Some(IpAddr::V4(Ipv4Addr::new(52, 89, 214, 238)));
     let other = Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
     let ok = alert(r#""price":100"#);
@@ -244,7 +245,7 @@ fn every_check_in_order() {
 
 #[test]
 fn event_id_sources() {
-    let mut gate: Gate<'_, 8> = Gate::new(Config::default()).unwrap();
+    let mut gate: Gate<'_, [Slot; 8]> = Gate::new(Config::default()).unwrap();
     let with_id = alert(r#""event_id":"body-id""#);
     assert_eq!(
         check(&mut gate, &with_id, &[], None, NOW)
@@ -271,7 +272,7 @@ fn timestamp_falls_back_to_the_signature() {
     let order = check(&mut gate, body, &h, None, NOW).unwrap();
     assert_eq!(order.timestamp_ms, NOW - 10_000);
 
-    let mut open: Gate<'_, 8> = Gate::new(Config::default()).unwrap();
+    let mut open: Gate<'_, [Slot; 8]> = Gate::new(Config::default()).unwrap();
     assert_eq!(
         code(check(&mut open, body, &[], None, NOW)),
         "missing_field"
@@ -283,7 +284,7 @@ fn timestamp_falls_back_to_the_signature() {
         },
         ..Config::default()
     };
-    let mut lax: Gate<'_, 8> = Gate::new(lax).unwrap();
+    let mut lax: Gate<'_, [Slot; 8]> = Gate::new(lax).unwrap();
     assert_eq!(
         check(&mut lax, body, &[], None, NOW).unwrap().timestamp_ms,
         NOW
@@ -302,7 +303,7 @@ fn passphrase_is_checked_before_fields() {
         },
         ..Config::default()
     };
-    let mut gate: Gate<'_, 8> = Gate::new(config).unwrap();
+    let mut gate: Gate<'_, [Slot; 8]> = Gate::new(config).unwrap();
     assert_eq!(
         code(check(&mut gate, r#"{"side":"x"}"#, &[], None, NOW)),
         "missing_signature"
@@ -333,9 +334,51 @@ fn passphrase_is_checked_before_fields() {
 
 #[test]
 fn gate_fits_the_footprint_budget() {
-    let size = std::mem::size_of::<Gate<'static, 64>>();
-    println!("size_of::<Gate<64>>() = {size} bytes");
-    assert!(size <= 4096, "Gate<64> is {size} bytes");
+    let size = std::mem::size_of::<Gate<'static, [Slot; 64]>>();
+    println!("size_of::<Gate<[Slot; 64]>>() = {size} bytes");
+    assert!(size <= 4096, "Gate<[Slot; 64]> is {size} bytes");
+    // With its slots on the heap the gate itself is small, whatever the
+    // capacity.
+    let boxed = std::mem::size_of::<Gate<'static, Box<[Slot]>>>();
+    assert!(boxed <= 1024, "Gate<Box<[Slot]>> is {boxed} bytes");
+}
+
+#[test]
+fn an_empty_replay_storage_is_refused() {
+    let refused = |r: Result<(), alertgate_validator::ConfigError>| match r {
+        Err(alertgate_validator::ConfigError::InvalidValue { setting, expected }) => {
+            assert_eq!((setting, expected), ("replay capacity", "at least 1"));
+        }
+        other => panic!("{other:?}"),
+    };
+    refused(Gate::<'_, [Slot; 0]>::new(Config::default()).map(drop));
+    let empty: Box<[Slot]> = Box::new([]);
+    refused(Gate::with_replay_storage(Config::default(), empty).map(drop));
+    refused(Gate::with_replay_storage(Config::default(), &mut [][..]).map(drop));
+    assert!(Gate::<'_, [Slot; 1]>::new(Config::default()).is_ok());
+}
+
+/// A gate over a million boxed slots (24 MiB) is built and used from an
+/// ordinary test thread: the slots never touch its stack.
+#[test]
+fn a_gate_with_a_million_boxed_slots_needs_no_big_stack() {
+    let slots = vec![Slot::EMPTY; 1 << 20].into_boxed_slice();
+    let config = Config {
+        rate: RateConfig::UNLIMITED,
+        ..Config::default()
+    };
+    let mut gate = Gate::with_replay_storage(config, slots).unwrap();
+    assert_eq!(gate.replay_capacity(), 1 << 20);
+    for i in 0..1_000 {
+        let body = alert(&format!(r#""event_id":"evt-{i}""#));
+        assert_eq!(code(check(&mut gate, &body, &[], None, NOW)), "accepted");
+    }
+    let again = alert(r#""event_id":"evt-7""#);
+    assert_eq!(
+        code(check(&mut gate, &again, &[], None, NOW + 1)),
+        "replayed"
+    );
+    assert_eq!(gate.replay_live(NOW + 1), 1_000);
 }
 
 #[test]
@@ -478,7 +521,7 @@ fn signed_gate_decides_as_verify_then_check() {
                     policy,
                     ..Config::default()
                 };
-                let mut gate: Gate<'_, 4> = Gate::new(config).unwrap();
+                let mut gate: Gate<'_, [Slot; 4]> = Gate::new(config).unwrap();
                 let got = code(check(&mut gate, body, &headers, None, NOW));
                 let expected = match verifier.verify(body.as_bytes(), &h, NOW) {
                     Err(e) => e.code(),
@@ -491,7 +534,7 @@ fn signed_gate_decides_as_verify_then_check() {
                             }
                             _ => body.clone(),
                         };
-                        let mut unsigned: Gate<'_, 4> = Gate::new(Config {
+                        let mut unsigned: Gate<'_, [Slot; 4]> = Gate::new(Config {
                             policy,
                             ..Config::default()
                         })

@@ -7,6 +7,9 @@
 //! a slow venue never delays the sender; it runs only after the decision is
 //! durable, so a crash never executes an order the journal does not hold.
 //!
+//! Each gate's replay guard has `[replay] capacity` slots (default 65,536),
+//! allocated on the heap when the gate is built.
+//!
 //! On start the journal is read back: accepted entries re-enter their
 //! gate's replay guard, and accepted orders the exchange has never been
 //! submitted are submitted; client order ids make that idempotent. The
@@ -48,6 +51,7 @@ use std::time::{Duration, Instant};
 use alertgate_validator::alert::RawAlert;
 use alertgate_validator::net::Cidr;
 use alertgate_validator::rate::TokenBucket;
+use alertgate_validator::replay::Slot;
 use alertgate_validator::{Decimal, Gate, Order, RateConfig, Rejection, Request};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Path as UrlPath, State};
@@ -71,9 +75,6 @@ use mock::{MockExchange, MockSettings};
 use refusal::Refusal;
 use replay_store::{Claim, ReplayStore};
 
-/// Replay guard capacity of each gate: accepted events live in one window.
-pub const REPLAY_CAPACITY: usize = 65_536;
-
 /// Arguments of `alertgate serve`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
@@ -85,7 +86,8 @@ pub struct ServeArgs {
     pub listen: Option<SocketAddr>,
 }
 
-type SharedGate = Mutex<Box<Gate<'static, REPLAY_CAPACITY>>>;
+/// A gate whose replay guard has `[replay] capacity` slots on the heap.
+type SharedGate = Mutex<Gate<'static, Box<[Slot]>>>;
 
 struct Strategy {
     gate: SharedGate,
@@ -140,21 +142,11 @@ impl PerIpLimit {
     }
 }
 
-/// Builds a boxed gate on a thread with room for it: `Box::new(Gate::new())`
-/// may assemble the (large) gate on the stack first.
-fn build_gate(settings: &'static Settings) -> Result<Box<Gate<'static, REPLAY_CAPACITY>>, String> {
+/// Builds the gate of `settings`, its replay guard's `[replay] capacity`
+/// slots allocated on the heap.
+fn build_gate(settings: &'static Settings) -> Result<Gate<'static, Box<[Slot]>>, String> {
     let lent: &'static _ = Box::leak(Box::new(settings.lend()));
-    let size = std::mem::size_of::<Gate<'static, REPLAY_CAPACITY>>();
-    std::thread::Builder::new()
-        .stack_size(4 * size + (1 << 20))
-        .spawn(move || {
-            Gate::new(lent.config())
-                .map(Box::new)
-                .map_err(|e| format!("configuration: {e}"))
-        })
-        .map_err(|e| e.to_string())?
-        .join()
-        .map_err(|_| "building the gate panicked".to_string())?
+    lent.gate().map_err(|e| format!("configuration: {e}"))
 }
 
 /// The strategy's shared replay store, keys under
