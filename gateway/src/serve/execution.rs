@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use super::journal::ExecOrder;
 use super::metrics::Metrics;
-use super::mock::{Execution, MockExchange};
+use super::mock::{Execution, ExecutionError, MockExchange};
 use crate::clock::wall_clock_ms;
 
 /// `ag-` and 32 hex digits of SHA-256(strategy, NUL, event id): stable
@@ -140,10 +140,10 @@ pub async fn run(
 async fn retry(
     exchange: &mut MockExchange,
     order: &ExecOrder,
-    mut e: String,
+    mut e: ExecutionError,
     breaker: &CircuitBreaker,
     metrics: &Metrics,
-) -> Result<Execution, String> {
+) -> Result<Execution, ExecutionError> {
     for attempt in 2..=ATTEMPTS {
         metrics.execution_failures.fetch_add(1, Ordering::Relaxed);
         breaker.failure(wall_clock_ms());

@@ -122,9 +122,23 @@ pub fn recover(path: &Path) -> io::Result<Vec<AcceptedEntry>> {
     Ok(entries)
 }
 
+/// Why a journal line is not durable: the request it records must be
+/// refused (`journal_unavailable`).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JournalError {
+    /// Writing or fsyncing failed (the text of the I/O error). After one
+    /// failure every later line is refused too: the file's tail is unknown.
+    #[error("journal write failed: {0}")]
+    Write(String),
+    /// The writer thread is gone.
+    #[error("journal writer stopped")]
+    WriterStopped,
+}
+
 struct Pending {
     line: Vec<u8>,
-    done: oneshot::Sender<Result<(), String>>,
+    done: oneshot::Sender<Result<(), JournalError>>,
 }
 
 /// The journal's handle: queue lines, await their fsync.
@@ -134,14 +148,12 @@ pub struct Journal {
 }
 
 /// Waits for one line to be durable.
-pub struct Durable(oneshot::Receiver<Result<(), String>>);
+pub struct Durable(oneshot::Receiver<Result<(), JournalError>>);
 
 impl Durable {
     /// `Ok` once the line is written and fsynced.
-    pub async fn wait(self) -> Result<(), String> {
-        self.0
-            .await
-            .unwrap_or_else(|_| Err("journal writer stopped".into()))
+    pub async fn wait(self) -> Result<(), JournalError> {
+        self.0.await.unwrap_or(Err(JournalError::WriterStopped))
     }
 }
 
@@ -176,7 +188,7 @@ impl Journal {
 fn write_loop(mut file: File, mut rx: mpsc::UnboundedReceiver<Pending>, metrics: &Metrics) {
     let mut batch: Vec<Pending> = Vec::new();
     let mut bytes = Vec::new();
-    let mut failed: Option<String> = None;
+    let mut failed: Option<JournalError> = None;
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -198,7 +210,7 @@ fn write_loop(mut file: File, mut rx: mpsc::UnboundedReceiver<Pending>, metrics:
                 let r = file.write_all(&bytes).and_then(|()| file.sync_data());
                 metrics.journal_fsync.observe(started.elapsed());
                 r.map_err(|e| {
-                    let e = format!("journal write failed: {e}");
+                    let e = JournalError::Write(e.to_string());
                     tracing::error!("{e}");
                     failed = Some(e.clone());
                     e

@@ -301,18 +301,70 @@ struct State {
     realized_pnl: f64,
 }
 
+/// Why the paper exchange did not execute an order. The first four come
+/// only from a hand-edited log line (the gate refuses such orders) or a
+/// symbol never priced; the last two from the log's disk.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ExecutionError {
+    /// No price is known for the symbol: a market order with no mark, no
+    /// alert price and no earlier observation.
+    #[error("no price known for {symbol}")]
+    NoPrice {
+        /// `BASE/QUOTE`.
+        symbol: String,
+    },
+    /// A quantity or price that is not above 0.
+    #[error("{field} \"{value}\" is not a positive number")]
+    NotPositive {
+        /// The order's field.
+        field: &'static str,
+        /// Its value.
+        value: Decimal,
+    },
+    /// A limit, stop or take-profit order without its price.
+    #[error("a {} order without a price", order_type.name())]
+    MissingPrice {
+        /// The order's type.
+        order_type: OrderType,
+    },
+    /// Order ids are `u32`.
+    #[error("more than 2^32 orders in one log")]
+    TooManyOrders,
+    /// Writing or fsyncing the log failed; nothing of the batch happened.
+    #[error("fill log {path}: {reason}")]
+    LogWrite {
+        /// The log's path.
+        path: String,
+        /// The I/O error's text.
+        reason: String,
+    },
+    /// A failed write could not be undone: every execution fails until a
+    /// restart rebuilds the state from the log.
+    #[error("fill log {path}: a failed write could not be undone ({reason}); restart to recover")]
+    Broken {
+        /// The log's path.
+        path: String,
+        /// The I/O error's text.
+        reason: String,
+    },
+}
+
 /// A positive decimal of a submit line as the exchange's `f64`. The gate
 /// accepts only positive quantities and prices; the log is a file, and a
 /// hand-edited line may hold anything.
-fn positive(d: Decimal, what: &str) -> Result<f64, String> {
+fn positive(d: Decimal, what: &'static str) -> Result<f64, ExecutionError> {
     if d.is_positive() {
         Ok(decimal_to_f64(d))
     } else {
-        Err(format!("{what} \"{d}\" is not a positive number"))
+        Err(ExecutionError::NotPositive {
+            field: what,
+            value: d,
+        })
     }
 }
 
-fn positive_opt(d: Option<Decimal>, what: &str) -> Result<Option<f64>, String> {
+fn positive_opt(d: Option<Decimal>, what: &'static str) -> Result<Option<f64>, ExecutionError> {
     d.map(|d| positive(d, what)).transpose()
 }
 
@@ -349,7 +401,7 @@ impl State {
 
     /// The submit line of `order` at `at_ms`: its observed price chosen by
     /// the module doc's rule.
-    fn prepare(&self, order: &ExecOrder, at_ms: i64) -> Result<Submit, String> {
+    fn prepare(&self, order: &ExecOrder, at_ms: i64) -> Result<Submit, ExecutionError> {
         let mark = observed_price(
             order.order_type,
             order.price,
@@ -357,7 +409,9 @@ impl State {
             order.mark_price,
             self.last_price(&order.symbol),
         )
-        .ok_or_else(|| format!("no price known for {}", order.symbol))?;
+        .ok_or_else(|| ExecutionError::NoPrice {
+            symbol: order.symbol.clone(),
+        })?;
         Ok(Submit {
             order: order.clone(),
             mark,
@@ -367,20 +421,21 @@ impl State {
 
     /// Submits the order and runs its observation; the fills it caused.
     /// Checks everything first: an error changes nothing.
-    fn apply(&mut self, s: &Submit) -> Result<Vec<FillRecord>, String> {
+    fn apply(&mut self, s: &Submit) -> Result<Vec<FillRecord>, ExecutionError> {
         let o = &s.order;
         let quantity = positive(o.quantity, "quantity")?;
         positive_opt(o.price, "price")?;
         positive_opt(o.stop_price, "stop_price")?;
-        let kind = OrderKind::for_order(o.order_type, o.price, o.stop_price).ok_or_else(|| {
-            // Only from a hand-edited line: the gate refuses it (missing_price).
-            format!("a {} order without a price", o.order_type.name())
-        })?;
+        // Only from a hand-edited line: the gate refuses it (missing_price).
+        let kind = OrderKind::for_order(o.order_type, o.price, o.stop_price).ok_or(
+            ExecutionError::MissingPrice {
+                order_type: o.order_type,
+            },
+        )?;
         let stop_loss = positive_opt(o.stop_loss, "stop_loss")?;
         let take_profit = positive_opt(o.take_profit, "take_profit")?;
         let mark = positive(s.mark, "mark")?;
-        let id = u32::try_from(self.orders.len())
-            .map_err(|_| "more than 2^32 orders in one log".to_string())?;
+        let id = u32::try_from(self.orders.len()).map_err(|_| ExecutionError::TooManyOrders)?;
 
         let symbol = match self.symbols.get(&s.order.symbol) {
             Some(&i) => i,
@@ -459,10 +514,11 @@ impl State {
     }
 }
 
-fn encode(line: &LogLine) -> Result<Vec<u8>, String> {
-    let mut bytes = serde_json::to_vec(line).map_err(|e| e.to_string())?;
+fn encode(line: &LogLine) -> Vec<u8> {
+    // Plain data with string keys: serializing it cannot fail.
+    let mut bytes = serde_json::to_vec(line).unwrap_or_default();
     bytes.push(b'\n');
-    Ok(bytes)
+    bytes
 }
 
 /// Replays the log at `path` (missing: empty) into a fresh state; cuts a
@@ -489,7 +545,7 @@ fn load(path: &Path, settings: MockSettings) -> io::Result<(State, Recovery, u64
                     .map_err(|e| jsonl::invalid(path, number, format!("submit: {e}")))?;
                 rec.submits += 1;
                 for f in fills {
-                    expected.push_back(encode(&LogLine::Fill(f)).map_err(io::Error::other)?);
+                    expected.push_back(encode(&LogLine::Fill(f)));
                 }
             }
             Ok(LogLine::Fill(_)) => {
@@ -562,7 +618,7 @@ pub struct MockExchange {
     recovery: Recovery,
     /// Set when a failed write could not be undone: every execution fails
     /// until a restart rebuilds the state from the log.
-    broken: Option<String>,
+    broken: Option<ExecutionError>,
 }
 
 impl MockExchange {
@@ -638,10 +694,11 @@ impl MockExchange {
     }
 
     /// Submits an order once (see [`MockExchange::execute_batch`]).
-    pub fn execute(&mut self, order: &ExecOrder, at_ms: i64) -> Result<Execution, String> {
-        self.execute_batch(std::slice::from_ref(order), at_ms)
-            .pop()
-            .unwrap_or_else(|| Err("no result".into()))
+    pub fn execute(&mut self, order: &ExecOrder, at_ms: i64) -> Result<Execution, ExecutionError> {
+        match self.execute_batch(std::slice::from_ref(order), at_ms).pop() {
+            Some(result) => result,
+            None => unreachable!("execute_batch answers once per order"),
+        }
     }
 
     /// Submits orders in order at `at_ms` (the wall clock), each followed by
@@ -655,12 +712,12 @@ impl MockExchange {
         &mut self,
         orders: &[ExecOrder],
         at_ms: i64,
-    ) -> Vec<Result<Execution, String>> {
+    ) -> Vec<Result<Execution, ExecutionError>> {
         if let Some(e) = &self.broken {
             return orders.iter().map(|_| Err(e.clone())).collect();
         }
         let mut bytes = Vec::new();
-        let mut results: Vec<Result<Execution, String>> = orders
+        let mut results: Vec<Result<Execution, ExecutionError>> = orders
             .iter()
             .map(|order| self.stage(order, at_ms, &mut bytes))
             .collect();
@@ -672,7 +729,10 @@ impl MockExchange {
             .write_all(&bytes)
             .and_then(|()| self.log.sync_data())
         {
-            let e = format!("fill log {}: {e}", self.path.display());
+            let e = ExecutionError::LogWrite {
+                path: self.path.display().to_string(),
+                reason: e.to_string(),
+            };
             for r in &mut results {
                 if matches!(r, Ok(x) if x.fresh) {
                     *r = Err(e.clone());
@@ -691,7 +751,7 @@ impl MockExchange {
         order: &ExecOrder,
         at_ms: i64,
         bytes: &mut Vec<u8>,
-    ) -> Result<Execution, String> {
+    ) -> Result<Execution, ExecutionError> {
         let id = &order.client_order_id;
         if self.state.has_submitted(id) {
             return Ok(Execution {
@@ -703,15 +763,11 @@ impl MockExchange {
             });
         }
         let submit = self.state.prepare(order, at_ms)?;
-        let line = encode(&LogLine::Submit(submit.clone()))?;
+        let line = encode(&LogLine::Submit(submit.clone()));
         let fills = self.state.apply(&submit)?;
         bytes.extend_from_slice(&line);
         for f in &fills {
-            match encode(&LogLine::Fill(f.clone())) {
-                Ok(l) => bytes.extend_from_slice(&l),
-                // An output only: recovery recomputes it.
-                Err(e) => tracing::error!("fill line: {e}"),
-            }
+            bytes.extend_from_slice(&encode(&LogLine::Fill(f.clone())));
         }
         // Its own observation cannot cancel it: it rests unless it filled.
         let filled = fills
@@ -749,10 +805,10 @@ impl MockExchange {
                 self.log = log;
             }
             Err(e) => {
-                let e = format!(
-                    "fill log {}: a failed write could not be undone ({e}); restart to recover",
-                    self.path.display()
-                );
+                let e = ExecutionError::Broken {
+                    path: self.path.display().to_string(),
+                    reason: e.to_string(),
+                };
                 tracing::error!("{e}");
                 self.broken = Some(e);
             }
@@ -916,17 +972,23 @@ mod tests {
         let mut unpriced = order("u1", Buy, Market, None);
         unpriced.symbol = "SOL/USDT".into();
         let e = ex.execute(&unpriced, T0).unwrap_err();
-        assert!(e.contains("no price known for SOL/USDT"), "{e}");
+        assert_eq!(
+            e,
+            ExecutionError::NoPrice {
+                symbol: "SOL/USDT".into()
+            }
+        );
+        assert_eq!(e.to_string(), "no price known for SOL/USDT");
         assert!(!ex.has_submitted(&unpriced.client_order_id));
         // Orders the gate never accepts are errors, never panics (a
         // hand-edited log line can hold them).
         let mut bad = market("b1", Buy, "100");
         bad.quantity = d("-1");
         let e = ex.execute(&bad, T0).unwrap_err();
-        assert_eq!(e, "quantity \"-1\" is not a positive number");
+        assert_eq!(e.to_string(), "quantity \"-1\" is not a positive number");
         let bad = order("b4", Buy, Limit, None);
         let e = ex.execute(&bad, T0).unwrap_err();
-        assert_eq!(e, "a limit order without a price");
+        assert_eq!(e.to_string(), "a limit order without a price");
         let mut bad = market("b5", Buy, "100");
         bad.mark_price = Some(Decimal::ZERO);
         assert!(ex.execute(&bad, T0).is_err());
@@ -1160,7 +1222,7 @@ mod tests {
         );
         assert!(r
             .iter()
-            .all(|r| r.as_ref().unwrap_err().contains("fill log")));
+            .all(|r| matches!(r, Err(ExecutionError::LogWrite { .. }))));
         assert_eq!(ex.state, before);
         assert!(!ex.has_submitted(&client_order_id("", "m2")));
         // The retry submits once.

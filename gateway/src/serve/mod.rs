@@ -160,7 +160,9 @@ fn open_store(settings: &Settings, strategy: &str) -> Result<Option<ReplayStore>
     } else {
         strategy
     };
-    ReplayStore::open(url, format!("alertgate:replay:{name}")).map(Some)
+    ReplayStore::open(url, format!("alertgate:replay:{name}"))
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 fn resolve(base: &Path, p: &Path) -> PathBuf {

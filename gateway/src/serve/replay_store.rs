@@ -23,6 +23,22 @@ pub enum Claim {
     Replayed,
 }
 
+/// Why the store could not answer a claim, or be opened. Never holds a
+/// secret: the URL is not repeated.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// `[replay] store` is not a URL the Redis client accepts.
+    #[error("replay store: {0}")]
+    Url(redis::RedisError),
+    /// Redis could not be reached or answered with an error.
+    #[error("{0}")]
+    Redis(redis::RedisError),
+    /// No answer within the claim's deadline.
+    #[error("timed out after {} ms", CLAIM_TIMEOUT.as_millis())]
+    TimedOut,
+}
+
 /// A Redis replay store: one lazily (re)connected multiplexed connection.
 pub struct ReplayStore {
     client: redis::Client,
@@ -33,8 +49,8 @@ pub struct ReplayStore {
 impl ReplayStore {
     /// Parses the URL; connects on first use, so a store down at start-up
     /// refuses requests (503) rather than the start.
-    pub fn open(url: &str, prefix: String) -> Result<Self, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("replay store: {e}"))?;
+    pub fn open(url: &str, prefix: String) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(StoreError::Url)?;
         Ok(Self {
             client,
             prefix,
@@ -42,20 +58,20 @@ impl ReplayStore {
         })
     }
 
-    /// Claims `replay_key` for `window_ms`. `Err` carries the reason the
-    /// store is unavailable (never a secret: the URL is not repeated).
-    pub async fn claim(&self, replay_key: &str, window_ms: i64) -> Result<Claim, String> {
+    /// Claims `replay_key` for `window_ms`. `Err` says why the store is
+    /// unavailable.
+    pub async fn claim(&self, replay_key: &str, window_ms: i64) -> Result<Claim, StoreError> {
         let key = format!("{}:{replay_key}", self.prefix);
         let window_ms = window_ms.max(1);
         match tokio::time::timeout(CLAIM_TIMEOUT, self.try_claim(&key, window_ms)).await {
             Ok(Ok(claim)) => Ok(claim),
             Ok(Err(e)) => {
                 self.conn.lock().await.take();
-                Err(e.to_string())
+                Err(StoreError::Redis(e))
             }
             Err(_) => {
                 self.conn.lock().await.take();
-                Err("timed out".to_string())
+                Err(StoreError::TimedOut)
             }
         }
     }
