@@ -460,24 +460,10 @@ pub struct ServeSection {
     ///
     /// Symbols are read with the top-level `[policy] quotes`.
     ///
-    /// With market data, an alert's mark price is the **open** of the latest
-    /// bar (or trade) of its symbol that started at or before the alert's own
-    /// time (the body's `timestamp`), never a later bar (`replay`'s rule for
-    /// the gate's mark); past the end of the data that is the last bar's
-    /// open. The mark values every order but a buy limit for
-    /// `max_order_value` (see [`Policy::valuation_price`]), and it is the
-    /// price the mock exchange observes when the order is submitted,
-    /// whatever its type: a market order fills there, a limit or stop order
-    /// rests unless that price reaches it. When the data has no mark for an
-    /// alert (no body timestamp, a symbol without data, a time before the
-    /// symbol's first bar), the order is valued at the symbol's last mark
-    /// from the data that an accepted order carried, if any, and is
-    /// otherwise `unpriced_order` under `max_order_value` (an alert's own
-    /// price is never a mark; see `alertgate_gateway::serve::mock` for how the
-    /// exchange fills without one); `alertgate_mark_fallbacks_total{reason}`
-    /// counts the order and a debug log line names the reason. Default:
-    /// none (no marks: under `max_order_value` only buy limits, or every
-    /// order with `policy.trust_alert_prices`).
+    /// How the marks are taken (`replay`'s rule, at the alert's own time),
+    /// what they value and what happens without one: `docs/gateway.md`,
+    /// *Mark prices* (the code: `alertgate_gateway::serve::marks`). Default:
+    /// none (no marks).
     pub market: Option<String>,
     /// Consecutive execution failures that open the circuit breaker.
     /// Default 5.

@@ -78,3 +78,8 @@ pub use rate::RateConfig;
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
+
+/// The Rust examples of `docs/validator.md` are compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/validator.md")]
+struct DocsValidatorDoctests;
