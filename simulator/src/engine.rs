@@ -30,14 +30,15 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::path::Path;
 
-use alertgate_validator::{Rejection, Request};
+use alertgate_validator::replay::Slot;
+use alertgate_validator::{Decimal, Gate, Order, Rejection, Request};
 
 use crate::config::Settings;
 use crate::exchange::{decimal_to_f64, f64_to_decimal, Costs, Exchange, ExchangeOrder, OrderKind};
 use crate::input::InputError;
 use crate::latency::{Stage, StageLatency};
 use crate::market::MarketData;
-use crate::stream::AlertStream;
+use crate::stream::{AlertStream, RecordedRequest};
 
 /// Most points kept of the equity curve (the rest of the statistics use
 /// every bar).
@@ -228,49 +229,372 @@ pub fn run(
     base_dir: &Path,
     progress: Option<Progress<'_>>,
 ) -> Result<RunResult, ReplayError> {
-    let sim = &settings.simulation;
     let lent = settings.lend();
     // The replay guard has `[replay] capacity` slots on the heap, as
     // `serve`'s gates do.
-    let mut gate = lent
+    let gate = lent
         .gate()
         .map_err(|e| ReplayError::Config(format!("configuration: {e}")))?;
-    let stage = |s: Stage| {
-        StageLatency::new(sim.latency.stage(s), s, sim.seed, base_dir).map_err(ReplayError::Config)
-    };
-    let (mut delivery, mut order_latency, mut response) = (
-        stage(Stage::Delivery)?,
-        stage(Stage::Order)?,
-        stage(Stage::Response)?,
-    );
+    Engine::new(
+        stream,
+        stream_name,
+        market,
+        settings,
+        base_dir,
+        gate,
+        progress,
+    )?
+    .run()
+}
 
-    let requests = &stream.requests;
-    let n = requests.len();
-    if n > u32::MAX as usize {
-        return Err(ReplayError::Config(
-            "more than 2^32 alerts in one stream".into(),
-        ));
+/// The event that comes next: the earliest head of the three sources, gate
+/// arrivals first at equal times, then exchange arrivals, then bars.
+enum Next {
+    /// A request reaches the gate.
+    Gate,
+    /// An accepted order reaches the exchange.
+    Exchange,
+    /// A bar starts.
+    Bar,
+    /// Every source is drained.
+    Done,
+}
+
+/// The discrete-event loop: the three event sources, one handler per kind
+/// of event, and what the run gathers for [`RunResult`].
+struct Engine<'a> {
+    requests: &'a [RecordedRequest],
+    stream_name: &'a str,
+    market: &'a MarketData,
+    gate: Gate<'a, Box<[Slot]>>,
+    order_latency: StageLatency,
+    response: StageLatency,
+    /// Market series of the symbol each body names, for its mark price.
+    body_symbol: Vec<Option<usize>>,
+    /// Gate arrivals, `(time, request index)`, in arrival order.
+    arrivals: Vec<(i64, u32)>,
+    /// Index of the next gate arrival.
+    next_gate: usize,
+    /// Accepted orders on their way to the exchange.
+    in_flight: BinaryHeap<Reverse<InFlight>>,
+    /// Start of each series' next bar, `(time, series)`.
+    next_bar: BinaryHeap<Reverse<(i64, usize)>>,
+    /// Index of each series' next bar.
+    cursor: Vec<usize>,
+    /// The current request's headers, lent from the stream.
+    headers: Vec<(&'a str, &'a str)>,
+    exchange: Exchange,
+    equity: EquityTrack,
+    initial_cash: f64,
+    /// Draws per stage: delivery, order, response.
+    latency: [Vec<i64>; 3],
+    rejected_by_code: BTreeMap<&'static str, u64>,
+    rejections: Vec<RejectionEvent>,
+    accepted: u64,
+    /// Orders the exchange received: the next exchange id.
+    submitted: u32,
+    bars_done: u64,
+    /// Alerts and bars done, for the progress callback.
+    done: u64,
+    /// Fills already given a response draw.
+    fills_seen: usize,
+    progress: Option<Progress<'a>>,
+}
+
+impl<'a> Engine<'a> {
+    /// Sets up the run: latency streams, delivery draws, the gate's queue,
+    /// the symbol of each body, the exchange and the bar queue.
+    fn new(
+        stream: &'a AlertStream,
+        stream_name: &'a str,
+        market: &'a MarketData,
+        settings: &Settings,
+        base_dir: &Path,
+        gate: Gate<'a, Box<[Slot]>>,
+        progress: Option<Progress<'a>>,
+    ) -> Result<Engine<'a>, ReplayError> {
+        let sim = &settings.simulation;
+        let stage = |s: Stage| {
+            StageLatency::new(sim.latency.stage(s), s, sim.seed, base_dir)
+                .map_err(ReplayError::Config)
+        };
+        let (mut delivery, order_latency, response) = (
+            stage(Stage::Delivery)?,
+            stage(Stage::Order)?,
+            stage(Stage::Response)?,
+        );
+        let requests = &stream.requests;
+        let n = requests.len();
+        if n > u32::MAX as usize {
+            return Err(ReplayError::Config(
+                "more than 2^32 alerts in one stream".into(),
+            ));
+        }
+        let mut latency: [Vec<i64>; 3] = [Vec::with_capacity(n), Vec::with_capacity(n), Vec::new()];
+        let arrivals = gate_arrivals(requests, &mut delivery, &mut latency[0]);
+        let body_symbol = body_symbols(requests, &settings.quotes, market);
+        let (first_bar, last_bar) = bar_span(market)?;
+        Ok(Engine {
+            requests,
+            stream_name,
+            market,
+            gate,
+            order_latency,
+            response,
+            body_symbol,
+            arrivals,
+            next_gate: 0,
+            in_flight: BinaryHeap::with_capacity(n),
+            next_bar: market
+                .series
+                .iter()
+                .enumerate()
+                .map(|(i, s)| Reverse((s.bars[0].time_ms, i)))
+                .collect(),
+            cursor: vec![0usize; market.series.len()],
+            headers: Vec::with_capacity(stream.max_headers()),
+            exchange: Exchange::new(
+                market.series.len(),
+                sim.initial_cash,
+                Costs {
+                    maker_fee_bps: sim.maker_fee_bps,
+                    taker_fee_bps: sim.taker_fee_bps,
+                    slippage_bps: sim.slippage_bps,
+                },
+            ),
+            equity: EquityTrack::new(sim.initial_cash, first_bar, last_bar),
+            initial_cash: sim.initial_cash,
+            latency,
+            rejected_by_code: BTreeMap::new(),
+            rejections: Vec::new(),
+            accepted: 0,
+            submitted: 0,
+            bars_done: 0,
+            done: 0,
+            fills_seen: 0,
+            progress,
+        })
     }
 
-    // Delivery draws in received order, so the spike process sees time
-    // move forward; then the gate's queue in arrival order.
+    /// Handles events in time order until every source is drained.
+    fn run(mut self) -> Result<RunResult, ReplayError> {
+        loop {
+            match self.next_event() {
+                Next::Gate => self.on_gate_arrival()?,
+                Next::Exchange => self.on_exchange_arrival(),
+                Next::Bar => self.on_bar(),
+                Next::Done => break,
+            }
+        }
+        Ok(self.finish())
+    }
+
+    /// Which source's event comes next.
+    fn next_event(&self) -> Next {
+        let n = self.arrivals.len();
+        let t_gate = self.arrivals.get(self.next_gate).map_or(i64::MAX, |a| a.0);
+        let t_exchange = self.in_flight.peek().map_or(i64::MAX, |o| o.0.arrival_ms);
+        let t_bar = self.next_bar.peek().map_or(i64::MAX, |b| b.0 .0);
+        if self.next_gate == n && self.in_flight.is_empty() && self.next_bar.is_empty() {
+            Next::Done
+        } else if self.next_gate < n && t_gate <= t_exchange && t_gate <= t_bar {
+            Next::Gate
+        } else if t_exchange <= t_bar {
+            Next::Exchange
+        } else {
+            Next::Bar
+        }
+    }
+
+    /// Counts one alert or bar done, calling the progress callback every
+    /// [`PROGRESS_EVERY`].
+    fn tick(&mut self) {
+        self.done += 1;
+        if self.done % PROGRESS_EVERY == 0 {
+            if let Some(p) = self.progress {
+                p(self.done);
+            }
+        }
+    }
+
+    /// Step 2, the gate: checks the next arriving request, recording a
+    /// rejection or sending the accepted order on to the exchange.
+    fn on_gate_arrival(&mut self) -> Result<(), ReplayError> {
+        let (now, index) = self.arrivals[self.next_gate];
+        self.next_gate += 1;
+        self.tick();
+        let requests = self.requests;
+        let r = &requests[index as usize];
+        self.headers.clear();
+        self.headers
+            .extend(r.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let request = Request {
+            body: r.body.as_bytes(),
+            headers: &self.headers,
+            source_ip: r.source_ip,
+            mark_price: self.mark_price(index, now),
+        };
+        match self.gate.check(&request, now) {
+            Err(rejection) => {
+                *self.rejected_by_code.entry(rejection.code()).or_insert(0) += 1;
+                self.rejections.push(RejectionEvent {
+                    line: r.line,
+                    received_at_ms: r.received_at_ms,
+                    checked_at_ms: now,
+                    rejection,
+                });
+                Ok(())
+            }
+            Ok(order) => self.send(order, r, now),
+        }
+    }
+
+    /// The mark price the gate sees for request `index` at `now`: the open
+    /// of its symbol's latest bar started by then.
+    fn mark_price(&self, index: u32, now: i64) -> Option<Decimal> {
+        self.body_symbol[index as usize].and_then(|s| {
+            let series = &self.market.series[s];
+            series
+                .last_started(now)
+                .and_then(|b| f64_to_decimal(series.bars[b].open))
+        })
+    }
+
+    /// Step 3, order latency: puts `order`, accepted at `now` from request
+    /// `r`, in flight to the exchange after an order-latency draw.
+    fn send(&mut self, order: Order, r: &RecordedRequest, now: i64) -> Result<(), ReplayError> {
+        self.accepted += 1;
+        let at = |field: &str, m: String| InputError::at(self.stream_name, r.line, field, m);
+        let symbol = self.market.index_of(order.symbol.as_str()).ok_or_else(|| {
+            at(
+                "symbol",
+                format!(
+                    "no market data for {0}: pass --market {0}=FILE.csv or put {1}.csv in --market-dir",
+                    order.symbol,
+                    order.symbol.as_str().replace('/', "-")
+                ),
+            )
+        })?;
+        let Some(kind) = OrderKind::for_order(order.order_type, order.price, order.stop_price)
+        else {
+            unreachable!(
+                "the gate accepted a {} order without its price (it refuses that as missing_price)",
+                order.order_type.name()
+            )
+        };
+        let o = self.order_latency.sample(now);
+        self.latency[1].push(o);
+        let arrival_ms = now.saturating_add(o);
+        self.in_flight.push(Reverse(InFlight {
+            arrival_ms,
+            gate_seq: self.accepted as u32,
+            order: ExchangeOrder {
+                id: 0, // numbered on arrival
+                symbol,
+                side: order.side,
+                quantity: decimal_to_f64(order.quantity),
+                kind,
+                stop_loss: order.stop_loss.map(decimal_to_f64),
+                take_profit: order.take_profit.map(decimal_to_f64),
+                arrival_ms,
+            },
+        }));
+        Ok(())
+    }
+
+    /// Step 4: the exchange receives the next order in flight, numbers it,
+    /// and works it from the next bar.
+    fn on_exchange_arrival(&mut self) {
+        if let Some(Reverse(InFlight { mut order, .. })) = self.in_flight.pop() {
+            order.id = self.submitted;
+            self.submitted += 1;
+            self.exchange.submit(order);
+        }
+    }
+
+    /// The next bar goes to the exchange (step 4, fills); step 5, each new
+    /// fill gets a response draw; then equity is observed at the bar.
+    fn on_bar(&mut self) {
+        let Some(Reverse((t, s))) = self.next_bar.pop() else {
+            return;
+        };
+        let series = &self.market.series[s];
+        let bar = &series.bars[self.cursor[s]];
+        self.cursor[s] += 1;
+        if let Some(next) = series.bars.get(self.cursor[s]) {
+            self.next_bar.push(Reverse((next.time_ms, s)));
+        }
+        self.exchange.on_bar(s, bar);
+        self.bars_done += 1;
+        self.tick();
+        for fill in &self.exchange.fills[self.fills_seen..] {
+            self.latency[2].push(self.response.sample(fill.time_ms));
+        }
+        self.fills_seen = self.exchange.fills.len();
+        self.equity
+            .observe(t, self.exchange.equity(), self.exchange.has_exposure());
+    }
+
+    /// Reports the final progress and gathers the run's result.
+    fn finish(mut self) -> RunResult {
+        if let Some(p) = self.progress {
+            p(self.done);
+        }
+        for l in &mut self.latency {
+            l.sort_unstable();
+        }
+        RunResult {
+            symbols: self
+                .market
+                .series
+                .iter()
+                .map(|s| s.symbol.clone())
+                .collect(),
+            initial_cash: self.initial_cash,
+            alerts: self.requests.len() as u64,
+            accepted: self.accepted,
+            rejected_by_code: self.rejected_by_code,
+            rejections: self.rejections,
+            bars: self.bars_done,
+            exchange: self.exchange,
+            latency: self.latency,
+            equity: self.equity,
+        }
+    }
+}
+
+/// Step 1, delivery: draws each request's delivery latency into `draws` in
+/// received order (so the spike process sees time move forward), and
+/// returns the gate arrivals `(time, request index)` in arrival order.
+fn gate_arrivals(
+    requests: &[RecordedRequest],
+    delivery: &mut StageLatency,
+    draws: &mut Vec<i64>,
+) -> Vec<(i64, u32)> {
+    let n = requests.len();
     let mut by_received: Vec<u32> = (0..n as u32).collect();
     by_received.sort_by_key(|&i| (requests[i as usize].received_at_ms, i));
-    let mut latency: [Vec<i64>; 3] = [Vec::with_capacity(n), Vec::with_capacity(n), Vec::new()];
     let mut arrivals: Vec<(i64, u32)> = Vec::with_capacity(n);
     for &i in &by_received {
         let received = requests[i as usize].received_at_ms;
         let d = delivery.sample(received);
-        latency[0].push(d);
+        draws.push(d);
         arrivals.push((received.saturating_add(d), i));
     }
     arrivals.sort_unstable();
+    arrivals
+}
 
-    // The symbol each body names, for its mark price: the gate needs the
-    // price before it has read the body. Unreadable bodies get none (the
-    // gate rejects them anyway).
-    let quotes: Vec<&str> = settings.quotes.iter().map(String::as_str).collect();
-    let body_symbol: Vec<Option<usize>> = requests
+/// The market series of the symbol each body names, for its mark price: the
+/// gate needs the price before it has read the body. Unreadable bodies get
+/// none (the gate rejects them anyway).
+fn body_symbols(
+    requests: &[RecordedRequest],
+    quotes: &[String],
+    market: &MarketData,
+) -> Vec<Option<usize>> {
+    let quotes: Vec<&str> = quotes.iter().map(String::as_str).collect();
+    requests
         .iter()
         .map(|r| {
             alertgate_validator::alert::RawAlert::scan(r.body.as_bytes())
@@ -278,8 +602,12 @@ pub fn run(
                 .ok()
                 .and_then(|f| market.index_of(f.symbol.as_str()))
         })
-        .collect();
+        .collect()
+}
 
+/// The first and the last bar start over every series; an error without
+/// any bar.
+fn bar_span(market: &MarketData) -> Result<(i64, i64), ReplayError> {
     let first_bar = market
         .series
         .iter()
@@ -292,165 +620,10 @@ pub fn run(
         .filter_map(|s| s.bars.last())
         .map(|b| b.time_ms)
         .max();
-    let (Some(first_bar), Some(last_bar)) = (first_bar, last_bar) else {
-        return Err(ReplayError::Config("no market data".into()));
-    };
-
-    let mut exchange = Exchange::new(
-        market.series.len(),
-        sim.initial_cash,
-        Costs {
-            maker_fee_bps: sim.maker_fee_bps,
-            taker_fee_bps: sim.taker_fee_bps,
-            slippage_bps: sim.slippage_bps,
-        },
-    );
-    let mut equity = EquityTrack::new(sim.initial_cash, first_bar, last_bar);
-    let mut in_flight: BinaryHeap<Reverse<InFlight>> = BinaryHeap::with_capacity(n);
-    let mut next_bar: BinaryHeap<Reverse<(i64, usize)>> = market
-        .series
-        .iter()
-        .enumerate()
-        .map(|(i, s)| Reverse((s.bars[0].time_ms, i)))
-        .collect();
-    let mut cursor = vec![0usize; market.series.len()];
-    let mut headers: Vec<(&str, &str)> = Vec::with_capacity(stream.max_headers());
-    let mut rejected_by_code: BTreeMap<&'static str, u64> = BTreeMap::new();
-    let mut rejections = Vec::new();
-    let (mut accepted, mut submitted, mut bars_done, mut done) = (0u64, 0u32, 0u64, 0u64);
-    let mut next_gate = 0usize;
-    let mut fills_seen = 0usize;
-    // Alerts and bars done, for the progress callback.
-    let tick = |done: &mut u64| {
-        *done += 1;
-        if *done % PROGRESS_EVERY == 0 {
-            if let Some(p) = progress {
-                p(*done);
-            }
-        }
-    };
-
-    loop {
-        let t_gate = arrivals.get(next_gate).map_or(i64::MAX, |a| a.0);
-        let t_exchange = in_flight.peek().map_or(i64::MAX, |o| o.0.arrival_ms);
-        let t_bar = next_bar.peek().map_or(i64::MAX, |b| b.0 .0);
-        if next_gate == n && in_flight.is_empty() && next_bar.is_empty() {
-            break;
-        }
-        if next_gate < n && t_gate <= t_exchange && t_gate <= t_bar {
-            // 2. The gate.
-            let (now, index) = arrivals[next_gate];
-            next_gate += 1;
-            tick(&mut done);
-            let r = &requests[index as usize];
-            headers.clear();
-            headers.extend(r.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            let mark_price = body_symbol[index as usize].and_then(|s| {
-                let series = &market.series[s];
-                series
-                    .last_started(now)
-                    .and_then(|b| f64_to_decimal(series.bars[b].open))
-            });
-            let request = Request {
-                body: r.body.as_bytes(),
-                headers: &headers,
-                source_ip: r.source_ip,
-                mark_price,
-            };
-            match gate.check(&request, now) {
-                Err(rejection) => {
-                    *rejected_by_code.entry(rejection.code()).or_insert(0) += 1;
-                    rejections.push(RejectionEvent {
-                        line: r.line,
-                        received_at_ms: r.received_at_ms,
-                        checked_at_ms: now,
-                        rejection,
-                    });
-                }
-                Ok(order) => {
-                    accepted += 1;
-                    let at = |field: &str, m: String| InputError::at(stream_name, r.line, field, m);
-                    let symbol = market.index_of(order.symbol.as_str()).ok_or_else(|| {
-                        at(
-                            "symbol",
-                            format!(
-                                "no market data for {0}: pass --market {0}=FILE.csv or put {1}.csv in --market-dir",
-                                order.symbol,
-                                order.symbol.as_str().replace('/', "-")
-                            ),
-                        )
-                    })?;
-                    let Some(kind) =
-                        OrderKind::for_order(order.order_type, order.price, order.stop_price)
-                    else {
-                        unreachable!(
-                            "the gate accepted a {} order without its price (it refuses that as missing_price)",
-                            order.order_type.name()
-                        )
-                    };
-                    // 3. Order latency.
-                    let o = order_latency.sample(now);
-                    latency[1].push(o);
-                    let arrival_ms = now.saturating_add(o);
-                    in_flight.push(Reverse(InFlight {
-                        arrival_ms,
-                        gate_seq: accepted as u32,
-                        order: ExchangeOrder {
-                            id: 0, // numbered on arrival
-                            symbol,
-                            side: order.side,
-                            quantity: decimal_to_f64(order.quantity),
-                            kind,
-                            stop_loss: order.stop_loss.map(decimal_to_f64),
-                            take_profit: order.take_profit.map(decimal_to_f64),
-                            arrival_ms,
-                        },
-                    }));
-                }
-            }
-        } else if t_exchange <= t_bar {
-            // 4. The exchange receives it; it works from the next bar.
-            if let Some(Reverse(InFlight { mut order, .. })) = in_flight.pop() {
-                order.id = submitted;
-                submitted += 1;
-                exchange.submit(order);
-            }
-        } else if let Some(Reverse((t, s))) = next_bar.pop() {
-            let series = &market.series[s];
-            let bar = &series.bars[cursor[s]];
-            cursor[s] += 1;
-            if let Some(next) = series.bars.get(cursor[s]) {
-                next_bar.push(Reverse((next.time_ms, s)));
-            }
-            exchange.on_bar(s, bar);
-            bars_done += 1;
-            tick(&mut done);
-            // 5. A response per fill.
-            for fill in &exchange.fills[fills_seen..] {
-                latency[2].push(response.sample(fill.time_ms));
-            }
-            fills_seen = exchange.fills.len();
-            equity.observe(t, exchange.equity(), exchange.has_exposure());
-        }
+    match (first_bar, last_bar) {
+        (Some(first), Some(last)) => Ok((first, last)),
+        _ => Err(ReplayError::Config("no market data".into())),
     }
-    if let Some(p) = progress {
-        p(done);
-    }
-    for l in &mut latency {
-        l.sort_unstable();
-    }
-    Ok(RunResult {
-        symbols: market.series.iter().map(|s| s.symbol.clone()).collect(),
-        initial_cash: sim.initial_cash,
-        alerts: n as u64,
-        accepted,
-        rejected_by_code,
-        rejections,
-        bars: bars_done,
-        exchange,
-        latency,
-        equity,
-    })
 }
 
 #[cfg(test)]

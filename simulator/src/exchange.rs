@@ -357,6 +357,22 @@ struct Book {
     mark: f64,
 }
 
+impl Book {
+    /// Attaches `order`'s bracket, if it has one, to the `opened` quantity
+    /// its fill on `side` opened.
+    fn attach_bracket(&mut self, order: &ExchangeOrder, side: Side, opened: f64) {
+        if opened > 0.0 && (order.stop_loss.is_some() || order.take_profit.is_some()) {
+            self.brackets.push(Bracket {
+                order_id: order.id,
+                closes_with: opposite(side),
+                quantity: opened,
+                stop_loss: order.stop_loss,
+                take_profit: order.take_profit,
+            });
+        }
+    }
+}
+
 /// Counters the report shows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ExchangeCounts {
@@ -589,7 +605,7 @@ impl Exchange {
         let fee = quantity * price * fee_bps / 10_000.0;
         self.cash -= sign(side) * quantity * price + fee;
         self.fees_paid += fee;
-        self.fills.push(Fill {
+        let fill = Fill {
             order_id,
             symbol,
             side,
@@ -599,8 +615,37 @@ impl Exchange {
             fee,
             time_ms,
             reason,
-        });
+        };
+        self.fills.push(fill);
 
+        let before = self.books[symbol].position;
+        let remaining = self.match_lots(&fill);
+        let book = &mut self.books[symbol];
+        let ended =
+            before != 0.0 && (book.position == 0.0 || book.position.signum() != before.signum());
+        if ended && reason == FillReason::Order {
+            self.counts.cancelled_brackets += book.brackets.len() as u64;
+            book.brackets.clear();
+        }
+        if let Some(order) = opening {
+            book.attach_bracket(order, side, remaining);
+        }
+        ended
+    }
+
+    /// Closes `fill` FIFO against its symbol's lots of the other direction
+    /// (recording the round trips), opens a lot with the rest and updates
+    /// the position; returns the quantity opened.
+    fn match_lots(&mut self, fill: &Fill) -> f64 {
+        let Fill {
+            symbol,
+            side,
+            quantity,
+            price,
+            fee,
+            time_ms,
+            ..
+        } = *fill;
         let book = &mut self.books[symbol];
         let before = book.position;
         let mut remaining = quantity;
@@ -655,25 +700,7 @@ impl Exchange {
         } else {
             before + sign(side) * quantity
         };
-
-        let ended =
-            before != 0.0 && (book.position == 0.0 || book.position.signum() != before.signum());
-        if ended && reason == FillReason::Order {
-            self.counts.cancelled_brackets += book.brackets.len() as u64;
-            book.brackets.clear();
-        }
-        if let Some(order) = opening {
-            if remaining > 0.0 && (order.stop_loss.is_some() || order.take_profit.is_some()) {
-                book.brackets.push(Bracket {
-                    order_id: order.id,
-                    closes_with: opposite(side),
-                    quantity: remaining,
-                    stop_loss: order.stop_loss,
-                    take_profit: order.take_profit,
-                });
-            }
-        }
-        ended
+        remaining
     }
 
     /// Cash, quote units.

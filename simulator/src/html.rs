@@ -106,10 +106,26 @@ fn signed(v: f64) -> String {
     format!("<td class=\"{class}\">{v:.2}</td>")
 }
 
-/// The page.
+/// The page: header, charts, summary tables, trades, rejections.
 pub fn page(report: &Report, title: &str) -> String {
-    let s = &report.summary;
     let mut h = String::new();
+    head(&mut h, report, title);
+    charts(&mut h, report);
+    h.push_str("<div class=\"grid\"><div>");
+    summary_table(&mut h, report);
+    h.push_str("</div><div>");
+    rejection_codes_table(&mut h, report);
+    latency_table(&mut h, report);
+    h.push_str("</div></div>");
+    trades_table(&mut h, report);
+    rejections_table(&mut h, report);
+    h.push_str("</body></html>\n");
+    h
+}
+
+/// Writes the document head and the title line with seed, alerts and bars.
+fn head(h: &mut String, report: &Report, title: &str) {
+    let s = &report.summary;
     let _ = write!(
         h,
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>",
@@ -123,7 +139,10 @@ pub fn page(report: &Report, title: &str) -> String {
         s.alerts.total,
         s.bars
     );
+}
 
+/// Writes the equity and drawdown charts.
+fn charts(h: &mut String, report: &Report) {
     let times: Vec<i64> = report.equity_curve.iter().map(|p| p.time_ms).collect();
     let equity: Vec<f64> = report.equity_curve.iter().map(|p| p.equity).collect();
     let drawdown: Vec<f64> = report
@@ -141,10 +160,14 @@ pub fn page(report: &Report, title: &str) -> String {
         "#d1242f",
         true,
     ));
+}
 
+/// Writes the summary statistics table.
+fn summary_table(h: &mut String, report: &Report) {
+    let s = &report.summary;
     let opt =
         |v: Option<f64>, suffix: &str| v.map_or("—".to_string(), |v| format!("{v:.2}{suffix}"));
-    h.push_str("<div class=\"grid\"><div><h2>Summary</h2><table>");
+    h.push_str("<h2>Summary</h2><table>");
     for (k, v) in [
         ("alerts", s.alerts.total.to_string()),
         ("accepted", s.alerts.accepted.to_string()),
@@ -165,7 +188,15 @@ pub fn page(report: &Report, title: &str) -> String {
     ] {
         let _ = write!(h, "<tr><td>{k}</td><td>{}</td></tr>", escape(&v));
     }
-    h.push_str("</table></div><div><h2>Rejections by code</h2><table><tr><th>code</th><th>alerts</th><th>share</th></tr>");
+    h.push_str("</table>");
+}
+
+/// Writes the rejections-by-code table, with each code's share of alerts.
+fn rejection_codes_table(h: &mut String, report: &Report) {
+    let s = &report.summary;
+    h.push_str(
+        "<h2>Rejections by code</h2><table><tr><th>code</th><th>alerts</th><th>share</th></tr>",
+    );
     let total = s.alerts.total.max(1) as f64;
     for (code, n) in &s.alerts.rejected_by_code {
         let _ = write!(
@@ -178,16 +209,24 @@ pub fn page(report: &Report, title: &str) -> String {
     if s.alerts.rejected_by_code.is_empty() {
         h.push_str("<tr><td colspan=\"3\">none</td></tr>");
     }
-    h.push_str("</table><h2>Latency (ms)</h2><table><tr><th>stage</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>");
-    for (stage, l) in &s.latency_ms {
+    h.push_str("</table>");
+}
+
+/// Writes the latency percentiles table, one row per stage.
+fn latency_table(h: &mut String, report: &Report) {
+    h.push_str("<h2>Latency (ms)</h2><table><tr><th>stage</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>");
+    for (stage, l) in &report.summary.latency_ms {
         let _ = write!(
             h,
             "<tr><td>{stage}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             l.p50, l.p90, l.p99, l.max
         );
     }
-    h.push_str("</table></div></div>");
+    h.push_str("</table>");
+}
 
+/// Writes the first [`TABLE_ROWS`] closed trades, noting when there are more.
+fn trades_table(h: &mut String, report: &Report) {
     let _ = write!(
         h,
         "<h2>Trades ({})</h2><table><tr><th>symbol</th><th>side</th><th>qty</th><th>entry</th><th>price</th><th>exit</th><th>price</th><th>pnl</th><th>fees</th></tr>",
@@ -215,7 +254,10 @@ pub fn page(report: &Report, title: &str) -> String {
             "<p class=\"small\">first {TABLE_ROWS} shown; all are in the JSON report</p>"
         );
     }
+}
 
+/// Writes the first [`TABLE_ROWS`] rejections.
+fn rejections_table(h: &mut String, report: &Report) {
     let _ = write!(
         h,
         "<h2>Rejections ({})</h2><table><tr><th>line</th><th>received</th><th>code</th><th>message</th></tr>",
@@ -231,8 +273,7 @@ pub fn page(report: &Report, title: &str) -> String {
             escape(&r.message)
         );
     }
-    h.push_str("</table></body></html>\n");
-    h
+    h.push_str("</table>");
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ use alertgate_validator::time::Rfc3339;
 use alertgate_validator::Side;
 use serde::Serialize;
 
-use crate::engine::RunResult;
+use crate::engine::{EquityPoint, RejectionEvent, RunResult};
 use crate::exchange::ClosedTrade;
 use crate::latency::Stage;
 
@@ -275,45 +275,63 @@ pub fn sharpe_sortino(initial: f64, daily: &[(i64, f64)]) -> (Option<f64>, Optio
     (ratio(var.sqrt()), ratio(down))
 }
 
-impl Report {
-    /// Computes every figure of a run.
-    pub fn new(run: &RunResult, seed: u64) -> Report {
+/// The name of market series `i` of `run` (empty if there is none).
+fn symbol_name(run: &RunResult, i: usize) -> String {
+    run.symbols.get(i).cloned().unwrap_or_default()
+}
+
+/// Win rate (percent of trades with pnl > 0) and profit factor of `trades`.
+fn win_rate_and_profit_factor(trades: &[ClosedTrade]) -> (Option<f64>, Option<f64>) {
+    let wins = trades.iter().filter(|t| t.pnl() > 0.0).count();
+    let gross_win: f64 = trades
+        .iter()
+        .map(ClosedTrade::pnl)
+        .filter(|p| *p > 0.0)
+        .sum();
+    let gross_loss: f64 = -trades
+        .iter()
+        .map(ClosedTrade::pnl)
+        .filter(|p| *p < 0.0)
+        .sum::<f64>();
+    (
+        (!trades.is_empty()).then(|| wins as f64 / trades.len() as f64 * 100.0),
+        (gross_loss > 0.0).then(|| gross_win / gross_loss),
+    )
+}
+
+impl AlertCounts {
+    /// The alert counts of `run`.
+    fn of(run: &RunResult) -> AlertCounts {
+        AlertCounts {
+            total: run.alerts,
+            accepted: run.accepted,
+            rejected: run.alerts - run.accepted,
+            rejected_by_code: run
+                .rejected_by_code
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+        }
+    }
+}
+
+impl Summary {
+    /// The headline figures of `run`.
+    fn of(run: &RunResult, seed: u64) -> Summary {
         let ex = &run.exchange;
-        let trades = &ex.trades;
         let final_equity = ex.equity();
         let (sharpe, sortino) = sharpe_sortino(run.initial_cash, &run.equity.daily);
-        let wins = trades.iter().filter(|t| t.pnl() > 0.0).count();
-        let gross_win: f64 = trades
-            .iter()
-            .map(ClosedTrade::pnl)
-            .filter(|p| *p > 0.0)
-            .sum();
-        let gross_loss: f64 = -trades
-            .iter()
-            .map(ClosedTrade::pnl)
-            .filter(|p| *p < 0.0)
-            .sum::<f64>();
+        let (win_rate_pct, profit_factor) = win_rate_and_profit_factor(&ex.trades);
         let (first, last) = run.equity.span_ms;
         let counts = ex.counts();
-        let symbol = |i: usize| run.symbols.get(i).cloned().unwrap_or_default();
-
-        let summary = Summary {
+        Summary {
             seed,
-            alerts: AlertCounts {
-                total: run.alerts,
-                accepted: run.accepted,
-                rejected: run.alerts - run.accepted,
-                rejected_by_code: run
-                    .rejected_by_code
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), *v))
-                    .collect(),
-            },
+            alerts: AlertCounts::of(run),
             orders: counts.orders,
             cancelled_orders: counts.cancelled_orders,
             open_orders: counts.open_orders,
             fills: ex.fills.len() as u64,
-            trades: trades.len() as u64,
+            trades: ex.trades.len() as u64,
             bars: run.bars,
             initial_cash: run.initial_cash,
             final_equity,
@@ -321,8 +339,8 @@ impl Report {
             max_drawdown_pct: run.equity.max_drawdown * 100.0,
             sharpe,
             sortino,
-            win_rate_pct: (!trades.is_empty()).then(|| wins as f64 / trades.len() as f64 * 100.0),
-            profit_factor: (gross_loss > 0.0).then(|| gross_win / gross_loss),
+            win_rate_pct,
+            profit_factor,
             exposure_pct: if last > first {
                 run.equity.exposed_ms as f64 / (last - first) as f64 * 100.0
             } else {
@@ -332,7 +350,7 @@ impl Report {
             open_positions: (0..run.symbols.len())
                 .filter(|&i| ex.position(i) != 0.0)
                 .map(|i| OpenPosition {
-                    symbol: symbol(i),
+                    symbol: symbol_name(run, i),
                     quantity: ex.position(i),
                 })
                 .collect(),
@@ -341,48 +359,68 @@ impl Report {
                 .zip(&run.latency)
                 .map(|(s, l)| (s.name(), LatencySummary::of(l)))
                 .collect(),
-        };
+        }
+    }
+}
+
+impl TradeRow {
+    /// Closed trade `t` of `run` as a row.
+    fn of(run: &RunResult, t: &ClosedTrade) -> TradeRow {
+        TradeRow {
+            symbol: symbol_name(run, t.symbol),
+            side: match t.direction {
+                Side::Buy => "long",
+                Side::Sell => "short",
+            },
+            quantity: t.quantity,
+            entry_time: time(t.entry_ms),
+            entry_price: t.entry_price,
+            exit_time: time(t.exit_ms),
+            exit_price: t.exit_price,
+            pnl: t.pnl(),
+            fees: t.fees,
+        }
+    }
+}
+
+impl RejectionRow {
+    /// Rejection `r` as a row.
+    fn of(r: &RejectionEvent) -> RejectionRow {
+        RejectionRow {
+            line: r.line,
+            received_at: time(r.received_at_ms),
+            code: r.rejection.code(),
+            status: r.rejection.status(),
+            message: r.rejection.to_string(),
+        }
+    }
+}
+
+impl CurveRow {
+    /// Equity point `p` as a row, drawdown in percent.
+    fn of(p: &EquityPoint) -> CurveRow {
+        CurveRow {
+            time_ms: p.time_ms,
+            time: time(p.time_ms),
+            equity: p.equity,
+            drawdown_pct: p.drawdown * 100.0,
+        }
+    }
+}
+
+impl Report {
+    /// Computes every figure of a run.
+    pub fn new(run: &RunResult, seed: u64) -> Report {
         Report {
-            summary,
-            trades: trades
+            summary: Summary::of(run, seed),
+            trades: run
+                .exchange
+                .trades
                 .iter()
-                .map(|t| TradeRow {
-                    symbol: symbol(t.symbol),
-                    side: match t.direction {
-                        Side::Buy => "long",
-                        Side::Sell => "short",
-                    },
-                    quantity: t.quantity,
-                    entry_time: time(t.entry_ms),
-                    entry_price: t.entry_price,
-                    exit_time: time(t.exit_ms),
-                    exit_price: t.exit_price,
-                    pnl: t.pnl(),
-                    fees: t.fees,
-                })
+                .map(|t| TradeRow::of(run, t))
                 .collect(),
-            rejections: run
-                .rejections
-                .iter()
-                .map(|r| RejectionRow {
-                    line: r.line,
-                    received_at: time(r.received_at_ms),
-                    code: r.rejection.code(),
-                    status: r.rejection.status(),
-                    message: r.rejection.to_string(),
-                })
-                .collect(),
-            equity_curve: run
-                .equity
-                .curve
-                .iter()
-                .map(|p| CurveRow {
-                    time_ms: p.time_ms,
-                    time: time(p.time_ms),
-                    equity: p.equity,
-                    drawdown_pct: p.drawdown * 100.0,
-                })
-                .collect(),
+            rejections: run.rejections.iter().map(RejectionRow::of).collect(),
+            equity_curve: run.equity.curve.iter().map(CurveRow::of).collect(),
         }
     }
 
