@@ -33,7 +33,7 @@ use std::path::Path;
 use alertgate_validator::replay::Slot;
 use alertgate_validator::{Decimal, Gate, Order, Rejection, Request};
 
-use crate::config::Settings;
+use crate::config::{Settings, SimulationSection};
 use crate::exchange::{decimal_to_f64, f64_to_decimal, Costs, Exchange, ExchangeOrder, OrderKind};
 use crate::input::InputError;
 use crate::latency::{Stage, StageLatency};
@@ -345,23 +345,10 @@ impl<'a> Engine<'a> {
             arrivals,
             next_gate: 0,
             in_flight: BinaryHeap::with_capacity(n),
-            next_bar: market
-                .series
-                .iter()
-                .enumerate()
-                .map(|(i, s)| Reverse((s.bars[0].time_ms, i)))
-                .collect(),
+            next_bar: bar_queue(market),
             cursor: vec![0usize; market.series.len()],
             headers: Vec::with_capacity(stream.max_headers()),
-            exchange: Exchange::new(
-                market.series.len(),
-                sim.initial_cash,
-                Costs {
-                    maker_fee_bps: sim.maker_fee_bps,
-                    taker_fee_bps: sim.taker_fee_bps,
-                    slippage_bps: sim.slippage_bps,
-                },
-            ),
+            exchange: exchange_for(market, sim),
             equity: EquityTrack::new(sim.initial_cash, first_bar, last_bar),
             initial_cash: sim.initial_cash,
             latency,
@@ -603,6 +590,31 @@ fn body_symbols(
                 .and_then(|f| market.index_of(f.symbol.as_str()))
         })
         .collect()
+}
+
+/// The bar source's queue: the start of each series' first bar,
+/// `(time, series)`.
+fn bar_queue(market: &MarketData) -> BinaryHeap<Reverse<(i64, usize)>> {
+    market
+        .series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Reverse((s.bars[0].time_ms, i)))
+        .collect()
+}
+
+/// An exchange with a book per series of `market`, holding `sim`'s initial
+/// cash and charging its fees and slippage.
+fn exchange_for(market: &MarketData, sim: &SimulationSection) -> Exchange {
+    Exchange::new(
+        market.series.len(),
+        sim.initial_cash,
+        Costs {
+            maker_fee_bps: sim.maker_fee_bps,
+            taker_fee_bps: sim.taker_fee_bps,
+            slippage_bps: sim.slippage_bps,
+        },
+    )
 }
 
 /// The first and the last bar start over every series; an error without
