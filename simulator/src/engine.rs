@@ -269,7 +269,7 @@ pub fn run(
     // The symbol each body names, for its mark price: the gate needs the
     // price before it has read the body. Unreadable bodies get none (the
     // gate rejects them anyway).
-    let quotes: Vec<&str> = settings.quotes.iter().map(String::as_str).collect();
+    let quotes: Vec<&str> = settings.gate.quotes.iter().map(String::as_str).collect();
     let body_symbol: Vec<Option<usize>> = requests
         .iter()
         .map(|r| {
