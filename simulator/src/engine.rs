@@ -32,7 +32,7 @@ use std::path::Path;
 
 use alertgate_validator::{Rejection, Request};
 
-use crate::config::Settings;
+use crate::config::{GateSettings, SimulationSection};
 use crate::exchange::{decimal_to_f64, f64_to_decimal, Costs, Exchange, ExchangeOrder, OrderKind};
 use crate::input::InputError;
 use crate::latency::{Stage, StageLatency};
@@ -217,18 +217,20 @@ pub type Progress<'p> = &'p (dyn Fn(u64) + Sync);
 /// Events between progress calls.
 const PROGRESS_EVERY: u64 = 16_384;
 
-/// Replays `stream` against `market` with `settings`; `stream_name` names the
-/// stream in errors and `base_dir` anchors relative paths in the
-/// `[simulation]` section (empirical latency files).
+/// Replays `stream` against `market` through the gate of `settings`, with
+/// `simulation`'s latencies, costs and cash; `stream_name` names the stream
+/// in errors and `base_dir` anchors relative paths in the `[simulation]`
+/// section (empirical latency files).
 pub fn run(
     stream: &AlertStream,
     stream_name: &str,
     market: &MarketData,
-    settings: &Settings,
+    settings: &GateSettings,
+    simulation: &SimulationSection,
     base_dir: &Path,
     progress: Option<Progress<'_>>,
 ) -> Result<RunResult, ReplayError> {
-    let sim = &settings.simulation;
+    let sim = simulation;
     let lent = settings.lend();
     // The replay guard has `[replay] capacity` slots on the heap, as
     // `serve`'s gates do.
@@ -269,7 +271,7 @@ pub fn run(
     // The symbol each body names, for its mark price: the gate needs the
     // price before it has read the body. Unreadable bodies get none (the
     // gate rejects them anyway).
-    let quotes: Vec<&str> = settings.gate.quotes.iter().map(String::as_str).collect();
+    let quotes: Vec<&str> = settings.quotes.iter().map(String::as_str).collect();
     let body_symbol: Vec<Option<usize>> = requests
         .iter()
         .map(|r| {
@@ -474,6 +476,7 @@ mod tests {
 
     mod replays {
         use super::super::*;
+        use crate::config::Settings;
         use crate::market::{Bar, MarketKind, MarketSeries};
         use crate::stream::RecordedRequest;
 
@@ -522,7 +525,8 @@ mod tests {
                 &stream,
                 "s.jsonl",
                 &market(),
-                &settings,
+                &settings.gate,
+                &settings.simulation,
                 Path::new("."),
                 None,
             )
@@ -612,7 +616,8 @@ mod tests {
                 &stream,
                 "s.jsonl",
                 &market(),
-                &settings,
+                &settings.gate,
+                &settings.simulation,
                 Path::new("."),
                 None,
             )

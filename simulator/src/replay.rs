@@ -255,7 +255,8 @@ impl Inputs {
             &self.stream,
             &self.stream_name,
             &self.market,
-            settings,
+            &settings.gate,
+            &settings.simulation,
             &self.base_dir,
             progress,
         )?;

@@ -65,7 +65,7 @@ use tokio::sync::mpsc;
 
 use crate::clock::wall_clock_ms;
 use crate::UsageError;
-use alertgate_simulator::config::{GateSettings, ServeSection, Settings};
+use alertgate_simulator::config::{GateSettings, ServeSection};
 use alertgate_simulator::market::MarketData;
 use execution::CircuitBreaker;
 use journal::{Durable, ExecOrder, Journal};
@@ -184,6 +184,21 @@ fn resolve(base: &Path, p: &Path) -> PathBuf {
 
 /// Each gate by strategy name, `""` being the top level (`POST /webhook`).
 type Gates = BTreeMap<String, &'static GateSettings>;
+
+/// What `serve` runs on: the configuration file's sections, which the
+/// command line reads and checks.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The top-level gate (`POST /webhook`); its quotes also read
+    /// `[serve] market`'s symbols.
+    pub gate: GateSettings,
+    /// `[strategies.NAME]`: the gates of `POST /webhook/NAME`.
+    pub strategies: BTreeMap<String, GateSettings>,
+    /// `[serve]`.
+    pub serve: ServeSection,
+    /// The mock exchange's costs and starting cash (`[simulation]`).
+    pub mock: MockSettings,
+}
 
 /// A long-running gateway keeps its secrets out of files (which get
 /// copied, committed and backed up): only `secrets_env`.
@@ -449,11 +464,10 @@ fn run(
 /// Runs the gateway until SIGTERM or Ctrl-C: validates the configuration,
 /// builds the strategies' gates, recovers from the journal and the
 /// exchange's log, then serves.
-pub fn serve(args: &ServeArgs) -> Result<(), UsageError> {
-    let settings = Settings::load(&args.config, |k| std::env::var(k).ok())
-        .map_err(|e| UsageError(e.to_string()))?;
+/// `args.config` anchors `[serve]`'s relative paths.
+pub fn serve(args: &ServeArgs, config: ServeConfig) -> Result<(), UsageError> {
     // The gates borrow their settings for the life of the process.
-    let settings: &'static Settings = Box::leak(Box::new(settings));
+    let settings: &'static ServeConfig = Box::leak(Box::new(config));
     let gates: Gates = std::iter::once((String::new(), &settings.gate))
         .chain(settings.strategies.iter().map(|(n, s)| (n.clone(), s)))
         .collect();
@@ -468,8 +482,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), UsageError> {
     let trusted_proxies = trusted_proxies(serve)?;
     let listen = args.listen.unwrap_or(serve.listen);
     let strategies = build_strategies(&gates)?;
-    let costs = MockSettings::from_simulation(&settings.simulation);
-    let (exchange, resume) = recover(&paths, costs, &strategies)?;
+    let (exchange, resume) = recover(&paths, settings.mock, &strategies)?;
     let prepared = Prepared {
         strategies,
         trusted_proxies,
