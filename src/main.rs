@@ -5,7 +5,10 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use alertgate_gateway::send::{self, SendArgs};
-use alertgate_gateway::serve::{self, ServeArgs};
+use alertgate_gateway::serve::mock::MockSettings;
+use alertgate_gateway::serve::{self, ServeArgs, ServeConfig};
+use alertgate_gateway::UsageError;
+use alertgate_simulator::config::Settings;
 use alertgate_simulator::replay::{self, ReplayArgs};
 use clap::{Parser, Subcommand};
 
@@ -66,7 +69,7 @@ fn main() -> ExitCode {
                 )
                 .with_writer(std::io::stderr)
                 .init();
-            match serve::serve(&args) {
+            match serve_config(&args).and_then(|config| serve::serve(&args, config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("alertgate serve: {e}");
@@ -98,4 +101,17 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// `serve`'s configuration: the file `args` names, read and checked, its
+/// sections handed to the gateway.
+fn serve_config(args: &ServeArgs) -> Result<ServeConfig, UsageError> {
+    let settings = Settings::load(&args.config, |k| std::env::var(k).ok())
+        .map_err(|e| UsageError(e.to_string()))?;
+    Ok(ServeConfig {
+        mock: MockSettings::from_simulation(&settings.simulation),
+        gate: settings.gate,
+        strategies: settings.strategies,
+        serve: settings.serve,
+    })
 }

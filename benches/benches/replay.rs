@@ -31,7 +31,8 @@ fn replay(c: &mut Criterion) {
                 black_box(&w.stream),
                 "bench",
                 black_box(&w.market),
-                &w.settings,
+                &w.gate,
+                &w.simulation,
                 Path::new("."),
                 None,
             )

@@ -29,7 +29,8 @@ fn main() {
             &w.stream,
             "bench",
             &w.market,
-            &w.settings,
+            &w.gate,
+            &w.simulation,
             Path::new("."),
             None,
         )

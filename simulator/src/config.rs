@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use alertgate_validator::net::{Cidr, TRADINGVIEW};
@@ -137,18 +138,17 @@ fn float_literal_as_decimal_text(literal: &str) -> String {
 /// The `[policy]` values of a file (top level and per strategy) with their
 /// places in its text: what holds the decimal settings. Everything else is
 /// ignored, having been checked when the file was read as a [`FileConfig`].
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct DecimalLiterals {
-    #[serde(default)]
     policy: BTreeMap<String, toml::Spanned<toml::Value>>,
-    #[serde(default)]
     strategies: BTreeMap<String, StrategyLiterals>,
 }
 
 /// [`DecimalLiterals`] of a `[strategies.NAME]`.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct StrategyLiterals {
-    #[serde(default)]
     policy: BTreeMap<String, toml::Spanned<toml::Value>>,
 }
 
@@ -239,49 +239,38 @@ pub fn sweep_value(path: &[String], text: &str, value: toml::Value) -> toml::Val
 
 /// `[auth]`: how requests are authenticated.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct AuthSection {
     /// Scheme name: none, passphrase, hex-body, github, timestamped, stripe,
     /// standard-webhooks. Default none.
-    #[serde(default = "default_scheme")]
     pub scheme: String,
     /// Literal secrets (first is current, others are accepted during
     /// rotation). Prefer `secrets_env`.
-    #[serde(default)]
     pub secrets: Vec<String>,
     /// Names of environment variables holding secrets.
-    #[serde(default)]
     pub secrets_env: Vec<String>,
     /// Signature header name for `hex-body` (default `X-Webhook-Signature`).
     pub header: Option<String>,
     /// Allowed distance between a signed timestamp and the clock, in seconds,
     /// either direction. Default 300.
-    #[serde(default = "default_tolerance")]
     pub tolerance_s: u32,
-}
-
-fn default_scheme() -> String {
-    "none".into()
-}
-fn default_tolerance() -> u32 {
-    300
 }
 
 impl Default for AuthSection {
     fn default() -> Self {
         AuthSection {
-            scheme: default_scheme(),
+            scheme: "none".into(),
             secrets: Vec::new(),
             secrets_env: Vec::new(),
             header: None,
-            tolerance_s: default_tolerance(),
+            tolerance_s: 300,
         }
     }
 }
 
 /// `[policy]`: risk limits. Defaults as in [`Policy::default`].
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct PolicySection {
     /// Lowest accepted confidence (default 0.6).
     pub min_confidence: Option<DecimalSetting>,
@@ -290,7 +279,6 @@ pub struct PolicySection {
     /// Largest quantity (default unlimited).
     pub max_quantity: Option<DecimalSetting>,
     /// Allowed symbols, any spelling (normalized on load); empty = all.
-    #[serde(default)]
     pub symbols: Vec<String>,
     /// Quote currencies for splitting `BTCUSDT`-style symbols.
     pub quotes: Option<Vec<String>>,
@@ -334,7 +322,7 @@ pub const MAX_REPLAY_CAPACITY: usize = 1 << 24;
 
 /// `[replay]`: the replay guard.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct ReplaySection {
     /// How long accepted event ids are remembered, seconds (default: the
     /// policy's max_age_s).
@@ -354,7 +342,7 @@ pub struct ReplaySection {
 
 /// `[rate]`: token bucket over accepted alerts.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct RateSection {
     /// Bucket size: alerts accepted back to back.
     pub burst: Option<u32>,
@@ -364,11 +352,10 @@ pub struct RateSection {
 
 /// `[network]`: who may send and how much.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct NetworkSection {
     /// Allowed source networks (CIDR or address), or the preset
     /// `tradingview`. Empty = any.
-    #[serde(default)]
     pub allowlist: Vec<String>,
     /// Largest body, bytes (default 8192).
     pub max_body_bytes: Option<usize>,
@@ -376,76 +363,60 @@ pub struct NetworkSection {
 
 /// The file as written.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct FileConfig {
     /// `[auth]`
-    #[serde(default)]
     pub auth: AuthSection,
     /// `[policy]`
-    #[serde(default)]
     pub policy: PolicySection,
     /// `[replay]`
-    #[serde(default)]
     pub replay: ReplaySection,
     /// `[rate]`
-    #[serde(default)]
     pub rate: RateSection,
     /// `[network]`
-    #[serde(default)]
     pub network: NetworkSection,
     /// `[simulation]`, read by `replay` (and by `serve`'s mock exchange:
     /// cash, fees and slippage).
-    #[serde(default)]
     pub simulation: SimulationSection,
     /// `[serve]`, read by `serve`.
-    #[serde(default)]
     pub serve: ServeSection,
     /// `[strategies.NAME]`: gates selected by `POST /webhook/NAME`.
-    #[serde(default)]
     pub strategies: BTreeMap<String, StrategySection>,
 }
 
 /// `[serve]`: the HTTP gateway (`alertgate serve`). Paths are relative to
 /// the configuration file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct ServeSection {
     /// Listen address when `--listen` is not given. Default `127.0.0.1:8080`.
-    #[serde(default = "default_listen")]
-    pub listen: String,
+    #[serde(deserialize_with = "listen_address")]
+    pub listen: SocketAddr,
     /// The decision journal (JSON Lines, append-only). Default
     /// `journal.jsonl`.
-    #[serde(default = "default_journal")]
     pub journal: PathBuf,
     /// The mock exchange's log (JSON Lines): every order submitted, with
     /// the price observed at submission, and every fill (see
     /// `alertgate_gateway::serve::mock`). Default `fills.jsonl`.
-    #[serde(default = "default_fills")]
     pub fills: PathBuf,
     /// Proxies whose `X-Forwarded-For` is believed (CIDR or address).
     /// Default none: the peer address is the source.
-    #[serde(default)]
     pub trusted_proxies: Vec<String>,
     /// Time allowed for a request's headers, ms. Default 5000.
-    #[serde(default = "default_read_timeout_ms")]
     pub header_timeout_ms: u64,
     /// Time allowed for a request's body, ms. Default 5000.
-    #[serde(default = "default_read_timeout_ms")]
     pub body_timeout_ms: u64,
     /// Per source address: requests back to back (0 = no per-address
     /// limit). Counts every request, accepted or not, before the gate.
     /// Default 0.
-    #[serde(default)]
     pub per_ip_burst: u32,
     /// Per source address: refill, requests per second. Default 0.
-    #[serde(default)]
     pub per_ip_per_second: u32,
     /// Execution venue: only `mock`, paper trading on `replay`'s exchange
     /// (fill rules, brackets, FIFO PnL) on the wall clock, with prices
     /// observed from `market` or the alerts, and the fees, slippage and
     /// starting cash of `[simulation]` (see `alertgate_gateway::serve::mock`).
-    #[serde(default = "default_exchange")]
-    pub exchange: String,
+    pub exchange: ExchangeKind,
     /// Market data for the mock exchange's prices, in `alertgate replay`'s
     /// formats (CSV bars or trades, see [`crate::market`]); read once at
     /// start, and a bad file stops the start (exit 2, naming file and
@@ -467,53 +438,57 @@ pub struct ServeSection {
     pub market: Option<String>,
     /// Consecutive execution failures that open the circuit breaker.
     /// Default 5.
-    #[serde(default = "default_circuit_failures")]
     pub circuit_failures: u32,
     /// How long an open circuit rejects requests (`circuit_open`, 503), s.
     /// Default 30.
-    #[serde(default = "default_circuit_cooldown_s")]
     pub circuit_cooldown_s: u64,
-}
-
-fn default_listen() -> String {
-    "127.0.0.1:8080".into()
-}
-fn default_journal() -> PathBuf {
-    "journal.jsonl".into()
-}
-fn default_fills() -> PathBuf {
-    "fills.jsonl".into()
-}
-fn default_read_timeout_ms() -> u64 {
-    5000
-}
-fn default_exchange() -> String {
-    "mock".into()
-}
-fn default_circuit_failures() -> u32 {
-    5
-}
-fn default_circuit_cooldown_s() -> u64 {
-    30
 }
 
 impl Default for ServeSection {
     fn default() -> Self {
         ServeSection {
-            listen: default_listen(),
-            journal: default_journal(),
-            fills: default_fills(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            journal: "journal.jsonl".into(),
+            fills: "fills.jsonl".into(),
             trusted_proxies: Vec::new(),
-            header_timeout_ms: default_read_timeout_ms(),
-            body_timeout_ms: default_read_timeout_ms(),
+            header_timeout_ms: 5000,
+            body_timeout_ms: 5000,
             per_ip_burst: 0,
             per_ip_per_second: 0,
-            exchange: default_exchange(),
+            exchange: ExchangeKind::Mock,
             market: None,
-            circuit_failures: default_circuit_failures(),
-            circuit_cooldown_s: default_circuit_cooldown_s(),
+            circuit_failures: 5,
+            circuit_cooldown_s: 30,
         }
     }
+}
+
+/// `[serve] exchange`: the execution venue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExchangeKind {
+    /// `mock`: paper trading on `replay`'s exchange (see
+    /// `alertgate_gateway::serve::mock`).
+    #[default]
+    Mock,
+}
+
+impl<'de> Deserialize<'de> for ExchangeKind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        match name.as_str() {
+            "mock" => Ok(ExchangeKind::Mock),
+            _ => Err(de::Error::custom(format!(
+                "{name:?} is not an exchange; expected mock"
+            ))),
+        }
+    }
+}
+
+/// `[serve] listen`: an `ADDRESS:PORT`, parsed at load.
+fn listen_address<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse()
+        .map_err(|_| de::Error::custom(format!("{text:?} is not an address:port")))
 }
 
 /// Where `[serve] market` points, resolved against the configuration
@@ -590,7 +565,7 @@ impl ServeSection {
 /// merge, so a strategy's limits read in one place); sections left out are
 /// the top level's.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct StrategySection {
     /// `[strategies.NAME.auth]`
     pub auth: Option<AuthSection>,
@@ -607,40 +582,29 @@ pub struct StrategySection {
 /// `[simulation]`: what `alertgate replay` needs beyond the gate's settings.
 /// Paths are relative to the configuration file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct SimulationSection {
     /// The recorded alert stream (JSON Lines), used when `--stream` is not
     /// given.
     pub stream: Option<PathBuf>,
     /// Market data files by symbol (`"BTC/USDT" = "btc.csv"`), used with
     /// `market_dir` when no `--market` / `--market-dir` is given.
-    #[serde(default)]
     pub market: BTreeMap<String, PathBuf>,
     /// A directory of `SYMBOL.csv` files (`BTC-USDT.csv`).
     pub market_dir: Option<PathBuf>,
     /// Starting cash, quote units. Default 100000.
-    #[serde(default = "default_initial_cash")]
     pub initial_cash: f64,
     /// Fee on limit and take-profit fills, basis points of notional.
     /// Default 0.
-    #[serde(default)]
     pub maker_fee_bps: f64,
     /// Fee on market and stop fills, basis points of notional. Default 0.
-    #[serde(default)]
     pub taker_fee_bps: f64,
     /// Price moved against market and stop fills, basis points. Default 0.
-    #[serde(default)]
     pub slippage_bps: f64,
     /// Seed of every random draw (latencies). Default 0.
-    #[serde(default)]
     pub seed: u64,
     /// Latency per stage.
-    #[serde(default)]
     pub latency: LatencySection,
-}
-
-fn default_initial_cash() -> f64 {
-    100_000.0
 }
 
 impl Default for SimulationSection {
@@ -649,7 +613,7 @@ impl Default for SimulationSection {
             stream: None,
             market: BTreeMap::new(),
             market_dir: None,
-            initial_cash: default_initial_cash(),
+            initial_cash: 100_000.0,
             maker_fee_bps: 0.0,
             taker_fee_bps: 0.0,
             slippage_bps: 0.0,
@@ -662,16 +626,13 @@ impl Default for SimulationSection {
 /// `[simulation.latency]`: each stage is milliseconds (constant) or a model
 /// table (see [`crate::latency`]). Default 0 ms everywhere.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct LatencySection {
     /// Sender → gateway: the gate checks an alert at `received_at` plus this.
-    #[serde(default)]
     pub delivery_ms: LatencySetting,
     /// Gateway → exchange.
-    #[serde(default)]
     pub order_ms: LatencySetting,
     /// Exchange → gateway (reported only).
-    #[serde(default)]
     pub response_ms: LatencySetting,
 }
 
@@ -720,9 +681,12 @@ impl SimulationSection {
     }
 }
 
-/// A checked configuration that owns everything the gate borrows.
+/// The resolved settings of one gate: the sections a strategy may override
+/// (`[auth]`, `[policy]`, `[replay]`, `[rate]`, `[network]`), with secrets
+/// read from the environment, symbols normalized and decimals exact. It
+/// owns everything the gate borrows ([`GateSettings::lend`]).
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct GateSettings {
     /// The scheme.
     pub scheme: Scheme,
     /// Secrets, resolved from the file and the environment.
@@ -749,17 +713,48 @@ pub struct Settings {
     /// `[replay] capacity`: the replay guard's slots, 1 to
     /// [`MAX_REPLAY_CAPACITY`].
     pub replay_capacity: usize,
-    /// `[replay] store`: the shared replay store's URL, if any.
-    pub replay_store: Option<String>,
+    /// `[replay] store`: the shared replay store, if any.
+    pub replay_store: Option<StoreUrl>,
     /// Rate limit.
     pub rate: RateConfig,
+}
+
+/// A shared replay store's URL, `redis://HOST:PORT[/DB]`, checked at load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreUrl(String);
+
+impl StoreUrl {
+    /// `url` if it is a `redis://` URL; `replay.store`'s message otherwise.
+    pub fn parse(url: &str) -> Result<StoreUrl, ConfigFileError> {
+        if url.starts_with("redis://") {
+            Ok(StoreUrl(url.to_string()))
+        } else {
+            Err(invalid(
+                "replay.store",
+                "the replay store is a redis://HOST:PORT URL",
+            ))
+        }
+    }
+
+    /// The URL as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A checked configuration file: the top-level gate, `[simulation]`,
+/// `[serve]` and each strategy's gate.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The top-level gate (`POST /webhook`, `check`, `replay`).
+    pub gate: GateSettings,
     /// `[simulation]`, read by `replay`.
     pub simulation: SimulationSection,
     /// `[serve]`, read by `serve`.
     pub serve: ServeSection,
-    /// `[strategies.NAME]`, each checked into its own settings (whose own
-    /// `strategies` is empty).
-    pub strategies: BTreeMap<String, Settings>,
+    /// `[strategies.NAME]`, each the top-level gate with the sections the
+    /// strategy gives replaced whole.
+    pub strategies: BTreeMap<String, GateSettings>,
 }
 
 /// The borrowed views the validator's `Config` points into.
@@ -767,7 +762,7 @@ pub struct Lent<'s> {
     secrets: Vec<&'s [u8]>,
     symbols: Vec<&'s str>,
     quotes: Vec<&'s str>,
-    settings: &'s Settings,
+    settings: &'s GateSettings,
 }
 
 impl<'s> Lent<'s> {
@@ -842,6 +837,303 @@ fn invalid(setting: &str, message: impl Into<String>) -> ConfigFileError {
     }
 }
 
+/// The gate's sections of a file (top level, or a strategy's with the top
+/// level's for those it leaves out).
+#[derive(Debug, Clone, Copy)]
+pub struct GateSections<'f> {
+    /// `[auth]`
+    pub auth: &'f AuthSection,
+    /// `[policy]`
+    pub policy: &'f PolicySection,
+    /// `[replay]`
+    pub replay: &'f ReplaySection,
+    /// `[rate]`
+    pub rate: &'f RateSection,
+    /// `[network]`
+    pub network: &'f NetworkSection,
+}
+
+impl<'f> GateSections<'f> {
+    /// The top-level sections of `file`.
+    pub fn top_level(file: &'f FileConfig) -> GateSections<'f> {
+        GateSections {
+            auth: &file.auth,
+            policy: &file.policy,
+            replay: &file.replay,
+            rate: &file.rate,
+            network: &file.network,
+        }
+    }
+
+    /// `strategy`'s sections, each replacing the one of `self` whole.
+    pub fn overridden_by(self, strategy: &'f StrategySection) -> GateSections<'f> {
+        GateSections {
+            auth: strategy.auth.as_ref().unwrap_or(self.auth),
+            policy: strategy.policy.as_ref().unwrap_or(self.policy),
+            replay: strategy.replay.as_ref().unwrap_or(self.replay),
+            rate: strategy.rate.as_ref().unwrap_or(self.rate),
+            network: strategy.network.as_ref().unwrap_or(self.network),
+        }
+    }
+}
+
+impl AuthSection {
+    /// `scheme`, by name.
+    fn resolve_scheme(&self) -> Result<Scheme, ConfigFileError> {
+        Scheme::from_name(&self.scheme).ok_or_else(|| {
+            invalid(
+                "auth.scheme",
+                format!(
+                    "{:?} is not a scheme; expected one of {}",
+                    self.scheme,
+                    Scheme::ALL.map(|s| s.name()).join(", ")
+                ),
+            )
+        })
+    }
+
+    /// `secrets`, then the values of the variables `secrets_env` names
+    /// (each must be set and non-empty).
+    fn resolve_secrets(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Vec<Secret>, ConfigFileError> {
+        let mut secrets: Vec<Secret> = self
+            .secrets
+            .iter()
+            .map(|s| Secret(s.as_bytes().to_vec()))
+            .collect();
+        for name in &self.secrets_env {
+            match env(name) {
+                Some(v) if !v.is_empty() => secrets.push(Secret(v.into_bytes())),
+                _ => {
+                    return Err(invalid(
+                        "auth.secrets_env",
+                        format!("environment variable {name} is not set or empty"),
+                    ))
+                }
+            }
+        }
+        Ok(secrets)
+    }
+}
+
+impl PolicySection {
+    /// `quotes` upper-cased, or the default quotes.
+    fn resolve_quotes(&self) -> Vec<String> {
+        match &self.quotes {
+            Some(q) => q.iter().map(|s| s.to_ascii_uppercase()).collect(),
+            None => DEFAULT_QUOTES.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// `symbols` in canonical form, split with `quotes`.
+    fn resolve_symbols(&self, quotes: &[String]) -> Result<Vec<String>, ConfigFileError> {
+        let quote_refs: Vec<&str> = quotes.iter().map(String::as_str).collect();
+        let mut symbols = Vec::new();
+        for raw in &self.symbols {
+            let symbol = alertgate_validator::symbol::normalize(raw, &quote_refs)
+                .map_err(|e| invalid("policy.symbols", e.to_string()))?;
+            symbols.push(symbol.as_str().to_string());
+        }
+        Ok(symbols)
+    }
+
+    /// The risk limits, with the borrowed lists left empty.
+    fn resolve(&self) -> Result<Policy<'static>, ConfigFileError> {
+        let defaults = Policy::default();
+        let policy = Policy {
+            min_confidence: exact("min_confidence", self.min_confidence)?
+                .unwrap_or(defaults.min_confidence),
+            require_confidence: self
+                .require_confidence
+                .unwrap_or(defaults.require_confidence),
+            max_quantity: exact("max_quantity", self.max_quantity)?,
+            symbols: &[],
+            quotes: &[],
+            max_order_value: exact("max_order_value", self.max_order_value)?,
+            trust_alert_prices: self
+                .trust_alert_prices
+                .unwrap_or(defaults.trust_alert_prices),
+            max_age_ms: self
+                .max_age_s
+                .map_or(defaults.max_age_ms, |s| i64::from(s) * 1000),
+            max_future_skew_ms: self
+                .max_future_skew_s
+                .map_or(defaults.max_future_skew_ms, |s| i64::from(s) * 1000),
+            require_timestamp: self.require_timestamp.unwrap_or(defaults.require_timestamp),
+        };
+        if policy.min_confidence.is_negative() || policy.min_confidence > Decimal::ONE {
+            return Err(invalid(
+                "policy.min_confidence",
+                "expected a number from 0 to 1",
+            ));
+        }
+        Ok(policy)
+    }
+}
+
+/// The decimal setting `policy.KEY`; a float still unread (no text to read
+/// it from) is refused.
+fn exact(key: &str, setting: Option<DecimalSetting>) -> Result<Option<Decimal>, ConfigFileError> {
+    match setting {
+        None => Ok(None),
+        Some(DecimalSetting::Exact(d)) => Ok(Some(d)),
+        Some(DecimalSetting::Float(x)) => Err(invalid(
+            &format!("policy.{key}"),
+            format!(
+                "{x} is a float without its text, which may not be what was written; \
+                 expected the decimal as a string (\"{x}\")"
+            ),
+        )),
+    }
+}
+
+impl NetworkSection {
+    /// `allowlist` as networks, `tradingview` expanded.
+    fn resolve_allowlist(&self) -> Result<Vec<Cidr>, ConfigFileError> {
+        let mut allowlist = Vec::new();
+        for entry in &self.allowlist {
+            if entry.eq_ignore_ascii_case("tradingview") {
+                allowlist.extend_from_slice(&TRADINGVIEW);
+                continue;
+            }
+            allowlist.push(Cidr::parse(entry).ok_or_else(|| {
+                invalid(
+                    "network.allowlist",
+                    format!("{entry:?} is not an address, a CIDR (10.0.0.0/8) or \"tradingview\""),
+                )
+            })?);
+        }
+        Ok(allowlist)
+    }
+}
+
+impl ReplaySection {
+    /// `capacity`, 1 to [`MAX_REPLAY_CAPACITY`] (default
+    /// [`DEFAULT_REPLAY_CAPACITY`]).
+    fn resolve_capacity(&self) -> Result<usize, ConfigFileError> {
+        match self.capacity {
+            None => Ok(DEFAULT_REPLAY_CAPACITY),
+            Some(n @ 1..=MAX_REPLAY_CAPACITY) => Ok(n),
+            Some(n) => Err(invalid(
+                "replay.capacity",
+                format!(
+                    "{n}: expected 1 to {MAX_REPLAY_CAPACITY} slots, how many accepted \
+                     events can be live within one window (default \
+                     {DEFAULT_REPLAY_CAPACITY}); size it at about 2 × peak accepted \
+                     rate × (window_s + max_future_skew_s)"
+                ),
+            )),
+        }
+    }
+
+    /// The guard's window (its hash key is derived from the first secret by
+    /// the gate).
+    fn resolve_window(&self) -> Replay {
+        Replay {
+            window_ms: self.window_s.map(|s| i64::from(s) * 1000),
+            hash_key: None,
+        }
+    }
+}
+
+impl RateSection {
+    /// The token bucket, defaults as in [`RateConfig::default`].
+    fn resolve(&self) -> RateConfig {
+        let defaults = RateConfig::default();
+        RateConfig {
+            burst: self.burst.unwrap_or(defaults.burst),
+            per_second: self.per_second.unwrap_or(defaults.per_second),
+        }
+    }
+}
+
+impl GateSettings {
+    /// Resolves a gate's sections; `env` looks up environment variables.
+    /// Errors name the setting as in the top level (`auth.scheme`).
+    pub fn resolve(
+        sections: GateSections<'_>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<GateSettings, ConfigFileError> {
+        let GateSections {
+            auth,
+            policy,
+            replay,
+            rate,
+            network,
+        } = sections;
+        let quotes = policy.resolve_quotes();
+        Ok(GateSettings {
+            scheme: auth.resolve_scheme()?,
+            secrets: auth.resolve_secrets(env)?,
+            secrets_in_file: auth.secrets.len(),
+            header: auth.header.clone(),
+            tolerance_s: auth.tolerance_s,
+            symbols: policy.resolve_symbols(&quotes)?,
+            policy: policy.resolve()?,
+            quotes,
+            allowlist: network.resolve_allowlist()?,
+            max_body_bytes: network
+                .max_body_bytes
+                .unwrap_or(Network::default().max_body_bytes),
+            replay: replay.resolve_window(),
+            replay_capacity: replay.resolve_capacity()?,
+            replay_store: replay.store.as_deref().map(StoreUrl::parse).transpose()?,
+            rate: rate.resolve(),
+        })
+    }
+
+    /// The defaults: scheme `none`, default policy, no limits beyond them.
+    pub fn defaults() -> GateSettings {
+        Settings::defaults().gate
+    }
+
+    /// Borrowed views for [`Lent::config`].
+    pub fn lend(&self) -> Lent<'_> {
+        Lent {
+            secrets: self.secrets.iter().map(|s| s.0.as_slice()).collect(),
+            symbols: self.symbols.iter().map(String::as_str).collect(),
+            quotes: self.quotes.iter().map(String::as_str).collect(),
+            settings: self,
+        }
+    }
+}
+
+/// Refuses a strategy name other than letters, digits, `-` and `_`.
+fn check_strategy_name(name: &str) -> Result<(), ConfigFileError> {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    if name.is_empty() || !name.bytes().all(allowed) {
+        return Err(invalid(
+            "strategies",
+            format!("{name:?}: a strategy name is letters, digits, - and _"),
+        ));
+    }
+    Ok(())
+}
+
+/// Each `[strategies.NAME]` of `file` resolved over the top level's
+/// sections; errors name `strategies.NAME.SETTING`.
+fn resolve_strategies(
+    file: &FileConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<BTreeMap<String, GateSettings>, ConfigFileError> {
+    let top = GateSections::top_level(file);
+    let mut strategies = BTreeMap::new();
+    for (name, section) in &file.strategies {
+        check_strategy_name(name)?;
+        let gate = GateSettings::resolve(top.overridden_by(section), env).map_err(|e| match e {
+            ConfigFileError::Invalid { setting, message } => ConfigFileError::Invalid {
+                setting: format!("strategies.{name}.{setting}"),
+                message,
+            },
+            other => other,
+        })?;
+        strategies.insert(name.clone(), gate);
+    }
+    Ok(strategies)
+}
+
 impl Settings {
     /// Reads and checks a file; `env` looks up environment variables (pass
     /// `|k| std::env::var(k).ok()`).
@@ -910,191 +1202,17 @@ impl Settings {
         Settings::from_file_with(file, &env)
     }
 
+    /// Resolves each section of `file` in turn.
     fn from_file_with(
         file: FileConfig,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Settings, ConfigFileError> {
-        let scheme = Scheme::from_name(&file.auth.scheme).ok_or_else(|| {
-            invalid(
-                "auth.scheme",
-                format!(
-                    "{:?} is not a scheme; expected one of {}",
-                    file.auth.scheme,
-                    Scheme::ALL.map(|s| s.name()).join(", ")
-                ),
-            )
-        })?;
-        let mut secrets: Vec<Secret> = file
-            .auth
-            .secrets
-            .iter()
-            .map(|s| Secret(s.as_bytes().to_vec()))
-            .collect();
-        for name in &file.auth.secrets_env {
-            match env(name) {
-                Some(v) if !v.is_empty() => secrets.push(Secret(v.into_bytes())),
-                _ => {
-                    return Err(invalid(
-                        "auth.secrets_env",
-                        format!("environment variable {name} is not set or empty"),
-                    ))
-                }
-            }
-        }
-
-        let defaults = Policy::default();
-        let p = &file.policy;
-        let quotes: Vec<String> = match &p.quotes {
-            Some(q) => q.iter().map(|s| s.to_ascii_uppercase()).collect(),
-            None => DEFAULT_QUOTES.iter().map(|s| s.to_string()).collect(),
-        };
-        let quote_refs: Vec<&str> = quotes.iter().map(String::as_str).collect();
-        let mut symbols = Vec::new();
-        for raw in &p.symbols {
-            let symbol = alertgate_validator::symbol::normalize(raw, &quote_refs)
-                .map_err(|e| invalid("policy.symbols", e.to_string()))?;
-            symbols.push(symbol.as_str().to_string());
-        }
-        // A float still unread (no text to read it from) is refused.
-        let exact = |key: &str, setting: Option<DecimalSetting>| match setting {
-            None => Ok(None),
-            Some(DecimalSetting::Exact(d)) => Ok(Some(d)),
-            Some(DecimalSetting::Float(x)) => Err(invalid(
-                &format!("policy.{key}"),
-                format!(
-                    "{x} is a float without its text, which may not be what was written; \
-                     expected the decimal as a string (\"{x}\")"
-                ),
-            )),
-        };
-        let policy = Policy {
-            min_confidence: exact("min_confidence", p.min_confidence)?
-                .unwrap_or(defaults.min_confidence),
-            require_confidence: p.require_confidence.unwrap_or(defaults.require_confidence),
-            max_quantity: exact("max_quantity", p.max_quantity)?,
-            symbols: &[],
-            quotes: &[],
-            max_order_value: exact("max_order_value", p.max_order_value)?,
-            trust_alert_prices: p.trust_alert_prices.unwrap_or(defaults.trust_alert_prices),
-            max_age_ms: p
-                .max_age_s
-                .map_or(defaults.max_age_ms, |s| i64::from(s) * 1000),
-            max_future_skew_ms: p
-                .max_future_skew_s
-                .map_or(defaults.max_future_skew_ms, |s| i64::from(s) * 1000),
-            require_timestamp: p.require_timestamp.unwrap_or(defaults.require_timestamp),
-        };
-        if policy.min_confidence.is_negative() || policy.min_confidence > Decimal::ONE {
-            return Err(invalid(
-                "policy.min_confidence",
-                "expected a number from 0 to 1",
-            ));
-        }
-
-        let mut allowlist = Vec::new();
-        for entry in &file.network.allowlist {
-            if entry.eq_ignore_ascii_case("tradingview") {
-                allowlist.extend_from_slice(&TRADINGVIEW);
-            } else {
-                allowlist.push(Cidr::parse(entry).ok_or_else(|| {
-                    invalid(
-                        "network.allowlist",
-                        format!(
-                            "{entry:?} is not an address, a CIDR (10.0.0.0/8) or \"tradingview\""
-                        ),
-                    )
-                })?);
-            }
-        }
-
+        let gate = GateSettings::resolve(GateSections::top_level(&file), env)?;
         file.simulation.validate()?;
         file.serve.validate()?;
-        let mut strategies = BTreeMap::new();
-        for (name, section) in &file.strategies {
-            if name.is_empty()
-                || !name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            {
-                return Err(invalid(
-                    "strategies",
-                    format!("{name:?}: a strategy name is letters, digits, - and _"),
-                ));
-            }
-            let own = FileConfig {
-                auth: section.auth.clone().unwrap_or_else(|| file.auth.clone()),
-                policy: section
-                    .policy
-                    .clone()
-                    .unwrap_or_else(|| file.policy.clone()),
-                replay: section
-                    .replay
-                    .clone()
-                    .unwrap_or_else(|| file.replay.clone()),
-                rate: section.rate.clone().unwrap_or_else(|| file.rate.clone()),
-                network: section
-                    .network
-                    .clone()
-                    .unwrap_or_else(|| file.network.clone()),
-                ..FileConfig::default()
-            };
-            let settings = Settings::from_file_with(own, env).map_err(|e| match e {
-                ConfigFileError::Invalid { setting, message } => ConfigFileError::Invalid {
-                    setting: format!("strategies.{name}.{setting}"),
-                    message,
-                },
-                other => other,
-            })?;
-            strategies.insert(name.clone(), settings);
-        }
-        let rate_defaults = RateConfig::default();
+        let strategies = resolve_strategies(&file, env)?;
         Ok(Settings {
-            scheme,
-            secrets,
-            secrets_in_file: file.auth.secrets.len(),
-            header: file.auth.header.clone(),
-            tolerance_s: file.auth.tolerance_s,
-            policy,
-            symbols,
-            quotes,
-            allowlist,
-            max_body_bytes: file
-                .network
-                .max_body_bytes
-                .unwrap_or(Network::default().max_body_bytes),
-            replay: Replay {
-                window_ms: file.replay.window_s.map(|s| i64::from(s) * 1000),
-                // Derived from the first secret by the gate.
-                hash_key: None,
-            },
-            replay_capacity: match file.replay.capacity {
-                None => DEFAULT_REPLAY_CAPACITY,
-                Some(n @ 1..=MAX_REPLAY_CAPACITY) => n,
-                Some(n) => {
-                    return Err(invalid(
-                        "replay.capacity",
-                        format!(
-                            "{n}: expected 1 to {MAX_REPLAY_CAPACITY} slots, how many accepted \
-                             events can be live within one window (default \
-                             {DEFAULT_REPLAY_CAPACITY}); size it at about 2 × peak accepted \
-                             rate × (window_s + max_future_skew_s)"
-                        ),
-                    ))
-                }
-            },
-            replay_store: match &file.replay.store {
-                Some(url) if !url.starts_with("redis://") => {
-                    return Err(invalid(
-                        "replay.store",
-                        "the replay store is a redis://HOST:PORT URL".to_string(),
-                    ))
-                }
-                other => other.clone(),
-            },
-            rate: RateConfig {
-                burst: file.rate.burst.unwrap_or(rate_defaults.burst),
-                per_second: file.rate.per_second.unwrap_or(rate_defaults.per_second),
-            },
+            gate,
             simulation: file.simulation,
             serve: file.serve,
             strategies,
@@ -1107,14 +1225,9 @@ impl Settings {
             .expect("the default configuration is valid")
     }
 
-    /// Borrowed views for [`Lent::config`].
+    /// Borrowed views of the top-level gate, for [`Lent::config`].
     pub fn lend(&self) -> Lent<'_> {
-        Lent {
-            secrets: self.secrets.iter().map(|s| s.0.as_slice()).collect(),
-            symbols: self.symbols.iter().map(String::as_str).collect(),
-            quotes: self.quotes.iter().map(String::as_str).collect(),
-            settings: self,
-        }
+        self.gate.lend()
     }
 }
 
@@ -1129,7 +1242,7 @@ mod tests {
     #[test]
     fn replay_capacity_is_a_setting() {
         let d = Settings::defaults();
-        assert_eq!(d.replay_capacity, DEFAULT_REPLAY_CAPACITY);
+        assert_eq!(d.gate.replay_capacity, DEFAULT_REPLAY_CAPACITY);
         assert_eq!(DEFAULT_REPLAY_CAPACITY, 65_536);
         let s = Settings::from_toml(
             "[replay]\ncapacity = 1000\n[strategies.a.replay]\ncapacity = 3\n[strategies.b]\n",
@@ -1137,7 +1250,7 @@ mod tests {
             env,
         )
         .unwrap();
-        assert_eq!(s.replay_capacity, 1000);
+        assert_eq!(s.gate.replay_capacity, 1000);
         assert_eq!(s.strategies["a"].replay_capacity, 3);
         // A strategy without its own [replay] takes the top level's whole.
         assert_eq!(s.strategies["b"].replay_capacity, 1000);
@@ -1178,6 +1291,7 @@ mod tests {
         assert_eq!(
             Settings::from_toml("[replay]\ncapacity = 16777216\n", "t", env)
                 .unwrap()
+                .gate
                 .replay_capacity,
             MAX_REPLAY_CAPACITY
         );
@@ -1193,8 +1307,11 @@ mod tests {
     fn replay_store_is_a_redis_url() {
         let s = Settings::from_toml("[replay]\nstore = \"redis://127.0.0.1:6379\"\n", "t", env)
             .unwrap();
-        assert_eq!(s.replay_store.as_deref(), Some("redis://127.0.0.1:6379"));
-        assert_eq!(Settings::defaults().replay_store, None);
+        assert_eq!(
+            s.gate.replay_store.as_ref().map(StoreUrl::as_str),
+            Some("redis://127.0.0.1:6379")
+        );
+        assert_eq!(Settings::defaults().gate.replay_store, None);
         assert!(Settings::from_toml("[replay]\nstore = \"memcached://x\"\n", "t", env).is_err());
     }
 
@@ -1228,18 +1345,18 @@ mod tests {
             env,
         )
         .unwrap();
-        assert_eq!(s.scheme, Scheme::Timestamped);
+        assert_eq!(s.gate.scheme, Scheme::Timestamped);
         assert_eq!(
-            s.secrets,
+            s.gate.secrets,
             vec![Secret(b"literal".to_vec()), Secret(b"from-env".to_vec())]
         );
-        assert_eq!(s.policy.min_confidence, Decimal::parse("0.7").unwrap());
-        assert_eq!(s.policy.max_quantity, Decimal::parse("0.5"));
-        assert_eq!(s.symbols, vec!["BTC/USDT", "ETH/USDT"]);
-        assert_eq!(s.policy.max_age_ms, 60_000);
-        assert_eq!(s.replay.window_ms, Some(600_000));
-        assert_eq!(s.allowlist.len(), 5);
-        assert_eq!(s.max_body_bytes, 2048);
+        assert_eq!(s.gate.policy.min_confidence, Decimal::parse("0.7").unwrap());
+        assert_eq!(s.gate.policy.max_quantity, Decimal::parse("0.5"));
+        assert_eq!(s.gate.symbols, vec!["BTC/USDT", "ETH/USDT"]);
+        assert_eq!(s.gate.policy.max_age_ms, 60_000);
+        assert_eq!(s.gate.replay.window_ms, Some(600_000));
+        assert_eq!(s.gate.allowlist.len(), 5);
+        assert_eq!(s.gate.max_body_bytes, 2048);
         assert_eq!(s.simulation.seed, 7);
         assert_eq!(s.simulation.initial_cash, 100_000.0);
         let lent = s.lend();
@@ -1297,10 +1414,10 @@ mod tests {
             env,
         )
         .unwrap();
-        assert_eq!(s.policy.max_quantity, Some(d("0.99999999999999999")));
-        assert_ne!(s.policy.max_quantity, Some(Decimal::ONE));
-        assert_eq!(s.policy.min_confidence, d("0.60000000000000001"));
-        assert_eq!(s.policy.max_order_value, Some(d("1000.0005")));
+        assert_eq!(s.gate.policy.max_quantity, Some(d("0.99999999999999999")));
+        assert_ne!(s.gate.policy.max_quantity, Some(Decimal::ONE));
+        assert_eq!(s.gate.policy.min_confidence, d("0.60000000000000001"));
+        assert_eq!(s.gate.policy.max_order_value, Some(d("1000.0005")));
         let a = &s.strategies["a"].policy;
         assert_eq!(a.max_quantity, Some(d("0.0015")));
         assert_eq!(a.max_order_value, Some(d("2000")));
@@ -1394,8 +1511,11 @@ mod tests {
         );
         assert_eq!(table["simulation"]["taker_fee_bps"].as_float(), Some(0.5));
         let s = Settings::from_table(table, "t.toml", env).unwrap();
-        assert_eq!(s.policy.max_quantity, Decimal::parse("0.99999999999999999"));
-        assert_eq!(s.policy.min_confidence, Decimal::parse("0.5").unwrap());
+        assert_eq!(
+            s.gate.policy.max_quantity,
+            Decimal::parse("0.99999999999999999")
+        );
+        assert_eq!(s.gate.policy.min_confidence, Decimal::parse("0.5").unwrap());
         assert_eq!(
             s.strategies["x"].policy.max_order_value,
             Decimal::parse("1000.5")
@@ -1530,9 +1650,37 @@ mod tests {
     }
 
     #[test]
+    fn serve_listen_and_exchange_are_parsed_at_load() {
+        let s = Settings::defaults();
+        assert_eq!(s.serve.listen, SocketAddr::from(([127, 0, 0, 1], 8080)));
+        assert_eq!(s.serve.exchange, ExchangeKind::Mock);
+        let s = Settings::from_toml(
+            "[serve]\nlisten = \"[::1]:0\"\nexchange = \"mock\"\n",
+            "t",
+            env,
+        )
+        .unwrap();
+        assert_eq!(s.serve.listen, "[::1]:0".parse().unwrap());
+        let err = |text: &str| {
+            Settings::from_toml(text, "t.toml", env)
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err("[serve]\nlisten = \"nowhere\"\n");
+        assert!(e.contains("serve.listen"), "{e}");
+        assert!(e.contains("\"nowhere\" is not an address:port"), "{e}");
+        let e = err("[serve]\nexchange = \"binance\"\n");
+        assert!(e.contains("serve.exchange"), "{e}");
+        assert!(
+            e.contains("\"binance\" is not an exchange; expected mock"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn defaults_are_open() {
         let s = Settings::defaults();
-        assert_eq!(s.scheme, Scheme::None);
-        assert!(s.allowlist.is_empty() && s.symbols.is_empty());
+        assert_eq!(s.gate.scheme, Scheme::None);
+        assert!(s.gate.allowlist.is_empty() && s.gate.symbols.is_empty());
     }
 }

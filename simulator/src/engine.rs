@@ -33,7 +33,7 @@ use std::path::Path;
 use alertgate_validator::replay::Slot;
 use alertgate_validator::{Decimal, Gate, Order, Rejection, Request};
 
-use crate::config::{Settings, SimulationSection};
+use crate::config::{GateSettings, SimulationSection};
 use crate::exchange::{decimal_to_f64, f64_to_decimal, Costs, Exchange, ExchangeOrder, OrderKind};
 use crate::input::InputError;
 use crate::latency::{Stage, StageLatency};
@@ -218,14 +218,16 @@ pub type Progress<'p> = &'p (dyn Fn(u64) + Sync);
 /// Events between progress calls.
 const PROGRESS_EVERY: u64 = 16_384;
 
-/// Replays `stream` against `market` with `settings`; `stream_name` names the
-/// stream in errors and `base_dir` anchors relative paths in the
-/// `[simulation]` section (empirical latency files).
+/// Replays `stream` against `market` through the gate of `settings`, with
+/// `simulation`'s latencies, costs and cash; `stream_name` names the stream
+/// in errors and `base_dir` anchors relative paths in the `[simulation]`
+/// section (empirical latency files).
 pub fn run(
     stream: &AlertStream,
     stream_name: &str,
     market: &MarketData,
-    settings: &Settings,
+    settings: &GateSettings,
+    simulation: &SimulationSection,
     base_dir: &Path,
     progress: Option<Progress<'_>>,
 ) -> Result<RunResult, ReplayError> {
@@ -240,6 +242,7 @@ pub fn run(
         stream_name,
         market,
         settings,
+        simulation,
         base_dir,
         gate,
         progress,
@@ -304,16 +307,18 @@ struct Engine<'a> {
 impl<'a> Engine<'a> {
     /// Sets up the run: latency streams, delivery draws, the gate's queue,
     /// the symbol of each body, the exchange and the bar queue.
+    // Private, called once by `run`, which takes the same inputs.
+    #[allow(clippy::too_many_arguments)]
     fn new(
         stream: &'a AlertStream,
         stream_name: &'a str,
         market: &'a MarketData,
-        settings: &Settings,
+        settings: &GateSettings,
+        sim: &SimulationSection,
         base_dir: &Path,
         gate: Gate<'a, Box<[Slot]>>,
         progress: Option<Progress<'a>>,
     ) -> Result<Engine<'a>, ReplayError> {
-        let sim = &settings.simulation;
         let stage = |s: Stage| {
             StageLatency::new(sim.latency.stage(s), s, sim.seed, base_dir)
                 .map_err(ReplayError::Config)
@@ -659,6 +664,7 @@ mod tests {
 
     mod replays {
         use super::super::*;
+        use crate::config::Settings;
         use crate::market::{Bar, MarketKind, MarketSeries};
         use crate::stream::RecordedRequest;
 
@@ -707,7 +713,8 @@ mod tests {
                 &stream,
                 "s.jsonl",
                 &market(),
-                &settings,
+                &settings.gate,
+                &settings.simulation,
                 Path::new("."),
                 None,
             )
@@ -797,7 +804,8 @@ mod tests {
                 &stream,
                 "s.jsonl",
                 &market(),
-                &settings,
+                &settings.gate,
+                &settings.simulation,
                 Path::new("."),
                 None,
             )

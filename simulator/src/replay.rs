@@ -230,7 +230,7 @@ impl Inputs {
                 "no market data: give --market SYMBOL=FILE.csv or --market-dir DIR, or simulation.market / simulation.market_dir".into(),
             ));
         }
-        let quotes: Vec<&str> = settings.quotes.iter().map(String::as_str).collect();
+        let quotes: Vec<&str> = settings.gate.quotes.iter().map(String::as_str).collect();
         let market = MarketData::load(&pairs, &dirs, &quotes)?;
         let stream = AlertStream::read(&stream_path)?;
         Ok(Inputs {
@@ -255,7 +255,8 @@ impl Inputs {
             &self.stream,
             &self.stream_name,
             &self.market,
-            settings,
+            &settings.gate,
+            &settings.simulation,
             &self.base_dir,
             progress,
         )?;

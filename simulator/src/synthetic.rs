@@ -9,7 +9,7 @@
 //! resting limit priced off nothing in particular, so some fill and some stay
 //! working.
 
-use crate::config::Settings;
+use crate::config::{GateSettings, Settings, SimulationSection};
 use crate::market::{Bar, MarketData, MarketKind, MarketSeries};
 use crate::stream::{AlertStream, RecordedRequest};
 
@@ -62,8 +62,10 @@ pub struct Workload {
     pub market: MarketData,
     /// The alerts, in arrival order.
     pub stream: AlertStream,
-    /// [`SETTINGS_TOML`].
-    pub settings: Settings,
+    /// [`SETTINGS_TOML`]'s gate.
+    pub gate: GateSettings,
+    /// [`SETTINGS_TOML`]'s `[simulation]`.
+    pub simulation: SimulationSection,
 }
 
 impl Workload {
@@ -84,7 +86,8 @@ impl Workload {
         Workload {
             market,
             stream,
-            settings,
+            gate: settings.gate,
+            simulation: settings.simulation,
         }
     }
 
@@ -179,7 +182,8 @@ mod tests {
             &a.stream,
             "synthetic",
             &a.market,
-            &a.settings,
+            &a.gate,
+            &a.simulation,
             std::path::Path::new("."),
             None,
         )

@@ -103,7 +103,16 @@ fn allocations_of_a_run(bars: i64) -> (u64, usize) {
     .unwrap();
     ALLOCATIONS.store(0, Ordering::Relaxed);
     COUNTING.with(|c| c.set(true));
-    let result = engine::run(&stream, "s.jsonl", &market, &settings, Path::new("."), None).unwrap();
+    let result = engine::run(
+        &stream,
+        "s.jsonl",
+        &market,
+        &settings.gate,
+        &settings.simulation,
+        Path::new("."),
+        None,
+    )
+    .unwrap();
     COUNTING.with(|c| c.set(false));
     (
         ALLOCATIONS.load(Ordering::Relaxed),

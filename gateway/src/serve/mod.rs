@@ -65,7 +65,7 @@ use tokio::sync::mpsc;
 
 use crate::clock::wall_clock_ms;
 use crate::UsageError;
-use alertgate_simulator::config::Settings;
+use alertgate_simulator::config::{GateSettings, ServeSection};
 use alertgate_simulator::market::MarketData;
 use execution::CircuitBreaker;
 use journal::{Durable, ExecOrder, Journal};
@@ -129,6 +129,17 @@ struct PerIpLimit {
 impl PerIpLimit {
     const MAX_TRACKED: usize = 100_000;
 
+    /// `[serve] per_ip_burst` and `per_ip_per_second`, if both are set.
+    fn of(serve: &ServeSection) -> Option<PerIpLimit> {
+        (serve.per_ip_per_second > 0 && serve.per_ip_burst > 0).then(|| PerIpLimit {
+            config: RateConfig {
+                burst: serve.per_ip_burst,
+                per_second: serve.per_ip_per_second,
+            },
+            buckets: Mutex::new(HashMap::new()),
+        })
+    }
+
     fn try_take(&self, ip: IpAddr, now_ms: i64) -> Result<(), Rejection> {
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() >= Self::MAX_TRACKED && !buckets.contains_key(&ip) {
@@ -144,14 +155,14 @@ impl PerIpLimit {
 
 /// Builds the gate of `settings`, its replay guard's `[replay] capacity`
 /// slots allocated on the heap.
-fn build_gate(settings: &'static Settings) -> Result<Gate<'static, Box<[Slot]>>, String> {
+fn build_gate(settings: &'static GateSettings) -> Result<Gate<'static, Box<[Slot]>>, String> {
     let lent: &'static _ = Box::leak(Box::new(settings.lend()));
     lent.gate().map_err(|e| format!("configuration: {e}"))
 }
 
 /// The strategy's shared replay store, keys under
 /// `alertgate:replay:<strategy>` (`default` for `POST /webhook`).
-fn open_store(settings: &Settings, strategy: &str) -> Result<Option<ReplayStore>, String> {
+fn open_store(settings: &GateSettings, strategy: &str) -> Result<Option<ReplayStore>, String> {
     let Some(url) = &settings.replay_store else {
         return Ok(None);
     };
@@ -160,7 +171,7 @@ fn open_store(settings: &Settings, strategy: &str) -> Result<Option<ReplayStore>
     } else {
         strategy
     };
-    ReplayStore::open(url, format!("alertgate:replay:{name}"))
+    ReplayStore::open(url.as_str(), format!("alertgate:replay:{name}"))
         .map(Some)
         .map_err(|e| e.to_string())
 }
@@ -173,108 +184,147 @@ fn resolve(base: &Path, p: &Path) -> PathBuf {
     }
 }
 
-/// Runs the gateway until SIGTERM or Ctrl-C.
-pub fn serve(args: &ServeArgs) -> Result<(), UsageError> {
-    let settings = Settings::load(&args.config, |k| std::env::var(k).ok())
-        .map_err(|e| UsageError(e.to_string()))?;
-    // The gates borrow their settings for the life of the process.
-    let settings: &'static Settings = Box::leak(Box::new(settings));
-    let serve = &settings.serve;
-    // A long-running gateway keeps its secrets out of files (which get
-    // copied, committed and backed up): only `secrets_env`.
-    let literal = std::iter::once(("", settings))
-        .chain(settings.strategies.iter().map(|(n, s)| (n.as_str(), s)))
-        .find(|(_, s)| s.secrets_in_file > 0);
-    if let Some((name, _)) = literal {
-        let section = if name.is_empty() {
-            "auth.secrets".to_string()
-        } else {
-            format!("strategies.{name}.auth.secrets")
-        };
-        return Err(UsageError(format!(
-            "{section}: serve takes secrets only from the environment; \
-             name the variables in secrets_env (literal secrets are for check and replay)"
-        )));
-    }
-    if serve.exchange != "mock" {
-        return Err(UsageError(format!(
-            "serve.exchange: {:?} is not an exchange; expected mock",
-            serve.exchange
-        )));
-    }
-    let base = args
-        .config
-        .parent()
-        .unwrap_or_else(|| Path::new("."))
-        .to_path_buf();
-    let journal_path = resolve(&base, &serve.journal);
-    let fills_path = resolve(&base, &serve.fills);
-    let market = match serve.market_source(&base) {
-        Some(source) => {
-            let (pairs, dirs) = source.inputs();
-            let quotes: Vec<&str> = settings.quotes.iter().map(String::as_str).collect();
-            let data = MarketData::load(&pairs, &dirs, &quotes)
-                .map_err(|e| UsageError(format!("serve.market: {e}")))?;
-            tracing::info!(
-                symbols = data.series.len(),
-                bars = data.bar_count(),
-                "market data loaded"
-            );
-            Some(MarketMarks::new(data))
-        }
-        None => None,
-    };
-    let mut trusted_proxies = Vec::new();
-    for p in &serve.trusted_proxies {
-        trusted_proxies.push(Cidr::parse(p).ok_or_else(|| {
-            UsageError(format!(
-                "serve.trusted_proxies: {p:?} is not an address or a CIDR"
-            ))
-        })?);
-    }
-    let listen = match args.listen {
-        Some(a) => a,
-        None => serve.listen.parse().map_err(|_| {
-            UsageError(format!(
-                "serve.listen: {:?} is not an address:port",
-                serve.listen
-            ))
-        })?,
-    };
+/// Each gate by strategy name, `""` being the top level (`POST /webhook`).
+type Gates = BTreeMap<String, &'static GateSettings>;
 
-    let mut strategies = BTreeMap::new();
-    strategies.insert(
-        String::new(),
-        Strategy {
-            gate: Mutex::new(build_gate(settings).map_err(UsageError)?),
-            max_body_bytes: settings.max_body_bytes,
-            quotes: settings.quotes.iter().map(String::as_str).collect(),
-            store: open_store(settings, "").map_err(UsageError)?,
-        },
+/// What `serve` runs on: the configuration file's sections, which the
+/// command line reads and checks.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The top-level gate (`POST /webhook`); its quotes also read
+    /// `[serve] market`'s symbols.
+    pub gate: GateSettings,
+    /// `[strategies.NAME]`: the gates of `POST /webhook/NAME`.
+    pub strategies: BTreeMap<String, GateSettings>,
+    /// `[serve]`.
+    pub serve: ServeSection,
+    /// The mock exchange's costs and starting cash (`[simulation]`).
+    pub mock: MockSettings,
+}
+
+/// A long-running gateway keeps its secrets out of files (which get
+/// copied, committed and backed up): only `secrets_env`.
+fn refuse_literal_secrets(gates: &Gates) -> Result<(), UsageError> {
+    let Some(name) = gates
+        .iter()
+        .find(|(_, s)| s.secrets_in_file > 0)
+        .map(|(name, _)| name)
+    else {
+        return Ok(());
+    };
+    let section = if name.is_empty() {
+        "auth.secrets".to_string()
+    } else {
+        format!("strategies.{name}.auth.secrets")
+    };
+    Err(UsageError(format!(
+        "{section}: serve takes secrets only from the environment; \
+         name the variables in secrets_env (literal secrets are for check and replay)"
+    )))
+}
+
+/// `[serve] market` loaded, its symbols read with `quotes`; `None` without
+/// it.
+fn load_market(
+    serve: &ServeSection,
+    base: &Path,
+    quotes: &[String],
+) -> Result<Option<MarketMarks>, UsageError> {
+    let Some(source) = serve.market_source(base) else {
+        return Ok(None);
+    };
+    let (pairs, dirs) = source.inputs();
+    let quotes: Vec<&str> = quotes.iter().map(String::as_str).collect();
+    let data = MarketData::load(&pairs, &dirs, &quotes)
+        .map_err(|e| UsageError(format!("serve.market: {e}")))?;
+    tracing::info!(
+        symbols = data.series.len(),
+        bars = data.bar_count(),
+        "market data loaded"
     );
-    for (name, s) in &settings.strategies {
-        strategies.insert(
-            name.clone(),
-            Strategy {
-                gate: Mutex::new(
-                    build_gate(s).map_err(|e| UsageError(format!("strategies.{name}: {e}")))?,
-                ),
-                max_body_bytes: s.max_body_bytes,
-                quotes: s.quotes.iter().map(String::as_str).collect(),
-                store: open_store(s, name)
-                    .map_err(|e| UsageError(format!("strategies.{name}: {e}")))?,
-            },
-        );
-    }
+    Ok(Some(MarketMarks::new(data)))
+}
 
-    // Recovery: the journal's accepted entries, the exchange's log.
-    let accepted = journal::recover(&journal_path)
-        .map_err(|e| UsageError(format!("journal {}: {e}", journal_path.display())))?;
-    let exchange = MockExchange::open(
-        &fills_path,
-        MockSettings::from_simulation(&settings.simulation),
-    )
-    .map_err(|e| UsageError(format!("fills {}: {e}", fills_path.display())))?;
+/// `[serve] trusted_proxies` as networks.
+fn trusted_proxies(serve: &ServeSection) -> Result<Vec<Cidr>, UsageError> {
+    serve
+        .trusted_proxies
+        .iter()
+        .map(|p| {
+            Cidr::parse(p).ok_or_else(|| {
+                UsageError(format!(
+                    "serve.trusted_proxies: {p:?} is not an address or a CIDR"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// One strategy's gate and replay store.
+fn build_strategy(name: &str, settings: &'static GateSettings) -> Result<Strategy, String> {
+    Ok(Strategy {
+        gate: Mutex::new(build_gate(settings)?),
+        max_body_bytes: settings.max_body_bytes,
+        quotes: settings.quotes.iter().map(String::as_str).collect(),
+        store: open_store(settings, name)?,
+    })
+}
+
+/// Every strategy's gate; errors name `strategies.NAME` but the top
+/// level's.
+fn build_strategies(gates: &Gates) -> Result<BTreeMap<String, Strategy>, UsageError> {
+    let mut strategies = BTreeMap::new();
+    for (name, settings) in gates {
+        let strategy = build_strategy(name, settings).map_err(|e| {
+            UsageError(if name.is_empty() {
+                e
+            } else {
+                format!("strategies.{name}: {e}")
+            })
+        })?;
+        strategies.insert(name.clone(), strategy);
+    }
+    Ok(strategies)
+}
+
+/// The journal and the mock exchange's log, resolved against the
+/// configuration file's directory.
+struct Paths {
+    journal: PathBuf,
+    fills: PathBuf,
+}
+
+/// Lets `strategy`'s gate remember an accepted journal entry still within
+/// its replay window at `now`.
+fn remember(strategy: &Strategy, entry: &journal::AcceptedEntry, now: i64) {
+    let mut gate = strategy.gate.lock().unwrap_or_else(|e| e.into_inner());
+    // A journal written before alert times were recorded: assume the latest
+    // time the gate could have accepted.
+    let timestamp_ms = entry.timestamp_ms.unwrap_or_else(|| {
+        entry
+            .accepted_ms
+            .saturating_add(gate.policy().max_future_skew_ms)
+    });
+    if gate.remembered_until_ms(entry.accepted_ms, timestamp_ms) >= now {
+        let remembered = gate.remember(&entry.replay_key, entry.accepted_ms, timestamp_ms);
+        if let Err(e) = remembered {
+            tracing::warn!(event = %entry.order.event_id, "not remembered: {e}");
+        }
+    }
+}
+
+/// Recovery: the journal's accepted entries are remembered by their gates,
+/// the mock exchange is rebuilt from its log; returns the exchange and the
+/// accepted orders it never received (to resume).
+fn recover(
+    paths: &Paths,
+    costs: MockSettings,
+    strategies: &BTreeMap<String, Strategy>,
+) -> Result<(MockExchange, Vec<ExecOrder>), UsageError> {
+    let accepted = journal::recover(&paths.journal)
+        .map_err(|e| UsageError(format!("journal {}: {e}", paths.journal.display())))?;
+    let exchange = MockExchange::open(&paths.fills, costs)
+        .map_err(|e| UsageError(format!("fills {}: {e}", paths.fills.display())))?;
     let recovered = exchange.recovery();
     if recovered.submits > 0 || recovered.legacy > 0 {
         tracing::info!(
@@ -289,68 +339,101 @@ pub fn serve(args: &ServeArgs) -> Result<(), UsageError> {
     let mut resume = Vec::new();
     for entry in accepted {
         if let Some(s) = strategies.get(&entry.strategy) {
-            let mut gate = s.gate.lock().unwrap_or_else(|e| e.into_inner());
-            // A journal written before alert times were recorded: assume
-            // the latest time the gate could have accepted.
-            let timestamp_ms = entry.timestamp_ms.unwrap_or_else(|| {
-                entry
-                    .accepted_ms
-                    .saturating_add(gate.policy().max_future_skew_ms)
-            });
-            if gate.remembered_until_ms(entry.accepted_ms, timestamp_ms) >= now {
-                let remembered = gate.remember(&entry.replay_key, entry.accepted_ms, timestamp_ms);
-                if let Err(e) = remembered {
-                    tracing::warn!(event = %entry.order.event_id, "not remembered: {e}");
-                }
-            }
+            remember(s, &entry, now);
         }
         if !exchange.has_submitted(&entry.order.client_order_id) {
             resume.push(entry.order);
         }
     }
+    Ok((exchange, resume))
+}
 
+/// What `serve` checked and built before opening the journal.
+struct Prepared {
+    strategies: BTreeMap<String, Strategy>,
+    trusted_proxies: Vec<Cidr>,
+    market: Option<MarketMarks>,
+    exchange: MockExchange,
+    resume: Vec<ExecOrder>,
+}
+
+/// The running gateway's parts: the handlers' state and what runs beside
+/// them.
+struct Started {
+    state: Arc<AppState>,
+    exchange: MockExchange,
+    order_rx: mpsc::UnboundedReceiver<ExecOrder>,
+    breaker: Arc<CircuitBreaker>,
+    metrics: Arc<Metrics>,
+    /// The journal's writer thread.
+    writer: std::thread::JoinHandle<()>,
+}
+
+/// Opens the journal, queues the orders to resume and assembles the
+/// handlers' state.
+fn start(serve: &ServeSection, journal_path: &Path, p: Prepared) -> Result<Started, UsageError> {
     let metrics = Arc::new(Metrics::default());
-    metrics.set_exchange(exchange.open_orders(), exchange.realized_pnl());
-    let seed_marks: HashMap<String, Decimal> = exchange
+    metrics.set_exchange(p.exchange.open_orders(), p.exchange.realized_pnl());
+    let seed_marks: HashMap<String, Decimal> = p
+        .exchange
         .last_market_prices()
         .map(|(symbol, price)| (symbol.to_string(), price))
         .collect();
-    let (journal, writer) = Journal::open(&journal_path, metrics.clone())
+    let (journal, writer) = Journal::open(journal_path, metrics.clone())
         .map_err(|e| UsageError(format!("journal {}: {e}", journal_path.display())))?;
     let breaker = Arc::new(CircuitBreaker::new(
         serve.circuit_failures,
         Duration::from_secs(serve.circuit_cooldown_s),
     ));
     let (orders, order_rx) = mpsc::unbounded_channel();
-    if !resume.is_empty() {
+    if !p.resume.is_empty() {
         tracing::info!(
-            orders = resume.len(),
+            orders = p.resume.len(),
             "resuming accepted orders never submitted"
         );
     }
-    for order in resume {
+    for order in p.resume {
         metrics.orders.fetch_add(1, Ordering::Relaxed);
         let _ = orders.send(order);
     }
     let state = Arc::new(AppState {
-        strategies,
-        trusted_proxies,
+        strategies: p.strategies,
+        trusted_proxies: p.trusted_proxies,
         body_timeout: Duration::from_millis(serve.body_timeout_ms),
-        per_ip: (serve.per_ip_per_second > 0 && serve.per_ip_burst > 0).then(|| PerIpLimit {
-            config: RateConfig {
-                burst: serve.per_ip_burst,
-                per_second: serve.per_ip_per_second,
-            },
-            buckets: Mutex::new(HashMap::new()),
-        }),
+        per_ip: PerIpLimit::of(serve),
         journal,
         orders,
         marks: Mutex::new(seed_marks),
-        market,
+        market: p.market,
         breaker: breaker.clone(),
         metrics: metrics.clone(),
     });
+    Ok(Started {
+        state,
+        exchange: p.exchange,
+        order_rx,
+        breaker,
+        metrics,
+        writer,
+    })
+}
 
+/// Serves on `listen` until a shutdown signal, then lets the executor
+/// drain and the journal's writer stop.
+fn run(
+    started: Started,
+    listen: SocketAddr,
+    header_timeout: Duration,
+    journal_path: &Path,
+) -> Result<(), UsageError> {
+    let Started {
+        state,
+        exchange,
+        order_rx,
+        breaker,
+        metrics,
+        writer,
+    } = started;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -366,7 +449,6 @@ pub fn serve(args: &ServeArgs) -> Result<(), UsageError> {
         tracing::info!(%local, journal = %journal_path.display(), "listening");
         // The address line on stdout is for scripts and tests (port 0).
         println!("listening on {local}");
-        let header_timeout = Duration::from_millis(settings.serve.header_timeout_ms);
         let app = router(state);
         accept_loop(listener, app, header_timeout).await;
         // `app` (and with it the journal's and executor's senders) is gone:
@@ -379,6 +461,40 @@ pub fn serve(args: &ServeArgs) -> Result<(), UsageError> {
     let _ = writer.join();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Runs the gateway until SIGTERM or Ctrl-C: validates the configuration,
+/// builds the strategies' gates, recovers from the journal and the
+/// exchange's log, then serves.
+/// `args.config` anchors `[serve]`'s relative paths.
+pub fn serve(args: &ServeArgs, config: ServeConfig) -> Result<(), UsageError> {
+    // The gates borrow their settings for the life of the process.
+    let settings: &'static ServeConfig = Box::leak(Box::new(config));
+    let gates: Gates = std::iter::once((String::new(), &settings.gate))
+        .chain(settings.strategies.iter().map(|(n, s)| (n.clone(), s)))
+        .collect();
+    refuse_literal_secrets(&gates)?;
+    let serve = &settings.serve;
+    let base = args.config.parent().unwrap_or_else(|| Path::new("."));
+    let paths = Paths {
+        journal: resolve(base, &serve.journal),
+        fills: resolve(base, &serve.fills),
+    };
+    let market = load_market(serve, base, &settings.gate.quotes)?;
+    let trusted_proxies = trusted_proxies(serve)?;
+    let listen = args.listen.unwrap_or(serve.listen);
+    let strategies = build_strategies(&gates)?;
+    let (exchange, resume) = recover(&paths, settings.mock, &strategies)?;
+    let prepared = Prepared {
+        strategies,
+        trusted_proxies,
+        market,
+        exchange,
+        resume,
+    };
+    let started = start(serve, &paths.journal, prepared)?;
+    let header_timeout = Duration::from_millis(serve.header_timeout_ms);
+    run(started, listen, header_timeout, &paths.journal)
 }
 
 fn router(state: Arc<AppState>) -> Router {
