@@ -11,6 +11,12 @@
 //! Secrets come from `secrets` (literal strings, for tests) or `secrets_env`
 //! (names of environment variables, for everything else). They are never
 //! printed: [`Secret`]'s `Debug` is redacted.
+//!
+//! This module reads the gate's sections (resolved per gate into a
+//! [`GateSettings`], one resolver per section; a strategy's gate is the top
+//! level's with the sections it gives replaced whole) and `[simulation]`.
+//! `[serve]` is the gateway's to read; the command line reads the file once
+//! and composes both.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -578,8 +584,9 @@ impl StoreUrl {
     }
 }
 
-/// A checked configuration file: the top-level gate, `[simulation]`,
-/// `[serve]` and each strategy's gate.
+/// The simulator's sections of a checked configuration file: the
+/// top-level gate, `[simulation]` and each strategy's gate (`[serve]` is the
+/// gateway's, `alertgate_gateway::serve::settings`).
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// The top-level gate (`POST /webhook`, `check`, `replay`).
