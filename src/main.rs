@@ -6,9 +6,10 @@ use std::process::ExitCode;
 
 use alertgate_gateway::send::{self, SendArgs};
 use alertgate_gateway::serve::mock::MockSettings;
+use alertgate_gateway::serve::settings::ServeSection;
 use alertgate_gateway::serve::{self, ServeArgs, ServeConfig};
 use alertgate_gateway::UsageError;
-use alertgate_simulator::config::Settings;
+use alertgate_simulator::config::{ConfigFileError, Settings};
 use alertgate_simulator::replay::{self, ReplayArgs};
 use clap::{Parser, Subcommand};
 
@@ -103,15 +104,24 @@ fn main() -> ExitCode {
     }
 }
 
-/// `serve`'s configuration: the file `args` names, read and checked, its
-/// sections handed to the gateway.
+/// `serve`'s configuration: the file `args` names, read once, the
+/// simulator's sections (gates, `[simulation]`) and the gateway's
+/// (`[serve]`) each checked by their crate.
 fn serve_config(args: &ServeArgs) -> Result<ServeConfig, UsageError> {
-    let settings = Settings::load(&args.config, |k| std::env::var(k).ok())
-        .map_err(|e| UsageError(e.to_string()))?;
+    let usage = |e: ConfigFileError| UsageError(e.to_string());
+    let origin = args.config.display().to_string();
+    let text = std::fs::read_to_string(&args.config).map_err(|source| {
+        usage(ConfigFileError::Read {
+            path: origin.clone(),
+            source,
+        })
+    })?;
+    let settings = Settings::from_toml(&text, &origin, |k| std::env::var(k).ok()).map_err(usage)?;
+    let serve = ServeSection::from_toml(&text, &origin).map_err(usage)?;
     Ok(ServeConfig {
         mock: MockSettings::from_simulation(&settings.simulation),
         gate: settings.gate,
         strategies: settings.strategies,
-        serve: settings.serve,
+        serve,
     })
 }

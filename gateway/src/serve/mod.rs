@@ -40,6 +40,7 @@ pub mod metrics;
 pub mod mock;
 pub mod refusal;
 pub mod replay_store;
+pub mod settings;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -65,7 +66,7 @@ use tokio::sync::mpsc;
 
 use crate::clock::wall_clock_ms;
 use crate::UsageError;
-use alertgate_simulator::config::{GateSettings, ServeSection};
+use alertgate_simulator::config::GateSettings;
 use alertgate_simulator::market::MarketData;
 use execution::CircuitBreaker;
 use journal::{Durable, ExecOrder, Journal};
@@ -74,6 +75,7 @@ use metrics::Metrics;
 use mock::{MockExchange, MockSettings};
 use refusal::Refusal;
 use replay_store::{Claim, ReplayStore};
+use settings::ServeSection;
 
 /// Arguments of `alertgate serve`.
 #[derive(Debug, Clone, clap::Args)]

@@ -1,0 +1,280 @@
+//! `[serve]`: the gateway's section of the configuration file, read by the
+//! gateway itself; the other sections are the simulator's
+//! ([`alertgate_simulator::config`]), and the command line composes the two.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use alertgate_simulator::config::ConfigFileError;
+use serde::de::{self, Deserializer};
+use serde::Deserialize;
+
+/// `[serve]`: the HTTP gateway (`alertgate serve`). Paths are relative to
+/// the configuration file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeSection {
+    /// Listen address when `--listen` is not given. Default `127.0.0.1:8080`.
+    #[serde(deserialize_with = "listen_address")]
+    pub listen: SocketAddr,
+    /// The decision journal (JSON Lines, append-only). Default
+    /// `journal.jsonl`.
+    pub journal: PathBuf,
+    /// The mock exchange's log (JSON Lines): every order submitted, with
+    /// the price observed at submission, and every fill (see
+    /// [`super::mock`]). Default `fills.jsonl`.
+    pub fills: PathBuf,
+    /// Proxies whose `X-Forwarded-For` is believed (CIDR or address).
+    /// Default none: the peer address is the source.
+    pub trusted_proxies: Vec<String>,
+    /// Time allowed for a request's headers, ms. Default 5000.
+    pub header_timeout_ms: u64,
+    /// Time allowed for a request's body, ms. Default 5000.
+    pub body_timeout_ms: u64,
+    /// Per source address: requests back to back (0 = no per-address
+    /// limit). Counts every request, accepted or not, before the gate.
+    /// Default 0.
+    pub per_ip_burst: u32,
+    /// Per source address: refill, requests per second. Default 0.
+    pub per_ip_per_second: u32,
+    /// Execution venue: only `mock`, paper trading on `replay`'s exchange
+    /// (fill rules, brackets, FIFO PnL) on the wall clock, with prices
+    /// observed from `market` or the alerts, and the fees, slippage and
+    /// starting cash of `[simulation]` (see [`super::mock`]).
+    pub exchange: ExchangeKind,
+    /// Market data for the mock exchange's prices, in `alertgate replay`'s
+    /// formats (CSV bars or trades, see [`alertgate_simulator::market`]); read once at
+    /// start, and a bad file stops the start (exit 2, naming file and
+    /// line). One of:
+    ///
+    /// - a directory, as `--market-dir`: every `*.csv` in it, the file name
+    ///   being the symbol (`market/BTC-USDT.csv`);
+    /// - a file, the file name being the symbol (`market/BTC-USDT.csv`);
+    /// - `SYMBOL=FILE`, as `--market`, for a file whose name is not its
+    ///   symbol (`"BTC/USDT=btc.csv"`). An existing path is always read as a
+    ///   path, even if it holds a `=`.
+    ///
+    /// Symbols are read with the top-level `[policy] quotes`.
+    ///
+    /// How the marks are taken (`replay`'s rule, at the alert's own time),
+    /// what they value and what happens without one: `docs/gateway.md`,
+    /// *Mark prices* (the code: [`super::marks`]). Default: none (no
+    /// marks).
+    pub market: Option<String>,
+    /// Consecutive execution failures that open the circuit breaker.
+    /// Default 5.
+    pub circuit_failures: u32,
+    /// How long an open circuit rejects requests (`circuit_open`, 503), s.
+    /// Default 30.
+    pub circuit_cooldown_s: u64,
+}
+
+impl Default for ServeSection {
+    fn default() -> Self {
+        ServeSection {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            journal: "journal.jsonl".into(),
+            fills: "fills.jsonl".into(),
+            trusted_proxies: Vec::new(),
+            header_timeout_ms: 5000,
+            body_timeout_ms: 5000,
+            per_ip_burst: 0,
+            per_ip_per_second: 0,
+            exchange: ExchangeKind::Mock,
+            market: None,
+            circuit_failures: 5,
+            circuit_cooldown_s: 30,
+        }
+    }
+}
+
+/// `[serve] exchange`: the execution venue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExchangeKind {
+    /// `mock`: paper trading on `replay`'s exchange (see
+    /// [`super::mock`]).
+    #[default]
+    Mock,
+}
+
+impl<'de> Deserialize<'de> for ExchangeKind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        match name.as_str() {
+            "mock" => Ok(ExchangeKind::Mock),
+            _ => Err(de::Error::custom(format!(
+                "{name:?} is not an exchange; expected mock"
+            ))),
+        }
+    }
+}
+
+/// `[serve] listen`: an `ADDRESS:PORT`, parsed at load.
+fn listen_address<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse()
+        .map_err(|_| de::Error::custom(format!("{text:?} is not an address:port")))
+}
+
+/// Where `[serve] market` points, resolved against the configuration
+/// file's directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarketSource {
+    /// A directory of `SYMBOL.csv` files (`--market-dir`).
+    Dir(PathBuf),
+    /// One file and its symbol, as written (normalized on load).
+    File {
+        /// The symbol: the file name's stem, or `SYMBOL` of `SYMBOL=FILE`.
+        symbol: String,
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+impl MarketSource {
+    /// The `(SYMBOL, FILE)` pairs and directories that
+    /// [`MarketData::load`](alertgate_simulator::market::MarketData::load) takes.
+    pub fn inputs(&self) -> (Vec<(String, PathBuf)>, Vec<PathBuf>) {
+        match self {
+            MarketSource::Dir(dir) => (Vec::new(), vec![dir.clone()]),
+            MarketSource::File { symbol, path } => {
+                (vec![(symbol.clone(), path.clone())], Vec::new())
+            }
+        }
+    }
+}
+
+impl ServeSection {
+    /// `market` resolved against `base` (the configuration file's
+    /// directory): an existing directory or file as such, else `SYMBOL=FILE`
+    /// when it has that form, else a file (which loading then reports as
+    /// missing). `None` without `market`.
+    pub fn market_source(&self, base: &Path) -> Option<MarketSource> {
+        let text = self.market.as_deref()?;
+        let path = base.join(text);
+        let by_name = |path: PathBuf| MarketSource::File {
+            symbol: path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            path,
+        };
+        if path.is_dir() {
+            return Some(MarketSource::Dir(path));
+        }
+        if path.is_file() {
+            return Some(by_name(path));
+        }
+        Some(match text.split_once('=') {
+            Some((symbol, file)) if !symbol.is_empty() && !file.is_empty() => MarketSource::File {
+                symbol: symbol.to_string(),
+                path: base.join(file),
+            },
+            _ => by_name(path),
+        })
+    }
+
+    /// `[serve]` of the configuration file `text` (from `origin`, named in
+    /// errors); the file's other sections are the simulator's to read
+    /// ([`alertgate_simulator::config`]).
+    pub fn from_toml(text: &str, origin: &str) -> Result<ServeSection, ConfigFileError> {
+        /// The file, as far as the gateway reads it.
+        #[derive(Deserialize)]
+        struct File {
+            #[serde(default)]
+            serve: ServeSection,
+        }
+        let file: File =
+            toml::from_str(text).map_err(|e| ConfigFileError::parse(origin, text, &e))?;
+        file.serve.validate()?;
+        Ok(file.serve)
+    }
+
+    fn validate(&self) -> Result<(), ConfigFileError> {
+        if self.market.as_deref().is_some_and(|m| m.trim().is_empty()) {
+            return Err(ConfigFileError::Invalid {
+                setting: "serve.market".into(),
+                message: "empty; expected a directory, a CSV file or SYMBOL=FILE.csv".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_market_is_a_directory_a_file_or_symbol_equals_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path();
+        std::fs::create_dir(base.join("market")).unwrap();
+        std::fs::write(base.join("market/BTC-USDT.csv"), "").unwrap();
+        std::fs::write(base.join("a=b.csv"), "").unwrap();
+        let source = |value: &str| {
+            let text = format!("[serve]\nmarket = {value:?}\n");
+            ServeSection::from_toml(&text, "t.toml")
+                .unwrap()
+                .market_source(base)
+                .unwrap()
+        };
+        assert_eq!(source("market"), MarketSource::Dir(base.join("market")));
+        assert_eq!(
+            source("market/BTC-USDT.csv"),
+            MarketSource::File {
+                symbol: "BTC-USDT".into(),
+                path: base.join("market/BTC-USDT.csv")
+            }
+        );
+        assert_eq!(
+            source("BTC/USDT=btc.csv"),
+            MarketSource::File {
+                symbol: "BTC/USDT".into(),
+                path: base.join("btc.csv")
+            }
+        );
+        // An existing path is a path, `=` or not.
+        assert_eq!(
+            source("a=b.csv"),
+            MarketSource::File {
+                symbol: "a=b".into(),
+                path: base.join("a=b.csv")
+            }
+        );
+        let (pairs, dirs) = source("market").inputs();
+        assert!(pairs.is_empty() && dirs == [base.join("market")]);
+        assert_eq!(ServeSection::default().market_source(base), None);
+        let err = ServeSection::from_toml("[serve]\nmarket = \" \"\n", "t.toml").unwrap_err();
+        assert!(err.to_string().contains("serve.market"), "{err}");
+        let err = ServeSection::from_toml("[serve]\nmarket_dir = \"m\"\n", "t.toml").unwrap_err();
+        assert!(err.to_string().contains("market_dir"), "{err}");
+    }
+
+    #[test]
+    fn serve_listen_and_exchange_are_parsed_at_load() {
+        let s = ServeSection::default();
+        assert_eq!(s.listen, SocketAddr::from(([127, 0, 0, 1], 8080)));
+        assert_eq!(s.exchange, ExchangeKind::Mock);
+        let s = ServeSection::from_toml(
+            "[policy]\nmax_quantity = 1\n[serve]\nlisten = \"[::1]:0\"\nexchange = \"mock\"\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(s.listen, "[::1]:0".parse().unwrap());
+        let err = |text: &str| {
+            ServeSection::from_toml(text, "t.toml")
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err("[serve]\nlisten = \"nowhere\"\n");
+        assert!(e.contains("serve.listen"), "{e}");
+        assert!(e.contains("\"nowhere\" is not an address:port"), "{e}");
+        let e = err("[serve]\nexchange = \"binance\"\n");
+        assert!(e.contains("serve.exchange"), "{e}");
+        assert!(
+            e.contains("\"binance\" is not an exchange; expected mock"),
+            "{e}"
+        );
+    }
+}
