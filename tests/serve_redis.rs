@@ -123,6 +123,48 @@ fn journal(dir: &Path) -> Vec<serde_json::Value> {
     json_lines(&dir.join("journal.jsonl"))
 }
 
+/// Issue 9 on the shared store: an alert stamped ahead of the clock stays
+/// fresh past `max_age` after its acceptance, so its claim must outlive that
+/// too. A copy sent to the other replica 1.5 s later (max_age 1 s) is a
+/// replay, and only one order exists.
+#[test]
+fn a_claim_lives_while_the_alert_is_fresh() {
+    let Some((_redis, redis_port)) = redis_server() else {
+        return;
+    };
+    let store = format!("redis://127.0.0.1:{redis_port}");
+    let rest = format!(
+        r#"
+[policy]
+max_age_s = 1
+max_future_skew_s = 60
+[replay]
+store = "{store}"
+[network]
+allowlist = ["tradingview"]
+[serve]
+trusted_proxies = ["127.0.0.1"]
+"#
+    );
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = start(&gate_config(a_dir.path(), &rest));
+    let b = start(&gate_config(b_dir.path(), &rest));
+    let body = format!(
+        r#"{{"symbol":"BTCUSDT","side":"buy","type":"limit","price":"100","quantity":"0.1","timestamp":{},"event_id":"ahead-1"}}"#,
+        (now_s() + 30) * 1000
+    );
+    assert_eq!(post(a.port, body.as_bytes()), (200, "accepted".to_string()));
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    assert_eq!(post(b.port, body.as_bytes()), (409, "replayed".to_string()));
+    drop((a, b));
+    let accepted = [journal(a_dir.path()), journal(b_dir.path())]
+        .iter()
+        .flatten()
+        .filter(|l| l["decision"]["accepted"] == true)
+        .count();
+    assert_eq!(accepted, 1);
+}
+
 #[test]
 fn two_gateways_sharing_redis_accept_an_event_once() {
     let Some((_redis, redis_port)) = redis_server() else {
