@@ -212,7 +212,7 @@ fn sma(bars: &[Bar], end: usize, n: usize) -> i64 {
 fn alerts(rng: &mut ChaCha8Rng, symbol: &Symbol, bars: &[Bar], out: &mut Vec<Line>) {
     // +1 long, −1 short, 0 flat, as the strategy believes.
     let mut state = 0i64;
-    let mut signals = 0;
+    let mut signals = 0u32;
     for i in SLOW..bars.len() - 1 {
         let (fast, slow) = (sma(bars, i, FAST), sma(bars, i, SLOW));
         let (pfast, pslow) = (sma(bars, i - 1, FAST), sma(bars, i - 1, SLOW));
@@ -269,35 +269,52 @@ fn alerts(rng: &mut ChaCha8Rng, symbol: &Symbol, bars: &[Bar], out: &mut Vec<Lin
         let received = sent + rng.gen_range(30..250);
         out.push(line(received, sent, &id, &b, TRADINGVIEW_IP));
 
-        match signals {
-            // A retry of the same delivery two seconds later.
-            3 => out.push(line(received + 2_000, sent, &id, &b, TRADINGVIEW_IP)),
-            // A body altered after signing.
-            7 => {
-                let tampered = b.replace(&format!("\"qty\":\"{qty}\""), "\"qty\":\"0.9\"");
-                let mut l = line(
-                    received + 1_000,
-                    sent,
-                    &format!("{id}-x"),
-                    &b,
-                    TRADINGVIEW_IP,
-                );
-                l.text = l.text.replace(&escape_json(&b), &escape_json(&tampered));
-                out.push(l);
-            }
-            // The same signal from an unknown address.
-            11 => out.push(line(
-                received + 500,
-                sent,
-                &format!("{id}-y"),
-                &b,
-                "203.0.113.9",
-            )),
-            _ => {}
-        }
+        out.extend(adversarial_copies(signals, received, sent, &id, &b, &qty));
     }
-    // A signal TradingView delivered eight minutes late (freshly signed by
-    // the relay, but the alert's own time is stale).
+    out.push(late_alert(symbol, bars));
+}
+
+/// The copies of the `signals`-th signal's alert (`b`, sent as `id`) that
+/// test the gate: a retry, a tampered body, an unknown address.
+fn adversarial_copies(
+    signals: u32,
+    received: i64,
+    sent: i64,
+    id: &str,
+    b: &str,
+    qty: &str,
+) -> Option<Line> {
+    match signals {
+        // A retry of the same delivery two seconds later.
+        3 => Some(line(received + 2_000, sent, id, b, TRADINGVIEW_IP)),
+        // A body altered after signing.
+        7 => {
+            let tampered = b.replace(&format!("\"qty\":\"{qty}\""), "\"qty\":\"0.9\"");
+            let mut l = line(
+                received + 1_000,
+                sent,
+                &format!("{id}-x"),
+                b,
+                TRADINGVIEW_IP,
+            );
+            l.text = l.text.replace(&escape_json(b), &escape_json(&tampered));
+            Some(l)
+        }
+        // The same signal from an unknown address.
+        11 => Some(line(
+            received + 500,
+            sent,
+            &format!("{id}-y"),
+            b,
+            "203.0.113.9",
+        )),
+        _ => None,
+    }
+}
+
+/// A signal TradingView delivered eight minutes late (freshly signed by
+/// the relay, but the alert's own time is stale).
+fn late_alert(symbol: &Symbol, bars: &[Bar]) -> Line {
     let late = &bars[bars.len() / 2];
     let b = body(
         symbol.ticker,
@@ -311,13 +328,8 @@ fn alerts(rng: &mut ChaCha8Rng, symbol: &Symbol, bars: &[Bar], out: &mut Vec<Lin
         late.time_ms,
     );
     let received = late.time_ms + 8 * 60_000;
-    out.push(line(
-        received,
-        received - 100,
-        &format!("late-{}", symbol.file),
-        &b,
-        TRADINGVIEW_IP,
-    ));
+    let id = format!("late-{}", symbol.file);
+    line(received, received - 100, &id, &b, TRADINGVIEW_IP)
 }
 
 fn escape_json(s: &str) -> String {

@@ -323,6 +323,30 @@ impl fmt::Display for OptDecimal<'_> {
     }
 }
 
+/// Why an order without a mark is refused ([`Rejection::UnpricedOrder`]).
+const UNPRICED: &str = "no mark price is known and the alert's own price does not bound what this order can cost (only a buy limit's does; policy.trust_alert_prices values orders at the alert's price)";
+
+/// [`Rejection::InvertedBracket`]'s message.
+fn write_inverted_bracket(
+    f: &mut fmt::Formatter<'_>,
+    side: &str,
+    stop_loss: &Option<Decimal>,
+    reference: &Decimal,
+    take_profit: &Option<Decimal>,
+) -> fmt::Result {
+    let rule = if side == "buy" {
+        "stop_loss < reference < take_profit"
+    } else {
+        "take_profit < reference < stop_loss"
+    };
+    write!(
+        f,
+        "{side} bracket must satisfy {rule}; got stop_loss {} reference {reference} take_profit {}",
+        OptDecimal(stop_loss),
+        OptDecimal(take_profit)
+    )
+}
+
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -382,26 +406,15 @@ impl fmt::Display for Rejection {
             Rejection::OrderValueTooLarge { value, max } => {
                 write!(f, "order value {value} is above max_order_value {max}")
             }
-            Rejection::UnpricedOrder { max } => write!(
-                f,
-                "no mark price is known and the alert's own price does not bound what this order can cost (only a buy limit's does; policy.trust_alert_prices values orders at the alert's price): cannot check max_order_value {max}"
-            ),
+            Rejection::UnpricedOrder { max } => {
+                write!(f, "{UNPRICED}: cannot check max_order_value {max}")
+            }
             Rejection::InvertedBracket {
                 side,
                 stop_loss,
                 reference,
                 take_profit,
-            } => write!(
-                f,
-                "{side} bracket must satisfy {}; got stop_loss {} reference {reference} take_profit {}",
-                if *side == "buy" {
-                    "stop_loss < reference < take_profit"
-                } else {
-                    "take_profit < reference < stop_loss"
-                },
-                OptDecimal(stop_loss),
-                OptDecimal(take_profit)
-            ),
+            } => write_inverted_bracket(f, side, stop_loss, reference, take_profit),
             Rejection::Stale { age_ms, max_age_ms } => write!(
                 f,
                 "alert timestamp is {age_ms} ms old; at most {max_age_ms} ms is allowed"

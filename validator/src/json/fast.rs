@@ -114,57 +114,8 @@ fn simple<'a, M: Members<'a>>(b: &'a [u8], members: &mut M) -> Option<()> {
             i = simple_ws(b, i);
             c = *b.get(i)?;
         }
-        let value = match c {
-            b'"' => {
-                let (raw, end) = simple_string(b, i + 1)?;
-                i = end;
-                RawValue::String(JsonStr {
-                    raw,
-                    decoded_len: raw.len(),
-                })
-            }
-            b'-' | b'0'..=b'9' => {
-                let start = i;
-                if c == b'-' {
-                    i += 1;
-                }
-                // A leading zero followed by a digit is not handled: the
-                // digit is neither `,` nor `}` below.
-                // The digits are read into `m` on the way (wrapping: only
-                // texts of at most 18 bytes, below 10^18, keep it).
-                let mut m: u64 = 0;
-                match b.get(i) {
-                    Some(b'0') => i += 1,
-                    Some(b'1'..=b'9') => i = simple_digits(b, i, &mut m),
-                    _ => return None,
-                }
-                let mut scale = 0;
-                if b.get(i) == Some(&b'.') {
-                    if !matches!(b.get(i + 1), Some(b'0'..=b'9')) {
-                        return None;
-                    }
-                    let end = simple_digits(b, i + 1, &mut m);
-                    scale = end - i - 1;
-                    i = end;
-                }
-                // An exponent is not handled either (`e` is neither).
-                let text = b.get(start..i)?;
-                RawValue::Number(text, Pre::of_digits(text.len(), c == b'-', m, scale))
-            }
-            b't' if b.get(i..i + 4) == Some(b"true") => {
-                i += 4;
-                RawValue::Bool(true)
-            }
-            b'f' if b.get(i..i + 5) == Some(b"false") => {
-                i += 5;
-                RawValue::Bool(false)
-            }
-            b'n' if b.get(i..i + 4) == Some(b"null") => {
-                i += 4;
-                RawValue::Null
-            }
-            _ => return None,
-        };
+        let (value, end) = simple_value(b, i, c)?;
+        i = end;
         members.member(key, value).ok()?;
         // After the value: `,` and the next key, or `}` and the end.
         let mut c = b.get(i).copied();
@@ -178,6 +129,60 @@ fn simple<'a, M: Members<'a>>(b: &'a [u8], members: &mut M) -> Option<()> {
             _ => return None,
         }
     }
+}
+
+/// The value starting at `b[i] == c` (not whitespace) and the index after
+/// it; `None` for what the fast path does not handle.
+#[inline(always)]
+fn simple_value(b: &[u8], i: usize, c: u8) -> Option<(RawValue<'_>, usize)> {
+    Some(match c {
+        b'"' => {
+            let (raw, end) = simple_string(b, i + 1)?;
+            let value = RawValue::String(JsonStr {
+                raw,
+                decoded_len: raw.len(),
+            });
+            (value, end)
+        }
+        b'-' | b'0'..=b'9' => simple_number(b, i, c)?,
+        b't' if b.get(i..i + 4) == Some(b"true") => (RawValue::Bool(true), i + 4),
+        b'f' if b.get(i..i + 5) == Some(b"false") => (RawValue::Bool(false), i + 5),
+        b'n' if b.get(i..i + 4) == Some(b"null") => (RawValue::Null, i + 4),
+        _ => return None,
+    })
+}
+
+/// The number starting at `b[start] == c` (`-` or a digit) and the index
+/// after it.
+#[inline(always)]
+fn simple_number(b: &[u8], start: usize, c: u8) -> Option<(RawValue<'_>, usize)> {
+    let mut i = start;
+    if c == b'-' {
+        i += 1;
+    }
+    // A leading zero followed by a digit is not handled: the digit is
+    // neither `,` nor `}` after the value.
+    // The digits are read into `m` on the way (wrapping: only texts of at
+    // most 18 bytes, below 10^18, keep it).
+    let mut m: u64 = 0;
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => i = simple_digits(b, i, &mut m),
+        _ => return None,
+    }
+    let mut scale = 0;
+    if b.get(i) == Some(&b'.') {
+        if !matches!(b.get(i + 1), Some(b'0'..=b'9')) {
+            return None;
+        }
+        let end = simple_digits(b, i + 1, &mut m);
+        scale = end - i - 1;
+        i = end;
+    }
+    // An exponent is not handled either (`e` is neither).
+    let text = b.get(start..i)?;
+    let pre = Pre::of_digits(text.len(), c == b'-', m, scale);
+    Some((RawValue::Number(text, pre), i))
 }
 
 /// Index of the first non-digit at or after `i`, with the digits from `i`
