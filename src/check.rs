@@ -5,15 +5,18 @@
 //! written by the validator's own encoder, so what `check` prints is exactly
 //! what the gateway would answer.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use alertgate_validator::replay::Slot;
 use alertgate_validator::{encode, Decimal, Gate, Request};
 
 use alertgate_gateway::clock::wall_clock_ms;
 use alertgate_simulator::config::Settings;
+
+use crate::error::{usage, CliError};
 
 /// Arguments of `alertgate check`.
 #[derive(Debug, Clone, clap::Args)]
@@ -38,30 +41,46 @@ pub struct CheckArgs {
     pub mark_price: Option<String>,
 }
 
-pub use alertgate_gateway::UsageError;
+/// Decides the request and prints the decision: exit 0 accepted, 1
+/// rejected, 2 on a usage or configuration error (on stderr).
+pub fn run(args: &CheckArgs) -> ExitCode {
+    match read_body(args).and_then(|body| check(args, &body)) {
+        Ok(checked) => {
+            let mut out = std::io::stdout().lock();
+            if writeln!(out, "{}", checked.line).is_err() {
+                return ExitCode::from(2);
+            }
+            ExitCode::from(if checked.accepted { 0 } else { 1 })
+        }
+        Err(e) => {
+            eprintln!("alertgate check: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
 
 /// Splits `Name: value` at the first colon; the value's surrounding spaces
 /// are dropped.
-pub fn parse_header(text: &str) -> Result<(String, String), UsageError> {
+pub fn parse_header(text: &str) -> Result<(String, String), CliError> {
     match text.split_once(':') {
         Some((name, value)) if !name.trim().is_empty() && !name.contains(char::is_whitespace) => {
             Ok((name.to_string(), value.trim().to_string()))
         }
-        _ => Err(UsageError(format!(
+        _ => Err(usage(format!(
             "header {text:?} is not of the form 'Name: value'"
         ))),
     }
 }
 
 /// `--now`: Unix seconds or RFC 3339, to Unix ms.
-pub fn parse_now(text: &str) -> Result<i64, UsageError> {
+pub fn parse_now(text: &str) -> Result<i64, CliError> {
     let ms = if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         text.parse::<i64>().ok().and_then(|s| s.checked_mul(1000))
     } else {
         alertgate_validator::time::parse_rfc3339(text)
     };
     ms.ok_or_else(|| {
-        UsageError(format!(
+        usage(format!(
             "--now {text:?} is neither Unix seconds nor RFC 3339 (2019-08-27T09:56:00Z)"
         ))
     })
@@ -76,10 +95,9 @@ pub struct Checked {
 }
 
 /// Runs `check` with the body already read.
-pub fn check(args: &CheckArgs, body: &[u8]) -> Result<Checked, UsageError> {
+pub fn check(args: &CheckArgs, body: &[u8]) -> Result<Checked, CliError> {
     let settings = match &args.config {
-        Some(path) => Settings::load(path, |k| std::env::var(k).ok())
-            .map_err(|e| UsageError(e.to_string()))?,
+        Some(path) => Settings::load(path, |k| std::env::var(k).ok())?,
         None => Settings::defaults(),
     };
     let headers = args
@@ -101,15 +119,14 @@ pub fn check(args: &CheckArgs, body: &[u8]) -> Result<Checked, UsageError> {
         .map(|p| {
             Decimal::parse(p)
                 .filter(Decimal::is_positive)
-                .ok_or_else(|| UsageError(format!("--mark-price {p:?} is not a positive decimal")))
+                .ok_or_else(|| usage(format!("--mark-price {p:?} is not a positive decimal")))
         })
         .transpose()?;
 
     let lent = settings.lend();
     // One request: a replay guard of one slot is all `check` needs, whatever
     // `[replay] capacity` says.
-    let mut gate: Gate<'_, [Slot; 1]> =
-        Gate::new(lent.config()).map_err(|e| UsageError(format!("configuration: {e}")))?;
+    let mut gate: Gate<'_, [Slot; 1]> = Gate::new(lent.config())?;
     let decision = gate.check(
         &Request {
             body,
@@ -120,25 +137,29 @@ pub fn check(args: &CheckArgs, body: &[u8]) -> Result<Checked, UsageError> {
         now_ms,
     );
     let mut buf = vec![0u8; 4096];
-    let n = encode::write_decision(&decision, &mut buf)
-        .map_err(|e| UsageError(format!("internal: {e}")))?;
+    let n = encode::write_decision(&decision, &mut buf)?;
     buf.truncate(n);
     Ok(Checked {
-        line: String::from_utf8(buf).map_err(|e| UsageError(format!("internal: {e}")))?,
+        line: String::from_utf8(buf)?,
         accepted: decision.is_ok(),
     })
 }
 
 /// Reads the body from `--body-file` or standard input.
-pub fn read_body(args: &CheckArgs) -> Result<Vec<u8>, UsageError> {
+pub fn read_body(args: &CheckArgs) -> Result<Vec<u8>, CliError> {
     match &args.body_file {
-        Some(path) => std::fs::read(path)
-            .map_err(|e| UsageError(format!("cannot read {}: {e}", path.display()))),
+        Some(path) => std::fs::read(path).map_err(|source| CliError::Read {
+            what: path.display().to_string(),
+            source,
+        }),
         None => {
             let mut body = Vec::new();
             std::io::stdin()
                 .read_to_end(&mut body)
-                .map_err(|e| UsageError(format!("cannot read standard input: {e}")))?;
+                .map_err(|source| CliError::Read {
+                    what: "standard input".into(),
+                    source,
+                })?;
             Ok(body)
         }
     }

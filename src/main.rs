@@ -4,17 +4,17 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use alertgate_gateway::send::{self, SendArgs};
-use alertgate_gateway::serve::mock::MockSettings;
-use alertgate_gateway::serve::settings::ServeSection;
-use alertgate_gateway::serve::{self, ServeArgs, ServeConfig};
-use alertgate_gateway::UsageError;
-use alertgate_simulator::config::{ConfigFileError, Settings};
 use alertgate_simulator::replay::{self, ReplayArgs};
 use clap::{Parser, Subcommand};
 
 mod check;
+mod error;
+mod send;
+mod serve;
+
 use check::CheckArgs;
+use send::SendArgs;
+use serve::ServeArgs;
 
 /// Stands between trading alerts and an exchange.
 #[derive(Debug, Parser)]
@@ -46,48 +46,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check(args) => {
-            let result = check::read_body(&args).and_then(|body| check::check(&args, &body));
-            match result {
-                Ok(checked) => {
-                    let mut out = std::io::stdout().lock();
-                    if writeln!(out, "{}", checked.line).is_err() {
-                        return ExitCode::from(2);
-                    }
-                    ExitCode::from(if checked.accepted { 0 } else { 1 })
-                }
-                Err(e) => {
-                    eprintln!("alertgate check: {e}");
-                    ExitCode::from(2)
-                }
-            }
-        }
-        Command::Serve(args) => {
-            tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env()
-                        .unwrap_or_else(|_| "info".into()),
-                )
-                .with_writer(std::io::stderr)
-                .init();
-            match serve_config(&args).and_then(|config| serve::serve(&args, config)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("alertgate serve: {e}");
-                    ExitCode::from(2)
-                }
-            }
-        }
-        Command::Send(args) => match send::send(&args) {
-            Ok(summary) => {
-                print!("{}", summary.render());
-                ExitCode::from(if summary.failures > 0 { 1 } else { 0 })
-            }
-            Err(e) => {
-                eprintln!("alertgate send: {e}");
-                ExitCode::from(2)
-            }
-        },
+        Command::Check(args) => check::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Send(args) => send::run(&args),
         Command::Replay(args) => match replay::replay(&args) {
             Ok(table) => {
                 let mut out = std::io::stdout().lock();
@@ -102,26 +63,4 @@ fn main() -> ExitCode {
             }
         },
     }
-}
-
-/// `serve`'s configuration: the file `args` names, read once, the
-/// simulator's sections (gates, `[simulation]`) and the gateway's
-/// (`[serve]`) each checked by their crate.
-fn serve_config(args: &ServeArgs) -> Result<ServeConfig, UsageError> {
-    let usage = |e: ConfigFileError| UsageError(e.to_string());
-    let origin = args.config.display().to_string();
-    let text = std::fs::read_to_string(&args.config).map_err(|source| {
-        usage(ConfigFileError::Read {
-            path: origin.clone(),
-            source,
-        })
-    })?;
-    let settings = Settings::from_toml(&text, &origin, |k| std::env::var(k).ok()).map_err(usage)?;
-    let serve = ServeSection::from_toml(&text, &origin).map_err(usage)?;
-    Ok(ServeConfig {
-        mock: MockSettings::from_simulation(&settings.simulation),
-        gate: settings.gate,
-        strategies: settings.strategies,
-        serve,
-    })
 }

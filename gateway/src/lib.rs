@@ -9,15 +9,16 @@
 //! - [`send`]: plays a recorded stream (or a `serve` journal) at a gateway,
 //!   re-signed.
 //!
-//! The command line (`alertgate serve`, `alertgate send`) is the root
-//! `alertgate` package; nothing in the simulator depends on this crate.
+//! Both take plain option structs ([`serve::ServeConfig`],
+//! [`send::SendOptions`]) and fail with one [`Error`]. The command line
+//! (`alertgate serve`, `alertgate send`: arguments, reading the
+//! configuration file) is the root `alertgate` package; nothing in the
+//! simulator depends on this crate.
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod error;
 pub mod send;
 pub mod serve;
 
-/// A usage or configuration problem (exit status 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+pub use error::Error;

@@ -1,53 +1,110 @@
 //! `alertgate send`: replays a recorded alert stream at a live gateway.
 //!
-//! Requests leave at the stream's inter-arrival times divided by `--speed`
-//! (or at a fixed `--rate`), each on its own task so a slow answer does not
-//! delay the next. With `--scheme` each attempt is re-signed with a fresh
-//! timestamp, keeping the recorded event id, so a retry is the same event.
-//! Network errors and 5xx answers are retried with exponential backoff.
+//! Requests leave at the stream's inter-arrival times divided by a speed
+//! (or at a fixed rate, see [`Pace`]), each on its own task so a slow
+//! answer does not delay the next. With [`Signing`] each attempt is
+//! re-signed with a fresh timestamp, keeping the recorded event id, so a
+//! retry is the same event. Network errors and 5xx answers are retried
+//! with exponential backoff.
+//!
+//! The command line (`alertgate send`'s arguments, the secret's
+//! environment variable) is the root package's; this module takes
+//! [`SendOptions`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alertgate_validator::auth::{sign, Scheme};
-
-use crate::UsageError;
+use alertgate_simulator::config::Secret;
 use alertgate_simulator::stream::{AlertStream, RecordedRequest};
+use alertgate_validator::auth::{sign, Scheme};
+use alertgate_validator::ConfigError;
 
-/// Arguments of `alertgate send`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct SendArgs {
+use crate::Error;
+
+/// A webhook URL, parsed.
+pub use reqwest::Url;
+
+/// What `send` does. Built by `alertgate send` from its arguments.
+#[derive(Debug, Clone)]
+pub struct SendOptions {
     /// The alert stream (JSON Lines; a `serve` journal works too).
     pub stream: PathBuf,
-    /// The webhook URL, e.g. http://127.0.0.1:8080/webhook.
-    #[arg(long)]
-    pub url: String,
-    /// Divide the recorded inter-arrival times by this.
-    #[arg(long, default_value_t = 1.0, conflicts_with = "rate")]
-    pub speed: f64,
-    /// Send at a fixed rate instead, requests per second (`500` or `500/s`).
-    #[arg(long)]
-    pub rate: Option<String>,
-    /// Re-sign each attempt with this scheme and a fresh timestamp.
-    #[arg(long, requires = "secret_env")]
-    pub scheme: Option<String>,
-    /// Environment variable holding the signing secret.
-    #[arg(long)]
-    pub secret_env: Option<String>,
+    /// The webhook URL, e.g. `http://127.0.0.1:8080/webhook`.
+    pub url: Url,
+    /// When each request leaves.
+    pub pace: Pace,
+    /// Re-sign each attempt; `None` sends the recorded headers as they are.
+    pub signing: Option<Signing>,
     /// Retries after the first attempt.
-    #[arg(long, default_value_t = 3)]
     pub retries: u32,
-    /// First backoff, ms; doubled per retry.
-    #[arg(long, default_value_t = 1000)]
-    pub backoff_ms: u64,
-    /// Per-attempt timeout, ms.
-    #[arg(long, default_value_t = 10_000)]
-    pub timeout_ms: u64,
-    /// Do not send the recorded source address as `X-Forwarded-For`.
-    #[arg(long)]
-    pub no_forwarded_for: bool,
+    /// First backoff; doubled per retry.
+    pub backoff: Duration,
+    /// Per-attempt timeout.
+    pub timeout: Duration,
+    /// Send the recorded source address as `X-Forwarded-For`.
+    pub forwarded_for: bool,
+}
+
+/// When requests leave: the recorded inter-arrival times divided by a
+/// speed, or a fixed rate. Both are finite and above 0.
+///
+/// ```
+/// use alertgate_gateway::send::Pace;
+/// assert!(Pace::recorded(2.0).is_some());
+/// assert!(Pace::per_second(500.0).is_some());
+/// assert!(Pace::recorded(0.0).is_none());
+/// assert!(Pace::per_second(f64::NAN).is_none());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pace(PaceKind);
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum PaceKind {
+    Recorded { speed: f64 },
+    Fixed { per_second: f64 },
+}
+
+impl Pace {
+    /// The recorded inter-arrival times divided by `speed` (1: real time);
+    /// `None` unless `speed` is finite and above 0.
+    pub fn recorded(speed: f64) -> Option<Pace> {
+        (speed.is_finite() && speed > 0.0).then_some(Pace(PaceKind::Recorded { speed }))
+    }
+
+    /// A fixed rate, requests per second; `None` unless finite and above 0.
+    pub fn per_second(rate: f64) -> Option<Pace> {
+        (rate.is_finite() && rate > 0.0).then_some(Pace(PaceKind::Fixed { per_second: rate }))
+    }
+
+    /// When the `index`th request leaves after the first, which was
+    /// recorded `since_first_ms` before it.
+    fn offset(self, index: usize, since_first_ms: i64) -> Duration {
+        match self.0 {
+            PaceKind::Fixed { per_second } => Duration::from_secs_f64(index as f64 / per_second),
+            PaceKind::Recorded { speed } => {
+                Duration::from_secs_f64((since_first_ms.max(0) as f64 / 1000.0) / speed)
+            }
+        }
+    }
+}
+
+impl Default for Pace {
+    /// Real time: the recorded inter-arrival times.
+    fn default() -> Self {
+        Pace(PaceKind::Recorded { speed: 1.0 })
+    }
+}
+
+/// Re-signing: each attempt gets a fresh signature with this scheme and
+/// secret over the recorded body and event id.
+#[derive(Debug, Clone)]
+pub struct Signing {
+    /// The scheme.
+    pub scheme: Scheme,
+    /// The secret (`Debug` never shows it).
+    pub secret: Secret,
 }
 
 /// What happened to the whole stream.
@@ -113,18 +170,6 @@ impl Summary {
     }
 }
 
-fn parse_rate(text: &str) -> Result<f64, UsageError> {
-    let n = text.trim_end_matches("/s");
-    n.parse::<f64>()
-        .ok()
-        .filter(|r| r.is_finite() && *r > 0.0)
-        .ok_or_else(|| {
-            UsageError(format!(
-                "--rate {text:?}: expected requests per second, e.g. 500/s"
-            ))
-        })
-}
-
 struct Signer {
     scheme: Scheme,
     secret: Vec<u8>,
@@ -133,9 +178,30 @@ struct Signer {
 }
 
 impl Signer {
+    /// Checks that `signing` can sign (a probe) and learns the scheme's id
+    /// header.
+    fn new(signing: &Signing) -> Result<Signer, Error> {
+        const PROBE: &str = "alertgate-probe-id";
+        let scheme = signing.scheme;
+        let secret = signing.secret.0.clone();
+        let id_header = sign(scheme, &secret, b"{}", 1, PROBE)
+            .map_err(|source| Error::Signing {
+                scheme: scheme.name(),
+                source,
+            })?
+            .iter()
+            .find(|(_, v)| v.as_str() == PROBE)
+            .map(|(n, _)| *n);
+        Ok(Signer {
+            scheme,
+            secret,
+            id_header,
+        })
+    }
+
     /// Headers for one attempt: the recorded ones minus the scheme's, then
     /// a fresh signature over the same body and event id.
-    fn headers(&self, r: &RecordedRequest) -> Result<Vec<(String, String)>, String> {
+    fn headers(&self, r: &RecordedRequest) -> Result<Vec<(String, String)>, ConfigError> {
         let event_id = self
             .id_header
             .and_then(|h| r.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(h)))
@@ -147,8 +213,7 @@ impl Signer {
             r.body.as_bytes(),
             now_s,
             event_id,
-        )
-        .map_err(|e| format!("signing: {e}"))?;
+        )?;
         let mut out: Vec<(String, String)> = r
             .headers
             .iter()
@@ -175,43 +240,51 @@ enum Outcome {
     Failed,
 }
 
-/// Runs `send` and returns the summary.
-pub fn send(args: &SendArgs) -> Result<Summary, UsageError> {
-    let stream = AlertStream::read(&args.stream).map_err(|e| UsageError(e.to_string()))?;
-    let signer = match &args.scheme {
-        None => None,
-        Some(name) => {
-            let scheme = Scheme::from_name(name)
-                .ok_or_else(|| UsageError(format!("--scheme {name:?} is not a scheme")))?;
-            let var = args.secret_env.as_deref().unwrap_or_default();
-            let secret = std::env::var(var)
-                .ok()
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| {
-                    UsageError(format!("environment variable {var} is not set or empty"))
-                })?
-                .into_bytes();
-            const PROBE: &str = "alertgate-probe-id";
-            let id_header = sign(scheme, &secret, b"{}", 1, PROBE)
-                .map_err(|e| UsageError(format!("--scheme {name}: {e}")))?
-                .iter()
-                .find(|(_, v)| v.as_str() == PROBE)
-                .map(|(n, _)| *n);
-            Some(Signer {
-                scheme,
-                secret,
-                id_header,
-            })
+/// One request's fate: the outcome, the retries made and each answered
+/// attempt's latency.
+struct Delivered {
+    outcome: Outcome,
+    retries: u64,
+    latencies_ms: Vec<f64>,
+}
+
+impl Summary {
+    /// Counts one request's fate.
+    fn record(&mut self, delivered: Delivered) {
+        self.retries += delivered.retries;
+        self.latencies_ms.extend(delivered.latencies_ms);
+        match delivered.outcome {
+            Outcome::Answered {
+                status,
+                code,
+                after_lost,
+            } => {
+                self.sent += 1;
+                if status == 200 {
+                    self.accepted += 1;
+                    return;
+                }
+                if status >= 500 {
+                    self.failures += 1;
+                }
+                if after_lost && status == 409 && code == "replayed" {
+                    self.replayed_after_lost_answer += 1;
+                }
+                *self.rejected.entry(code).or_default() += 1;
+            }
+            Outcome::Failed => self.failures += 1,
         }
-    };
-    let interval = args.rate.as_deref().map(parse_rate).transpose()?;
-    if !(args.speed.is_finite() && args.speed > 0.0) {
-        return Err(UsageError("--speed: expected a number above 0".into()));
     }
+}
+
+/// Runs `send` and returns the summary.
+pub fn send(options: &SendOptions) -> Result<Summary, Error> {
+    let stream = AlertStream::read(&options.stream).map_err(Error::Stream)?;
+    let signer = options.signing.as_ref().map(Signer::new).transpose()?;
     let client = reqwest::Client::builder()
-        .timeout(Duration::from_millis(args.timeout_ms))
+        .timeout(options.timeout)
         .build()
-        .map_err(|e| UsageError(format!("HTTP client: {e}")))?;
+        .map_err(Error::HttpClient)?;
     // One thread: pacing and HTTP I/O need far less than a core at 10k/s,
     // and a sender sharing a small machine with the gateway under test
     // should not compete with it for CPUs (its own scheduling delays would
@@ -219,122 +292,133 @@ pub fn send(args: &SendArgs) -> Result<Summary, UsageError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| UsageError(format!("runtime: {e}")))?;
-    let signer = Arc::new(signer);
-    let args = Arc::new(args.clone());
-    runtime.block_on(async move {
-        let first = stream.requests.first().map_or(0, |r| r.received_at_ms);
-        let start = tokio::time::Instant::now();
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        for (i, r) in stream.requests.into_iter().enumerate() {
-            let offset = match interval {
-                Some(rate) => Duration::from_secs_f64(i as f64 / rate),
-                None => Duration::from_secs_f64(
-                    ((r.received_at_ms - first).max(0) as f64 / 1000.0) / args.speed,
-                ),
-            };
-            tokio::time::sleep_until(start + offset).await;
-            let (client, signer, args, tx) =
-                (client.clone(), signer.clone(), args.clone(), tx.clone());
-            tokio::spawn(async move {
-                let _ = tx.send(deliver(&client, signer.as_ref().as_ref(), &args, &r).await);
-            });
-        }
-        drop(tx);
-        let mut summary = Summary::default();
-        while let Some((outcome, retries, latencies)) = rx.recv().await {
-            summary.retries += retries;
-            summary.latencies_ms.extend(latencies);
-            match outcome {
-                Outcome::Answered {
-                    status,
-                    code,
-                    after_lost,
-                } => {
-                    summary.sent += 1;
-                    if status == 200 {
-                        summary.accepted += 1;
-                    } else {
-                        if status >= 500 {
-                            summary.failures += 1;
-                        }
-                        if after_lost && status == 409 && code == "replayed" {
-                            summary.replayed_after_lost_answer += 1;
-                        }
-                        *summary.rejected.entry(code).or_default() += 1;
-                    }
-                }
-                Outcome::Failed => summary.failures += 1,
-            }
-        }
-        Ok(summary)
-    })
+        .map_err(Error::Runtime)?;
+    let sender = Arc::new(Sender {
+        client,
+        signer,
+        options: options.clone(),
+    });
+    Ok(runtime.block_on(play(sender, stream.requests)))
 }
 
-/// One request with its retries: the outcome, the retries made and each
-/// answered attempt's latency.
-async fn deliver(
-    client: &reqwest::Client,
-    signer: Option<&Signer>,
-    args: &SendArgs,
-    r: &RecordedRequest,
-) -> (Outcome, u64, Vec<f64>) {
-    let mut latencies = Vec::new();
-    let mut outcome = Outcome::Failed;
-    // Whether an earlier attempt went unanswered or got a 5xx: it may have
-    // been accepted all the same.
-    let mut lost = false;
-    for attempt in 0..=args.retries {
-        if attempt > 0 {
-            let backoff = args.backoff_ms.saturating_mul(1 << (attempt - 1).min(20));
-            tokio::time::sleep(Duration::from_millis(backoff)).await;
-        }
-        let headers = match signer {
-            Some(s) => match s.headers(r) {
-                Ok(h) => h,
+/// What every request's task shares.
+struct Sender {
+    client: reqwest::Client,
+    signer: Option<Signer>,
+    options: SendOptions,
+}
+
+/// Sends each request at its time, on its own task, and sums up their
+/// fates.
+async fn play(sender: Arc<Sender>, requests: Vec<RecordedRequest>) -> Summary {
+    let first = requests.first().map_or(0, |r| r.received_at_ms);
+    let start = tokio::time::Instant::now();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for (i, r) in requests.into_iter().enumerate() {
+        let offset = sender.options.pace.offset(i, r.received_at_ms - first);
+        tokio::time::sleep_until(start + offset).await;
+        let (sender, tx) = (sender.clone(), tx.clone());
+        tokio::spawn(async move {
+            let _ = tx.send(sender.deliver(&r).await);
+        });
+    }
+    drop(tx);
+    let mut summary = Summary::default();
+    while let Some(delivered) = rx.recv().await {
+        summary.record(delivered);
+    }
+    summary
+}
+
+impl Sender {
+    /// One request with its retries.
+    async fn deliver(&self, r: &RecordedRequest) -> Delivered {
+        let retries = self.options.retries;
+        let mut latencies_ms = Vec::new();
+        let mut outcome = Outcome::Failed;
+        // Whether an earlier attempt went unanswered or got a 5xx: it may
+        // have been accepted all the same.
+        let mut lost = false;
+        for attempt in 0..=retries {
+            if attempt > 0 {
+                let backoff = self
+                    .options
+                    .backoff
+                    .saturating_mul(1 << (attempt - 1).min(20));
+                tokio::time::sleep(backoff).await;
+            }
+            let headers = match &self.signer {
+                Some(s) => match s.headers(r) {
+                    Ok(h) => h,
+                    Err(e) => {
+                        eprintln!("alertgate send: line {}: signing: {e}", r.line);
+                        return Delivered {
+                            outcome: Outcome::Failed,
+                            retries: u64::from(attempt),
+                            latencies_ms,
+                        };
+                    }
+                },
+                None => r.headers.clone(),
+            };
+            let started = Instant::now();
+            match self.attempt(r, &headers).await {
+                Ok((status, code)) => {
+                    latencies_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+                    outcome = Outcome::Answered {
+                        status,
+                        code,
+                        after_lost: lost,
+                    };
+                    if status < 500 {
+                        return Delivered {
+                            outcome,
+                            retries: u64::from(attempt),
+                            latencies_ms,
+                        };
+                    }
+                }
                 Err(e) => {
-                    eprintln!("alertgate send: line {}: {e}", r.line);
-                    return (Outcome::Failed, u64::from(attempt), latencies);
+                    outcome = Outcome::Failed;
+                    tracing::debug!("line {}: {e}", r.line);
                 }
-            },
-            None => r.headers.clone(),
-        };
-        let mut req = client.post(&args.url).body(r.body.clone());
-        for (n, v) in &headers {
-            req = req.header(n.as_str(), v.as_str());
-        }
-        if let (Some(ip), false) = (r.source_ip, args.no_forwarded_for) {
-            req = req.header("X-Forwarded-For", ip.to_string());
-        }
-        let started = Instant::now();
-        match req.send().await {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let code = resp
-                    .json::<serde_json::Value>()
-                    .await
-                    .ok()
-                    .and_then(|v| v.get("code")?.as_str().map(String::from))
-                    .unwrap_or_else(|| format!("http_{status}"));
-                latencies.push(started.elapsed().as_secs_f64() * 1000.0);
-                outcome = Outcome::Answered {
-                    status,
-                    code,
-                    after_lost: lost,
-                };
-                if status < 500 {
-                    return (outcome, u64::from(attempt), latencies);
-                }
-                lost = true;
             }
-            Err(e) => {
-                lost = true;
-                outcome = Outcome::Failed;
-                tracing::debug!("line {}: {e}", r.line);
-            }
+            lost = true;
+        }
+        Delivered {
+            outcome,
+            retries: u64::from(retries),
+            latencies_ms,
         }
     }
-    (outcome, u64::from(args.retries), latencies)
+
+    /// One attempt: the answer's status and code (the body's `code`, else
+    /// `http_STATUS`).
+    async fn attempt(
+        &self,
+        r: &RecordedRequest,
+        headers: &[(String, String)],
+    ) -> Result<(u16, String), reqwest::Error> {
+        let mut req = self
+            .client
+            .post(self.options.url.clone())
+            .body(r.body.clone());
+        for (n, v) in headers {
+            req = req.header(n.as_str(), v.as_str());
+        }
+        if let (Some(ip), true) = (r.source_ip, self.options.forwarded_for) {
+            req = req.header("X-Forwarded-For", ip.to_string());
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let code = resp
+            .json::<serde_json::Value>()
+            .await
+            .ok()
+            .and_then(|v| v.get("code")?.as_str().map(String::from))
+            .unwrap_or_else(|| format!("http_{status}"));
+        Ok((status, code))
+    }
 }
 
 #[cfg(test)]
@@ -389,17 +473,15 @@ mod tests {
             r#"{"received_at":1700000000000,"headers":{},"body":"{\"symbol\":\"BTCUSDT\",\"side\":\"buy\",\"qty\":1}"}"#,
         )
         .unwrap();
-        send(&SendArgs {
+        send(&SendOptions {
             stream,
-            url,
-            speed: 1.0,
-            rate: None,
-            scheme: None,
-            secret_env: None,
+            url: url.parse().unwrap(),
+            pace: Pace::default(),
+            signing: None,
             retries: 3,
-            backoff_ms: 10,
-            timeout_ms: 5_000,
-            no_forwarded_for: true,
+            backoff: Duration::from_millis(10),
+            timeout: Duration::from_millis(5_000),
+            forwarded_for: false,
         })
         .unwrap()
     }

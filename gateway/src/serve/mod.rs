@@ -31,6 +31,10 @@
 //!
 //! The [`mock`] venue is `replay`'s exchange on the wall clock, with
 //! `[simulation]`'s starting cash, fees and slippage.
+//!
+//! [`serve`] runs on a [`ServeConfig`] (the configuration file's sections,
+//! read and checked by the command line) and fails with a
+//! [`crate::Error`].
 
 pub mod execution;
 pub mod journal;
@@ -65,7 +69,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::clock::wall_clock_ms;
-use crate::UsageError;
+use crate::Error;
 use alertgate_simulator::config::GateSettings;
 use alertgate_simulator::market::MarketData;
 use execution::CircuitBreaker;
@@ -76,17 +80,6 @@ use mock::{MockExchange, MockSettings};
 use refusal::Refusal;
 use replay_store::{Claim, ReplayStore};
 use settings::ServeSection;
-
-/// Arguments of `alertgate serve`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ServeArgs {
-    /// Configuration file (`[serve]` and `[strategies.NAME]` sections).
-    #[arg(long, short)]
-    pub config: PathBuf,
-    /// Listen address (default: `[serve] listen`, else 127.0.0.1:8080).
-    #[arg(long)]
-    pub listen: Option<SocketAddr>,
-}
 
 /// A gate whose replay guard has `[replay] capacity` slots on the heap.
 type SharedGate = Mutex<Gate<'static, Box<[Slot]>>>;
@@ -155,16 +148,22 @@ impl PerIpLimit {
     }
 }
 
-/// Builds the gate of `settings`, its replay guard's `[replay] capacity`
-/// slots allocated on the heap.
-fn build_gate(settings: &'static GateSettings) -> Result<Gate<'static, Box<[Slot]>>, String> {
+/// Builds the gate of `strategy`'s `settings`, its replay guard's
+/// `[replay] capacity` slots allocated on the heap.
+fn build_gate(
+    strategy: &str,
+    settings: &'static GateSettings,
+) -> Result<Gate<'static, Box<[Slot]>>, Error> {
     let lent: &'static _ = Box::leak(Box::new(settings.lend()));
-    lent.gate().map_err(|e| format!("configuration: {e}"))
+    lent.gate().map_err(|source| Error::Gate {
+        strategy: strategy.to_string(),
+        source,
+    })
 }
 
 /// The strategy's shared replay store, keys under
 /// `alertgate:replay:<strategy>` (`default` for `POST /webhook`).
-fn open_store(settings: &GateSettings, strategy: &str) -> Result<Option<ReplayStore>, String> {
+fn open_store(settings: &GateSettings, strategy: &str) -> Result<Option<ReplayStore>, Error> {
     let Some(url) = &settings.replay_store else {
         return Ok(None);
     };
@@ -175,7 +174,10 @@ fn open_store(settings: &GateSettings, strategy: &str) -> Result<Option<ReplaySt
     };
     ReplayStore::open(url.as_str(), format!("alertgate:replay:{name}"))
         .map(Some)
-        .map_err(|e| e.to_string())
+        .map_err(|source| Error::Store {
+            strategy: strategy.to_string(),
+            source,
+        })
 }
 
 fn resolve(base: &Path, p: &Path) -> PathBuf {
@@ -190,9 +192,12 @@ fn resolve(base: &Path, p: &Path) -> PathBuf {
 type Gates = BTreeMap<String, &'static GateSettings>;
 
 /// What `serve` runs on: the configuration file's sections, which the
-/// command line reads and checks.
+/// command line reads and checks, and where the file is.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
+    /// The configuration file's directory: `[serve]`'s relative paths
+    /// (`journal`, `fills`, `market`) are resolved against it.
+    pub base_dir: PathBuf,
     /// The top-level gate (`POST /webhook`); its quotes also read
     /// `[serve] market`'s symbols.
     pub gate: GateSettings,
@@ -206,7 +211,7 @@ pub struct ServeConfig {
 
 /// A long-running gateway keeps its secrets out of files (which get
 /// copied, committed and backed up): only `secrets_env`.
-fn refuse_literal_secrets(gates: &Gates) -> Result<(), UsageError> {
+fn refuse_literal_secrets(gates: &Gates) -> Result<(), Error> {
     let Some(name) = gates
         .iter()
         .find(|(_, s)| s.secrets_in_file > 0)
@@ -219,10 +224,7 @@ fn refuse_literal_secrets(gates: &Gates) -> Result<(), UsageError> {
     } else {
         format!("strategies.{name}.auth.secrets")
     };
-    Err(UsageError(format!(
-        "{section}: serve takes secrets only from the environment; \
-         name the variables in secrets_env (literal secrets are for check and replay)"
-    )))
+    Err(Error::LiteralSecrets { section })
 }
 
 /// `[serve] market` loaded, its symbols read with `quotes`; `None` without
@@ -231,14 +233,13 @@ fn load_market(
     serve: &ServeSection,
     base: &Path,
     quotes: &[String],
-) -> Result<Option<MarketMarks>, UsageError> {
+) -> Result<Option<MarketMarks>, Error> {
     let Some(source) = serve.market_source(base) else {
         return Ok(None);
     };
     let (pairs, dirs) = source.inputs();
     let quotes: Vec<&str> = quotes.iter().map(String::as_str).collect();
-    let data = MarketData::load(&pairs, &dirs, &quotes)
-        .map_err(|e| UsageError(format!("serve.market: {e}")))?;
+    let data = MarketData::load(&pairs, &dirs, &quotes).map_err(Error::Market)?;
     tracing::info!(
         symbols = data.series.len(),
         bars = data.bar_count(),
@@ -247,46 +248,22 @@ fn load_market(
     Ok(Some(MarketMarks::new(data)))
 }
 
-/// `[serve] trusted_proxies` as networks.
-fn trusted_proxies(serve: &ServeSection) -> Result<Vec<Cidr>, UsageError> {
-    serve
-        .trusted_proxies
-        .iter()
-        .map(|p| {
-            Cidr::parse(p).ok_or_else(|| {
-                UsageError(format!(
-                    "serve.trusted_proxies: {p:?} is not an address or a CIDR"
-                ))
-            })
-        })
-        .collect()
-}
-
 /// One strategy's gate and replay store.
-fn build_strategy(name: &str, settings: &'static GateSettings) -> Result<Strategy, String> {
+fn build_strategy(name: &str, settings: &'static GateSettings) -> Result<Strategy, Error> {
     Ok(Strategy {
-        gate: Mutex::new(build_gate(settings)?),
+        gate: Mutex::new(build_gate(name, settings)?),
         max_body_bytes: settings.max_body_bytes,
         quotes: settings.quotes.iter().map(String::as_str).collect(),
         store: open_store(settings, name)?,
     })
 }
 
-/// Every strategy's gate; errors name `strategies.NAME` but the top
-/// level's.
-fn build_strategies(gates: &Gates) -> Result<BTreeMap<String, Strategy>, UsageError> {
-    let mut strategies = BTreeMap::new();
-    for (name, settings) in gates {
-        let strategy = build_strategy(name, settings).map_err(|e| {
-            UsageError(if name.is_empty() {
-                e
-            } else {
-                format!("strategies.{name}: {e}")
-            })
-        })?;
-        strategies.insert(name.clone(), strategy);
-    }
-    Ok(strategies)
+/// Every strategy's gate and replay store.
+fn build_strategies(gates: &Gates) -> Result<BTreeMap<String, Strategy>, Error> {
+    gates
+        .iter()
+        .map(|(name, settings)| Ok((name.clone(), build_strategy(name, settings)?)))
+        .collect()
 }
 
 /// The journal and the mock exchange's log, resolved against the
@@ -322,11 +299,15 @@ fn recover(
     paths: &Paths,
     costs: MockSettings,
     strategies: &BTreeMap<String, Strategy>,
-) -> Result<(MockExchange, Vec<ExecOrder>), UsageError> {
-    let accepted = journal::recover(&paths.journal)
-        .map_err(|e| UsageError(format!("journal {}: {e}", paths.journal.display())))?;
-    let exchange = MockExchange::open(&paths.fills, costs)
-        .map_err(|e| UsageError(format!("fills {}: {e}", paths.fills.display())))?;
+) -> Result<(MockExchange, Vec<ExecOrder>), Error> {
+    let accepted = journal::recover(&paths.journal).map_err(|source| Error::Journal {
+        path: paths.journal.clone(),
+        source,
+    })?;
+    let exchange = MockExchange::open(&paths.fills, costs).map_err(|source| Error::Fills {
+        path: paths.fills.clone(),
+        source,
+    })?;
     let recovered = exchange.recovery();
     if recovered.submits > 0 || recovered.legacy > 0 {
         tracing::info!(
@@ -373,7 +354,7 @@ struct Started {
 
 /// Opens the journal, queues the orders to resume and assembles the
 /// handlers' state.
-fn start(serve: &ServeSection, journal_path: &Path, p: Prepared) -> Result<Started, UsageError> {
+fn start(serve: &ServeSection, journal_path: &Path, p: Prepared) -> Result<Started, Error> {
     let metrics = Arc::new(Metrics::default());
     metrics.set_exchange(p.exchange.open_orders(), p.exchange.realized_pnl());
     let seed_marks: HashMap<String, Decimal> = p
@@ -381,8 +362,11 @@ fn start(serve: &ServeSection, journal_path: &Path, p: Prepared) -> Result<Start
         .last_market_prices()
         .map(|(symbol, price)| (symbol.to_string(), price))
         .collect();
-    let (journal, writer) = Journal::open(journal_path, metrics.clone())
-        .map_err(|e| UsageError(format!("journal {}: {e}", journal_path.display())))?;
+    let (journal, writer) =
+        Journal::open(journal_path, metrics.clone()).map_err(|source| Error::Journal {
+            path: journal_path.to_path_buf(),
+            source,
+        })?;
     let breaker = Arc::new(CircuitBreaker::new(
         serve.circuit_failures,
         Duration::from_secs(serve.circuit_cooldown_s),
@@ -427,7 +411,7 @@ fn run(
     listen: SocketAddr,
     header_timeout: Duration,
     journal_path: &Path,
-) -> Result<(), UsageError> {
+) -> Result<(), Error> {
     let Started {
         state,
         exchange,
@@ -439,15 +423,17 @@ fn run(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| UsageError(format!("runtime: {e}")))?;
+        .map_err(Error::Runtime)?;
     runtime.block_on(async move {
         let executor = tokio::spawn(execution::run(order_rx, exchange, breaker, metrics));
+        let cannot_listen = |source| Error::Listen {
+            address: listen,
+            source,
+        };
         let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .map_err(|e| UsageError(format!("cannot listen on {listen}: {e}")))?;
-        let local = listener
-            .local_addr()
-            .map_err(|e| UsageError(e.to_string()))?;
+            .map_err(cannot_listen)?;
+        let local = listener.local_addr().map_err(cannot_listen)?;
         tracing::info!(%local, journal = %journal_path.display(), "listening");
         // The address line on stdout is for scripts and tests (port 0).
         println!("listening on {local}");
@@ -458,7 +444,7 @@ fn run(
         // Bounded: a connection still open past the shutdown grace keeps
         // the order channel alive.
         let _ = tokio::time::timeout(Duration::from_secs(30), executor).await;
-        Ok::<(), UsageError>(())
+        Ok::<(), Error>(())
     })?;
     let _ = writer.join();
     tracing::info!("stopped");
@@ -467,9 +453,8 @@ fn run(
 
 /// Runs the gateway until SIGTERM or Ctrl-C: validates the configuration,
 /// builds the strategies' gates, recovers from the journal and the
-/// exchange's log, then serves.
-/// `args.config` anchors `[serve]`'s relative paths.
-pub fn serve(args: &ServeArgs, config: ServeConfig) -> Result<(), UsageError> {
+/// exchange's log, then serves on `listen` (`None`: `[serve] listen`).
+pub fn serve(config: ServeConfig, listen: Option<SocketAddr>) -> Result<(), Error> {
     // The gates borrow their settings for the life of the process.
     let settings: &'static ServeConfig = Box::leak(Box::new(config));
     let gates: Gates = std::iter::once((String::new(), &settings.gate))
@@ -477,19 +462,18 @@ pub fn serve(args: &ServeArgs, config: ServeConfig) -> Result<(), UsageError> {
         .collect();
     refuse_literal_secrets(&gates)?;
     let serve = &settings.serve;
-    let base = args.config.parent().unwrap_or_else(|| Path::new("."));
+    let base = settings.base_dir.as_path();
     let paths = Paths {
         journal: resolve(base, &serve.journal),
         fills: resolve(base, &serve.fills),
     };
     let market = load_market(serve, base, &settings.gate.quotes)?;
-    let trusted_proxies = trusted_proxies(serve)?;
-    let listen = args.listen.unwrap_or(serve.listen);
+    let listen = listen.unwrap_or(serve.listen);
     let strategies = build_strategies(&gates)?;
     let (exchange, resume) = recover(&paths, settings.mock, &strategies)?;
     let prepared = Prepared {
         strategies,
-        trusted_proxies,
+        trusted_proxies: serve.trusted_proxies.clone(),
         market,
         exchange,
         resume,

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use alertgate_simulator::config::ConfigFileError;
+use alertgate_validator::net::Cidr;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
@@ -24,9 +25,11 @@ pub struct ServeSection {
     /// the price observed at submission, and every fill (see
     /// [`super::mock`]). Default `fills.jsonl`.
     pub fills: PathBuf,
-    /// Proxies whose `X-Forwarded-For` is believed (CIDR or address).
-    /// Default none: the peer address is the source.
-    pub trusted_proxies: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` is believed, each an address or a
+    /// CIDR block, parsed at load. Default none: the peer address is the
+    /// source.
+    #[serde(deserialize_with = "networks")]
+    pub trusted_proxies: Vec<Cidr>,
     /// Time allowed for a request's headers, ms. Default 5000.
     pub header_timeout_ms: u64,
     /// Time allowed for a request's body, ms. Default 5000.
@@ -114,6 +117,21 @@ fn listen_address<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAd
     let text = String::deserialize(deserializer)?;
     text.parse()
         .map_err(|_| de::Error::custom(format!("{text:?} is not an address:port")))
+}
+
+/// `[serve] trusted_proxies`: addresses and CIDR blocks, parsed at load.
+fn networks<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Cidr>, D::Error> {
+    Vec::<String>::deserialize(deserializer)?
+        .iter()
+        .map(|text| {
+            Cidr::parse(text).ok_or_else(|| {
+                de::Error::custom(format!(
+                    "{text:?} is not an address or a CIDR; expected e.g. 10.0.0.1, \
+                     10.0.0.0/8 or 2001:db8::/32 (no host bits set)"
+                ))
+            })
+        })
+        .collect()
 }
 
 /// Where `[serve] market` points, resolved against the configuration
@@ -276,5 +294,33 @@ mod tests {
             e.contains("\"binance\" is not an exchange; expected mock"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn serve_trusted_proxies_are_parsed_at_load() {
+        let s = ServeSection::from_toml(
+            "[serve]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\", \"::1\"]\n",
+            "t",
+        )
+        .unwrap();
+        let expected: Vec<Cidr> = ["127.0.0.1", "10.0.0.0/8", "::1"]
+            .iter()
+            .map(|p| Cidr::parse(p).unwrap())
+            .collect();
+        assert_eq!(s.trusted_proxies, expected);
+        for text in [
+            "[serve]\ntrusted_proxies = [\"127.0.0.1\", \"10.1.2.3/8\"]\n",
+            "[serve]\ntrusted_proxies = [\n  \"127.0.0.1\",\n  \"10.1.2.3/8\",\n]\n",
+        ] {
+            let e = ServeSection::from_toml(text, "t.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("serve.trusted_proxies"), "{e}");
+            assert!(
+                e.contains("\"10.1.2.3/8\" is not an address or a CIDR"),
+                "{e}"
+            );
+            assert!(e.contains("no host bits set"), "{e}");
+        }
     }
 }
