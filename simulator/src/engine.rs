@@ -3,7 +3,7 @@
 //! Each recorded request travels the path a live one would:
 //!
 //! 1. **delivery**: it reaches the gateway at `received_at + delivery`;
-//! 2. the [`Gate`](alertgate_validator::Gate) checks it then (`now` =
+//! 2. the [`Gate`] checks it then (`now` =
 //!    arrival; mark price = the open of the symbol's latest bar or trade
 //!    started by then — the last price known without looking ahead); a
 //!    rejection is counted by code; its replay guard has `[replay]
