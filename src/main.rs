@@ -10,11 +10,12 @@ use alertgate_gateway::serve::settings::ServeSection;
 use alertgate_gateway::serve::{self, ServeArgs, ServeConfig};
 use alertgate_gateway::UsageError;
 use alertgate_simulator::config::{ConfigFileError, Settings};
-use alertgate_simulator::replay::{self, ReplayArgs};
 use clap::{Parser, Subcommand};
 
 mod check;
 use check::CheckArgs;
+mod replay;
+use replay::ReplayArgs;
 
 /// Stands between trading alerts and an exchange.
 #[derive(Debug, Parser)]
@@ -88,7 +89,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Replay(args) => match replay::replay(&args) {
+        Command::Replay(args) => match replay::run(args) {
             Ok(table) => {
                 let mut out = std::io::stdout().lock();
                 if out.write_all(table.as_bytes()).is_err() {

@@ -53,6 +53,7 @@ use serde::Deserialize;
 
 /// A configuration problem, with the setting it concerns.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigFileError {
     /// The file could not be read.
     #[error("cannot read {path}: {source}")]
@@ -84,6 +85,17 @@ pub enum ConfigFileError {
 }
 
 impl ConfigFileError {
+    /// A stable snake_case code: `config_read`, `config_parse`,
+    /// `config_invalid` or `config_gate`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConfigFileError::Read { .. } => "config_read",
+            ConfigFileError::Parse { .. } => "config_parse",
+            ConfigFileError::Invalid { .. } => "config_invalid",
+            ConfigFileError::Gate(_) => "config_gate",
+        }
+    }
+
     /// The [`ConfigFileError::Parse`] of `e`, met reading `text` (from
     /// `origin`): line, column and setting, never the line's text (it may
     /// hold a secret).
