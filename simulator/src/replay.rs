@@ -359,45 +359,81 @@ pub fn sweep(
     threads: usize,
 ) -> Result<Vec<SweepRow>, ReplayError> {
     let combos = grid(axes);
+    // Check every combination's configuration before spending time on runs.
+    let settings = combos
+        .iter()
+        .map(|combo| combination_settings(inputs, axes, combo))
+        .collect::<Result<Vec<Settings>, ReplayError>>()?;
+    let summaries = run_all(inputs, &settings, threads)?;
+    combos
+        .iter()
+        .zip(summaries)
+        .map(|(combo, slot)| {
+            let summary = slot.ok_or(ReplayError::SweepRunUnfinished)??;
+            Ok(SweepRow {
+                assignments: axes
+                    .iter()
+                    .zip(combo)
+                    .map(|(a, &i)| (a.key.clone(), show(&a.values[i])))
+                    .collect(),
+                summary,
+            })
+        })
+        .collect()
+}
+
+/// The checked configuration of one combination (`combo[k]` indexes the
+/// values of `axes[k]`), with `--seed` applied.
+fn combination_settings(
+    inputs: &Inputs,
+    axes: &[SweepAxis],
+    combo: &[usize],
+) -> Result<Settings, ReplayError> {
     let origin = inputs
         .config_path
         .as_ref()
         .map_or("built-in defaults".to_string(), |p| p.display().to_string());
-    // Check every combination's configuration before spending time on runs.
-    let mut settings = Vec::with_capacity(combos.len());
-    for combo in &combos {
-        let mut table = inputs.table.clone();
-        for (axis, &i) in axes.iter().zip(combo) {
-            assign(&mut table, &axis.path, axis.values[i].clone()).map_err(|source| {
-                ReplayError::SweepSetting {
-                    key: axis.key.clone(),
-                    source,
-                }
-            })?;
-        }
-        let mut s = Settings::from_table(table, &origin, env).map_err(|source| {
-            let label: Vec<String> = axes
-                .iter()
-                .zip(combo)
-                .map(|(a, &i)| format!("{}={}", a.key, show(&a.values[i])))
-                .collect();
-            ReplayError::SweepConfig {
-                combination: label.join(" "),
+    let mut table = inputs.table.clone();
+    for (axis, &i) in axes.iter().zip(combo) {
+        assign(&mut table, &axis.path, axis.values[i].clone()).map_err(|source| {
+            ReplayError::SweepSetting {
+                key: axis.key.clone(),
                 source,
             }
         })?;
-        if let Some(seed) = inputs.seed_override {
-            s.simulation.seed = seed;
-        }
-        settings.push(s);
     }
+    let mut settings = Settings::from_table(table, &origin, env).map_err(|source| {
+        let label: Vec<String> = axes
+            .iter()
+            .zip(combo)
+            .map(|(a, &i)| format!("{}={}", a.key, show(&a.values[i])))
+            .collect();
+        ReplayError::SweepConfig {
+            combination: label.join(" "),
+            source,
+        }
+    })?;
+    if let Some(seed) = inputs.seed_override {
+        settings.simulation.seed = seed;
+    }
+    Ok(settings)
+}
 
-    let bar = progress_bar(combos.len() as u64, "runs");
+/// A run's outcome; `None` if it never ran.
+type RunSlot = Option<Result<Summary, ReplayError>>;
+
+/// Runs once per `settings` on up to `threads` threads, with a progress
+/// bar; each run's outcome in the order of `settings`.
+fn run_all(
+    inputs: &Inputs,
+    settings: &[Settings],
+    threads: usize,
+) -> Result<Vec<RunSlot>, ReplayError> {
+    let bar = progress_bar(settings.len() as u64, "runs");
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<Summary, ReplayError>>>> =
-        Mutex::new((0..combos.len()).map(|_| None).collect());
+    let results: Mutex<Vec<RunSlot>> = Mutex::new((0..settings.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
-        for _ in 0..threads.clamp(1, combos.len().max(1)) {
+        for _ in 0..threads.clamp(1, settings.len().max(1)) {
             let spawned = std::thread::Builder::new().spawn_scoped(scope, || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(s) = settings.get(i) else { break };
@@ -413,24 +449,9 @@ pub fn sweep(
         }
     });
     bar.finish_and_clear();
-    let slots = results
+    results
         .into_inner()
-        .map_err(|_| ReplayError::SweepWorkerPanicked)?;
-    combos
-        .iter()
-        .zip(slots)
-        .map(|(combo, slot)| {
-            let summary = slot.ok_or(ReplayError::SweepRunUnfinished)??;
-            Ok(SweepRow {
-                assignments: axes
-                    .iter()
-                    .zip(combo)
-                    .map(|(a, &i)| (a.key.clone(), show(&a.values[i])))
-                    .collect(),
-                summary,
-            })
-        })
-        .collect()
+        .map_err(|_| ReplayError::SweepWorkerPanicked)
 }
 
 /// The comparison table of a sweep.
