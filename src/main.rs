@@ -1,18 +1,18 @@
 //! `alertgate`: check, replay, serve and send trading-alert webhooks.
 #![forbid(unsafe_code)]
 
-use std::io::Write;
 use std::process::ExitCode;
 
-use alertgate_simulator::replay::{self, ReplayArgs};
 use clap::{Parser, Subcommand};
 
 mod check;
 mod error;
+mod replay;
 mod send;
 mod serve;
 
 use check::CheckArgs;
+use replay::ReplayArgs;
 use send::SendArgs;
 use serve::ServeArgs;
 
@@ -47,20 +47,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Replay(args) => replay::run(args),
         Command::Serve(args) => serve::run(&args),
         Command::Send(args) => send::run(&args),
-        Command::Replay(args) => match replay::replay(&args) {
-            Ok(table) => {
-                let mut out = std::io::stdout().lock();
-                if out.write_all(table.as_bytes()).is_err() {
-                    return ExitCode::from(2);
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("alertgate replay: {e}");
-                ExitCode::from(2)
-            }
-        },
     }
 }

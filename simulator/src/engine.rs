@@ -3,7 +3,7 @@
 //! Each recorded request travels the path a live one would:
 //!
 //! 1. **delivery**: it reaches the gateway at `received_at + delivery`;
-//! 2. the [`Gate`](alertgate_validator::Gate) checks it then (`now` =
+//! 2. the [`Gate`] checks it then (`now` =
 //!    arrival; mark price = the open of the symbol's latest bar or trade
 //!    started by then — the last price known without looking ahead); a
 //!    rejection is counted by code; its replay guard has `[replay]
@@ -34,6 +34,7 @@ use alertgate_validator::replay::Slot;
 use alertgate_validator::{Decimal, Gate, Order, Rejection, Request};
 
 use crate::config::{GateSettings, SimulationSection};
+pub use crate::error::ReplayError;
 use crate::exchange::{decimal_to_f64, f64_to_decimal, Costs, Exchange, ExchangeOrder, OrderKind};
 use crate::input::InputError;
 use crate::latency::{Stage, StageLatency};
@@ -43,17 +44,6 @@ use crate::stream::{AlertStream, RecordedRequest};
 /// Most points kept of the equity curve (the rest of the statistics use
 /// every bar).
 pub const CURVE_POINTS: usize = 1000;
-
-/// Why a replay could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum ReplayError {
-    /// Bad input data.
-    #[error("{0}")]
-    Input(#[from] InputError),
-    /// A setting that cannot be used.
-    #[error("{0}")]
-    Config(String),
-}
 
 /// One rejected alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,9 +224,7 @@ pub fn run(
     let lent = settings.lend();
     // The replay guard has `[replay] capacity` slots on the heap, as
     // `serve`'s gates do.
-    let gate = lent
-        .gate()
-        .map_err(|e| ReplayError::Config(format!("configuration: {e}")))?;
+    let gate = lent.gate().map_err(ReplayError::Gate)?;
     Engine::new(
         stream,
         stream_name,
@@ -321,7 +309,7 @@ impl<'a> Engine<'a> {
     ) -> Result<Engine<'a>, ReplayError> {
         let stage = |s: Stage| {
             StageLatency::new(sim.latency.stage(s), s, sim.seed, base_dir)
-                .map_err(ReplayError::Config)
+                .map_err(ReplayError::Latency)
         };
         let (mut delivery, order_latency, response) = (
             stage(Stage::Delivery)?,
@@ -331,9 +319,7 @@ impl<'a> Engine<'a> {
         let requests = &stream.requests;
         let n = requests.len();
         if n > u32::MAX as usize {
-            return Err(ReplayError::Config(
-                "more than 2^32 alerts in one stream".into(),
-            ));
+            return Err(ReplayError::TooManyAlerts { count: n });
         }
         let mut latency: [Vec<i64>; 3] = [Vec::with_capacity(n), Vec::with_capacity(n), Vec::new()];
         let arrivals = gate_arrivals(requests, &mut delivery, &mut latency[0]);
@@ -639,7 +625,7 @@ fn bar_span(market: &MarketData) -> Result<(i64, i64), ReplayError> {
         .max();
     match (first_bar, last_bar) {
         (Some(first), Some(last)) => Ok((first, last)),
-        _ => Err(ReplayError::Config("no market data".into())),
+        _ => Err(ReplayError::NoBars),
     }
 }
 

@@ -63,36 +63,63 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
+/// A recorded time that cannot be used (see [`parse_recorded_time`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TimeError {
+    /// Digits beyond `i64`.
+    #[error("{text:?} is too large for Unix milliseconds")]
+    TooLarge {
+        /// The digits, trimmed.
+        text: String,
+    },
+    /// Neither digits nor RFC 3339.
+    #[error("{:?} is neither Unix milliseconds nor RFC 3339 (2019-08-27T09:56:00Z)", snippet(.text))]
+    NotATime {
+        /// The text, trimmed.
+        text: String,
+    },
+    /// Below 10^11 ms (1973-03-03): most likely Unix seconds.
+    #[error(
+        "{ms} is before 1973 as Unix milliseconds; Unix seconds are not accepted, multiply by 1000"
+    )]
+    BeforeMs {
+        /// The value.
+        ms: i64,
+    },
+    /// After the year 9999, which RFC 3339 cannot write.
+    #[error("{ms} is after the year 9999 as Unix milliseconds")]
+    AfterYear9999 {
+        /// The value.
+        ms: i64,
+    },
+}
+
 /// Parses a recorded time: Unix milliseconds (ASCII digits) or RFC 3339.
 ///
 /// Unlike alert timestamps, recorded times are never read as Unix seconds: a
 /// value below 10^11 (1973-03-03 in ms) is refused with a hint, because a
 /// file of seconds read as milliseconds would silently replay in January
 /// 1970.
-pub fn parse_recorded_time(text: &str) -> Result<i64, String> {
+pub fn parse_recorded_time(text: &str) -> Result<i64, TimeError> {
     let text = text.trim();
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        let ms: i64 = text
-            .parse()
-            .map_err(|_| format!("{text:?} is too large for Unix milliseconds"))?;
+        let ms: i64 = text.parse().map_err(|_| TimeError::TooLarge {
+            text: text.to_string(),
+        })?;
         return check_ms(ms);
     }
-    parse_rfc3339(text).ok_or_else(|| {
-        format!(
-            "{:?} is neither Unix milliseconds nor RFC 3339 (2019-08-27T09:56:00Z)",
-            snippet(text)
-        )
+    parse_rfc3339(text).ok_or_else(|| TimeError::NotATime {
+        text: text.to_string(),
     })
 }
 
 /// Checks an integer recorded time (see [`parse_recorded_time`]).
-pub fn check_ms(ms: i64) -> Result<i64, String> {
+pub fn check_ms(ms: i64) -> Result<i64, TimeError> {
     if ms < SECONDS_BELOW {
-        Err(format!(
-            "{ms} is before 1973 as Unix milliseconds; Unix seconds are not accepted, multiply by 1000"
-        ))
+        Err(TimeError::BeforeMs { ms })
     } else if ms > alertgate_validator::time::MAX_MS {
-        Err(format!("{ms} is after the year 9999 as Unix milliseconds"))
+        Err(TimeError::AfterYear9999 { ms })
     } else {
         Ok(ms)
     }
@@ -117,15 +144,22 @@ mod tests {
             parse_recorded_time("2023-11-04T16:00:00Z"),
             Ok(1_699_113_600_000)
         );
-        assert!(parse_recorded_time("1699113600")
-            .unwrap_err()
-            .contains("Unix seconds"));
+        let seconds = parse_recorded_time("1699113600").unwrap_err();
+        assert_eq!(seconds, TimeError::BeforeMs { ms: 1_699_113_600 });
+        assert!(seconds.to_string().contains("Unix seconds"));
         assert!(parse_recorded_time("99999999999999999999").is_err());
         assert!(parse_recorded_time("").is_err());
         assert!(parse_recorded_time("-5").is_err());
         assert!(parse_recorded_time("yesterday")
             .unwrap_err()
+            .to_string()
             .contains("RFC 3339"));
+        assert_eq!(
+            parse_recorded_time(&"9".repeat(40))
+                .unwrap_err()
+                .to_string(),
+            format!("{:?} is too large for Unix milliseconds", "9".repeat(40))
+        );
     }
 
     #[test]

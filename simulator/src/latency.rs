@@ -212,13 +212,13 @@ impl LatencySetting {
         }
     }
 
-    /// Checks every parameter; the message says which and what is allowed.
-    pub fn validate(&self) -> Result<(), String> {
-        let ms = |name: &str, v: f64| {
-            if v.is_finite() && v >= 0.0 {
+    /// Checks every parameter; the error says which and what is allowed.
+    pub fn validate(&self) -> Result<(), LatencySettingError> {
+        let ms = |name: &'static str, value: f64| {
+            if value.is_finite() && value >= 0.0 {
                 Ok(())
             } else {
-                Err(format!("{name} = {v}: expected a finite number of ms ≥ 0"))
+                Err(LatencySettingError::NotMs { name, value })
             }
         };
         match &self.distribution {
@@ -227,7 +227,10 @@ impl LatencySetting {
                 ms("min_ms", *min_ms)?;
                 ms("max_ms", *max_ms)?;
                 if min_ms > max_ms {
-                    return Err(format!("min_ms {min_ms} is above max_ms {max_ms}"));
+                    return Err(LatencySettingError::MinAboveMax {
+                        min_ms: *min_ms,
+                        max_ms: *max_ms,
+                    });
                 }
             }
             Distribution::Normal { mean_ms, std_ms } => {
@@ -237,26 +240,84 @@ impl LatencySetting {
             Distribution::Lognormal { median_ms, sigma } => {
                 ms("median_ms", *median_ms)?;
                 if *median_ms == 0.0 {
-                    return Err("median_ms = 0: expected above 0".into());
+                    return Err(LatencySettingError::ZeroMedian);
                 }
                 if !(sigma.is_finite() && *sigma >= 0.0 && *sigma <= 10.0) {
-                    return Err(format!("sigma = {sigma}: expected 0 to 10"));
+                    return Err(LatencySettingError::Sigma { sigma: *sigma });
                 }
             }
             Distribution::Empirical { .. } => {}
         }
         if let Some(s) = &self.spikes {
             if !(s.per_second.is_finite() && (0.0..1.0).contains(&s.per_second)) {
-                return Err(format!(
-                    "spikes.per_second = {}: expected a probability in [0, 1)",
-                    s.per_second
-                ));
+                return Err(LatencySettingError::SpikeProbability {
+                    per_second: s.per_second,
+                });
             }
             ms("spikes.duration_ms", s.duration_ms)?;
             ms("spikes.extra_ms", s.extra_ms)?;
         }
         Ok(())
     }
+}
+
+/// A latency setting's parameter out of its range: which, its value, and
+/// what is allowed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LatencySettingError {
+    /// A duration that is not a finite number of ms ≥ 0.
+    #[error("{name} = {value}: expected a finite number of ms ≥ 0")]
+    NotMs {
+        /// The parameter (`ms`, `min_ms`, `spikes.extra_ms`, …).
+        name: &'static str,
+        /// Its value.
+        value: f64,
+    },
+    /// A uniform model's bounds in the wrong order.
+    #[error("min_ms {min_ms} is above max_ms {max_ms}")]
+    MinAboveMax {
+        /// The lower bound.
+        min_ms: f64,
+        /// The upper bound.
+        max_ms: f64,
+    },
+    /// A lognormal model's median of 0 (its log is −∞).
+    #[error("median_ms = 0: expected above 0")]
+    ZeroMedian,
+    /// A lognormal model's `sigma` outside 0 to 10.
+    #[error("sigma = {sigma}: expected 0 to 10")]
+    Sigma {
+        /// The value.
+        sigma: f64,
+    },
+    /// A spike probability outside [0, 1).
+    #[error("spikes.per_second = {per_second}: expected a probability in [0, 1)")]
+    SpikeProbability {
+        /// The value.
+        per_second: f64,
+    },
+}
+
+/// Why a stage's model could not be built ([`StageLatency::new`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LatencyError {
+    /// The setting is out of range.
+    #[error("simulation.latency.{stage}_ms: {source}", stage = .stage.name())]
+    Setting {
+        /// The stage whose setting it is.
+        stage: Stage,
+        /// Which parameter, and what is allowed.
+        #[source]
+        source: LatencySettingError,
+    },
+    /// The normal or lognormal distribution refused its parameters.
+    #[error(transparent)]
+    Distribution(#[from] rand_distr::NormalError),
+    /// An empirical model's samples could not be read.
+    #[error(transparent)]
+    Samples(#[from] InputError),
 }
 
 impl Default for LatencySetting {
@@ -402,23 +463,23 @@ impl StageLatency {
         stage: Stage,
         seed: u64,
         base_dir: &Path,
-    ) -> Result<StageLatency, String> {
+    ) -> Result<StageLatency, LatencyError> {
         setting
             .validate()
-            .map_err(|e| format!("simulation.latency.{}_ms: {e}", stage.name()))?;
+            .map_err(|source| LatencyError::Setting { stage, source })?;
         let model: Box<dyn LatencyModel> = match &setting.distribution {
             Distribution::Constant { ms } => Box::new(ConstantLatency(*ms)),
             Distribution::Uniform { min_ms, max_ms } => {
                 Box::new(UniformLatency(Uniform::new_inclusive(*min_ms, *max_ms)))
             }
-            Distribution::Normal { mean_ms, std_ms } => Box::new(TruncatedNormalLatency(
-                Normal::new(*mean_ms, *std_ms).map_err(|e| e.to_string())?,
-            )),
-            Distribution::Lognormal { median_ms, sigma } => Box::new(LognormalLatency(
-                LogNormal::new(median_ms.ln(), *sigma).map_err(|e| e.to_string())?,
-            )),
+            Distribution::Normal { mean_ms, std_ms } => {
+                Box::new(TruncatedNormalLatency(Normal::new(*mean_ms, *std_ms)?))
+            }
+            Distribution::Lognormal { median_ms, sigma } => {
+                Box::new(LognormalLatency(LogNormal::new(median_ms.ln(), *sigma)?))
+            }
             Distribution::Empirical { file } => {
-                Box::new(EmpiricalLatency::read(&base_dir.join(file)).map_err(|e| e.to_string())?)
+                Box::new(EmpiricalLatency::read(&base_dir.join(file))?)
             }
         };
         let stream = |n: u64| {
@@ -456,10 +517,8 @@ mod tests {
         stage: LatencySetting,
     }
 
-    fn parse(text: &str) -> Result<LatencySetting, String> {
-        toml::from_str::<Doc>(text)
-            .map(|d| d.stage)
-            .map_err(|e| e.message().to_string())
+    fn parse(text: &str) -> Result<LatencySetting, toml::de::Error> {
+        toml::from_str::<Doc>(text).map(|d| d.stage)
     }
 
     fn draws(setting: &LatencySetting, seed: u64, n: usize) -> Vec<i64> {
@@ -495,8 +554,40 @@ mod tests {
             ("stage = { model = \"constant\", ms = 1, spikes = { per_second = 0.1 } }", "spikes"),
         ] {
             let err = parse(bad).unwrap_err();
-            assert!(err.contains(expected), "{bad}: {err}");
+            assert!(err.message().contains(expected), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn a_stage_error_names_the_setting_and_keeps_the_parameter() {
+        let setting = LatencySetting {
+            distribution: Distribution::Uniform {
+                min_ms: 5.0,
+                max_ms: 1.0,
+            },
+            spikes: None,
+        };
+        let err = StageLatency::new(&setting, Stage::Order, 0, Path::new("."))
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "simulation.latency.order_ms: min_ms 5 is above max_ms 1"
+        );
+        assert!(matches!(
+            err,
+            LatencyError::Setting {
+                stage: Stage::Order,
+                source: LatencySettingError::MinAboveMax { .. }
+            }
+        ));
+        assert_eq!(
+            LatencySetting::constant(-1.0).validate(),
+            Err(LatencySettingError::NotMs {
+                name: "ms",
+                value: -1.0
+            })
+        );
     }
 
     #[test]
@@ -540,6 +631,8 @@ mod tests {
         let err = StageLatency::new(&setting, Stage::Delivery, 3, dir.path())
             .err()
             .unwrap();
+        assert!(matches!(err, LatencyError::Samples(_)), "{err}");
+        let err = err.to_string();
         assert!(err.contains("l.txt:2") && err.contains("fast"), "{err}");
         std::fs::write(dir.path().join("l.txt"), "# nothing\n").unwrap();
         assert!(StageLatency::new(&setting, Stage::Delivery, 3, dir.path()).is_err());

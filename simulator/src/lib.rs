@@ -19,7 +19,8 @@
 //! - [`engine`]: the discrete-event loop on a virtual clock.
 //! - [`report`]: statistics, the terminal table, JSON and CSV; [`html`]: the
 //!   self-contained HTML page.
-//! - [`replay`]: the `replay` command (inputs, sweeps, outputs).
+//! - [`replay`]: the `replay` command (inputs, sweeps, outputs), given a
+//!   [`replay::ReplayOptions`]; [`error`]: [`ReplayError`], why it failed.
 //!
 //! Besides, behind features for the tools that need them: `synthetic`
 //! builds the benchmark's in-memory workload, and `fuzzing` holds the entry
@@ -28,6 +29,7 @@
 
 pub mod config;
 pub mod engine;
+pub mod error;
 pub mod exchange;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
@@ -40,3 +42,5 @@ pub mod report;
 pub mod stream;
 #[cfg(any(test, feature = "synthetic"))]
 pub mod synthetic;
+
+pub use error::ReplayError;

@@ -326,12 +326,12 @@ impl Row<'_> {
         self.record.get(i).unwrap_or("")
     }
 
-    fn error(&self, field: &str, message: String) -> InputError {
+    fn error(&self, field: &str, message: impl Into<String>) -> InputError {
         InputError::at(self.source, self.line, field, message)
     }
 
     fn time(&self, i: usize) -> Result<i64, InputError> {
-        parse_recorded_time(self.field(i)).map_err(|m| self.error("time", m))
+        parse_recorded_time(self.field(i)).map_err(|e| self.error("time", e.to_string()))
     }
 
     /// A finite number ≥ 0, and above 0 unless `zero_ok`.

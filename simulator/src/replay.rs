@@ -1,12 +1,14 @@
 //! `alertgate replay`: loads the configuration, the alert stream and the
 //! market data, runs the engine ([`crate::engine`]), and writes the report.
 //!
-//! Inputs come from the command line or, failing that, from the
-//! configuration's `[simulation]` section (paths relative to the file).
-//! Without `--config`, `--stream`, `--market` or `--market-dir`, the bundled
-//! sample [`SAMPLE_CONFIG`] is replayed.
+//! The command line (the root package's `replay` module) parses its
+//! arguments into a [`ReplayOptions`] and calls [`replay()`]. Inputs come
+//! from the options or, failing that, from the configuration's
+//! `[simulation]` section (paths relative to the file). Without `--config`,
+//! `--stream`, `--market` or `--market-dir`, the bundled sample
+//! [`SAMPLE_CONFIG`] is replayed.
 //!
-//! `--sweep KEY=V1,V2,..` (repeatable) replays the grid of every combination
+//! `--sweep KEY=V1,V2,..` ([`parse_sweep`], repeatable) replays the grid of every combination
 //! in parallel, one run per combination with the same seed, and prints one
 //! comparison row each. `KEY` is a dotted path into the configuration file;
 //! a path that does not start with a section name (`auth`, `policy`,
@@ -21,7 +23,7 @@ use std::sync::Mutex;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
-use crate::config::Settings;
+use crate::config::{ConfigFileError, Settings, SimulationSection};
 use crate::engine::{self, ReplayError};
 use crate::html;
 use crate::market::MarketData;
@@ -31,50 +33,35 @@ use crate::stream::AlertStream;
 /// The bundled sample's configuration, relative to the repository root.
 pub const SAMPLE_CONFIG: &str = "examples/replay/alertgate.toml";
 
-/// Arguments of `alertgate replay`.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct ReplayArgs {
-    /// Configuration file with a `[simulation]` section (default: the bundled
-    /// sample, examples/replay/alertgate.toml, when no inputs are given;
-    /// built-in defaults otherwise).
-    #[arg(long, short)]
+/// What `alertgate replay` is asked to do: the inputs, the outputs and the
+/// sweep (the command line's `ReplayArgs`, parsed). Every field is optional:
+/// the configuration's `[simulation]` section fills in what is not given.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayOptions {
+    /// Configuration file with a `[simulation]` section. `None`: the bundled
+    /// sample ([`SAMPLE_CONFIG`]) when no inputs are given either, built-in
+    /// defaults otherwise.
     pub config: Option<PathBuf>,
-    /// Recorded alert stream, JSON Lines (default: simulation.stream).
-    #[arg(long, value_name = "FILE")]
+    /// Recorded alert stream, JSON Lines (`None`: `simulation.stream`).
     pub stream: Option<PathBuf>,
-    /// Market data of one symbol, CSV bars or trades (repeatable).
-    #[arg(long, value_name = "SYMBOL=FILE", value_parser = parse_market)]
+    /// Market data files, `(symbol, CSV bars or trades)`. With `market_dir`,
+    /// replaces `simulation.market` and `simulation.market_dir`; both empty:
+    /// those are used.
     pub market: Vec<(String, PathBuf)>,
-    /// Directory of SYMBOL.csv files, e.g. BTC-USDT.csv (repeatable).
-    #[arg(long, value_name = "DIR")]
+    /// Directories of `SYMBOL.csv` files (`BTC-USDT.csv`).
     pub market_dir: Vec<PathBuf>,
-    /// Seed of every random draw (default: simulation.seed).
-    #[arg(long)]
+    /// Seed of every random draw, overriding `simulation.seed` (also in every
+    /// sweep row).
     pub seed: Option<u64>,
-    /// Write the report as JSON.
-    #[arg(long, value_name = "FILE")]
+    /// Where to write the report as JSON (with a sweep: every row).
     pub json: Option<PathBuf>,
-    /// Write the report as a self-contained HTML page.
-    #[arg(long, value_name = "FILE")]
+    /// Where to write the report as a self-contained HTML page (one run
+    /// only).
     pub html: Option<PathBuf>,
-    /// Write every closed trade as CSV.
-    #[arg(long, value_name = "FILE")]
+    /// Where to write every closed trade as CSV (one run only).
     pub trades: Option<PathBuf>,
-    /// Replay a grid in parallel, one row per combination: KEY=V1,V2,..
-    /// (repeatable). KEY is a setting of the configuration file; keys
-    /// outside auth, policy, replay, rate and network are under simulation:
-    /// latency.order_ms=0,50,250 or policy.min_confidence=0.6,0.7.
-    #[arg(long, value_name = "KEY=V1,V2", value_parser = parse_sweep)]
+    /// Sweep axes ([`parse_sweep`]); empty: one run.
     pub sweep: Vec<SweepAxis>,
-}
-
-fn parse_market(text: &str) -> Result<(String, PathBuf), String> {
-    match text.split_once('=') {
-        Some((symbol, path)) if !symbol.is_empty() && !path.is_empty() => {
-            Ok((symbol.to_string(), PathBuf::from(path)))
-        }
-        _ => Err(format!("{text:?} is not SYMBOL=FILE (BTC/USDT=btc.csv)")),
-    }
 }
 
 /// One `--sweep` axis.
@@ -88,16 +75,55 @@ pub struct SweepAxis {
     pub values: Vec<toml::Value>,
 }
 
+/// A `--sweep` value that is not `KEY=V1,V2,..`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SweepAxisError {
+    /// No `=`.
+    #[error("{text:?} is not KEY=V1,V2 (latency.order_ms=0,50,250)")]
+    NotKeyValues {
+        /// The value, as given.
+        text: String,
+    },
+    /// The key is empty or has an empty part (`a..b`).
+    #[error("{key:?} is not a dotted setting name")]
+    NotADottedName {
+        /// The key.
+        key: String,
+    },
+    /// One of the values is empty (`1,,2`).
+    #[error("{text:?} has an empty value")]
+    EmptyValue {
+        /// The value, as given.
+        text: String,
+    },
+}
+
+/// A setting path that cannot be set in a configuration table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingPathError {
+    /// No name at all.
+    #[error("empty setting name")]
+    Empty,
+    /// A part of the path is a value, not a table (`simulation.seed.x`).
+    #[error("{path} is not a table")]
+    NotATable {
+        /// The path up to that value, dotted.
+        path: String,
+    },
+}
+
 const SECTIONS: [&str; 6] = ["auth", "policy", "replay", "rate", "network", "simulation"];
 
 /// Parses `KEY=V1,V2,..`.
-pub fn parse_sweep(text: &str) -> Result<SweepAxis, String> {
+pub fn parse_sweep(text: &str) -> Result<SweepAxis, SweepAxisError> {
     let (key, values) = text
         .split_once('=')
-        .ok_or_else(|| format!("{text:?} is not KEY=V1,V2 (latency.order_ms=0,50,250)"))?;
+        .ok_or_else(|| SweepAxisError::NotKeyValues { text: text.into() })?;
     let mut path: Vec<String> = key.split('.').map(str::to_string).collect();
     if key.is_empty() || path.iter().any(String::is_empty) {
-        return Err(format!("{key:?} is not a dotted setting name"));
+        return Err(SweepAxisError::NotADottedName { key: key.into() });
     }
     if !SECTIONS.contains(&path[0].as_str()) {
         path.insert(0, "simulation".into());
@@ -115,7 +141,7 @@ pub fn parse_sweep(text: &str) -> Result<SweepAxis, String> {
         })
         .collect();
     if values.iter().any(|v| v.as_str() == Some("")) {
-        return Err(format!("{text:?} has an empty value"));
+        return Err(SweepAxisError::EmptyValue { text: text.into() });
     }
     Ok(SweepAxis {
         key: key.to_string(),
@@ -125,8 +151,12 @@ pub fn parse_sweep(text: &str) -> Result<SweepAxis, String> {
 }
 
 /// Sets `path` in `table` to `value`, creating tables on the way.
-fn assign(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
-    let (last, parents) = path.split_last().ok_or("empty setting name")?;
+fn assign(
+    table: &mut toml::Table,
+    path: &[String],
+    value: toml::Value,
+) -> Result<(), SettingPathError> {
+    let (last, parents) = path.split_last().ok_or(SettingPathError::Empty)?;
     let mut t = table;
     for (i, p) in parents.iter().enumerate() {
         let entry = t
@@ -134,7 +164,9 @@ fn assign(table: &mut toml::Table, path: &[String], value: toml::Value) -> Resul
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         t = entry
             .as_table_mut()
-            .ok_or_else(|| format!("{} is not a table", path[..=i].join(".")))?;
+            .ok_or_else(|| SettingPathError::NotATable {
+                path: path[..=i].join("."),
+            })?;
     }
     t.insert(last.clone(), value);
     Ok(())
@@ -164,72 +196,93 @@ fn env(key: &str) -> Option<String> {
     std::env::var(key).ok()
 }
 
-impl Inputs {
-    /// Loads the configuration and the data `args` name.
-    pub fn load(args: &ReplayArgs) -> Result<Inputs, ReplayError> {
-        let config_error = |e: crate::config::ConfigFileError| ReplayError::Config(e.to_string());
-        let no_inputs =
-            args.stream.is_none() && args.market.is_empty() && args.market_dir.is_empty();
-        let config_path = match &args.config {
-            Some(p) => Some(p.clone()),
-            None if no_inputs => {
-                let sample = PathBuf::from(SAMPLE_CONFIG);
-                if !sample.is_file() {
-                    return Err(ReplayError::Config(format!(
-                        "nothing to replay: give --config (or --stream and --market), or run from the repository root to replay the bundled sample {SAMPLE_CONFIG}"
-                    )));
-                }
-                Some(sample)
+/// The configuration file to read: `--config`, else the bundled sample when
+/// no input is given at all.
+fn config_path(options: &ReplayOptions) -> Result<Option<PathBuf>, ReplayError> {
+    let no_inputs =
+        options.stream.is_none() && options.market.is_empty() && options.market_dir.is_empty();
+    match &options.config {
+        Some(p) => Ok(Some(p.clone())),
+        None if no_inputs => {
+            let sample = PathBuf::from(SAMPLE_CONFIG);
+            if !sample.is_file() {
+                return Err(ReplayError::NothingToReplay {
+                    sample: SAMPLE_CONFIG,
+                });
             }
-            None => None,
+            Ok(Some(sample))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The file at `path` as a table (decimal settings kept as their text, so
+/// that sweeps read them exactly too), checked, and its directory.
+fn read_config(path: &Path) -> Result<(toml::Table, Settings, PathBuf), ReplayError> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigFileError::Read {
+        path: origin.clone(),
+        source,
+    })?;
+    let settings = Settings::from_toml(&text, &origin, env)?;
+    // from_toml just parsed the same text.
+    let mut table: toml::Table = toml::from_str(&text).unwrap_or_default();
+    crate::config::keep_decimal_literals(&mut table, &text).map_err(|e| {
+        ConfigFileError::Parse {
+            path: origin,
+            message: e.message().to_string(),
+        }
+    })?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok((table, settings, base))
+}
+
+/// `(symbol, file)` pairs of market data.
+type MarketFiles = Vec<(String, PathBuf)>;
+
+/// The market data's files and directories: the options', else the
+/// configuration's (relative to `base_dir`).
+fn market_paths(
+    options: &ReplayOptions,
+    sim: &SimulationSection,
+    base_dir: &Path,
+) -> Result<(MarketFiles, Vec<PathBuf>), ReplayError> {
+    let (pairs, dirs): (MarketFiles, Vec<PathBuf>) =
+        if options.market.is_empty() && options.market_dir.is_empty() {
+            (
+                sim.market
+                    .iter()
+                    .map(|(s, p)| (s.clone(), base_dir.join(p)))
+                    .collect(),
+                sim.market_dir.iter().map(|d| base_dir.join(d)).collect(),
+            )
+        } else {
+            (options.market.clone(), options.market_dir.clone())
         };
+    if pairs.is_empty() && dirs.is_empty() {
+        return Err(ReplayError::NoMarketData);
+    }
+    Ok((pairs, dirs))
+}
+
+impl Inputs {
+    /// Loads the configuration and the data `options` name.
+    pub fn load(options: &ReplayOptions) -> Result<Inputs, ReplayError> {
+        let config_path = config_path(options)?;
         let (table, mut settings, base_dir) = match &config_path {
-            Some(path) => {
-                let origin = path.display().to_string();
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| ReplayError::Config(format!("cannot read {origin}: {e}")))?;
-                let settings = Settings::from_toml(&text, &origin, env).map_err(config_error)?;
-                // from_toml just parsed the same text. Decimal settings are
-                // kept as their text, so that sweeps read them exactly too.
-                let mut table: toml::Table = toml::from_str(&text).unwrap_or_default();
-                crate::config::keep_decimal_literals(&mut table, &text)
-                    .map_err(|e| ReplayError::Config(format!("{origin}: {}", e.message())))?;
-                let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-                (table, settings, base)
-            }
+            Some(path) => read_config(path)?,
             None => (toml::Table::new(), Settings::defaults(), PathBuf::new()),
         };
-        if let Some(seed) = args.seed {
+        if let Some(seed) = options.seed {
             settings.simulation.seed = seed;
         }
         let sim = &settings.simulation;
-
-        let stream_path = match (&args.stream, &sim.stream) {
+        let stream_path = match (&options.stream, &sim.stream) {
             (Some(p), _) => p.clone(),
             (None, Some(p)) => base_dir.join(p),
-            (None, None) => {
-                return Err(ReplayError::Config(
-                    "no alert stream: give --stream FILE.jsonl or simulation.stream".into(),
-                ))
-            }
+            (None, None) => return Err(ReplayError::NoStream),
         };
-        let (pairs, dirs): (Vec<(String, PathBuf)>, Vec<PathBuf>) =
-            if args.market.is_empty() && args.market_dir.is_empty() {
-                (
-                    sim.market
-                        .iter()
-                        .map(|(s, p)| (s.clone(), base_dir.join(p)))
-                        .collect(),
-                    sim.market_dir.iter().map(|d| base_dir.join(d)).collect(),
-                )
-            } else {
-                (args.market.clone(), args.market_dir.clone())
-            };
-        if pairs.is_empty() && dirs.is_empty() {
-            return Err(ReplayError::Config(
-                "no market data: give --market SYMBOL=FILE.csv or --market-dir DIR, or simulation.market / simulation.market_dir".into(),
-            ));
-        }
+        let (pairs, dirs) = market_paths(options, sim, &base_dir)?;
         let quotes: Vec<&str> = settings.gate.quotes.iter().map(String::as_str).collect();
         let market = MarketData::load(&pairs, &dirs, &quotes)?;
         let stream = AlertStream::read(&stream_path)?;
@@ -237,7 +290,7 @@ impl Inputs {
             config_path,
             table,
             settings,
-            seed_override: args.seed,
+            seed_override: options.seed,
             base_dir,
             stream,
             stream_name: stream_path.display().to_string(),
@@ -306,38 +359,81 @@ pub fn sweep(
     threads: usize,
 ) -> Result<Vec<SweepRow>, ReplayError> {
     let combos = grid(axes);
+    // Check every combination's configuration before spending time on runs.
+    let settings = combos
+        .iter()
+        .map(|combo| combination_settings(inputs, axes, combo))
+        .collect::<Result<Vec<Settings>, ReplayError>>()?;
+    let summaries = run_all(inputs, &settings, threads)?;
+    combos
+        .iter()
+        .zip(summaries)
+        .map(|(combo, slot)| {
+            let summary = slot.ok_or(ReplayError::SweepRunUnfinished)??;
+            Ok(SweepRow {
+                assignments: axes
+                    .iter()
+                    .zip(combo)
+                    .map(|(a, &i)| (a.key.clone(), show(&a.values[i])))
+                    .collect(),
+                summary,
+            })
+        })
+        .collect()
+}
+
+/// The checked configuration of one combination (`combo[k]` indexes the
+/// values of `axes[k]`), with `--seed` applied.
+fn combination_settings(
+    inputs: &Inputs,
+    axes: &[SweepAxis],
+    combo: &[usize],
+) -> Result<Settings, ReplayError> {
     let origin = inputs
         .config_path
         .as_ref()
         .map_or("built-in defaults".to_string(), |p| p.display().to_string());
-    // Check every combination's configuration before spending time on runs.
-    let mut settings = Vec::with_capacity(combos.len());
-    for combo in &combos {
-        let mut table = inputs.table.clone();
-        for (axis, &i) in axes.iter().zip(combo) {
-            assign(&mut table, &axis.path, axis.values[i].clone())
-                .map_err(|e| ReplayError::Config(format!("--sweep {}: {e}", axis.key)))?;
-        }
-        let mut s = Settings::from_table(table, &origin, env).map_err(|e| {
-            let label: Vec<String> = axes
-                .iter()
-                .zip(combo)
-                .map(|(a, &i)| format!("{}={}", a.key, show(&a.values[i])))
-                .collect();
-            ReplayError::Config(format!("--sweep {}: {e}", label.join(" ")))
+    let mut table = inputs.table.clone();
+    for (axis, &i) in axes.iter().zip(combo) {
+        assign(&mut table, &axis.path, axis.values[i].clone()).map_err(|source| {
+            ReplayError::SweepSetting {
+                key: axis.key.clone(),
+                source,
+            }
         })?;
-        if let Some(seed) = inputs.seed_override {
-            s.simulation.seed = seed;
-        }
-        settings.push(s);
     }
+    let mut settings = Settings::from_table(table, &origin, env).map_err(|source| {
+        let label: Vec<String> = axes
+            .iter()
+            .zip(combo)
+            .map(|(a, &i)| format!("{}={}", a.key, show(&a.values[i])))
+            .collect();
+        ReplayError::SweepConfig {
+            combination: label.join(" "),
+            source,
+        }
+    })?;
+    if let Some(seed) = inputs.seed_override {
+        settings.simulation.seed = seed;
+    }
+    Ok(settings)
+}
 
-    let bar = progress_bar(combos.len() as u64, "runs");
+/// A run's outcome; `None` if it never ran.
+type RunSlot = Option<Result<Summary, ReplayError>>;
+
+/// Runs once per `settings` on up to `threads` threads, with a progress
+/// bar; each run's outcome in the order of `settings`.
+fn run_all(
+    inputs: &Inputs,
+    settings: &[Settings],
+    threads: usize,
+) -> Result<Vec<RunSlot>, ReplayError> {
+    let bar = progress_bar(settings.len() as u64, "runs");
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<Summary, ReplayError>>>> =
-        Mutex::new((0..combos.len()).map(|_| None).collect());
+    let results: Mutex<Vec<RunSlot>> = Mutex::new((0..settings.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
-        for _ in 0..threads.clamp(1, combos.len().max(1)) {
+        for _ in 0..threads.clamp(1, settings.len().max(1)) {
             let spawned = std::thread::Builder::new().spawn_scoped(scope, || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(s) = settings.get(i) else { break };
@@ -353,25 +449,9 @@ pub fn sweep(
         }
     });
     bar.finish_and_clear();
-    let slots = results
+    results
         .into_inner()
-        .map_err(|_| ReplayError::Config("a sweep worker panicked".into()))?;
-    combos
-        .iter()
-        .zip(slots)
-        .map(|(combo, slot)| {
-            let summary =
-                slot.ok_or_else(|| ReplayError::Config("a sweep run did not finish".into()))??;
-            Ok(SweepRow {
-                assignments: axes
-                    .iter()
-                    .zip(combo)
-                    .map(|(a, &i)| (a.key.clone(), show(&a.values[i])))
-                    .collect(),
-                summary,
-            })
-        })
-        .collect()
+        .map_err(|_| ReplayError::SweepWorkerPanicked)
 }
 
 /// The comparison table of a sweep.
@@ -434,25 +514,23 @@ fn progress_bar(total: u64, unit: &str) -> ProgressBar {
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), ReplayError> {
-    std::fs::write(path, text)
-        .map_err(|e| ReplayError::Config(format!("cannot write {}: {e}", path.display())))
+    std::fs::write(path, text).map_err(|source| ReplayError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Runs the command; returns what to print on stdout.
-pub fn replay(args: &ReplayArgs) -> Result<String, ReplayError> {
-    let inputs = Inputs::load(args)?;
-    if !args.sweep.is_empty() {
-        if args.html.is_some() || args.trades.is_some() {
-            return Err(ReplayError::Config(
-                "--html and --trades describe one run; with --sweep use --json for every row"
-                    .into(),
-            ));
+pub fn replay(options: &ReplayOptions) -> Result<String, ReplayError> {
+    let inputs = Inputs::load(options)?;
+    if !options.sweep.is_empty() {
+        if options.html.is_some() || options.trades.is_some() {
+            return Err(ReplayError::OneRunOutputWithSweep);
         }
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let rows = sweep(&inputs, &args.sweep, threads)?;
-        if let Some(path) = &args.json {
-            let mut text = serde_json::to_string_pretty(&rows)
-                .map_err(|e| ReplayError::Config(format!("internal: {e}")))?;
+        let rows = sweep(&inputs, &options.sweep, threads)?;
+        if let Some(path) = &options.json {
+            let mut text = serde_json::to_string_pretty(&rows).map_err(ReplayError::Json)?;
             text.push('\n');
             write_file(path, &text)?;
         }
@@ -463,16 +541,14 @@ pub fn replay(args: &ReplayArgs) -> Result<String, ReplayError> {
     let bar = progress_bar(total, "events");
     let report = inputs.run(&inputs.settings, Some(&|done| bar.set_position(done)))?;
     bar.finish_and_clear();
-    if let Some(path) = &args.json {
+    if let Some(path) = &options.json {
         write_file(path, &report.to_json())?;
     }
-    if let Some(path) = &args.trades {
-        let csv = report
-            .trades_csv()
-            .map_err(|e| ReplayError::Config(format!("internal: {e}")))?;
+    if let Some(path) = &options.trades {
+        let csv = report.trades_csv().map_err(ReplayError::Csv)?;
         write_file(path, &csv)?;
     }
-    if let Some(path) = &args.html {
+    if let Some(path) = &options.html {
         let title = format!("alertgate replay — {}", inputs.stream_name);
         write_file(path, &html::page(&report, &title))?;
     }
@@ -514,9 +590,26 @@ mod tests {
         assert_eq!(f.values, [toml::Value::Float(0.5)]);
         let c = parse_sweep("auth.scheme=none,hex-body").unwrap();
         assert_eq!(c.values[1], toml::Value::String("hex-body".into()));
-        assert!(parse_sweep("nothing").is_err());
-        assert!(parse_sweep("a..b=1").is_err());
-        assert!(parse_sweep("seed=1,,2").is_err());
+        assert_eq!(
+            parse_sweep("nothing").unwrap_err(),
+            SweepAxisError::NotKeyValues {
+                text: "nothing".into()
+            }
+        );
+        assert_eq!(
+            parse_sweep("nothing").unwrap_err().to_string(),
+            "\"nothing\" is not KEY=V1,V2 (latency.order_ms=0,50,250)"
+        );
+        assert_eq!(
+            parse_sweep("a..b=1").unwrap_err().to_string(),
+            "\"a..b\" is not a dotted setting name"
+        );
+        assert_eq!(
+            parse_sweep("seed=1,,2").unwrap_err(),
+            SweepAxisError::EmptyValue {
+                text: "seed=1,,2".into()
+            }
+        );
 
         assert_eq!(grid(&[a.clone(), b.clone()]).len(), 6);
         assert_eq!(grid(&[a, b])[1], [0, 1]);
@@ -533,6 +626,88 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t["simulation"]["latency"]["order_ms"].as_integer(), Some(5));
-        assert!(assign(&mut t, &path("simulation.seed.x"), toml::Value::Integer(5)).is_err());
+        let err = assign(&mut t, &path("simulation.seed.x"), toml::Value::Integer(5)).unwrap_err();
+        assert_eq!(
+            err,
+            SettingPathError::NotATable {
+                path: "simulation.seed".into()
+            }
+        );
+        assert_eq!(err.to_string(), "simulation.seed is not a table");
+        assert_eq!(
+            assign(&mut t, &[], toml::Value::Integer(5)).unwrap_err(),
+            SettingPathError::Empty
+        );
+    }
+
+    #[test]
+    fn errors_are_typed_and_keep_their_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = |f: &dyn Fn(&mut ReplayOptions)| {
+            let mut o = ReplayOptions {
+                config: Some(dir.path().join("missing.toml")),
+                ..ReplayOptions::default()
+            };
+            f(&mut o);
+            o
+        };
+        let err = |o: ReplayOptions| Inputs::load(&o).err().unwrap();
+
+        let e = err(options(&|_| {}));
+        assert_eq!(e.code(), "config_read");
+        assert!(matches!(
+            e,
+            ReplayError::Config(ConfigFileError::Read { .. })
+        ));
+        assert!(e.to_string().starts_with("cannot read "), "{e}");
+
+        let config = dir.path().join("a.toml");
+        std::fs::write(&config, "[simulation]\nseed = 1\n").unwrap();
+        let e = err(options(&|o| o.config = Some(config.clone())));
+        assert_eq!(e.code(), "no_stream");
+        assert_eq!(
+            e.to_string(),
+            "no alert stream: give --stream FILE.jsonl or simulation.stream"
+        );
+        let e = err(options(&|o| {
+            o.config = Some(config.clone());
+            o.stream = Some("s.jsonl".into());
+        }));
+        assert!(matches!(e, ReplayError::NoMarketData), "{e}");
+        assert_eq!(e.code(), "no_market_data");
+
+        std::fs::write(&config, "[policy]\nmax_quantity = 1e30\n").unwrap();
+        let e = err(options(&|o| o.config = Some(config.clone())));
+        assert_eq!(e.code(), "config_invalid");
+        assert!(e
+            .to_string()
+            .starts_with("policy.max_quantity: 1e30 is not a decimal"));
+
+        std::fs::write(
+            &config,
+            "[simulation.latency]\norder_ms = { model = \"empirical\", file = \"none.txt\" }\n",
+        )
+        .unwrap();
+        let settings = Settings::load(&config, |_| None).unwrap();
+        let inputs = Inputs {
+            config_path: Some(config.clone()),
+            table: toml::Table::new(),
+            settings: settings.clone(),
+            seed_override: None,
+            base_dir: dir.path().to_path_buf(),
+            stream: AlertStream::default(),
+            stream_name: "s.jsonl".into(),
+            market: MarketData::default(),
+        };
+        let e = inputs.run(&settings, None).err().unwrap();
+        assert!(
+            matches!(
+                e,
+                ReplayError::Latency(crate::latency::LatencyError::Samples(_))
+            ),
+            "{e}"
+        );
+        assert_eq!(e.code(), "bad_latency");
+        assert!(e.to_string().contains("none.txt: cannot read"), "{e}");
     }
 }

@@ -25,7 +25,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::input::{check_ms, parse_recorded_time, snippet, InputError};
+use crate::input::{check_ms, parse_recorded_time, snippet, InputError, TimeError};
 
 /// One recorded webhook request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,16 +131,16 @@ pub fn write_line(
 
 /// Parses one line (`number` is its 1-based line number in `file`).
 pub fn parse_line(line: &str, file: &str, number: u64) -> Result<RecordedRequest, InputError> {
-    let at = |field: &str, message: String| InputError::at(file, number, field, message);
+    let at = |field: &str, e: FieldError| InputError::at(file, number, field, e.to_string());
     let map = line_object(line, file, number)?;
     let received_at_ms = received_at(map.get("received_at")).map_err(|m| at("received_at", m))?;
     let body = match map.get("body") {
         Some(Value::String(s)) => s.clone(),
-        None | Some(Value::Null) => return Err(at("body", "missing".into())),
+        None | Some(Value::Null) => return Err(at("body", FieldError::Missing)),
         Some(other) => {
             return Err(at(
                 "body",
-                format!("expected the raw body as a string, got {}", kind(other)),
+                FieldError::wrong_type("the raw body as a string", other),
             ))
         }
     };
@@ -151,7 +151,7 @@ pub fn parse_line(line: &str, file: &str, number: u64) -> Result<RecordedRequest
         Some(other) => {
             return Err(at(
                 "headers",
-                format!("expected an object of name → value, got {}", kind(other)),
+                FieldError::wrong_type("an object of name → value", other),
             ))
         }
     };
@@ -198,40 +198,33 @@ fn line_object(
 }
 
 /// `received_at`: Unix ms, or RFC 3339 text.
-fn received_at(value: Option<&Value>) -> Result<i64, String> {
+fn received_at(value: Option<&Value>) -> Result<i64, FieldError> {
     match value {
-        None | Some(Value::Null) => Err("missing".into()),
+        None | Some(Value::Null) => Err(FieldError::Missing),
         Some(Value::Number(n)) => match n.as_i64() {
-            Some(ms) => check_ms(ms),
-            None => Err(format!("{n} is not an integer number of Unix milliseconds")),
+            Some(ms) => Ok(check_ms(ms)?),
+            None => Err(FieldError::NotIntegerMs { number: n.clone() }),
         },
-        Some(Value::String(s)) => parse_recorded_time(s),
-        Some(other) => Err(format!(
-            "expected Unix ms or RFC 3339 text, got {}",
-            kind(other)
-        )),
+        Some(Value::String(s)) => Ok(parse_recorded_time(s)?),
+        Some(other) => Err(FieldError::wrong_type("Unix ms or RFC 3339 text", other)),
     }
 }
 
 /// The `headers` members in the line's order, repeats included: serde_json's
 /// map is sorted by key and keeps one of two equal names, so the object is
 /// read again for what the gate sees.
-fn ordered_headers(line: &str) -> Result<Vec<(String, String)>, String> {
-    let ordered = serde_json::from_str::<HeadersOnly>(line)
-        .map_err(|e| e.to_string())?
-        .headers
-        .0;
+fn ordered_headers(line: &str) -> Result<Vec<(String, String)>, FieldError> {
+    let ordered = serde_json::from_str::<HeadersOnly>(line)?.headers.0;
     let mut headers = Vec::with_capacity(ordered.len());
     for (name, value) in ordered {
         let Value::String(v) = value else {
-            return Err(format!(
-                "header {:?}: expected a string, got {}",
-                snippet(&name),
-                kind(&value)
-            ));
+            return Err(FieldError::HeaderNotString {
+                name,
+                got: kind(&value),
+            });
         };
         if name.is_empty() {
-            return Err("a header name is empty".into());
+            return Err(FieldError::EmptyHeaderName);
         }
         headers.push((name, v));
     }
@@ -239,17 +232,60 @@ fn ordered_headers(line: &str) -> Result<Vec<(String, String)>, String> {
 }
 
 /// `source_ip`: absent, or an IPv4 or IPv6 address as a string.
-fn source_ip(value: Option<&Value>) -> Result<Option<IpAddr>, String> {
+fn source_ip(value: Option<&Value>) -> Result<Option<IpAddr>, FieldError> {
     match value {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => s
-            .parse::<IpAddr>()
-            .map(Some)
-            .map_err(|_| format!("{:?} is not an IPv4 or IPv6 address", snippet(s))),
-        Some(other) => Err(format!(
-            "expected an address as a string, got {}",
-            kind(other)
-        )),
+        Some(Value::String(s)) => {
+            s.parse::<IpAddr>()
+                .map(Some)
+                .map_err(|_| FieldError::NotAnAddress {
+                    text: s.to_string(),
+                })
+        }
+        Some(other) => Err(FieldError::wrong_type("an address as a string", other)),
+    }
+}
+
+/// What is wrong with one field of a line; [`InputError`] adds the file,
+/// the line and the field's name.
+#[derive(Debug, thiserror::Error)]
+enum FieldError {
+    /// A required field is absent or null.
+    #[error("missing")]
+    Missing,
+    /// A JSON value of the wrong kind.
+    #[error("expected {expected}, got {got}")]
+    WrongType {
+        expected: &'static str,
+        got: &'static str,
+    },
+    /// A JSON number that is not an `i64`.
+    #[error("{number} is not an integer number of Unix milliseconds")]
+    NotIntegerMs { number: serde_json::Number },
+    /// A time that is no recorded time.
+    #[error(transparent)]
+    Time(#[from] TimeError),
+    /// `headers` could not be read again in order.
+    #[error(transparent)]
+    Headers(#[from] serde_json::Error),
+    /// A header's value is not a string.
+    #[error("header {:?}: expected a string, got {got}", snippet(.name))]
+    HeaderNotString { name: String, got: &'static str },
+    /// A header's name is empty.
+    #[error("a header name is empty")]
+    EmptyHeaderName,
+    /// `source_ip` is not an address.
+    #[error("{:?} is not an IPv4 or IPv6 address", snippet(.text))]
+    NotAnAddress { text: String },
+}
+
+impl FieldError {
+    /// [`FieldError::WrongType`], `got` being the kind of `value`.
+    fn wrong_type(expected: &'static str, value: &Value) -> FieldError {
+        FieldError::WrongType {
+            expected,
+            got: kind(value),
+        }
     }
 }
 

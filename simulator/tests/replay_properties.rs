@@ -3,14 +3,14 @@
 use std::path::PathBuf;
 
 use alertgate_simulator::latency::{Distribution, LatencySetting, Spikes};
-use alertgate_simulator::replay::{Inputs, ReplayArgs};
+use alertgate_simulator::replay::{Inputs, ReplayOptions};
 use proptest::prelude::*;
 
 fn sample() -> Inputs {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    Inputs::load(&ReplayArgs {
+    Inputs::load(&ReplayOptions {
         config: Some(root.join("examples/replay/alertgate.toml")),
-        ..ReplayArgs::default()
+        ..ReplayOptions::default()
     })
     .unwrap()
 }
