@@ -158,3 +158,32 @@ pub fn json_lines(path: &Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// The exchange log's `submit` and `fill` records, in order.
+pub fn exchange_records(path: &Path) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
+    let (mut submits, mut fills) = (Vec::new(), Vec::new());
+    for l in json_lines(path) {
+        match (l.get("submit"), l.get("fill")) {
+            (Some(s), None) => submits.push(s.clone()),
+            (None, Some(f)) => fills.push(f.clone()),
+            _ => panic!("not a submit or a fill line: {l}"),
+        }
+    }
+    (submits, fills)
+}
+
+/// Sends SIGTERM and waits (at most 20 s) for a clean exit.
+pub fn stop(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "serve exited {status}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -36,6 +36,7 @@
 //! read and checked by the command line) and fails with a
 //! [`crate::Error`].
 
+pub mod accepted;
 pub mod execution;
 pub mod journal;
 mod jsonl;
@@ -70,6 +71,7 @@ use tokio::sync::mpsc;
 
 use crate::clock::wall_clock_ms;
 use crate::Error;
+use accepted::{AcceptedIndex, Original};
 use alertgate_simulator::config::GateSettings;
 use alertgate_simulator::market::MarketData;
 use execution::CircuitBreaker;
@@ -91,6 +93,16 @@ struct Strategy {
     quotes: Vec<&'static str>,
     /// `[replay] store`: replay keys shared with other replicas.
     store: Option<ReplayStore>,
+    /// The orders of the events the gate remembers, for `409 replayed`
+    /// answers. Locked only while holding `gate`'s lock (in that order).
+    accepted: Mutex<AcceptedIndex>,
+}
+
+impl Strategy {
+    /// The accepted-event index (take the gate's lock first).
+    fn index(&self) -> std::sync::MutexGuard<'_, AcceptedIndex> {
+        self.accepted.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 struct AppState {
@@ -255,6 +267,7 @@ fn build_strategy(name: &str, settings: &'static GateSettings) -> Result<Strateg
         max_body_bytes: settings.max_body_bytes,
         quotes: settings.quotes.iter().map(String::as_str).collect(),
         store: open_store(settings, name)?,
+        accepted: Mutex::new(AcceptedIndex::default()),
     })
 }
 
@@ -284,10 +297,19 @@ fn remember(strategy: &Strategy, entry: &journal::AcceptedEntry, now: i64) {
             .accepted_ms
             .saturating_add(gate.policy().max_future_skew_ms)
     });
-    if gate.remembered_until_ms(entry.accepted_ms, timestamp_ms) >= now {
-        let remembered = gate.remember(&entry.replay_key, entry.accepted_ms, timestamp_ms);
-        if let Err(e) = remembered {
-            tracing::warn!(event = %entry.order.event_id, "not remembered: {e}");
+    let until = gate.remembered_until_ms(entry.accepted_ms, timestamp_ms);
+    if until >= now {
+        match gate.remember(&entry.replay_key, entry.accepted_ms, timestamp_ms) {
+            Ok(()) => strategy.index().insert(
+                &entry.replay_key,
+                Original {
+                    order_id: entry.order.client_order_id.clone(),
+                    accepted_ms: Some(entry.accepted_ms),
+                },
+                until,
+                now,
+            ),
+            Err(e) => tracing::warn!(event = %entry.replay_key, "not remembered: {e}"),
         }
     }
 }
@@ -674,10 +696,16 @@ async fn handle(
     let decided = decide(state, target, &incoming);
     let (decision, durable) = settle(state, target, &incoming, decided).await;
     state.metrics.decision.observe(started.elapsed());
-    durable.wait().await.map_err(|e| {
+    if let Err(e) = durable.wait().await {
         tracing::error!("{e}");
-        Refusal::JournalUnavailable
-    })?;
+        if let Ok(order) = &decision {
+            // Not recorded, so not accepted: a retry must be decided
+            // afresh, not refused as a replay of an order that never
+            // existed.
+            withdraw(target, order.replay_key.as_str(), incoming.now);
+        }
+        return Err(Refusal::JournalUnavailable);
+    }
     // Orders that needed a mark (accepted, or refused for want of one).
     if matches!(
         decision,
@@ -693,7 +721,7 @@ async fn handle(
     let id = exec.client_order_id.clone();
     state.metrics.orders.fetch_add(1, Ordering::Relaxed);
     let _ = state.orders.send(exec);
-    tracing::info!(strategy = %strategy, event = %order.event_id.as_str(), order_id = %id, "accepted");
+    tracing::info!(strategy = %strategy, event = %order.replay_key.as_str(), order_id = %id, "accepted");
     Ok(id)
 }
 
@@ -766,6 +794,8 @@ struct Decided {
     decision: Result<Order, Rejection>,
     durable: Option<Durable>,
     lifetime_ms: i64,
+    /// For a replay, the order the event became, if known.
+    original: Option<Original>,
 }
 
 /// Decides under the gate's lock and, unless a shared claim comes first,
@@ -803,14 +833,25 @@ fn decide(state: &AppState, target: &Strategy, incoming: &Incoming<'_>) -> Decid
         (Ok(_), Some(_)) => None,
         _ => Some(state.journal.append(incoming.journal_line(&decision))),
     };
-    let lifetime_ms = match &decision {
-        Ok(order) => gate.replay_lifetime_ms(now, order.timestamp_ms),
-        Err(_) => 0,
+    let (lifetime_ms, original) = match &decision {
+        Ok(order) => {
+            let key = order.replay_key.as_str();
+            let original = Original {
+                order_id: execution::client_order_id(incoming.strategy, key),
+                accepted_ms: Some(now),
+            };
+            let until = gate.remembered_until_ms(now, order.timestamp_ms);
+            target.index().insert(key, original, until, now);
+            (gate.replay_lifetime_ms(now, order.timestamp_ms), None)
+        }
+        Err(Rejection::Replayed { event_id }) => (0, target.index().find(event_id, now)),
+        Err(_) => (0, None),
     };
     Decided {
         decision,
         durable,
         lifetime_ms,
+        original,
     }
 }
 
@@ -824,46 +865,80 @@ async fn settle(
     incoming: &Incoming<'_>,
     decided: Decided,
 ) -> (Result<Order, Refusal>, Durable) {
+    let original = decided.original;
+    let refused = |r: Rejection| refusal_of(r, original.clone());
     let (order, store) = match (decided.durable, decided.decision, &target.store) {
-        (Some(durable), decision, _) => return (decision.map_err(Refusal::Gate), durable),
+        (Some(durable), decision, _) => return (decision.map_err(refused), durable),
         (None, Ok(order), Some(store)) => (order, store),
         // Only an acceptance with a store is journaled after its claim.
         (None, decision, _) => {
             let line = incoming.journal_line(&decision);
-            return (decision.map_err(Refusal::Gate), state.journal.append(line));
+            return (decision.map_err(refused), state.journal.append(line));
         }
     };
     let gate = || target.gate.lock().unwrap_or_else(|e| e.into_inner());
-    let decision = match store
+    match store
         .claim(order.replay_key.as_str(), decided.lifetime_ms)
         .await
     {
-        Ok(Claim::Claimed) => Ok(order),
+        Ok(Claim::Claimed) => {}
         Ok(Claim::Replayed) => {
             // Another replica accepted it: a replay, which spends no rate
-            // token. The local guard keeps it (it is one).
+            // token. The local guard keeps it (it is one), and so does the
+            // index: the order id is the same on every replica.
             gate().refund(incoming.now);
-            Err(Rejection::Replayed {
-                event_id: alertgate_validator::error::snippet(order.event_id.as_str().as_bytes()),
-            })
+            let key = order.replay_key.as_str();
+            let line = incoming.journal_line(&Err(replayed(key)));
+            let original = Original {
+                order_id: execution::client_order_id(incoming.strategy, key),
+                accepted_ms: None,
+            };
+            let refusal = refusal_of(replayed(key), Some(original));
+            return (Err(refusal), state.journal.append(line));
         }
         Err(e) => {
             tracing::error!(strategy = %incoming.strategy, "replay store unavailable: {e}");
             // Refused after all: withdraw it from the local guard so a
             // retry is decided afresh, not refused as a replay of nothing,
             // and give its rate token back.
-            let mut gate = gate();
-            gate.forget(order.replay_key.as_str());
-            gate.refund(incoming.now);
+            withdraw(target, order.replay_key.as_str(), incoming.now);
             let line = unavailable_line(incoming);
             return (
                 Err(Refusal::ReplayStoreUnavailable),
                 state.journal.append(line),
             );
         }
-    };
+    }
+    let decision = Ok(order);
     let line = incoming.journal_line(&decision);
     (decision.map_err(Refusal::Gate), state.journal.append(line))
+}
+
+/// Withdraws an acceptance that did not take effect from `target`'s gate
+/// (and its index), and gives its rate token back.
+fn withdraw(target: &Strategy, replay_key: &str, now: i64) {
+    let mut gate = target.gate.lock().unwrap_or_else(|e| e.into_inner());
+    gate.forget(replay_key);
+    target.index().remove(replay_key);
+    gate.refund(now);
+}
+
+/// The gate's `replayed` for `replay_key`.
+fn replayed(replay_key: &str) -> Rejection {
+    Rejection::Replayed {
+        event_id: alertgate_validator::error::snippet(replay_key.as_bytes()),
+    }
+}
+
+/// The refusal of `rejection`: a replay carries its `original` order.
+fn refusal_of(rejection: Rejection, original: Option<Original>) -> Refusal {
+    match rejection {
+        Rejection::Replayed { .. } => Refusal::Replayed {
+            rejection,
+            original: original.map(Box::new),
+        },
+        rejection => Refusal::Gate(rejection),
+    }
 }
 
 /// The last market-data price of the alert's symbol (see
@@ -896,8 +971,8 @@ fn count_fallback(state: &AppState, strategy: &str, lookup: Option<Lookup>) {
 /// market`), the price the exchange observes with it.
 fn exec_order(strategy: &str, order: &Order, market_mark: Option<Decimal>) -> ExecOrder {
     ExecOrder {
-        client_order_id: execution::client_order_id(strategy, order.event_id.as_str()),
-        event_id: order.event_id.as_str().to_string(),
+        client_order_id: execution::client_order_id(strategy, order.replay_key.as_str()),
+        event_id: order.replay_key.as_str().to_string(),
         symbol: order.symbol.as_str().to_string(),
         side: order.side,
         order_type: order.order_type,

@@ -7,9 +7,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::accepted::Original;
+
 /// A refused webhook request. Every refusal is answered with
 /// `{"accepted":false,"code","message","order_id":null}` and its
-/// [`Refusal::status`].
+/// [`Refusal::status`]; a replay of an event whose order is known names it
+/// (`"order_id"`, and `"accepted_ms"` when known).
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -18,6 +21,17 @@ pub enum Refusal {
     /// reading the body, `rate_limited` per source address).
     #[error("{0}")]
     Gate(Rejection),
+    /// An event already accepted, by this gate or (through the shared
+    /// store) by another replica: the gate's `replayed`, with the order the
+    /// event became when it is known.
+    #[error("{rejection}")]
+    Replayed {
+        /// The gate's [`Rejection::Replayed`].
+        rejection: Rejection,
+        /// The order the first acceptance became (boxed: it is rare, and
+        /// keeps every other refusal small).
+        original: Option<Box<Original>>,
+    },
     /// `POST /webhook/NAME` for a strategy that has no section.
     #[error("no such strategy")]
     UnknownStrategy,
@@ -46,7 +60,7 @@ impl Refusal {
     /// metrics' `code` label).
     pub fn code(&self) -> &'static str {
         match self {
-            Refusal::Gate(r) => r.code(),
+            Refusal::Gate(r) | Refusal::Replayed { rejection: r, .. } => r.code(),
             Refusal::UnknownStrategy => "unknown_strategy",
             Refusal::BodyTimeout => "body_timeout",
             Refusal::BodyUnreadable => "body_unreadable",
@@ -59,7 +73,7 @@ impl Refusal {
     /// The HTTP status it is answered with.
     pub fn status(&self) -> u16 {
         match self {
-            Refusal::Gate(r) => r.status(),
+            Refusal::Gate(r) | Refusal::Replayed { rejection: r, .. } => r.status(),
             Refusal::UnknownStrategy => 404,
             Refusal::BodyTimeout => 408,
             Refusal::BodyUnreadable => 400,
@@ -79,12 +93,22 @@ impl From<Rejection> for Refusal {
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-        let body = json!({
+        let mut body = json!({
             "accepted": false,
             "code": self.code(),
             "message": self.to_string(),
             "order_id": null,
         });
+        if let Refusal::Replayed {
+            original: Some(original),
+            ..
+        } = &self
+        {
+            body["order_id"] = json!(original.order_id);
+            if let Some(at) = original.accepted_ms {
+                body["accepted_ms"] = json!(at);
+            }
+        }
         (status, axum::Json(body)).into_response()
     }
 }
@@ -129,5 +153,47 @@ mod tests {
             let response = refusal.into_response();
             assert_eq!(response.status().as_u16(), status);
         }
+    }
+
+    async fn answer(refusal: Refusal) -> (u16, serde_json::Value) {
+        let response = refusal.into_response();
+        let status = response.status().as_u16();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_replay_names_its_original_order() {
+        let rejection = Rejection::Replayed {
+            event_id: alertgate_validator::error::snippet(b"e-1"),
+        };
+        let known = Refusal::Replayed {
+            rejection: rejection.clone(),
+            original: Some(Box::new(Original {
+                order_id: "ag-1".into(),
+                accepted_ms: Some(5),
+            })),
+        };
+        let (status, v) = answer(known).await;
+        assert_eq!(status, 409);
+        assert_eq!(
+            (
+                v["code"].as_str(),
+                v["order_id"].as_str(),
+                v["accepted_ms"].as_i64()
+            ),
+            (Some("replayed"), Some("ag-1"), Some(5))
+        );
+        let unknown = Refusal::Replayed {
+            rejection,
+            original: None,
+        };
+        let (_, v) = answer(unknown).await;
+        assert!(
+            v["order_id"].is_null() && v.get("accepted_ms").is_none(),
+            "{v}"
+        );
     }
 }
