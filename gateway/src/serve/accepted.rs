@@ -78,6 +78,18 @@ impl AcceptedIndex {
         }
     }
 
+    /// Sets when `replay_key` was accepted (another replica accepted it
+    /// first, at `accepted_ms` if it said).
+    pub fn set_accepted_ms(&mut self, replay_key: &str, accepted_ms: Option<i64>) {
+        let name = snippet(replay_key.as_bytes());
+        let bucket = self.by_snippet.get_mut(name.as_str());
+        for e in bucket.into_iter().flatten() {
+            if e.replay_key == replay_key {
+                e.original.accepted_ms = accepted_ms;
+            }
+        }
+    }
+
     /// Drops `replay_key` (the gate forgot it).
     pub fn remove(&mut self, replay_key: &str) {
         let name = snippet(replay_key.as_bytes());
@@ -129,6 +141,8 @@ mod tests {
         assert_eq!(index.find("e-1", 100), Some(original("ag-1", 10)));
         assert_eq!(index.find("e-1", 101), None, "expired");
         assert_eq!(index.find("e-2", 50), None);
+        index.set_accepted_ms("e-1", None);
+        assert_eq!(index.find("e-1", 50).unwrap().accepted_ms, None);
         index.remove("e-1");
         assert_eq!(index.find("e-1", 50), None);
         assert!(index.is_empty());

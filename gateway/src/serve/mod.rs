@@ -886,8 +886,12 @@ async fn settle(
             // Another replica accepted it: a replay, which spends no rate
             // token. The local guard keeps it (it is one), and so does the
             // index: the order id is the same on every replica.
-            gate().refund(incoming.now);
             let key = order.replay_key.as_str();
+            {
+                let mut gate = gate();
+                gate.refund(incoming.now);
+                target.index().set_accepted_ms(key, None);
+            }
             let line = incoming.journal_line(&Err(replayed(key)));
             let original = Original {
                 order_id: execution::client_order_id(incoming.strategy, key),
