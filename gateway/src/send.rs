@@ -17,6 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alertgate_simulator::config::Secret;
+use std::borrow::Cow;
+
+use alertgate_simulator::redact::restore_any;
 use alertgate_simulator::stream::{AlertStream, RecordedRequest};
 use alertgate_validator::auth::{sign, Scheme};
 use alertgate_validator::ConfigError;
@@ -279,8 +282,17 @@ impl Summary {
 
 /// Runs `send` and returns the summary.
 pub fn send(options: &SendOptions) -> Result<Summary, Error> {
-    let stream = AlertStream::read(&options.stream).map_err(Error::Stream)?;
+    let mut stream = AlertStream::read(&options.stream).map_err(Error::Stream)?;
     let signer = options.signing.as_ref().map(Signer::new).transpose()?;
+    if let Some(signing) = &options.signing {
+        // A journal's redacted passphrases: the signing secret is the one
+        // to send (a sender knows one secret, whichever it stood for).
+        for r in &mut stream.requests {
+            if let Cow::Owned(body) = restore_any(&r.body, &signing.secret.0) {
+                r.body = body;
+            }
+        }
+    }
     let client = reqwest::Client::builder()
         .timeout(options.timeout)
         .build()

@@ -274,6 +274,8 @@ struct Engine<'a> {
     cursor: Vec<usize>,
     /// The current request's headers, lent from the stream.
     headers: Vec<(&'a str, &'a str)>,
+    /// The gate's secrets, to put back what a journal redacted.
+    secrets: Vec<Vec<u8>>,
     exchange: Exchange,
     equity: EquityTrack,
     initial_cash: f64,
@@ -339,6 +341,7 @@ impl<'a> Engine<'a> {
             next_bar: bar_queue(market),
             cursor: vec![0usize; market.series.len()],
             headers: Vec::with_capacity(stream.max_headers()),
+            secrets: settings.secrets.iter().map(|s| s.0.clone()).collect(),
             exchange: exchange_for(market, sim),
             equity: EquityTrack::new(sim.initial_cash, first_bar, last_bar),
             initial_cash: sim.initial_cash,
@@ -406,8 +409,10 @@ impl<'a> Engine<'a> {
         self.headers.clear();
         self.headers
             .extend(r.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        // A journal's redacted passphrase, put back from the settings.
+        let body = crate::redact::restore(&r.body, &self.secrets);
         let request = Request {
-            body: r.body.as_bytes(),
+            body: body.as_bytes(),
             headers: &self.headers,
             source_ip: r.source_ip,
             mark_price: self.mark_price(index, now),

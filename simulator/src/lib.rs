@@ -11,7 +11,9 @@
 //! its own module:
 //!
 //! - [`stream`], [`market`]: the recorded alert stream (JSON Lines) and the
-//!   market data (CSV bars or trades); [`input`] holds what they share.
+//!   market data (CSV bars or trades); [`input`] holds what they share;
+//!   [`redact`]: secrets kept out of recorded streams (a `serve` journal)
+//!   and put back for a replay.
 //! - [`latency`]: seeded latency models, one per stage (delivery, order,
 //!   response).
 //! - [`exchange`]: working orders, fill rules, brackets, positions and FIFO
@@ -37,6 +39,7 @@ pub mod html;
 pub mod input;
 pub mod latency;
 pub mod market;
+pub mod redact;
 pub mod replay;
 pub mod report;
 pub mod stream;

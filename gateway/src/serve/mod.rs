@@ -74,6 +74,7 @@ use crate::Error;
 use accepted::{AcceptedIndex, Original};
 use alertgate_simulator::config::GateSettings;
 use alertgate_simulator::market::MarketData;
+use alertgate_simulator::redact::Redactor;
 use execution::CircuitBreaker;
 use journal::{Durable, ExecOrder, Journal};
 use marks::{Lookup, MarketMarks};
@@ -96,6 +97,9 @@ struct Strategy {
     /// The orders of the events the gate remembers, for `409 replayed`
     /// answers. Locked only while holding `gate`'s lock (in that order).
     accepted: Mutex<AcceptedIndex>,
+    /// Keeps every configured secret (this gate's first) out of the
+    /// journal.
+    redactor: Redactor,
 }
 
 impl Strategy {
@@ -261,13 +265,26 @@ fn load_market(
 }
 
 /// One strategy's gate and replay store.
-fn build_strategy(name: &str, settings: &'static GateSettings) -> Result<Strategy, Error> {
+fn build_strategy(
+    name: &str,
+    settings: &'static GateSettings,
+    gates: &Gates,
+) -> Result<Strategy, Error> {
+    // This gate's secrets first (a journal's placeholders index them), then
+    // every other strategy's.
+    let own = settings.secrets.iter();
+    let others = gates.values().flat_map(|g| g.secrets.iter());
+    let redactor = Redactor::new(
+        own.chain(others).map(|s| s.0.as_slice()),
+        settings.scheme == alertgate_validator::Scheme::Passphrase,
+    );
     Ok(Strategy {
         gate: Mutex::new(build_gate(name, settings)?),
         max_body_bytes: settings.max_body_bytes,
         quotes: settings.quotes.iter().map(String::as_str).collect(),
         store: open_store(settings, name)?,
         accepted: Mutex::new(AcceptedIndex::default()),
+        redactor,
     })
 }
 
@@ -275,7 +292,7 @@ fn build_strategy(name: &str, settings: &'static GateSettings) -> Result<Strateg
 fn build_strategies(gates: &Gates) -> Result<BTreeMap<String, Strategy>, Error> {
     gates
         .iter()
-        .map(|(name, settings)| Ok((name.clone(), build_strategy(name, settings)?)))
+        .map(|(name, settings)| Ok((name.clone(), build_strategy(name, settings, gates)?)))
         .collect()
 }
 
@@ -692,6 +709,7 @@ async fn handle(
         body: &bytes,
         source,
         market_mark: lookup.and_then(|l| l.mark.ok()),
+        redactor: &target.redactor,
     };
     let decided = decide(state, target, &incoming);
     let (decision, durable) = settle(state, target, &incoming, decided).await;
@@ -770,20 +788,67 @@ struct Incoming<'r> {
     source: IpAddr,
     /// The `[serve] market` mark at the alert's time, if any.
     market_mark: Option<Decimal>,
+    /// What keeps secrets out of the journal line.
+    redactor: &'r Redactor,
 }
 
 impl Incoming<'_> {
-    /// The journal line of `decision`.
+    /// The journal line of `decision`: the request as an alert-stream
+    /// record plus the decision.
     fn journal_line(&self, decision: &Result<Order, Rejection>) -> Vec<u8> {
-        journal_line(
-            self.now,
-            self.headers,
-            self.body,
-            self.source,
-            self.strategy,
-            decision,
-            self.market_mark,
+        let strategy = self.strategy;
+        let decision = match decision {
+            Ok(order) => json!({
+                "strategy": strategy,
+                "accepted": true,
+                "status": 200,
+                "code": "accepted",
+                "replay_key": order.replay_key.as_str(),
+                "accepted_ms": order.accepted_ms,
+                "timestamp_ms": order.timestamp_ms,
+                "order": exec_order(strategy, order, self.market_mark),
+            }),
+            Err(r) => json!({
+                "strategy": strategy,
+                "accepted": false,
+                "status": r.status(),
+                "code": r.code(),
+            }),
+        };
+        self.record(&decision)
+    }
+
+    /// The journal line of a request refused for want of the replay
+    /// store: a rejection (recovery neither remembers nor executes it).
+    fn unavailable_line(&self) -> Vec<u8> {
+        let refusal = Refusal::ReplayStoreUnavailable;
+        self.record(&json!({
+            "strategy": self.strategy,
+            "accepted": false,
+            "status": refusal.status(),
+            "code": refusal.code(),
+        }))
+    }
+
+    /// The request as an alert-stream record plus `decision`, every
+    /// secret redacted (see [`Redactor`]).
+    fn record(&self, decision: &Value) -> Vec<u8> {
+        // A body that is not UTF-8 is not JSON either: the gate refused it.
+        let body = String::from_utf8_lossy(self.body);
+        let headers: Vec<(&str, std::borrow::Cow<'_, str>)> = self
+            .headers
+            .iter()
+            .map(|&(name, value)| (name, self.redactor.header(name, value)))
+            .collect();
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_ref())).collect();
+        alertgate_simulator::stream::write_line(
+            &self.now.to_string(),
+            &headers,
+            &self.redactor.body(&body),
+            Some(self.source),
+            Some(&decision.to_string()),
         )
+        .into_bytes()
     }
 }
 
@@ -906,7 +971,7 @@ async fn settle(
             // retry is decided afresh, not refused as a replay of nothing,
             // and give its rate token back.
             withdraw(target, order.replay_key.as_str(), incoming.now);
-            let line = unavailable_line(incoming);
+            let line = incoming.unavailable_line();
             return (
                 Err(Refusal::ReplayStoreUnavailable),
                 state.journal.append(line),
@@ -989,76 +1054,6 @@ fn exec_order(strategy: &str, order: &Order, market_mark: Option<Decimal>) -> Ex
     }
 }
 
-/// The journal line of a request refused for want of the replay store: a
-/// rejection (recovery neither remembers nor executes it).
-fn unavailable_line(incoming: &Incoming<'_>) -> Vec<u8> {
-    let refusal = Refusal::ReplayStoreUnavailable;
-    let decision = json!({
-        "strategy": incoming.strategy,
-        "accepted": false,
-        "status": refusal.status(),
-        "code": refusal.code(),
-    });
-    request_line(
-        incoming.now,
-        incoming.headers,
-        incoming.body,
-        incoming.source,
-        &decision,
-    )
-}
-
-/// One journal line: the request as an alert-stream record plus the
-/// decision.
-fn journal_line(
-    now: i64,
-    headers: &[(&str, &str)],
-    body: &[u8],
-    source: IpAddr,
-    strategy: &str,
-    decision: &Result<Order, Rejection>,
-    market_mark: Option<Decimal>,
-) -> Vec<u8> {
-    let decision = match decision {
-        Ok(order) => json!({
-            "strategy": strategy,
-            "accepted": true,
-            "status": 200,
-            "code": "accepted",
-            "replay_key": order.replay_key.as_str(),
-            "accepted_ms": order.accepted_ms,
-            "timestamp_ms": order.timestamp_ms,
-            "order": exec_order(strategy, order, market_mark),
-        }),
-        Err(r) => json!({
-            "strategy": strategy,
-            "accepted": false,
-            "status": r.status(),
-            "code": r.code(),
-        }),
-    };
-    request_line(now, headers, body, source, &decision)
-}
-
-/// The request as an alert-stream record plus `decision`.
-fn request_line(
-    now: i64,
-    headers: &[(&str, &str)],
-    body: &[u8],
-    source: IpAddr,
-    decision: &Value,
-) -> Vec<u8> {
-    // A body that is not UTF-8 is not JSON either: the gate refused it.
-    alertgate_simulator::stream::write_line(
-        &now.to_string(),
-        headers,
-        &String::from_utf8_lossy(body),
-        Some(source),
-        Some(&decision.to_string()),
-    )
-    .into_bytes()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1068,16 +1063,17 @@ mod tests {
         let headers = [("x-b", "2"), ("x-a", "1\"q"), ("x-b", "3")];
         let rejected: Result<Order, Rejection> = Err(Rejection::BodyTooLarge { len: 9, limit: 8 });
         let ip: IpAddr = "52.89.214.238".parse().unwrap();
-        let line = journal_line(
-            1_699_113_600_250,
-            &headers,
-            b"{\"a\":1}",
-            ip,
-            "sma",
-            &rejected,
-            None,
-        );
-        let line = String::from_utf8(line).unwrap();
+        let redactor = Redactor::new([], false);
+        let incoming = Incoming {
+            strategy: "sma",
+            now: 1_699_113_600_250,
+            headers: &headers,
+            body: b"{\"a\":1}",
+            source: ip,
+            market_mark: None,
+            redactor: &redactor,
+        };
+        let line = String::from_utf8(incoming.journal_line(&rejected)).unwrap();
         let r = alertgate_simulator::stream::parse_line(&line, "j", 1).unwrap();
         assert_eq!(r.received_at_ms, 1_699_113_600_250);
         assert_eq!(r.body, "{\"a\":1}");
