@@ -22,12 +22,12 @@
 //! It cannot sign requests, so this is the only cryptographic proof of the
 //! sender it offers. With `client_auth = "tradingview"` the handshake
 //! *requests* a certificate but lets the connection proceed without one,
-//! and without checking its chain ([`ProofOfKey`]: rustls still checks the
+//! and without checking its chain (`ProofOfKey`: rustls still checks the
 //! handshake signature, so the peer holds the certificate's key). Right
 //! after the handshake the chain is verified against the CA bundle
 //! (`client_ca`, default Mozilla's roots from `webpki-roots`) at the current
 //! time, and the subject and the e-mail address are compared with the
-//! published ones ([`check_client`]). The outcome ([`ClientCert`]) travels
+//! published ones (`check_client`). The outcome ([`ClientCert`]) travels
 //! with each request of the connection, and the webhook routes refuse a
 //! connection without a verified certificate with 403
 //! `client_certificate_required` or `client_certificate_rejected` before
