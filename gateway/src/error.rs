@@ -18,6 +18,7 @@ use alertgate_simulator::input::InputError;
 use alertgate_validator::ConfigError;
 
 use crate::serve::replay_store::StoreError;
+use crate::serve::tls::TlsError;
 
 /// Why `serve` or `send` stopped before (or instead of) running.
 ///
@@ -91,6 +92,10 @@ pub enum Error {
         /// The I/O error.
         source: io::Error,
     },
+    /// `[serve] tls_cert`, `tls_key` or `client_ca` could not be loaded
+    /// (the setting and the file named).
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// The async runtime could not be started.
     #[error("runtime: {0}")]
     Runtime(#[source] io::Error),
@@ -122,6 +127,7 @@ impl Error {
             Error::Journal { .. } => "journal",
             Error::Fills { .. } => "fills",
             Error::Listen { .. } => "listen",
+            Error::Tls(_) => "tls",
             Error::Runtime(_) => "runtime",
             Error::Stream(_) => "stream",
             Error::Signing { .. } => "signing",

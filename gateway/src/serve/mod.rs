@@ -46,6 +46,7 @@ pub mod mock;
 pub mod refusal;
 pub mod replay_store;
 pub mod settings;
+pub mod tls;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -83,6 +84,7 @@ use mock::{MockExchange, MockSettings};
 use refusal::Refusal;
 use replay_store::{Claim, ReplayStore};
 use settings::ServeSection;
+use tls::Tls;
 
 /// A gate whose replay guard has `[replay] capacity` slots on the heap.
 type SharedGate = Mutex<Gate<'static, Box<[Slot]>>>;
@@ -450,6 +452,7 @@ fn run(
     listen: SocketAddr,
     header_timeout: Duration,
     journal_path: &Path,
+    tls: Option<Arc<Tls>>,
 ) -> Result<(), Error> {
     let Started {
         state,
@@ -473,11 +476,15 @@ fn run(
             .await
             .map_err(cannot_listen)?;
         let local = listener.local_addr().map_err(cannot_listen)?;
-        tracing::info!(%local, journal = %journal_path.display(), "listening");
+        if let Some(tls) = &tls {
+            tls::reload_on_sighup(tls.clone()).map_err(Error::Runtime)?;
+        }
+        let https = tls.is_some();
+        tracing::info!(%local, https, journal = %journal_path.display(), "listening");
         // The address line on stdout is for scripts and tests (port 0).
         println!("listening on {local}");
         let app = router(state);
-        accept_loop(listener, app, header_timeout).await;
+        accept_loop(listener, app, header_timeout, tls).await;
         // `app` (and with it the journal's and executor's senders) is gone:
         // both drain what they hold and stop.
         // Bounded: a connection still open past the shutdown grace keeps
@@ -508,6 +515,7 @@ pub fn serve(config: ServeConfig, listen: Option<SocketAddr>) -> Result<(), Erro
     };
     let market = load_market(serve, base, &settings.gate.quotes)?;
     let listen = listen.unwrap_or(serve.listen);
+    let tls = Tls::load(serve, base)?;
     let strategies = build_strategies(&gates)?;
     let (exchange, resume) = recover(&paths, settings.mock, &strategies)?;
     let prepared = Prepared {
@@ -519,21 +527,30 @@ pub fn serve(config: ServeConfig, listen: Option<SocketAddr>) -> Result<(), Erro
     };
     let started = start(serve, &paths.journal, prepared)?;
     let header_timeout = Duration::from_millis(serve.header_timeout_ms);
-    run(started, listen, header_timeout, &paths.journal)
+    run(started, listen, header_timeout, &paths.journal, tls)
 }
 
 fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/webhook", post(webhook_default))
         .route("/webhook/{strategy}", post(webhook_strategy))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            tls::require_client_certificate,
+        ))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics_text))
         .with_state(state)
 }
 
-/// Accepts connections until a shutdown signal, then lets in-flight
-/// requests finish.
-async fn accept_loop(listener: tokio::net::TcpListener, app: Router, header_timeout: Duration) {
+/// Accepts connections (over TLS with `tls`) until a shutdown signal, then
+/// lets in-flight requests finish.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    header_timeout: Duration,
+    tls: Option<Arc<Tls>>,
+) {
     use hyper_util::rt::{TokioIo, TokioTimer};
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -556,14 +573,20 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: Router, header_time
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
-            req.extensions_mut().insert(ConnectInfo(peer));
-            tower::ServiceExt::oneshot(app.clone(), req.map(Body::new))
-        });
-        let conn = builder.serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
+        let (builder, watcher) = (builder.clone(), graceful.watcher());
+        // The handshake (with TLS) runs on the connection's task.
+        let handshake = tls::accept(tls.as_deref(), stream, peer, header_timeout);
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let Some((stream, client)) = handshake.await else {
+                return;
+            };
+            let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req.extensions_mut().insert(client);
+                tower::ServiceExt::oneshot(app.clone(), req.map(Body::new))
+            });
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(%peer, "connection: {e}");
             }
         });

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::accepted::Original;
+use super::tls::CertProblem;
 
 /// A refused webhook request. Every refusal is answered with
 /// `{"accepted":false,"code","message","order_id":null}` and its
@@ -35,6 +36,14 @@ pub enum Refusal {
     /// `POST /webhook/NAME` for a strategy that has no section.
     #[error("no such strategy")]
     UnknownStrategy,
+    /// `client_auth = "tradingview"`: the connection presented no client
+    /// certificate (refused before the gate, see [`super::tls`]).
+    #[error("a client certificate is required: TradingView's")]
+    ClientCertificateRequired,
+    /// `client_auth = "tradingview"`: the connection's client certificate
+    /// is not TradingView's or its chain does not verify.
+    #[error("the client certificate was rejected: {0}")]
+    ClientCertificateRejected(CertProblem),
     /// The body did not arrive within `body_timeout_ms`.
     #[error("the body did not arrive in time")]
     BodyTimeout,
@@ -62,6 +71,8 @@ impl Refusal {
         match self {
             Refusal::Gate(r) | Refusal::Replayed { rejection: r, .. } => r.code(),
             Refusal::UnknownStrategy => "unknown_strategy",
+            Refusal::ClientCertificateRequired => "client_certificate_required",
+            Refusal::ClientCertificateRejected(_) => "client_certificate_rejected",
             Refusal::BodyTimeout => "body_timeout",
             Refusal::BodyUnreadable => "body_unreadable",
             Refusal::CircuitOpen => "circuit_open",
@@ -75,6 +86,7 @@ impl Refusal {
         match self {
             Refusal::Gate(r) | Refusal::Replayed { rejection: r, .. } => r.status(),
             Refusal::UnknownStrategy => 404,
+            Refusal::ClientCertificateRequired | Refusal::ClientCertificateRejected(_) => 403,
             Refusal::BodyTimeout => 408,
             Refusal::BodyUnreadable => 400,
             Refusal::CircuitOpen
@@ -133,6 +145,16 @@ mod tests {
     fn codes_and_statuses_are_stable() {
         let all = [
             (Refusal::UnknownStrategy, "unknown_strategy", 404),
+            (
+                Refusal::ClientCertificateRequired,
+                "client_certificate_required",
+                403,
+            ),
+            (
+                Refusal::ClientCertificateRejected(CertProblem::Expired),
+                "client_certificate_rejected",
+                403,
+            ),
             (Refusal::BodyTimeout, "body_timeout", 408),
             (Refusal::BodyUnreadable, "body_unreadable", 400),
             (Refusal::CircuitOpen, "circuit_open", 503),

@@ -18,6 +18,20 @@ pub struct ServeSection {
     /// Listen address when `--listen` is not given. Default `127.0.0.1:8080`.
     #[serde(deserialize_with = "listen_address")]
     pub listen: SocketAddr,
+    /// The certificate chain to serve HTTPS with (PEM, end entity first);
+    /// with `tls_key`, or neither (plain HTTP). Reloaded on SIGHUP (see
+    /// [`super::tls`]). Default none.
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `tls_cert` (PEM: PKCS#8, PKCS#1 or SEC1). Default
+    /// none.
+    pub tls_key: Option<PathBuf>,
+    /// Which client certificate a webhook connection must present:
+    /// `"none"`, or `"tradingview"` (TradingView's, its chain verified
+    /// against `client_ca`; needs `tls_cert`). Default `"none"`.
+    pub client_auth: ClientAuth,
+    /// With `client_auth`: the CA bundle (PEM) client certificates are
+    /// verified against. Default: Mozilla's roots (`webpki-roots`).
+    pub client_ca: Option<PathBuf>,
     /// The decision journal (JSON Lines, append-only). Default
     /// `journal.jsonl`.
     pub journal: PathBuf,
@@ -76,6 +90,10 @@ impl Default for ServeSection {
     fn default() -> Self {
         ServeSection {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            tls_cert: None,
+            tls_key: None,
+            client_auth: ClientAuth::None,
+            client_ca: None,
             journal: "journal.jsonl".into(),
             fills: "fills.jsonl".into(),
             trusted_proxies: Vec::new(),
@@ -107,6 +125,30 @@ impl<'de> Deserialize<'de> for ExchangeKind {
             "mock" => Ok(ExchangeKind::Mock),
             _ => Err(de::Error::custom(format!(
                 "{name:?} is not an exchange; expected mock"
+            ))),
+        }
+    }
+}
+
+/// `[serve] client_auth`: the client certificate a webhook connection must
+/// present.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `none`: none is asked for.
+    #[default]
+    None,
+    /// `tradingview`: TradingView's (see [`super::tls`]).
+    TradingView,
+}
+
+impl<'de> Deserialize<'de> for ClientAuth {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        match name.as_str() {
+            "none" => Ok(ClientAuth::None),
+            "tradingview" => Ok(ClientAuth::TradingView),
+            _ => Err(de::Error::custom(format!(
+                "{name:?} is not a client authentication; expected none or tradingview"
             ))),
         }
     }
@@ -215,6 +257,36 @@ impl ServeSection {
                 message: "empty; expected a directory, a CSV file or SYMBOL=FILE.csv".into(),
             });
         }
+        self.validate_tls()
+    }
+
+    /// `tls_cert` and `tls_key` together; `client_auth` only over TLS;
+    /// `client_ca` only with `client_auth`.
+    fn validate_tls(&self) -> Result<(), ConfigFileError> {
+        let invalid = |setting: &str, message: &str| {
+            Err(ConfigFileError::Invalid {
+                setting: format!("serve.{setting}"),
+                message: message.into(),
+            })
+        };
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(_), Some(_)) => true,
+            (None, None) => false,
+            (Some(_), None) => return invalid("tls_key", "missing; tls_cert needs its key"),
+            (None, Some(_)) => {
+                return invalid("tls_cert", "missing; tls_key needs its certificate")
+            }
+        };
+        let client_auth = self.client_auth != ClientAuth::None;
+        if client_auth && !tls {
+            return invalid(
+                "client_auth",
+                "needs TLS: set tls_cert and tls_key (client certificates come with HTTPS)",
+            );
+        }
+        if self.client_ca.is_some() && !client_auth {
+            return invalid("client_ca", "only used with client_auth = \"tradingview\"");
+        }
         Ok(())
     }
 }
@@ -321,6 +393,54 @@ mod tests {
                 "{e}"
             );
             assert!(e.contains("no host bits set"), "{e}");
+        }
+    }
+
+    #[test]
+    fn serve_tls_settings_go_together() {
+        let s = ServeSection::from_toml(
+            "[serve]\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n\
+             client_auth = \"tradingview\"\nclient_ca = \"ca.pem\"\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(s.tls_cert, Some(PathBuf::from("c.pem")));
+        assert_eq!(s.client_auth, ClientAuth::TradingView);
+        assert_eq!(ServeSection::default().client_auth, ClientAuth::None);
+        let err = |text: &str| {
+            ServeSection::from_toml(text, "t.toml")
+                .unwrap_err()
+                .to_string()
+        };
+        for (text, setting, message) in [
+            (
+                "tls_cert = \"c.pem\"",
+                "serve.tls_key",
+                "tls_cert needs its key",
+            ),
+            (
+                "tls_key = \"k.pem\"",
+                "serve.tls_cert",
+                "tls_key needs its certificate",
+            ),
+            (
+                "client_auth = \"tradingview\"",
+                "serve.client_auth",
+                "needs TLS",
+            ),
+            (
+                "client_auth = \"mtls\"",
+                "serve.client_auth",
+                "expected none or tradingview",
+            ),
+            (
+                "tls_cert = \"c\"\ntls_key = \"k\"\nclient_ca = \"ca.pem\"",
+                "serve.client_ca",
+                "only used with client_auth",
+            ),
+        ] {
+            let e = err(&format!("[serve]\n{text}\n"));
+            assert!(e.contains(setting) && e.contains(message), "{text}: {e}");
         }
     }
 }
