@@ -78,7 +78,7 @@ use marks::{Lookup, MarketMarks};
 use metrics::Metrics;
 use mock::{MockExchange, MockSettings};
 use refusal::Refusal;
-use replay_store::{Claim, ReplayStore};
+use replay_store::{Claim, ReplayStore, StoreOptions};
 use settings::ServeSection;
 
 /// A gate whose replay guard has `[replay] capacity` slots on the heap.
@@ -162,8 +162,13 @@ fn build_gate(
 }
 
 /// The strategy's shared replay store, keys under
-/// `alertgate:replay:<strategy>` (`default` for `POST /webhook`).
-fn open_store(settings: &GateSettings, strategy: &str) -> Result<Option<ReplayStore>, Error> {
+/// `alertgate:replay:<strategy>` (`default` for `POST /webhook`), its
+/// persistence checked if it answers now.
+fn open_store(
+    settings: &GateSettings,
+    strategy: &str,
+    options: &StoreOptions,
+) -> Result<Option<ReplayStore>, Error> {
     let Some(url) = &settings.replay_store else {
         return Ok(None);
     };
@@ -172,8 +177,8 @@ fn open_store(settings: &GateSettings, strategy: &str) -> Result<Option<ReplaySt
     } else {
         strategy
     };
-    ReplayStore::open(url.as_str(), format!("alertgate:replay:{name}"))
-        .map(Some)
+    ReplayStore::open(url.as_str(), format!("alertgate:replay:{name}"), options)
+        .and_then(|store| store.check_at_start().map(|()| Some(store)))
         .map_err(|source| Error::Store {
             strategy: strategy.to_string(),
             source,
@@ -249,20 +254,27 @@ fn load_market(
 }
 
 /// One strategy's gate and replay store.
-fn build_strategy(name: &str, settings: &'static GateSettings) -> Result<Strategy, Error> {
+fn build_strategy(
+    name: &str,
+    settings: &'static GateSettings,
+    options: &StoreOptions,
+) -> Result<Strategy, Error> {
     Ok(Strategy {
         gate: Mutex::new(build_gate(name, settings)?),
         max_body_bytes: settings.max_body_bytes,
         quotes: settings.quotes.iter().map(String::as_str).collect(),
-        store: open_store(settings, name)?,
+        store: open_store(settings, name, options)?,
     })
 }
 
 /// Every strategy's gate and replay store.
-fn build_strategies(gates: &Gates) -> Result<BTreeMap<String, Strategy>, Error> {
+fn build_strategies(
+    gates: &Gates,
+    options: &StoreOptions,
+) -> Result<BTreeMap<String, Strategy>, Error> {
     gates
         .iter()
-        .map(|(name, settings)| Ok((name.clone(), build_strategy(name, settings)?)))
+        .map(|(name, settings)| Ok((name.clone(), build_strategy(name, settings, options)?)))
         .collect()
 }
 
@@ -469,7 +481,7 @@ pub fn serve(config: ServeConfig, listen: Option<SocketAddr>) -> Result<(), Erro
     };
     let market = load_market(serve, base, &settings.gate.quotes)?;
     let listen = listen.unwrap_or(serve.listen);
-    let strategies = build_strategies(&gates)?;
+    let strategies = build_strategies(&gates, &StoreOptions::of(serve))?;
     let (exchange, resume) = recover(&paths, settings.mock, &strategies)?;
     let prepared = Prepared {
         strategies,
@@ -835,23 +847,25 @@ async fn settle(
     };
     let gate = || target.gate.lock().unwrap_or_else(|e| e.into_inner());
     let decision = match store
-        .claim(order.replay_key.as_str(), decided.lifetime_ms)
+        .claim(order.replay_key.as_str(), decided.lifetime_ms, incoming.now)
         .await
     {
         Ok(Claim::Claimed) => Ok(order),
-        Ok(Claim::Replayed) => {
+        Ok(Claim::Replayed { accepted_ms }) => {
             // Another replica accepted it: a replay, which spends no rate
             // token. The local guard keeps it (it is one).
             gate().refund(incoming.now);
+            tracing::info!(strategy = %incoming.strategy, ?accepted_ms, "claimed by another replica");
             Err(Rejection::Replayed {
                 event_id: alertgate_validator::error::snippet(order.event_id.as_str().as_bytes()),
             })
         }
         Err(e) => {
             tracing::error!(strategy = %incoming.strategy, "replay store unavailable: {e}");
-            // Refused after all: withdraw it from the local guard so a
-            // retry is decided afresh, not refused as a replay of nothing,
-            // and give its rate token back.
+            // Refused after all (a claim that may have landed is released
+            // by the store): withdraw it from the local guard so a retry is
+            // decided afresh, not refused as a replay of nothing, and give
+            // its rate token back.
             let mut gate = gate();
             gate.forget(order.replay_key.as_str());
             gate.refund(incoming.now);
