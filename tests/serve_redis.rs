@@ -500,14 +500,14 @@ store_persistence = "warn"
 
 /// `[serve] store_password_env`: the password of a `--requirepass` Redis
 /// comes from the environment, and appears in no file the gateway writes
-/// nor in its log. Unset, the start is refused naming the variable; a
-/// password in the URL is refused at load without being repeated.
+/// nor in its log. Unset, the start is refused naming the variable, as is
+/// a wrong password; a password in the URL is refused at load without being
+/// repeated.
 #[test]
 fn the_store_password_comes_from_the_environment_only() {
     const PASSWORD: &str = "pw-e2e-7d1c0ffee";
     const VAR: &str = "ALERTGATE_E2E_REDIS_PASSWORD";
-    let Some(redis) = redis_server_with(&["--appendonly", "yes", "--requirepass", PASSWORD])
-    else {
+    let Some(redis) = redis_server_with(&["--appendonly", "yes", "--requirepass", PASSWORD]) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -543,6 +543,13 @@ store_password_env = "{VAR}"
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains(VAR), "{stderr}");
     logs.push_str(&stderr);
+
+    // A wrong one: refused at start (waiting would not help).
+    let Err((status, stderr)) = spawn_logged(&cfg, &[(VAR, "not-the-password")], &log) else {
+        panic!("started with a wrong password");
+    };
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("authentication refused"), "{stderr}");
 
     // In the URL: refused at load, the password not repeated.
     let in_url = with_password(&format!("redis://:{PASSWORD}@127.0.0.1:{}", redis.port));

@@ -1,4 +1,5 @@
-//! `[replay] store = "redis://…"` (or `rediss://…`, TLS with rustls):
+//! `[replay] store = "redis://…"` (or `rediss://…`: TLS with rustls,
+//! verified against the system's trust store):
 //! replay keys shared by several replicas.
 //!
 //! After a gate accepts an event, its replay key is claimed with
@@ -217,6 +218,9 @@ pub enum StoreError {
     /// not be checked, and `[serve] store_persistence` is `require`.
     #[error("replay store: {0}")]
     NotDurable(Durability),
+    /// Redis refused the password (or the user) at start.
+    #[error("replay store: authentication refused: {0}")]
+    Auth(redis::RedisError),
     /// No random bytes for a claim's token.
     #[error("no random bytes for a claim token: {0}")]
     Entropy(getrandom::Error),
@@ -274,9 +278,9 @@ impl ReplayStore {
 
     /// At start, outside the server's runtime: when Redis answers within
     /// a few seconds, its persistence is checked (`Err` refuses the start
-    /// under `require`); when it does not, the start goes on with a warning
-    /// and the check happens on first connect (requests fail closed until
-    /// then).
+    /// under `require`, as does a refused password); when it does not, the
+    /// start goes on with a warning and the check happens on first connect
+    /// (requests fail closed until then).
     pub fn check_at_start(&self) -> Result<(), StoreError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -288,26 +292,31 @@ impl ReplayStore {
                 self.client.get_multiplexed_async_connection(),
             )
             .await;
-            let mut conn = match connected {
-                Ok(Ok(conn)) => conn,
-                Ok(Err(e)) => return Ok(self.unreachable_at_start(&e.to_string())),
-                Err(_) => return Ok(self.unreachable_at_start("no answer in 3 s")),
+            let why = match connected {
+                Ok(Ok(mut conn)) => {
+                    let durability =
+                        tokio::time::timeout(START_CHECK_TIMEOUT, durability(&mut conn))
+                            .await
+                            .unwrap_or_else(|_| Durability::Unknown {
+                                reason: "CONFIG GET unanswered in 3 s".into(),
+                            });
+                    return self.judge(durability);
+                }
+                // A wrong password is the configuration's fault, not the
+                // network's: waiting will not fix it.
+                Ok(Err(e)) if e.kind() == redis::ErrorKind::AuthenticationFailed => {
+                    return Err(StoreError::Auth(e));
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "no answer in 3 s".to_string(),
             };
-            let durability = tokio::time::timeout(START_CHECK_TIMEOUT, durability(&mut conn))
-                .await
-                .unwrap_or_else(|_| Durability::Unknown {
-                    reason: "CONFIG GET unanswered in 3 s".into(),
-                });
-            self.judge(durability)
+            tracing::warn!(
+                store = %self.prefix,
+                "replay store unreachable at start ({why}); requests are refused with 503 \
+                 until it answers and its persistence is checked"
+            );
+            Ok(())
         })
-    }
-
-    fn unreachable_at_start(&self, why: &str) {
-        tracing::warn!(
-            store = %self.prefix,
-            "replay store unreachable at start ({why}); requests are refused with 503 \
-             until it answers and its persistence is checked"
-        );
     }
 
     /// Whether a connection whose Redis reports `durability` may be used.
