@@ -567,3 +567,104 @@ store_password_env = "{VAR}"
         assert!(!text.is_empty() && !text.contains(PASSWORD), "{file}");
     }
 }
+
+/// Runs `openssl` with `args` (split at spaces) in `dir`.
+fn openssl(dir: &Path, args: &str) {
+    let out = Command::new("openssl")
+        .args(args.split_whitespace())
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA (`ca.pem`) and a certificate it signed for 127.0.0.1
+/// (`server.pem`, `server.key`) in `dir`.
+fn tls_files(dir: &Path) {
+    openssl(
+        dir,
+        "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=alertgate-test-CA \
+         -keyout ca.key -out ca.pem",
+    );
+    openssl(
+        dir,
+        "req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr",
+    );
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(
+        dir,
+        "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 \
+         -extfile san.ext -out server.pem",
+    );
+}
+
+/// `rediss://`: claims over TLS to a `redis-server --tls-port`, the
+/// server's certificate verified against the trust store (`SSL_CERT_FILE`
+/// here): trusted, an event is accepted once; untrusted, the store is
+/// unavailable (503). Skipped with a note without `openssl` or a Redis
+/// built with TLS.
+#[test]
+fn a_rediss_store_claims_over_verified_tls() {
+    if !on_path("redis-server") {
+        assert!(
+            std::env::var_os("ALERTGATE_REQUIRE_REDIS").is_none(),
+            "ALERTGATE_REQUIRE_REDIS is set but redis-server is not on PATH"
+        );
+        eprintln!("note: redis-server is not on PATH; skipping the rediss:// test");
+        return;
+    }
+    if !on_path("openssl") {
+        eprintln!("note: openssl is not on PATH; skipping the rediss:// test");
+        return;
+    }
+    let certs = tempfile::tempdir().unwrap();
+    tls_files(certs.path());
+    let file = |name: &str| certs.path().join(name).to_string_lossy().into_owned();
+    let port = free_port();
+    let mut child = Command::new("redis-server")
+        .args(["--port", "0", "--tls-port", &port.to_string()])
+        .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "yes"])
+        .args(["--dir", &certs.path().to_string_lossy()])
+        .args(["--tls-cert-file", &file("server.pem")])
+        .args(["--tls-key-file", &file("server.key")])
+        .args(["--tls-ca-cert-file", &file("ca.pem")])
+        .args(["--tls-auth-clients", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server starts");
+    // Listening once a TCP connection succeeds; gone if built without TLS.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if child.try_wait().unwrap().is_some() {
+            eprintln!("note: redis-server has no TLS support; skipping the rediss:// test");
+            return;
+        }
+        assert!(Instant::now() < deadline, "redis-server not ready in 10 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _server = Killed(child);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stderr.log");
+    let cfg = config(dir.path(), &format!("rediss://127.0.0.1:{port}"));
+    let ca = file("ca.pem");
+    let gw = spawn_logged(&cfg, &[("SSL_CERT_FILE", ca.as_str())], &log)
+        .unwrap_or_else(|(_, e)| panic!("{e}"));
+    assert_eq!(post(gw.port, &alert("tls-1")), (200, "accepted".into()));
+    assert_eq!(post(gw.port, &alert("tls-1")), (409, "replayed".into()));
+    drop(gw);
+    // A CA the gateway does not trust: no claim, fail closed.
+    let other = tempfile::tempdir().unwrap();
+    tls_files(other.path());
+    let untrusted = other.path().join("ca.pem").to_string_lossy().into_owned();
+    let gw = spawn_logged(&cfg, &[("SSL_CERT_FILE", untrusted.as_str())], &log)
+        .unwrap_or_else(|(_, e)| panic!("{e}"));
+    assert_eq!(
+        post(gw.port, &alert("tls-2")),
+        (503, "replay_store_unavailable".into())
+    );
+}
