@@ -26,14 +26,14 @@
 //! is never touched). The release is first sent on the connection that
 //! carried the `SET`: Redis runs one connection's commands in order, so any
 //! answer to it (deleted, not ours, even an error) comes after the `SET`
-//! ran or was dropped with the connection, and is final. Only when that
-//! connection has failed (closed: nothing more sent on it will run) does
-//! it go on with a fresh connection. Attempts are retried with backoff
-//! (logged) until one is answered or the claim's window has passed: by
-//! then the claim has expired, or the event is too old for any gate to
-//! accept again. The request's key is also withdrawn from the local guard
-//! (by the caller), so a retry after Redis is back is decided afresh,
-//! claimed once and executed once.
+//! ran or was dropped with the connection, and is final; it is waited for
+//! (logged), not sent again. Only when that connection has failed (closed:
+//! nothing more sent on it will run) does it go on with fresh connections,
+//! retried with backoff (logged). Either way it stops once answered or
+//! once the claim's window has passed: by then the claim has expired, or
+//! the event is too old for any gate to accept again. The request's key is
+//! also withdrawn from the local guard (by the caller), so a retry after
+//! Redis is back is decided afresh, claimed once and executed once.
 //!
 //! # Persistence
 //!
@@ -73,8 +73,9 @@ pub const CLAIM_BUDGET: Duration = Duration::from_millis(400);
 /// answer by then is checked on first use instead).
 const START_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// One release attempt's deadline; then the delay before the next one,
-/// doubling up to [`RELEASE_MAX_BACKOFF`].
+/// One release attempt's deadline (on the claim's own connection: how
+/// often the wait is logged); then the delay before the next attempt on a
+/// new connection, doubling up to [`RELEASE_MAX_BACKOFF`].
 const RELEASE_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
 const RELEASE_FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const RELEASE_MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -516,59 +517,80 @@ async fn compare_and_delete(
 /// (see the module's docs).
 async fn release(
     client: redis::Client,
-    conn: MultiplexedConnection,
+    mut conn: MultiplexedConnection,
     key: String,
     token: String,
     window_ms: i64,
 ) {
     let give_up = Instant::now() + Duration::from_millis(window_ms.unsigned_abs());
-    // The `SET`'s own connection first: Redis answers this after the `SET`.
-    let mut same = Some(conn);
-    let mut backoff = RELEASE_FIRST_BACKOFF;
-    for attempt in 1u32.. {
-        let outcome = tokio::time::timeout(RELEASE_ATTEMPT_TIMEOUT, async {
-            match same.as_mut() {
-                Some(conn) => compare_and_delete(conn, &key, &token).await,
-                None => {
-                    let mut fresh = client.get_multiplexed_async_connection().await?;
-                    compare_and_delete(&mut fresh, &key, &token).await
+    let left = || give_up.saturating_duration_since(Instant::now());
+    // The `SET`'s own connection first: one request, sent right behind the
+    // `SET` and waited for (a paused Redis answers both once resumed).
+    let on_same = compare_and_delete(&mut conn, &key, &token);
+    tokio::pin!(on_same);
+    let mut waited = 0u32;
+    let first = loop {
+        match tokio::time::timeout(RELEASE_ATTEMPT_TIMEOUT.min(left()), &mut on_same).await {
+            Ok(answer) => break answer,
+            Err(_) if left().is_zero() => {
+                tracing::error!(
+                    %key,
+                    "gave up releasing a claim after its window: it has expired, or the \
+                     event is too old to be accepted again"
+                );
+                return;
+            }
+            Err(_) => {
+                waited += 1;
+                if waited.is_power_of_two() {
+                    tracing::warn!(%key, "releasing a claim: no answer for {waited} s; waiting");
                 }
             }
+        }
+    };
+    let e = match first {
+        Ok(deleted) => return released(&key, deleted, 1),
+        Err(e) => e,
+    };
+    // Answered with an error (so the `SET` has run), or the connection is
+    // closed (so it never will): from now on any connection will do.
+    tracing::warn!(%key, "releasing a claim: {e}; retrying on a new connection");
+    let mut backoff = RELEASE_FIRST_BACKOFF;
+    for attempt in 2u32.. {
+        tokio::time::sleep(backoff.min(left())).await;
+        backoff = (backoff * 2).min(RELEASE_MAX_BACKOFF);
+        let outcome = tokio::time::timeout(RELEASE_ATTEMPT_TIMEOUT, async {
+            let mut fresh = client.get_multiplexed_async_connection().await?;
+            compare_and_delete(&mut fresh, &key, &token).await
         })
         .await;
         match outcome {
-            Ok(Ok(deleted)) => {
-                if deleted {
-                    tracing::warn!(
-                        %key, attempt,
-                        "released the late claim of a request refused as replay_store_unavailable"
-                    );
-                } else {
-                    tracing::info!(%key, attempt, "a refused request held no claim: nothing to release");
-                }
-                return;
-            }
-            Ok(Err(e)) => {
-                // Answered with an error (so the `SET` has run), or the
-                // connection is closed (so it never will): from now on any
-                // connection will do.
-                tracing::warn!(%key, attempt, "releasing a claim: {e}; retrying");
-                same = None;
-            }
+            Ok(Ok(deleted)) => return released(&key, deleted, attempt),
+            Ok(Err(e)) => tracing::warn!(%key, attempt, "releasing a claim: {e}; retrying"),
             Err(_) => {
-                tracing::warn!(%key, attempt, "releasing a claim: no answer in 1 s; retrying");
+                tracing::warn!(%key, attempt, "releasing a claim: no answer in 1 s; retrying")
             }
         }
-        if Instant::now() >= give_up {
+        if left().is_zero() {
             tracing::error!(
                 %key, attempt,
-                "gave up releasing a claim after its window; it has expired, or the event \
+                "gave up releasing a claim after its window: it has expired, or the event \
                  is too old to be accepted again"
             );
             return;
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(RELEASE_MAX_BACKOFF);
+    }
+}
+
+/// Logs a release's outcome.
+fn released(key: &str, deleted: bool, attempt: u32) {
+    if deleted {
+        tracing::warn!(
+            %key, attempt,
+            "released the late claim of a request refused as replay_store_unavailable"
+        );
+    } else {
+        tracing::info!(%key, attempt, "a refused request held no claim: nothing to release");
     }
 }
 
