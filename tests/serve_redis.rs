@@ -78,6 +78,11 @@ fn redis_server() -> Option<Redis> {
 /// A `redis-server` started with `args`, or None (after a printed note)
 /// when it is not installed and not required.
 fn redis_server_with(args: &[&str]) -> Option<Redis> {
+    redis_server_on(free_port(), args)
+}
+
+/// As [`redis_server_with`], on `port`.
+fn redis_server_on(port: u16, args: &[&str]) -> Option<Redis> {
     if !on_path("redis-server") {
         assert!(
             std::env::var_os("ALERTGATE_REQUIRE_REDIS").is_none(),
@@ -87,7 +92,6 @@ fn redis_server_with(args: &[&str]) -> Option<Redis> {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
     let child = Command::new("redis-server")
         .args(["--port", &port.to_string()])
         .args(["--bind", "127.0.0.1", "--save", ""])
@@ -496,6 +500,24 @@ store_persistence = "warn"
         stderr.contains("ERROR") && stderr.contains("in memory only"),
         "{stderr}"
     );
+    drop(redis);
+
+    // Down at start, such a Redis is refused on first connect instead:
+    // the start goes on, every claim fails closed.
+    let port = free_port();
+    let later = tempfile::tempdir().unwrap();
+    let cfg = config(later.path(), &format!("redis://127.0.0.1:{port}"));
+    let gw = spawn_logged(&cfg, &[], &log).unwrap_or_else(|(_, e)| panic!("{e}"));
+    let _redis = redis_server_on(port, &["--appendonly", "no"]).unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            post(gw.port, &alert("later-1")),
+            (503, "replay_store_unavailable".into())
+        );
+    }
+    drop(gw);
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(stderr.contains("serve.store_persistence"), "{stderr}");
 }
 
 /// `[serve] store_password_env`: the password of a `--requirepass` Redis
