@@ -44,8 +44,10 @@ pub enum Error {
         /// What the validator refused.
         source: ConfigError,
     },
-    /// A gate's `[replay] store` could not be opened (its URL is never
-    /// repeated: it may hold a password).
+    /// A gate's `[replay] store` could not be opened, or was refused at
+    /// start: claims that would not survive a Redis restart under
+    /// `store_persistence = "require"`, a password variable unset, a
+    /// password refused (neither the URL nor the password is repeated).
     #[error("{}{source}", strategy_prefix(.strategy))]
     Store {
         /// As in [`Error::Gate`]; `""` for the top level.

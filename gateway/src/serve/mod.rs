@@ -82,7 +82,7 @@ use marks::{Lookup, MarketMarks};
 use metrics::Metrics;
 use mock::{MockExchange, MockSettings};
 use refusal::Refusal;
-use replay_store::{Claim, ReplayStore};
+use replay_store::{Claim, ReplayStore, StoreOptions};
 use settings::ServeSection;
 use tls::Tls;
 
@@ -180,8 +180,13 @@ fn build_gate(
 }
 
 /// The strategy's shared replay store, keys under
-/// `alertgate:replay:<strategy>` (`default` for `POST /webhook`).
-fn open_store(settings: &GateSettings, strategy: &str) -> Result<Option<ReplayStore>, Error> {
+/// `alertgate:replay:<strategy>` (`default` for `POST /webhook`), its
+/// persistence checked if it answers now.
+fn open_store(
+    settings: &GateSettings,
+    strategy: &str,
+    options: &StoreOptions,
+) -> Result<Option<ReplayStore>, Error> {
     let Some(url) = &settings.replay_store else {
         return Ok(None);
     };
@@ -190,8 +195,8 @@ fn open_store(settings: &GateSettings, strategy: &str) -> Result<Option<ReplaySt
     } else {
         strategy
     };
-    ReplayStore::open(url.as_str(), format!("alertgate:replay:{name}"))
-        .map(Some)
+    ReplayStore::open(url.as_str(), format!("alertgate:replay:{name}"), options)
+        .and_then(|store| store.check_at_start().map(|()| Some(store)))
         .map_err(|source| Error::Store {
             strategy: strategy.to_string(),
             source,
@@ -271,6 +276,7 @@ fn build_strategy(
     name: &str,
     settings: &'static GateSettings,
     gates: &Gates,
+    options: &StoreOptions,
 ) -> Result<Strategy, Error> {
     // This gate's secrets first (a journal's placeholders index them), then
     // every other strategy's.
@@ -284,17 +290,23 @@ fn build_strategy(
         gate: Mutex::new(build_gate(name, settings)?),
         max_body_bytes: settings.max_body_bytes,
         quotes: settings.quotes.iter().map(String::as_str).collect(),
-        store: open_store(settings, name)?,
+        store: open_store(settings, name, options)?,
         accepted: Mutex::new(AcceptedIndex::default()),
         redactor,
     })
 }
 
 /// Every strategy's gate and replay store.
-fn build_strategies(gates: &Gates) -> Result<BTreeMap<String, Strategy>, Error> {
+fn build_strategies(
+    gates: &Gates,
+    options: &StoreOptions,
+) -> Result<BTreeMap<String, Strategy>, Error> {
     gates
         .iter()
-        .map(|(name, settings)| Ok((name.clone(), build_strategy(name, settings, gates)?)))
+        .map(|(name, settings)| {
+            let strategy = build_strategy(name, settings, gates, options)?;
+            Ok((name.clone(), strategy))
+        })
         .collect()
 }
 
@@ -516,7 +528,7 @@ pub fn serve(config: ServeConfig, listen: Option<SocketAddr>) -> Result<(), Erro
     let market = load_market(serve, base, &settings.gate.quotes)?;
     let listen = listen.unwrap_or(serve.listen);
     let tls = Tls::load(serve, base)?;
-    let strategies = build_strategies(&gates)?;
+    let strategies = build_strategies(&gates, &StoreOptions::of(serve))?;
     let (exchange, resume) = recover(&paths, settings.mock, &strategies)?;
     let prepared = Prepared {
         strategies,
@@ -966,33 +978,35 @@ async fn settle(
     };
     let gate = || target.gate.lock().unwrap_or_else(|e| e.into_inner());
     match store
-        .claim(order.replay_key.as_str(), decided.lifetime_ms)
+        .claim(order.replay_key.as_str(), decided.lifetime_ms, incoming.now)
         .await
     {
         Ok(Claim::Claimed) => {}
-        Ok(Claim::Replayed) => {
-            // Another replica accepted it: a replay, which spends no rate
-            // token. The local guard keeps it (it is one), and so does the
-            // index: the order id is the same on every replica.
+        Ok(Claim::Replayed { accepted_ms }) => {
+            // Another replica accepted it, at `accepted_ms` if it said: a
+            // replay, which spends no rate token. The local guard keeps it
+            // (it is one), and so does the index: the order id is the same
+            // on every replica.
             let key = order.replay_key.as_str();
             {
                 let mut gate = gate();
                 gate.refund(incoming.now);
-                target.index().set_accepted_ms(key, None);
+                target.index().set_accepted_ms(key, accepted_ms);
             }
             let line = incoming.journal_line(&Err(replayed(key)));
             let original = Original {
                 order_id: execution::client_order_id(incoming.strategy, key),
-                accepted_ms: None,
+                accepted_ms,
             };
             let refusal = refusal_of(replayed(key), Some(original));
             return (Err(refusal), state.journal.append(line));
         }
         Err(e) => {
             tracing::error!(strategy = %incoming.strategy, "replay store unavailable: {e}");
-            // Refused after all: withdraw it from the local guard so a
-            // retry is decided afresh, not refused as a replay of nothing,
-            // and give its rate token back.
+            // Refused after all (a claim that may have landed is released
+            // by the store): withdraw it from the local guard so a retry is
+            // decided afresh, not refused as a replay of nothing, and give
+            // its rate token back.
             withdraw(target, order.replay_key.as_str(), incoming.now);
             let line = incoming.unavailable_line();
             return (

@@ -84,6 +84,16 @@ pub struct ServeSection {
     /// How long an open circuit rejects requests (`circuit_open`, 503), s.
     /// Default 30.
     pub circuit_cooldown_s: u64,
+    /// What a `[replay] store` whose claims would not survive a Redis
+    /// restart (`appendonly no` and no `save` points), or whose persistence
+    /// settings cannot be read (`CONFIG` refused), does to the gateway:
+    /// `require` refuses to start (and to use a connection to it), `warn`
+    /// logs an error and goes on. Default `require`.
+    pub store_persistence: StorePersistence,
+    /// The environment variable holding the `[replay] store`'s password
+    /// (Redis `AUTH`; the user, if any, is the URL's). Default none: no
+    /// password. A password in the URL itself is refused at load.
+    pub store_password_env: Option<String>,
 }
 
 impl Default for ServeSection {
@@ -105,6 +115,8 @@ impl Default for ServeSection {
             market: None,
             circuit_failures: 5,
             circuit_cooldown_s: 30,
+            store_persistence: StorePersistence::Require,
+            store_password_env: None,
         }
     }
 }
@@ -149,6 +161,33 @@ impl<'de> Deserialize<'de> for ClientAuth {
             "tradingview" => Ok(ClientAuth::TradingView),
             _ => Err(de::Error::custom(format!(
                 "{name:?} is not a client authentication; expected none or tradingview"
+            ))),
+        }
+    }
+}
+
+/// `[serve] store_persistence`: whether the shared replay store must keep
+/// its claims across a restart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StorePersistence {
+    /// `require`: a store that would forget its claims on a restart, or
+    /// whose settings cannot be read, is refused: at start, and on every
+    /// new connection to it (fail closed, 503).
+    #[default]
+    Require,
+    /// `warn`: logged at error level, then used anyway (for a Redis whose
+    /// `CONFIG` is disabled but known to persist, or a test bench).
+    Warn,
+}
+
+impl<'de> Deserialize<'de> for StorePersistence {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        match name.as_str() {
+            "require" => Ok(StorePersistence::Require),
+            "warn" => Ok(StorePersistence::Warn),
+            _ => Err(de::Error::custom(format!(
+                "{name:?} is not a persistence requirement; expected require or warn"
             ))),
         }
     }
@@ -255,6 +294,16 @@ impl ServeSection {
             return Err(ConfigFileError::Invalid {
                 setting: "serve.market".into(),
                 message: "empty; expected a directory, a CSV file or SYMBOL=FILE.csv".into(),
+            });
+        }
+        if self
+            .store_password_env
+            .as_deref()
+            .is_some_and(|v| v.trim().is_empty())
+        {
+            return Err(ConfigFileError::Invalid {
+                setting: "serve.store_password_env".into(),
+                message: "empty; expected the name of an environment variable".into(),
             });
         }
         self.validate_tls()
@@ -366,6 +415,30 @@ mod tests {
             e.contains("\"binance\" is not an exchange; expected mock"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn serve_store_settings_are_parsed_at_load() {
+        let s = ServeSection::default();
+        assert_eq!(s.store_persistence, StorePersistence::Require);
+        assert_eq!(s.store_password_env, None);
+        let s = ServeSection::from_toml(
+            "[serve]\nstore_persistence = \"warn\"\nstore_password_env = \"REDIS_PASSWORD\"\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(s.store_persistence, StorePersistence::Warn);
+        assert_eq!(s.store_password_env.as_deref(), Some("REDIS_PASSWORD"));
+        let err = |text: &str| {
+            ServeSection::from_toml(text, "t.toml")
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err("[serve]\nstore_persistence = \"maybe\"\n");
+        assert!(e.contains("serve.store_persistence"), "{e}");
+        assert!(e.contains("expected require or warn"), "{e}");
+        let e = err("[serve]\nstore_password_env = \"\"\n");
+        assert!(e.contains("serve.store_password_env"), "{e}");
     }
 
     #[test]

@@ -114,7 +114,9 @@ pub struct ReplaySection {
     /// 24 bytes a slot.
     pub capacity: Option<usize>,
     /// Shared replay store for several replicas, `redis://HOST:PORT[/DB]`
-    /// (`serve` only). Absent: the embedded in-memory guard alone.
+    /// or `rediss://` (TLS) (`serve` only). Absent: the embedded in-memory
+    /// guard alone. A password in the URL is refused: `serve` takes it
+    /// from the environment (`[serve] store_password_env`).
     pub store: Option<String>,
 }
 
@@ -177,21 +179,44 @@ pub struct GateSettings {
     pub rate: RateConfig,
 }
 
-/// A shared replay store's URL, `redis://HOST:PORT[/DB]`, checked at load.
+/// A shared replay store's URL, `redis://` or `rediss://` (TLS)
+/// `[USER@]HOST:PORT[/DB]`, checked at load. It never holds a password, so
+/// it can be shown (`Debug`, errors) as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreUrl(String);
 
 impl StoreUrl {
-    /// `url` if it is a `redis://` URL; `replay.store`'s message otherwise.
+    /// `url` if it is a `redis://` or `rediss://` URL without a password;
+    /// `replay.store`'s message otherwise.
     pub fn parse(url: &str) -> Result<StoreUrl, ConfigFileError> {
-        if url.starts_with("redis://") {
-            Ok(StoreUrl(url.to_string()))
-        } else {
-            Err(invalid(
+        let Some(rest) = url
+            .strip_prefix("redis://")
+            .or_else(|| url.strip_prefix("rediss://"))
+        else {
+            return Err(invalid(
                 "replay.store",
-                "the replay store is a redis://HOST:PORT URL",
-            ))
+                "the replay store is a redis://HOST:PORT or rediss://HOST:PORT URL",
+            ));
+        };
+        // The authority ends at the path, query or fragment; its user
+        // information at the last `@`. `USER:PASSWORD@` (or `:PASSWORD@`)
+        // writes a secret into a file that gets copied and committed. The
+        // message never repeats the URL.
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let user_has_password = authority
+            .rsplit_once('@')
+            .is_some_and(|(user, _)| user.contains(':'));
+        let query_has_password = rest
+            .split_once('?')
+            .is_some_and(|(_, q)| q.to_ascii_lowercase().contains("password"));
+        if user_has_password || query_has_password {
+            return Err(invalid(
+                "replay.store",
+                "the URL holds a password; remove it and name the environment variable \
+                 that holds it in [serve] store_password_env",
+            ));
         }
+        Ok(StoreUrl(url.to_string()))
     }
 
     /// The URL as written.
@@ -588,6 +613,18 @@ mod tests {
         );
         assert_eq!(Settings::defaults().gate.replay_store, None);
         assert!(Settings::from_toml("[replay]\nstore = \"memcached://x\"\n", "t", env).is_err());
+        assert!(StoreUrl::parse("rediss://redis.internal:6380/2").is_ok());
+        assert!(StoreUrl::parse("redis://gateway@127.0.0.1:6379").is_ok());
+        for url in [
+            "redis://:hunter2@127.0.0.1:6379",
+            "rediss://gateway:hunter2@redis.internal:6380/0",
+            "redis://127.0.0.1:6379/0?password=hunter2",
+        ] {
+            let err = StoreUrl::parse(url).unwrap_err().to_string();
+            assert!(err.contains("replay.store"), "{err}");
+            assert!(err.contains("store_password_env"), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
     }
 
     #[test]
