@@ -103,4 +103,31 @@ impl ReplayStore {
             Claim::Replayed
         })
     }
+
+    /// `PING`, for `/readyz`: `Err` says why the store is unreachable. The
+    /// caller bounds the wait.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self.try_ping().await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.conn.lock().await.take();
+                Err(StoreError::Redis(e))
+            }
+        }
+    }
+
+    async fn try_ping(&self) -> redis::RedisResult<()> {
+        let mut conn = {
+            let mut slot = self.conn.lock().await;
+            match slot.as_ref() {
+                Some(c) => c.clone(),
+                None => {
+                    let c = self.client.get_multiplexed_async_connection().await?;
+                    *slot = Some(c.clone());
+                    c
+                }
+            }
+        };
+        redis::cmd("PING").query_async::<()>(&mut conn).await
+    }
 }
