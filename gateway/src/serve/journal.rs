@@ -335,7 +335,16 @@ fn write_loop(
 ) {
     let mut batch: Vec<Pending> = Vec::new();
     let mut bytes = Vec::new();
-    let mut failing = false;
+    // Probed once at start, so a journal that cannot take a line is not
+    // reported ready until it can.
+    let mut failing = match tail.probe() {
+        Ok(()) => false,
+        Err(e) => {
+            tracing::error!("journal cannot be written: {e}");
+            health.set_failing(format!("probe failed: {e}"));
+            true
+        }
+    };
     loop {
         let first = if failing {
             match rx.recv_timeout(RETRY_EVERY) {
