@@ -123,12 +123,20 @@ pub async fn run(
     let mut queue: VecDeque<ExecOrder> = VecDeque::new();
     let mut batch = Vec::new();
     let mut pause = RETRY_FIRST;
+    // The gateway is stopping: no more orders will come.
+    let mut closed = false;
     loop {
         if queue.is_empty() {
             if orders.recv_many(&mut batch, MAX_BATCH).await == 0 {
                 break;
             }
             queue.extend(batch.drain(..));
+        } else if closed {
+            tracing::error!(
+                orders = queue.len(),
+                "stopping with accepted orders the exchange log did not take (a restart resumes them)"
+            );
+            return;
         } else {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(RETRY_MAX);
@@ -136,12 +144,10 @@ pub async fn run(
                 match orders.try_recv() {
                     Ok(order) => queue.push_back(order),
                     Err(mpsc::error::TryRecvError::Empty) => break,
+                    // One last try.
                     Err(mpsc::error::TryRecvError::Disconnected) => {
-                        tracing::error!(
-                            orders = queue.len(),
-                            "stopping with accepted orders the exchange log did not take (a restart resumes them)"
-                        );
-                        return;
+                        closed = true;
+                        break;
                     }
                 }
             }

@@ -209,7 +209,13 @@ impl Journal {
         let durable = file.seek(io::SeekFrom::End(0))?;
         let (queue, rx) = mpsc::channel();
         let health = Arc::new(Health::default());
-        let tail = Tail::new(file, durable);
+        let mut tail = Tail::new(file, durable);
+        // Probed before the first request, so that a journal that cannot
+        // take a line is not reported ready until it can.
+        if let Err(e) = tail.probe() {
+            tracing::error!("journal cannot be written: {e}");
+            health.set_failing(format!("probe failed: {e}"));
+        }
         let state = health.clone();
         let writer = std::thread::Builder::new()
             .name("journal".into())
@@ -335,16 +341,7 @@ fn write_loop(
 ) {
     let mut batch: Vec<Pending> = Vec::new();
     let mut bytes = Vec::new();
-    // Probed once at start, so a journal that cannot take a line is not
-    // reported ready until it can.
-    let mut failing = match tail.probe() {
-        Ok(()) => false,
-        Err(e) => {
-            tracing::error!("journal cannot be written: {e}");
-            health.set_failing(format!("probe failed: {e}"));
-            true
-        }
-    };
+    let mut failing = health.failure().is_some();
     loop {
         let first = if failing {
             match rx.recv_timeout(RETRY_EVERY) {
