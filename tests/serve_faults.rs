@@ -394,3 +394,32 @@ fn a_full_exchange_log_disk_opens_the_circuit_then_every_accepted_order_executes
     assert_eq!(rebuilt.recovery().submits as usize, accepted.len());
     assert_eq!(rebuilt.recovery().mismatches, 0);
 }
+
+#[test]
+fn readyz_names_an_unreachable_replay_store_while_healthz_stays_ok() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 1: the store cannot be reached.
+    let config = config(dir.path(), "").to_string_lossy().into_owned();
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace(
+        "[rate]",
+        "[replay]\nstore = \"redis://127.0.0.1:1\"\n[rate]",
+    );
+    std::fs::write(&config, text).unwrap();
+    let gw = start(Path::new(&config), SECRET);
+    let (status, v) = readyz(&gw);
+    assert_eq!(status, 503, "{v}");
+    assert_eq!(failing(&v), ["replay_store"], "{v}");
+    assert!(v["reasons"]["replay_store"].is_string(), "{v}");
+    assert_eq!(http(gw.port, "GET", "/healthz", &[], b"").unwrap().0, 200);
+    assert_eq!(post(&gw, "e-1"), (503, "replay_store_unavailable".into()));
+    let (_, metrics) = http(gw.port, "GET", "/metrics", &[], b"").unwrap();
+    assert!(
+        metrics.contains("alertgate_ready{part=\"replay_store\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("alertgate_ready{part=\"journal\"} 1"),
+        "{metrics}"
+    );
+}
