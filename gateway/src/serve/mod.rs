@@ -93,7 +93,7 @@ struct Strategy {
     /// Quote currencies, to find an unpriced alert's symbol.
     quotes: Vec<&'static str>,
     /// `[replay] store`: replay keys shared with other replicas.
-    store: Option<Arc<ReplayStore>>,
+    store: Option<ReplayStore>,
 }
 
 struct AppState {
@@ -168,7 +168,7 @@ fn build_gate(
 
 /// The strategy's shared replay store, keys under
 /// `alertgate:replay:<strategy>` (`default` for `POST /webhook`).
-fn open_store(settings: &GateSettings, strategy: &str) -> Result<Option<Arc<ReplayStore>>, Error> {
+fn open_store(settings: &GateSettings, strategy: &str) -> Result<Option<ReplayStore>, Error> {
     let Some(url) = &settings.replay_store else {
         return Ok(None);
     };
@@ -178,7 +178,7 @@ fn open_store(settings: &GateSettings, strategy: &str) -> Result<Option<Arc<Repl
         strategy
     };
     ReplayStore::open(url.as_str(), format!("alertgate:replay:{name}"))
-        .map(|store| Some(Arc::new(store)))
+        .map(Some)
         .map_err(|source| Error::Store {
             strategy: strategy.to_string(),
             source,
@@ -380,7 +380,8 @@ fn readiness(
         } else {
             format!("replay_store:{name}")
         };
-        let store = store.clone();
+        // Its own connection: a probe never waits behind a claim.
+        let store = Arc::new(store.another());
         parts.push(Part::probe(part, move || {
             let store = store.clone();
             Box::pin(async move { store.ping().await.map_err(|e| e.to_string()) })

@@ -104,6 +104,15 @@ impl ReplayStore {
         })
     }
 
+    /// Another handle to the same store, with its own connection.
+    pub fn another(&self) -> ReplayStore {
+        ReplayStore {
+            client: self.client.clone(),
+            prefix: self.prefix.clone(),
+            conn: tokio::sync::Mutex::new(None),
+        }
+    }
+
     /// `PING`, for `/readyz`: `Err` says why the store is unreachable. The
     /// caller bounds the wait.
     pub async fn ping(&self) -> Result<(), StoreError> {
