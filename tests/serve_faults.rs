@@ -58,7 +58,10 @@ impl SmallDisk {
             std::env::var_os("ALERTGATE_REQUIRE_DISK_FAULTS").is_none(),
             "{test}: cannot mount a tmpfs ({why}), and ALERTGATE_REQUIRE_DISK_FAULTS is set"
         );
-        eprintln!(
+        // Straight to stderr: the test harness captures `eprintln!` of a
+        // passing test, and a skip must be seen.
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED {test}: cannot mount a tmpfs to fill ({why}); needs root. \
              Set ALERTGATE_REQUIRE_DISK_FAULTS=1 to make this an error."
         );
