@@ -7,7 +7,16 @@
 //! a repeated id with the state it already has, submitting nothing, as real
 //! venues do: re-executing an order after a crash, or twice, cannot
 //! double-fill.
+//!
+//! An accepted order is never dropped for a failing log: its sender was
+//! told 200. When the exchange's log cannot be written (nothing of the
+//! batch happened, see [`super::mock`]), the batch's orders go back to the
+//! head of the queue, in arrival order, and are tried again after a pause
+//! (doubling from [`RETRY_FIRST`] to [`RETRY_MAX`]) until the log takes
+//! them; every failed attempt counts for the circuit breaker, which refuses
+//! new alerts meanwhile. The log's state is `/readyz`'s `exchange_log`.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +27,7 @@ use tokio::sync::mpsc;
 use super::journal::ExecOrder;
 use super::metrics::Metrics;
 use super::mock::{Execution, ExecutionError, MockExchange};
+use super::readiness::Health;
 use crate::clock::wall_clock_ms;
 
 /// `ag-` and 32 hex digits of SHA-256(strategy, NUL, event id): stable
@@ -62,6 +72,14 @@ impl CircuitBreaker {
         now_ms < self.open_until_ms.load(Ordering::Acquire)
     }
 
+    /// How long the circuit stays open after `now_ms` (0: closed).
+    pub fn open_for_ms(&self, now_ms: i64) -> i64 {
+        self.open_until_ms
+            .load(Ordering::Acquire)
+            .saturating_sub(now_ms)
+            .max(0)
+    }
+
     /// Records a success: the failure streak ends.
     pub fn success(&self) {
         self.failures.store(0, Ordering::Release);
@@ -79,60 +97,142 @@ impl CircuitBreaker {
     }
 }
 
-/// Attempts per order before it is left unexecuted (logged; a restart
-/// resumes it).
+/// Attempts per order that fails for a reason other than the log's disk
+/// (it is then left unexecuted, logged).
 const ATTEMPTS: u32 = 3;
 
 /// Most orders executed with one fill-log fsync.
 const MAX_BATCH: usize = 1024;
 
+/// First pause before orders whose log write failed are tried again.
+pub const RETRY_FIRST: Duration = Duration::from_millis(100);
+
+/// Longest pause between two tries of orders waiting for the log.
+pub const RETRY_MAX: Duration = Duration::from_secs(1);
+
 /// Runs orders in arrival order until the channel closes, batching what is
-/// queued into one fill-log fsync.
+/// queued into one fill-log fsync. Orders the log could not take are tried
+/// again until it does (see the module doc); `log` is the log's state.
 pub async fn run(
     mut orders: mpsc::UnboundedReceiver<ExecOrder>,
     mut exchange: MockExchange,
     breaker: Arc<CircuitBreaker>,
     metrics: Arc<Metrics>,
+    log: Arc<Health>,
 ) {
+    let mut queue: VecDeque<ExecOrder> = VecDeque::new();
     let mut batch = Vec::new();
-    while orders.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    let mut pause = RETRY_FIRST;
+    // The gateway is stopping: no more orders will come.
+    let mut closed = false;
+    loop {
+        if queue.is_empty() {
+            if orders.recv_many(&mut batch, MAX_BATCH).await == 0 {
+                break;
+            }
+            queue.extend(batch.drain(..));
+        } else if closed {
+            tracing::error!(
+                orders = queue.len(),
+                "stopping with accepted orders the exchange log did not take (a restart resumes them)"
+            );
+            return;
+        } else {
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(RETRY_MAX);
+            loop {
+                match orders.try_recv() {
+                    Ok(order) => queue.push_back(order),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    // One last try.
+                    Err(mpsc::error::TryRecvError::Disconnected) => {
+                        closed = true;
+                        break;
+                    }
+                }
+            }
+        }
+        let n = queue.len().min(MAX_BATCH);
+        let batch: Vec<ExecOrder> = queue.drain(..n).collect();
         let results = exchange.execute_batch(&batch, wall_clock_ms());
-        for (order, result) in batch.drain(..).zip(results) {
+        let log_failure = results
+            .iter()
+            .find_map(|r| r.as_ref().err().filter(|e| e.is_log_failure()))
+            .cloned();
+        if let Some(e) = log_failure {
+            // Nothing of the batch happened: every order that failed waits,
+            // in order (one that could not be priced too: an order ahead
+            // of it may price it), and counts as a failed attempt.
+            log.set_failing(&e);
+            tracing::warn!(
+                orders = batch.len(),
+                retry_in_ms = pause.as_millis() as u64,
+                "exchange log write failed; orders wait for it: {e}"
+            );
+            let mut waiting = Vec::new();
+            for (order, result) in batch.into_iter().zip(results) {
+                match result {
+                    Ok(done) => executed(&done, &order, &breaker, &metrics),
+                    Err(_) => {
+                        metrics.execution_failures.fetch_add(1, Ordering::Relaxed);
+                        breaker.failure(wall_clock_ms());
+                        waiting.push(order);
+                    }
+                }
+            }
+            for order in waiting.into_iter().rev() {
+                queue.push_front(order);
+            }
+            continue;
+        }
+        if log.failure().is_some() {
+            log.set_ok();
+            tracing::info!("exchange log writable again");
+        }
+        pause = RETRY_FIRST;
+        for (order, result) in batch.into_iter().zip(results) {
             let result = match result {
                 Ok(done) => Ok(done),
                 Err(e) => retry(&mut exchange, &order, e, &breaker, &metrics).await,
             };
             match result {
-                Ok(done) => {
-                    breaker.success();
-                    metrics
-                        .fills
-                        .fetch_add(done.fills.len() as u64, Ordering::Relaxed);
-                    tracing::debug!(
-                        client_order_id = %done.client_order_id,
-                        event_id = %order.event_id,
-                        mark = done.mark.map(tracing::field::display),
-                        working = done.working,
-                        duplicate = !done.fresh,
-                        "submitted"
-                    );
-                    for f in &done.fills {
-                        tracing::debug!(
-                            client_order_id = %f.client_order_id,
-                            reason = f.reason.name(),
-                            price = f.price,
-                            quantity = f.quantity,
-                            "filled"
-                        );
-                    }
+                Ok(done) => executed(&done, &order, &breaker, &metrics),
+                Err(e) if e.is_log_failure() => {
+                    log.set_failing(&e);
+                    queue.push_back(order);
                 }
                 Err(e) => tracing::error!(
                     client_order_id = %order.client_order_id,
-                    "not executed after {ATTEMPTS} attempts (a restart resumes it): {e}"
+                    "not executed after {ATTEMPTS} attempts: {e}"
                 ),
             }
         }
         metrics.set_exchange(exchange.open_orders(), exchange.realized_pnl());
+    }
+}
+
+/// Records an order the exchange took (or had already taken).
+fn executed(done: &Execution, order: &ExecOrder, breaker: &CircuitBreaker, metrics: &Metrics) {
+    breaker.success();
+    metrics
+        .fills
+        .fetch_add(done.fills.len() as u64, Ordering::Relaxed);
+    tracing::debug!(
+        client_order_id = %done.client_order_id,
+        event_id = %order.event_id,
+        mark = done.mark.map(tracing::field::display),
+        working = done.working,
+        duplicate = !done.fresh,
+        "submitted"
+    );
+    for f in &done.fills {
+        tracing::debug!(
+            client_order_id = %f.client_order_id,
+            reason = f.reason.name(),
+            price = f.price,
+            quantity = f.quantity,
+            "filled"
+        );
     }
 }
 
@@ -151,6 +251,8 @@ async fn retry(
         tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
         match exchange.execute(order, wall_clock_ms()) {
             Ok(done) => return Ok(done),
+            // The caller queues it until the log takes it.
+            Err(next) if next.is_log_failure() => return Err(next),
             Err(next) => e = next,
         }
     }

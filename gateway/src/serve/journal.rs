@@ -9,22 +9,60 @@
 //!
 //! A crash can leave a last line half written; it was never acknowledged,
 //! so [`Journal::open`] cuts it off.
+//!
+//! # Failures
+//!
+//! If a group commit's write or fsync fails, every request of the batch is
+//! refused (`journal_unavailable`), and the writer does not give up: the
+//! next batch is tried again, and while the journal is failing and idle
+//! the writer probes it every [`RETRY_EVERY`] (see [`Health`]), so it
+//! recovers by itself once the disk does.
+//!
+//! A refused request's line must never count at recovery: its sender was
+//! told it failed and will retry. Yet a failed write may have left part of
+//! the batch, or all of it, in the file, and after a failed fsync Linux may
+//! have dropped the dirty pages and reports the error once only, so what
+//! the page cache shows past the last successful fsync proves nothing.
+//! So the writer keeps the file's durable length (the end of the last
+//! batch whose fsync succeeded) and, after a failure, cuts the file back to
+//! it (`ftruncate` + fsync) before anything else is written; if that fails
+//! too, nothing is written until it succeeds. New lines are then written
+//! from the durable end, never after bytes of unknown fate. The durable
+//! prefix is safe either way: it was fsynced, and a page it shares with the
+//! cut-off bytes is written back from the cache's copy or re-read from
+//! disk. What remains is a crash after a failed write and before the cut
+//! succeeds: a whole refused line may then survive. Its event is then
+//! executed once (client order ids are idempotent and the replay guard
+//! refuses the retry), not twice.
+//!
+//! [`Health`]: super::readiness::Health
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, Write};
 use std::path::Path;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use alertgate_validator::{Decimal, OrderType, Side};
 use serde::Deserialize;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::jsonl;
 use super::metrics::Metrics;
+use super::readiness::Health;
 
 /// Most lines written by one group commit.
 const MAX_BATCH: usize = 4096;
+
+/// While the journal is failing and no line is queued, how often the
+/// writer cuts the file back and probes it.
+pub const RETRY_EVERY: Duration = Duration::from_millis(500);
+
+/// What a probe writes past the durable end, then cuts off: NUL bytes, no
+/// line (were it left by a crash, recovery cuts it as a torn tail). Two
+/// pages, so that at least one new block is allocated: a full disk fails.
+const PROBE_BYTES: usize = 8192;
 
 /// What a journal line's `decision` says about an accepted request: enough
 /// to rebuild the replay guard and to execute the order again.
@@ -127,8 +165,9 @@ pub fn recover(path: &Path) -> io::Result<Vec<AcceptedEntry>> {
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JournalError {
-    /// Writing or fsyncing failed (the text of the I/O error). After one
-    /// failure every later line is refused too: the file's tail is unknown.
+    /// Writing or fsyncing failed (the text of the I/O error). The batch's
+    /// bytes are cut off before anything else is written; later lines are
+    /// tried again.
     #[error("journal write failed: {0}")]
     Write(String),
     /// The writer thread is gone.
@@ -144,7 +183,8 @@ struct Pending {
 /// The journal's handle: queue lines, await their fsync.
 #[derive(Clone)]
 pub struct Journal {
-    queue: mpsc::UnboundedSender<Pending>,
+    queue: mpsc::Sender<Pending>,
+    health: Arc<Health>,
 }
 
 /// Waits for one line to be durable.
@@ -166,12 +206,27 @@ impl Journal {
         metrics: Arc<Metrics>,
     ) -> io::Result<(Journal, std::thread::JoinHandle<()>)> {
         let mut file = OpenOptions::new().create(true).append(true).open(path)?;
-        file.seek(io::SeekFrom::End(0))?;
-        let (queue, rx) = mpsc::unbounded_channel();
+        let durable = file.seek(io::SeekFrom::End(0))?;
+        let (queue, rx) = mpsc::channel();
+        let health = Arc::new(Health::default());
+        let mut tail = Tail::new(file, durable);
+        // Probed before the first request, so that a journal that cannot
+        // take a line is not reported ready until it can.
+        if let Err(e) = tail.probe() {
+            tracing::error!("journal cannot be written: {e}");
+            health.set_failing(format!("probe failed: {e}"));
+        }
+        let state = health.clone();
         let writer = std::thread::Builder::new()
             .name("journal".into())
-            .spawn(move || write_loop(file, rx, &metrics))?;
-        Ok((Journal { queue }, writer))
+            .spawn(move || write_loop(tail, rx, &metrics, &state))?;
+        Ok((Journal { queue, health }, writer))
+    }
+
+    /// The writer's state: failing from a failed group commit until a
+    /// commit or a probe succeeds (`/readyz`'s `journal`).
+    pub fn health(&self) -> Arc<Health> {
+        self.health.clone()
     }
 
     /// Queues one line (without its newline). Lines reach the file in the
@@ -185,11 +240,131 @@ impl Journal {
     }
 }
 
-fn write_loop(mut file: File, mut rx: mpsc::UnboundedReceiver<Pending>, metrics: &Metrics) {
+/// What the writer needs of the file (a trait so that tests can make it
+/// fail).
+trait Sink {
+    /// Appends `bytes` at the end.
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()>;
+    /// Makes what was appended durable.
+    fn sync(&mut self) -> io::Result<()>;
+    /// Cuts the file to `len` bytes, durably.
+    fn cut(&mut self, len: u64) -> io::Result<()>;
+}
+
+impl Sink for File {
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.write_all(bytes)
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.sync_data()
+    }
+
+    fn cut(&mut self, len: u64) -> io::Result<()> {
+        self.set_len(len)?;
+        self.sync_all()
+    }
+}
+
+/// The journal file as its writer knows it: how much of it is durable, and
+/// whether bytes of unknown fate may follow (see the module doc).
+struct Tail<S> {
+    sink: S,
+    /// End of the last batch whose fsync succeeded.
+    durable: u64,
+    /// A failed write or fsync may have left bytes past `durable`.
+    dirty: bool,
+}
+
+impl<S: Sink> Tail<S> {
+    fn new(sink: S, durable: u64) -> Self {
+        Tail {
+            sink,
+            durable,
+            dirty: false,
+        }
+    }
+
+    /// Writes and fsyncs one batch from the durable end. On error none of
+    /// it counts: it is cut off at once, or before the next write.
+    fn commit(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.repair()?;
+        self.dirty = true;
+        let written = self.sink.append(bytes).and_then(|()| self.sink.sync());
+        match written {
+            Ok(()) => {
+                self.durable += bytes.len() as u64;
+                self.dirty = false;
+                Ok(())
+            }
+            Err(e) => {
+                // Cut now, so that refused lines are gone before their
+                // requests are answered (if this fails, before the next
+                // write).
+                if let Err(cut) = self.repair() {
+                    tracing::error!("journal: cannot cut back a failed write yet: {cut}");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Cuts off what a failed write may have left.
+    fn repair(&mut self) -> io::Result<()> {
+        if self.dirty {
+            self.sink.cut(self.durable)?;
+            self.dirty = false;
+        }
+        Ok(())
+    }
+
+    /// Whether the journal can take lines again, without writing one: NUL
+    /// bytes past the durable end, fsynced, then cut off.
+    fn probe(&mut self) -> io::Result<()> {
+        self.repair()?;
+        self.dirty = true;
+        let written = self
+            .sink
+            .append(&[0; PROBE_BYTES])
+            .and_then(|()| self.sink.sync());
+        // Cut off whatever it left, failed or not.
+        let cut = self.repair();
+        written.and(cut)
+    }
+}
+
+fn write_loop(
+    mut tail: Tail<impl Sink>,
+    rx: mpsc::Receiver<Pending>,
+    metrics: &Metrics,
+    health: &Health,
+) {
     let mut batch: Vec<Pending> = Vec::new();
     let mut bytes = Vec::new();
-    let mut failed: Option<JournalError> = None;
-    while let Some(first) = rx.blocking_recv() {
+    let mut failing = health.failure().is_some();
+    loop {
+        let first = if failing {
+            match rx.recv_timeout(RETRY_EVERY) {
+                Ok(p) => p,
+                Err(RecvTimeoutError::Timeout) => {
+                    match tail.probe() {
+                        Ok(()) => {
+                            failing = false;
+                            health.set_ok();
+                            tracing::info!("journal writable again");
+                        }
+                        Err(e) => health.set_failing(format!("probe failed: {e}")),
+                    }
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match rx.recv() {
+                Ok(p) => p,
+                Err(_) => break,
+            }
+        };
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -201,25 +376,32 @@ fn write_loop(mut file: File, mut rx: mpsc::UnboundedReceiver<Pending>, metrics:
         for p in &batch {
             bytes.extend_from_slice(&p.line);
         }
-        // After one failed write the file's tail is unknown: refuse the
-        // rest rather than acknowledge lines behind a hole.
-        let result = match &failed {
-            Some(e) => Err(e.clone()),
-            None => {
-                let started = Instant::now();
-                let r = file.write_all(&bytes).and_then(|()| file.sync_data());
-                metrics.journal_fsync.observe(started.elapsed());
-                r.map_err(|e| {
-                    let e = JournalError::Write(e.to_string());
-                    tracing::error!("{e}");
-                    failed = Some(e.clone());
-                    e
-                })
+        let started = Instant::now();
+        let result = tail.commit(&bytes).map_err(|e| {
+            let e = JournalError::Write(e.to_string());
+            tracing::error!("{e}");
+            e
+        });
+        metrics.journal_fsync.observe(started.elapsed());
+        match &result {
+            Ok(()) if failing => {
+                failing = false;
+                health.set_ok();
+                tracing::info!("journal writable again");
             }
-        };
+            Ok(()) => {}
+            Err(e) => {
+                failing = true;
+                health.set_failing(e);
+            }
+        }
         for p in batch.drain(..) {
             let _ = p.done.send(result.clone());
         }
+    }
+    // Stopping: nothing may follow a failed write's bytes.
+    if let Err(e) = tail.repair() {
+        tracing::error!("journal: a failed write's bytes could not be cut off: {e}");
     }
 }
 
@@ -279,5 +461,137 @@ mod tests {
         assert_eq!(lines[99], "{\"n\":99}");
         // Grouped: fewer fsyncs than lines.
         assert!(metrics.journal_fsync.count() <= 100);
+    }
+
+    /// A file in memory that fails on demand: an append fails after
+    /// writing its first half, as a short write on a full disk does.
+    #[derive(Default)]
+    struct Flaky {
+        data: Vec<u8>,
+        fail_append: bool,
+        fail_sync: bool,
+        fail_cut: bool,
+        appends: usize,
+    }
+
+    impl Sink for &mut Flaky {
+        fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+            self.appends += 1;
+            if self.fail_append {
+                self.data.extend_from_slice(&bytes[..bytes.len() / 2]);
+                return Err(io::Error::other("no space left"));
+            }
+            self.data.extend_from_slice(bytes);
+            Ok(())
+        }
+
+        fn sync(&mut self) -> io::Result<()> {
+            if self.fail_sync {
+                return Err(io::Error::other("EIO"));
+            }
+            Ok(())
+        }
+
+        fn cut(&mut self, len: u64) -> io::Result<()> {
+            if self.fail_cut {
+                return Err(io::Error::other("EIO"));
+            }
+            self.data.truncate(len as usize);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_write_is_cut_off_and_the_next_batch_is_written_from_the_durable_end() {
+        let mut f = Flaky::default();
+        let mut tail = Tail::new(&mut f, 0);
+        tail.commit(b"a\n").unwrap();
+        tail.sink.fail_append = true;
+        assert!(tail.commit(b"bbbb\n").is_err());
+        // Cut at once: the refused line's half is gone before its answer.
+        assert_eq!(tail.sink.data, b"a\n");
+        tail.sink.fail_append = false;
+        tail.commit(b"c\n").unwrap();
+        assert_eq!(tail.sink.data, b"a\nc\n");
+        assert_eq!(tail.durable, 4);
+    }
+
+    #[test]
+    fn a_failed_fsync_discards_the_whole_batch_even_if_it_reached_the_page_cache() {
+        let mut f = Flaky::default();
+        let mut tail = Tail::new(&mut f, 0);
+        tail.commit(b"a\n").unwrap();
+        tail.sink.fail_sync = true;
+        assert!(tail.commit(b"b\n").is_err());
+        assert_eq!(tail.sink.data, b"a\n");
+        tail.sink.fail_sync = false;
+        tail.commit(b"c\n").unwrap();
+        assert_eq!(tail.sink.data, b"a\nc\n");
+    }
+
+    #[test]
+    fn nothing_is_written_until_a_failed_write_is_cut_off() {
+        let mut f = Flaky::default();
+        let mut tail = Tail::new(&mut f, 0);
+        tail.commit(b"a\n").unwrap();
+        tail.sink.fail_append = true;
+        tail.sink.fail_cut = true;
+        assert!(tail.commit(b"bbbb\n").is_err());
+        assert_eq!(tail.sink.data, b"a\nbb");
+        // The disk takes writes again, but the cut still fails: the next
+        // batch is refused without being written behind the torn bytes.
+        tail.sink.fail_append = false;
+        let appends = tail.sink.appends;
+        assert!(tail.commit(b"c\n").is_err());
+        assert!(tail.probe().is_err());
+        assert_eq!(tail.sink.appends, appends);
+        assert_eq!(tail.sink.data, b"a\nbb");
+        tail.sink.fail_cut = false;
+        tail.commit(b"d\n").unwrap();
+        assert_eq!(tail.sink.data, b"a\nd\n");
+    }
+
+    #[test]
+    fn a_probe_leaves_the_file_as_it_was() {
+        let mut f = Flaky::default();
+        let mut tail = Tail::new(&mut f, 0);
+        tail.commit(b"a\n").unwrap();
+        tail.sink.fail_sync = true;
+        assert!(tail.probe().is_err());
+        assert_eq!(tail.sink.data, b"a\n");
+        tail.sink.fail_sync = false;
+        tail.probe().unwrap();
+        assert_eq!(tail.sink.data, b"a\n");
+        assert!(!tail.dirty);
+    }
+
+    #[test]
+    fn a_real_file_recovers_after_a_failed_group_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let metrics = Arc::new(Metrics::default());
+        let (journal, writer) = Journal::open(&path, metrics).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            journal.append(b"{\"n\":1}".to_vec()).wait().await.unwrap();
+        });
+        assert!(journal.health().failure().is_none());
+        drop(journal);
+        writer.join().unwrap();
+        // A read-only handle fails every write (EBADF), then a writable one
+        // takes over the same durable length.
+        let ro = File::open(&path).unwrap();
+        let mut tail = Tail::new(ro, 8);
+        assert!(tail.commit(b"{\"n\":2}\n").is_err());
+        assert!(tail.probe().is_err());
+        tail.sink = OpenOptions::new().append(true).open(&path).unwrap();
+        tail.probe().unwrap();
+        tail.commit(b"{\"n\":3}\n").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"n\":1}\n{\"n\":3}\n"
+        );
     }
 }

@@ -63,9 +63,13 @@
 //!   observation caused it.
 //!
 //! Each batch of orders is written with one write and one fsync; an order
-//! counts as submitted only once its line is durable. If the write fails,
-//! the batch is undone (the log cut back and the state rebuilt from it), so
-//! memory never holds what the log does not.
+//! counts as submitted only once its line is durable. If the write or the
+//! fsync fails, the batch is undone: the log is cut back to its durable
+//! length (what a failed write left, or a failed fsync may have lost, is
+//! never built on) and the state rebuilt from it, so memory never holds
+//! what the log does not. If the cut fails too, nothing executes until it
+//! succeeds: it is tried again before each later batch, so the log
+//! recovers by itself once its disk does.
 //!
 //! [`MockExchange::open`] replays the submit lines through a fresh exchange
 //! and gets back exactly the state the log describes: positions, working
@@ -334,7 +338,8 @@ pub enum ExecutionError {
     /// A log line could not be serialized (nothing is written).
     #[error("log line: {0}")]
     Encode(String),
-    /// Writing or fsyncing the log failed; nothing of the batch happened.
+    /// Writing or fsyncing the log failed; nothing of the batch happened
+    /// (a retry submits it once).
     #[error("fill log {path}: {reason}")]
     LogWrite {
         /// The log's path.
@@ -342,9 +347,10 @@ pub enum ExecutionError {
         /// The I/O error's text.
         reason: String,
     },
-    /// A failed write could not be undone: every execution fails until a
-    /// restart rebuilds the state from the log.
-    #[error("fill log {path}: a failed write could not be undone ({reason}); restart to recover")]
+    /// A failed write could not be undone yet (the log could not be cut
+    /// back, or read back): nothing executes until it is, which is tried
+    /// again before each batch.
+    #[error("fill log {path}: a failed write is not undone yet ({reason})")]
     Broken {
         /// The log's path.
         path: String,
@@ -364,6 +370,17 @@ fn positive(d: Decimal, what: &'static str) -> Result<f64, ExecutionError> {
             field: what,
             value: d,
         })
+    }
+}
+
+impl ExecutionError {
+    /// Whether the log's disk failed (the order did not happen and a retry
+    /// may succeed), not the order.
+    pub fn is_log_failure(&self) -> bool {
+        matches!(
+            self,
+            ExecutionError::LogWrite { .. } | ExecutionError::Broken { .. }
+        )
     }
 }
 
@@ -618,9 +635,9 @@ pub struct MockExchange {
     settings: MockSettings,
     state: State,
     recovery: Recovery,
-    /// Set when a failed write could not be undone: every execution fails
-    /// until a restart rebuilds the state from the log.
-    broken: Option<ExecutionError>,
+    /// A failed write is not undone yet: the log may hold bytes past `len`
+    /// and the state orders the log does not. Undone before anything else.
+    dirty: bool,
 }
 
 impl MockExchange {
@@ -637,7 +654,7 @@ impl MockExchange {
             settings,
             state,
             recovery,
-            broken: None,
+            dirty: false,
         })
     }
 
@@ -715,8 +732,10 @@ impl MockExchange {
         orders: &[ExecOrder],
         at_ms: i64,
     ) -> Vec<Result<Execution, ExecutionError>> {
-        if let Some(e) = &self.broken {
-            return orders.iter().map(|_| Err(e.clone())).collect();
+        if self.dirty {
+            if let Err(e) = self.rollback() {
+                return orders.iter().map(|_| Err(e.clone())).collect();
+            }
         }
         let mut bytes = Vec::new();
         let mut results: Vec<Result<Execution, ExecutionError>> = orders
@@ -740,7 +759,8 @@ impl MockExchange {
                     *r = Err(e.clone());
                 }
             }
-            self.rollback();
+            // If this fails, the next batch tries again first.
+            let _ = self.rollback();
             return results;
         }
         self.len += bytes.len() as u64;
@@ -789,9 +809,11 @@ impl MockExchange {
     }
 
     /// Undoes a batch whose write failed: cuts the log back to its durable
-    /// length and rebuilds the state from it. If that fails too, every
-    /// later execution fails until a restart.
-    fn rollback(&mut self) {
+    /// length and rebuilds the state from it (through a new handle: after a
+    /// failed fsync, the old one proves nothing). If that fails too, the
+    /// exchange stays dirty and the next batch tries again.
+    fn rollback(&mut self) -> Result<(), ExecutionError> {
+        self.dirty = true;
         let undone = OpenOptions::new()
             .write(true)
             .open(&self.path)
@@ -809,6 +831,8 @@ impl MockExchange {
                 self.state = state;
                 self.len = len;
                 self.log = log;
+                self.dirty = false;
+                Ok(())
             }
             Err(e) => {
                 let e = ExecutionError::Broken {
@@ -816,7 +840,7 @@ impl MockExchange {
                     reason: e.to_string(),
                 };
                 tracing::error!("{e}");
-                self.broken = Some(e);
+                Err(e)
             }
         }
     }
@@ -1236,5 +1260,33 @@ mod tests {
         assert_eq!(ex.position("BTC/USDT"), 2.0);
         let again = MockExchange::open(&path, costs()).unwrap();
         assert_eq!(again.state, ex.state);
+    }
+
+    #[test]
+    fn a_failed_write_that_cannot_be_undone_yet_is_undone_before_the_next_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.jsonl");
+        let mut ex = MockExchange::open(&path, costs()).unwrap();
+        ex.execute(&market("m1", Buy, "100"), T0).unwrap();
+        let before = ex.state.clone();
+        ex.log = File::open(&path).unwrap();
+        // Nor can the log be reopened to cut it back.
+        ex.path = dir.path().join("gone/f.jsonl");
+        let r = ex.execute(&market("m2", Buy, "101"), T0 + 1);
+        assert!(matches!(r, Err(ExecutionError::LogWrite { .. })), "{r:?}");
+        // Still dirty: every batch fails before staging anything (the
+        // state would say m2 was submitted).
+        let r = ex.execute(&market("m2", Buy, "101"), T0 + 2);
+        assert!(matches!(r, Err(ExecutionError::Broken { .. })), "{r:?}");
+        assert!(r.unwrap_err().is_log_failure());
+        // The disk is back: the next batch undoes, then submits m2 once.
+        ex.path = path.clone();
+        let done = ex.execute(&market("m2", Buy, "101"), T0 + 3).unwrap();
+        assert!(done.fresh);
+        assert_eq!(ex.position("BTC/USDT"), 2.0);
+        assert!(!ex.execute(&market("m2", Buy, "101"), T0 + 4).unwrap().fresh);
+        let again = MockExchange::open(&path, costs()).unwrap();
+        assert_eq!(again.state, ex.state);
+        assert_ne!(again.state, before);
     }
 }

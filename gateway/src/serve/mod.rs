@@ -17,7 +17,8 @@
 //! from its log ([`mock`]).
 //!
 //! Routes: `POST /webhook` (the top-level gate), `POST /webhook/{strategy}`
-//! (a `[strategies.NAME]` gate), `GET /healthz`, `GET /metrics`.
+//! (a `[strategies.NAME]` gate), `GET /healthz` (liveness), `GET /readyz`
+//! (each part an alert needs, see [`readiness`]), `GET /metrics`.
 //!
 //! Mark prices (what values an order for `max_order_value`, see
 //! [`alertgate_validator::Policy::valuation_price`]) come from `[serve]
@@ -43,6 +44,7 @@ mod jsonl;
 pub mod marks;
 pub mod metrics;
 pub mod mock;
+pub mod readiness;
 pub mod refusal;
 pub mod replay_store;
 pub mod settings;
@@ -81,6 +83,7 @@ use journal::{Durable, ExecOrder, Journal};
 use marks::{Lookup, MarketMarks};
 use metrics::Metrics;
 use mock::{MockExchange, MockSettings};
+use readiness::{Health, Part, Readiness};
 use refusal::Refusal;
 use replay_store::{Claim, ReplayStore, StoreOptions};
 use settings::ServeSection;
@@ -128,6 +131,8 @@ struct AppState {
     market: Option<MarketMarks>,
     breaker: Arc<CircuitBreaker>,
     metrics: Arc<Metrics>,
+    /// What `/readyz` checks.
+    readiness: Readiness,
 }
 
 /// A token bucket per source address, checked before the gate so a flood
@@ -401,8 +406,41 @@ struct Started {
     order_rx: mpsc::UnboundedReceiver<ExecOrder>,
     breaker: Arc<CircuitBreaker>,
     metrics: Arc<Metrics>,
+    /// The exchange log's state, kept by execution.
+    exchange_log: Arc<Health>,
     /// The journal's writer thread.
     writer: std::thread::JoinHandle<()>,
+}
+
+/// `/readyz`'s parts: the journal, the exchange log, the circuit breaker
+/// and each strategy's replay store (`replay_store`, `replay_store:NAME`).
+fn readiness(
+    journal: &Journal,
+    exchange_log: &Arc<Health>,
+    breaker: &Arc<CircuitBreaker>,
+    strategies: &BTreeMap<String, Strategy>,
+) -> Readiness {
+    let mut parts = Readiness::default();
+    parts.push(Part::recorded("journal", journal.health()));
+    parts.push(Part::recorded("exchange_log", exchange_log.clone()));
+    parts.push(Part::circuit(breaker.clone()));
+    for (name, strategy) in strategies {
+        let Some(store) = &strategy.store else {
+            continue;
+        };
+        let part = if name.is_empty() {
+            "replay_store".to_string()
+        } else {
+            format!("replay_store:{name}")
+        };
+        // Its own connection: a probe never waits behind a claim.
+        let store = Arc::new(store.another());
+        parts.push(Part::probe(part, move || {
+            let store = store.clone();
+            Box::pin(async move { store.ping().await.map_err(|e| e.to_string()) })
+        }));
+    }
+    parts
 }
 
 /// Opens the journal, queues the orders to resume and assembles the
@@ -435,6 +473,8 @@ fn start(serve: &ServeSection, journal_path: &Path, p: Prepared) -> Result<Start
         metrics.orders.fetch_add(1, Ordering::Relaxed);
         let _ = orders.send(order);
     }
+    let exchange_log = Arc::new(Health::default());
+    let readiness = readiness(&journal, &exchange_log, &breaker, &p.strategies);
     let state = Arc::new(AppState {
         strategies: p.strategies,
         trusted_proxies: p.trusted_proxies,
@@ -446,6 +486,7 @@ fn start(serve: &ServeSection, journal_path: &Path, p: Prepared) -> Result<Start
         market: p.market,
         breaker: breaker.clone(),
         metrics: metrics.clone(),
+        readiness,
     });
     Ok(Started {
         state,
@@ -453,6 +494,7 @@ fn start(serve: &ServeSection, journal_path: &Path, p: Prepared) -> Result<Start
         order_rx,
         breaker,
         metrics,
+        exchange_log,
         writer,
     })
 }
@@ -472,6 +514,7 @@ fn run(
         order_rx,
         breaker,
         metrics,
+        exchange_log,
         writer,
     } = started;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -479,7 +522,13 @@ fn run(
         .build()
         .map_err(Error::Runtime)?;
     runtime.block_on(async move {
-        let executor = tokio::spawn(execution::run(order_rx, exchange, breaker, metrics));
+        let executor = tokio::spawn(execution::run(
+            order_rx,
+            exchange,
+            breaker,
+            metrics,
+            exchange_log,
+        ));
         let cannot_listen = |source| Error::Listen {
             address: listen,
             source,
@@ -551,6 +600,7 @@ fn router(state: Arc<AppState>) -> Router {
             tls::require_client_certificate,
         ))
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .with_state(state)
 }
@@ -636,10 +686,21 @@ async fn shutdown_signal() {
 }
 
 async fn metrics_text(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    (
-        [("content-type", "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
+    let mut text = state.metrics.render();
+    state.readiness.render_gauges(&mut text);
+    ([("content-type", "text/plain; version=0.0.4")], text)
+}
+
+/// `GET /readyz`: 200 `{"ready":true}`, or 503 naming each failing part
+/// and why (see [`readiness`]).
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    let report = state.readiness.check().await;
+    let status = if report.is_ready() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(report.to_json())).into_response()
 }
 
 async fn webhook_default(

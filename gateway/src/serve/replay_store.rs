@@ -447,6 +447,30 @@ impl ReplayStore {
         }
     }
 
+    /// Another handle to the same store, with its own connection (for
+    /// `/readyz`, so a probe never waits behind claims or delays them).
+    pub fn another(&self) -> ReplayStore {
+        ReplayStore {
+            client: self.client.clone(),
+            prefix: self.prefix.clone(),
+            persistence: self.persistence,
+            conn: Mutex::new(None),
+            generations: AtomicU64::new(0),
+        }
+    }
+
+    /// `PING`, for `/readyz` (on a connection that passed the persistence
+    /// check): `Err` says why the store is unreachable. The caller bounds
+    /// the wait.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let (generation, mut conn) = self.connection().await?;
+        let pinged = redis::cmd("PING").query_async::<()>(&mut conn).await;
+        pinged.map_err(|e| {
+            self.drop_connection(generation);
+            StoreError::Redis(e)
+        })
+    }
+
     fn slot(&self) -> std::sync::MutexGuard<'_, Option<(u64, MultiplexedConnection)>> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
