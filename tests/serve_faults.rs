@@ -426,3 +426,58 @@ fn readyz_names_an_unreachable_replay_store_while_healthz_stays_ok() {
         "{metrics}"
     );
 }
+
+/// With a shared replay store, a claim won by a request whose journal line
+/// could not be written is released: the sender's retry, once the disk has
+/// room, is accepted and executed once (not refused as a replay by Redis).
+#[test]
+fn a_claim_whose_journal_line_failed_is_released_for_the_retry() {
+    const TEST: &str = "a_claim_whose_journal_line_failed_is_released_for_the_retry";
+    let Some(redis) = common::redis::redis_server() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let Some(disk) = SmallDisk::mount(&dir.path().join("j"), "256k", TEST) else {
+        return;
+    };
+    let journal = dir.path().join("j/journal.jsonl");
+    let fills = dir.path().join("fills.jsonl");
+    let config = config(dir.path(), "journal = \"j/journal.jsonl\"");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "[rate]",
+        &format!("[replay]\nstore = \"{}\"\n[rate]", redis.url()),
+    );
+    std::fs::write(&config, text).unwrap();
+    let gw = start(&config, SECRET);
+    let mut accepted = BTreeSet::from(["ok-0".to_string()]);
+    assert_eq!(post(&gw, "ok-0"), (200, "accepted".into()));
+    disk.fill();
+    let mut refused = None;
+    for i in 0..100 {
+        let event = format!("full-{i:03}");
+        match post(&gw, &event) {
+            (200, _) => {
+                accepted.insert(event);
+            }
+            (status, code) => {
+                assert_eq!((status, code.as_str()), (503, "journal_unavailable"));
+                refused = Some(event);
+                break;
+            }
+        }
+    }
+    let refused = refused.expect("never refused on a full disk");
+    disk.empty();
+    wait_ready(&gw);
+    // The release ran in the background when the 503 went out, long
+    // before the disk had room again.
+    assert_eq!(post(&gw, &refused), (200, "accepted".into()), "{refused}");
+    assert_eq!(post(&gw, &refused), (409, "replayed".into()));
+    accepted.insert(refused);
+    wait_until("every accepted alert submitted", || {
+        submits(&fills).len() == accepted.len()
+    });
+    let mut gw = gw;
+    terminate(&mut gw);
+    assert_exactly_once(&journal, &fills, &accepted);
+}

@@ -9,121 +9,18 @@
 //! note and passes — unless `ALERTGATE_REQUIRE_REDIS` is set (CI sets it),
 //! in which case it fails. Everything stays on 127.0.0.1.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
+use common::redis::{free_port, on_path, redis_server, redis_server_on, redis_server_with, Killed};
 use common::{alert, gate_config, http, json_lines, now_s, wait_until, Gateway, SECRET_VAR};
 
 const SECRET: &str = "redis-e2e-secret";
 const TRADINGVIEW: &str = "52.89.214.238";
-
-/// A child process, killed when dropped.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-}
-
-/// A throwaway `redis-server` on a free loopback port, its files in a
-/// temporary directory.
-struct Redis {
-    server: Killed,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Redis {
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Sends `signal` (`STOP`, `CONT`) to the server.
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.server.0.id().to_string())
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill -{signal}");
-    }
-}
-
-/// A `redis-server` that keeps its claims across a restart (`appendonly
-/// yes`), as `store_persistence = "require"` wants; see
-/// [`redis_server_with`].
-fn redis_server() -> Option<Redis> {
-    redis_server_with(&["--appendonly", "yes"])
-}
-
-/// A `redis-server` started with `args`, or None (after a printed note)
-/// when it is not installed and not required.
-fn redis_server_with(args: &[&str]) -> Option<Redis> {
-    redis_server_on(free_port(), args)
-}
-
-/// As [`redis_server_with`], on `port`.
-fn redis_server_on(port: u16, args: &[&str]) -> Option<Redis> {
-    if !on_path("redis-server") {
-        assert!(
-            std::env::var_os("ALERTGATE_REQUIRE_REDIS").is_none(),
-            "ALERTGATE_REQUIRE_REDIS is set but redis-server is not on PATH"
-        );
-        eprintln!("note: redis-server is not on PATH; skipping the shared replay store test");
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string()])
-        .args(["--bind", "127.0.0.1", "--save", ""])
-        .arg("--dir")
-        .arg(dir.path())
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server starts");
-    let server = Killed(child);
-    // Ready when it answers PING (`-NOAUTH` with a password).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-            let mut line = String::new();
-            if s.write_all(b"PING\r\n").is_ok()
-                && BufReader::new(&s).read_line(&mut line).is_ok()
-                && (line.starts_with("+PONG") || line.starts_with("-NOAUTH"))
-            {
-                return Some(Redis {
-                    server,
-                    port,
-                    _dir: dir,
-                });
-            }
-        }
-        assert!(Instant::now() < deadline, "redis-server not ready in 10 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn config(dir: &Path, store: &str) -> PathBuf {
     config_with_rate(dir, store, 1000, 1000)

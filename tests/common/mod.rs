@@ -2,6 +2,8 @@
 //! on a free loopback port and talk HTTP/1.1 to it, with bounded waits.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod redis;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;

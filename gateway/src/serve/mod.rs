@@ -85,7 +85,7 @@ use metrics::Metrics;
 use mock::{MockExchange, MockSettings};
 use readiness::{Health, Part, Readiness};
 use refusal::Refusal;
-use replay_store::{Claim, ReplayStore, StoreOptions};
+use replay_store::{Claim, Held, ReplayStore, StoreOptions};
 use settings::ServeSection;
 use tls::Tls;
 
@@ -808,7 +808,7 @@ async fn handle(
         redactor: &target.redactor,
     };
     let decided = decide(state, target, &incoming);
-    let (decision, durable) = settle(state, target, &incoming, decided).await;
+    let (decision, durable, held) = settle(state, target, &incoming, decided).await;
     state.metrics.decision.observe(started.elapsed());
     if let Err(e) = durable.wait().await {
         tracing::error!("{e}");
@@ -817,6 +817,10 @@ async fn handle(
             // afresh, not refused as a replay of an order that never
             // existed.
             withdraw(target, order.replay_key.as_str(), incoming.now);
+        }
+        // And from the shared store: the claim is this request's.
+        if let (Some(store), Some(held)) = (&target.store, held) {
+            store.release(held);
         }
         return Err(Refusal::JournalUnavailable);
     }
@@ -1025,24 +1029,24 @@ async fn settle(
     target: &Strategy,
     incoming: &Incoming<'_>,
     decided: Decided,
-) -> (Result<Order, Refusal>, Durable) {
+) -> (Result<Order, Refusal>, Durable, Option<Held>) {
     let original = decided.original;
     let refused = |r: Rejection| refusal_of(r, original.clone());
     let (order, store) = match (decided.durable, decided.decision, &target.store) {
-        (Some(durable), decision, _) => return (decision.map_err(refused), durable),
+        (Some(durable), decision, _) => return (decision.map_err(refused), durable, None),
         (None, Ok(order), Some(store)) => (order, store),
         // Only an acceptance with a store is journaled after its claim.
         (None, decision, _) => {
             let line = incoming.journal_line(&decision);
-            return (decision.map_err(refused), state.journal.append(line));
+            return (decision.map_err(refused), state.journal.append(line), None);
         }
     };
     let gate = || target.gate.lock().unwrap_or_else(|e| e.into_inner());
-    match store
+    let held = match store
         .claim(order.replay_key.as_str(), decided.lifetime_ms, incoming.now)
         .await
     {
-        Ok(Claim::Claimed) => {}
+        Ok(Claim::Claimed(held)) => held,
         Ok(Claim::Replayed { accepted_ms }) => {
             // Another replica accepted it, at `accepted_ms` if it said: a
             // replay, which spends no rate token. The local guard keeps it
@@ -1060,7 +1064,7 @@ async fn settle(
                 accepted_ms,
             };
             let refusal = refusal_of(replayed(key), Some(original));
-            return (Err(refusal), state.journal.append(line));
+            return (Err(refusal), state.journal.append(line), None);
         }
         Err(e) => {
             tracing::error!(strategy = %incoming.strategy, "replay store unavailable: {e}");
@@ -1073,12 +1077,14 @@ async fn settle(
             return (
                 Err(Refusal::ReplayStoreUnavailable),
                 state.journal.append(line),
+                None,
             );
         }
-    }
+    };
     let decision = Ok(order);
     let line = incoming.journal_line(&decision);
-    (decision.map_err(Refusal::Gate), state.journal.append(line))
+    let durable = state.journal.append(line);
+    (decision.map_err(Refusal::Gate), durable, Some(held))
 }
 
 /// Withdraws an acceptance that did not take effect from `target`'s gate

@@ -86,10 +86,11 @@ const RELEASE_SCRIPT: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
                               return redis.call('DEL', KEYS[1]) else return 0 end";
 
 /// The outcome of a claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// This replica holds the key: go on.
-    Claimed,
+    /// This replica holds the key: go on (or, if the event cannot be
+    /// recorded after all, [`ReplayStore::release`] it).
+    Claimed(Held),
     /// Another request (on any replica) already holds it.
     Replayed {
         /// When the holder accepted the event (Unix ms, its clock), read
@@ -97,6 +98,14 @@ pub enum Claim {
         /// gateway's `1`) or one that expired in between.
         accepted_ms: Option<i64>,
     },
+}
+
+/// A claim this replica holds: the key and this attempt's token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    key: String,
+    token: String,
+    window_ms: i64,
 }
 
 /// What Redis keeps of its claims across a restart, from `CONFIG GET`.
@@ -377,9 +386,21 @@ impl ReplayStore {
         };
         if let Some((generation, conn)) = sent {
             self.drop_connection(generation);
-            tokio::spawn(release(self.client.clone(), conn, key, token, window_ms));
+            let client = self.client.clone();
+            tokio::spawn(release(client, Some(conn), key, token, window_ms));
         }
         Err(error)
+    }
+
+    /// Gives up a claim this replica won but could not act on (its journal
+    /// line could not be written, so the request was refused), so that the
+    /// sender's retry can claim the event again: deleted if it still holds
+    /// this attempt's token, in the background, retried as a late claim's
+    /// release is.
+    pub fn release(&self, held: Held) {
+        let conn = self.slot().as_ref().map(|(_, c)| c.clone());
+        let client = self.client.clone();
+        tokio::spawn(release(client, conn, held.key, held.token, held.window_ms));
     }
 
     /// `SET NX` then `GET` in one round trip; `sent` is the connection the
@@ -408,7 +429,11 @@ impl ReplayStore {
             .await
             .map_err(StoreError::Redis)?;
         Ok(if set.is_some() {
-            Claim::Claimed
+            Claim::Claimed(Held {
+                key: key.to_string(),
+                token: token.to_string(),
+                window_ms,
+            })
         } else {
             Claim::Replayed {
                 accepted_ms: holder.as_deref().and_then(token_accepted_ms),
@@ -541,13 +566,16 @@ async fn compare_and_delete(
 /// (see the module's docs).
 async fn release(
     client: redis::Client,
-    mut conn: MultiplexedConnection,
+    conn: Option<MultiplexedConnection>,
     key: String,
     token: String,
     window_ms: i64,
 ) {
     let give_up = Instant::now() + Duration::from_millis(window_ms.unsigned_abs());
     let left = || give_up.saturating_duration_since(Instant::now());
+    let Some(mut conn) = conn else {
+        return release_anywhere(&client, &key, &token, left).await;
+    };
     // The `SET`'s own connection first: one request, sent right behind the
     // `SET` and waited for (a paused Redis answers both once resumed).
     let on_same = compare_and_delete(&mut conn, &key, &token);
@@ -579,13 +607,25 @@ async fn release(
     // Answered with an error (so the `SET` has run), or the connection is
     // closed (so it never will): from now on any connection will do.
     tracing::warn!(%key, "releasing a claim: {e}; retrying on a new connection");
+    release_anywhere(&client, &key, &token, left).await
+}
+
+/// [`RELEASE_SCRIPT`] on fresh connections, with backoff, until Redis
+/// answers or `left()` is zero.
+async fn release_anywhere(
+    client: &redis::Client,
+    key: &str,
+    token: &str,
+    left: impl Fn() -> Duration,
+) {
+    let key = key.to_string();
     let mut backoff = RELEASE_FIRST_BACKOFF;
     for attempt in 2u32.. {
         tokio::time::sleep(backoff.min(left())).await;
         backoff = (backoff * 2).min(RELEASE_MAX_BACKOFF);
         let outcome = tokio::time::timeout(RELEASE_ATTEMPT_TIMEOUT, async {
             let mut fresh = client.get_multiplexed_async_connection().await?;
-            compare_and_delete(&mut fresh, &key, &token).await
+            compare_and_delete(&mut fresh, &key, token).await
         })
         .await;
         match outcome {
@@ -611,7 +651,7 @@ fn released(key: &str, deleted: bool, attempt: u32) {
     if deleted {
         tracing::warn!(
             %key, attempt,
-            "released the late claim of a request refused as replay_store_unavailable"
+            "released the claim of a refused request (replay_store_unavailable or journal_unavailable)"
         );
     } else {
         tracing::info!(%key, attempt, "a refused request held no claim: nothing to release");
