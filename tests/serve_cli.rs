@@ -14,7 +14,8 @@ use alertgate_gateway::serve::mock::{MockExchange, MockSettings};
 
 mod common;
 use common::{
-    alert, gate_config, http, json_lines, now_s, post_signed, signed, start, wait_until, SECRET_VAR,
+    alert, exchange_records, gate_config, http, json_lines, now_s, post_signed, signed, start,
+    stop, wait_until, SECRET_VAR,
 };
 
 const SAMPLE_SECRET: &str = "replay-sample-secret-do-not-use";
@@ -80,18 +81,6 @@ market = "{}"
 }
 
 /// The mock exchange's log: (submit lines, fill lines), each line's object.
-fn exchange_log(path: &Path) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
-    let (mut submits, mut fills) = (Vec::new(), Vec::new());
-    for l in json_lines(path) {
-        match (l.get("submit"), l.get("fill")) {
-            (Some(s), None) => submits.push(s.clone()),
-            (None, Some(f)) => fills.push(f.clone()),
-            _ => panic!("not a submit or a fill line: {l}"),
-        }
-    }
-    (submits, fills)
-}
-
 fn text<'v>(v: &'v serde_json::Value, key: &str) -> &'v str {
     v[key]
         .as_str()
@@ -116,7 +105,7 @@ fn check_exchange_log(dir: &Path, settings: MockSettings) {
         })
         .collect();
     let path = dir.join("fills.jsonl");
-    let (submits, fills) = exchange_log(&path);
+    let (submits, fills) = exchange_records(&path);
     let mut submitted: BTreeMap<&str, u32> = BTreeMap::new();
     for s in &submits {
         *submitted.entry(text(s, "client_order_id")).or_default() += 1;
@@ -177,7 +166,7 @@ fn serve_and_send_the_bundled_sample() {
     assert!(metrics.contains("alertgate_journal_fsync_seconds_count"));
     // Graceful stop (SIGTERM) flushes everything.
     let mut gw = gw;
-    terminate(&mut gw.child);
+    stop(&mut gw.child);
 
     // Every request is journaled, and the journal replays as a stream.
     let journal = dir.path().join("journal.jsonl");
@@ -191,24 +180,9 @@ fn serve_and_send_the_bundled_sample() {
         .output()
         .unwrap();
     assert!(replay.status.success(), "{replay:?}");
-    let (submits, _) = exchange_log(&dir.path().join("fills.jsonl"));
+    let (submits, _) = exchange_records(&dir.path().join("fills.jsonl"));
     assert_eq!(submits.len() as u64, SAMPLE_ACCEPTED);
     check_exchange_log(dir.path(), MockSettings::default());
-}
-
-fn terminate(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "serve exited {status}");
-            return;
-        }
-        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -251,7 +225,7 @@ fn kill_9_mid_stream_then_resend_executes_each_accepted_event_once() {
     let out = send(gw.port, &stream, &["--rate", "500"]);
     assert!(out.status.success(), "{out:?}");
     let mut gw = gw;
-    terminate(&mut gw.child);
+    stop(&mut gw.child);
 
     let journal = json_lines(&dir.path().join("journal.jsonl"));
     let accepted: Vec<String> = journal
@@ -573,9 +547,9 @@ market = '{}'
         m.contains("alertgate_open_orders 1\n") && m.contains("alertgate_fills_total 4\n")
     });
     let mut gw = gw;
-    terminate(&mut gw.child);
+    stop(&mut gw.child);
 
-    let (submits, fills) = exchange_log(&dir.path().join("fills.jsonl"));
+    let (submits, fills) = exchange_records(&dir.path().join("fills.jsonl"));
     // The price observed with each order is its mark, whatever its type.
     let marks: BTreeMap<&str, f64> = submits
         .iter()
@@ -730,13 +704,18 @@ fn a_limit_order_rests_until_a_later_alert_moves_the_price_through_it() {
         m.lines().any(|l| l == line)
     };
     let fills_of = |event: &str| -> Vec<serde_json::Value> {
-        exchange_log(&log)
+        exchange_records(&log)
             .1
             .into_iter()
             .filter(|f| f["event_id"] == event)
             .collect()
     };
-    let submitted = |event: &str| exchange_log(&log).0.iter().any(|s| s["event_id"] == event);
+    let submitted = |event: &str| {
+        exchange_records(&log)
+            .0
+            .iter()
+            .any(|s| s["event_id"] == event)
+    };
 
     let gw = start(&config, secret);
     // A market buy at 100: filled at 100 plus 50 bps, taker fee.
@@ -771,7 +750,7 @@ fn a_limit_order_rests_until_a_later_alert_moves_the_price_through_it() {
         close(m["fee"].as_f64().unwrap(), 10.05 * 10.0 / 10_000.0),
         "{m}"
     );
-    let (_, fills) = exchange_log(&log);
+    let (_, fills) = exchange_records(&log);
     let order: Vec<&str> = fills.iter().map(|f| text(f, "event_id")).collect();
     assert_eq!(order, ["r-1", "r-3", "r-2", "r-4"]);
     wait_until("nothing resting", || {
@@ -779,7 +758,7 @@ fn a_limit_order_rests_until_a_later_alert_moves_the_price_through_it() {
     });
     assert!(metric(gw.port, "alertgate_fills_total 4"));
     let mut gw = gw;
-    terminate(&mut gw.child);
+    stop(&mut gw.child);
 
     // After a restart the exchange is rebuilt from its log: the last price
     // (94) is known, so a limit buy at 90 rests; its state is the log's.
@@ -788,8 +767,8 @@ fn a_limit_order_rests_until_a_later_alert_moves_the_price_through_it() {
     post(gw.port, &body("r-5", "buy", r#","type":"limit""#, "90"));
     wait_until("r-5 resting", || metric(gw.port, "alertgate_open_orders 1"));
     let mut gw = gw;
-    terminate(&mut gw.child);
-    let (submits, _) = exchange_log(&log);
+    stop(&mut gw.child);
+    let (submits, _) = exchange_records(&log);
     assert_eq!(text(&submits[4], "mark"), "94");
     assert!(fills_of("r-5").is_empty());
     let rebuilt = MockExchange::open(&log, costs()).unwrap();
@@ -847,12 +826,15 @@ trusted_proxies = ["127.0.0.1"]
     assert_eq!(post(gw.port, &body("m-5", big_limit)), too_large);
     let log = dir.path().join("fills.jsonl");
     wait_until("m-4 filled", || {
-        exchange_log(&log).1.iter().any(|f| f["event_id"] == "m-4")
+        exchange_records(&log)
+            .1
+            .iter()
+            .any(|f| f["event_id"] == "m-4")
     });
     // ...but that price is no mark for the next market order.
     assert_eq!(post(gw.port, &body("m-6", market_buy)), unpriced);
     let mut gw = gw;
-    terminate(&mut gw.child);
+    stop(&mut gw.child);
 
     // Nor after a restart, when the exchange rebuilds from its log.
     let gw = start(&config, secret);
@@ -920,10 +902,13 @@ market = "{}"
     assert_eq!(post(gw.port, &untimed("u-3", "11", "")), too_large);
     let log = dir.path().join("fills.jsonl");
     wait_until("u-2 submitted", || {
-        exchange_log(&log).0.iter().any(|s| s["event_id"] == "u-2")
+        exchange_records(&log)
+            .0
+            .iter()
+            .any(|s| s["event_id"] == "u-2")
     });
     let mut gw = gw;
-    terminate(&mut gw.child);
+    stop(&mut gw.child);
     // The last data mark survives a restart (rebuilt from the exchange log).
     let gw = start(&config, secret);
     assert_eq!(post(gw.port, &untimed("u-4", "10", "")), ok);
@@ -971,8 +956,8 @@ trusted_proxies = ["127.0.0.1"]
         );
     }
     let mut gw = gw;
-    terminate(&mut gw.child);
-    let (submits, _) = exchange_log(&dir.path().join("fills.jsonl"));
+    stop(&mut gw.child);
+    let (submits, _) = exchange_records(&dir.path().join("fills.jsonl"));
     assert!(submits.is_empty(), "{submits:?}");
 }
 
@@ -1012,10 +997,10 @@ trusted_proxies = ["127.0.0.1"]
     std::thread::sleep(Duration::from_millis(1_500));
     assert_eq!(post(gw.port), (409, "replayed".to_string()));
     let mut gw = gw;
-    terminate(&mut gw.child);
+    stop(&mut gw.child);
     let gw = start(&config, secret);
     assert_eq!(post(gw.port), (409, "replayed".to_string()));
     drop(gw);
-    let (submits, _) = exchange_log(&dir.path().join("fills.jsonl"));
+    let (submits, _) = exchange_records(&dir.path().join("fills.jsonl"));
     assert_eq!(submits.len(), 1, "{submits:?}");
 }

@@ -6,12 +6,11 @@
 //!
 //! Real processes over loopback; every wait is bounded.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 mod common;
-use common::{http, json_lines, now_s, stop, wait_until, Gateway, SECRET_VAR};
+use common::{http, json_lines, now_s, start_logged, stop, wait_until, SECRET_VAR};
 
 /// Has a `-`, so it can be written escaped (`\u002d`).
 const SECRET: &str = "tv-Pass-phrase-2026";
@@ -32,30 +31,6 @@ fills = "fills.jsonl"
     );
     std::fs::write(&path, text).unwrap();
     path
-}
-
-/// `alertgate serve` with its log (debug level) in `dir/serve.log`.
-fn start_logged(config: &Path, dir: &Path) -> Gateway {
-    let log = std::fs::File::create(dir.join("serve.log")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_alertgate"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .env(SECRET_VAR, SECRET)
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line.trim().rsplit(':').next().unwrap().parse().unwrap();
-    let gw = Gateway { child, port };
-    wait_until("healthy", || {
-        http(gw.port, "GET", "/healthz", &[], b"").map(|r| r.0) == Some(200)
-    });
-    gw
 }
 
 fn body(event: &str, passphrase_json: &str, extra: &str) -> String {
@@ -90,7 +65,7 @@ fn assert_no_secret_under(dir: &Path) {
 fn no_secret_reaches_the_disk_and_the_journal_still_replays() {
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path());
-    let gw = start_logged(&config, dir.path());
+    let gw = start_logged(&config, SECRET, "debug", &dir.path().join("serve.log"));
     let secret = serde_json::to_string(SECRET).unwrap();
     // (extra headers, body, expected status)
     type Case = (Vec<(&'static str, String)>, String, u16);

@@ -7,11 +7,10 @@
 //!
 //! Every wait is bounded; nothing leaves 127.0.0.1.
 
-use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use rcgen::{
     BasicConstraints, Certificate, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -179,32 +178,12 @@ fn answer(response: reqwest::blocking::Response) -> reqwest::Result<Answer> {
 /// Starts `alertgate serve` on a free loopback port, its log (info) in
 /// `log`, and waits (at most 20 s) until `/healthz` answers over HTTPS.
 fn start_tls(config: &Path, log: &Path, ca_pem: &str) -> Gateway {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_alertgate"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .env(SECRET_VAR, SECRET)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    let gateway = Gateway { child, port };
+    let log = std::fs::File::create(log).unwrap();
+    let gateway = common::spawn(config, SECRET, "info", log.into());
     let probe = client(ca_pem, None);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while get(&probe, port, "/healthz").map(|a| a.status).ok() != Some(200) {
-        assert!(Instant::now() < deadline, "gateway not healthy in 20 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until("healthy over HTTPS", || {
+        get(&probe, gateway.port, "/healthz").map(|a| a.status).ok() == Some(200)
+    });
     gateway
 }
 

@@ -31,13 +31,26 @@ impl Drop for Gateway {
 /// Starts `alertgate serve --listen 127.0.0.1:0` with `secret` in
 /// [`SECRET_VAR`] and waits (at most 20 s) until `/healthz` answers.
 pub fn start(config: &Path, secret: &str) -> Gateway {
+    healthy(spawn(config, secret, "warn", Stdio::null()))
+}
+
+/// As [`start`], with the log at `level` written to `log`.
+pub fn start_logged(config: &Path, secret: &str, level: &str, log: &Path) -> Gateway {
+    let log = std::fs::File::create(log).unwrap();
+    healthy(spawn(config, secret, level, log.into()))
+}
+
+/// Spawns `alertgate serve --listen 127.0.0.1:0 --config config`, `secret`
+/// in [`SECRET_VAR`], `RUST_LOG=level`, its log to `stderr`; returns once
+/// it has printed the address it listens on (not yet known healthy).
+pub fn spawn(config: &Path, secret: &str, level: &str, stderr: Stdio) -> Gateway {
     let mut child = Command::new(env!("CARGO_BIN_EXE_alertgate"))
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(config)
         .env(SECRET_VAR, secret)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", level)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     // The first stdout line names the bound address.
@@ -51,7 +64,11 @@ pub fn start(config: &Path, secret: &str) -> Gateway {
         .next()
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no address in {line:?}"));
-    let gateway = Gateway { child, port };
+    Gateway { child, port }
+}
+
+/// `gateway` once `/healthz` answers 200 (at most 20 s).
+fn healthy(gateway: Gateway) -> Gateway {
     let deadline = Instant::now() + Duration::from_secs(20);
     while http(gateway.port, "GET", "/healthz", &[], b"").map(|r| r.0) != Some(200) {
         assert!(Instant::now() < deadline, "gateway not healthy in 20 s");
