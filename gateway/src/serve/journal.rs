@@ -94,9 +94,10 @@ pub struct AcceptedEntry {
 /// [`Order`]: alertgate_validator::Order
 #[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 pub struct ExecOrder {
-    /// Client order id, derived from the strategy and the event id.
+    /// Client order id, derived from the strategy and the event's identity.
     pub client_order_id: String,
-    /// The alert's event id.
+    /// The event's identity: its replay key, what the signature covers
+    /// (never an unsigned id header).
     pub event_id: String,
     /// `BASE/QUOTE`.
     pub symbol: String,
