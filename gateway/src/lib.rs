@@ -8,6 +8,8 @@
 //!   replay store and metrics.
 //! - [`send`]: plays a recorded stream (or a `serve` journal) at a gateway,
 //!   re-signed.
+//! - [`venue`]: the venue layer for real exchanges (in progress: trading
+//!   rules and Binance's signing so far).
 //!
 //! Both take plain option structs ([`serve::ServeConfig`],
 //! [`send::SendOptions`]) and fail with one [`Error`]. The command line
@@ -20,5 +22,6 @@ pub mod clock;
 pub mod error;
 pub mod send;
 pub mod serve;
+pub mod venue;
 
 pub use error::Error;

@@ -116,6 +116,22 @@ const STANDARD_WEBHOOKS_HEADER: &str = "webhook-signature";
 
 pub use headers::{header, Headers};
 
+/// HMAC-SHA256 (RFC 2104) of the concatenation of `parts` under `key`: the
+/// gate's own implementation, for callers that sign requests of their own
+/// (a gateway signing a venue's REST requests).
+///
+/// ```
+/// # #[cfg(feature = "_hmac")] {
+/// // RFC 4231, test case 2.
+/// let tag = alertgate_validator::auth::hmac_sha256(b"Jefe", &[b"what do ya want ", b"for nothing?"]);
+/// assert_eq!(tag[..4], [0x5b, 0xdc, 0xc1, 0x46]);
+/// # }
+/// ```
+#[cfg(feature = "_hmac")]
+pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    hmac_sha256::HmacSha256::new(key).tag(parts)
+}
+
 /// Most secrets a gate holds at once (current plus those being rotated out).
 pub const MAX_SECRETS: usize = 4;
 
