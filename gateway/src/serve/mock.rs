@@ -1361,6 +1361,78 @@ mod tests {
     }
 
     #[test]
+    fn a_snapshot_and_the_logs_tail_rebuild_the_state_a_bad_snapshot_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.jsonl");
+        let snap = snapshot::path_for(&path);
+        let mut ex = MockExchange::open(&path, costs()).unwrap();
+        let h = history();
+        for (i, o) in h.iter().enumerate().take(6) {
+            ex.execute(o, T0 + i as i64 * 1000).unwrap();
+        }
+        let offset = ex.len;
+        // Keep the ids of h6 (as if its journal line were after the
+        // checkpoint); forget the others but those of live orders.
+        let after = HashSet::from([h[5].client_order_id.clone()]);
+        let marks = JournalMarks {
+            checkpoint: 7,
+            replay_from: 3,
+        };
+        let body = ex.snapshot(marks, String::new(), &after).unwrap().unwrap();
+        snapshot::write(&snap, &body).unwrap();
+        assert_eq!(ex.since_snapshot(), 0);
+        assert!(ex.has_submitted(&h[5].client_order_id));
+        assert!(ex.has_submitted(&h[3].client_order_id), "h4's stop rests");
+        assert!(ex.has_submitted(&h[0].client_order_id), "h1 holds a bracket");
+        assert!(!ex.has_submitted(&h[1].client_order_id), "h2 filled: forgotten");
+        for (i, o) in h.iter().enumerate().skip(6) {
+            ex.execute(o, T0 + i as i64 * 1000).unwrap();
+        }
+        let again = MockExchange::open(&path, costs()).unwrap();
+        assert_eq!(again.recovery().snapshot_offset, Some(offset));
+        assert_eq!(again.recovery().submits, 4);
+        assert_eq!(again.recovery().mismatches, 0);
+        assert_eq!(again.journal_marks(), Some(marks));
+        assert_eq!(again.state, ex.state);
+        // The whole log gives the same exchange: positions, lots, working
+        // orders, brackets, cash, PnL.
+        let whole = |ex: &MockExchange| {
+            (
+                ex.state.exchange.clone(),
+                ex.state.realized_pnl,
+                ex.state.last.clone(),
+                ex.state.names.clone(),
+                ex.open_orders(),
+            )
+        };
+        std::fs::rename(&snap, dir.path().join("kept")).unwrap();
+        let full = MockExchange::open(&path, costs()).unwrap();
+        assert_eq!(full.recovery().snapshot_offset, None);
+        assert_eq!(whole(&full), whole(&ex));
+        // A snapshot cut short, of other costs, or of another log is
+        // ignored: the whole log is read.
+        let kept = std::fs::read(dir.path().join("kept")).unwrap();
+        std::fs::write(&snap, &kept[..kept.len() - 1]).unwrap();
+        let cut = MockExchange::open(&path, costs()).unwrap();
+        assert_eq!(cut.recovery().snapshot_offset, None);
+        assert_eq!(whole(&cut), whole(&ex));
+        std::fs::write(&snap, &kept).unwrap();
+        let other = MockExchange::open(&path, MockSettings::default()).unwrap();
+        assert_eq!(other.recovery().snapshot_offset, None);
+        let elsewhere = dir.path().join("g.jsonl");
+        let mut other_log = vec![b'x'; offset as usize];
+        *other_log.last_mut().unwrap() = b'\n';
+        std::fs::write(&elsewhere, other_log).unwrap();
+        std::fs::copy(&snap, snapshot::path_for(&elsewhere)).unwrap();
+        assert!(MockExchange::open(&elsewhere, costs()).is_err(), "read whole: x is no line");
+        // And one that does not match its journal.
+        let journal = dir.path().join("j.jsonl");
+        std::fs::write(&journal, "{}\n").unwrap();
+        let mismatch = MockExchange::open_with_journal(&path, costs(), Some(&journal)).unwrap();
+        assert_eq!(mismatch.recovery().snapshot_offset, None);
+    }
+
+    #[test]
     fn a_crash_mid_write_cuts_the_partial_line_and_writes_lost_fills_back() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.jsonl");
