@@ -204,3 +204,65 @@ fn a_truncated_snapshot_is_ignored_and_nothing_executes_twice() {
     // The stop wrote a whole snapshot again.
     check_exactly_once(dir.path());
 }
+
+#[test]
+fn an_order_that_never_executes_holds_the_checkpoint_and_no_later_order_runs_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = gate_config(
+        dir.path(),
+        r#"
+[serve]
+trusted_proxies = ["127.0.0.1"]
+snapshot_every_orders = 1
+snapshot_every_s = 1
+"#,
+    );
+    let fills = dir.path().join("fills.jsonl");
+    let submits = |id: &str| {
+        exchange_records(&fills)
+            .0
+            .iter()
+            .filter(|s| s["event_id"] == id)
+            .count()
+    };
+    let mut gw = start(&config, SAMPLE_SECRET);
+    // A market order on a symbol never priced: accepted (no
+    // max_order_value), never executable. The checkpoint stays before it.
+    let unpriced = format!(
+        r#"{{"symbol":"SOLUSDT","side":"buy","order_type":"market","quantity":"1","confidence":"0.9","timestamp":{},"event_id":"u1"}}"#,
+        common::now_s() * 1000
+    );
+    assert_eq!(
+        common::post_signed(gw.port, SAMPLE_SECRET, &unpriced),
+        (200, "accepted".to_string())
+    );
+    let events = ["e1", "e2", "e3", "e4", "e5"];
+    for e in events {
+        let body = String::from_utf8(common::alert(e)).unwrap();
+        assert_eq!(
+            common::post_signed(gw.port, SAMPLE_SECRET, &body),
+            (200, "accepted".to_string())
+        );
+    }
+    common::wait_until("five orders submitted", || {
+        events.iter().all(|e| submits(e) == 1)
+    });
+    // Snapshots after them (one per order, and by time).
+    std::thread::sleep(Duration::from_millis(1500));
+    gw.child.kill().unwrap();
+    gw.child.wait().unwrap();
+    drop(gw);
+    // The restart resumes u1 (which fails again) and nothing else.
+    let mut gw = start(&config, SAMPLE_SECRET);
+    std::thread::sleep(Duration::from_millis(1500));
+    stop(&mut gw.child);
+    for e in events {
+        assert_eq!(submits(e), 1, "{e} submitted again after the restart");
+    }
+    assert_eq!(submits("u1"), 0);
+    let journal = dir.path().join("journal.jsonl");
+    let ex = MockExchange::open_with_journal(&fills, MockSettings::default(), Some(&journal))
+        .unwrap();
+    assert!(ex.recovery().snapshot_offset.is_some());
+    assert!(ex.journal_marks().unwrap().checkpoint < std::fs::metadata(&journal).unwrap().len());
+}
