@@ -14,7 +14,9 @@
 //! gate's replay guard, and accepted orders the exchange has never been
 //! submitted are submitted; client order ids make that idempotent. The
 //! exchange rebuilds its own state (positions, resting orders, brackets)
-//! from its log ([`mock`]).
+//! from its log ([`mock`]). With a [`snapshot`], only the logs' tails are
+//! read: the exchange log after the snapshot's offset, the journal after
+//! its checkpoint and replay mark.
 //!
 //! Routes: `POST /webhook` (the top-level gate), `POST /webhook/{strategy}`
 //! (a `[strategies.NAME]` gate), `GET /healthz` (liveness), `GET /readyz`
