@@ -54,8 +54,9 @@ journal = "journal.jsonl"
 fills = "fills.jsonl"
 TOML
 
-# One start: seconds from spawn to "listening on", then SIGTERM (a stop
-# with nothing new submitted writes no snapshot) and wait.
+# One start: seconds from spawn to "listening on" (it answers /healthz
+# right after), then SIGTERM (a stop with nothing new submitted writes no
+# snapshot) and wait.
 export BIN DIR
 time_start() {
     python3 - <<'PY'
@@ -68,6 +69,15 @@ p = subprocess.Popen([os.environ["BIN"], "serve", "--listen", "127.0.0.1:0", "--
 line = p.stdout.readline().decode()
 t = time.monotonic() - t0
 assert line.startswith("listening on"), line
+# Stopped once it answers /healthz (its SIGTERM handler is in place by then).
+import urllib.request
+url = "http://" + line.split()[-1] + "/healthz"
+for _ in range(500):
+    try:
+        if urllib.request.urlopen(url, timeout=1).status == 200:
+            break
+    except OSError:
+        time.sleep(0.01)
 p.send_signal(signal.SIGTERM)
 p.wait(timeout=600)
 print(f"{t:.3f}")

@@ -359,16 +359,12 @@ impl Snapshots {
     }
 
     /// Advances the journal's checkpoint, compacts the exchange and hands
-    /// the snapshot to a thread that writes it; does nothing while the
-    /// previous one is still being written (it is tried again later).
-    /// Failures are logged: a snapshot only saves time at the next start.
+    /// the snapshot to a thread that writes it (first waiting for the
+    /// previous one, if it is still being written: snapshots are written
+    /// in order, one at a time). Failures are logged: a snapshot only saves
+    /// time at the next start.
     pub fn take(&mut self, exchange: &mut MockExchange, now_ms: i64) {
-        if self.writing.as_ref().is_some_and(|w| !w.is_finished()) {
-            return;
-        }
-        if let Some(w) = self.writing.take() {
-            let _ = w.join();
-        }
+        self.finish();
         self.last = Instant::now();
         let started = Instant::now();
         let durable = self.journal_durable.load(Ordering::Acquire);
