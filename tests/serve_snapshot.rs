@@ -261,8 +261,8 @@ snapshot_every_s = 1
     }
     assert_eq!(submits("u1"), 0);
     let journal = dir.path().join("journal.jsonl");
-    let ex = MockExchange::open_with_journal(&fills, MockSettings::default(), Some(&journal))
-        .unwrap();
+    let ex =
+        MockExchange::open_with_journal(&fills, MockSettings::default(), Some(&journal)).unwrap();
     assert!(ex.recovery().snapshot_offset.is_some());
     assert!(ex.journal_marks().unwrap().checkpoint < std::fs::metadata(&journal).unwrap().len());
 }

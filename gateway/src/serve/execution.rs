@@ -142,7 +142,8 @@ pub async fn run(
             let received = match due_in {
                 None => orders.recv_many(&mut batch, MAX_BATCH).await,
                 Some(wait) => {
-                    match tokio::time::timeout(wait, orders.recv_many(&mut batch, MAX_BATCH)).await {
+                    match tokio::time::timeout(wait, orders.recv_many(&mut batch, MAX_BATCH)).await
+                    {
                         Ok(n) => n,
                         Err(_) => {
                             if let Some(s) = &mut snapshots {

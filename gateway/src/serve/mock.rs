@@ -442,7 +442,10 @@ impl State {
         let Some(order) = self.orders.get(&id) else {
             return false;
         };
-        self.exchange.working(order.symbol).iter().any(|o| o.id == id)
+        self.exchange
+            .working(order.symbol)
+            .iter()
+            .any(|o| o.id == id)
     }
 
     fn last_price(&self, symbol: &str) -> Option<Decimal> {
@@ -639,9 +642,7 @@ fn read_snapshot(
             return None;
         }
     }
-    snap.state.symbols = (snap.state.names.iter().cloned())
-        .zip(0..)
-        .collect();
+    snap.state.symbols = (snap.state.names.iter().cloned()).zip(0..).collect();
     Some(snap)
 }
 
@@ -1383,8 +1384,14 @@ mod tests {
         assert_eq!(ex.since_snapshot(), 0);
         assert!(ex.has_submitted(&h[5].client_order_id));
         assert!(ex.has_submitted(&h[3].client_order_id), "h4's stop rests");
-        assert!(ex.has_submitted(&h[0].client_order_id), "h1 holds a bracket");
-        assert!(!ex.has_submitted(&h[1].client_order_id), "h2 filled: forgotten");
+        assert!(
+            ex.has_submitted(&h[0].client_order_id),
+            "h1 holds a bracket"
+        );
+        assert!(
+            !ex.has_submitted(&h[1].client_order_id),
+            "h2 filled: forgotten"
+        );
         for (i, o) in h.iter().enumerate().skip(6) {
             ex.execute(o, T0 + i as i64 * 1000).unwrap();
         }
@@ -1424,7 +1431,10 @@ mod tests {
         *other_log.last_mut().unwrap() = b'\n';
         std::fs::write(&elsewhere, other_log).unwrap();
         std::fs::copy(&snap, snapshot::path_for(&elsewhere)).unwrap();
-        assert!(MockExchange::open(&elsewhere, costs()).is_err(), "read whole: x is no line");
+        assert!(
+            MockExchange::open(&elsewhere, costs()).is_err(),
+            "read whole: x is no line"
+        );
         // And one that does not match its journal.
         let journal = dir.path().join("j.jsonl");
         std::fs::write(&journal, "{}\n").unwrap();

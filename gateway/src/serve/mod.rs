@@ -393,13 +393,12 @@ fn recover(
     // With a snapshot, the journal before its marks holds neither an order
     // to resume nor an event still in its replay window.
     let marks = exchange.journal_marks().unwrap_or_default();
-    let accepted =
-        journal::recover_from(&paths.journal, marks.read_from()).map_err(|source| {
-            Error::Journal {
-                path: paths.journal.clone(),
-                source,
-            }
-        })?;
+    let accepted = journal::recover_from(&paths.journal, marks.read_from()).map_err(|source| {
+        Error::Journal {
+            path: paths.journal.clone(),
+            source,
+        }
+    })?;
     let journal_len = std::fs::metadata(&paths.journal).map_or(0, |m| m.len());
     let now = wall_clock_ms();
     let mut resume = Vec::new();

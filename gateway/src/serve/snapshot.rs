@@ -267,7 +267,10 @@ impl Checkpointer {
                 let entry = match journal::accepted_entry(&line) {
                     Ok(entry) => entry,
                     Err(e) => {
-                        tracing::warn!(offset = start, "journal line unreadable: {e}; the checkpoint stays before it");
+                        tracing::warn!(
+                            offset = start,
+                            "journal line unreadable: {e}; the checkpoint stays before it"
+                        );
                         stuck = true;
                         None
                     }
@@ -294,7 +297,10 @@ impl Checkpointer {
                 break;
             }
         }
-        let replay_from = self.live.front().map_or(self.checkpoint, |&(start, _)| start);
+        let replay_from = self
+            .live
+            .front()
+            .map_or(self.checkpoint, |&(start, _)| start);
         advance.marks = JournalMarks {
             checkpoint: self.checkpoint,
             replay_from: replay_from.min(self.checkpoint),
