@@ -597,13 +597,14 @@ struct SnapshotBody {
 }
 
 /// The snapshot of the log at `path`, if there is one that is whole, was
-/// computed with `settings` and matches the log (and `journal`); else
-/// `None`, with a warning saying why.
+/// computed with `settings` and matches the log and `journal`; else
+/// `None`, with a warning saying why (`None` at once without a journal).
 fn read_snapshot(
     path: &Path,
     settings: MockSettings,
     journal: Option<&Path>,
 ) -> Option<SnapshotBody> {
+    let journal = journal?;
     let file = snapshot::path_for(path);
     let ignored = |why: &dyn std::fmt::Display| {
         tracing::warn!(
@@ -635,12 +636,10 @@ fn read_snapshot(
         ignored(&"it does not match the exchange log");
         return None;
     }
-    if let Some(journal) = journal {
-        let check = snapshot::check_bytes(journal, snap.journal.read_from());
-        if !matches!(check, Ok(Some(ref c)) if *c == snap.journal_check) {
-            ignored(&"it does not match the journal");
-            return None;
-        }
+    let check = snapshot::check_bytes(journal, snap.journal.read_from());
+    if !matches!(check, Ok(Some(ref c)) if *c == snap.journal_check) {
+        ignored(&"it does not match the journal");
+        return None;
     }
     snap.state.symbols = (snap.state.names.iter().cloned()).zip(0..).collect();
     Some(snap)
@@ -781,16 +780,15 @@ impl MockExchange {
     /// Opens (creating) the log at `path` and rebuilds the exchange from
     /// it (see the module doc). A line that is neither a submit nor a fill
     /// (nor the former paper exchange's) is an error naming it.
-    ///
-    /// With a snapshot next to the log (see [`super::snapshot`]) that
-    /// matches it, the snapshot's state is read and only the log's lines
-    /// after it are replayed.
+    /// The whole log is replayed (a snapshot is ignored).
     pub fn open(path: &Path, settings: MockSettings) -> io::Result<MockExchange> {
         MockExchange::open_with_journal(path, settings, None)
     }
 
-    /// [`MockExchange::open`], a snapshot being used only if it also
-    /// matches the `journal` its marks refer to.
+    /// [`MockExchange::open`], from the snapshot next to the log (see
+    /// [`super::snapshot`]) if it matches the log and the `journal` its
+    /// marks refer to: the snapshot's state is read and only the log's
+    /// lines after it are replayed. Without a `journal`, the whole log.
     pub fn open_with_journal(
         path: &Path,
         settings: MockSettings,
@@ -1379,7 +1377,13 @@ mod tests {
             checkpoint: 7,
             replay_from: 3,
         };
-        let body = ex.snapshot(marks, String::new(), &after).unwrap().unwrap();
+        let journal = dir.path().join("j.jsonl");
+        std::fs::write(&journal, "0123456789\n").unwrap();
+        let check = snapshot::check_bytes(&journal, 3).unwrap().unwrap();
+        let body = ex.snapshot(marks, check, &after).unwrap().unwrap();
+        let open = |path: &Path, settings| {
+            MockExchange::open_with_journal(path, settings, Some(&journal)).unwrap()
+        };
         snapshot::write(&snap, &body).unwrap();
         assert_eq!(ex.since_snapshot(), 0);
         assert!(ex.has_submitted(&h[5].client_order_id));
@@ -1395,7 +1399,7 @@ mod tests {
         for (i, o) in h.iter().enumerate().skip(6) {
             ex.execute(o, T0 + i as i64 * 1000).unwrap();
         }
-        let again = MockExchange::open(&path, costs()).unwrap();
+        let again = open(&path, costs());
         assert_eq!(again.recovery().snapshot_offset, Some(offset));
         assert_eq!(again.recovery().submits, 4);
         assert_eq!(again.recovery().mismatches, 0);
@@ -1412,34 +1416,29 @@ mod tests {
                 ex.open_orders(),
             )
         };
-        std::fs::rename(&snap, dir.path().join("kept")).unwrap();
         let full = MockExchange::open(&path, costs()).unwrap();
         assert_eq!(full.recovery().snapshot_offset, None);
         assert_eq!(whole(&full), whole(&ex));
         // A snapshot cut short, of other costs, or of another log is
         // ignored: the whole log is read.
-        let kept = std::fs::read(dir.path().join("kept")).unwrap();
+        let kept = std::fs::read(&snap).unwrap();
         std::fs::write(&snap, &kept[..kept.len() - 1]).unwrap();
-        let cut = MockExchange::open(&path, costs()).unwrap();
+        let cut = open(&path, costs());
         assert_eq!(cut.recovery().snapshot_offset, None);
         assert_eq!(whole(&cut), whole(&ex));
         std::fs::write(&snap, &kept).unwrap();
-        let other = MockExchange::open(&path, MockSettings::default()).unwrap();
+        let other = open(&path, MockSettings::default());
         assert_eq!(other.recovery().snapshot_offset, None);
         let elsewhere = dir.path().join("g.jsonl");
         let mut other_log = vec![b'x'; offset as usize];
         *other_log.last_mut().unwrap() = b'\n';
         std::fs::write(&elsewhere, other_log).unwrap();
         std::fs::copy(&snap, snapshot::path_for(&elsewhere)).unwrap();
-        assert!(
-            MockExchange::open(&elsewhere, costs()).is_err(),
-            "read whole: x is no line"
-        );
+        let e = MockExchange::open_with_journal(&elsewhere, costs(), Some(&journal));
+        assert!(e.is_err(), "read whole: x is no line");
         // And one that does not match its journal.
-        let journal = dir.path().join("j.jsonl");
-        std::fs::write(&journal, "{}\n").unwrap();
-        let mismatch = MockExchange::open_with_journal(&path, costs(), Some(&journal)).unwrap();
-        assert_eq!(mismatch.recovery().snapshot_offset, None);
+        std::fs::write(&journal, "x123456789\n").unwrap();
+        assert_eq!(open(&path, costs()).recovery().snapshot_offset, None);
     }
 
     #[test]
