@@ -43,11 +43,12 @@ use std::collections::VecDeque;
 use std::fmt::Write as _;
 
 use alertgate_validator::{Decimal, OrderType, Side};
+use serde::{Deserialize, Serialize};
 
 use crate::market::Bar;
 
 /// Fees and slippage, in basis points of a fill's notional.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Costs {
     /// Fee of limit and take-profit fills.
     pub maker_fee_bps: f64,
@@ -58,7 +59,7 @@ pub struct Costs {
 }
 
 /// How an order executes.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum OrderKind {
     /// At the open of the first bar it works in.
     Market,
@@ -171,7 +172,7 @@ pub fn f64_to_decimal(x: f64) -> Option<Decimal> {
 }
 
 /// An order as it reaches the exchange.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ExchangeOrder {
     /// Caller's id (the alert's index); ids must increase with arrival.
     pub id: u32,
@@ -268,7 +269,7 @@ impl ClosedTrade {
 }
 
 /// A reduce-only OCO pair protecting what one order opened.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Bracket {
     /// The order that opened the position.
     pub order_id: u32,
@@ -283,7 +284,7 @@ pub struct Bracket {
 }
 
 /// An open FIFO lot; its sign is the position's.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct Lot {
     quantity: f64,
     price: f64,
@@ -342,8 +343,9 @@ impl Default for Reach {
     }
 }
 
-/// One symbol's state.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// One symbol's state. Serialized without `reach`, which is rebuilt from
+/// `working` when read back (see [`Exchange`]'s `Deserialize`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Book {
     /// Net position, base units: positive long, negative short.
     position: f64,
@@ -351,6 +353,7 @@ struct Book {
     /// Working orders in arrival order.
     working: Vec<ExchangeOrder>,
     /// Where `working` could execute.
+    #[serde(skip)]
     reach: Reach,
     brackets: Vec<Bracket>,
     /// Last close seen, to value the position.
@@ -374,7 +377,7 @@ impl Book {
 }
 
 /// Counters the report shows.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExchangeCounts {
     /// Orders received.
     pub orders: u64,
@@ -389,7 +392,14 @@ pub struct ExchangeCounts {
 /// The exchange: every symbol's book, one cash balance. Two exchanges are
 /// equal when they hold the same state, bit for bit (the same inputs give
 /// equal exchanges).
-#[derive(Debug, Clone, PartialEq)]
+///
+/// It serializes (serde) to its state — books, cash, counters — without
+/// the history lists `fills` and `trades`, which read back empty: what a
+/// snapshot needs to go on from where it was taken. Read back, it is equal
+/// to the one written once those lists are empty. (Write it with an exact
+/// float format: `serde_json` with `float_roundtrip`.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "ExchangeState")]
 pub struct Exchange {
     costs: Costs,
     books: Vec<Book>,
@@ -398,11 +408,49 @@ pub struct Exchange {
     realized_gross: f64,
     counts: ExchangeCounts,
     /// Every fill, in time order.
+    #[serde(skip)]
     pub fills: Vec<Fill>,
     /// Every closed round trip, in time order.
+    #[serde(skip)]
     pub trades: Vec<ClosedTrade>,
     /// Reused by `on_bar` so a bar allocates nothing once warmed up.
+    #[serde(skip)]
     scratch: Vec<ExchangeOrder>,
+}
+
+/// An [`Exchange`] as serialized: its books' `reach` is rebuilt from their
+/// working orders.
+#[derive(Deserialize)]
+struct ExchangeState {
+    costs: Costs,
+    books: Vec<Book>,
+    cash: f64,
+    fees_paid: f64,
+    realized_gross: f64,
+    counts: ExchangeCounts,
+}
+
+impl From<ExchangeState> for Exchange {
+    fn from(s: ExchangeState) -> Exchange {
+        let mut books = s.books;
+        for book in &mut books {
+            book.reach = Reach::NONE;
+            for order in &book.working {
+                book.reach.add(order);
+            }
+        }
+        Exchange {
+            costs: s.costs,
+            books,
+            cash: s.cash,
+            fees_paid: s.fees_paid,
+            realized_gross: s.realized_gross,
+            counts: s.counts,
+            fills: Vec::new(),
+            trades: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
 }
 
 fn sign(side: Side) -> f64 {

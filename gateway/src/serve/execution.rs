@@ -28,6 +28,7 @@ use super::journal::ExecOrder;
 use super::metrics::Metrics;
 use super::mock::{Execution, ExecutionError, MockExchange};
 use super::readiness::Health;
+use super::snapshot::Snapshots;
 use crate::clock::wall_clock_ms;
 
 /// `ag-` and 32 hex digits of SHA-256(strategy, NUL, event id): stable
@@ -113,13 +114,23 @@ pub const RETRY_MAX: Duration = Duration::from_secs(1);
 /// Runs orders in arrival order until the channel closes, batching what is
 /// queued into one fill-log fsync. Orders the log could not take are tried
 /// again until it does (see the module doc); `log` is the log's state.
+/// With `snapshots`, a snapshot is taken between batches when one is due,
+/// at start after replaying a log tail, and when stopping (see
+/// [`super::snapshot`]).
 pub async fn run(
     mut orders: mpsc::UnboundedReceiver<ExecOrder>,
     mut exchange: MockExchange,
     breaker: Arc<CircuitBreaker>,
     metrics: Arc<Metrics>,
     log: Arc<Health>,
+    mut snapshots: Option<Snapshots>,
 ) {
+    // A restart that replayed a log tail saves the next one the work.
+    if let Some(s) = &mut snapshots {
+        if exchange.recovery().submits > 0 {
+            s.take(&mut exchange, wall_clock_ms());
+        }
+    }
     let mut queue: VecDeque<ExecOrder> = VecDeque::new();
     let mut batch = Vec::new();
     let mut pause = RETRY_FIRST;
@@ -127,7 +138,23 @@ pub async fn run(
     let mut closed = false;
     loop {
         if queue.is_empty() {
-            if orders.recv_many(&mut batch, MAX_BATCH).await == 0 {
+            let due_in = snapshots.as_ref().and_then(|s| s.due_in(&exchange));
+            let received = match due_in {
+                None => orders.recv_many(&mut batch, MAX_BATCH).await,
+                Some(wait) => {
+                    match tokio::time::timeout(wait, orders.recv_many(&mut batch, MAX_BATCH)).await
+                    {
+                        Ok(n) => n,
+                        Err(_) => {
+                            if let Some(s) = &mut snapshots {
+                                s.take(&mut exchange, wall_clock_ms());
+                            }
+                            continue;
+                        }
+                    }
+                }
+            };
+            if received == 0 {
                 break;
             }
             queue.extend(batch.drain(..));
@@ -136,7 +163,7 @@ pub async fn run(
                 orders = queue.len(),
                 "stopping with accepted orders the exchange log did not take (a restart resumes them)"
             );
-            return;
+            break;
         } else {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(RETRY_MAX);
@@ -208,6 +235,19 @@ pub async fn run(
             }
         }
         metrics.set_exchange(exchange.open_orders(), exchange.realized_pnl());
+        if let Some(s) = &mut snapshots {
+            if s.due(&exchange) {
+                s.take(&mut exchange, wall_clock_ms());
+            }
+        }
+    }
+    // Stopping: a snapshot of where it stopped makes the next start quick.
+    if let Some(s) = &mut snapshots {
+        if exchange.since_snapshot() > 0 {
+            s.finish();
+            s.take(&mut exchange, wall_clock_ms());
+        }
+        s.finish();
     }
 }
 

@@ -40,6 +40,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -136,17 +137,23 @@ struct Line {
 /// Reads the accepted entries of an existing journal, in file order, and
 /// cuts off a trailing partial line. A missing file is an empty journal.
 pub fn recover(path: &Path) -> io::Result<Vec<AcceptedEntry>> {
+    Ok(recover_from(path, 0)?
+        .into_iter()
+        .map(|(_, entry)| entry)
+        .collect())
+}
+
+/// [`recover`] from byte `from` on (the start of a line, e.g. a
+/// snapshot's checkpoint): each accepted entry with the offset its line
+/// starts at.
+pub fn recover_from(path: &Path, from: u64) -> io::Result<Vec<(u64, AcceptedEntry)>> {
     let mut entries = Vec::new();
-    let read = jsonl::read_complete_lines(path, |number, bytes| {
-        let line: Line =
-            serde_json::from_slice(bytes).map_err(|e| jsonl::invalid(path, number, e))?;
-        let Some(v) = line.decision else {
-            return Ok(());
-        };
-        if v.get("accepted") == Some(&serde_json::Value::Bool(true)) {
-            let entry: AcceptedEntry = serde_json::from_value(v)
-                .map_err(|e| jsonl::invalid(path, number, format!("decision: {e}")))?;
-            entries.push(entry);
+    let mut offset = from;
+    let read = jsonl::read_complete_lines_from(path, from, |number, bytes| {
+        let start = offset;
+        offset += bytes.len() as u64;
+        if let Some(entry) = accepted_entry(bytes).map_err(|e| jsonl::invalid(path, number, e))? {
+            entries.push((start, entry));
         }
         Ok(())
     })?;
@@ -159,6 +166,40 @@ pub fn recover(path: &Path) -> io::Result<Vec<AcceptedEntry>> {
         read.file.sync_all()?;
     }
     Ok(entries)
+}
+
+/// The accepted entry of one journal line, `None` for any other decision.
+pub(crate) fn accepted_entry(bytes: &[u8]) -> Result<Option<AcceptedEntry>, String> {
+    let v = match decision_of(bytes) {
+        Some(decision) => serde_json::from_slice(decision).map_err(|e| e.to_string())?,
+        None => {
+            let line: Line = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+            let Some(v) = line.decision else {
+                return Ok(None);
+            };
+            v
+        }
+    };
+    if v.get("accepted") != Some(&serde_json::Value::Bool(true)) {
+        return Ok(None);
+    }
+    serde_json::from_value(v)
+        .map(Some)
+        .map_err(|e| format!("decision: {e}"))
+}
+
+/// The `decision` object of a line as the gateway writes it (the last key,
+/// see [`alertgate_simulator::stream::write_line`]), without parsing the
+/// rest: `,"decision":` cannot occur inside a JSON string (its quotes would
+/// be escaped), so its last occurrence is the key. `None` when the line is
+/// not so shaped (it is then parsed whole).
+fn decision_of(bytes: &[u8]) -> Option<&[u8]> {
+    const KEY: &[u8] = b",\"decision\":";
+    let line = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    let line = line.strip_suffix(b"}")?;
+    let at = line.windows(KEY.len()).rposition(|w| w == KEY)?;
+    let decision = &line[at + KEY.len()..];
+    decision.starts_with(b"{").then_some(decision)
 }
 
 /// Why a journal line is not durable: the request it records must be
@@ -186,6 +227,7 @@ struct Pending {
 pub struct Journal {
     queue: mpsc::Sender<Pending>,
     health: Arc<Health>,
+    durable: Arc<AtomicU64>,
 }
 
 /// Waits for one line to be durable.
@@ -218,16 +260,34 @@ impl Journal {
             health.set_failing(format!("probe failed: {e}"));
         }
         let state = health.clone();
+        let published = Arc::new(AtomicU64::new(durable));
+        let len = published.clone();
         let writer = std::thread::Builder::new()
             .name("journal".into())
-            .spawn(move || write_loop(tail, rx, &metrics, &state))?;
-        Ok((Journal { queue, health }, writer))
+            .spawn(move || write_loop(tail, rx, &metrics, &state, &len))?;
+        Ok((
+            Journal {
+                queue,
+                health,
+                durable: published,
+            },
+            writer,
+        ))
     }
 
     /// The writer's state: failing from a failed group commit until a
     /// commit or a probe succeeds (`/readyz`'s `journal`).
     pub fn health(&self) -> Arc<Health> {
         self.health.clone()
+    }
+
+    /// The journal's durable length, bytes: the end of the last group
+    /// commit whose fsync succeeded. Updated before the commit's requests
+    /// are told, so every line whose request has been answered (and whose
+    /// order was handed to execution) lies before it; nothing before it is
+    /// ever cut back.
+    pub fn durable_len(&self) -> Arc<AtomicU64> {
+        self.durable.clone()
     }
 
     /// Queues one line (without its newline). Lines reach the file in the
@@ -339,6 +399,7 @@ fn write_loop(
     rx: mpsc::Receiver<Pending>,
     metrics: &Metrics,
     health: &Health,
+    durable: &AtomicU64,
 ) {
     let mut batch: Vec<Pending> = Vec::new();
     let mut bytes = Vec::new();
@@ -384,6 +445,7 @@ fn write_loop(
             e
         });
         metrics.journal_fsync.observe(started.elapsed());
+        durable.store(tail.durable, Ordering::Release);
         match &result {
             Ok(()) if failing => {
                 failing = false;

@@ -5,7 +5,7 @@
 //! most one torn line at the end; everything before it is whole.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Seek};
 use std::path::Path;
 
 /// A log read back by [`read_complete_lines`].
@@ -23,18 +23,23 @@ pub(crate) struct ReadBack {
 /// hands `on_line` each complete line, numbered from 1, with its newline;
 /// stops at the first incomplete one. An error from `on_line` stops the
 /// read and is returned.
-pub(crate) fn read_complete_lines(
+///
+/// Reads from byte `start` on (a line's start; lines are numbered from 1
+/// there, and `complete` counts from the file's start).
+pub(crate) fn read_complete_lines_from(
     path: &Path,
+    start: u64,
     mut on_line: impl FnMut(u64, &[u8]) -> io::Result<()>,
 ) -> io::Result<Option<ReadBack>> {
-    let file = match OpenOptions::new().read(true).write(true).open(path) {
+    let mut file = match OpenOptions::new().read(true).write(true).open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    let mut complete = 0u64;
+    file.seek(io::SeekFrom::Start(start))?;
+    let mut complete = start;
     let mut number = 0u64;
-    let mut reader = io::BufReader::new(&file);
+    let mut reader = io::BufReader::with_capacity(1 << 20, &file);
     let mut buf = Vec::new();
     loop {
         buf.clear();
@@ -47,7 +52,7 @@ pub(crate) fn read_complete_lines(
         on_line(number, &buf)?;
     }
     drop(reader);
-    let torn = file.metadata()?.len() - complete;
+    let torn = file.metadata()?.len().saturating_sub(complete);
     Ok(Some(ReadBack {
         file,
         complete,

@@ -88,6 +88,7 @@ use serde::{Deserialize, Serialize};
 
 use super::journal::ExecOrder;
 use super::jsonl;
+use super::snapshot::{self, JournalMarks};
 use alertgate_simulator::config::SimulationSection;
 use alertgate_simulator::exchange::{
     decimal_to_f64, Costs, Exchange, ExchangeOrder, Fill, FillReason, OrderKind,
@@ -256,6 +257,9 @@ pub struct Recovery {
     pub legacy: u64,
     /// Bytes of a partial last line cut off.
     pub cut_bytes: u64,
+    /// The log's offset a snapshot covered: only the lines after it were
+    /// replayed (and counted above). `None`: the whole log was.
+    pub snapshot_offset: Option<u64>,
 }
 
 /// What submitting one order did.
@@ -275,7 +279,7 @@ pub struct Execution {
 }
 
 /// An order the exchange knows, by exchange id.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct OrderRef {
     client_order_id: String,
     event_id: String,
@@ -283,11 +287,14 @@ struct OrderRef {
     kind: OrderKind,
 }
 
-/// Everything the log's inputs determine.
-#[derive(Debug, Clone, PartialEq)]
+/// Everything the log's inputs determine (and, from a snapshot, what it
+/// kept of it: see [`State::compact`]). Serialized whole into snapshots,
+/// `symbols` rebuilt from `names`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct State {
     exchange: Exchange,
     /// Symbol name → exchange index.
+    #[serde(skip)]
     symbols: HashMap<String, usize>,
     /// By exchange index: name, last observed price.
     names: Vec<String>,
@@ -299,8 +306,12 @@ struct State {
     submitted: HashMap<String, u32>,
     /// Client ids of the former paper exchange's log.
     legacy: HashSet<String>,
-    /// By exchange id.
-    orders: Vec<OrderRef>,
+    /// By exchange id: every order, or after a compaction those still
+    /// working or holding a bracket (the only ones a fill or
+    /// `is_working` can name).
+    orders: HashMap<u32, OrderRef>,
+    /// The next exchange id.
+    next_id: u32,
     /// Closed trades' PnL, net of their fees.
     realized_pnl: f64,
 }
@@ -398,9 +409,26 @@ impl State {
             market: Vec::new(),
             submitted: HashMap::new(),
             legacy: HashSet::new(),
-            orders: Vec::new(),
+            orders: HashMap::new(),
+            next_id: 0,
             realized_pnl: 0.0,
         }
+    }
+
+    /// Forgets what no later input or question can need: orders neither
+    /// working nor holding a bracket, and the client ids of the orders
+    /// whose journal lines lie before the checkpoint, i.e. every id except
+    /// those in `after` (the accepted lines after it) and those of live
+    /// orders (see [`super::snapshot`]).
+    fn compact(&mut self, after: &HashSet<String>) {
+        let mut live = HashSet::new();
+        for i in 0..self.exchange.symbols() {
+            live.extend(self.exchange.working(i).iter().map(|o| o.id));
+            live.extend(self.exchange.brackets(i).iter().map(|b| b.order_id));
+        }
+        self.orders.retain(|id, _| live.contains(id));
+        self.submitted
+            .retain(|client_id, id| live.contains(id) || after.contains(client_id));
     }
 
     fn has_submitted(&self, client_order_id: &str) -> bool {
@@ -411,8 +439,13 @@ impl State {
         let Some(&id) = self.submitted.get(client_order_id) else {
             return false;
         };
-        let symbol = self.orders[id as usize].symbol;
-        self.exchange.working(symbol).iter().any(|o| o.id == id)
+        let Some(order) = self.orders.get(&id) else {
+            return false;
+        };
+        self.exchange
+            .working(order.symbol)
+            .iter()
+            .any(|o| o.id == id)
     }
 
     fn last_price(&self, symbol: &str) -> Option<Decimal> {
@@ -455,7 +488,8 @@ impl State {
         let stop_loss = positive_opt(o.stop_loss, "stop_loss")?;
         let take_profit = positive_opt(o.take_profit, "take_profit")?;
         let mark = positive(s.mark, "mark")?;
-        let id = u32::try_from(self.orders.len()).map_err(|_| ExecutionError::TooManyOrders)?;
+        let id = self.next_id;
+        let next_id = id.checked_add(1).ok_or(ExecutionError::TooManyOrders)?;
 
         let symbol = match self.symbols.get(&s.order.symbol) {
             Some(&i) => i,
@@ -478,12 +512,16 @@ impl State {
             take_profit,
             arrival_ms: s.at_ms,
         });
-        self.orders.push(OrderRef {
-            client_order_id: s.order.client_order_id.clone(),
-            event_id: s.order.event_id.clone(),
-            symbol,
-            kind,
-        });
+        self.next_id = next_id;
+        self.orders.insert(
+            id,
+            OrderRef {
+                client_order_id: s.order.client_order_id.clone(),
+                event_id: s.order.event_id.clone(),
+                symbol,
+                kind,
+            },
+        );
         self.submitted
             .entry(s.order.client_order_id.clone())
             .or_insert(id);
@@ -512,7 +550,8 @@ impl State {
     }
 
     fn record(&self, f: &Fill) -> FillRecord {
-        let order = &self.orders[f.order_id as usize];
+        // Only working or bracketed orders fill, and compaction keeps them.
+        let order = &self.orders[&f.order_id];
         let reason = match (f.reason, order.kind) {
             (FillReason::Order, OrderKind::Market) => FillKind::Market,
             (FillReason::Order, OrderKind::Limit(_)) => FillKind::Limit,
@@ -540,11 +579,101 @@ fn encode(line: &LogLine) -> Result<Vec<u8>, ExecutionError> {
     Ok(bytes)
 }
 
-/// Replays the log at `path` (missing: empty) into a fresh state; cuts a
-/// partial last line off and writes back fills lost at the end. Returns
-/// the state, what was found, and the log's length.
-fn load(path: &Path, settings: MockSettings) -> io::Result<(State, Recovery, u64)> {
-    let mut state = State::new(settings);
+/// A snapshot's body (see [`super::snapshot`]).
+#[derive(Serialize, Deserialize)]
+struct SnapshotBody {
+    /// `[simulation]`'s, which the state was computed with.
+    initial_cash: f64,
+    costs: Costs,
+    /// The log's length the state covers.
+    log_offset: u64,
+    /// [`snapshot::check_bytes`] of the log before `log_offset`.
+    log_check: String,
+    journal: JournalMarks,
+    /// [`snapshot::check_bytes`] of the journal before
+    /// [`JournalMarks::read_from`].
+    journal_check: String,
+    state: State,
+}
+
+/// The snapshot of the log at `path`, if there is one that is whole, was
+/// computed with `settings` and matches the log and `journal`; else
+/// `None`, with a warning saying why (`None` at once without a journal).
+fn read_snapshot(
+    path: &Path,
+    settings: MockSettings,
+    journal: Option<&Path>,
+) -> Option<SnapshotBody> {
+    let journal = journal?;
+    let file = snapshot::path_for(path);
+    let ignored = |why: &dyn std::fmt::Display| {
+        tracing::warn!(
+            snapshot = %file.display(),
+            "snapshot ignored ({why}): reading the logs whole"
+        );
+    };
+    let body = match snapshot::read(&file) {
+        Ok(Some(body)) => body,
+        Ok(None) => return None,
+        Err(e) => {
+            ignored(&e);
+            return None;
+        }
+    };
+    let mut snap: SnapshotBody = match serde_json::from_slice(&body) {
+        Ok(s) => s,
+        Err(e) => {
+            ignored(&e);
+            return None;
+        }
+    };
+    if snap.initial_cash != settings.initial_cash || snap.costs != settings.costs {
+        ignored(&"[simulation] costs or cash changed since it was taken");
+        return None;
+    }
+    let log = snapshot::check_bytes(path, snap.log_offset);
+    if !matches!(log, Ok(Some(ref c)) if *c == snap.log_check) {
+        ignored(&"it does not match the exchange log");
+        return None;
+    }
+    let check = snapshot::check_bytes(journal, snap.journal.read_from());
+    if !matches!(check, Ok(Some(ref c)) if *c == snap.journal_check) {
+        ignored(&"it does not match the journal");
+        return None;
+    }
+    snap.state.symbols = (snap.state.names.iter().cloned()).zip(0..).collect();
+    Some(snap)
+}
+
+/// The state of the log at `path`: its snapshot (if usable, see
+/// [`read_snapshot`]) and the log's tail after it, else the whole log
+/// (see [`load_from`]). Also the snapshot's journal marks.
+fn load(
+    path: &Path,
+    settings: MockSettings,
+    journal: Option<&Path>,
+) -> io::Result<(State, Recovery, u64, Option<JournalMarks>)> {
+    if let Some(snap) = read_snapshot(path, settings, journal) {
+        match load_from(path, snap.state, snap.log_offset) {
+            Ok((state, mut rec, len)) => {
+                rec.snapshot_offset = Some(snap.log_offset);
+                return Ok((state, rec, len, Some(snap.journal)));
+            }
+            Err(e) => tracing::warn!(
+                path = %path.display(),
+                "the log's tail after the snapshot could not be replayed ({e}); reading it whole"
+            ),
+        }
+    }
+    let (state, rec, len) = load_from(path, State::new(settings), 0)?;
+    Ok((state, rec, len, None))
+}
+
+/// Replays the log at `path` (missing: empty) from byte `offset` (a
+/// batch's end) into `state`; cuts a partial last line off and writes back
+/// fills lost at the end. Returns the state, what was found, and the log's
+/// length. Line numbers in errors count from `offset`.
+fn load_from(path: &Path, mut state: State, offset: u64) -> io::Result<(State, Recovery, u64)> {
     let mut rec = Recovery::default();
     // Recomputed fill lines not yet matched against logged ones.
     let mut expected: VecDeque<Vec<u8>> = VecDeque::new();
@@ -554,7 +683,7 @@ fn load(path: &Path, settings: MockSettings) -> io::Result<(State, Recovery, u64
             rec.first_mismatch.get_or_insert(number);
         }
     }
-    let read = jsonl::read_complete_lines(path, |number, line| {
+    let read = jsonl::read_complete_lines_from(path, offset, |number, line| {
         match serde_json::from_slice::<LogLine>(line) {
             Ok(LogLine::Submit(s)) => {
                 mismatch(&mut rec, expected.len() as u64, number);
@@ -591,6 +720,7 @@ fn load(path: &Path, settings: MockSettings) -> io::Result<(State, Recovery, u64
     else {
         return Ok((state, rec, 0));
     };
+
     let mut len = complete;
     let mut changed = false;
     if torn > 0 {
@@ -638,14 +768,33 @@ pub struct MockExchange {
     /// A failed write is not undone yet: the log may hold bytes past `len`
     /// and the state orders the log does not. Undone before anything else.
     dirty: bool,
+    /// The journal a snapshot's marks refer to (checked when one is read).
+    journal: Option<PathBuf>,
+    /// The journal marks of the snapshot the exchange was opened from.
+    marks: Option<JournalMarks>,
+    /// Orders submitted since the last snapshot (or the start).
+    since_snapshot: u64,
 }
 
 impl MockExchange {
     /// Opens (creating) the log at `path` and rebuilds the exchange from
     /// it (see the module doc). A line that is neither a submit nor a fill
     /// (nor the former paper exchange's) is an error naming it.
+    /// The whole log is replayed (a snapshot is ignored).
     pub fn open(path: &Path, settings: MockSettings) -> io::Result<MockExchange> {
-        let (state, recovery, len) = load(path, settings)?;
+        MockExchange::open_with_journal(path, settings, None)
+    }
+
+    /// [`MockExchange::open`], from the snapshot next to the log (see
+    /// [`super::snapshot`]) if it matches the log and the `journal` its
+    /// marks refer to: the snapshot's state is read and only the log's
+    /// lines after it are replayed. Without a `journal`, the whole log.
+    pub fn open_with_journal(
+        path: &Path,
+        settings: MockSettings,
+        journal: Option<&Path>,
+    ) -> io::Result<MockExchange> {
+        let (state, recovery, len, marks) = load(path, settings, journal)?;
         let log = OpenOptions::new().create(true).append(true).open(path)?;
         Ok(MockExchange {
             path: path.to_path_buf(),
@@ -655,7 +804,61 @@ impl MockExchange {
             state,
             recovery,
             dirty: false,
+            journal: journal.map(Path::to_path_buf),
+            marks,
+            since_snapshot: 0,
         })
+    }
+
+    /// The journal marks of the snapshot the exchange was opened from
+    /// (`None`: it replayed its whole log, and the journal must be read
+    /// whole).
+    pub fn journal_marks(&self) -> Option<JournalMarks> {
+        self.marks
+    }
+
+    /// Orders submitted since the last snapshot was taken (or the start).
+    pub fn since_snapshot(&self) -> u64 {
+        self.since_snapshot
+    }
+
+    /// The snapshot's body for the state now (see [`super::snapshot`]),
+    /// to be written with [`snapshot::write`] at
+    /// [`snapshot::path_for`] the log. First forgets what the snapshot
+    /// need not hold ([`State::compact`]: `after` holds the client ids of
+    /// the journal's accepted lines after `marks.checkpoint`).
+    /// `journal_check` is [`snapshot::check_bytes`] of the journal before
+    /// [`JournalMarks::read_from`]. `None` while a failed write is not
+    /// undone.
+    pub fn snapshot(
+        &mut self,
+        marks: JournalMarks,
+        journal_check: String,
+        after: &HashSet<String>,
+    ) -> io::Result<Option<Vec<u8>>> {
+        if self.dirty {
+            return Ok(None);
+        }
+        let log_check = snapshot::check_bytes(&self.path, self.len)?
+            .ok_or_else(|| io::Error::other("the log is shorter than its durable length"))?;
+        self.state.compact(after);
+        let body = SnapshotBody {
+            initial_cash: self.settings.initial_cash,
+            costs: self.settings.costs,
+            log_offset: self.len,
+            log_check,
+            journal: marks,
+            journal_check,
+            state: self.state.clone(),
+        };
+        let bytes = serde_json::to_vec(&body).map_err(io::Error::other)?;
+        self.since_snapshot = 0;
+        Ok(Some(bytes))
+    }
+
+    /// The log's path.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// What opening found in the log.
@@ -764,6 +967,10 @@ impl MockExchange {
             return results;
         }
         self.len += bytes.len() as u64;
+        self.since_snapshot += results
+            .iter()
+            .filter(|r| matches!(r, Ok(x) if x.fresh))
+            .count() as u64;
         results
     }
 
@@ -821,8 +1028,8 @@ impl MockExchange {
                 f.set_len(self.len)?;
                 f.sync_all()
             })
-            .and_then(|()| load(&self.path, self.settings))
-            .and_then(|(state, _, len)| {
+            .and_then(|()| load(&self.path, self.settings, self.journal.as_deref()))
+            .and_then(|(state, _, len, _)| {
                 let log = OpenOptions::new().append(true).open(&self.path)?;
                 Ok((state, len, log))
             });
@@ -1150,6 +1357,88 @@ mod tests {
         assert!(cheap.recovery().mismatches > 0);
         assert_eq!(cheap.recovery().first_mismatch, Some(2));
         assert_eq!(cheap.position("BTC/USDT"), ex.position("BTC/USDT"));
+    }
+
+    #[test]
+    fn a_snapshot_and_the_logs_tail_rebuild_the_state_a_bad_snapshot_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.jsonl");
+        let snap = snapshot::path_for(&path);
+        let mut ex = MockExchange::open(&path, costs()).unwrap();
+        let h = history();
+        for (i, o) in h.iter().enumerate().take(6) {
+            ex.execute(o, T0 + i as i64 * 1000).unwrap();
+        }
+        let offset = ex.len;
+        // Keep the ids of h6 (as if its journal line were after the
+        // checkpoint); forget the others but those of live orders.
+        let after = HashSet::from([h[5].client_order_id.clone()]);
+        let marks = JournalMarks {
+            checkpoint: 7,
+            replay_from: 3,
+        };
+        let journal = dir.path().join("j.jsonl");
+        std::fs::write(&journal, "0123456789\n").unwrap();
+        let check = snapshot::check_bytes(&journal, 3).unwrap().unwrap();
+        let body = ex.snapshot(marks, check, &after).unwrap().unwrap();
+        let open = |path: &Path, settings| {
+            MockExchange::open_with_journal(path, settings, Some(&journal)).unwrap()
+        };
+        snapshot::write(&snap, &body).unwrap();
+        assert_eq!(ex.since_snapshot(), 0);
+        assert!(ex.has_submitted(&h[5].client_order_id));
+        assert!(ex.has_submitted(&h[3].client_order_id), "h4's stop rests");
+        assert!(
+            ex.has_submitted(&h[0].client_order_id),
+            "h1 holds a bracket"
+        );
+        assert!(
+            !ex.has_submitted(&h[1].client_order_id),
+            "h2 filled: forgotten"
+        );
+        for (i, o) in h.iter().enumerate().skip(6) {
+            ex.execute(o, T0 + i as i64 * 1000).unwrap();
+        }
+        let again = open(&path, costs());
+        assert_eq!(again.recovery().snapshot_offset, Some(offset));
+        assert_eq!(again.recovery().submits, 4);
+        assert_eq!(again.recovery().mismatches, 0);
+        assert_eq!(again.journal_marks(), Some(marks));
+        assert_eq!(again.state, ex.state);
+        // The whole log gives the same exchange: positions, lots, working
+        // orders, brackets, cash, PnL.
+        let whole = |ex: &MockExchange| {
+            (
+                ex.state.exchange.clone(),
+                ex.state.realized_pnl,
+                ex.state.last.clone(),
+                ex.state.names.clone(),
+                ex.open_orders(),
+            )
+        };
+        let full = MockExchange::open(&path, costs()).unwrap();
+        assert_eq!(full.recovery().snapshot_offset, None);
+        assert_eq!(whole(&full), whole(&ex));
+        // A snapshot cut short, of other costs, or of another log is
+        // ignored: the whole log is read.
+        let kept = std::fs::read(&snap).unwrap();
+        std::fs::write(&snap, &kept[..kept.len() - 1]).unwrap();
+        let cut = open(&path, costs());
+        assert_eq!(cut.recovery().snapshot_offset, None);
+        assert_eq!(whole(&cut), whole(&ex));
+        std::fs::write(&snap, &kept).unwrap();
+        let other = open(&path, MockSettings::default());
+        assert_eq!(other.recovery().snapshot_offset, None);
+        let elsewhere = dir.path().join("g.jsonl");
+        let mut other_log = vec![b'x'; offset as usize];
+        *other_log.last_mut().unwrap() = b'\n';
+        std::fs::write(&elsewhere, other_log).unwrap();
+        std::fs::copy(&snap, snapshot::path_for(&elsewhere)).unwrap();
+        let e = MockExchange::open_with_journal(&elsewhere, costs(), Some(&journal));
+        assert!(e.is_err(), "read whole: x is no line");
+        // And one that does not match its journal.
+        std::fs::write(&journal, "x123456789\n").unwrap();
+        assert_eq!(open(&path, costs()).recovery().snapshot_offset, None);
     }
 
     #[test]

@@ -14,7 +14,9 @@
 //! gate's replay guard, and accepted orders the exchange has never been
 //! submitted are submitted; client order ids make that idempotent. The
 //! exchange rebuilds its own state (positions, resting orders, brackets)
-//! from its log ([`mock`]).
+//! from its log ([`mock`]). With a [`snapshot`], only the logs' tails are
+//! read: the exchange log after the snapshot's offset, the journal after
+//! its checkpoint and replay mark.
 //!
 //! Routes: `POST /webhook` (the top-level gate), `POST /webhook/{strategy}`
 //! (a `[strategies.NAME]` gate), `GET /healthz` (liveness), `GET /readyz`
@@ -48,9 +50,10 @@ pub mod readiness;
 pub mod refusal;
 pub mod replay_store;
 pub mod settings;
+pub mod snapshot;
 pub mod tls;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -87,6 +90,7 @@ use readiness::{Health, Part, Readiness};
 use refusal::Refusal;
 use replay_store::{Claim, Held, ReplayStore, StoreOptions};
 use settings::ServeSection;
+use snapshot::Snapshots;
 use tls::Tls;
 
 /// A gate whose replay guard has `[replay] capacity` slots on the heap.
@@ -350,43 +354,77 @@ fn remember(strategy: &Strategy, entry: &journal::AcceptedEntry, now: i64) {
     }
 }
 
-/// Recovery: the journal's accepted entries are remembered by their gates,
-/// the mock exchange is rebuilt from its log; returns the exchange and the
-/// accepted orders it never received (to resume).
+/// Where the journal's checkpoint stands after recovery (see
+/// [`snapshot::Checkpointer`]): the start of the first accepted line whose
+/// order is resumed (else the journal's end), and the accepted lines
+/// before it that may still be within their replay window.
+struct Resumed {
+    checkpoint: u64,
+    live: VecDeque<(u64, i64)>,
+}
+
+/// Recovery: the mock exchange is rebuilt from its snapshot and its log's
+/// tail (or its whole log), the journal's accepted entries after the
+/// snapshot's marks (or all of them) are remembered by their gates; returns
+/// the exchange, the accepted orders it never received (to resume), and
+/// the journal's checkpoint.
 fn recover(
     paths: &Paths,
     costs: MockSettings,
     strategies: &BTreeMap<String, Strategy>,
-) -> Result<(MockExchange, Vec<ExecOrder>), Error> {
-    let accepted = journal::recover(&paths.journal).map_err(|source| Error::Journal {
-        path: paths.journal.clone(),
-        source,
-    })?;
-    let exchange = MockExchange::open(&paths.fills, costs).map_err(|source| Error::Fills {
-        path: paths.fills.clone(),
-        source,
-    })?;
+) -> Result<(MockExchange, Vec<ExecOrder>, Resumed), Error> {
+    let started = Instant::now();
+    let exchange = MockExchange::open_with_journal(&paths.fills, costs, Some(&paths.journal))
+        .map_err(|source| Error::Fills {
+            path: paths.fills.clone(),
+            source,
+        })?;
     let recovered = exchange.recovery();
-    if recovered.submits > 0 || recovered.legacy > 0 {
+    if recovered.submits > 0 || recovered.legacy > 0 || recovered.snapshot_offset.is_some() {
         tracing::info!(
             orders = recovered.submits,
             fills = recovered.fills,
             legacy = recovered.legacy,
+            snapshot_offset = recovered.snapshot_offset,
             open_orders = exchange.open_orders(),
             "mock exchange rebuilt from its log"
         );
     }
+    // With a snapshot, the journal before its marks holds neither an order
+    // to resume nor an event still in its replay window.
+    let marks = exchange.journal_marks().unwrap_or_default();
+    let accepted = journal::recover_from(&paths.journal, marks.read_from()).map_err(|source| {
+        Error::Journal {
+            path: paths.journal.clone(),
+            source,
+        }
+    })?;
+    let journal_len = std::fs::metadata(&paths.journal).map_or(0, |m| m.len());
     let now = wall_clock_ms();
     let mut resume = Vec::new();
-    for entry in accepted {
+    let mut resumed = Resumed {
+        checkpoint: journal_len,
+        live: VecDeque::new(),
+    };
+    for (start, entry) in accepted {
         if let Some(s) = strategies.get(&entry.strategy) {
             remember(s, &entry, now);
         }
-        if !exchange.has_submitted(&entry.order.client_order_id) {
+        if start >= marks.checkpoint && !exchange.has_submitted(&entry.order.client_order_id) {
+            if resume.is_empty() {
+                resumed.checkpoint = start;
+            }
             resume.push(entry.order);
+        } else if resume.is_empty() {
+            resumed.live.push_back((start, entry.accepted_ms));
         }
     }
-    Ok((exchange, resume))
+    tracing::info!(
+        journal_from = marks.read_from(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "recovered"
+    );
+    Ok((exchange, resume, resumed))
 }
 
 /// What `serve` checked and built before opening the journal.
@@ -396,6 +434,7 @@ struct Prepared {
     market: Option<MarketMarks>,
     exchange: MockExchange,
     resume: Vec<ExecOrder>,
+    resumed: Resumed,
 }
 
 /// The running gateway's parts: the handlers' state and what runs beside
@@ -410,6 +449,8 @@ struct Started {
     exchange_log: Arc<Health>,
     /// The journal's writer thread.
     writer: std::thread::JoinHandle<()>,
+    /// When execution takes snapshots (`None`: never).
+    snapshots: Option<Snapshots>,
 }
 
 /// `/readyz`'s parts: the journal, the exchange log, the circuit breaker
@@ -475,6 +516,28 @@ fn start(serve: &ServeSection, journal_path: &Path, p: Prepared) -> Result<Start
     }
     let exchange_log = Arc::new(Health::default());
     let readiness = readiness(&journal, &exchange_log, &breaker, &p.strategies);
+    // The longest any gate remembers an event after accepting it.
+    let lifetime_ms = p
+        .strategies
+        .values()
+        .map(|s| {
+            let gate = s.gate.lock().unwrap_or_else(|e| e.into_inner());
+            gate.replay_lifetime_ms(0, gate.policy().max_future_skew_ms)
+        })
+        .max()
+        .unwrap_or(0);
+    let checkpointer = snapshot::Checkpointer::new(
+        journal_path.to_path_buf(),
+        p.resumed.checkpoint,
+        p.resumed.live,
+        lifetime_ms,
+    );
+    let snapshots = Snapshots::new(
+        serve.snapshot_every_orders,
+        serve.snapshot_every_s,
+        checkpointer,
+        journal.durable_len(),
+    );
     let state = Arc::new(AppState {
         strategies: p.strategies,
         trusted_proxies: p.trusted_proxies,
@@ -496,6 +559,7 @@ fn start(serve: &ServeSection, journal_path: &Path, p: Prepared) -> Result<Start
         metrics,
         exchange_log,
         writer,
+        snapshots,
     })
 }
 
@@ -516,6 +580,7 @@ fn run(
         metrics,
         exchange_log,
         writer,
+        snapshots,
     } = started;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -528,6 +593,7 @@ fn run(
             breaker,
             metrics,
             exchange_log,
+            snapshots,
         ));
         let cannot_listen = |source| Error::Listen {
             address: listen,
@@ -578,13 +644,14 @@ pub fn serve(config: ServeConfig, listen: Option<SocketAddr>) -> Result<(), Erro
     let listen = listen.unwrap_or(serve.listen);
     let tls = Tls::load(serve, base)?;
     let strategies = build_strategies(&gates, &StoreOptions::of(serve))?;
-    let (exchange, resume) = recover(&paths, settings.mock, &strategies)?;
+    let (exchange, resume, resumed) = recover(&paths, settings.mock, &strategies)?;
     let prepared = Prepared {
         strategies,
         trusted_proxies: serve.trusted_proxies.clone(),
         market,
         exchange,
         resume,
+        resumed,
     };
     let started = start(serve, &paths.journal, prepared)?;
     let header_timeout = Duration::from_millis(serve.header_timeout_ms);

@@ -84,6 +84,15 @@ pub struct ServeSection {
     /// How long an open circuit rejects requests (`circuit_open`, 503), s.
     /// Default 30.
     pub circuit_cooldown_s: u64,
+    /// A snapshot of the mock exchange (and the journal's checkpoint) is
+    /// written after this many orders were submitted since the last one, so
+    /// that a restart replays only the logs' tails (see [`super::snapshot`]).
+    /// 0: not by count. Default 100,000.
+    pub snapshot_every_orders: u64,
+    /// ... or after this many seconds with at least one order submitted
+    /// since the last one. 0: not by time. Both 0: no snapshots (a restart
+    /// reads both logs whole). Default 300.
+    pub snapshot_every_s: u64,
     /// What a `[replay] store` whose claims would not survive a Redis
     /// restart (`appendonly no` and no `save` points), or whose persistence
     /// settings cannot be read (`CONFIG` refused), does to the gateway:
@@ -115,6 +124,8 @@ impl Default for ServeSection {
             market: None,
             circuit_failures: 5,
             circuit_cooldown_s: 30,
+            snapshot_every_orders: 100_000,
+            snapshot_every_s: 300,
             store_persistence: StorePersistence::Require,
             store_password_env: None,
         }
