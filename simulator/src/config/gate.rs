@@ -689,10 +689,9 @@ mod tests {
         assert_eq!(REPLAY_SLOT_BYTES, 24);
         // Default window = max_age_s (300), future skew 60 s: 2 × 1000 × 360.
         let s = Settings::from_toml("[replay]\npeak_per_second = 1000\n", "t", env).unwrap();
-        let lifetime_s = u64::try_from(
-            (s.gate.policy.max_age_ms + s.gate.policy.max_future_skew_ms) / 1000,
-        )
-        .unwrap();
+        let lifetime_s =
+            u64::try_from((s.gate.policy.max_age_ms + s.gate.policy.max_future_skew_ms) / 1000)
+                .unwrap();
         assert_eq!(s.gate.replay_capacity as u64, 2 * 1000 * lifetime_s);
         let s = Settings::from_toml(
             "[policy]\nmax_future_skew_s = 0\n[replay]\nwindow_s = 400\npeak_per_second = 10\n",
@@ -710,15 +709,24 @@ mod tests {
         assert!(err.contains("max_memory_mb = 256"), "{err}");
         let text = "[replay]\npeak_per_second = 20000\n";
         assert_eq!(
-            Settings::from_toml(text, "t", env).unwrap().gate.replay_capacity,
+            Settings::from_toml(text, "t", env)
+                .unwrap()
+                .gate
+                .replay_capacity,
             14_400_000
         );
         // Past the largest guard, or both ways at once, or a zero peak.
         for (text, needle) in [
-            ("[replay]\npeak_per_second = 30000\n", "more than the largest guard"),
+            (
+                "[replay]\npeak_per_second = 30000\n",
+                "more than the largest guard",
+            ),
             ("[replay]\npeak_per_second = 5\ncapacity = 9\n", "not both"),
             ("[replay]\npeak_per_second = 0\n", "at least 1"),
-            ("[replay]\ncapacity = 1000000\nmax_memory_mb = 10\n", "23 MiB per gate"),
+            (
+                "[replay]\ncapacity = 1000000\nmax_memory_mb = 10\n",
+                "23 MiB per gate",
+            ),
         ] {
             let err = Settings::from_toml(text, "t", env).unwrap_err().to_string();
             assert!(err.contains(needle), "{err}");
