@@ -72,7 +72,8 @@ echo "== building (release: alertgate, bare_axum)" >&2
 cargo build --release -p alertgate -p alertgate-benches --bins >&2
 TARGET_DIR="$(cargo metadata --format-version 1 --no-deps \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-BIN="$TARGET_DIR/release/alertgate"
+# ALERTGATE_BIN: another build of the gateway (an A/B in the same run).
+BIN="${ALERTGATE_BIN:-$TARGET_DIR/release/alertgate}"
 BARE="$TARGET_DIR/release/bare_axum"
 # Under the target dir, not /tmp (often tmpfs), so the journal's fsync is real.
 mkdir -p "$TARGET_DIR/tmp"
