@@ -6,6 +6,12 @@
 //!
 //! `gate_unsigned/203B` (no target) is `gate_check` with scheme `none`:
 //! the gate's cost besides the signature.
+//!
+//! `replay_guard/*` (issue 11, no target): one `try_insert` into a 65,536
+//! slot guard in steady state at a quarter full (`accept_25pct`: each
+//! insertion also expires one entry), and into the same guard once every
+//! slot is live (`refuse_full`: `replay_cache_full`), the refusal path a
+//! gateway took past its guard's capacity.
 // criterion_group! and criterion_main! generate undocumented items.
 #![allow(missing_docs)]
 
@@ -136,8 +142,48 @@ fn gate(c: &mut Criterion, name: &str, scheme: Scheme) {
     g.finish();
 }
 
+fn replay_guard(c: &mut Criterion) {
+    use alertgate_validator::replay::{ReplayGuard, DEFAULT_HASH_KEY};
+    const N: usize = 1 << 16;
+    let guard =
+        || ReplayGuard::with_storage(vec![Slot::EMPTY; N].into_boxed_slice(), DEFAULT_HASH_KEY);
+    let mut g = c.benchmark_group("replay_guard");
+    g.throughput(Throughput::Elements(1));
+    // One id a millisecond, remembered for N/4 ms: N/4 live at once.
+    let window = (N / 4) as i64;
+    let mut accepting = guard();
+    let mut now = 0i64;
+    for _ in 0..2 * N {
+        now += 1;
+        accepting
+            .try_insert(&now.to_le_bytes(), now, window)
+            .unwrap();
+    }
+    g.bench_function("accept_25pct/65536", |b| {
+        b.iter(|| {
+            now += 1;
+            black_box(accepting.try_insert(black_box(&now.to_le_bytes()), now, window))
+        })
+    });
+    // Every slot live (remembered for an hour), then fresh ids.
+    let mut full = guard();
+    let hour = 3_600_000;
+    let mut id = 0u64;
+    while full.try_insert(&id.to_le_bytes(), 1, hour).is_ok() {
+        id += 1;
+    }
+    g.bench_function("refuse_full/65536", |b| {
+        b.iter(|| {
+            id += 1;
+            black_box(full.try_insert(black_box(&id.to_le_bytes()), 2, hour))
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    replay_guard,
     hmac_floor,
     gate_check,
     gate_unsigned,

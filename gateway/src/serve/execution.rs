@@ -181,7 +181,13 @@ pub async fn run(
         }
         let n = queue.len().min(MAX_BATCH);
         let batch: Vec<ExecOrder> = queue.drain(..n).collect();
-        let results = exchange.execute_batch(&batch, wall_clock_ms());
+        // The exchange log's write and fsync block: off the runtime's
+        // workers, which keep answering requests meanwhile.
+        let mut execute = || exchange.execute_batch(&batch, wall_clock_ms());
+        let results = match tokio::runtime::Handle::current().runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(execute),
+            _ => execute(),
+        };
         let log_failure = results
             .iter()
             .find_map(|r| r.as_ref().err().filter(|e| e.is_log_failure()))

@@ -74,6 +74,12 @@ pub struct Metrics {
     realized_pnl_bits: AtomicU64,
     /// Execution attempts that failed.
     pub execution_failures: AtomicU64,
+    /// Requests shed (503 `overloaded`): past `[serve] max_wait_ms` before
+    /// their decision could start.
+    pub shed: AtomicU64,
+    /// Requests whose sender closed the connection before their decision
+    /// started: never decided, nobody answered.
+    pub abandoned: AtomicU64,
     /// With `[serve] market`: orders priced as without it (the alert's
     /// price, else the exchange's last observed one) because the market data had no
     /// mark for them, by
@@ -134,6 +140,16 @@ impl Metrics {
                 "Failed execution attempts.",
                 &self.execution_failures,
             ),
+            (
+                "alertgate_shed_total",
+                "Requests answered 503 overloaded: waited past [serve] max_wait_ms before their decision.",
+                &self.shed,
+            ),
+            (
+                "alertgate_abandoned_total",
+                "Requests whose sender left before their decision started: not decided.",
+                &self.abandoned,
+            ),
         ] {
             let v = value.load(Ordering::Relaxed);
             let _ = writeln!(
@@ -179,6 +195,8 @@ mod tests {
         assert!(text.contains("alertgate_decision_seconds_bucket{le=\"0.005\"} 2"));
         assert!(text.contains("alertgate_decision_seconds_count 2"));
         assert!(text.contains("alertgate_fills_total 0"));
+        assert!(text.contains("alertgate_shed_total 0\n"));
+        assert!(text.contains("alertgate_abandoned_total 0\n"));
         assert!(text.contains("alertgate_open_orders 0\n"));
         assert!(text.contains("alertgate_realized_pnl 0\n"));
         m.set_exchange(3, -1.5);

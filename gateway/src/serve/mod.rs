@@ -8,7 +8,13 @@
 //! durable, so a crash never executes an order the journal does not hold.
 //!
 //! Each gate's replay guard has `[replay] capacity` slots (default 65,536),
-//! allocated on the heap when the gate is built.
+//! or as many as `[replay] peak_per_second` needs, allocated on the heap
+//! when the gate is built.
+//!
+//! Load shedding: a request that waited longer than `[serve] max_wait_ms`
+//! between its body being read and its decision starting is answered 503
+//! `overloaded` with `Retry-After`, before any gate or journal work; one
+//! whose sender has left is not decided at all.
 //!
 //! On start the journal is read back: accepted entries re-enter their
 //! gate's replay guard, and accepted orders the exchange has never been
@@ -123,6 +129,8 @@ struct AppState {
     strategies: BTreeMap<String, Strategy>,
     trusted_proxies: Vec<Cidr>,
     body_timeout: Duration,
+    /// `[serve] max_wait_ms`: the load-shedding budget (none at 0).
+    max_wait: Option<Duration>,
     per_ip: Option<PerIpLimit>,
     journal: Journal,
     orders: mpsc::UnboundedSender<ExecOrder>,
@@ -542,6 +550,7 @@ fn start(serve: &ServeSection, journal_path: &Path, p: Prepared) -> Result<Start
         strategies: p.strategies,
         trusted_proxies: p.trusted_proxies,
         body_timeout: Duration::from_millis(serve.body_timeout_ms),
+        max_wait: (serve.max_wait_ms > 0).then(|| Duration::from_millis(serve.max_wait_ms)),
         per_ip: PerIpLimit::of(serve),
         journal,
         orders,
@@ -819,7 +828,7 @@ async fn webhook(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let outcome = handle(&state, &strategy, peer, &headers, body).await;
+    let outcome = handle(state.clone(), strategy, peer, headers, body).await;
     let metrics = &state.metrics;
     match outcome {
         Ok(order_id) => {
@@ -833,23 +842,96 @@ async fn webhook(
     }
 }
 
-/// One request's path: read the body → admit (per-address limit, circuit
-/// breaker) → decide (the gate, under its lock) → settle (the shared
-/// claim, the journal's fsync) → hand the order to execution. The order's
-/// client id, or why it was refused.
+/// One request's path: read the body → (on its own task) shed or admit
+/// (per-address limit, circuit breaker) → decide (the gate, under its
+/// lock) → settle (the shared claim, the journal's fsync) → hand the order
+/// to execution. The order's client id, or why it was refused.
+///
+/// Once the body is read, the rest runs on a spawned task: if the sender
+/// leaves (hyper drops this future), a decision already started still
+/// completes (an accepted order is journaled, then executed), and one not
+/// started yet is never started.
 async fn handle(
-    state: &AppState,
-    strategy: &str,
+    state: Arc<AppState>,
+    strategy: String,
     peer: SocketAddr,
-    headers: &HeaderMap,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<String, Refusal> {
     let target = state
         .strategies
+        .get(&strategy)
+        .ok_or(Refusal::UnknownStrategy)?;
+    let bytes = read_body(&state, target.max_body_bytes, &headers, body).await?;
+    let read = Instant::now();
+    // Dropped with this future when the sender leaves: the task sees it.
+    let (_present, sender) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let request = Read {
+            strategy: &strategy,
+            peer,
+            headers: &headers,
+            bytes: &bytes,
+            read,
+            sender,
+        };
+        decide_request(&state, request).await
+    });
+    match task.await {
+        Ok(outcome) => outcome,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // The runtime is shutting down.
+        Err(_) => Err(Refusal::Overloaded),
+    }
+}
+
+/// A request whose body is read, waiting for its decision.
+struct Read<'r> {
+    strategy: &'r str,
+    peer: SocketAddr,
+    headers: &'r HeaderMap,
+    bytes: &'r Bytes,
+    /// When the body was complete: the wait `[serve] max_wait_ms` bounds
+    /// starts here.
+    read: Instant,
+    /// Closed once the sender has left.
+    sender: tokio::sync::oneshot::Receiver<()>,
+}
+
+/// Load shedding, before any gate or journal work: a request whose sender
+/// has left is not decided (nobody would hear the answer), one that waited
+/// past `[serve] max_wait_ms` is refused as `overloaded`.
+fn shed(state: &AppState, request: &mut Read<'_>) -> Result<(), Refusal> {
+    use tokio::sync::oneshot::error::TryRecvError;
+    if let Err(TryRecvError::Closed) = request.sender.try_recv() {
+        state.metrics.abandoned.fetch_add(1, Ordering::Relaxed);
+        return Err(Refusal::Overloaded);
+    }
+    if state
+        .max_wait
+        .is_some_and(|budget| request.read.elapsed() > budget)
+    {
+        state.metrics.shed.fetch_add(1, Ordering::Relaxed);
+        return Err(Refusal::Overloaded);
+    }
+    Ok(())
+}
+
+/// [`handle`] once the body is read: shed, admit, decide, settle, execute.
+async fn decide_request(state: &AppState, mut request: Read<'_>) -> Result<String, Refusal> {
+    shed(state, &mut request)?;
+    let Read {
+        strategy,
+        peer,
+        headers,
+        bytes,
+        read: started,
+        ..
+    } = request;
+    let target = state
+        .strategies
         .get(strategy)
         .ok_or(Refusal::UnknownStrategy)?;
-    let bytes = read_body(state, target.max_body_bytes, headers, body).await?;
-    let started = Instant::now();
     let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
     let pairs: Vec<(&str, &str)> = headers
         .iter()
@@ -864,12 +946,12 @@ async fn handle(
     let lookup = state
         .market
         .as_ref()
-        .and_then(|m| m.lookup(&bytes, &target.quotes));
+        .and_then(|m| m.lookup(bytes, &target.quotes));
     let incoming = Incoming {
         strategy,
         now,
         headers: &pairs,
-        body: &bytes,
+        body: bytes,
         source,
         market_mark: lookup.and_then(|l| l.mark.ok()),
         redactor: &target.redactor,

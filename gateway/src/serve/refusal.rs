@@ -62,6 +62,11 @@ pub enum Refusal {
     /// closed.
     #[error("the shared replay store is unavailable; retry later")]
     ReplayStoreUnavailable,
+    /// Load shedding: the request waited longer than `[serve] max_wait_ms`
+    /// before its decision could start, so it was not decided (nothing
+    /// journaled): retry after `Retry-After` seconds.
+    #[error("the gateway is overloaded; retry later")]
+    Overloaded,
 }
 
 impl Refusal {
@@ -78,6 +83,7 @@ impl Refusal {
             Refusal::CircuitOpen => "circuit_open",
             Refusal::JournalUnavailable => "journal_unavailable",
             Refusal::ReplayStoreUnavailable => "replay_store_unavailable",
+            Refusal::Overloaded => "overloaded",
         }
     }
 
@@ -91,7 +97,8 @@ impl Refusal {
             Refusal::BodyUnreadable => 400,
             Refusal::CircuitOpen
             | Refusal::JournalUnavailable
-            | Refusal::ReplayStoreUnavailable => 503,
+            | Refusal::ReplayStoreUnavailable
+            | Refusal::Overloaded => 503,
         }
     }
 }
@@ -121,9 +128,16 @@ impl IntoResponse for Refusal {
                 body["accepted_ms"] = json!(at);
             }
         }
+        if matches!(self, Refusal::Overloaded) {
+            let retry = [("retry-after", OVERLOADED_RETRY_AFTER_S)];
+            return (status, retry, axum::Json(body)).into_response();
+        }
         (status, axum::Json(body)).into_response()
     }
 }
+
+/// `Retry-After` of a request shed as `overloaded`, seconds.
+const OVERLOADED_RETRY_AFTER_S: &str = "1";
 
 /// The answer to an accepted request: `{"accepted":true,"code":"accepted",
 /// "message":"accepted","order_id"}`, 200.
@@ -164,6 +178,7 @@ mod tests {
                 "replay_store_unavailable",
                 503,
             ),
+            (Refusal::Overloaded, "overloaded", 503),
             (
                 Refusal::Gate(Rejection::BodyTooLarge { len: 9, limit: 8 }),
                 "body_too_large",
@@ -175,6 +190,15 @@ mod tests {
             let response = refusal.into_response();
             assert_eq!(response.status().as_u16(), status);
         }
+    }
+
+    #[test]
+    fn an_overloaded_refusal_says_when_to_retry() {
+        let response = Refusal::Overloaded.into_response();
+        assert_eq!(response.status().as_u16(), 503);
+        assert_eq!(response.headers()["retry-after"], "1");
+        let other = Refusal::CircuitOpen.into_response();
+        assert!(other.headers().get("retry-after").is_none());
     }
 
     async fn answer(refusal: Refusal) -> (u16, serde_json::Value) {

@@ -48,6 +48,12 @@ pub struct ServeSection {
     pub header_timeout_ms: u64,
     /// Time allowed for a request's body, ms. Default 5000.
     pub body_timeout_ms: u64,
+    /// Load shedding: the longest a complete request may wait before its
+    /// decision starts, ms. Past it, the request is answered 503
+    /// `overloaded` with `Retry-After` at once, before any gate or journal
+    /// work (well under TradingView's 3 s timeout, so a sender hears a
+    /// refusal rather than timing out). 0 = no budget. Default 1000.
+    pub max_wait_ms: u64,
     /// Per source address: requests back to back (0 = no per-address
     /// limit). Counts every request, accepted or not, before the gate.
     /// Default 0.
@@ -118,6 +124,7 @@ impl Default for ServeSection {
             trusted_proxies: Vec::new(),
             header_timeout_ms: 5000,
             body_timeout_ms: 5000,
+            max_wait_ms: 1000,
             per_ip_burst: 0,
             per_ip_per_second: 0,
             exchange: ExchangeKind::Mock,

@@ -98,6 +98,13 @@ pub const DEFAULT_REPLAY_CAPACITY: usize = 65_536;
 /// than a plan.
 pub const MAX_REPLAY_CAPACITY: usize = 1 << 24;
 
+/// Bytes of one replay-guard slot (a 128-bit fingerprint and an expiry).
+pub const REPLAY_SLOT_BYTES: usize = core::mem::size_of::<Slot>();
+
+/// `[replay] max_memory_mb` when the file sets none: the most one gate's
+/// replay guard may take, MiB (2^24 slots would be 384 MiB).
+pub const DEFAULT_REPLAY_MAX_MEMORY_MB: u32 = 512;
+
 /// `[replay]`: the replay guard.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -111,8 +118,17 @@ pub struct ReplaySection {
     /// about 2 × peak accepted rate × (`window_s` + `max_future_skew_s`):
     /// a guard with every slot live refuses new alerts as
     /// `replay_cache_full`. Allocated on the heap when the gate is built,
-    /// 24 bytes a slot.
+    /// 24 bytes a slot. Set this or `peak_per_second`, not both.
     pub capacity: Option<usize>,
+    /// Expected peak accepted alerts a second: sizes the guard at
+    /// 2 × `peak_per_second` × (window + `max_future_skew_s`) slots, the
+    /// most ids live at once with the headroom where probes stay short.
+    /// Bounded by `max_memory_mb` (checked at load, with the numbers).
+    pub peak_per_second: Option<u32>,
+    /// The most one gate's replay guard may take, MiB (default
+    /// [`DEFAULT_REPLAY_MAX_MEMORY_MB`]); a capacity needing more is
+    /// refused at load.
+    pub max_memory_mb: Option<u32>,
     /// Shared replay store for several replicas, `redis://HOST:PORT[/DB]`
     /// or `rediss://` (TLS) (`serve` only). Absent: the embedded in-memory
     /// guard alone. A password in the URL is refused: `serve` takes it
@@ -440,22 +456,86 @@ impl NetworkSection {
 }
 
 impl ReplaySection {
-    /// `capacity`, 1 to [`MAX_REPLAY_CAPACITY`] (default
+    /// `capacity` (1 to [`MAX_REPLAY_CAPACITY`]), or sized from
+    /// `peak_per_second` and the replay lifetime (`policy`'s window and
+    /// future skew), bounded by `max_memory_mb` (default
     /// [`DEFAULT_REPLAY_CAPACITY`]).
-    fn resolve_capacity(&self) -> Result<usize, ConfigFileError> {
-        match self.capacity {
-            None => Ok(DEFAULT_REPLAY_CAPACITY),
-            Some(n @ 1..=MAX_REPLAY_CAPACITY) => Ok(n),
-            Some(n) => Err(invalid(
-                "replay.capacity",
+    fn resolve_capacity(&self, policy: &Policy) -> Result<usize, ConfigFileError> {
+        let capacity = match (self.capacity, self.peak_per_second) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "replay.peak_per_second",
+                    "set replay.capacity (slots) or replay.peak_per_second (sized from it), \
+                     not both"
+                        .to_string(),
+                ))
+            }
+            (None, None) => return Ok(DEFAULT_REPLAY_CAPACITY),
+            (Some(n @ 1..=MAX_REPLAY_CAPACITY), None) => n,
+            (Some(n), None) => {
+                return Err(invalid(
+                    "replay.capacity",
+                    format!(
+                        "{n}: expected 1 to {MAX_REPLAY_CAPACITY} slots, how many accepted \
+                         events can be live within one window (default \
+                         {DEFAULT_REPLAY_CAPACITY}); size it at about 2 × peak accepted \
+                         rate × (window_s + max_future_skew_s), or set peak_per_second"
+                    ),
+                ))
+            }
+            (None, Some(0)) => {
+                return Err(invalid(
+                    "replay.peak_per_second",
+                    "0: expected the peak accepted alerts a second (at least 1)".to_string(),
+                ))
+            }
+            (None, Some(peak)) => {
+                let lifetime_s = self.lifetime_s(policy);
+                let slots = 2 * u64::from(peak) * lifetime_s;
+                let slots = usize::try_from(slots).unwrap_or(usize::MAX);
+                if slots > MAX_REPLAY_CAPACITY {
+                    return Err(invalid(
+                        "replay.peak_per_second",
+                        format!(
+                            "{peak}/s over a {lifetime_s} s lifetime (window + future skew) \
+                             needs 2 × {peak} × {lifetime_s} = {slots} slots, more than the \
+                             largest guard ({MAX_REPLAY_CAPACITY}); shorten the window or \
+                             lower the peak"
+                        ),
+                    ));
+                }
+                slots
+            }
+        };
+        let limit_mb = self.max_memory_mb.unwrap_or(DEFAULT_REPLAY_MAX_MEMORY_MB);
+        let bytes = capacity as u64 * REPLAY_SLOT_BYTES as u64;
+        if bytes > u64::from(limit_mb) << 20 {
+            let setting = if self.capacity.is_some() {
+                "replay.capacity"
+            } else {
+                "replay.peak_per_second"
+            };
+            return Err(invalid(
+                setting,
                 format!(
-                    "{n}: expected 1 to {MAX_REPLAY_CAPACITY} slots, how many accepted \
-                     events can be live within one window (default \
-                     {DEFAULT_REPLAY_CAPACITY}); size it at about 2 × peak accepted \
-                     rate × (window_s + max_future_skew_s)"
+                    "{capacity} slots × {REPLAY_SLOT_BYTES} B = {} MiB per gate, more than \
+                     replay.max_memory_mb = {limit_mb}; raise max_memory_mb, lower the peak \
+                     or shorten the window",
+                    bytes.div_ceil(1 << 20)
                 ),
-            )),
+            ));
         }
+        Ok(capacity)
+    }
+
+    /// Seconds an accepted id can stay live: the window (default the
+    /// policy's `max_age_s`) plus the future skew an alert may claim.
+    fn lifetime_s(&self, policy: &Policy) -> u64 {
+        let window_ms = self
+            .window_s
+            .map_or(policy.max_age_ms, |s| i64::from(s) * 1000);
+        let ms = window_ms.max(0) + policy.max_future_skew_ms.max(0);
+        (ms as u64).div_ceil(1000)
     }
 
     /// The guard's window (its hash key is derived from the first secret by
@@ -494,6 +574,7 @@ impl GateSettings {
             network,
         } = sections;
         let quotes = policy.resolve_quotes();
+        let resolved_policy = policy.resolve()?;
         Ok(GateSettings {
             scheme: auth.resolve_scheme()?,
             secrets: auth.resolve_secrets(env)?,
@@ -501,14 +582,14 @@ impl GateSettings {
             header: auth.header.clone(),
             tolerance_s: auth.tolerance_s,
             symbols: policy.resolve_symbols(&quotes)?,
-            policy: policy.resolve()?,
+            replay_capacity: replay.resolve_capacity(&resolved_policy)?,
+            policy: resolved_policy,
             quotes,
             allowlist: network.resolve_allowlist()?,
             max_body_bytes: network
                 .max_body_bytes
                 .unwrap_or(Network::default().max_body_bytes),
             replay: replay.resolve_window(),
-            replay_capacity: replay.resolve_capacity()?,
             replay_store: replay.store.as_deref().map(StoreUrl::parse).transpose()?,
             rate: rate.resolve(),
         })
@@ -601,6 +682,55 @@ mod tests {
             err.to_string().contains("(setting replay.capacity)"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn replay_capacity_follows_the_expected_peak_within_a_memory_bound() {
+        assert_eq!(REPLAY_SLOT_BYTES, 24);
+        // Default window = max_age_s (300), future skew 60 s: 2 × 1000 × 360.
+        let s = Settings::from_toml("[replay]\npeak_per_second = 1000\n", "t", env).unwrap();
+        let lifetime_s =
+            u64::try_from((s.gate.policy.max_age_ms + s.gate.policy.max_future_skew_ms) / 1000)
+                .unwrap();
+        assert_eq!(s.gate.replay_capacity as u64, 2 * 1000 * lifetime_s);
+        let s = Settings::from_toml(
+            "[policy]\nmax_future_skew_s = 0\n[replay]\nwindow_s = 400\npeak_per_second = 10\n",
+            "t",
+            env,
+        )
+        .unwrap();
+        assert_eq!(s.gate.replay_capacity, 2 * 10 * 400);
+        // 20,000/s for 360 s: 14.4 M slots, 330 MiB: past a 256 MiB bound,
+        // refused with the numbers; within the default 512 MiB.
+        let text = "[replay]\npeak_per_second = 20000\nmax_memory_mb = 256\n";
+        let err = Settings::from_toml(text, "t", env).unwrap_err().to_string();
+        assert!(err.contains("replay.peak_per_second"), "{err}");
+        assert!(err.contains("14400000 slots × 24 B = 330 MiB"), "{err}");
+        assert!(err.contains("max_memory_mb = 256"), "{err}");
+        let text = "[replay]\npeak_per_second = 20000\n";
+        assert_eq!(
+            Settings::from_toml(text, "t", env)
+                .unwrap()
+                .gate
+                .replay_capacity,
+            14_400_000
+        );
+        // Past the largest guard, or both ways at once, or a zero peak.
+        for (text, needle) in [
+            (
+                "[replay]\npeak_per_second = 30000\n",
+                "more than the largest guard",
+            ),
+            ("[replay]\npeak_per_second = 5\ncapacity = 9\n", "not both"),
+            ("[replay]\npeak_per_second = 0\n", "at least 1"),
+            (
+                "[replay]\ncapacity = 1000000\nmax_memory_mb = 10\n",
+                "23 MiB per gate",
+            ),
+        ] {
+            let err = Settings::from_toml(text, "t", env).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
+        }
     }
 
     #[test]
