@@ -119,70 +119,108 @@ pub const RETRY_MAX: Duration = Duration::from_secs(1);
 /// [`super::snapshot`]).
 pub async fn run(
     mut orders: mpsc::UnboundedReceiver<ExecOrder>,
-    mut exchange: MockExchange,
+    exchange: MockExchange,
     breaker: Arc<CircuitBreaker>,
     metrics: Arc<Metrics>,
     log: Arc<Health>,
-    mut snapshots: Option<Snapshots>,
+    snapshots: Option<Snapshots>,
 ) {
+    let mut stage = Stage {
+        exchange,
+        breaker,
+        metrics,
+        log,
+        snapshots,
+        queue: VecDeque::new(),
+        pause: RETRY_FIRST,
+        closed: false,
+    };
     // A restart that replayed a log tail saves the next one the work.
-    if let Some(s) = &mut snapshots {
-        if exchange.recovery().submits > 0 {
-            s.take(&mut exchange, wall_clock_ms());
-        }
+    if stage.exchange.recovery().submits > 0 {
+        stage.snapshot();
     }
-    let mut queue: VecDeque<ExecOrder> = VecDeque::new();
-    let mut batch = Vec::new();
-    let mut pause = RETRY_FIRST;
-    // The gateway is stopping: no more orders will come.
-    let mut closed = false;
-    loop {
-        if queue.is_empty() {
-            let due_in = snapshots.as_ref().and_then(|s| s.due_in(&exchange));
-            let received = match due_in {
-                None => orders.recv_many(&mut batch, MAX_BATCH).await,
-                Some(wait) => {
-                    match tokio::time::timeout(wait, orders.recv_many(&mut batch, MAX_BATCH)).await
-                    {
-                        Ok(n) => n,
-                        Err(_) => {
-                            if let Some(s) = &mut snapshots {
-                                s.take(&mut exchange, wall_clock_ms());
-                            }
-                            continue;
-                        }
-                    }
-                }
-            };
-            if received == 0 {
-                break;
-            }
-            queue.extend(batch.drain(..));
-        } else if closed {
+    while stage.refill(&mut orders).await {
+        stage.execute_batch().await;
+    }
+    stage.finish();
+}
+
+/// The execution stage's state between batches.
+struct Stage {
+    exchange: MockExchange,
+    breaker: Arc<CircuitBreaker>,
+    metrics: Arc<Metrics>,
+    log: Arc<Health>,
+    snapshots: Option<Snapshots>,
+    /// Orders received and not yet executed, in arrival order.
+    queue: VecDeque<ExecOrder>,
+    /// The wait before orders the log refused are tried again.
+    pause: Duration,
+    /// The gateway is stopping: no more orders will come.
+    closed: bool,
+}
+
+impl Stage {
+    /// Waits for orders (taking due snapshots meanwhile), or, with orders
+    /// waiting for the log, pauses and adds what arrived. `false`: stop.
+    async fn refill(&mut self, orders: &mut mpsc::UnboundedReceiver<ExecOrder>) -> bool {
+        if self.queue.is_empty() {
+            return self.receive(orders).await;
+        }
+        if self.closed {
             tracing::error!(
-                orders = queue.len(),
+                orders = self.queue.len(),
                 "stopping with accepted orders the exchange log did not take (a restart resumes them)"
             );
-            break;
-        } else {
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(RETRY_MAX);
-            loop {
-                match orders.try_recv() {
-                    Ok(order) => queue.push_back(order),
-                    Err(mpsc::error::TryRecvError::Empty) => break,
-                    // One last try.
-                    Err(mpsc::error::TryRecvError::Disconnected) => {
-                        closed = true;
-                        break;
-                    }
+            return false;
+        }
+        tokio::time::sleep(self.pause).await;
+        self.pause = (self.pause * 2).min(RETRY_MAX);
+        loop {
+            match orders.try_recv() {
+                Ok(order) => self.queue.push_back(order),
+                Err(mpsc::error::TryRecvError::Empty) => return true,
+                // One last try.
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    self.closed = true;
+                    return true;
                 }
             }
         }
-        let n = queue.len().min(MAX_BATCH);
-        let batch: Vec<ExecOrder> = queue.drain(..n).collect();
+    }
+
+    /// Waits for the next orders; a snapshot is taken when one falls due
+    /// first. `false` once the channel is closed.
+    async fn receive(&mut self, orders: &mut mpsc::UnboundedReceiver<ExecOrder>) -> bool {
+        let mut batch = Vec::new();
+        loop {
+            let due_in = self
+                .snapshots
+                .as_ref()
+                .and_then(|s| s.due_in(&self.exchange));
+            let received = orders.recv_many(&mut batch, MAX_BATCH);
+            let received = match due_in {
+                None => received.await,
+                Some(wait) => match tokio::time::timeout(wait, received).await {
+                    Ok(n) => n,
+                    Err(_) => {
+                        self.snapshot();
+                        continue;
+                    }
+                },
+            };
+            self.queue.extend(batch.drain(..));
+            return received > 0;
+        }
+    }
+
+    /// Executes up to [`MAX_BATCH`] queued orders with one log fsync.
+    async fn execute_batch(&mut self) {
+        let n = self.queue.len().min(MAX_BATCH);
+        let batch: Vec<ExecOrder> = self.queue.drain(..n).collect();
         // The exchange log's write and fsync block: off the runtime's
         // workers, which keep answering requests meanwhile.
+        let exchange = &mut self.exchange;
         let mut execute = || exchange.execute_batch(&batch, wall_clock_ms());
         let results = match tokio::runtime::Handle::current().runtime_flavor() {
             tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(execute),
@@ -192,47 +230,76 @@ pub async fn run(
             .iter()
             .find_map(|r| r.as_ref().err().filter(|e| e.is_log_failure()))
             .cloned();
-        if let Some(e) = log_failure {
-            // Nothing of the batch happened: every order that failed waits,
-            // in order (one that could not be priced too: an order ahead
-            // of it may price it), and counts as a failed attempt.
-            log.set_failing(&e);
-            tracing::warn!(
-                orders = batch.len(),
-                retry_in_ms = pause.as_millis() as u64,
-                "exchange log write failed; orders wait for it: {e}"
-            );
-            let mut waiting = Vec::new();
-            for (order, result) in batch.into_iter().zip(results) {
-                match result {
-                    Ok(done) => executed(&done, &order, &breaker, &metrics),
-                    Err(_) => {
-                        metrics.execution_failures.fetch_add(1, Ordering::Relaxed);
-                        breaker.failure(wall_clock_ms());
-                        waiting.push(order);
-                    }
+        match log_failure {
+            Some(e) => self.wait_for_log(batch, results, &e),
+            None => {
+                self.settle(batch, results).await;
+                if self
+                    .snapshots
+                    .as_ref()
+                    .is_some_and(|s| s.due(&self.exchange))
+                {
+                    self.snapshot();
                 }
             }
-            for order in waiting.into_iter().rev() {
-                queue.push_front(order);
-            }
-            continue;
         }
-        if log.failure().is_some() {
-            log.set_ok();
+    }
+
+    /// The log refused the batch: nothing of it happened. Every order that
+    /// failed waits, in order (one that could not be priced too: an order
+    /// ahead of it may price it), and counts as a failed attempt.
+    fn wait_for_log(
+        &mut self,
+        batch: Vec<ExecOrder>,
+        results: Vec<Result<Execution, ExecutionError>>,
+        e: &ExecutionError,
+    ) {
+        self.log.set_failing(e);
+        tracing::warn!(
+            orders = batch.len(),
+            retry_in_ms = self.pause.as_millis() as u64,
+            "exchange log write failed; orders wait for it: {e}"
+        );
+        let mut waiting = Vec::new();
+        for (order, result) in batch.into_iter().zip(results) {
+            match result {
+                Ok(done) => executed(&done, &order, &self.breaker, &self.metrics),
+                Err(_) => {
+                    self.metrics
+                        .execution_failures
+                        .fetch_add(1, Ordering::Relaxed);
+                    self.breaker.failure(wall_clock_ms());
+                    waiting.push(order);
+                }
+            }
+        }
+        for order in waiting.into_iter().rev() {
+            self.queue.push_front(order);
+        }
+    }
+
+    /// The log took the batch: records each order, retrying those that
+    /// failed for their own reasons.
+    async fn settle(
+        &mut self,
+        batch: Vec<ExecOrder>,
+        results: Vec<Result<Execution, ExecutionError>>,
+    ) {
+        if self.log.failure().is_some() {
+            self.log.set_ok();
             tracing::info!("exchange log writable again");
         }
-        pause = RETRY_FIRST;
+        self.pause = RETRY_FIRST;
         for (order, result) in batch.into_iter().zip(results) {
             let result = match result {
                 Ok(done) => Ok(done),
-                Err(e) => retry(&mut exchange, &order, e, &breaker, &metrics).await,
+                Err(e) => retry(&mut self.exchange, &order, e, &self.breaker, &self.metrics).await,
             };
             match result {
-                Ok(done) => executed(&done, &order, &breaker, &metrics),
+                Ok(done) => executed(&done, &order, &self.breaker, &self.metrics),
                 Err(e) if e.is_log_failure() => {
-                    log.set_failing(&e);
-                    queue.push_back(order);
+                    self.log.set_failing(&e);
+                    self.queue.push_back(order);
                 }
                 Err(e) => tracing::error!(
                     client_order_id = %order.client_order_id,
@@ -240,20 +307,25 @@ pub async fn run(
                 ),
             }
         }
-        metrics.set_exchange(exchange.open_orders(), exchange.realized_pnl());
-        if let Some(s) = &mut snapshots {
-            if s.due(&exchange) {
-                s.take(&mut exchange, wall_clock_ms());
-            }
+        let (open, pnl) = (self.exchange.open_orders(), self.exchange.realized_pnl());
+        self.metrics.set_exchange(open, pnl);
+    }
+
+    fn snapshot(&mut self) {
+        if let Some(s) = &mut self.snapshots {
+            s.take(&mut self.exchange, wall_clock_ms());
         }
     }
-    // Stopping: a snapshot of where it stopped makes the next start quick.
-    if let Some(s) = &mut snapshots {
-        if exchange.since_snapshot() > 0 {
+
+    /// Stopping: a snapshot of where it stopped makes the next start quick.
+    fn finish(mut self) {
+        if let Some(s) = &mut self.snapshots {
+            if self.exchange.since_snapshot() > 0 {
+                s.finish();
+                s.take(&mut self.exchange, wall_clock_ms());
+            }
             s.finish();
-            s.take(&mut exchange, wall_clock_ms());
         }
-        s.finish();
     }
 }
 
