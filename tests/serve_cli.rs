@@ -14,15 +14,11 @@ use alertgate_gateway::serve::mock::{MockExchange, MockSettings};
 
 mod common;
 use common::{
-    alert, exchange_records, gate_config, http, json_lines, now_s, post_signed, signed, start,
-    stop, wait_until, SECRET_VAR,
+    alert, exchange_records, gate_config, http, json_lines, now_s, post_signed, root,
+    sample_config, signed, start, stop, wait_until, SECRET_VAR,
 };
 
 const SAMPLE_SECRET: &str = "replay-sample-secret-do-not-use";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn send(port: u16, stream: &Path, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_alertgate"))
@@ -46,38 +42,6 @@ fn summary_value(out: &Output, key: &str) -> u64 {
                 .and_then(|rest| rest.trim().parse().ok())
         })
         .unwrap_or_else(|| panic!("no {key:?} in {text}"))
-}
-
-/// The sample's gate, with the alerts' old timestamps allowed (max_age is
-/// ~31 years) and a loose rate limit; the sender re-signs with fresh
-/// timestamps and forwards the recorded source address through the trusted
-/// loopback proxy.
-fn sample_config(dir: &Path) -> PathBuf {
-    // Priced from the sample's market data, as `replay` prices it: an
-    // alert's own price is never a mark.
-    let market = root().join("examples/replay/market");
-    gate_config(
-        dir,
-        &format!(
-            r#"
-[policy]
-min_confidence = 0.6
-max_quantity = 2
-symbols = ["BTC/USDT", "ETH/USDT"]
-max_order_value = 20000
-max_age_s = 1000000000
-[rate]
-burst = 1000
-per_second = 1000
-[network]
-allowlist = ["tradingview"]
-[serve]
-trusted_proxies = ["127.0.0.1"]
-market = "{}"
-"#,
-            market.display()
-        ),
-    )
 }
 
 /// The mock exchange's log: (submit lines, fill lines), each line's object.
@@ -147,7 +111,7 @@ const SAMPLE_ACCEPTED: u64 = 47;
 #[test]
 fn serve_and_send_the_bundled_sample() {
     let dir = tempfile::tempdir().unwrap();
-    let config = sample_config(dir.path());
+    let config = sample_config(dir.path(), "");
     let gw = start(&config, SAMPLE_SECRET);
     let stream = root().join("examples/replay/alerts.jsonl");
     let out = send(gw.port, &stream, &["--rate", "500/s"]);
@@ -188,7 +152,7 @@ fn serve_and_send_the_bundled_sample() {
 #[test]
 fn kill_9_mid_stream_then_resend_executes_each_accepted_event_once() {
     let dir = tempfile::tempdir().unwrap();
-    let config = sample_config(dir.path());
+    let config = sample_config(dir.path(), "");
     let stream = root().join("examples/replay/alerts.jsonl");
 
     let mut gw = start(&config, SAMPLE_SECRET);

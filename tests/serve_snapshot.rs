@@ -16,45 +16,18 @@ use alertgate_gateway::serve::mock::{MockExchange, MockSettings};
 use alertgate_gateway::serve::snapshot;
 
 mod common;
-use common::{exchange_records, gate_config, json_lines, start, stop, SECRET_VAR};
+use common::{
+    exchange_records, gate_config, json_lines, root, sample_config, start, stop, SECRET_VAR,
+};
 
 const SAMPLE_SECRET: &str = "replay-sample-secret-do-not-use";
 
 /// Accepted in the bundled sample (see tests/serve_cli.rs).
 const SAMPLE_ACCEPTED: usize = 47;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The sample's gate (as in tests/serve_cli.rs), a snapshot after every
-/// order.
+/// The sample's gate, a snapshot after every order.
 fn config(dir: &Path) -> PathBuf {
-    let market = root().join("examples/replay/market");
-    gate_config(
-        dir,
-        &format!(
-            r#"
-[policy]
-min_confidence = 0.6
-max_quantity = 2
-symbols = ["BTC/USDT", "ETH/USDT"]
-max_order_value = 20000
-max_age_s = 1000000000
-[rate]
-burst = 1000
-per_second = 1000
-[network]
-allowlist = ["tradingview"]
-[serve]
-trusted_proxies = ["127.0.0.1"]
-market = "{}"
-snapshot_every_orders = 1
-snapshot_every_s = 1
-"#,
-            market.display()
-        ),
-    )
+    sample_config(dir, "snapshot_every_orders = 1\nsnapshot_every_s = 1\n")
 }
 
 fn sender(port: u16, rate: &str) -> Command {

@@ -206,3 +206,40 @@ pub fn stop(child: &mut Child) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The repository's root (the `alertgate` package's directory).
+pub fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The bundled sample's gate, with the alerts' old timestamps allowed
+/// (max_age is ~31 years) and a loose rate limit, priced from the sample's
+/// market data (as `replay` prices it: an alert's own price is never a
+/// mark); `serve` is added to its `[serve]` section. A sender re-signs with
+/// fresh timestamps and forwards the recorded source address through the
+/// trusted loopback proxy.
+pub fn sample_config(dir: &Path, serve: &str) -> std::path::PathBuf {
+    let market = root().join("examples/replay/market");
+    gate_config(
+        dir,
+        &format!(
+            r#"
+[policy]
+min_confidence = 0.6
+max_quantity = 2
+symbols = ["BTC/USDT", "ETH/USDT"]
+max_order_value = 20000
+max_age_s = 1000000000
+[rate]
+burst = 1000
+per_second = 1000
+[network]
+allowlist = ["tradingview"]
+[serve]
+trusted_proxies = ["127.0.0.1"]
+market = "{}"
+{serve}"#,
+            market.display()
+        ),
+    )
+}
