@@ -152,11 +152,16 @@ fn a_truncated_snapshot_is_ignored_and_nothing_executes_twice() {
     let mut gw = start(&config, SAMPLE_SECRET);
     let out = sender(gw.port, "500").output().unwrap();
     assert!(out.status.success(), "{out:?}");
-    // Killed, not stopped: the snapshot is whatever was written last.
+    // Execution trails the answers: once every accepted order is
+    // submitted, killed, not stopped: the snapshot is whatever was
+    // written last.
+    let fills = dir.path().join("fills.jsonl");
+    common::wait_until("every accepted order submitted", || {
+        exchange_records(&fills).0.len() == SAMPLE_ACCEPTED
+    });
     gw.child.kill().unwrap();
     gw.child.wait().unwrap();
     drop(gw);
-    let fills = dir.path().join("fills.jsonl");
     let snap = snapshot::path_for(&fills);
     let whole = std::fs::read(&snap).unwrap();
     let (submits_before, _) = exchange_records(&fills);
