@@ -169,12 +169,15 @@ pub fn gate_config(dir: &Path, rest: &str) -> std::path::PathBuf {
     path
 }
 
-/// Each line of a JSON-lines file (missing: none), parsed.
+/// Each complete line of a JSON-lines file (missing: none), parsed. A
+/// last line without its newline is being written (the file is read while
+/// a gateway appends to it): left out.
 pub fn json_lines(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    complete
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", path.display())))
         .collect()
 }
 
