@@ -191,17 +191,7 @@ fn kill_9_mid_stream_then_resend_executes_each_accepted_event_once() {
     let mut gw = gw;
     stop(&mut gw.child);
 
-    let journal = json_lines(&dir.path().join("journal.jsonl"));
-    let accepted: Vec<String> = journal
-        .iter()
-        .filter(|l| l["decision"]["accepted"] == true)
-        .map(|l| {
-            l["decision"]["order"]["client_order_id"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let accepted = common::accepted_order_ids(&dir.path().join("journal.jsonl"));
     let distinct: BTreeSet<&String> = accepted.iter().collect();
     assert_eq!(accepted.len(), distinct.len(), "an event accepted twice");
     assert_eq!(accepted.len() as u64, SAMPLE_ACCEPTED, "an event lost");

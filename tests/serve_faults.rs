@@ -115,6 +115,30 @@ fn post(gw: &Gateway, event: &str) -> (u16, String) {
     post_signed(gw.port, SECRET, &String::from_utf8(alert(event)).unwrap())
 }
 
+/// Posts `full-000`, `full-001`, … (at most `n`): each answered 200 joins
+/// `accepted`, until the first refusal, which must be 503 `code`; that
+/// event, or `None` if none was refused.
+fn accept_until_refused(
+    gw: &Gateway,
+    n: usize,
+    code: &str,
+    accepted: &mut BTreeSet<String>,
+) -> Option<String> {
+    for i in 0..n {
+        let event = format!("full-{i:03}");
+        match post(gw, &event) {
+            (200, _) => {
+                accepted.insert(event);
+            }
+            (status, got) => {
+                assert_eq!((status, got.as_str()), (503, code));
+                return Some(event);
+            }
+        }
+    }
+    None
+}
+
 /// `/readyz`: (status, body as JSON).
 fn readyz(gw: &Gateway) -> (u16, serde_json::Value) {
     let (status, text) = http(gw.port, "GET", "/readyz", &[], b"").expect("answered");
@@ -208,20 +232,10 @@ fn a_full_journal_disk_refuses_alerts_then_recovers_without_a_restart() {
 
     disk.fill();
     // The journal's last page may still take a line or two.
-    let mut refused = Vec::new();
-    for i in 0..100 {
-        let event = format!("full-{i:03}");
-        match post(&gw, &event) {
-            (200, _) => {
-                accepted.insert(event);
-            }
-            (status, code) => {
-                assert_eq!((status, code.as_str()), (503, "journal_unavailable"));
-                refused.push(event);
-                break;
-            }
-        }
-    }
+    let mut refused: Vec<String> =
+        accept_until_refused(&gw, 100, "journal_unavailable", &mut accepted)
+            .into_iter()
+            .collect();
     assert_eq!(refused.len(), 1, "never refused on a full disk");
     for i in 100..103 {
         let event = format!("full-{i:03}");
@@ -452,20 +466,7 @@ fn a_claim_whose_journal_line_failed_is_released_for_the_retry() {
     let mut accepted = BTreeSet::from(["ok-0".to_string()]);
     assert_eq!(post(&gw, "ok-0"), (200, "accepted".into()));
     disk.fill();
-    let mut refused = None;
-    for i in 0..100 {
-        let event = format!("full-{i:03}");
-        match post(&gw, &event) {
-            (200, _) => {
-                accepted.insert(event);
-            }
-            (status, code) => {
-                assert_eq!((status, code.as_str()), (503, "journal_unavailable"));
-                refused = Some(event);
-                break;
-            }
-        }
-    }
+    let refused = accept_until_refused(&gw, 100, "journal_unavailable", &mut accepted);
     let refused = refused.expect("never refused on a full disk");
     disk.empty();
     wait_ready(&gw);

@@ -16,9 +16,7 @@ use alertgate_gateway::serve::mock::{MockExchange, MockSettings};
 use alertgate_gateway::serve::snapshot;
 
 mod common;
-use common::{
-    exchange_records, gate_config, json_lines, root, sample_config, start, stop, SECRET_VAR,
-};
+use common::{exchange_records, gate_config, root, sample_config, start, stop, SECRET_VAR};
 
 const SAMPLE_SECRET: &str = "replay-sample-secret-do-not-use";
 
@@ -64,17 +62,7 @@ fn book(ex: &MockExchange) -> (Vec<(String, f64)>, f64, u64, f64) {
 /// Every accepted order submitted exactly once (and nothing else), and the
 /// exchange rebuilt from the snapshot and the tail equal to the whole log's.
 fn check_exactly_once(dir: &Path) {
-    let journal = json_lines(&dir.join("journal.jsonl"));
-    let accepted: Vec<String> = journal
-        .iter()
-        .filter(|l| l["decision"]["accepted"] == true)
-        .map(|l| {
-            l["decision"]["order"]["client_order_id"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let accepted = common::accepted_order_ids(&dir.join("journal.jsonl"));
     let distinct: BTreeSet<&String> = accepted.iter().collect();
     assert_eq!(accepted.len(), distinct.len(), "an event accepted twice");
     assert_eq!(accepted.len(), SAMPLE_ACCEPTED, "an event lost");

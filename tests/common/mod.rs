@@ -246,3 +246,17 @@ market = "{}"
         ),
     )
 }
+
+/// The client order ids of the journal's accepted decisions, in order.
+pub fn accepted_order_ids(journal: &Path) -> Vec<String> {
+    json_lines(journal)
+        .iter()
+        .filter(|l| l["decision"]["accepted"] == true)
+        .map(|l| {
+            l["decision"]["order"]["client_order_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
