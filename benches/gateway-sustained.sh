@@ -21,7 +21,7 @@ set -euo pipefail
 DURATION="${DURATION:-60}"
 CONNECTIONS="${CONNECTIONS:-64}"
 THREADS=2
-# Enough for ~30k/s over the run: a thread that runs out starts over, and
+# Enough for ~45k/s over the run: a thread that runs out starts over, and
 # its copies are (rightly) refused as replays.
 ALERTS="${ALERTS:-}"
 TARGETS="${TARGETS:-bare python gateway}"
@@ -34,7 +34,7 @@ while getopts "d:c:n:o:h" opt; do
         *) sed -n '2,18p' "$0"; exit 2 ;;
     esac
 done
-ALERTS="${ALERTS:-$(( DURATION * 32000 + 50000 ))}"
+ALERTS="${ALERTS:-$(( DURATION * 45000 + 50000 ))}"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

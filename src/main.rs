@@ -3,6 +3,10 @@
 
 use std::process::ExitCode;
 
+/// mimalloc: glibc's allocator was a fifth of the gateway's CPU under load.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 mod check;

@@ -39,9 +39,12 @@ pub fn client_order_id(strategy: &str, event_id: &str) -> String {
         .chain_update([0])
         .chain_update(event_id.as_bytes())
         .finalize();
-    let mut id = String::from("ag-");
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(3 + 32);
+    id.push_str("ag-");
     for b in &digest[..16] {
-        id.push_str(&format!("{b:02x}"));
+        id.push(char::from(HEX[usize::from(b >> 4)]));
+        id.push(char::from(HEX[usize::from(b & 0xf)]));
     }
     id
 }
