@@ -10,7 +10,8 @@
 //! share a truncated snippet, the answer leaves the order out rather than
 //! guess.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, RandomState};
 
 use alertgate_validator::error::snippet;
 
@@ -26,49 +27,73 @@ pub struct Original {
 
 #[derive(Debug)]
 struct Entry {
-    replay_key: String,
+    replay_key: Box<str>,
     original: Original,
     /// Last instant the gate remembers the key, Unix ms.
     until_ms: i64,
 }
 
+/// Shards of the index: growing one rehashes 1/64 of the entries, so no
+/// insert (made under the gate's lock, while requests wait) stalls for
+/// the whole index. One map of 2 million entries stalled for hundreds of
+/// ms when it doubled (p99 382 ms in `benches/gateway-sustained.sh`).
+const SHARDS: usize = 64;
+
+/// Expired entries dropped per insert, at most: expiry is spread over
+/// inserts (never a sweep of the whole index) and outpaces them.
+const EXPIRE_PER_INSERT: usize = 4;
+
+type Shard = HashMap<Box<str>, Vec<Entry>>;
+
 /// The live accepted events of one strategy, by the snippet of their replay
 /// key.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AcceptedIndex {
-    by_snippet: HashMap<String, Vec<Entry>>,
+    shards: Vec<Shard>,
+    hasher: RandomState,
+    /// `(until_ms, replay_key)` in insertion order: expiry's queue. An
+    /// entry's lifetime barely depends on its arrival, so the queue is
+    /// nearly sorted; one behind a longer-lived one waits for it.
+    expiry: VecDeque<(i64, Box<str>)>,
     entries: usize,
-    /// `entries` after the last sweep: the next sweep comes when the index
-    /// has doubled, so sweeping costs O(1) per insert.
-    swept_at: usize,
+}
+
+impl Default for AcceptedIndex {
+    fn default() -> Self {
+        AcceptedIndex {
+            shards: (0..SHARDS).map(|_| Shard::new()).collect(),
+            hasher: RandomState::new(),
+            expiry: VecDeque::new(),
+            entries: 0,
+        }
+    }
 }
 
 impl AcceptedIndex {
     /// Records that `replay_key` became `original` and is remembered until
     /// `until_ms` inclusive.
     pub fn insert(&mut self, replay_key: &str, original: Original, until_ms: i64, now_ms: i64) {
-        if self.entries >= 2 * self.swept_at.max(1024) {
-            self.sweep(now_ms);
-        }
-        let bucket = self
-            .by_snippet
-            .entry(snippet(replay_key.as_bytes()).as_str().to_string())
+        self.expire(now_ms, EXPIRE_PER_INSERT);
+        let name = snippet(replay_key.as_bytes());
+        let shard = self.shard_of(name.as_str());
+        let bucket = self.shards[shard]
+            .entry(name.as_str().into())
             .or_default();
         let before = bucket.len();
-        bucket.retain(|e| e.until_ms >= now_ms && e.replay_key != replay_key);
+        bucket.retain(|e| e.until_ms >= now_ms && &*e.replay_key != replay_key);
         bucket.push(Entry {
-            replay_key: replay_key.to_string(),
+            replay_key: replay_key.into(),
             original,
             until_ms,
         });
         self.entries = self.entries + bucket.len() - before;
+        self.expiry.push_back((until_ms, replay_key.into()));
     }
 
     /// The original order of the live event the gate reported as
     /// `replayed` under `snippet`, if exactly one live event has it.
     pub fn find(&self, snippet: &str, now_ms: i64) -> Option<Original> {
-        let mut live = self
-            .by_snippet
+        let mut live = self.shards[self.shard_of(snippet)]
             .get(snippet)?
             .iter()
             .filter(|e| e.until_ms >= now_ms);
@@ -82,9 +107,10 @@ impl AcceptedIndex {
     /// first, at `accepted_ms` if it said).
     pub fn set_accepted_ms(&mut self, replay_key: &str, accepted_ms: Option<i64>) {
         let name = snippet(replay_key.as_bytes());
-        let bucket = self.by_snippet.get_mut(name.as_str());
+        let shard = self.shard_of(name.as_str());
+        let bucket = self.shards[shard].get_mut(name.as_str());
         for e in bucket.into_iter().flatten() {
-            if e.replay_key == replay_key {
+            if &*e.replay_key == replay_key {
                 e.original.accepted_ms = accepted_ms;
             }
         }
@@ -92,18 +118,10 @@ impl AcceptedIndex {
 
     /// Drops `replay_key` (the gate forgot it).
     pub fn remove(&mut self, replay_key: &str) {
-        let name = snippet(replay_key.as_bytes());
-        if let Some(bucket) = self.by_snippet.get_mut(name.as_str()) {
-            let before = bucket.len();
-            bucket.retain(|e| e.replay_key != replay_key);
-            self.entries -= before - bucket.len();
-            if bucket.is_empty() {
-                self.by_snippet.remove(name.as_str());
-            }
-        }
+        self.drop_entry(replay_key, |_| true);
     }
 
-    /// Live and not yet swept entries.
+    /// Live and not yet expired entries.
     pub fn len(&self) -> usize {
         self.entries
     }
@@ -113,13 +131,37 @@ impl AcceptedIndex {
         self.entries == 0
     }
 
-    fn sweep(&mut self, now_ms: i64) {
-        self.by_snippet.retain(|_, bucket| {
-            bucket.retain(|e| e.until_ms >= now_ms);
-            !bucket.is_empty()
-        });
-        self.entries = self.by_snippet.values().map(Vec::len).sum();
-        self.swept_at = self.entries;
+    fn shard_of(&self, snippet: &str) -> usize {
+        (self.hasher.hash_one(snippet) % SHARDS as u64) as usize
+    }
+
+    /// Drops up to `limit` entries expired at `now_ms`, oldest first.
+    fn expire(&mut self, now_ms: i64, limit: usize) {
+        for _ in 0..limit {
+            match self.expiry.front() {
+                Some((until, _)) if *until < now_ms => {}
+                _ => return,
+            }
+            if let Some((_, key)) = self.expiry.pop_front() {
+                // A key inserted again since lives on in its new entry.
+                self.drop_entry(&key, |e| e.until_ms < now_ms);
+            }
+        }
+    }
+
+    /// Drops `replay_key`'s entry if `which` holds for it.
+    fn drop_entry(&mut self, replay_key: &str, which: impl Fn(&Entry) -> bool) {
+        let name = snippet(replay_key.as_bytes());
+        let shard = self.shard_of(name.as_str());
+        let shard = &mut self.shards[shard];
+        if let Some(bucket) = shard.get_mut(name.as_str()) {
+            let before = bucket.len();
+            bucket.retain(|e| &*e.replay_key != replay_key || !which(e));
+            self.entries -= before - bucket.len();
+            if bucket.is_empty() {
+                shard.remove(name.as_str());
+            }
+        }
     }
 }
 
@@ -162,16 +204,31 @@ mod tests {
     }
 
     #[test]
-    fn expired_entries_are_swept_as_the_index_grows() {
+    fn expired_entries_are_dropped_as_new_ones_arrive() {
         let mut index = AcceptedIndex::default();
         for i in 0..10_000i64 {
             // Each lives 100 ms; one arrives per ms.
             index.insert(&format!("e-{i}"), original("o", i), i + 100, i);
         }
-        assert!(index.len() <= 2 * 1024 + 101, "{}", index.len());
+        // 101 live at any time; expiry keeps up, never sweeping the whole.
+        assert!(index.len() <= 101, "{}", index.len());
+        assert_eq!(index.expiry.len(), index.len());
         assert_eq!(
             index.find("e-9999", 9_999).unwrap().accepted_ms,
             Some(9_999)
         );
+    }
+
+    #[test]
+    fn an_event_remembered_again_outlives_its_first_expiry() {
+        let mut index = AcceptedIndex::default();
+        index.insert("e-1", original("ag-1", 0), 10, 0);
+        // Remembered again (recovery, or a withdrawn then re-accepted event).
+        index.insert("e-1", original("ag-1", 5), 500, 5);
+        for i in 0..100i64 {
+            index.insert(&format!("x-{i}"), original("o", 20 + i), 1_000, 20 + i);
+        }
+        assert_eq!(index.find("e-1", 200).unwrap().accepted_ms, Some(5));
+        assert_eq!(index.len(), 101);
     }
 }
