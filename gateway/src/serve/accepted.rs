@@ -76,9 +76,7 @@ impl AcceptedIndex {
         self.expire(now_ms, EXPIRE_PER_INSERT);
         let name = snippet(replay_key.as_bytes());
         let shard = self.shard_of(name.as_str());
-        let bucket = self.shards[shard]
-            .entry(name.as_str().into())
-            .or_default();
+        let bucket = self.shards[shard].entry(name.as_str().into()).or_default();
         let before = bucket.len();
         bucket.retain(|e| e.until_ms >= now_ms && &*e.replay_key != replay_key);
         bucket.push(Entry {

@@ -48,7 +48,7 @@
 pub mod accepted;
 pub mod execution;
 pub mod journal;
-mod jsonl;
+pub(crate) mod jsonl;
 pub mod marks;
 pub mod metrics;
 pub mod mock;

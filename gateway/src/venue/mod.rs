@@ -36,6 +36,9 @@ use std::future::Future;
 use alertgate_validator::{Decimal, Side};
 
 pub mod binance;
+pub mod clock;
+pub mod exactly_once;
+pub mod order_log;
 pub mod rules;
 
 pub use rules::{RuleViolation, TradingRules};
@@ -80,7 +83,8 @@ impl VenueKind {
 }
 
 /// How an order executes on the venue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum VenueOrderKind {
     /// At the market.
     Market,
@@ -103,7 +107,7 @@ pub enum VenueOrderKind {
 
 /// One order as a venue takes it: sized, rounded to the symbol's rules,
 /// with the client id that makes it exactly-once.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VenueOrder {
     /// `[A-Za-z0-9]{1,32}`, a function of (strategy, event id).
     pub client_order_id: String,
@@ -371,7 +375,10 @@ pub trait Venue: Send + Sync {
     ) -> impl Future<Output = Result<OrderReport, VenueError>> + Send;
 
     /// Balances, equity and positions.
-    fn account(&self, timestamp_ms: i64) -> impl Future<Output = Result<Account, VenueError>> + Send;
+    fn account(
+        &self,
+        timestamp_ms: i64,
+    ) -> impl Future<Output = Result<Account, VenueError>> + Send;
 }
 
 /// Whether `id` is a client order id every planned venue accepts:
@@ -413,7 +420,9 @@ mod tests {
 
     #[test]
     fn portable_ids_are_short_and_alphanumeric() {
-        assert!(client_order_id_is_portable("ag0123456789abcdef0123456789abcd"));
+        assert!(client_order_id_is_portable(
+            "ag0123456789abcdef0123456789abcd"
+        ));
         assert!(!client_order_id_is_portable("ag-0123"));
         assert!(!client_order_id_is_portable(""));
         assert!(!client_order_id_is_portable(&"a".repeat(33)));

@@ -1,0 +1,339 @@
+//! The order log of a real venue: every state change of every order, one
+//! JSON line each, appended and fsynced before the gateway acts on it.
+//!
+//! An order's life: `intent` (durable before its POST is sent: the order,
+//! its client id and the signed request's `timestamp_ms`) → `sent` → one
+//! of `acknowledged` / `filled` / `cancelled` (the venue's report),
+//! `rejected` (the venue refused: nothing happened), `not_sent` (held back
+//! or refused before reaching the venue: nothing happened, it may be sent
+//! again), `unknown` (it may have reached the venue) → `resolved` (a query
+//! found it, with its report) or `not_placed` (the venue has proved it
+//! never took it; the next `intent` sends it again with the same client
+//! id), and `abandoned` (never placed within `[venue] give_up_after_ms`).
+//!
+//! [`OrderLog::open`] reads the log back: the last state of each client id
+//! tells the executor which orders are settled and which must be
+//! reconciled with the venue before anything new is sent. A torn last line
+//! (a crash mid-write) is cut off: the state change it described was not
+//! acted on (each is fsynced before the next step).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{OrderReport, VenueOrder};
+use crate::serve::jsonl;
+
+/// An order's state, as the log names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// About to be sent (durable before the POST).
+    Intent,
+    /// The POST is being sent.
+    Sent,
+    /// The venue took it; it is working (or partly filled).
+    Acknowledged,
+    /// Executed in full.
+    Filled,
+    /// Cancelled, expired or refused after acceptance, perhaps after partial
+    /// fills.
+    Cancelled,
+    /// The venue refused it: it does not exist.
+    Rejected,
+    /// Held back or refused before reaching the venue: it does not exist.
+    NotSent,
+    /// It may have reached the venue: to be resolved by a query.
+    Unknown,
+    /// A query found it: its report says where it stands.
+    Resolved,
+    /// The venue has proved it never took it (see the executor).
+    NotPlaced,
+    /// Never placed in time: given up, it does not exist.
+    Abandoned,
+}
+
+impl State {
+    /// Whether the order's fate is known and nothing more will be sent for
+    /// it (its report may still change on the venue for a working order).
+    pub fn is_settled(self) -> bool {
+        matches!(
+            self,
+            State::Acknowledged
+                | State::Filled
+                | State::Cancelled
+                | State::Rejected
+                | State::Resolved
+                | State::Abandoned
+        )
+    }
+}
+
+/// One line of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// The new state.
+    pub state: State,
+    /// The order's client id.
+    pub client_order_id: String,
+    /// Local wall clock, Unix ms.
+    pub at_ms: i64,
+    /// The order (on `intent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<VenueOrder>,
+    /// The signed request's `timestamp`, venue clock (on `intent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_ms: Option<i64>,
+    /// Its `recvWindow` (on `intent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recv_window_ms: Option<u64>,
+    /// The venue's report (acknowledged, filled, cancelled, resolved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<OrderReport>,
+    /// Stable `venue_*` code (rejected, not_sent, unknown, abandoned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// What happened, for people (never a key or a signature).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Change {
+    /// A change to `state` of `client_order_id` at `at_ms`, nothing else
+    /// set.
+    pub fn new(state: State, client_order_id: &str, at_ms: i64) -> Change {
+        Change {
+            state,
+            client_order_id: client_order_id.to_string(),
+            at_ms,
+            order: None,
+            timestamp_ms: None,
+            recv_window_ms: None,
+            report: None,
+            code: None,
+            reason: None,
+        }
+    }
+}
+
+/// What the log knows of one order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Known {
+    /// The order, from its last `intent`.
+    pub order: VenueOrder,
+    /// Its last state.
+    pub state: State,
+    /// The last `intent`'s signed timestamp (venue clock).
+    pub timestamp_ms: i64,
+    /// The last `intent`'s `recvWindow`.
+    pub recv_window_ms: u64,
+    /// The last report, if any.
+    pub report: Option<OrderReport>,
+}
+
+/// The order log: the file and what it says of each client id.
+#[derive(Debug)]
+pub struct OrderLog {
+    path: PathBuf,
+    file: File,
+    orders: HashMap<String, Known>,
+}
+
+impl OrderLog {
+    /// Opens (creating) the log at `path`, reads it back and cuts a torn
+    /// last line off. A line that is whole but unreadable is an error
+    /// naming the file and line: the log is never guessed at.
+    pub fn open(path: &Path) -> io::Result<OrderLog> {
+        let mut orders = HashMap::new();
+        let read = jsonl::read_complete_lines_from(path, 0, |number, line| {
+            let change: Change =
+                serde_json::from_slice(line).map_err(|e| jsonl::invalid(path, number, e))?;
+            apply(&mut orders, change).map_err(|e| jsonl::invalid(path, number, e))
+        })?;
+        let file = match read {
+            Some(back) => {
+                if back.torn > 0 {
+                    back.file.set_len(back.complete)?;
+                    back.file.sync_all()?;
+                }
+                back.file
+            }
+            None => File::create(path)?,
+        };
+        let mut file = file;
+        io::Seek::seek(&mut file, io::SeekFrom::End(0))?;
+        Ok(OrderLog {
+            path: path.to_path_buf(),
+            file,
+            orders,
+        })
+    }
+
+    /// Where the log is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends `change` and makes it durable before returning.
+    pub fn record(&mut self, change: Change) -> io::Result<()> {
+        self.write(&change)?;
+        self.file.sync_data()?;
+        apply(&mut self.orders, change).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+    }
+
+    /// Appends `change` without waiting for the disk: for `sent`, which
+    /// nothing relies on (an `intent` without an outcome is reconciled
+    /// whether or not `sent` follows it).
+    pub fn note(&mut self, change: Change) -> io::Result<()> {
+        self.write(&change)?;
+        apply(&mut self.orders, change).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+    }
+
+    fn write(&mut self, change: &Change) -> io::Result<()> {
+        let mut line = serde_json::to_vec(change)?;
+        line.push(b'\n');
+        self.file.write_all(&line)
+    }
+
+    /// What the log knows of `client_order_id`.
+    pub fn get(&self, client_order_id: &str) -> Option<&Known> {
+        self.orders.get(client_order_id)
+    }
+
+    /// Every order whose fate is not settled (see [`State::is_settled`]),
+    /// and every acknowledged order still working: what a restart
+    /// reconciles with the venue.
+    pub fn unsettled(&self) -> Vec<(String, Known)> {
+        let mut open: Vec<_> = self
+            .orders
+            .iter()
+            .filter(|(_, k)| !k.state.is_settled())
+            .map(|(id, k)| (id.clone(), k.clone()))
+            .collect();
+        open.sort_by(|a, b| a.0.cmp(&b.0));
+        open
+    }
+}
+
+/// Folds `change` into `orders`: an `intent` starts (or restarts) an
+/// order; any other change needs an earlier intent.
+fn apply(orders: &mut HashMap<String, Known>, change: Change) -> Result<(), String> {
+    if change.state == State::Intent {
+        let (Some(order), Some(timestamp_ms)) = (change.order, change.timestamp_ms) else {
+            return Err("an intent without its order or timestamp".into());
+        };
+        let report = orders
+            .get(&change.client_order_id)
+            .and_then(|k| k.report.clone());
+        orders.insert(
+            change.client_order_id,
+            Known {
+                order,
+                state: State::Intent,
+                timestamp_ms,
+                recv_window_ms: change.recv_window_ms.unwrap_or(5_000),
+                report,
+            },
+        );
+        return Ok(());
+    }
+    let Some(known) = orders.get_mut(&change.client_order_id) else {
+        return Err(format!(
+            "{:?} for client id {} without an intent",
+            change.state, change.client_order_id
+        ));
+    };
+    known.state = change.state;
+    if change.report.is_some() {
+        known.report = change.report;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::venue::{OrderStatus, VenueOrderKind};
+    use alertgate_validator::{Decimal, Side};
+
+    fn order(id: &str) -> VenueOrder {
+        VenueOrder {
+            client_order_id: id.into(),
+            symbol: "BTC/USDT".into(),
+            side: Side::Buy,
+            kind: VenueOrderKind::Market,
+            quantity: Decimal::parse("0.01").unwrap(),
+            reduce_only: false,
+        }
+    }
+
+    fn intent(id: &str, ts: i64) -> Change {
+        Change {
+            order: Some(order(id)),
+            timestamp_ms: Some(ts),
+            recv_window_ms: Some(5_000),
+            ..Change::new(State::Intent, id, ts)
+        }
+    }
+
+    fn report(id: &str) -> OrderReport {
+        OrderReport {
+            client_order_id: id.into(),
+            venue_order_id: "42".into(),
+            status: OrderStatus::Filled,
+            executed_quantity: Decimal::parse("0.01").unwrap(),
+            average_price: Decimal::parse("50000"),
+            updated_ms: 7,
+        }
+    }
+
+    #[test]
+    fn a_restart_knows_each_orders_last_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("orders.jsonl");
+        let mut log = OrderLog::open(&path).unwrap();
+        log.record(intent("a", 1)).unwrap();
+        log.note(Change::new(State::Sent, "a", 1)).unwrap();
+        log.record(Change {
+            report: Some(report("a")),
+            ..Change::new(State::Filled, "a", 2)
+        })
+        .unwrap();
+        log.record(intent("b", 3)).unwrap();
+        log.note(Change::new(State::Sent, "b", 3)).unwrap();
+        drop(log);
+        let log = OrderLog::open(&path).unwrap();
+        assert_eq!(log.get("a").unwrap().state, State::Filled);
+        assert_eq!(log.get("a").unwrap().report, Some(report("a")));
+        let open = log.unsettled();
+        assert_eq!(open.len(), 1);
+        assert_eq!((open[0].0.as_str(), open[0].1.timestamp_ms), ("b", 3));
+    }
+
+    #[test]
+    fn a_torn_last_line_is_cut_and_a_bad_whole_line_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("orders.jsonl");
+        let mut log = OrderLog::open(&path).unwrap();
+        log.record(intent("a", 1)).unwrap();
+        drop(log);
+        let whole = std::fs::read(&path).unwrap();
+        let mut torn = whole.clone();
+        torn.extend_from_slice(b"{\"state\":\"fil");
+        std::fs::write(&path, &torn).unwrap();
+        let log = OrderLog::open(&path).unwrap();
+        assert_eq!(log.get("a").unwrap().state, State::Intent);
+        assert_eq!(std::fs::read(&path).unwrap(), whole);
+        drop(log);
+        std::fs::write(
+            &path,
+            b"{\"state\":\"filled\",\"client_order_id\":\"z\",\"at_ms\":1}\n",
+        )
+        .unwrap();
+        let e = OrderLog::open(&path).unwrap_err();
+        assert!(e.to_string().contains("orders.jsonl:1"), "{e}");
+    }
+}
