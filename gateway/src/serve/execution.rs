@@ -31,8 +31,9 @@ use super::readiness::Health;
 use super::snapshot::Snapshots;
 use crate::clock::wall_clock_ms;
 
-/// `ag-` and 32 hex digits of SHA-256(strategy, NUL, event id): stable
-/// across retries and restarts, short enough for any venue's limit (36).
+/// `ag` and 30 hex digits of SHA-256(strategy, NUL, event id): stable
+/// across retries and restarts, and a valid client order id on every
+/// venue (`[A-Za-z0-9]{1,32}`, see [`crate::venue`]).
 pub fn client_order_id(strategy: &str, event_id: &str) -> String {
     let digest = Sha256::new()
         .chain_update(strategy.as_bytes())
@@ -40,9 +41,11 @@ pub fn client_order_id(strategy: &str, event_id: &str) -> String {
         .chain_update(event_id.as_bytes())
         .finalize();
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut id = String::with_capacity(3 + 32);
-    id.push_str("ag-");
-    for b in &digest[..16] {
+    // `[A-Za-z0-9]{1,32}`: valid on every venue planned (OKX's `clOrdId`
+    // is the strictest); 120 bits of the digest.
+    let mut id = String::with_capacity(32);
+    id.push_str("ag");
+    for b in &digest[..15] {
         id.push(char::from(HEX[usize::from(b >> 4)]));
         id.push(char::from(HEX[usize::from(b & 0xf)]));
     }
@@ -391,7 +394,8 @@ mod tests {
         assert_eq!(client_order_id("a", "e1"), client_order_id("a", "e1"));
         assert_ne!(client_order_id("a", "e1"), client_order_id("b", "e1"));
         assert_ne!(client_order_id("ae", "1"), client_order_id("a", "e1"));
-        assert_eq!(client_order_id("", "x").len(), 35);
+        assert!(crate::venue::client_order_id_is_portable(&client_order_id("", "x")));
+        assert_eq!(client_order_id("s", "e").len(), 32);
     }
 
     #[test]
