@@ -394,7 +394,9 @@ mod tests {
         assert_eq!(client_order_id("a", "e1"), client_order_id("a", "e1"));
         assert_ne!(client_order_id("a", "e1"), client_order_id("b", "e1"));
         assert_ne!(client_order_id("ae", "1"), client_order_id("a", "e1"));
-        assert!(crate::venue::client_order_id_is_portable(&client_order_id("", "x")));
+        assert!(crate::venue::client_order_id_is_portable(&client_order_id(
+            "", "x"
+        )));
         assert_eq!(client_order_id("s", "e").len(), 32);
     }
 

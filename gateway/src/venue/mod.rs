@@ -40,6 +40,7 @@ pub mod clock;
 pub mod exactly_once;
 pub mod order_log;
 pub mod rules;
+pub mod settings;
 
 pub use rules::{RuleViolation, TradingRules};
 

@@ -127,6 +127,11 @@ pub struct FileConfig {
     /// `[serve]`, read by the gateway (`alertgate_gateway::serve::settings`);
     /// here only its being a table is checked.
     pub serve: toml::Table,
+    /// `[venue]`, read by the gateway (`alertgate_gateway::venue::settings`):
+    /// where accepted orders are placed.
+    pub venue: toml::Table,
+    /// `[sizing]`, read by the gateway: how an order's quantity is chosen.
+    pub sizing: toml::Table,
     /// `[strategies.NAME]`: gates selected by `POST /webhook/NAME`.
     pub strategies: BTreeMap<String, StrategySection>,
 }
@@ -148,6 +153,11 @@ pub struct StrategySection {
     pub rate: Option<RateSection>,
     /// `[strategies.NAME.network]`
     pub network: Option<NetworkSection>,
+    /// `[strategies.NAME.venue]`, read by the gateway: another venue or
+    /// account for this strategy.
+    pub venue: Option<toml::Table>,
+    /// `[strategies.NAME.sizing]`, read by the gateway.
+    pub sizing: Option<toml::Table>,
 }
 
 /// The simulator's sections of a checked configuration file: the

@@ -1,0 +1,385 @@
+//! `[venue]` and `[strategies.NAME.venue]`: where accepted orders are
+//! placed. `paper` (the built-in paper exchange) is the default, so a
+//! configuration without the section needs no key.
+//!
+//! ```toml
+//! [venue]
+//! kind = "binance-usdm"          # paper | binance-spot | binance-usdm
+//! testnet = true                 # the venue's test endpoints (start here)
+//! key_env = "BINANCE_API_KEY"    # names of environment variables, never
+//! secret_env = "BINANCE_SECRET"  # the key itself
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use alertgate_simulator::config::ConfigFileError;
+use serde::Deserialize;
+
+use super::exactly_once::ResolvePolicy;
+use super::VenueKind;
+
+/// One `[venue]` section, as written.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VenueSection {
+    /// `paper` (default), `binance-spot` or `binance-usdm`.
+    pub kind: String,
+    /// Use the venue's test endpoints: Binance Spot testnet
+    /// (`https://testnet.binance.vision`), USDⓈ-M demo trading
+    /// (`https://demo-fapi.binance.com`).
+    pub testnet: bool,
+    /// Overrides the venue's base URL (tests, an emulator, a proxy).
+    pub base_url: Option<String>,
+    /// Name of the environment variable holding the API key.
+    pub key_env: Option<String>,
+    /// Name of the environment variable holding the API secret.
+    pub secret_env: Option<String>,
+    /// Refused: a key written in the file (see `key_env`). Its value is
+    /// not even kept (so no `Debug` can show it).
+    pub key: Option<serde::de::IgnoredAny>,
+    /// Refused: a secret written in the file (see `secret_env`).
+    pub secret: Option<serde::de::IgnoredAny>,
+    /// `recvWindow` of signed requests, ms: how long after its timestamp
+    /// the venue may still accept a request (1..=60000, default 5000).
+    pub recv_window_ms: u64,
+    /// How long one request may take before its outcome is unknown, ms
+    /// (default 10000).
+    pub request_timeout_ms: u64,
+    /// An order that certainly was not placed (the venue unreachable, rate
+    /// limits) is given up after this long, ms (default 60000); an order
+    /// whose outcome is unknown is always resolved first.
+    pub give_up_after_ms: u64,
+    /// Least time between two "does not exist" answers that count toward
+    /// sending an unknown order again, ms (default 2000).
+    pub not_found_spacing_ms: u64,
+    /// The order log (every state change of every order), relative to the
+    /// configuration file. Default `orders.jsonl`, or `orders-NAME.jsonl`
+    /// for `[strategies.NAME.venue]`.
+    pub orders: Option<PathBuf>,
+    /// USDⓈ-M: leverage per symbol (`BTC/USDT = 5`), set at start.
+    pub leverage: BTreeMap<String, u32>,
+    /// USDⓈ-M: `isolated` or `cross` margin for the symbols of `leverage`,
+    /// set at start (default: left as the account has it).
+    pub margin_type: Option<String>,
+}
+
+impl Default for VenueSection {
+    fn default() -> Self {
+        let policy = ResolvePolicy::default();
+        VenueSection {
+            kind: VenueKind::Paper.name().into(),
+            testnet: false,
+            base_url: None,
+            key_env: None,
+            secret_env: None,
+            key: None,
+            secret: None,
+            recv_window_ms: policy.recv_window_ms,
+            request_timeout_ms: 10_000,
+            give_up_after_ms: policy.give_up_after_ms,
+            not_found_spacing_ms: policy.not_found_spacing_ms,
+            orders: None,
+            leverage: BTreeMap::new(),
+            margin_type: None,
+        }
+    }
+}
+
+/// A checked `[venue]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VenueSettings {
+    /// Which venue.
+    pub kind: VenueKind,
+    /// Test endpoints.
+    pub testnet: bool,
+    /// Base URL override.
+    pub base_url: Option<String>,
+    /// Environment variable names of the key and the secret (`None` for
+    /// paper).
+    pub credentials_env: Option<(String, String)>,
+    /// How orders are resolved and retried.
+    pub policy: ResolvePolicy,
+    /// Request timeout, ms.
+    pub request_timeout_ms: u64,
+    /// The order log, relative to the configuration file.
+    pub orders: PathBuf,
+    /// Leverage per `BASE/QUOTE` (USDⓈ-M).
+    pub leverage: BTreeMap<String, u32>,
+    /// `Some(true)`: isolated margin, `Some(false)`: cross (USDⓈ-M).
+    pub isolated_margin: Option<bool>,
+}
+
+impl VenueSettings {
+    /// Whether orders go to the paper exchange.
+    pub fn is_paper(&self) -> bool {
+        self.kind == VenueKind::Paper
+    }
+}
+
+/// The file's `[venue]` and each strategy's `[strategies.NAME.venue]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Venues {
+    /// `[venue]` (paper when absent).
+    pub default: VenueSettings,
+    /// Strategies with their own venue.
+    pub strategies: BTreeMap<String, VenueSettings>,
+}
+
+impl Venues {
+    /// The venue sections of the configuration file `text` (from `origin`,
+    /// named in errors).
+    pub fn from_toml(text: &str, origin: &str) -> Result<Venues, ConfigFileError> {
+        #[derive(Deserialize)]
+        struct Strategy {
+            venue: Option<VenueSection>,
+        }
+        #[derive(Deserialize)]
+        struct File {
+            #[serde(default)]
+            venue: VenueSection,
+            #[serde(default)]
+            strategies: BTreeMap<String, toml::Table>,
+        }
+        let parse = |e: toml::de::Error| ConfigFileError::parse(origin, text, &e);
+        let file: File = toml::from_str(text).map_err(parse)?;
+        let default = file.venue.check("venue", "orders.jsonl".into())?;
+        let mut strategies = BTreeMap::new();
+        for (name, table) in file.strategies {
+            let strategy: Strategy = toml::Value::Table(table).try_into().map_err(parse)?;
+            if let Some(section) = strategy.venue {
+                let setting = format!("strategies.{name}.venue");
+                let orders = format!("orders-{name}.jsonl").into();
+                strategies.insert(name, section.check(&setting, orders)?);
+            }
+        }
+        Ok(Venues {
+            default,
+            strategies,
+        })
+    }
+
+    /// The venue of `strategy` (`""`: the top level).
+    pub fn of(&self, strategy: &str) -> &VenueSettings {
+        self.strategies.get(strategy).unwrap_or(&self.default)
+    }
+}
+
+fn invalid(setting: &str, key: &str, message: String) -> ConfigFileError {
+    ConfigFileError::Invalid {
+        setting: format!("{setting}.{key}"),
+        message,
+    }
+}
+
+impl VenueSection {
+    /// Checks the section named `setting`; `orders` is its default log.
+    fn check(self, setting: &str, orders: PathBuf) -> Result<VenueSettings, ConfigFileError> {
+        let kind = VenueKind::parse(&self.kind).ok_or_else(|| {
+            invalid(
+                setting,
+                "kind",
+                format!(
+                    "{:?} is not a venue; expected \"paper\", \"binance-spot\" or \"binance-usdm\"",
+                    self.kind
+                ),
+            )
+        })?;
+        for (key, value) in [("key", &self.key), ("secret", &self.secret)] {
+            if value.is_some() {
+                // The value is never echoed: it is a secret.
+                return Err(invalid(
+                    setting,
+                    key,
+                    format!(
+                        "an API {key} in the file is refused; name an environment variable with {key}_env"
+                    ),
+                ));
+            }
+        }
+        let credentials_env = self.credentials(setting, kind)?;
+        if !(1..=60_000).contains(&self.recv_window_ms) {
+            return Err(invalid(
+                setting,
+                "recv_window_ms",
+                format!(
+                    "{} is out of range; expected 1..=60000 (Binance's limit)",
+                    self.recv_window_ms
+                ),
+            ));
+        }
+        for (key, value) in [
+            ("request_timeout_ms", self.request_timeout_ms),
+            ("give_up_after_ms", self.give_up_after_ms),
+            ("not_found_spacing_ms", self.not_found_spacing_ms),
+        ] {
+            if value == 0 {
+                return Err(invalid(
+                    setting,
+                    key,
+                    "0; expected a positive number of ms".into(),
+                ));
+            }
+        }
+        let isolated_margin = match self.margin_type.as_deref() {
+            None => None,
+            Some("isolated") => Some(true),
+            Some("cross") => Some(false),
+            Some(other) => {
+                return Err(invalid(
+                    setting,
+                    "margin_type",
+                    format!("{other:?}; expected \"isolated\" or \"cross\""),
+                ))
+            }
+        };
+        if kind != VenueKind::BinanceUsdm
+            && (!self.leverage.is_empty() || isolated_margin.is_some())
+        {
+            return Err(invalid(
+                setting,
+                "leverage",
+                format!(
+                    "{} has no leverage or margin type; only binance-usdm does",
+                    kind.name()
+                ),
+            ));
+        }
+        if let Some((symbol, lev)) = self.leverage.iter().find(|(_, l)| !(1..=125).contains(*l)) {
+            return Err(invalid(
+                setting,
+                "leverage",
+                format!("{symbol} = {lev}; expected 1..=125"),
+            ));
+        }
+        let policy = ResolvePolicy {
+            recv_window_ms: self.recv_window_ms,
+            not_found_spacing_ms: self.not_found_spacing_ms,
+            give_up_after_ms: self.give_up_after_ms,
+            ..ResolvePolicy::default()
+        };
+        Ok(VenueSettings {
+            kind,
+            testnet: self.testnet,
+            base_url: self.base_url,
+            credentials_env,
+            policy,
+            request_timeout_ms: self.request_timeout_ms,
+            orders: self.orders.unwrap_or(orders),
+            leverage: self.leverage,
+            isolated_margin,
+        })
+    }
+
+    /// A real venue needs both variable names; paper needs none.
+    fn credentials(
+        &self,
+        setting: &str,
+        kind: VenueKind,
+    ) -> Result<Option<(String, String)>, ConfigFileError> {
+        fn named(v: &Option<String>) -> Option<&str> {
+            v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+        }
+        match (kind, named(&self.key_env), named(&self.secret_env)) {
+            (VenueKind::Paper, None, None) => Ok(None),
+            (VenueKind::Paper, _, _) => Err(invalid(
+                setting,
+                "key_env",
+                "the paper venue takes no key; remove key_env and secret_env".into(),
+            )),
+            (_, Some(key), Some(secret)) => Ok(Some((key.into(), secret.into()))),
+            (_, None, _) => Err(invalid(
+                setting,
+                "key_env",
+                format!(
+                    "missing; {} needs the name of the environment variable holding its API key",
+                    kind.name()
+                ),
+            )),
+            (_, _, None) => Err(invalid(
+                setting,
+                "secret_env",
+                format!(
+                    "missing; {} needs the name of the environment variable holding its API secret",
+                    kind.name()
+                ),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn venues(text: &str) -> Result<Venues, String> {
+        Venues::from_toml(text, "t.toml").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn paper_is_the_default_and_needs_no_key() {
+        let v = venues("").unwrap();
+        assert!(v.default.is_paper());
+        assert_eq!(v.default.credentials_env, None);
+        assert_eq!(v.default.orders, PathBuf::from("orders.jsonl"));
+    }
+
+    #[test]
+    fn a_strategy_may_trade_another_venue() {
+        let v = venues(
+            "[venue]\nkind = \"binance-spot\"\ntestnet = true\nkey_env = \"K\"\nsecret_env = \"S\"\n\
+             [strategies.fut.venue]\nkind = \"binance-usdm\"\nkey_env = \"K2\"\nsecret_env = \"S2\"\n\
+             leverage = { \"BTC/USDT\" = 5 }\nmargin_type = \"isolated\"\n\
+             [strategies.other.auth]\nscheme = \"timestamped\"\n",
+        )
+        .unwrap();
+        assert_eq!(v.of("").kind, VenueKind::BinanceSpot);
+        assert!(v.of("").testnet);
+        assert_eq!(v.of("other").kind, VenueKind::BinanceSpot);
+        let fut = v.of("fut");
+        assert_eq!(fut.kind, VenueKind::BinanceUsdm);
+        assert_eq!(fut.credentials_env, Some(("K2".into(), "S2".into())));
+        assert_eq!(fut.leverage.get("BTC/USDT"), Some(&5));
+        assert_eq!(fut.isolated_margin, Some(true));
+        assert_eq!(fut.orders, PathBuf::from("orders-fut.jsonl"));
+    }
+
+    #[test]
+    fn keys_in_the_file_are_refused_without_echoing_them() {
+        let e =
+            venues("[venue]\nkind = \"binance-spot\"\nkey = \"AKIA-not-echoed\"\n").unwrap_err();
+        assert!(e.contains("venue.key") && e.contains("key_env"), "{e}");
+        assert!(!e.contains("AKIA-not-echoed"), "{e}");
+        let e = venues(
+            "[strategies.s.venue]\nkind = \"binance-usdm\"\nkey_env = \"K\"\nsecret = \"x\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("strategies.s.venue.secret"), "{e}");
+    }
+
+    #[test]
+    fn bad_settings_name_the_setting_the_value_and_what_is_allowed() {
+        for (text, needle) in [
+            ("[venue]\nkind = \"binance\"\n", "venue.kind: \"binance\" is not a venue"),
+            ("[venue]\nkind = \"binance-spot\"\nsecret_env = \"S\"\n", "venue.key_env: missing"),
+            ("[venue]\nkind = \"binance-spot\"\nkey_env = \"K\"\n", "venue.secret_env: missing"),
+            ("[venue]\nkey_env = \"K\"\n", "paper venue takes no key"),
+            (
+                "[venue]\nkind = \"binance-spot\"\nkey_env = \"K\"\nsecret_env = \"S\"\nrecv_window_ms = 90000\n",
+                "90000 is out of range; expected 1..=60000",
+            ),
+            (
+                "[venue]\nkind = \"binance-spot\"\nkey_env = \"K\"\nsecret_env = \"S\"\nleverage = { \"BTC/USDT\" = 3 }\n",
+                "only binance-usdm",
+            ),
+            (
+                "[venue]\nkind = \"binance-usdm\"\nkey_env = \"K\"\nsecret_env = \"S\"\nleverage = { \"BTC/USDT\" = 300 }\n",
+                "BTC/USDT = 300; expected 1..=125",
+            ),
+            ("[venue]\nkinds = \"paper\"\n", "unknown field `kinds`"),
+        ] {
+            let e = venues(text).unwrap_err();
+            assert!(e.contains(needle), "{text}: {e}");
+        }
+    }
+}
