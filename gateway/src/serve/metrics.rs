@@ -85,6 +85,10 @@ pub struct Metrics {
     /// mark for them, by
     /// [`MarkMiss::index`](super::marks::MarkMiss::index).
     pub mark_fallbacks: [AtomicU64; MarkMiss::ALL.len()],
+    /// Real venues' orders by (venue, state reached).
+    venue_orders: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// Real venues' errors by (venue, stable `venue_*` code).
+    venue_errors: Mutex<BTreeMap<(&'static str, String), u64>>,
 }
 
 impl Metrics {
@@ -92,6 +96,40 @@ impl Metrics {
     pub fn request(&self, status: u16, code: &'static str) {
         let mut map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         *map.entry((status, code)).or_default() += 1;
+    }
+
+    /// Counts an order of `venue` that reached `state` (`filled`, `new`, …).
+    pub fn venue_order(&self, venue: &'static str, state: &'static str) {
+        let mut map = self.venue_orders.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry((venue, state)).or_default() += 1;
+    }
+
+    /// Counts an error of `venue` with stable `code`.
+    pub fn venue_error(&self, venue: &'static str, code: &str) {
+        let mut map = self.venue_errors.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry((venue, code.to_string())).or_default() += 1;
+    }
+
+    fn render_venues(&self, out: &mut String) {
+        let name = "alertgate_venue_orders_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Orders placed on real venues, by the state they reached.\n# TYPE {name} counter"
+        );
+        let orders = self.venue_orders.lock().unwrap_or_else(|e| e.into_inner());
+        for ((venue, state), n) in orders.iter() {
+            let _ = writeln!(out, "{name}{{venue=\"{venue}\",state=\"{state}\"}} {n}");
+        }
+        drop(orders);
+        let name = "alertgate_venue_errors_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Real venues' errors and refusals, by stable code.\n# TYPE {name} counter"
+        );
+        let errors = self.venue_errors.lock().unwrap_or_else(|e| e.into_inner());
+        for ((venue, code), n) in errors.iter() {
+            let _ = writeln!(out, "{name}{{venue=\"{venue}\",code=\"{code}\"}} {n}");
+        }
     }
 
     /// Sets the mock exchange's gauges.
@@ -172,6 +210,7 @@ impl Metrics {
             let v = self.mark_fallbacks[miss.index()].load(Ordering::Relaxed);
             let _ = writeln!(out, "{name}{{reason=\"{}\"}} {v}", miss.reason());
         }
+        self.render_venues(&mut out);
         out
     }
 }

@@ -49,6 +49,7 @@ pub mod accepted;
 pub mod execution;
 pub mod journal;
 pub(crate) mod jsonl;
+pub mod live;
 pub mod marks;
 pub mod metrics;
 pub mod mock;

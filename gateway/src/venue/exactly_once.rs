@@ -316,7 +316,8 @@ impl<V: Venue> Executor<V> {
         })
     }
 
-    fn record(&mut self, change: Change) -> Result<(), LogError> {
+    /// Records `change` in the log, durably.
+    pub fn record(&mut self, change: Change) -> Result<(), LogError> {
         self.log.record(change).map_err(|source| LogError {
             path: self.log.path().display().to_string(),
             source,

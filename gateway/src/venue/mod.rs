@@ -145,6 +145,19 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
+    /// `new`, `partially_filled`, `filled`, `canceled`, `rejected` or
+    /// `expired`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            OrderStatus::New => "new",
+            OrderStatus::PartiallyFilled => "partially_filled",
+            OrderStatus::Filled => "filled",
+            OrderStatus::Canceled => "canceled",
+            OrderStatus::Rejected => "rejected",
+            OrderStatus::Expired => "expired",
+        }
+    }
+
     /// Whether nothing more can happen to the order.
     pub const fn is_final(self) -> bool {
         !matches!(self, OrderStatus::New | OrderStatus::PartiallyFilled)

@@ -219,7 +219,8 @@ impl OrderLog {
 }
 
 /// Folds `change` into `orders`: an `intent` starts (or restarts) an
-/// order; any other change needs an earlier intent.
+/// order; any other change needs an earlier intent, except a refusal
+/// before sending, which carries its order.
 fn apply(orders: &mut HashMap<String, Known>, change: Change) -> Result<(), String> {
     if change.state == State::Intent {
         let (Some(order), Some(timestamp_ms)) = (change.order, change.timestamp_ms) else {
@@ -236,6 +237,21 @@ fn apply(orders: &mut HashMap<String, Known>, change: Change) -> Result<(), Stri
                 timestamp_ms,
                 recv_window_ms: change.recv_window_ms.unwrap_or(5_000),
                 report,
+            },
+        );
+        return Ok(());
+    }
+    if let (None, Some(order)) = (orders.get(&change.client_order_id), &change.order) {
+        // Refused before any intent (the venue's rules): the order as
+        // accepted, never sent.
+        orders.insert(
+            change.client_order_id.clone(),
+            Known {
+                order: order.clone(),
+                state: change.state,
+                timestamp_ms: change.at_ms,
+                recv_window_ms: 0,
+                report: None,
             },
         );
         return Ok(());

@@ -1,0 +1,331 @@
+//! Execution on a real venue: the accepted orders of the strategies that
+//! trade there, placed one at a time, exactly once (see
+//! [`crate::venue::exactly_once`]).
+//!
+//! Data flow: the journal's [`ExecOrder`] → the venue's trading rules
+//! (symbol listed, quantity on the step, prices on the tick, notional) →
+//! a [`VenueOrder`] → [`Executor::place`] → the order log and `/metrics`.
+//! At start, before any new order, every order the log left unsettled is
+//! reconciled with the venue; the venue's clock offset and trading rules
+//! are read at start and again every minute.
+//!
+//! Orders run one at a time, in acceptance order: an order whose outcome
+//! is unknown holds the ones behind it until it is resolved, so they never
+//! overtake it (they may depend on the position it leaves).
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use alertgate_validator::OrderType;
+use tokio::sync::mpsc;
+
+use super::execution::CircuitBreaker;
+use super::journal::ExecOrder;
+use super::metrics::Metrics;
+use crate::clock::wall_clock_ms;
+use crate::venue::clock::{self, VenueClock, RESYNC_EVERY};
+use crate::venue::exactly_once::{Executor, Outcome};
+use crate::venue::order_log::{Change, State};
+use crate::venue::{TradingRules, Venue, VenueError, VenueOrder, VenueOrderKind};
+
+/// Orders with a protective bracket are refused on real venues until
+/// venue-side brackets are placed with them: an entry must never go out
+/// without the stop-loss its alert asked for.
+const BRACKETS_UNSUPPORTED: &str = "venue_brackets_unsupported";
+
+/// One real venue's execution stage.
+pub struct Live<V> {
+    executor: Executor<V>,
+    clock: Arc<VenueClock>,
+    /// Trading rules by `BASE/QUOTE`.
+    rules: HashMap<String, TradingRules>,
+    quotes: Vec<String>,
+    breaker: Arc<CircuitBreaker>,
+    metrics: Arc<Metrics>,
+}
+
+impl<V: Venue> Live<V> {
+    /// A stage on `executor`'s venue; `quotes` split the venue's symbols.
+    pub fn new(
+        executor: Executor<V>,
+        clock: Arc<VenueClock>,
+        quotes: Vec<String>,
+        breaker: Arc<CircuitBreaker>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Live {
+            executor,
+            clock,
+            rules: HashMap::new(),
+            quotes,
+            breaker,
+            metrics,
+        }
+    }
+
+    /// Reads the venue's clock offset and trading rules (at start, then
+    /// every minute; a failure keeps the previous ones).
+    pub async fn refresh(&mut self) -> Result<(), VenueError> {
+        let offset = clock::sync(self.executor.venue(), &self.clock, wall_clock_ms).await?;
+        let quotes: Vec<&str> = self.quotes.iter().map(String::as_str).collect();
+        let rules = self.executor.venue().trading_rules(&quotes).await?;
+        tracing::debug!(
+            offset_ms = offset,
+            symbols = rules.len(),
+            "venue clock and rules read"
+        );
+        self.rules = rules.into_iter().collect();
+        Ok(())
+    }
+
+    /// Places one accepted order; refusals are recorded, never raised.
+    pub async fn execute(&mut self, order: &ExecOrder) {
+        let venue_order = match self.rules_of(order) {
+            Ok(v) => v,
+            Err(e) => return self.refuse(order, &e),
+        };
+        match self.executor.place(&venue_order).await {
+            Ok(Outcome::Placed(report)) => {
+                self.breaker.success();
+                let venue = self.executor.venue().kind().name();
+                self.metrics.venue_order(venue, report.status.name());
+                tracing::info!(
+                    client_order_id = %report.client_order_id,
+                    venue_order_id = %report.venue_order_id,
+                    status = report.status.name(),
+                    executed = %report.executed_quantity,
+                    "placed"
+                );
+            }
+            Ok(Outcome::Refused { code, reason }) => {
+                self.failure(&code);
+                tracing::warn!(client_order_id = %order.client_order_id, code = %code, "venue refused the order: {reason}");
+            }
+            Err(e) => {
+                // The log cannot take a state change: nothing more is sent
+                // (a restart reconciles from the log).
+                self.failure("venue_order_log");
+                tracing::error!(client_order_id = %order.client_order_id, "{e}");
+            }
+        }
+    }
+
+    /// The order as the venue takes it, or why the venue would refuse it
+    /// (never sent to learn that).
+    fn rules_of(&self, order: &ExecOrder) -> Result<VenueOrder, VenueError> {
+        let name = self.executor.venue().kind().name();
+        let rules = self
+            .rules
+            .get(&order.symbol)
+            .ok_or_else(|| VenueError::UnknownSymbol {
+                venue: name,
+                symbol: order.symbol.clone(),
+            })?;
+        venue_order(order, rules, name)
+    }
+
+    fn refuse(&mut self, order: &ExecOrder, e: &VenueError) {
+        self.failure(e.code());
+        tracing::warn!(client_order_id = %order.client_order_id, code = e.code(), "not sent: {e}");
+        if self.executor.log().get(&order.client_order_id).is_some() {
+            return;
+        }
+        let change = Change {
+            order: Some(unsent(order)),
+            code: Some(e.code().to_string()),
+            reason: Some(e.to_string()),
+            ..Change::new(State::Rejected, &order.client_order_id, wall_clock_ms())
+        };
+        if let Err(e) = self.executor.record(change) {
+            tracing::error!("{e}");
+        }
+    }
+
+    fn failure(&self, code: &str) {
+        let venue = self.executor.venue().kind().name();
+        self.metrics.venue_error(venue, code);
+        self.metrics
+            .execution_failures
+            .fetch_add(1, Ordering::Relaxed);
+        self.breaker.failure(wall_clock_ms());
+    }
+}
+
+/// Runs `live` on the orders from `orders` until the channel closes:
+/// reconciles first, then places each order in turn, refreshing the clock
+/// and rules every minute.
+pub async fn run<V: Venue>(mut orders: mpsc::UnboundedReceiver<ExecOrder>, mut live: Live<V>) {
+    if let Err(e) = live.refresh().await {
+        tracing::error!(
+            code = e.code(),
+            "venue clock and rules unreadable at start: {e}"
+        );
+    }
+    match live.executor.reconcile().await {
+        Ok(done) => {
+            for (id, outcome) in done {
+                tracing::info!(client_order_id = %id, ?outcome, "reconciled");
+            }
+        }
+        Err(e) => {
+            tracing::error!("reconciliation stopped: {e}; no order is sent");
+            return;
+        }
+    }
+    let mut refresh = tokio::time::interval(RESYNC_EVERY);
+    refresh.tick().await;
+    loop {
+        tokio::select! {
+            order = orders.recv() => match order {
+                Some(order) => live.execute(&order).await,
+                None => break,
+            },
+            _ = refresh.tick() => {
+                if let Err(e) = live.refresh().await {
+                    tracing::warn!(code = e.code(), "venue clock and rules not refreshed: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// `order` under `rules` on venue `name`: the quantity rounded down to the
+/// step, prices to the tick in the trader's favour, the notional checked.
+pub fn venue_order(
+    order: &ExecOrder,
+    rules: &TradingRules,
+    name: &'static str,
+) -> Result<VenueOrder, VenueError> {
+    if order.stop_loss.is_some() || order.take_profit.is_some() {
+        return Err(VenueError::Rejected {
+            venue: name,
+            code: BRACKETS_UNSUPPORTED,
+            venue_code: 0,
+            message: "stop_loss / take_profit brackets are not yet placed on real venues; the entry is not sent without them".into(),
+        });
+    }
+    let market = order.order_type == OrderType::Market;
+    let mark = order.mark_price.or(order.price);
+    let rounded = rules.apply(
+        order.side,
+        market,
+        order.quantity,
+        if market { None } else { order.price },
+        order.stop_price,
+        mark,
+    )?;
+    let kind = match (order.order_type, rounded.price, rounded.stop_price) {
+        (OrderType::Market, _, _) => VenueOrderKind::Market,
+        (OrderType::Limit, Some(price), _) => VenueOrderKind::Limit { price },
+        (OrderType::StopLoss, _, Some(trigger)) => VenueOrderKind::StopMarket { trigger },
+        (OrderType::TakeProfit, _, Some(trigger))
+        | (OrderType::TakeProfit, Some(trigger), None) => {
+            VenueOrderKind::TakeProfitMarket { trigger }
+        }
+        (t, _, _) => {
+            return Err(VenueError::Rejected {
+                venue: name,
+                code: "venue_order_incomplete",
+                venue_code: 0,
+                message: format!("a {t:?} order without its price"),
+            })
+        }
+    };
+    Ok(VenueOrder {
+        client_order_id: order.client_order_id.clone(),
+        symbol: order.symbol.clone(),
+        side: order.side,
+        kind,
+        quantity: rounded.quantity,
+        reduce_only: false,
+    })
+}
+
+/// The order as accepted, unrounded (for the log of an order refused
+/// before sending).
+fn unsent(order: &ExecOrder) -> VenueOrder {
+    VenueOrder {
+        client_order_id: order.client_order_id.clone(),
+        symbol: order.symbol.clone(),
+        side: order.side,
+        kind: VenueOrderKind::Market,
+        quantity: order.quantity,
+        reduce_only: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alertgate_validator::{Decimal, Side};
+
+    fn d(s: &str) -> Decimal {
+        Decimal::parse(s).unwrap()
+    }
+
+    fn order(order_type: OrderType, qty: &str, price: Option<&str>) -> ExecOrder {
+        ExecOrder {
+            client_order_id: "ag1".into(),
+            event_id: "e".into(),
+            symbol: "BTC/USDT".into(),
+            side: Side::Buy,
+            order_type,
+            quantity: d(qty),
+            price: price.map(d),
+            stop_price: None,
+            mark_price: None,
+            stop_loss: None,
+            take_profit: None,
+        }
+    }
+
+    fn rules() -> TradingRules {
+        TradingRules {
+            step: d("0.001"),
+            min_quantity: d("0.001"),
+            tick: d("0.1"),
+            min_notional: d("100"),
+            ..TradingRules::default()
+        }
+    }
+
+    #[test]
+    fn orders_are_rounded_to_the_rules_or_refused_with_a_code() {
+        let v = venue_order(
+            &order(OrderType::Limit, "0.0129", Some("50000.07")),
+            &rules(),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(v.quantity, d("0.012"));
+        assert_eq!(
+            v.kind,
+            VenueOrderKind::Limit {
+                price: d("50000.0")
+            }
+        );
+        let e = venue_order(
+            &order(OrderType::Market, "0.0009", Some("50000")),
+            &rules(),
+            "t",
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "venue_quantity_below_step");
+        let e = venue_order(
+            &order(OrderType::Market, "0.001", Some("50000")),
+            &rules(),
+            "t",
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "venue_below_min_notional");
+    }
+
+    #[test]
+    fn an_entry_with_a_bracket_is_not_sent_without_it() {
+        let mut o = order(OrderType::Market, "0.01", Some("50000"));
+        o.stop_loss = Some(d("49000"));
+        let e = venue_order(&o, &rules(), "t").unwrap_err();
+        assert_eq!(e.code(), BRACKETS_UNSUPPORTED);
+    }
+}
