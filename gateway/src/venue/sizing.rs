@@ -154,7 +154,7 @@ impl SizingSection {
                 "missing; mode = \"equity_pct\" needs a percent above 0 and at most 100, e.g. \"5\""
                     .into(),
             )),
-            Some(p) if !p.is_positive() || p > hundred() => Err(invalid(format!(
+            Some(p) if !p.is_positive() || p > HUNDRED => Err(invalid(format!(
                 "{p} is out of range; expected a percent above 0 and at most 100, e.g. \"5\" for 5 %"
             ))),
             _ => Ok(()),
@@ -459,7 +459,7 @@ fn equity_quantity(
     if !req.has_positions && req.side == Side::Sell {
         let free = positive_balance(req.account, base)?;
         let share = free.checked_mul(pct).ok_or(overflow.clone())?;
-        return div_to_scale(share, hundred(), QUANTITY_SCALE).ok_or(overflow);
+        return div_to_scale(share, HUNDRED, QUANTITY_SCALE).ok_or(overflow);
     }
     let mark =
         req.mark_price
@@ -478,7 +478,7 @@ fn equity_quantity(
     };
     // One division of exact products: a single truncation, at the end.
     let numerator = funds.checked_mul(pct).ok_or(overflow.clone())?;
-    let denominator = mark.checked_mul(hundred()).ok_or(overflow.clone())?;
+    let denominator = mark.checked_mul(HUNDRED).ok_or(overflow.clone())?;
     div_to_scale(numerator, denominator, QUANTITY_SCALE).ok_or(overflow)
 }
 
@@ -627,11 +627,6 @@ const HUNDRED: Decimal = match Decimal::new(100, 0) {
     None => Decimal::ZERO,
 };
 
-/// [`HUNDRED`], callable where a closure or a pattern guard wants a value.
-const fn hundred() -> Decimal {
-    HUNDRED
-}
-
 /// `a + b`, exactly; `None` beyond the decimals' range.
 fn add(a: Decimal, b: Decimal) -> Option<Decimal> {
     let scale = a.scale().max(b.scale());
@@ -736,60 +731,34 @@ mod tests {
     #[test]
     fn target_on_futures_orders_the_difference_for_every_position_case() {
         use Side::{Buy, Sell};
-        let cases: [(&str, Target, Option<Sized>); 12] = [
+        // (position, target, (side, quantity, reduce-only, market close));
+        // `None`: nothing to do. A target of "flat" is `Target::Flat`.
+        let cases = [
             // flat → long, long → longer: opening, not reduce-only.
-            (
-                "0",
-                Target::Signed(d("1")),
-                Some(order(Buy, "1", false, false)),
-            ),
-            (
-                "1",
-                Target::Signed(d("2")),
-                Some(order(Buy, "1", false, false)),
-            ),
+            ("0", "1", Some((Buy, "1", false, false))),
+            ("1", "2", Some((Buy, "1", false, false))),
             // long → smaller long: reduce-only.
-            (
-                "2",
-                Target::Signed(d("0.5")),
-                Some(order(Sell, "1.5", true, false)),
-            ),
-            // long → short: one reversing order of the full difference.
-            (
-                "1",
-                Target::Signed(d("-1")),
-                Some(order(Sell, "2", false, false)),
-            ),
-            (
-                "-1",
-                Target::Signed(d("1")),
-                Some(order(Buy, "2", false, false)),
-            ),
-            (
-                "0.003",
-                Target::Signed(d("-0.0015")),
-                Some(order(Sell, "0.0045", false, false)),
-            ),
+            ("2", "0.5", Some((Sell, "1.5", true, false))),
+            // long → short and back: one order of the full difference.
+            ("1", "-1", Some((Sell, "2", false, false))),
+            ("-1", "1", Some((Buy, "2", false, false))),
+            ("0.003", "-0.0015", Some((Sell, "0.0045", false, false))),
             // short → flat, long → flat: reduce-only, at the market.
-            ("-1", Target::Flat, Some(order(Buy, "1", true, true))),
-            (
-                "1",
-                Target::Signed(d("0")),
-                Some(order(Sell, "1", true, true)),
-            ),
+            ("-1", "flat", Some((Buy, "1", true, true))),
+            ("1", "0", Some((Sell, "1", true, true))),
             // short → shorter.
-            (
-                "-2",
-                Target::Signed(d("-3")),
-                Some(order(Sell, "1", false, false)),
-            ),
+            ("-2", "-3", Some((Sell, "1", false, false))),
             // Repeated alerts: nothing to do.
-            ("0", Target::Flat, None),
-            ("1", Target::Signed(d("1")), None),
-            ("-0.5", Target::Signed(d("-0.50")), None),
+            ("0", "flat", None),
+            ("1", "1", None),
+            ("-0.5", "-0.50", None),
         ];
         for (position, target, want) in cases {
             let account = futures(Some("10000"), position);
+            let target = match target {
+                "flat" => Target::Flat,
+                signed => Target::Signed(d(signed)),
+            };
             // The alert's side is not what decides.
             let req = SizingRequest {
                 target: Some(target),
@@ -797,13 +766,10 @@ mod tests {
                 ..request(&account, true)
             };
             let got = size(&req, &section(SizingMode::Target)).unwrap();
-            match want {
-                Some(want) => assert_eq!(got, want, "{position} → {target:?}"),
-                None => {
-                    assert!(got.nothing_to_do, "{position} → {target:?}: {got:?}");
-                    assert_eq!(got.quantity, Decimal::ZERO);
-                }
-            }
+            let want = want.map_or(nothing_to_do(Side::Sell), |(side, q, ro, close)| {
+                order(side, q, ro, close)
+            });
+            assert_eq!(got, want, "{position} → {target:?}");
         }
     }
 
@@ -1097,7 +1063,7 @@ mod tests {
     }
 
     #[test]
-    fn the_section_reads_and_refuses_at_load_with_the_setting_named() {
+    fn the_section_reads_with_defaults() {
         let s = SizingSection::from_toml(
             "[sizing]\nmode = \"fixed\"\nquantity = { \"BTC/USDT\" = \"0.01\" }\n",
             "test.toml",
@@ -1111,6 +1077,15 @@ mod tests {
         );
         // Fixed without any quantity loads (refused per alert).
         assert!(SizingSection::from_toml("[sizing]\nmode = \"fixed\"\n", "t").is_ok());
+        assert!(SizingSection::from_toml("[sizing]\nequity_pct = \"100\"\n", "t").is_ok());
+        for bad in ["mode = \"percent\"", "size = 1", "equity_pct = 5"] {
+            let e = SizingSection::from_toml(&format!("[sizing]\n{bad}\n"), "t").unwrap_err();
+            assert_eq!(e.code(), "config_parse", "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_section_refuses_at_load_with_the_setting_named() {
         let refused = [
             ("mode = \"equity_pct\"", "sizing.equity_pct", "missing"),
             (
@@ -1147,11 +1122,6 @@ mod tests {
                 }
                 other => panic!("{body}: {other:?}"),
             }
-        }
-        assert!(SizingSection::from_toml("[sizing]\nequity_pct = \"100\"\n", "t").is_ok());
-        for bad in ["mode = \"percent\"", "size = 1", "equity_pct = 5"] {
-            let e = SizingSection::from_toml(&format!("[sizing]\n{bad}\n"), "t").unwrap_err();
-            assert_eq!(e.code(), "config_parse", "{bad}");
         }
     }
 
@@ -1204,6 +1174,7 @@ mod tests {
                 Ok(got) => {
                     proptest::prop_assert!(!got.reduce_only);
                     proptest::prop_assert_eq!(apply(held, &got), target);
+                    proptest::prop_assert!(got.side == Side::Buy || got.quantity <= free);
                 }
                 Err(e) => {
                     proptest::prop_assert_eq!(e.code(), "sizing_spot_sell_above_balance");
