@@ -41,6 +41,7 @@ pub mod exactly_once;
 pub mod order_log;
 pub mod rules;
 pub mod settings;
+pub mod sizing;
 
 pub use rules::{RuleViolation, TradingRules};
 
