@@ -36,8 +36,11 @@ use std::future::Future;
 use alertgate_validator::{Decimal, Side};
 
 pub mod binance;
+pub mod http;
 pub mod rules;
 
+pub use binance::{BinanceSettings, BinanceVenue, Credentials};
+pub use http::{HttpSettings, RateLimits};
 pub use rules::{RuleViolation, TradingRules};
 
 /// Which venue a `[venue]` section names.
@@ -280,6 +283,17 @@ pub enum VenueError {
         /// The id asked about.
         client_order_id: String,
     },
+    /// The venue refused the order because its client id is already in
+    /// use (Binance -2010 "Duplicate order sent.", USDⓈ-M -4116): this
+    /// request had no effect, but an order with this id exists (perhaps
+    /// the one an earlier, unanswered attempt placed): query it.
+    #[error("{venue}: client order id {client_order_id} is already in use")]
+    Duplicate {
+        /// The venue's name.
+        venue: &'static str,
+        /// The id sent.
+        client_order_id: String,
+    },
     /// The venue does not list the symbol (or does not trade it now).
     #[error("{venue}: unknown symbol {symbol}")]
     UnknownSymbol {
@@ -313,6 +327,7 @@ impl VenueError {
             VenueError::RateLimited { .. } => "venue_rate_limited",
             VenueError::Banned { .. } => "venue_banned",
             VenueError::NotFound { .. } => "venue_order_not_found",
+            VenueError::Duplicate { .. } => "venue_duplicate_order",
             VenueError::UnknownSymbol { .. } => "venue_unknown_symbol",
             VenueError::Rule(v) => v.code(),
             VenueError::Malformed { .. } => "venue_malformed_answer",
@@ -371,7 +386,10 @@ pub trait Venue: Send + Sync {
     ) -> impl Future<Output = Result<OrderReport, VenueError>> + Send;
 
     /// Balances, equity and positions.
-    fn account(&self, timestamp_ms: i64) -> impl Future<Output = Result<Account, VenueError>> + Send;
+    fn account(
+        &self,
+        timestamp_ms: i64,
+    ) -> impl Future<Output = Result<Account, VenueError>> + Send;
 }
 
 /// Whether `id` is a client order id every planned venue accepts:
@@ -413,7 +431,9 @@ mod tests {
 
     #[test]
     fn portable_ids_are_short_and_alphanumeric() {
-        assert!(client_order_id_is_portable("ag0123456789abcdef0123456789abcd"));
+        assert!(client_order_id_is_portable(
+            "ag0123456789abcdef0123456789abcd"
+        ));
         assert!(!client_order_id_is_portable("ag-0123"));
         assert!(!client_order_id_is_portable(""));
         assert!(!client_order_id_is_portable(&"a".repeat(33)));
