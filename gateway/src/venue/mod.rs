@@ -38,11 +38,14 @@ use alertgate_validator::{Decimal, Side};
 pub mod binance;
 pub mod clock;
 pub mod exactly_once;
+pub mod http;
 pub mod order_log;
 pub mod rules;
 pub mod settings;
 pub mod sizing;
 
+pub use binance::{BinanceSettings, BinanceVenue, Credentials};
+pub use http::{HttpSettings, RateLimits};
 pub use rules::{RuleViolation, TradingRules};
 
 /// Which venue a `[venue]` section names.
@@ -299,6 +302,17 @@ pub enum VenueError {
         /// The id asked about.
         client_order_id: String,
     },
+    /// The venue refused the order because its client id is already in
+    /// use (Binance -2010 "Duplicate order sent.", USDⓈ-M -4116): this
+    /// request had no effect, but an order with this id exists (perhaps
+    /// the one an earlier, unanswered attempt placed): query it.
+    #[error("{venue}: client order id {client_order_id} is already in use")]
+    Duplicate {
+        /// The venue's name.
+        venue: &'static str,
+        /// The id sent.
+        client_order_id: String,
+    },
     /// The venue does not list the symbol (or does not trade it now).
     #[error("{venue}: unknown symbol {symbol}")]
     UnknownSymbol {
@@ -332,6 +346,7 @@ impl VenueError {
             VenueError::RateLimited { .. } => "venue_rate_limited",
             VenueError::Banned { .. } => "venue_banned",
             VenueError::NotFound { .. } => "venue_order_not_found",
+            VenueError::Duplicate { .. } => "venue_duplicate_order",
             VenueError::UnknownSymbol { .. } => "venue_unknown_symbol",
             VenueError::Rule(v) => v.code(),
             VenueError::Malformed { .. } => "venue_malformed_answer",

@@ -16,6 +16,12 @@ use serde::Deserialize;
 
 use super::rules::TradingRules;
 
+mod answers;
+mod client;
+
+pub use answers::{add, divide, order_status, Call, Effect};
+pub use client::{split_symbol, BinanceSettings, BinanceVenue, Credentials, Secret, SetupError};
+
 /// Which Binance market.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Market {
@@ -108,6 +114,12 @@ pub struct SymbolInfo {
     pub symbol: String,
     /// `TRADING` when orders are taken.
     pub status: String,
+    /// `BTC` (absent from older answers and test bodies).
+    #[serde(default, rename = "baseAsset")]
+    pub base_asset: Option<String>,
+    /// `USDT`.
+    #[serde(default, rename = "quoteAsset")]
+    pub quote_asset: Option<String>,
     /// Its filters, as listed.
     #[serde(default)]
     pub filters: Vec<BTreeMap<String, serde_json::Value>>,

@@ -1,0 +1,322 @@
+//! The venue-independent part of talking to an exchange over HTTP: one
+//! reqwest client (rustls, timeouts), the rate-limit state shared by every
+//! call (a 429 or 418 holds every later request back until its time has
+//! passed), and the classification of transport failures into what the
+//! execution stage must know: was the request sent or not?
+//!
+//! - nothing could have reached the venue (no connection could be opened,
+//!   the request could not be built, the gateway itself held it back):
+//!   [`VenueError::NotSent`];
+//! - anything else that went wrong after the request may have left (a
+//!   timeout, a connection reset, a body that could not be read):
+//!   [`VenueError::Unknown`], resolved later by querying the order.
+//!
+//! Reasons never hold the URL: a signed GET carries its signature there
+//! (reqwest's errors print the URL, so it is stripped with
+//! [`reqwest::Error::without_url`]).
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::VenueError;
+
+/// How long to back off after a 429 without a readable `Retry-After`:
+/// Binance's request-weight window is one minute, but it always sends the
+/// header; a short default keeps a missing header from stalling trading.
+const DEFAULT_429_BACKOFF_MS: i64 = 10_000;
+/// How long to hold back after a 418 without a readable `Retry-After`:
+/// Binance's bans start at two minutes.
+const DEFAULT_418_BAN_MS: i64 = 120_000;
+/// "Not recorded yet" in the usage counters.
+const NONE: u64 = u64::MAX;
+
+/// Timeouts of a venue's HTTP client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// The whole request, connection to last body byte.
+    pub timeout: Duration,
+    /// Opening the connection (TCP and TLS); never above `timeout`.
+    pub connect_timeout: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Response headers that report a venue's usage counters (Binance:
+/// `X-MBX-USED-WEIGHT-1M`, `X-MBX-ORDER-COUNT-10S`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UsageHeaders {
+    /// The request weight used in the current window.
+    pub used_weight: Option<&'static str>,
+    /// The orders placed in the current window.
+    pub order_count: Option<&'static str>,
+}
+
+/// The rate-limit state of one venue connection, shared by every call:
+/// when requests are held back, and the last usage counters seen (for
+/// `/metrics`).
+#[derive(Debug)]
+pub struct RateLimits {
+    blocked_until_ms: AtomicI64,
+    banned: AtomicBool,
+    used_weight: AtomicU64,
+    order_count: AtomicU64,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            blocked_until_ms: AtomicI64::new(0),
+            banned: AtomicBool::new(false),
+            used_weight: AtomicU64::new(NONE),
+            order_count: AtomicU64::new(NONE),
+        }
+    }
+}
+
+impl RateLimits {
+    /// The last used-weight counter the venue reported, if any.
+    pub fn used_weight(&self) -> Option<u64> {
+        Some(self.used_weight.load(Ordering::Relaxed)).filter(|v| *v != NONE)
+    }
+
+    /// The last order counter the venue reported, if any.
+    pub fn order_count(&self) -> Option<u64> {
+        Some(self.order_count.load(Ordering::Relaxed)).filter(|v| *v != NONE)
+    }
+
+    /// Until when (Unix ms) requests are held back, if they are at `now_ms`.
+    pub fn blocked_until(&self, now_ms: i64) -> Option<i64> {
+        let until = self.blocked_until_ms.load(Ordering::Acquire);
+        (until > now_ms).then_some(until)
+    }
+
+    /// The refusal of a request at `now_ms`, if requests are held back.
+    fn refusal(&self, venue: &'static str, now_ms: i64) -> Option<VenueError> {
+        let until = self.blocked_until(now_ms)?;
+        let what = if self.banned.load(Ordering::Acquire) {
+            "banned until"
+        } else {
+            "backing off until"
+        };
+        Some(VenueError::NotSent {
+            venue,
+            reason: format!("{what} {until} (Unix ms)"),
+        })
+    }
+
+    /// Holds requests back until `until_ms` (never shortens a longer hold).
+    fn block(&self, until_ms: i64, banned: bool) {
+        let previous = self.blocked_until_ms.fetch_max(until_ms, Ordering::AcqRel);
+        if until_ms >= previous {
+            self.banned.store(banned, Ordering::Release);
+        }
+    }
+
+    fn record(&self, headers: &reqwest::header::HeaderMap, names: UsageHeaders) {
+        let read = |name: Option<&str>| {
+            name.and_then(|n| headers.get(n))
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        if let Some(w) = read(names.used_weight) {
+            self.used_weight.store(w, Ordering::Relaxed);
+        }
+        if let Some(c) = read(names.order_count) {
+            self.order_count.store(c, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A venue's answer: its status and body (any status but 418 and 429,
+/// which [`VenueHttp::execute`] turns into errors).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpAnswer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body, as text (invalid UTF-8 replaced).
+    pub body: String,
+}
+
+/// One venue's HTTP client and rate-limit state.
+#[derive(Debug, Clone)]
+pub struct VenueHttp {
+    venue: &'static str,
+    client: reqwest::Client,
+    limits: Arc<RateLimits>,
+    usage: UsageHeaders,
+}
+
+impl VenueHttp {
+    /// A client for `venue` (its name, for errors) with `settings`.
+    pub fn new(
+        venue: &'static str,
+        settings: HttpSettings,
+        usage: UsageHeaders,
+    ) -> Result<VenueHttp, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.connect_timeout.min(settings.timeout))
+            .user_agent(concat!("alertgate/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(VenueHttp {
+            venue,
+            client,
+            limits: Arc::new(RateLimits::default()),
+            usage,
+        })
+    }
+
+    /// The reqwest client, to build requests with.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// The shared rate-limit state.
+    pub fn limits(&self) -> &Arc<RateLimits> {
+        &self.limits
+    }
+
+    /// Sends `request` unless requests are held back, and classifies what
+    /// happened: 429 → [`VenueError::RateLimited`], 418 →
+    /// [`VenueError::Banned`] (both hold later requests back), transport
+    /// failures as the module says; any other status is an answer.
+    pub async fn execute(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<HttpAnswer, VenueError> {
+        if let Some(refusal) = self.limits.refusal(self.venue, now_ms()) {
+            return Err(refusal);
+        }
+        let response = request.send().await.map_err(|e| self.transport(e))?;
+        self.limits.record(response.headers(), self.usage);
+        let status = response.status().as_u16();
+        if status == 429 || status == 418 {
+            return Err(self.limited(status, response.headers()));
+        }
+        let body = response.bytes().await.map_err(|e| self.transport(e))?;
+        Ok(HttpAnswer {
+            status,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
+    }
+
+    /// A 429 or 418: holds requests back and says until when.
+    fn limited(&self, status: u16, headers: &reqwest::header::HeaderMap) -> VenueError {
+        let retry_after_ms = headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .filter(|s| *s >= 0)
+            .map(|s| s.saturating_mul(1000));
+        let now = now_ms();
+        if status == 418 {
+            let until_ms = now.saturating_add(retry_after_ms.unwrap_or(DEFAULT_418_BAN_MS));
+            self.limits.block(until_ms, true);
+            VenueError::Banned {
+                venue: self.venue,
+                until_ms,
+            }
+        } else {
+            let wait = retry_after_ms.unwrap_or(DEFAULT_429_BACKOFF_MS);
+            self.limits.block(now.saturating_add(wait), false);
+            VenueError::RateLimited {
+                venue: self.venue,
+                retry_after_ms: u64::try_from(wait).unwrap_or(0),
+            }
+        }
+    }
+
+    fn transport(&self, error: reqwest::Error) -> VenueError {
+        classify_transport(self.venue, error)
+    }
+}
+
+/// A transport failure as the execution stage must see it: nothing sent
+/// when no connection was opened (or the request could not even be built),
+/// else unknown.
+pub fn classify_transport(venue: &'static str, error: reqwest::Error) -> VenueError {
+    let nothing_sent = error.is_connect() || error.is_builder();
+    let what = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "could not connect"
+    } else if error.is_body() || error.is_decode() {
+        "answer cut off"
+    } else {
+        "transport failure"
+    };
+    let reason = format!("{what}: {}", error_chain(&error.without_url()));
+    if nothing_sent {
+        VenueError::NotSent { venue, reason }
+    } else {
+        VenueError::Unknown { venue, reason }
+    }
+}
+
+/// `error` and its sources, `: `-separated (hyper's and the OS's words,
+/// none of which hold the request).
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// The local clock, Unix ms (0 if it is before 1970).
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_longer_hold_is_never_shortened() {
+        let limits = RateLimits::default();
+        assert_eq!(limits.blocked_until(0), None);
+        limits.block(5_000, true);
+        limits.block(2_000, false);
+        assert_eq!(limits.blocked_until(1_000), Some(5_000));
+        let refusal = limits.refusal("v", 1_000).unwrap();
+        assert!(
+            refusal.to_string().contains("banned until 5000"),
+            "{refusal}"
+        );
+        assert_eq!(limits.blocked_until(5_000), None);
+        assert!(limits.refusal("v", 5_000).is_none());
+    }
+
+    #[test]
+    fn usage_counters_are_read_from_the_named_headers() {
+        let limits = RateLimits::default();
+        assert_eq!((limits.used_weight(), limits.order_count()), (None, None));
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-mbx-used-weight-1m", "42".parse().unwrap());
+        headers.insert("x-mbx-order-count-10s", "junk".parse().unwrap());
+        let names = UsageHeaders {
+            used_weight: Some("X-MBX-USED-WEIGHT-1M"),
+            order_count: Some("X-MBX-ORDER-COUNT-10S"),
+        };
+        limits.record(&headers, names);
+        assert_eq!(
+            (limits.used_weight(), limits.order_count()),
+            (Some(42), None)
+        );
+    }
+}
