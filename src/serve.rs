@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use alertgate_gateway::serve::mock::MockSettings;
 use alertgate_gateway::serve::settings::ServeSection;
 use alertgate_gateway::serve::{self, ServeConfig};
+use alertgate_gateway::venue::settings::Venues;
 use alertgate_simulator::config::{ConfigFileError, Settings};
 
 use crate::error::CliError;
@@ -56,6 +57,7 @@ pub fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigFileError> {
     })?;
     let settings = Settings::from_toml(&text, &origin, |k| std::env::var(k).ok())?;
     let serve = ServeSection::from_toml(&text, &origin)?;
+    let venues = Venues::from_toml(&text, &origin)?;
     Ok(ServeConfig {
         base_dir: args
             .config
@@ -66,5 +68,6 @@ pub fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigFileError> {
         gate: settings.gate,
         strategies: settings.strategies,
         serve,
+        venues,
     })
 }

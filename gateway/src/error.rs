@@ -86,6 +86,22 @@ pub enum Error {
         /// The I/O error.
         source: io::Error,
     },
+    /// A real venue could not be set up (its keys' variables, its client).
+    #[error("{setting}: {message}")]
+    Venue {
+        /// `venue` or `strategies.NAME.venue`.
+        setting: String,
+        /// What went wrong (never a key).
+        message: String,
+    },
+    /// A real venue's order log could not be read back or opened.
+    #[error("order log {}: {source}", .path.display())]
+    OrderLog {
+        /// The log, resolved against the configuration file's directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
     /// The listen address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Listen {
@@ -128,6 +144,8 @@ impl Error {
             Error::Market(_) => "market_data",
             Error::Journal { .. } => "journal",
             Error::Fills { .. } => "fills",
+            Error::Venue { .. } => "venue",
+            Error::OrderLog { .. } => "order_log",
             Error::Listen { .. } => "listen",
             Error::Tls(_) => "tls",
             Error::Runtime(_) => "runtime",

@@ -59,6 +59,7 @@ pub mod replay_store;
 pub mod settings;
 pub mod snapshot;
 pub mod tls;
+pub mod venues;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -83,6 +84,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::clock::wall_clock_ms;
+use crate::venue::settings::Venues;
 use crate::Error;
 use accepted::{AcceptedIndex, Original};
 use alertgate_simulator::config::GateSettings;
@@ -99,6 +101,7 @@ use replay_store::{Claim, Held, ReplayStore, StoreOptions};
 use settings::ServeSection;
 use snapshot::Snapshots;
 use tls::Tls;
+use venues::LiveVenues;
 
 /// A gate whose replay guard has `[replay] capacity` slots on the heap.
 type SharedGate = Mutex<Gate<'static, Box<[Slot]>>>;
@@ -116,6 +119,9 @@ struct Strategy {
     /// Keeps every configured secret (this gate's first) out of the
     /// journal.
     redactor: Redactor,
+    /// Where accepted orders go when the strategy trades on a real venue
+    /// (`None`: the paper exchange).
+    live: Option<mpsc::UnboundedSender<ExecOrder>>,
 }
 
 impl Strategy {
@@ -248,6 +254,8 @@ pub struct ServeConfig {
     pub serve: ServeSection,
     /// The mock exchange's costs and starting cash (`[simulation]`).
     pub mock: MockSettings,
+    /// `[venue]` and `[strategies.NAME.venue]`: where orders are placed.
+    pub venues: Venues,
 }
 
 /// A long-running gateway keeps its secrets out of files (which get
@@ -311,6 +319,7 @@ fn build_strategy(
         store: open_store(settings, name, options)?,
         accepted: Mutex::new(AcceptedIndex::default()),
         redactor,
+        live: None,
     })
 }
 
@@ -381,7 +390,8 @@ fn recover(
     paths: &Paths,
     costs: MockSettings,
     strategies: &BTreeMap<String, Strategy>,
-) -> Result<(MockExchange, Vec<ExecOrder>, Resumed), Error> {
+    live: &LiveVenues,
+) -> Result<(MockExchange, Resume, Resumed), Error> {
     let started = Instant::now();
     let exchange = MockExchange::open_with_journal(&paths.fills, costs, Some(&paths.journal))
         .map_err(|source| Error::Fills {
@@ -419,11 +429,17 @@ fn recover(
         if let Some(s) = strategies.get(&entry.strategy) {
             remember(s, &entry, now);
         }
-        if start >= marks.checkpoint && !exchange.has_submitted(&entry.order.client_order_id) {
+        let id = &entry.order.client_order_id;
+        // A real venue's order: resumed unless its order log knows it
+        // (then its stage reconciles it).
+        let submitted = live
+            .knows(&entry.strategy, id)
+            .unwrap_or_else(|| exchange.has_submitted(id));
+        if start >= marks.checkpoint && !submitted {
             if resume.is_empty() {
                 resumed.checkpoint = start;
             }
-            resume.push(entry.order);
+            resume.push((entry.strategy.clone(), entry.order));
         } else if resume.is_empty() {
             resumed.live.push_back((start, entry.accepted_ms));
         }
@@ -436,14 +452,20 @@ fn recover(
     Ok((exchange, resume, resumed))
 }
 
+/// Accepted orders to resume, with their strategy's name.
+type Resume = Vec<(String, ExecOrder)>;
+
 /// What `serve` checked and built before opening the journal.
 struct Prepared {
     strategies: BTreeMap<String, Strategy>,
     trusted_proxies: Vec<Cidr>,
     market: Option<MarketMarks>,
     exchange: MockExchange,
-    resume: Vec<ExecOrder>,
+    resume: Resume,
     resumed: Resumed,
+    live: LiveVenues,
+    /// Quote currencies, to read the venues' symbols.
+    quotes: Vec<String>,
 }
 
 /// The running gateway's parts: the handlers' state and what runs beside
@@ -460,6 +482,8 @@ struct Started {
     writer: std::thread::JoinHandle<()>,
     /// When execution takes snapshots (`None`: never).
     snapshots: Option<Snapshots>,
+    /// The real venues' execution stages.
+    live_stages: Vec<venues::Stage>,
 }
 
 /// `/readyz`'s parts: the journal, the exchange log, the circuit breaker
@@ -519,10 +543,18 @@ fn start(serve: &ServeSection, journal_path: &Path, p: Prepared) -> Result<Start
             "resuming accepted orders never submitted"
         );
     }
-    for order in p.resume {
+    for (strategy, order) in p.resume {
         metrics.orders.fetch_add(1, Ordering::Relaxed);
-        let _ = orders.send(order);
+        let _ = match p.strategies.get(&strategy).and_then(|s| s.live.as_ref()) {
+            Some(live) => live.send(order),
+            None => orders.send(order),
+        };
     }
+    // With a real venue, the journal is never skipped by a snapshot's
+    // marks: they promise only that the paper exchange has every order
+    // before them, and a real venue's order may not be in its log yet.
+    let live_venues = !p.live.is_empty();
+    let live_stages = p.live.stages(&p.quotes, &breaker, &metrics);
     let exchange_log = Arc::new(Health::default());
     let readiness = readiness(&journal, &exchange_log, &breaker, &p.strategies);
     // The longest any gate remembers an event after accepting it.
@@ -546,7 +578,8 @@ fn start(serve: &ServeSection, journal_path: &Path, p: Prepared) -> Result<Start
         serve.snapshot_every_s,
         checkpointer,
         journal.durable_len(),
-    );
+    )
+    .filter(|_| !live_venues);
     let state = Arc::new(AppState {
         strategies: p.strategies,
         trusted_proxies: p.trusted_proxies,
@@ -570,6 +603,7 @@ fn start(serve: &ServeSection, journal_path: &Path, p: Prepared) -> Result<Start
         exchange_log,
         writer,
         snapshots,
+        live_stages,
     })
 }
 
@@ -591,6 +625,7 @@ fn run(
         exchange_log,
         writer,
         snapshots,
+        live_stages,
     } = started;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -605,6 +640,7 @@ fn run(
             exchange_log,
             snapshots,
         ));
+        let live: Vec<_> = live_stages.into_iter().map(tokio::spawn).collect();
         let cannot_listen = |source| Error::Listen {
             address: listen,
             source,
@@ -627,6 +663,11 @@ fn run(
         // Bounded: a connection still open past the shutdown grace keeps
         // the order channel alive.
         let _ = tokio::time::timeout(Duration::from_secs(30), executor).await;
+        // A real venue's order being resolved may take longer: what is left
+        // unsettled is reconciled at the next start.
+        for stage in live {
+            let _ = tokio::time::timeout(Duration::from_secs(30), stage).await;
+        }
         Ok::<(), Error>(())
     })?;
     let _ = writer.join();
@@ -653,8 +694,12 @@ pub fn serve(config: ServeConfig, listen: Option<SocketAddr>) -> Result<(), Erro
     let market = load_market(serve, base, &settings.gate.quotes)?;
     let listen = listen.unwrap_or(serve.listen);
     let tls = Tls::load(serve, base)?;
-    let strategies = build_strategies(&gates, &StoreOptions::of(serve))?;
-    let (exchange, resume, resumed) = recover(&paths, settings.mock, &strategies)?;
+    let mut strategies = build_strategies(&gates, &StoreOptions::of(serve))?;
+    let live = LiveVenues::open(&settings.venues, gates.keys().map(String::as_str), base)?;
+    for (name, strategy) in strategies.iter_mut() {
+        strategy.live = live.sender(name);
+    }
+    let (exchange, resume, resumed) = recover(&paths, settings.mock, &strategies, &live)?;
     let prepared = Prepared {
         strategies,
         trusted_proxies: serve.trusted_proxies.clone(),
@@ -662,6 +707,8 @@ pub fn serve(config: ServeConfig, listen: Option<SocketAddr>) -> Result<(), Erro
         exchange,
         resume,
         resumed,
+        live,
+        quotes: settings.gate.quotes.clone(),
     };
     let started = start(serve, &paths.journal, prepared)?;
     let header_timeout = Duration::from_millis(serve.header_timeout_ms);
@@ -988,7 +1035,10 @@ async fn decide_request(state: &AppState, mut request: Read<'_>) -> Result<Strin
     let exec = exec_order(strategy, &order, incoming.market_mark);
     let id = exec.client_order_id.clone();
     state.metrics.orders.fetch_add(1, Ordering::Relaxed);
-    let _ = state.orders.send(exec);
+    let _ = match &target.live {
+        Some(live) => live.send(exec),
+        None => state.orders.send(exec),
+    };
     tracing::info!(strategy = %strategy, event = %order.replay_key.as_str(), order_id = %id, "accepted");
     Ok(id)
 }

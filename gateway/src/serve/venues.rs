@@ -1,0 +1,183 @@
+//! The real venues `serve` trades on: one execution stage per `[venue]`
+//! section that is not `paper` (the top level's, shared by every strategy
+//! without its own, and each `[strategies.NAME.venue]`), each with its own
+//! order log and its own order channel.
+//!
+//! Built in two steps, because recovery needs the order logs before the
+//! gateway's metrics and circuit breaker exist: [`LiveVenues::open`]
+//! connects (keys from the environment) and reads the logs;
+//! [`LiveVenues::stages`] turns them into running stages.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::execution::CircuitBreaker;
+use super::journal::ExecOrder;
+use super::live::{self, Live};
+use super::metrics::Metrics;
+use crate::clock::wall_clock_ms;
+use crate::error::Error;
+use crate::venue::binance::{BinanceSettings, BinanceVenue, Credentials, Market};
+use crate::venue::clock::VenueClock;
+use crate::venue::exactly_once::Executor;
+use crate::venue::order_log::OrderLog;
+use crate::venue::settings::{VenueSettings, Venues};
+use crate::venue::VenueKind;
+
+/// A real venue's execution stage, ready to spawn.
+pub type Stage = std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// One real venue, connected, its order log read.
+struct Opened {
+    /// `venue` or `strategies.NAME.venue`.
+    setting: String,
+    settings: VenueSettings,
+    venue: BinanceVenue,
+    log: OrderLog,
+    sender: mpsc::UnboundedSender<ExecOrder>,
+    receiver: mpsc::UnboundedReceiver<ExecOrder>,
+}
+
+/// The real venues of a configuration, before they run.
+pub struct LiveVenues {
+    opened: Vec<Opened>,
+    /// Strategy name (`""`: the top level) → index in `opened`.
+    by_strategy: BTreeMap<String, usize>,
+}
+
+impl LiveVenues {
+    /// Connects every real venue of `venues` that one of `strategies`
+    /// trades on, and reads its order log (resolved against `base`).
+    pub fn open<'a>(
+        venues: &Venues,
+        strategies: impl Iterator<Item = &'a str>,
+        base: &Path,
+    ) -> Result<LiveVenues, Error> {
+        let mut live = LiveVenues {
+            opened: Vec::new(),
+            by_strategy: BTreeMap::new(),
+        };
+        let mut default = None;
+        for name in strategies {
+            let own = venues.strategies.get(name);
+            let settings = own.unwrap_or(&venues.default);
+            if settings.is_paper() {
+                continue;
+            }
+            let index = match (own, default) {
+                (None, Some(i)) => i,
+                _ => {
+                    let setting = match own {
+                        Some(_) => format!("strategies.{name}.venue"),
+                        None => "venue".to_string(),
+                    };
+                    live.opened.push(open_one(&setting, settings, base)?);
+                    let i = live.opened.len() - 1;
+                    if own.is_none() {
+                        default = Some(i);
+                    }
+                    i
+                }
+            };
+            live.by_strategy.insert(name.to_string(), index);
+        }
+        Ok(live)
+    }
+
+    /// Whether no strategy trades on a real venue.
+    pub fn is_empty(&self) -> bool {
+        self.opened.is_empty()
+    }
+
+    /// Where `strategy`'s accepted orders go, if to a real venue.
+    pub fn sender(&self, strategy: &str) -> Option<mpsc::UnboundedSender<ExecOrder>> {
+        let i = *self.by_strategy.get(strategy)?;
+        Some(self.opened[i].sender.clone())
+    }
+
+    /// Whether `strategy` trades on a real venue, and if so whether that
+    /// venue's order log knows `client_order_id` (then it is never resumed
+    /// from the journal: the stage reconciles it).
+    pub fn knows(&self, strategy: &str, client_order_id: &str) -> Option<bool> {
+        let i = *self.by_strategy.get(strategy)?;
+        Some(self.opened[i].log.get(client_order_id).is_some())
+    }
+
+    /// The stages, ready to spawn: each reconciles its log, then places
+    /// the orders its channel brings until every sender is dropped.
+    pub fn stages(
+        self,
+        quotes: &[String],
+        breaker: &Arc<CircuitBreaker>,
+        metrics: &Arc<Metrics>,
+    ) -> Vec<Stage> {
+        self.opened
+            .into_iter()
+            .map(|o| {
+                let clock = Arc::new(VenueClock::default());
+                let executor = Executor::new(
+                    o.venue,
+                    o.log,
+                    clock.clone(),
+                    o.settings.policy,
+                    wall_clock_ms,
+                );
+                tracing::info!(setting = %o.setting, venue = o.settings.kind.name(), testnet = o.settings.testnet, "trading on a real venue");
+                let stage = Live::new(
+                    executor,
+                    clock,
+                    quotes.to_vec(),
+                    breaker.clone(),
+                    metrics.clone(),
+                );
+                drop(o.sender);
+                Box::pin(live::run(o.receiver, stage)) as Stage
+            })
+            .collect()
+    }
+}
+
+/// Connects the venue of `settings` (named `setting` in errors) and opens
+/// its order log.
+fn open_one(setting: &str, settings: &VenueSettings, base: &Path) -> Result<Opened, Error> {
+    let venue_error = |message: String| Error::Venue {
+        setting: setting.to_string(),
+        message,
+    };
+    let market = match settings.kind {
+        VenueKind::BinanceSpot => Market::Spot,
+        VenueKind::BinanceUsdm => Market::UsdM,
+        VenueKind::Paper => return Err(venue_error("paper has no connection".into())),
+    };
+    let (key_env, secret_env) = settings
+        .credentials_env
+        .as_ref()
+        .ok_or_else(|| venue_error("key_env and secret_env are required".into()))?;
+    let credentials =
+        Credentials::from_env(key_env, secret_env).map_err(|e| venue_error(e.to_string()))?;
+    let mut binance = BinanceSettings::new(market, settings.testnet);
+    if let Some(url) = &settings.base_url {
+        binance.base_url = url.trim_end_matches('/').to_string();
+    }
+    binance.recv_window_ms = settings.policy.recv_window_ms;
+    binance.timeout = std::time::Duration::from_millis(settings.request_timeout_ms);
+    let venue = BinanceVenue::new(binance, credentials).map_err(|e| venue_error(e.to_string()))?;
+    let path = base.join(&settings.orders);
+    let log = OrderLog::open(&path).map_err(|source| Error::OrderLog {
+        path: path.clone(),
+        source,
+    })?;
+    let (sender, receiver) = mpsc::unbounded_channel();
+    Ok(Opened {
+        setting: setting.to_string(),
+        settings: settings.clone(),
+        venue,
+        log,
+        sender,
+        receiver,
+    })
+}
