@@ -10,6 +10,7 @@ use alertgate_gateway::serve::mock::MockSettings;
 use alertgate_gateway::serve::settings::ServeSection;
 use alertgate_gateway::serve::{self, ServeConfig};
 use alertgate_gateway::venue::settings::Venues;
+use alertgate_gateway::venue::sizing::Sizings;
 use alertgate_simulator::config::{ConfigFileError, Settings};
 
 use crate::error::CliError;
@@ -58,6 +59,7 @@ pub fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigFileError> {
     let settings = Settings::from_toml(&text, &origin, |k| std::env::var(k).ok())?;
     let serve = ServeSection::from_toml(&text, &origin)?;
     let venues = Venues::from_toml(&text, &origin)?;
+    let sizings = Sizings::from_toml(&text, &origin)?;
     Ok(ServeConfig {
         base_dir: args
             .config
@@ -69,5 +71,6 @@ pub fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigFileError> {
         strategies: settings.strategies,
         serve,
         venues,
+        sizings,
     })
 }

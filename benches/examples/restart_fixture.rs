@@ -83,6 +83,7 @@ fn main() {
             mark_price: None,
             stop_loss: None,
             take_profit: None,
+            target_position: None,
         };
         let body = format!(
             r#"{{"symbol":"{}","side":"{}","order_type":"{}","quantity":"0.1","price":"{}","confidence":"0.9","timestamp":{},"event_id":"{event}"}}"#,

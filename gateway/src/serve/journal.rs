@@ -127,6 +127,11 @@ pub struct ExecOrder {
     /// Take-profit leg of the bracket the order attaches, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub take_profit: Option<Decimal>,
+    /// With `[sizing] mode = "target"`: where the alert says the
+    /// strategy's position now is (signed base units, 0 flat), read from
+    /// its `position_size` / `market_position`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_position: Option<Decimal>,
 }
 
 #[derive(Deserialize)]

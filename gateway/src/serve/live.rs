@@ -27,12 +27,48 @@ use crate::clock::wall_clock_ms;
 use crate::venue::clock::{self, VenueClock, RESYNC_EVERY};
 use crate::venue::exactly_once::{Executor, Outcome};
 use crate::venue::order_log::{Change, State};
+use crate::venue::sizing::{size, SizingError, SizingMode, SizingRequest, SizingSection, Target};
 use crate::venue::{TradingRules, Venue, VenueError, VenueOrder, VenueOrderKind};
 
 /// Orders with a protective bracket are refused on real venues until
 /// venue-side brackets are placed with them: an entry must never go out
 /// without the stop-loss its alert asked for.
 const BRACKETS_UNSUPPORTED: &str = "venue_brackets_unsupported";
+
+/// An accepted order on its way to a real venue, with its strategy's
+/// sizing.
+#[derive(Debug, Clone)]
+pub struct LiveOrder {
+    /// The order as journaled.
+    pub order: ExecOrder,
+    /// Its strategy's `[sizing]`.
+    pub sizing: Arc<SizingSection>,
+}
+
+/// Why an order was not sent: a stable code and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct NotSent {
+    code: String,
+    message: String,
+}
+
+impl From<VenueError> for NotSent {
+    fn from(e: VenueError) -> Self {
+        NotSent {
+            code: e.code().to_string(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<SizingError> for NotSent {
+    fn from(e: SizingError) -> Self {
+        NotSent {
+            code: e.code().to_string(),
+            message: e.to_string(),
+        }
+    }
+}
 
 /// One real venue's execution stage.
 pub struct Live<V> {
@@ -80,12 +116,73 @@ impl<V: Venue> Live<V> {
     }
 
     /// Places one accepted order; refusals are recorded, never raised.
-    pub async fn execute(&mut self, order: &ExecOrder) {
-        let venue_order = match self.rules_of(order) {
-            Ok(v) => v,
-            Err(e) => return self.refuse(order, &e),
+    pub async fn execute(&mut self, live: &LiveOrder) {
+        let order = &live.order;
+        if self.executor.log().get(&order.client_order_id).is_none() {
+            // Sized and checked only when first sent: a known order is
+            // placed (or reconciled) as its log says.
+            let venue_order = match self.prepare(order, &live.sizing).await {
+                Ok(Some(v)) => v,
+                Ok(None) => return self.nothing_to_do(order),
+                Err(e) => return self.refuse(order, &e),
+            };
+            return self.place(order, &venue_order).await;
+        }
+        let known = self.executor.log().get(&order.client_order_id).cloned();
+        if let Some(known) = known {
+            self.place(order, &known.order).await;
+        }
+    }
+
+    /// Sizes `order` (reading the account when the sizing or the venue
+    /// needs it) and applies the symbol's rules: the order to send, or
+    /// `None` when the position is already where the alert wants it.
+    async fn prepare(
+        &self,
+        order: &ExecOrder,
+        sizing: &SizingSection,
+    ) -> Result<Option<VenueOrder>, NotSent> {
+        let kind = self.executor.venue().kind();
+        let needs_account = sizing.mode != SizingMode::Alert || kind.has_positions();
+        let sized = if needs_account {
+            let account = self
+                .executor
+                .venue()
+                .account(self.clock.venue_ms(wall_clock_ms()))
+                .await?;
+            let quote = quote_of(&order.symbol);
+            let request = SizingRequest {
+                side: order.side,
+                quantity: order.quantity,
+                target: order.target_position.map(Target::from_position_size),
+                symbol: &order.symbol,
+                quote,
+                has_positions: kind.has_positions(),
+                account: &account,
+                mark_price: order.mark_price.or(order.price),
+            };
+            Some(size(&request, sizing)?)
+        } else {
+            None
         };
-        match self.executor.place(&venue_order).await {
+        if sized.is_some_and(|s| s.nothing_to_do) {
+            return Ok(None);
+        }
+        let mut sized_order = order.clone();
+        if let Some(s) = sized {
+            sized_order.side = s.side;
+            sized_order.quantity = s.quantity;
+            if s.market_close {
+                sized_order.order_type = OrderType::Market;
+            }
+        }
+        let mut venue_order = self.rules_of(&sized_order)?;
+        venue_order.reduce_only = sized.is_some_and(|s| s.reduce_only);
+        Ok(Some(venue_order))
+    }
+
+    async fn place(&mut self, order: &ExecOrder, venue_order: &VenueOrder) {
+        match self.executor.place(venue_order).await {
             Ok(Outcome::Placed(report)) => {
                 self.breaker.success();
                 let venue = self.executor.venue().kind().name();
@@ -125,16 +222,19 @@ impl<V: Venue> Live<V> {
         venue_order(order, rules, name)
     }
 
-    fn refuse(&mut self, order: &ExecOrder, e: &VenueError) {
-        self.failure(e.code());
-        tracing::warn!(client_order_id = %order.client_order_id, code = e.code(), "not sent: {e}");
-        if self.executor.log().get(&order.client_order_id).is_some() {
-            return;
-        }
+    fn nothing_to_do(&self, order: &ExecOrder) {
+        let venue = self.executor.venue().kind().name();
+        self.metrics.venue_order(venue, "nothing_to_do");
+        tracing::info!(client_order_id = %order.client_order_id, "the position is already where the alert wants it: nothing sent");
+    }
+
+    fn refuse(&mut self, order: &ExecOrder, e: &NotSent) {
+        self.failure(&e.code);
+        tracing::warn!(client_order_id = %order.client_order_id, code = %e.code, "not sent: {}", e.message);
         let change = Change {
             order: Some(unsent(order)),
-            code: Some(e.code().to_string()),
-            reason: Some(e.to_string()),
+            code: Some(e.code.clone()),
+            reason: Some(e.message.clone()),
             ..Change::new(State::Rejected, &order.client_order_id, wall_clock_ms())
         };
         if let Err(e) = self.executor.record(change) {
@@ -155,7 +255,7 @@ impl<V: Venue> Live<V> {
 /// Runs `live` on the orders from `orders` until the channel closes:
 /// reconciles first, then places each order in turn, refreshing the clock
 /// and rules every minute.
-pub async fn run<V: Venue>(mut orders: mpsc::UnboundedReceiver<ExecOrder>, mut live: Live<V>) {
+pub async fn run<V: Venue>(mut orders: mpsc::UnboundedReceiver<LiveOrder>, mut live: Live<V>) {
     if let Err(e) = live.refresh().await {
         tracing::error!(
             code = e.code(),
@@ -242,6 +342,11 @@ pub fn venue_order(
     })
 }
 
+/// The quote asset of `BASE/QUOTE` (the whole name if it has no `/`).
+fn quote_of(symbol: &str) -> &str {
+    symbol.rsplit_once('/').map_or(symbol, |(_, quote)| quote)
+}
+
 /// The order as accepted, unrounded (for the log of an order refused
 /// before sending).
 fn unsent(order: &ExecOrder) -> VenueOrder {
@@ -277,6 +382,7 @@ mod tests {
             mark_price: None,
             stop_loss: None,
             take_profit: None,
+            target_position: None,
         }
     }
 

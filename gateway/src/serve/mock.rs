@@ -1079,6 +1079,7 @@ mod tests {
             mark_price: None,
             stop_loss: None,
             take_profit: None,
+            target_position: None,
         }
     }
 

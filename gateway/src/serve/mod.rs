@@ -85,6 +85,7 @@ use tokio::sync::mpsc;
 
 use crate::clock::wall_clock_ms;
 use crate::venue::settings::Venues;
+use crate::venue::sizing::{SizingMode, Sizings, Target};
 use crate::Error;
 use accepted::{AcceptedIndex, Original};
 use alertgate_simulator::config::GateSettings;
@@ -101,7 +102,7 @@ use replay_store::{Claim, Held, ReplayStore, StoreOptions};
 use settings::ServeSection;
 use snapshot::Snapshots;
 use tls::Tls;
-use venues::LiveVenues;
+use venues::{LiveRoute, LiveVenues};
 
 /// A gate whose replay guard has `[replay] capacity` slots on the heap.
 type SharedGate = Mutex<Gate<'static, Box<[Slot]>>>;
@@ -121,7 +122,7 @@ struct Strategy {
     redactor: Redactor,
     /// Where accepted orders go when the strategy trades on a real venue
     /// (`None`: the paper exchange).
-    live: Option<mpsc::UnboundedSender<ExecOrder>>,
+    live: Option<LiveRoute>,
 }
 
 impl Strategy {
@@ -256,6 +257,9 @@ pub struct ServeConfig {
     pub mock: MockSettings,
     /// `[venue]` and `[strategies.NAME.venue]`: where orders are placed.
     pub venues: Venues,
+    /// `[sizing]` and `[strategies.NAME.sizing]`: how real venues' orders
+    /// are sized.
+    pub sizings: Sizings,
 }
 
 /// A long-running gateway keeps its secrets out of files (which get
@@ -547,7 +551,7 @@ fn start(serve: &ServeSection, journal_path: &Path, p: Prepared) -> Result<Start
         metrics.orders.fetch_add(1, Ordering::Relaxed);
         let _ = match p.strategies.get(&strategy).and_then(|s| s.live.as_ref()) {
             Some(live) => live.send(order),
-            None => orders.send(order),
+            None => orders.send(order).map_err(|_| ()),
         };
     }
     // With a real venue, the journal is never skipped by a snapshot's
@@ -695,7 +699,12 @@ pub fn serve(config: ServeConfig, listen: Option<SocketAddr>) -> Result<(), Erro
     let listen = listen.unwrap_or(serve.listen);
     let tls = Tls::load(serve, base)?;
     let mut strategies = build_strategies(&gates, &StoreOptions::of(serve))?;
-    let live = LiveVenues::open(&settings.venues, gates.keys().map(String::as_str), base)?;
+    let live = LiveVenues::open(
+        &settings.venues,
+        &settings.sizings,
+        gates.keys().map(String::as_str),
+        base,
+    )?;
     for (name, strategy) in strategies.iter_mut() {
         strategy.live = live.sender(name);
     }
@@ -1002,6 +1011,11 @@ async fn decide_request(state: &AppState, mut request: Read<'_>) -> Result<Strin
         body: bytes,
         source,
         market_mark: lookup.and_then(|l| l.mark.ok()),
+        target_position: target
+            .live
+            .as_ref()
+            .filter(|l| l.sizing.mode == SizingMode::Target)
+            .and_then(|_| target_position(bytes)),
         redactor: &target.redactor,
     };
     let decided = decide(state, target, &incoming);
@@ -1032,12 +1046,17 @@ async fn decide_request(state: &AppState, mut request: Read<'_>) -> Result<Strin
         // The message never holds a secret: the gate does not echo them.
         tracing::info!(strategy = %strategy, %source, code = r.code(), "rejected");
     })?;
-    let exec = exec_order(strategy, &order, incoming.market_mark);
+    let exec = exec_order(
+        strategy,
+        &order,
+        incoming.market_mark,
+        incoming.target_position,
+    );
     let id = exec.client_order_id.clone();
     state.metrics.orders.fetch_add(1, Ordering::Relaxed);
     let _ = match &target.live {
         Some(live) => live.send(exec),
-        None => state.orders.send(exec),
+        None => state.orders.send(exec).map_err(|_| ()),
     };
     tracing::info!(strategy = %strategy, event = %order.replay_key.as_str(), order_id = %id, "accepted");
     Ok(id)
@@ -1088,6 +1107,8 @@ struct Incoming<'r> {
     source: IpAddr,
     /// The `[serve] market` mark at the alert's time, if any.
     market_mark: Option<Decimal>,
+    /// The alert's target position, for a strategy sized by `target`.
+    target_position: Option<Decimal>,
     /// What keeps secrets out of the journal line.
     redactor: &'r Redactor,
 }
@@ -1106,7 +1127,7 @@ impl Incoming<'_> {
                 "replay_key": order.replay_key.as_str(),
                 "accepted_ms": order.accepted_ms,
                 "timestamp_ms": order.timestamp_ms,
-                "order": exec_order(strategy, order, self.market_mark),
+                "order": exec_order(strategy, order, self.market_mark, self.target_position),
             }),
             Err(r) => json!({
                 "strategy": strategy,
@@ -1342,7 +1363,12 @@ fn count_fallback(state: &AppState, strategy: &str, lookup: Option<Lookup>) {
 
 /// The order as execution takes it, with `market_mark` (from `[serve]
 /// market`), the price the exchange observes with it.
-fn exec_order(strategy: &str, order: &Order, market_mark: Option<Decimal>) -> ExecOrder {
+fn exec_order(
+    strategy: &str,
+    order: &Order,
+    market_mark: Option<Decimal>,
+    target_position: Option<Decimal>,
+) -> ExecOrder {
     ExecOrder {
         client_order_id: execution::client_order_id(strategy, order.replay_key.as_str()),
         event_id: order.replay_key.as_str().to_string(),
@@ -1355,12 +1381,49 @@ fn exec_order(strategy: &str, order: &Order, market_mark: Option<Decimal>) -> Ex
         mark_price: market_mark,
         stop_loss: order.stop_loss,
         take_profit: order.take_profit,
+        target_position,
     }
+}
+
+/// The position an alert says its strategy now holds (`[sizing] mode =
+/// "target"`): its `position_size` (signed), or `market_position` (`long`,
+/// `short`, `flat`) with `position_size` unsigned. `None` when it says
+/// nothing readable (execution then refuses the order, `sizing_no_target`).
+fn target_position(body: &[u8]) -> Option<Decimal> {
+    let alert: Value = serde_json::from_slice(body).ok()?;
+    let decimal = |v: &Value| match v {
+        Value::String(s) => Decimal::parse(s),
+        Value::Number(n) => Decimal::parse(&n.to_string()),
+        _ => None,
+    };
+    let size = alert.get("position_size").and_then(decimal);
+    let target = match alert.get("market_position").and_then(Value::as_str) {
+        Some(side) => Target::from_market_position(side, size.unwrap_or(Decimal::ZERO)).ok()?,
+        None => Target::from_position_size(size?),
+    };
+    Some(target.signed())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_target_position_is_read_signed_or_with_its_side() {
+        let t = |body: &str| target_position(body.as_bytes()).map(|d| d.to_string());
+        assert_eq!(t(r#"{"position_size":"-0.5"}"#).as_deref(), Some("-0.5"));
+        assert_eq!(t(r#"{"position_size":2}"#).as_deref(), Some("2"));
+        assert_eq!(
+            t(r#"{"market_position":"short","position_size":"0.5"}"#).as_deref(),
+            Some("-0.5")
+        );
+        assert_eq!(t(r#"{"market_position":"flat"}"#).as_deref(), Some("0"));
+        assert_eq!(
+            t(r#"{"market_position":"sideways","position_size":"1"}"#),
+            None
+        );
+        assert_eq!(t(r#"{"qty":"1"}"#), None);
+    }
 
     #[test]
     fn a_journal_line_is_an_alert_stream_record() {
@@ -1375,6 +1438,7 @@ mod tests {
             body: b"{\"a\":1}",
             source: ip,
             market_mark: None,
+            target_position: None,
             redactor: &redactor,
         };
         let line = String::from_utf8(incoming.journal_line(&rejected)).unwrap();

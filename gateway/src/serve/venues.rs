@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use super::execution::CircuitBreaker;
 use super::journal::ExecOrder;
-use super::live::{self, Live};
+use super::live::{self, Live, LiveOrder};
 use super::metrics::Metrics;
 use crate::clock::wall_clock_ms;
 use crate::error::Error;
@@ -26,7 +26,29 @@ use crate::venue::clock::VenueClock;
 use crate::venue::exactly_once::Executor;
 use crate::venue::order_log::OrderLog;
 use crate::venue::settings::{VenueSettings, Venues};
+use crate::venue::sizing::{SizingSection, Sizings};
 use crate::venue::VenueKind;
+
+/// Where a strategy trading on a real venue sends its accepted orders:
+/// its venue's stage, with the strategy's sizing.
+#[derive(Debug, Clone)]
+pub struct LiveRoute {
+    sender: mpsc::UnboundedSender<LiveOrder>,
+    /// The strategy's `[sizing]`.
+    pub sizing: Arc<SizingSection>,
+}
+
+impl LiveRoute {
+    /// Hands `order` to the venue's stage (`Err`: the stage has stopped).
+    pub fn send(&self, order: ExecOrder) -> Result<(), ()> {
+        self.sender
+            .send(LiveOrder {
+                order,
+                sizing: self.sizing.clone(),
+            })
+            .map_err(|_| ())
+    }
+}
 
 /// A real venue's execution stage, ready to spawn.
 pub type Stage = std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
@@ -38,15 +60,16 @@ struct Opened {
     settings: VenueSettings,
     venue: BinanceVenue,
     log: OrderLog,
-    sender: mpsc::UnboundedSender<ExecOrder>,
-    receiver: mpsc::UnboundedReceiver<ExecOrder>,
+    sender: mpsc::UnboundedSender<LiveOrder>,
+    receiver: mpsc::UnboundedReceiver<LiveOrder>,
 }
 
 /// The real venues of a configuration, before they run.
 pub struct LiveVenues {
     opened: Vec<Opened>,
-    /// Strategy name (`""`: the top level) → index in `opened`.
-    by_strategy: BTreeMap<String, usize>,
+    /// Strategy name (`""`: the top level) → index in `opened`, and its
+    /// sizing.
+    by_strategy: BTreeMap<String, (usize, Arc<SizingSection>)>,
 }
 
 impl LiveVenues {
@@ -54,6 +77,7 @@ impl LiveVenues {
     /// trades on, and reads its order log (resolved against `base`).
     pub fn open<'a>(
         venues: &Venues,
+        sizings: &Sizings,
         strategies: impl Iterator<Item = &'a str>,
         base: &Path,
     ) -> Result<LiveVenues, Error> {
@@ -83,7 +107,8 @@ impl LiveVenues {
                     i
                 }
             };
-            live.by_strategy.insert(name.to_string(), index);
+            let sizing = Arc::new(sizings.of(name).clone());
+            live.by_strategy.insert(name.to_string(), (index, sizing));
         }
         Ok(live)
     }
@@ -94,17 +119,20 @@ impl LiveVenues {
     }
 
     /// Where `strategy`'s accepted orders go, if to a real venue.
-    pub fn sender(&self, strategy: &str) -> Option<mpsc::UnboundedSender<ExecOrder>> {
-        let i = *self.by_strategy.get(strategy)?;
-        Some(self.opened[i].sender.clone())
+    pub fn sender(&self, strategy: &str) -> Option<LiveRoute> {
+        let (i, sizing) = self.by_strategy.get(strategy)?;
+        Some(LiveRoute {
+            sender: self.opened[*i].sender.clone(),
+            sizing: sizing.clone(),
+        })
     }
 
     /// Whether `strategy` trades on a real venue, and if so whether that
     /// venue's order log knows `client_order_id` (then it is never resumed
     /// from the journal: the stage reconciles it).
     pub fn knows(&self, strategy: &str, client_order_id: &str) -> Option<bool> {
-        let i = *self.by_strategy.get(strategy)?;
-        Some(self.opened[i].log.get(client_order_id).is_some())
+        let (i, _) = self.by_strategy.get(strategy)?;
+        Some(self.opened[*i].log.get(client_order_id).is_some())
     }
 
     /// The stages, ready to spawn: each reconciles its log, then places

@@ -101,6 +101,52 @@ pub struct SizingSection {
     pub equity_pct: Option<Decimal>,
 }
 
+/// The file's `[sizing]` and each `[strategies.NAME.sizing]` (a section
+/// given replaces the top level's whole).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sizings {
+    /// `[sizing]`.
+    pub default: SizingSection,
+    /// Strategies with their own.
+    pub strategies: BTreeMap<String, SizingSection>,
+}
+
+impl Sizings {
+    /// The sizing sections of the configuration file `text` (from
+    /// `origin`), each validated.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Sizings, ConfigFileError> {
+        #[derive(Deserialize)]
+        struct Strategy {
+            sizing: Option<SizingSection>,
+        }
+        #[derive(Deserialize)]
+        struct File {
+            #[serde(default)]
+            strategies: BTreeMap<String, toml::Table>,
+        }
+        let parse = |e: toml::de::Error| ConfigFileError::parse(origin, text, &e);
+        let default = SizingSection::from_toml(text, origin)?;
+        let file: File = toml::from_str(text).map_err(parse)?;
+        let mut strategies = BTreeMap::new();
+        for (name, table) in file.strategies {
+            let strategy: Strategy = toml::Value::Table(table).try_into().map_err(parse)?;
+            if let Some(section) = strategy.sizing {
+                section.validate()?;
+                strategies.insert(name, section);
+            }
+        }
+        Ok(Sizings {
+            default,
+            strategies,
+        })
+    }
+
+    /// The sizing of `strategy` (`""`: the top level).
+    pub fn of(&self, strategy: &str) -> &SizingSection {
+        self.strategies.get(strategy).unwrap_or(&self.default)
+    }
+}
+
 impl SizingSection {
     /// `[sizing]` of the configuration file `text` (from `origin`, named in
     /// errors), validated; the default when the file has none.
