@@ -551,7 +551,7 @@ fn start(serve: &ServeSection, journal_path: &Path, p: Prepared) -> Result<Start
         metrics.orders.fetch_add(1, Ordering::Relaxed);
         let _ = match p.strategies.get(&strategy).and_then(|s| s.live.as_ref()) {
             Some(live) => live.send(order),
-            None => orders.send(order).map_err(|_| ()),
+            None => orders.send(order).is_ok(),
         };
     }
     // With a real venue, the journal is never skipped by a snapshot's
@@ -1056,7 +1056,7 @@ async fn decide_request(state: &AppState, mut request: Read<'_>) -> Result<Strin
     state.metrics.orders.fetch_add(1, Ordering::Relaxed);
     let _ = match &target.live {
         Some(live) => live.send(exec),
-        None => state.orders.send(exec).map_err(|_| ()),
+        None => state.orders.send(exec).is_ok(),
     };
     tracing::info!(strategy = %strategy, event = %order.replay_key.as_str(), order_id = %id, "accepted");
     Ok(id)

@@ -39,14 +39,15 @@ pub struct LiveRoute {
 }
 
 impl LiveRoute {
-    /// Hands `order` to the venue's stage (`Err`: the stage has stopped).
-    pub fn send(&self, order: ExecOrder) -> Result<(), ()> {
+    /// Hands `order` to the venue's stage (`false`: the stage has
+    /// stopped; a restart resumes the order from the journal).
+    pub fn send(&self, order: ExecOrder) -> bool {
         self.sender
             .send(LiveOrder {
                 order,
                 sizing: self.sizing.clone(),
             })
-            .map_err(|_| ())
+            .is_ok()
     }
 }
 
