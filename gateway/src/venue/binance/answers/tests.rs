@@ -23,7 +23,9 @@ fn answer(status: u16, body: &str) -> HttpAnswer {
 /// The classification of `status` + `{"code":code,"msg":msg}` for an order.
 fn classify(status: u16, code: i64, msg: &str) -> VenueError {
     let body = serde_json::json!({ "code": code, "msg": msg }).to_string();
-    call(Effect::Changes).check(&answer(status, &body)).unwrap_err()
+    call(Effect::Changes)
+        .check(&answer(status, &body))
+        .unwrap_err()
 }
 
 fn rejected_code(status: u16, code: i64, msg: &str) -> &'static str {
@@ -98,13 +100,25 @@ fn unknown_orders_are_not_found() {
 #[test]
 fn execution_status_unknown_whatever_the_status() {
     for status in [200, 400, 408, 500, 503] {
-        let e = classify(status, -1007, "Timeout waiting for response from backend server.");
+        let e = classify(
+            status,
+            -1007,
+            "Timeout waiting for response from backend server.",
+        );
         assert!(matches!(e, VenueError::Unknown { .. }), "{status}: {e:?}");
     }
-    assert!(matches!(classify(400, -1006, "x"), VenueError::Unknown { .. }));
+    assert!(matches!(
+        classify(400, -1006, "x"),
+        VenueError::Unknown { .. }
+    ));
     // A 5xx is unknown even with a rejection code or no body at all.
-    assert!(matches!(classify(502, -2010, "x"), VenueError::Unknown { .. }));
-    let e = call(Effect::ReadOnly).check(&answer(503, "<html>busy</html>")).unwrap_err();
+    assert!(matches!(
+        classify(502, -2010, "x"),
+        VenueError::Unknown { .. }
+    ));
+    let e = call(Effect::ReadOnly)
+        .check(&answer(503, "<html>busy</html>"))
+        .unwrap_err();
     assert!(matches!(e, VenueError::Unknown { .. }), "{e:?}");
     let e = call(Effect::Changes).check(&answer(302, "")).unwrap_err();
     assert!(matches!(e, VenueError::Unknown { .. }), "{e:?}");
@@ -112,16 +126,28 @@ fn execution_status_unknown_whatever_the_status() {
 
 #[test]
 fn a_4xx_without_an_error_body_is_a_rejection() {
-    let e = call(Effect::Changes).check(&answer(403, "<html>WAF</html>")).unwrap_err();
+    let e = call(Effect::Changes)
+        .check(&answer(403, "<html>WAF</html>"))
+        .unwrap_err();
     assert!(
-        matches!(e, VenueError::Rejected { code: "venue_error", venue_code: 0, .. }),
+        matches!(
+            e,
+            VenueError::Rejected {
+                code: "venue_error",
+                venue_code: 0,
+                ..
+            }
+        ),
         "{e:?}"
     );
 }
 
 #[test]
 fn a_2xx_is_ok_unless_it_carries_a_negative_code() {
-    assert_eq!(call(Effect::Changes).check(&answer(200, "{\"a\":1}")), Ok("{\"a\":1}"));
+    assert_eq!(
+        call(Effect::Changes).check(&answer(200, "{\"a\":1}")),
+        Ok("{\"a\":1}")
+    );
     // `POST /fapi/v1/marginType` answers so on success.
     let ok = r#"{"code":200,"msg":"success"}"#;
     assert_eq!(call(Effect::Changes).check(&answer(200, ok)), Ok(ok));
@@ -133,10 +159,21 @@ fn a_2xx_is_ok_unless_it_carries_a_negative_code() {
 
 #[test]
 fn an_unreadable_2xx_is_unknown_only_if_it_may_have_changed_something() {
-    let e = call(Effect::Changes).parse::<SpotOrder>("{\"orderId\":").unwrap_err();
+    let e = call(Effect::Changes)
+        .parse::<SpotOrder>("{\"orderId\":")
+        .unwrap_err();
     assert!(matches!(e, VenueError::Unknown { .. }), "{e:?}");
     let e = call(Effect::ReadOnly).parse::<SpotOrder>("[]").unwrap_err();
-    assert!(matches!(e, VenueError::Malformed { endpoint: "order", .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            VenueError::Malformed {
+                endpoint: "order",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     // A number where a decimal string is documented, an absurd decimal.
     let e = call(Effect::ReadOnly)
         .parse::<ServerTime>(r#"{"serverTime":"soon"}"#)
@@ -187,7 +224,10 @@ fn spot_order_answers_are_read() {
         "type":"LIMIT","side":"BUY","selfTradePreventionMode":"NONE"}"#;
     let r = c.parse::<SpotOrder>(cancel).unwrap().report(&c).unwrap();
     assert_eq!(r.client_order_id, "myOrder1");
-    assert_eq!((r.status, r.updated_ms), (OrderStatus::Canceled, 1_684_804_350_068));
+    assert_eq!(
+        (r.status, r.updated_ms),
+        (OrderStatus::Canceled, 1_684_804_350_068)
+    );
     // An undocumented status is an unknown outcome for an order call.
     let odd = SPOT_FULL.replace("\"FILLED\"", "\"HALF_DONE\"");
     let e = c.parse::<SpotOrder>(&odd).unwrap().report(&c).unwrap_err();
@@ -206,7 +246,11 @@ const FUTURES_ORDER: &str = r#"{"clientOrderId":"testOrder","cumQty":"0","cumQuo
 #[test]
 fn futures_order_answers_are_read() {
     let c = call(Effect::Changes);
-    let r = c.parse::<FuturesOrder>(FUTURES_ORDER).unwrap().report(&c).unwrap();
+    let r = c
+        .parse::<FuturesOrder>(FUTURES_ORDER)
+        .unwrap()
+        .report(&c)
+        .unwrap();
     assert_eq!(r.venue_order_id, "22542179");
     assert_eq!((r.status, r.average_price), (OrderStatus::New, None));
     assert_eq!(r.updated_ms, 1_566_818_724_722);
@@ -214,8 +258,15 @@ fn futures_order_answers_are_read() {
         .replace("\"executedQty\":\"0\"", "\"executedQty\":\"10\"")
         .replace("\"avgPrice\":\"0.00000\"", "\"avgPrice\":\"9000.5\"")
         .replace("\"NEW\"", "\"FILLED\"");
-    let r = c.parse::<FuturesOrder>(&filled).unwrap().report(&c).unwrap();
-    assert_eq!((r.status, r.average_price), (OrderStatus::Filled, Some(d("9000.5"))));
+    let r = c
+        .parse::<FuturesOrder>(&filled)
+        .unwrap()
+        .report(&c)
+        .unwrap();
+    assert_eq!(
+        (r.status, r.average_price),
+        (OrderStatus::Filled, Some(d("9000.5")))
+    );
 }
 
 #[test]
@@ -229,7 +280,10 @@ fn algo_order_answers_are_read() {
     let r = c.parse::<AlgoOrder>(body).unwrap().report(&c).unwrap();
     assert_eq!(r.venue_order_id, "algo-2146760");
     assert_eq!(r.client_order_id, "6B2I9XVcJpCjqPAJ4YoFX7");
-    assert_eq!((r.status, r.executed_quantity), (OrderStatus::New, Decimal::ZERO));
+    assert_eq!(
+        (r.status, r.executed_quantity),
+        (OrderStatus::New, Decimal::ZERO)
+    );
     let odd = body.replace("\"NEW\"", "\"LIMBO\"");
     assert!(c.parse::<AlgoOrder>(&odd).unwrap().report(&c).is_err());
 }
@@ -240,7 +294,10 @@ fn accounts_are_read() {
         "balances":[{"asset":"BTC","free":"4723846.89208129","locked":"0.00000000"},
                     {"asset":"LTC","free":"0.00000000","locked":"0.00000000"}],
         "permissions":["SPOT"],"uid":354937868}"#;
-    let a = call(Effect::ReadOnly).parse::<SpotAccount>(spot).unwrap().account();
+    let a = call(Effect::ReadOnly)
+        .parse::<SpotAccount>(spot)
+        .unwrap()
+        .account();
     assert_eq!(a.balances.len(), 1);
     assert_eq!(a.free("BTC"), d("4723846.89208129"));
     assert_eq!(a.equity, None);
@@ -285,7 +342,10 @@ fn exact_sums_and_truncated_quotients() {
 #[test]
 fn statuses_map_onto_the_venue_layers() {
     assert_eq!(order_status("EXPIRED_IN_MATCH"), Some(OrderStatus::Expired));
-    assert_eq!(order_status("PARTIALLY_FILLED"), Some(OrderStatus::PartiallyFilled));
+    assert_eq!(
+        order_status("PARTIALLY_FILLED"),
+        Some(OrderStatus::PartiallyFilled)
+    );
     assert_eq!(order_status("PENDING_NEW"), Some(OrderStatus::New));
     assert_eq!(order_status("filled"), None);
 }
