@@ -44,7 +44,11 @@ fn rejected_code(status: u16, code: i64, msg: &str) -> &'static str {
 
 #[test]
 fn every_rejection_row_of_the_table() {
-    let rows: [(i64, &str, &str); 24] = [
+    let rows: [(i64, &str, &str); 28] = [
+        (-2021, "Order would immediately trigger.", "venue_would_trigger_immediately"),
+        (-4142, "REJECT: take profit or stop order will be triggered immediately", "venue_would_trigger_immediately"),
+        (-4118, "ReduceOnly Order Failed.", "venue_reduce_only_rejected"),
+        (-4015, "Client order id is not valid.", "venue_invalid_order"),
         (-1013, "Filter failure: LOT_SIZE", "venue_filter_failure"),
         (-1111, "Precision is over the maximum defined for this asset.", "venue_filter_failure"),
         (-4003, "Quantity less than or equal to zero.", "venue_filter_failure"),
@@ -284,6 +288,21 @@ fn algo_order_answers_are_read() {
         (r.status, r.executed_quantity),
         (OrderStatus::New, Decimal::ZERO)
     );
+    let done = body
+        .replace("\"NEW\"", "\"FINISHED\"")
+        .replace("\"price\":\"0.000\"", "\"actualPrice\":\"751.5\"");
+    let r = c.parse::<AlgoOrder>(&done).unwrap().report(&c).unwrap();
+    assert_eq!(
+        (r.status, r.executed_quantity, r.average_price),
+        (OrderStatus::Filled, d("0.01"), Some(d("751.5")))
+    );
+    let triggered = body.replace("\"NEW\"", "\"TRIGGERED\"");
+    let r = c
+        .parse::<AlgoOrder>(&triggered)
+        .unwrap()
+        .report(&c)
+        .unwrap();
+    assert_eq!((r.status, r.average_price), (OrderStatus::New, None));
     let odd = body.replace("\"NEW\"", "\"LIMBO\"");
     assert!(c.parse::<AlgoOrder>(&odd).unwrap().report(&c).is_err());
 }

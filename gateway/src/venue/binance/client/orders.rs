@@ -126,7 +126,8 @@ impl BinanceVenue {
         match self.send(&request, timestamp_ms).await {
             Ok(body) => self.report(&body, &call, false),
             Err(VenueError::NotFound { .. }) if self.settings.market == Market::UsdM => {
-                let params = vec![("symbol", venue_symbol), ("clientAlgoId", id.to_string())];
+                // Documented parameters: algoId or clientAlgoId, no symbol.
+                let params = vec![("clientAlgoId", id.to_string())];
                 let call = self.call("algoOrder", effect, Some(id));
                 let request = self.signed(method, "algoOrder", params, call);
                 let body = self.send(&request, timestamp_ms).await?;

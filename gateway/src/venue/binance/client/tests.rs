@@ -320,7 +320,7 @@ async fn queries_and_cancels_go_by_client_id() {
     assert!(
         seen[2]
             .uri
-            .starts_with("/fapi/v1/algoOrder?symbol=BTCUSDT&clientAlgoId=ag42&"),
+            .starts_with("/fapi/v1/algoOrder?clientAlgoId=ag42&recvWindow=5000&"),
         "{}",
         seen[2].uri
     );
