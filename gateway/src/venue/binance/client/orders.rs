@@ -283,7 +283,14 @@ impl Venue for BinanceVenue {
         &self,
         quotes: &[&str],
     ) -> Result<Vec<(String, TradingRules)>, VenueError> {
-        let info: ExchangeInfo = self.get(self.public("exchangeInfo", Vec::new()), 0).await?;
+        // Spot lists thousands of symbols: ask for the trading ones only
+        // (a documented filter; USDⓈ-M has none, the status is checked
+        // again for both).
+        let params = match self.settings.market {
+            Market::Spot => vec![("symbolStatus", "TRADING".to_string())],
+            Market::UsdM => Vec::new(),
+        };
+        let info: ExchangeInfo = self.get(self.public("exchangeInfo", params), 0).await?;
         Ok(self.rules_of(info, quotes))
     }
 

@@ -449,6 +449,27 @@ async fn exchange_info_is_keyed_by_base_and_quote() {
     assert_eq!(names, ["BTC/USDT", "XRP/USDC"]);
     assert_eq!(rules[0].1.step, d("0.001"));
     assert_eq!(v.gate_symbol("BTCUSDT"), "BTC/USDT");
+    let (url, log) = canned(200, &[], r#"{"symbols":[]}"#).await;
+    assert!(venue(Market::Spot, &url)
+        .trading_rules(&[])
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        log.lock().unwrap()[0].uri,
+        "/api/v3/exchangeInfo?symbolStatus=TRADING"
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed_and_leaves_the_outcome_unknown() {
+    let (url, log) = canned(302, &[("Location", "/elsewhere")], "").await;
+    let e = venue(Market::Spot, &url)
+        .submit(&order(VenueOrderKind::Market, false), 1)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, VenueError::Unknown { .. }), "{e:?}");
+    assert_eq!(log.lock().unwrap().len(), 1);
 }
 
 #[tokio::test]
