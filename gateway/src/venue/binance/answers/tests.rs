@@ -44,7 +44,15 @@ fn rejected_code(status: u16, code: i64, msg: &str) -> &'static str {
 
 #[test]
 fn every_rejection_row_of_the_table() {
-    let rows: [(i64, &str, &str); 28] = [
+    let rows: [(i64, &str, &str); 36] = [
+        (-4002, "Price greater than max price.", "venue_filter_failure"),
+        (-4016, "Price is higher than mark price multiplier cap.", "venue_filter_failure"),
+        (-4024, "Price is lower than mark price multiplier floor.", "venue_filter_failure"),
+        (-4131, "The counterparty's best price does not meet the PERCENT_PRICE filter limit", "venue_filter_failure"),
+        (-4183, "Price is higher than stop price multiplier cap.", "venue_filter_failure"),
+        (-4184, "Price is lower than stop price multiplier floor.", "venue_filter_failure"),
+        (-1003, "Too many requests queued.", "venue_rate_limited"),
+        (-1015, "Too many new orders.", "venue_rate_limited"),
         (-2021, "Order would immediately trigger.", "venue_would_trigger_immediately"),
         (-4142, "REJECT: take profit or stop order will be triggered immediately", "venue_would_trigger_immediately"),
         (-4118, "ReduceOnly Order Failed.", "venue_reduce_only_rejected"),
