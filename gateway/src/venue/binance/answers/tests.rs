@@ -124,9 +124,13 @@ fn execution_status_unknown_whatever_the_status() {
         VenueError::Unknown { .. }
     ));
     // A 5xx is unknown even with a rejection code or no body at all.
+    for status in [500, 502, 599] {
+        let e = classify(status, -2010, "x");
+        assert!(matches!(e, VenueError::Unknown { .. }), "{status}: {e:?}");
+    }
     assert!(matches!(
-        classify(502, -2010, "x"),
-        VenueError::Unknown { .. }
+        classify(499, -2010, "x"),
+        VenueError::Rejected { .. }
     ));
     let e = call(Effect::ReadOnly)
         .check(&answer(503, "<html>busy</html>"))
