@@ -166,6 +166,9 @@ impl VenueHttp {
             .timeout(settings.timeout)
             .connect_timeout(settings.connect_timeout.min(settings.timeout))
             .user_agent(concat!("alertgate/", env!("CARGO_PKG_VERSION")))
+            // A redirected order POST could be replayed elsewhere (or turned
+            // into a GET): a 3xx is returned as is, and read as unknown.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(VenueHttp {
             venue,

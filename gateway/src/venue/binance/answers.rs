@@ -13,7 +13,9 @@
 //! | code -1006 or -1007, any status                     | `Unknown` ("execution status unknown")          |
 //! | 5xx (Binance: "execution status is UNKNOWN")        | `Unknown`                                       |
 //! | 429 / 418 (in [`crate::venue::http`])               | `RateLimited` / `Banned`, later calls held back |
-//! | -1013, -1111, -4003..-4005, -4013, -4014, -4023, -4024, -4131, -4164 | `Rejected venue_filter_failure` |
+//! | -1013, -1111, -4002..-4005, -4013, -4014, -4016, -4023, -4024, -4131, -4164, -4183, -4184 | `Rejected venue_filter_failure` |
+//! | -2021, -4142 (a stop that would trigger at once)    | `Rejected venue_would_trigger_immediately`      |
+//! | -4015 (client order id not valid)                   | `Rejected venue_invalid_order`                  |
 //! | -2010 "Duplicate order sent.", -4116                | `Duplicate` (`venue_duplicate_order`)           |
 //! | -2010 "…insufficient balance…"                      | `Rejected venue_insufficient_balance`           |
 //! | -2010 otherwise                                     | `Rejected venue_order_rejected`                 |
@@ -23,11 +25,11 @@
 //! | -2013; -2011 "Unknown order sent."                  | `NotFound`                                      |
 //! | -2011 otherwise                                     | `Rejected venue_cancel_rejected`                |
 //! | -2018, -2019                                        | `Rejected venue_insufficient_margin`            |
-//! | -2022                                               | `Rejected venue_reduce_only_rejected`           |
+//! | -2022, -4118                                        | `Rejected venue_reduce_only_rejected`           |
 //! | -1121                                               | `Rejected venue_unknown_symbol`                 |
 //! | -1003, -1015 (outside a 429)                        | `Rejected venue_rate_limited`                   |
 //! | -4061                                               | `Rejected venue_position_side_mismatch`         |
-//! | -4120 (conditional order on the old endpoint)       | `Rejected venue_order_type_unsupported`         |
+//! | -4120 (conditional order on the old endpoint; from the 2025 algo-order migration notice, not in the error list) | `Rejected venue_order_type_unsupported` |
 //! | any other code, 4xx                                 | `Rejected venue_error`                          |
 //! | 4xx without a `{"code","msg"}` body (e.g. a WAF 403) | `Rejected venue_error`, venue code 0           |
 //! | 1xx / 3xx                                           | `Unknown`                                       |
@@ -119,13 +121,15 @@ impl Call<'_> {
             -2010 if msg.contains("insufficient balance") => "venue_insufficient_balance",
             -2010 => "venue_order_rejected",
             -2011 => "venue_cancel_rejected",
-            -1013 | -1111 | -4003 | -4004 | -4005 | -4013 | -4014 | -4023 | -4024 | -4131
-            | -4164 => "venue_filter_failure",
+            -1013 | -1111 | -4002 | -4003 | -4004 | -4005 | -4013 | -4014 | -4016 | -4023
+            | -4024 | -4131 | -4164 | -4183 | -4184 => "venue_filter_failure",
+            -2021 | -4142 => "venue_would_trigger_immediately",
+            -4015 => "venue_invalid_order",
             -1021 => "venue_timestamp_outside_window",
             -1022 => "venue_bad_signature",
             -1002 | -2014 | -2015 => "venue_bad_api_key",
             -2018 | -2019 => "venue_insufficient_margin",
-            -2022 => "venue_reduce_only_rejected",
+            -2022 | -4118 => "venue_reduce_only_rejected",
             -1121 => "venue_unknown_symbol",
             -1003 | -1015 => "venue_rate_limited",
             -4061 => "venue_position_side_mismatch",
@@ -266,7 +270,8 @@ impl FuturesOrder {
     }
 }
 
-/// A USDⓈ-M conditional order (`/fapi/v1/algoOrder`).
+/// A USDⓈ-M conditional order (`/fapi/v1/algoOrder`, as documented for
+/// "Query Algo Order": `algoStatus`, `quantity`, `actualPrice`).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AlgoOrder {
@@ -275,9 +280,9 @@ pub struct AlgoOrder {
     #[serde(default)]
     algo_status: Option<String>,
     #[serde(default)]
-    executed_qty: Option<Decimal>,
+    quantity: Option<Decimal>,
     #[serde(default)]
-    avg_price: Option<Decimal>,
+    actual_price: Option<Decimal>,
     #[serde(default)]
     update_time: Option<i64>,
     #[serde(default)]
@@ -285,25 +290,30 @@ pub struct AlgoOrder {
 }
 
 impl AlgoOrder {
-    /// As an [`OrderReport`]. A conditional order that has triggered is
-    /// reported filled with what the venue says executed: the order it
-    /// placed is the venue's, not the gateway's, to follow.
+    /// As an [`OrderReport`]. The documented answer says nothing of
+    /// partial execution: until `FINISHED` (the order it placed is done)
+    /// the conditional order is reported working (`TRIGGERING`,
+    /// `TRIGGERED`), then filled with its quantity at `actualPrice`.
     pub fn report(self, call: &Call<'_>) -> Result<OrderReport, VenueError> {
         let status = match self.algo_status.as_deref().unwrap_or("NEW") {
-            "NEW" | "TRIGGERING" => OrderStatus::New,
-            "TRIGGERED" | "FINISHED" => OrderStatus::Filled,
+            "NEW" | "TRIGGERING" | "TRIGGERED" => OrderStatus::New,
+            "FINISHED" => OrderStatus::Filled,
             "CANCELED" | "CANCELLED" => OrderStatus::Canceled,
-            "REJECTED" => OrderStatus::Rejected,
+            "REJECTED" | "FAILED" => OrderStatus::Rejected,
             "EXPIRED" => OrderStatus::Expired,
             other => return Err(call.unreadable(format!("algoStatus {other:?}"))),
         };
-        let executed_quantity = self.executed_qty.unwrap_or(Decimal::ZERO);
+        let filled = status == OrderStatus::Filled;
+        let executed_quantity = match self.quantity {
+            Some(q) if filled => q,
+            _ => Decimal::ZERO,
+        };
         Ok(OrderReport {
             client_order_id: self.client_algo_id,
             venue_order_id: format!("algo-{}", self.algo_id),
             status,
             executed_quantity,
-            average_price: self.avg_price.filter(|_| executed_quantity.is_positive()),
+            average_price: self.actual_price.filter(|p| filled && p.is_positive()),
             updated_ms: self.update_time.or(self.create_time).unwrap_or(0),
         })
     }

@@ -31,7 +31,8 @@ use crate::venue::{
 /// `exchangeInfo` has not been read yet.
 const FALLBACK_QUOTES: [&str; 6] = ["USDT", "USDC", "FDUSD", "BTC", "ETH", "BNB"];
 
-/// A secret string: its `Debug` and `Display` print `<redacted>`.
+/// A secret string: its `Debug` prints `<redacted>` (and it has no
+/// `Display`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 

@@ -1,6 +1,14 @@
 //! Binance Spot and USDⓈ-M futures: what the venue layer needs to speak
 //! to them: endpoints, symbols, request signing and the trading rules of
-//! `exchangeInfo`.
+//! `exchangeInfo` (here), the [`BinanceVenue`] client ([`client`]) and
+//! the reading of its answers, with the error classification table
+//! ([`answers`]).
+//!
+//! A `NotFound` from a cancel is not proof that an order never existed
+//! (Binance answers "Unknown order sent." for an order already filled):
+//! an unknown outcome is resolved with a query, which itself forgets
+//! cancelled or expired orders without fills after a few days (USDⓈ-M:
+//! three days; conditional orders likewise).
 //!
 //! No exchange SDK crate: the few endpoints used are plain signed REST
 //! calls, and an SDK would bring its own HTTP stack, retry behaviour (an
@@ -16,8 +24,8 @@ use serde::Deserialize;
 
 use super::rules::TradingRules;
 
-mod answers;
-mod client;
+pub mod answers;
+pub mod client;
 
 pub use answers::{add, divide, order_status, Call, Effect};
 pub use client::{split_symbol, BinanceSettings, BinanceVenue, Credentials, Secret, SetupError};

@@ -29,51 +29,30 @@ impl BinanceVenue {
         order: &'a VenueOrder,
     ) -> Result<Request<'a>, VenueError> {
         self.check_id(&order.client_order_id)?;
-        let symbol = self.symbol(&order.symbol)?;
-        let quantity = positive(order.quantity, "quantity").map_err(|m| self.invalid(m))?;
-        let mut params: Vec<(&'static str, String)> =
-            vec![("symbol", symbol), ("side", side(order.side).into())];
         let usdm = self.settings.market == Market::UsdM;
-        let id = order.client_order_id.clone();
-        let (endpoint, trigger_name) = match order.kind {
-            VenueOrderKind::StopMarket { .. } | VenueOrderKind::TakeProfitMarket { .. } if usdm => {
-                // Since 2025-12-09 conditional orders go to the algo
-                // service (the order endpoint answers -4120).
-                params.insert(0, ("algoType", "CONDITIONAL".into()));
-                ("algoOrder", "triggerPrice")
-            }
-            _ => ("order", "stopPrice"),
-        };
-        let kind = match (order.kind, usdm) {
-            (VenueOrderKind::Market, _) => "MARKET",
-            (VenueOrderKind::Limit { .. }, _) => "LIMIT",
-            (VenueOrderKind::StopMarket { .. }, true) => "STOP_MARKET",
-            (VenueOrderKind::StopMarket { .. }, false) => "STOP_LOSS",
-            (VenueOrderKind::TakeProfitMarket { .. }, true) => "TAKE_PROFIT_MARKET",
-            (VenueOrderKind::TakeProfitMarket { .. }, false) => "TAKE_PROFIT",
-        };
-        params.push(("type", kind.into()));
-        if let VenueOrderKind::Limit { price } = order.kind {
-            params.push(("timeInForce", "GTC".into()));
-            params.push(("quantity", quantity));
-            params.push((
-                "price",
-                positive(price, "price").map_err(|m| self.invalid(m))?,
-            ));
-        } else {
-            params.push(("quantity", quantity));
+        let (endpoint, kind, trigger) = order_shape(order.kind, usdm);
+        let decimal = |d, what| positive(d, what).map_err(|m| self.invalid(m));
+        let mut params: Vec<(&'static str, String)> = Vec::with_capacity(10);
+        if endpoint == "algoOrder" {
+            params.push(("algoType", "CONDITIONAL".into()));
         }
-        if let VenueOrderKind::StopMarket { trigger }
-        | VenueOrderKind::TakeProfitMarket { trigger } = order.kind
-        {
-            params.push((
-                trigger_name,
-                positive(trigger, "trigger").map_err(|m| self.invalid(m))?,
-            ));
+        params.push(("symbol", self.symbol(&order.symbol)?));
+        params.push(("side", side(order.side).into()));
+        params.push(("type", kind.into()));
+        if let VenueOrderKind::Limit { .. } = order.kind {
+            params.push(("timeInForce", "GTC".into()));
+        }
+        params.push(("quantity", decimal(order.quantity, "quantity")?));
+        if let VenueOrderKind::Limit { price } = order.kind {
+            params.push(("price", decimal(price, "price")?));
+        }
+        if let Some((name, value)) = trigger {
+            params.push((name, decimal(value, "trigger")?));
         }
         if usdm && order.reduce_only {
             params.push(("reduceOnly", "true".into()));
         }
+        let id = order.client_order_id.clone();
         if endpoint == "algoOrder" {
             params.push(("clientAlgoId", id));
         } else {
@@ -81,14 +60,8 @@ impl BinanceVenue {
             let resp = if usdm { "RESULT" } else { "FULL" };
             params.push(("newOrderRespType", resp.into()));
         }
-        Ok(Request {
-            method: Method::POST,
-            endpoint,
-            path: self.settings.market.path(endpoint),
-            params,
-            signed: true,
-            call: self.call(endpoint, Effect::Changes, Some(&order.client_order_id)),
-        })
+        let call = self.call(endpoint, Effect::Changes, Some(&order.client_order_id));
+        Ok(self.signed(Method::POST, endpoint, params, call))
     }
 
     /// A report from an order answer of this market (`algo`: of
@@ -118,7 +91,7 @@ impl BinanceVenue {
             Effect::Changes
         };
         let params = vec![
-            ("symbol", venue_symbol.clone()),
+            ("symbol", venue_symbol),
             ("origClientOrderId", id.to_string()),
         ];
         let call = self.call("order", effect, Some(id));
@@ -126,7 +99,8 @@ impl BinanceVenue {
         match self.send(&request, timestamp_ms).await {
             Ok(body) => self.report(&body, &call, false),
             Err(VenueError::NotFound { .. }) if self.settings.market == Market::UsdM => {
-                let params = vec![("symbol", venue_symbol), ("clientAlgoId", id.to_string())];
+                // Documented parameters: algoId or clientAlgoId, no symbol.
+                let params = vec![("clientAlgoId", id.to_string())];
                 let call = self.call("algoOrder", effect, Some(id));
                 let request = self.signed(method, "algoOrder", params, call);
                 let body = self.send(&request, timestamp_ms).await?;
@@ -269,6 +243,32 @@ impl BinanceVenue {
     }
 }
 
+/// The endpoint, `type` and trigger parameter of an order kind. Since
+/// 2025-12-09 USDⓈ-M conditional orders go to the algo service (the order
+/// endpoint answers -4120); Spot's stop and take-profit market orders are
+/// `STOP_LOSS` and `TAKE_PROFIT` with `stopPrice`.
+type Shape = (&'static str, &'static str, Option<(&'static str, Decimal)>);
+
+fn order_shape(kind: VenueOrderKind, usdm: bool) -> Shape {
+    use VenueOrderKind::{Limit, Market as AtMarket, StopMarket, TakeProfitMarket};
+    match (kind, usdm) {
+        (AtMarket, _) => ("order", "MARKET", None),
+        (Limit { .. }, _) => ("order", "LIMIT", None),
+        (StopMarket { trigger }, true) => {
+            ("algoOrder", "STOP_MARKET", Some(("triggerPrice", trigger)))
+        }
+        (StopMarket { trigger }, false) => ("order", "STOP_LOSS", Some(("stopPrice", trigger))),
+        (TakeProfitMarket { trigger }, true) => (
+            "algoOrder",
+            "TAKE_PROFIT_MARKET",
+            Some(("triggerPrice", trigger)),
+        ),
+        (TakeProfitMarket { trigger }, false) => {
+            ("order", "TAKE_PROFIT", Some(("stopPrice", trigger)))
+        }
+    }
+}
+
 impl Venue for BinanceVenue {
     fn kind(&self) -> VenueKind {
         Self::kind_of(self.settings.market)
@@ -283,7 +283,14 @@ impl Venue for BinanceVenue {
         &self,
         quotes: &[&str],
     ) -> Result<Vec<(String, TradingRules)>, VenueError> {
-        let info: ExchangeInfo = self.get(self.public("exchangeInfo", Vec::new()), 0).await?;
+        // Spot lists thousands of symbols: ask for the trading ones only
+        // (a documented filter; USDⓈ-M has none, the status is checked
+        // again for both).
+        let params = match self.settings.market {
+            Market::Spot => vec![("symbolStatus", "TRADING".to_string())],
+            Market::UsdM => Vec::new(),
+        };
+        let info: ExchangeInfo = self.get(self.public("exchangeInfo", params), 0).await?;
         Ok(self.rules_of(info, quotes))
     }
 
