@@ -4,12 +4,13 @@
 //!
 //! - [`serve`]: the webhook gateway: HTTP → gate → fsynced journal →
 //!   response → execution on the paper exchange (the simulator's
-//!   [`alertgate_simulator::exchange`] on the wall clock), with a shared
-//!   replay store and metrics.
+//!   [`alertgate_simulator::exchange`] on the wall clock) or on a real
+//!   venue, with a shared replay store and metrics.
 //! - [`send`]: plays a recorded stream (or a `serve` journal) at a gateway,
 //!   re-signed.
-//! - [`venue`]: the venue layer for real exchanges (in progress: trading
-//!   rules and Binance's signing so far).
+//! - [`venue`]: the venue layer for real exchanges: the `Venue` trait,
+//!   Binance Spot and USDⓈ-M, trading rules, sizing, and exactly-once
+//!   placement against a venue that can lose answers.
 //!
 //! Both take plain option structs ([`serve::ServeConfig`],
 //! [`send::SendOptions`]) and fail with one [`Error`]. The command line

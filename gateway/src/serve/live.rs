@@ -79,9 +79,31 @@ pub struct Live<V> {
     quotes: Vec<String>,
     breaker: Arc<CircuitBreaker>,
     metrics: Arc<Metrics>,
+    /// Set when the venue could not be set up: every order is refused.
+    blocked: Option<NotSent>,
 }
 
 impl<V: Venue> Live<V> {
+    /// The venue.
+    pub fn venue(&self) -> &V {
+        self.executor.venue()
+    }
+
+    /// The venue's clock.
+    pub fn clock(&self) -> &VenueClock {
+        &self.clock
+    }
+
+    /// The venue's time now, ms.
+    pub fn venue_now(&self) -> i64 {
+        self.clock.venue_ms(wall_clock_ms())
+    }
+
+    /// Refuses every order from now on with `e` (a failed set-up).
+    pub fn block(&mut self, e: VenueError) {
+        self.blocked = Some(e.into());
+    }
+
     /// A stage on `executor`'s venue; `quotes` split the venue's symbols.
     pub fn new(
         executor: Executor<V>,
@@ -97,6 +119,7 @@ impl<V: Venue> Live<V> {
             quotes,
             breaker,
             metrics,
+            blocked: None,
         }
     }
 
@@ -118,6 +141,9 @@ impl<V: Venue> Live<V> {
     /// Places one accepted order; refusals are recorded, never raised.
     pub async fn execute(&mut self, live: &LiveOrder) {
         let order = &live.order;
+        if let Some(blocked) = self.blocked.clone() {
+            return self.refuse(order, &blocked);
+        }
         if self.executor.log().get(&order.client_order_id).is_none() {
             // Sized and checked only when first sent: a known order is
             // placed (or reconciled) as its log says.

@@ -27,7 +27,7 @@ use crate::venue::exactly_once::Executor;
 use crate::venue::order_log::OrderLog;
 use crate::venue::settings::{VenueSettings, Venues};
 use crate::venue::sizing::{SizingSection, Sizings};
-use crate::venue::VenueKind;
+use crate::venue::{VenueError, VenueKind};
 
 /// Where a strategy trading on a real venue sends its accepted orders:
 /// its venue's stage, with the strategy's sizing.
@@ -164,10 +164,48 @@ impl LiveVenues {
                     metrics.clone(),
                 );
                 drop(o.sender);
-                Box::pin(live::run(o.receiver, stage)) as Stage
+                let settings = o.settings;
+                Box::pin(async move {
+                    let mut stage = stage;
+                    if let Err(e) = set_up_futures(&stage, &settings).await {
+                        tracing::error!(code = e.code(), "venue set-up failed; every order is refused until a restart: {e}");
+                        stage.block(e);
+                    }
+                    live::run(o.receiver, stage).await
+                }) as Stage
             })
             .collect()
     }
+}
+
+/// USDⓈ-M: checks one-way position mode (the only one the gateway
+/// trades) and sets each configured symbol's leverage and margin type.
+async fn set_up_futures(
+    stage: &Live<BinanceVenue>,
+    settings: &VenueSettings,
+) -> Result<(), VenueError> {
+    if settings.kind != VenueKind::BinanceUsdm {
+        return Ok(());
+    }
+    let venue = stage.venue();
+    let now = || stage.venue_now();
+    crate::venue::clock::sync(venue, stage.clock(), wall_clock_ms).await?;
+    if !venue.is_one_way_mode(now()).await? {
+        return Err(VenueError::Rejected {
+            venue: VenueKind::BinanceUsdm.name(),
+            code: "venue_hedge_mode",
+            venue_code: 0,
+            message: "the account is in hedge mode; alertgate trades one-way mode only (switch it in the venue's settings)".into(),
+        });
+    }
+    for (symbol, leverage) in &settings.leverage {
+        if let Some(isolated) = settings.isolated_margin {
+            venue.set_margin_type(symbol, isolated, now()).await?;
+        }
+        venue.set_leverage(symbol, *leverage, now()).await?;
+        tracing::info!(%symbol, leverage, isolated = settings.isolated_margin, "leverage set");
+    }
+    Ok(())
 }
 
 /// Connects the venue of `settings` (named `setting` in errors) and opens
