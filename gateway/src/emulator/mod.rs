@@ -321,3 +321,41 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stopped: oneshot:
         });
     }
 }
+
+/// Runs an emulator on `listen` until SIGTERM or Ctrl-C, on its own
+/// runtime (the command line's entry point); `ready` is told the address
+/// once it accepts connections.
+pub fn run(config: EmulatorConfig, listen: SocketAddr, ready: impl FnOnce(SocketAddr)) -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let (addr, handle) = spawn_on(config, listen).await?;
+        ready(addr);
+        shutdown_signal().await;
+        handle.shutdown().await;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
