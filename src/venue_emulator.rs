@@ -58,11 +58,18 @@ pub fn run(args: &VenueEmulatorArgs) -> ExitCode {
 }
 
 /// The emulator's configuration from `args`, reading variables with `env`.
-pub fn config(args: &VenueEmulatorArgs, env: impl Fn(&str) -> Option<String>) -> Result<EmulatorConfig, CliError> {
+pub fn config(
+    args: &VenueEmulatorArgs,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<EmulatorConfig, CliError> {
     let market = match args.kind.as_str() {
         "binance-spot" => Market::Spot,
         "binance-usdm" => Market::UsdM,
-        other => return Err(usage(format!("--kind {other}: expected binance-spot or binance-usdm"))),
+        other => {
+            return Err(usage(format!(
+                "--kind {other}: expected binance-spot or binance-usdm"
+            )))
+        }
     };
     let read = |name: &str| {
         env(name)
@@ -78,9 +85,18 @@ pub fn config(args: &VenueEmulatorArgs, env: impl Fn(&str) -> Option<String>) ->
     for price in &args.prices {
         let parsed = price
             .split_once('=')
-            .and_then(|(s, p)| Some((s.to_string(), Decimal::parse(p).filter(Decimal::is_positive)?)))
+            .and_then(|(s, p)| {
+                Some((
+                    s.to_string(),
+                    Decimal::parse(p).filter(Decimal::is_positive)?,
+                ))
+            })
             .filter(|(s, _)| config.symbols.iter().any(|spec| &spec.symbol == s));
-        let pair = parsed.ok_or_else(|| usage(format!("--price {price}: expected SYMBOL=PRICE of a listed symbol")))?;
+        let pair = parsed.ok_or_else(|| {
+            usage(format!(
+                "--price {price}: expected SYMBOL=PRICE of a listed symbol"
+            ))
+        })?;
         config.prices.push(pair);
     }
     Ok(config)
@@ -107,10 +123,24 @@ mod tests {
 
     #[test]
     fn arguments_make_the_configuration() {
-        let args = parse(&["--kind", "binance-usdm", "--key-env", "K", "--secret-env", "S", "--price", "BTCUSDT=50000", "--clock-offset-ms", "-2500"]);
+        let args = parse(&[
+            "--kind",
+            "binance-usdm",
+            "--key-env",
+            "K",
+            "--secret-env",
+            "S",
+            "--price",
+            "BTCUSDT=50000",
+            "--clock-offset-ms",
+            "-2500",
+        ]);
         let c = config(&args, env).unwrap();
         assert_eq!(c.market, Market::UsdM);
-        assert_eq!(c.prices, vec![("BTCUSDT".to_string(), Decimal::parse("50000").unwrap())]);
+        assert_eq!(
+            c.prices,
+            vec![("BTCUSDT".to_string(), Decimal::parse("50000").unwrap())]
+        );
         assert_eq!(c.clock_offset_ms, -2500);
         assert_eq!(c.secret.expose(), "Svalue");
     }
@@ -118,9 +148,29 @@ mod tests {
     #[test]
     fn bad_arguments_are_usage_errors_without_the_secret() {
         let bad = |line: &[&str]| config(&parse(line), env).unwrap_err().to_string();
-        assert!(bad(&["--kind", "bybit", "--key-env", "K", "--secret-env", "S"]).contains("--kind bybit"));
-        assert!(bad(&["--kind", "binance-spot", "--key-env", "NOPE", "--secret-env", "S"]).contains("NOPE is not set"));
-        let e = bad(&["--kind", "binance-spot", "--key-env", "K", "--secret-env", "S", "--price", "DOGEUSDT=1"]);
+        assert!(
+            bad(&["--kind", "bybit", "--key-env", "K", "--secret-env", "S"])
+                .contains("--kind bybit")
+        );
+        assert!(bad(&[
+            "--kind",
+            "binance-spot",
+            "--key-env",
+            "NOPE",
+            "--secret-env",
+            "S"
+        ])
+        .contains("NOPE is not set"));
+        let e = bad(&[
+            "--kind",
+            "binance-spot",
+            "--key-env",
+            "K",
+            "--secret-env",
+            "S",
+            "--price",
+            "DOGEUSDT=1",
+        ]);
         assert!(e.contains("DOGEUSDT") && !e.contains("Svalue"), "{e}");
     }
 }

@@ -55,7 +55,13 @@ impl Venue {
     }
 
     /// A signed request at `timestamp`, parameters in the query string.
-    async fn signed_at(&self, method: reqwest::Method, path: &str, params: &[(&str, &str)], ts: i64) -> reqwest::Result<reqwest::Response> {
+    async fn signed_at(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        params: &[(&str, &str)],
+        ts: i64,
+    ) -> reqwest::Result<reqwest::Response> {
         let query = signed_query(params, 5000, ts, SECRET.as_bytes());
         self.http
             .request(method, format!("{}{path}?{query}", self.base))
@@ -64,22 +70,38 @@ impl Venue {
             .await
     }
 
-    async fn signed(&self, method: reqwest::Method, path: &str, params: &[(&str, &str)]) -> (u16, Value) {
-        let r = self.signed_at(method, path, params, now_ms()).await.unwrap();
+    async fn signed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let r = self
+            .signed_at(method, path, params, now_ms())
+            .await
+            .unwrap();
         answer(r).await
     }
 
     async fn order(&self, params: &[(&str, &str)]) -> (u16, Value) {
-        self.signed(reqwest::Method::POST, self.orders_path, params).await
+        self.signed(reqwest::Method::POST, self.orders_path, params)
+            .await
     }
 
     async fn query(&self, client_id: &str) -> (u16, Value) {
         let params = [("symbol", "BTCUSDT"), ("origClientOrderId", client_id)];
-        self.signed(reqwest::Method::GET, self.orders_path, &params).await
+        self.signed(reqwest::Method::GET, self.orders_path, &params)
+            .await
     }
 
     async fn control(&self, path: &str, body: &str) -> Value {
-        let r = self.http.post(format!("{}{path}", self.base)).body(body.to_string()).send().await.unwrap();
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "{path} {body}");
         r.json().await.unwrap()
     }
@@ -89,7 +111,12 @@ impl Venue {
     }
 
     async fn emulator(&self, what: &str) -> Value {
-        let r = self.http.get(format!("{}/emulator/{what}", self.base)).send().await.unwrap();
+        let r = self
+            .http
+            .get(format!("{}/emulator/{what}", self.base))
+            .send()
+            .await
+            .unwrap();
         r.json().await.unwrap()
     }
 
@@ -104,7 +131,13 @@ async fn answer(r: reqwest::Response) -> (u16, Value) {
 }
 
 fn market_buy<'a>(qty: &'a str, id: &'a str) -> [(&'a str, &'a str); 5] {
-    [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "MARKET"), ("quantity", qty), ("newClientOrderId", id)]
+    [
+        ("symbol", "BTCUSDT"),
+        ("side", "BUY"),
+        ("type", "MARKET"),
+        ("quantity", qty),
+        ("newClientOrderId", id),
+    ]
 }
 
 #[tokio::test]
@@ -116,7 +149,12 @@ async fn binances_documented_request_is_accepted_and_tampering_refused() {
         symbol: "LTCBTC".into(),
         base: "LTC".into(),
         quote: "BTC".into(),
-        rules: TradingRules { step: d("0.01"), min_quantity: d("0.01"), tick: d("0.000001"), ..TradingRules::default() },
+        rules: TradingRules {
+            step: d("0.01"),
+            min_quantity: d("0.01"),
+            tick: d("0.000001"),
+            ..TradingRules::default()
+        },
     });
     let venue = Venue::with(config).await;
     let query = "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559";
@@ -131,11 +169,27 @@ async fn binances_documented_request_is_accepted_and_tampering_refused() {
     };
     let (status, body) = send(format!("{query}&signature={sig}"), Some(KEY)).await;
     // Signature and timestamp accepted; the account holds no BTC to pay.
-    assert_eq!((status, body["code"].as_i64()), (400, Some(-2010)), "{body}");
-    assert_eq!(body["msg"], "Account has insufficient balance for requested action.");
-    let tampered = format!("{}&signature={sig}", query.replace("price=0.1", "price=0.2"));
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (400, Some(-2010)),
+        "{body}"
+    );
+    assert_eq!(
+        body["msg"],
+        "Account has insufficient balance for requested action."
+    );
+    let tampered = format!(
+        "{}&signature={sig}",
+        query.replace("price=0.1", "price=0.2")
+    );
     assert_eq!(send(tampered, Some(KEY)).await.1["code"], -1022);
-    assert_eq!(send(format!("{query}&signature={sig}"), None).await, (401, serde_json::json!({"code": -2014, "msg": "API-key format invalid."})));
+    assert_eq!(
+        send(format!("{query}&signature={sig}"), None).await,
+        (
+            401,
+            serde_json::json!({"code": -2014, "msg": "API-key format invalid."})
+        )
+    );
     let (status, body) = send(format!("{query}&signature={sig}"), Some("someoneelse")).await;
     assert_eq!((status, body["code"].as_i64()), (401, Some(-2015)));
 }
@@ -147,9 +201,15 @@ async fn timestamps_outside_the_window_are_refused() {
     let at = |ts| venue.signed_at(reqwest::Method::GET, path, &[], ts);
     let (status, body) = answer(at(now_ms() - 6000).await.unwrap()).await;
     assert_eq!((status, body["code"].as_i64()), (400, Some(-1021)));
-    assert_eq!(body["msg"], "Timestamp for this request is outside of the recvWindow.");
+    assert_eq!(
+        body["msg"],
+        "Timestamp for this request is outside of the recvWindow."
+    );
     let body = answer(at(now_ms() + 3000).await.unwrap()).await.1;
-    assert_eq!(body["msg"], "Timestamp for this request was 1000ms ahead of the server's time.");
+    assert_eq!(
+        body["msg"],
+        "Timestamp for this request was 1000ms ahead of the server's time."
+    );
     let (status, body) = answer(at(now_ms() - 2000).await.unwrap()).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["totalWalletBalance"], "10000");
@@ -161,22 +221,54 @@ async fn rules_and_duplicate_client_ids_are_refused_with_binances_codes() {
     let (status, body) = spot.order(&market_buy("0.0002", "a1")).await;
     assert_eq!(status, 200, "{body}");
     let (_, body) = spot.order(&market_buy("0.000015", "a2")).await;
-    assert_eq!((body["code"].as_i64(), body["msg"].as_str()), (Some(-1013), Some("Filter failure: MARKET_LOT_SIZE")));
-    let limit = |id: &'static str| [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"), ("quantity", "0.001"), ("price", "40000"), ("newClientOrderId", id)];
+    assert_eq!(
+        (body["code"].as_i64(), body["msg"].as_str()),
+        (Some(-1013), Some("Filter failure: MARKET_LOT_SIZE"))
+    );
+    let limit = |id: &'static str| {
+        [
+            ("symbol", "BTCUSDT"),
+            ("side", "BUY"),
+            ("type", "LIMIT"),
+            ("timeInForce", "GTC"),
+            ("quantity", "0.001"),
+            ("price", "40000"),
+            ("newClientOrderId", id),
+        ]
+    };
     assert_eq!(spot.order(&limit("dup")).await.0, 200);
     let (_, body) = spot.order(&limit("dup")).await;
-    assert_eq!((body["code"].as_i64(), body["msg"].as_str()), (Some(-2010), Some("Duplicate order sent.")));
+    assert_eq!(
+        (body["code"].as_i64(), body["msg"].as_str()),
+        (Some(-2010), Some("Duplicate order sent."))
+    );
 
     let futures = Venue::start(Market::UsdM, "50000").await;
     let (_, body) = futures.order(&market_buy("0.001", "b1")).await;
     assert_eq!(body["code"], -4164, "{body}");
-    assert_eq!(body["msg"], "Order's notional must be no smaller than 100 (unless you choose reduce only).");
+    assert_eq!(
+        body["msg"],
+        "Order's notional must be no smaller than 100 (unless you choose reduce only)."
+    );
     let (_, body) = futures.order(&market_buy("0.0101", "b2")).await;
     assert_eq!(body["code"], -1111);
-    let limit = |id: &'static str| [("symbol", "BTCUSDT"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"), ("quantity", "0.01"), ("price", "40000"), ("newClientOrderId", id)];
+    let limit = |id: &'static str| {
+        [
+            ("symbol", "BTCUSDT"),
+            ("side", "BUY"),
+            ("type", "LIMIT"),
+            ("timeInForce", "GTC"),
+            ("quantity", "0.01"),
+            ("price", "40000"),
+            ("newClientOrderId", id),
+        ]
+    };
     assert_eq!(futures.order(&limit("dup")).await.0, 200);
     let (_, body) = futures.order(&limit("dup")).await;
-    assert_eq!((body["code"].as_i64(), body["msg"].as_str()), (Some(-4116), Some("clientOrderId is duplicated")));
+    assert_eq!(
+        (body["code"].as_i64(), body["msg"].as_str()),
+        (Some(-4116), Some("clientOrderId is duplicated"))
+    );
     assert_eq!(futures.placed().await, 1);
 }
 
@@ -185,26 +277,88 @@ async fn fills_positions_and_reduce_only() {
     let venue = Venue::start(Market::UsdM, "50000").await;
     let (status, body) = venue.order(&market_buy("0.010", "open1")).await;
     // Binance's default ACK: the order as accepted, before matching.
-    assert_eq!((status, body["status"].as_str(), body["executedQty"].as_str()), (200, Some("NEW"), Some("0")), "{body}");
+    assert_eq!(
+        (
+            status,
+            body["status"].as_str(),
+            body["executedQty"].as_str()
+        ),
+        (200, Some("NEW"), Some("0")),
+        "{body}"
+    );
     let (_, body) = venue.query("open1").await;
-    assert_eq!((body["status"].as_str(), body["executedQty"].as_str(), body["avgPrice"].as_str()), (Some("FILLED"), Some("0.01"), Some("50000")), "{body}");
-    let sell = [("symbol", "BTCUSDT"), ("side", "SELL"), ("type", "LIMIT"), ("timeInForce", "GTC"), ("quantity", "0.010"), ("price", "51000"), ("reduceOnly", "true"), ("newClientOrderId", "tp1"), ("newOrderRespType", "RESULT")];
+    assert_eq!(
+        (
+            body["status"].as_str(),
+            body["executedQty"].as_str(),
+            body["avgPrice"].as_str()
+        ),
+        (Some("FILLED"), Some("0.01"), Some("50000")),
+        "{body}"
+    );
+    let sell = [
+        ("symbol", "BTCUSDT"),
+        ("side", "SELL"),
+        ("type", "LIMIT"),
+        ("timeInForce", "GTC"),
+        ("quantity", "0.010"),
+        ("price", "51000"),
+        ("reduceOnly", "true"),
+        ("newClientOrderId", "tp1"),
+        ("newOrderRespType", "RESULT"),
+    ];
     let (_, body) = venue.order(&sell).await;
     assert_eq!(body["status"], "NEW", "{body}");
-    venue.control("/emulator/price", r#"{"symbol":"BTCUSDT","price":"51500"}"#).await;
+    venue
+        .control("/emulator/price", r#"{"symbol":"BTCUSDT","price":"51500"}"#)
+        .await;
     let (_, body) = venue.query("tp1").await;
-    assert_eq!((body["status"].as_str(), body["avgPrice"].as_str()), (Some("FILLED"), Some("51000")), "{body}");
-    let (_, risk) = venue.signed(reqwest::Method::GET, "/fapi/v2/positionRisk", &[("symbol", "BTCUSDT")]).await;
+    assert_eq!(
+        (body["status"].as_str(), body["avgPrice"].as_str()),
+        (Some("FILLED"), Some("51000")),
+        "{body}"
+    );
+    let (_, risk) = venue
+        .signed(
+            reqwest::Method::GET,
+            "/fapi/v2/positionRisk",
+            &[("symbol", "BTCUSDT")],
+        )
+        .await;
     assert_eq!(risk[0]["positionAmt"], "0", "{risk}");
-    let (_, account) = venue.signed(reqwest::Method::GET, "/fapi/v2/account", &[]).await;
+    let (_, account) = venue
+        .signed(reqwest::Method::GET, "/fapi/v2/account", &[])
+        .await;
     assert_eq!(account["totalWalletBalance"], "10010", "{account}");
     // Flat now: a reduce-only order would open a position.
-    let again = [("symbol", "BTCUSDT"), ("side", "SELL"), ("type", "MARKET"), ("quantity", "0.010"), ("reduceOnly", "true")];
+    let again = [
+        ("symbol", "BTCUSDT"),
+        ("side", "SELL"),
+        ("type", "MARKET"),
+        ("quantity", "0.010"),
+        ("reduceOnly", "true"),
+    ];
     let (_, body) = venue.order(&again).await;
-    assert_eq!((body["code"].as_i64(), body["msg"].as_str()), (Some(-2022), Some("ReduceOnly Order is rejected.")));
-    let (_, mode) = venue.signed(reqwest::Method::GET, "/fapi/v1/positionSide/dual", &[]).await;
+    assert_eq!(
+        (body["code"].as_i64(), body["msg"].as_str()),
+        (Some(-2022), Some("ReduceOnly Order is rejected."))
+    );
+    let (_, mode) = venue
+        .signed(reqwest::Method::GET, "/fapi/v1/positionSide/dual", &[])
+        .await;
     assert_eq!(mode["dualSidePosition"], false);
-    let mark: Value = venue.http.get(format!("{}/fapi/v1/premiumIndex?symbol=BTCUSDT", venue.base)).send().await.unwrap().json().await.unwrap();
+    let mark: Value = venue
+        .http
+        .get(format!(
+            "{}/fapi/v1/premiumIndex?symbol=BTCUSDT",
+            venue.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(mark["markPrice"], "51500");
 }
 
@@ -212,20 +366,44 @@ async fn fills_positions_and_reduce_only() {
 async fn spot_balances_follow_fills() {
     let venue = Venue::start(Market::Spot, "50000").await;
     let (status, body) = venue.order(&market_buy("0.1", "s1")).await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("FILLED")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("FILLED")),
+        "{body}"
+    );
     assert_eq!(body["fills"][0]["price"], "50000.00000000");
-    let (_, account) = venue.signed(reqwest::Method::GET, "/api/v3/account", &[]).await;
+    let (_, account) = venue
+        .signed(reqwest::Method::GET, "/api/v3/account", &[])
+        .await;
     let free = |asset: &str| {
-        account["balances"].as_array().unwrap().iter().find(|b| b["asset"] == asset).unwrap()["free"].clone()
+        account["balances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["asset"] == asset)
+            .unwrap()["free"]
+            .clone()
     };
-    assert_eq!((free("USDT"), free("BTC")), ("5000.00000000".into(), "0.10000000".into()));
+    assert_eq!(
+        (free("USDT"), free("BTC")),
+        ("5000.00000000".into(), "0.10000000".into())
+    );
 }
 
 #[tokio::test]
 async fn lose_answer_places_the_order_and_drops_the_connection() {
     let venue = Venue::start(Market::UsdM, "50000").await;
-    venue.fault(r#"{"method":"POST","path":"/fapi/v1/order","fault":"lose_answer"}"#).await;
-    let sent = venue.signed_at(reqwest::Method::POST, "/fapi/v1/order", &market_buy("0.01", "lost1"), now_ms()).await;
+    venue
+        .fault(r#"{"method":"POST","path":"/fapi/v1/order","fault":"lose_answer"}"#)
+        .await;
+    let sent = venue
+        .signed_at(
+            reqwest::Method::POST,
+            "/fapi/v1/order",
+            &market_buy("0.01", "lost1"),
+            now_ms(),
+        )
+        .await;
     let e = sent.expect_err("a transport error, not a status");
     assert!(!e.is_status() && !e.is_timeout(), "{e:?}");
     assert_eq!(venue.query("lost1").await.1["status"], "FILLED");
@@ -236,15 +414,23 @@ async fn lose_answer_places_the_order_and_drops_the_connection() {
 #[tokio::test]
 async fn errors_before_and_after() {
     let venue = Venue::start(Market::UsdM, "50000").await;
-    venue.fault(r#"{"method":"POST","path":"/fapi/v1/order","fault":"error_before"}"#).await;
+    venue
+        .fault(r#"{"method":"POST","path":"/fapi/v1/order","fault":"error_before"}"#)
+        .await;
     assert_eq!(venue.order(&market_buy("0.01", "e1")).await.0, 503);
     assert_eq!(venue.placed().await, 0);
-    venue.fault(r#"{"method":"POST","path":"/fapi/v1/order","fault":"error_after","status":502}"#).await;
+    venue
+        .fault(r#"{"method":"POST","path":"/fapi/v1/order","fault":"error_after","status":502}"#)
+        .await;
     assert_eq!(venue.order(&market_buy("0.01", "e2")).await.0, 502);
     assert_eq!(venue.placed().await, 1);
     for placed in [false, true] {
         let id = format!("u{placed}");
-        venue.fault(&format!(r#"{{"method":"POST","path":"/fapi/v1/order","fault":"unknown","placed":{placed}}}"#)).await;
+        venue
+            .fault(&format!(
+                r#"{{"method":"POST","path":"/fapi/v1/order","fault":"unknown","placed":{placed}}}"#
+            ))
+            .await;
         let (status, body) = venue.order(&market_buy("0.01", &id)).await;
         assert_eq!((status, body["code"].as_i64()), (503, Some(-1007)));
         assert_eq!(body["msg"], "Timeout waiting for response from backend server. Send status unknown; execution status unknown.");
@@ -255,25 +441,67 @@ async fn errors_before_and_after() {
 #[tokio::test]
 async fn rate_limits_and_bans_place_nothing() {
     let venue = Venue::start(Market::Spot, "50000").await;
-    venue.fault(r#"{"method":"POST","path":"/api/v3/order","fault":"rate_limit","retry_after_s":7}"#).await;
-    venue.fault(r#"{"method":"GET","path":"/api/v3/account","fault":"ban","count":2}"#).await;
-    let r = venue.signed_at(reqwest::Method::POST, "/api/v3/order", &market_buy("0.001", "r1"), now_ms()).await.unwrap();
-    assert_eq!((r.status().as_u16(), r.headers()["retry-after"].to_str().unwrap()), (429, "7"));
+    venue
+        .fault(r#"{"method":"POST","path":"/api/v3/order","fault":"rate_limit","retry_after_s":7}"#)
+        .await;
+    venue
+        .fault(r#"{"method":"GET","path":"/api/v3/account","fault":"ban","count":2}"#)
+        .await;
+    let r = venue
+        .signed_at(
+            reqwest::Method::POST,
+            "/api/v3/order",
+            &market_buy("0.001", "r1"),
+            now_ms(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            r.status().as_u16(),
+            r.headers()["retry-after"].to_str().unwrap()
+        ),
+        (429, "7")
+    );
     assert_eq!(answer(r).await.1["code"], -1003);
     for _ in 0..2 {
-        let r = venue.signed_at(reqwest::Method::GET, "/api/v3/account", &[], now_ms()).await.unwrap();
-        assert_eq!((r.status().as_u16(), r.headers()["retry-after"].to_str().unwrap()), (418, "60"));
+        let r = venue
+            .signed_at(reqwest::Method::GET, "/api/v3/account", &[], now_ms())
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                r.status().as_u16(),
+                r.headers()["retry-after"].to_str().unwrap()
+            ),
+            (418, "60")
+        );
     }
-    assert_eq!(venue.signed(reqwest::Method::GET, "/api/v3/account", &[]).await.0, 200);
+    assert_eq!(
+        venue
+            .signed(reqwest::Method::GET, "/api/v3/account", &[])
+            .await
+            .0,
+        200
+    );
     assert_eq!(venue.placed().await, 0);
     let counts = venue.emulator("requests").await;
-    assert_eq!((counts["POST /api/v3/order"].as_u64(), counts["GET /api/v3/account"].as_u64()), (Some(1), Some(3)), "{counts}");
+    assert_eq!(
+        (
+            counts["POST /api/v3/order"].as_u64(),
+            counts["GET /api/v3/account"].as_u64()
+        ),
+        (Some(1), Some(3)),
+        "{counts}"
+    );
 }
 
 #[tokio::test]
 async fn slow_answers_come_late_with_the_order_already_placed() {
     let venue = Venue::start(Market::UsdM, "50000").await;
-    venue.fault(r#"{"method":"POST","path":"/fapi/v1/order","fault":"slow","delay_ms":700}"#).await;
+    venue
+        .fault(r#"{"method":"POST","path":"/fapi/v1/order","fault":"slow","delay_ms":700}"#)
+        .await;
     let started = Instant::now();
     let params = market_buy("0.01", "slow1");
     let (placed_during, (status, _)) = tokio::join!(
@@ -293,7 +521,10 @@ async fn a_new_order_is_invisible_to_queries_for_a_while() {
     venue.fault(r#"{"query_not_found_ms":400}"#).await;
     assert_eq!(venue.order(&market_buy("0.01", "q1")).await.0, 200);
     let (status, body) = venue.query("q1").await;
-    assert_eq!((status, body["code"].as_i64(), body["msg"].as_str()), (400, Some(-2013), Some("Order does not exist.")));
+    assert_eq!(
+        (status, body["code"].as_i64(), body["msg"].as_str()),
+        (400, Some(-2013), Some("Order does not exist."))
+    );
     tokio::time::sleep(Duration::from_millis(450)).await;
     assert_eq!(venue.query("q1").await.0, 200);
 }
@@ -301,17 +532,54 @@ async fn a_new_order_is_invisible_to_queries_for_a_while() {
 #[tokio::test]
 async fn headers_orders_listing_and_reset() {
     let venue = Venue::start(Market::UsdM, "50000").await;
-    let r = venue.signed_at(reqwest::Method::POST, "/fapi/v1/order", &market_buy("0.01", "h1"), now_ms()).await.unwrap();
+    let r = venue
+        .signed_at(
+            reqwest::Method::POST,
+            "/fapi/v1/order",
+            &market_buy("0.01", "h1"),
+            now_ms(),
+        )
+        .await
+        .unwrap();
     assert!(r.headers().contains_key("x-mbx-used-weight-1m"));
     assert_eq!(r.headers()["x-mbx-order-count-10s"], "1");
     let orders = venue.emulator("orders").await;
     let o = &orders[0];
-    assert_eq!((o["client_order_id"].as_str(), o["side"].as_str(), o["type"].as_str(), o["status"].as_str(), o["executed_qty"].as_str(), o["reduce_only"].as_bool()),
-        (Some("h1"), Some("BUY"), Some("MARKET"), Some("FILLED"), Some("0.01"), Some(false)), "{orders}");
+    assert_eq!(
+        (
+            o["client_order_id"].as_str(),
+            o["side"].as_str(),
+            o["type"].as_str(),
+            o["status"].as_str(),
+            o["executed_qty"].as_str(),
+            o["reduce_only"].as_bool()
+        ),
+        (
+            Some("h1"),
+            Some("BUY"),
+            Some("MARKET"),
+            Some("FILLED"),
+            Some("0.01"),
+            Some(false)
+        ),
+        "{orders}"
+    );
     venue.control("/emulator/reset", "").await;
     assert_eq!(venue.placed().await, 0);
-    let info: Value = venue.http.get(format!("{}/fapi/v1/exchangeInfo", venue.base)).send().await.unwrap().json().await.unwrap();
-    let parsed: alertgate_gateway::venue::binance::ExchangeInfo = serde_json::from_value(info).unwrap();
+    let info: Value = venue
+        .http
+        .get(format!("{}/fapi/v1/exchangeInfo", venue.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let parsed: alertgate_gateway::venue::binance::ExchangeInfo =
+        serde_json::from_value(info).unwrap();
     let rules = parsed.symbols[0].rules().unwrap();
-    assert_eq!((rules.step, rules.min_notional, rules.tick), (d("0.001"), d("100"), d("0.1")));
+    assert_eq!(
+        (rules.step, rules.min_notional, rules.tick),
+        (d("0.001"), d("100"), d("0.1"))
+    );
 }

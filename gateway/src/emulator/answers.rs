@@ -94,7 +94,12 @@ pub fn futures_order(o: &EmuOrder, ack: bool) -> Value {
     let (status, executed, quote, avg) = if ack {
         ("NEW", Decimal::ZERO, Decimal::ZERO, Decimal::ZERO)
     } else {
-        (o.status.as_str(), o.executed_qty, o.cum_quote, o.avg_price())
+        (
+            o.status.as_str(),
+            o.executed_qty,
+            o.cum_quote,
+            o.avg_price(),
+        )
     };
     json!({
         "avgPrice": avg.to_string(), "clientOrderId": o.client_order_id,
@@ -146,7 +151,14 @@ fn figures(state: &State) -> Vec<Figures> {
                 .and_then(|d| mul(d, h.amount))
                 .unwrap_or(Decimal::ZERO);
             let notional = mul(h.amount, mark).unwrap_or(Decimal::ZERO);
-            (spec.symbol.clone(), h.amount, h.entry, mark, unrealized, notional)
+            (
+                spec.symbol.clone(),
+                h.amount,
+                h.entry,
+                mark,
+                unrealized,
+                notional,
+            )
         })
         .collect()
 }
@@ -174,7 +186,11 @@ pub fn futures_account(state: &State, now_ms: i64) -> Value {
             })
         })
         .collect();
-    let (w, u, m) = (wallet.to_string(), unrealized.to_string(), margin.to_string());
+    let (w, u, m) = (
+        wallet.to_string(),
+        unrealized.to_string(),
+        margin.to_string(),
+    );
     json!({
         "totalInitialMargin": "0", "totalMaintMargin": "0", "totalWalletBalance": w,
         "totalUnrealizedProfit": u, "totalMarginBalance": m,
@@ -234,7 +250,10 @@ pub fn premium_index(symbol: &str, mark: Decimal, now_ms: i64) -> Value {
 
 /// `exchangeInfo`'s answer.
 pub fn exchange_info(market: Market, symbols: &[SymbolSpec], now_ms: i64) -> Value {
-    let rows: Vec<Value> = symbols.iter().map(|spec| symbol_info(market, spec)).collect();
+    let rows: Vec<Value> = symbols
+        .iter()
+        .map(|spec| symbol_info(market, spec))
+        .collect();
     json!({
         "timezone": "UTC", "serverTime": now_ms,
         "rateLimits": [
@@ -251,21 +270,28 @@ fn symbol_info(market: Market, spec: &SymbolSpec) -> Value {
         Market::Spot => s(d),
         Market::UsdM => d.to_string(),
     };
-    let lot = |kind: &str, step: Decimal, max: Decimal| {
-        json!({"filterType": kind, "minQty": text(r.min_quantity), "maxQty": text(max), "stepSize": text(step)})
-    };
+    let lot = |kind: &str, step: Decimal, max: Decimal| json!({"filterType": kind, "minQty": text(r.min_quantity), "maxQty": text(max), "stepSize": text(step)});
     let price = json!({"filterType": "PRICE_FILTER", "minPrice": text(r.tick), "maxPrice": text(Decimal::new(1_000_000, 0).unwrap_or(r.tick)), "tickSize": text(r.tick)});
     let notional = match market {
-        Market::Spot => json!({"filterType": "NOTIONAL", "minNotional": text(r.min_notional), "applyMinToMarket": true, "maxNotional": text(Decimal::new(9_000_000, 0).unwrap_or(r.min_notional)), "applyMaxToMarket": false, "avgPriceMins": 5}),
+        Market::Spot => {
+            json!({"filterType": "NOTIONAL", "minNotional": text(r.min_notional), "applyMinToMarket": true, "maxNotional": text(Decimal::new(9_000_000, 0).unwrap_or(r.min_notional)), "applyMaxToMarket": false, "avgPriceMins": 5})
+        }
         Market::UsdM => json!({"filterType": "MIN_NOTIONAL", "notional": text(r.min_notional)}),
     };
-    let filters = [price, lot("LOT_SIZE", r.step, r.max_quantity), lot("MARKET_LOT_SIZE", r.market_step, r.max_market_quantity), notional];
+    let filters = [
+        price,
+        lot("LOT_SIZE", r.step, r.max_quantity),
+        lot("MARKET_LOT_SIZE", r.market_step, r.max_market_quantity),
+        notional,
+    ];
     let mut v = json!({
         "symbol": spec.symbol, "status": "TRADING", "baseAsset": spec.base,
         "quoteAsset": spec.quote, "orderTypes": ["LIMIT", "MARKET"], "filters": filters,
     });
     let extra = match market {
-        Market::Spot => json!({"baseAssetPrecision": 8, "quotePrecision": 8, "quoteAssetPrecision": 8}),
+        Market::Spot => {
+            json!({"baseAssetPrecision": 8, "quotePrecision": 8, "quoteAssetPrecision": 8})
+        }
         Market::UsdM => json!({
             "pair": spec.symbol, "contractType": "PERPETUAL", "marginAsset": spec.quote,
             "pricePrecision": r.tick.scale(), "quantityPrecision": r.step.scale(),

@@ -64,15 +64,13 @@ fn decode(raw: &str) -> String {
         let hex = |b: u8| char::from(b).to_digit(16);
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;
@@ -123,7 +121,10 @@ pub fn verify(
     let payload = without_signature(query) + &without_signature(body);
     let expected = signature(config.secret.expose().as_bytes(), &payload);
     if !equal(sent.to_ascii_lowercase().as_bytes(), expected.as_bytes()) {
-        return Err(ApiError::bad(-1022, "Signature for this request is not valid."));
+        return Err(ApiError::bad(
+            -1022,
+            "Signature for this request is not valid.",
+        ));
     }
     check_timestamp(params, now_ms)
 }
@@ -197,7 +198,14 @@ mod tests {
     }
 
     fn check(key: Option<&str>, query: &str, body: &str, now: i64) -> Result<(), ApiError> {
-        verify(&config(), key, query, body, &Params::parse(query, body), now)
+        verify(
+            &config(),
+            key,
+            query,
+            body,
+            &Params::parse(query, body),
+            now,
+        )
     }
 
     #[test]
@@ -209,13 +217,19 @@ mod tests {
         let (q, b) = QUERY.split_at(QUERY.find("&quantity").unwrap());
         let b = &b[1..];
         let mixed = signature(SECRET.as_bytes(), &format!("{q}{b}"));
-        assert_eq!(check(Some(KEY), q, &format!("{b}&signature={mixed}"), AT), Ok(()));
+        assert_eq!(
+            check(Some(KEY), q, &format!("{b}&signature={mixed}"), AT),
+            Ok(())
+        );
         // Joined with `&`, the payload is not Binance's: refused.
         let joined = signature(SECRET.as_bytes(), &format!("{q}&{b}"));
         let refused = check(Some(KEY), q, &format!("{b}&signature={joined}"), AT);
         assert_eq!(refused.unwrap_err().code, -1022);
         // The non-ASCII example: signed as sent, percent-encoded.
-        let encoded = QUERY.replace("LTCBTC", "%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%94%EF%BC%95%EF%BC%96");
+        let encoded = QUERY.replace(
+            "LTCBTC",
+            "%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%94%EF%BC%95%EF%BC%96",
+        );
         let sig = "e1353ec6b14d888f1164ae9af8228a3dbd508bc82eb867db8ab6046442f33ef3";
         let signed = format!("{encoded}&signature={sig}");
         assert_eq!(check(Some(KEY), &signed, "", AT), Ok(()));

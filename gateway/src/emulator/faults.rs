@@ -105,7 +105,9 @@ impl Faults {
         let Some(kind) = command.fault else {
             return match command.query_not_found_ms {
                 Some(_) => Ok(()),
-                None => Err("give `fault` (with `method` and `path`) or `query_not_found_ms`".into()),
+                None => {
+                    Err("give `fault` (with `method` and `path`) or `query_not_found_ms`".into())
+                }
             };
         };
         let (Some(method), Some(path)) = (command.method, command.path) else {
@@ -115,9 +117,11 @@ impl Faults {
             kind,
             status: command.status.unwrap_or(503),
             placed: command.placed.unwrap_or(false),
-            retry_after_s: command
-                .retry_after_s
-                .unwrap_or(if kind == FaultKind::Ban { 60 } else { 1 }),
+            retry_after_s: command.retry_after_s.unwrap_or(if kind == FaultKind::Ban {
+                60
+            } else {
+                1
+            }),
             delay_ms: command.delay_ms.unwrap_or(1000),
         };
         if !(100..=599).contains(&fault.status) {
@@ -175,7 +179,9 @@ mod tests {
     #[test]
     fn settings_and_bad_commands() {
         let mut faults = Faults::default();
-        faults.add(command(r#"{"query_not_found_ms":300}"#)).unwrap();
+        faults
+            .add(command(r#"{"query_not_found_ms":300}"#))
+            .unwrap();
         assert_eq!(faults.query_not_found_ms, 300);
         assert!(faults.add(command(r#"{"fault":"ban"}"#)).is_err());
         assert!(faults.add(FaultCommand::default()).is_err());

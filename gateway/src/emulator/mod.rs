@@ -148,12 +148,28 @@ pub fn default_symbols(market: Market) -> Vec<SymbolSpec> {
     };
     match market {
         Market::Spot => vec![
-            spec("BTCUSDT", "BTC", rules("0.01", "0.00001", "0.00001", "9000", "100", "5")),
-            spec("ETHUSDT", "ETH", rules("0.01", "0.0001", "0.0001", "9000", "1000", "5")),
+            spec(
+                "BTCUSDT",
+                "BTC",
+                rules("0.01", "0.00001", "0.00001", "9000", "100", "5"),
+            ),
+            spec(
+                "ETHUSDT",
+                "ETH",
+                rules("0.01", "0.0001", "0.0001", "9000", "1000", "5"),
+            ),
         ],
         Market::UsdM => vec![
-            spec("BTCUSDT", "BTC", rules("0.10", "0.001", "0.001", "1000", "120", "100")),
-            spec("ETHUSDT", "ETH", rules("0.01", "0.001", "0.001", "10000", "2000", "20")),
+            spec(
+                "BTCUSDT",
+                "BTC",
+                rules("0.10", "0.001", "0.001", "1000", "120", "100"),
+            ),
+            spec(
+                "ETHUSDT",
+                "ETH",
+                rules("0.01", "0.001", "0.001", "10000", "2000", "20"),
+            ),
         ],
     }
 }
@@ -224,7 +240,9 @@ impl EmulatorHandle {
 
     /// Scripts `symbol`'s price (fills the limit orders it reaches).
     pub fn set_price(&self, symbol: &str, price: Decimal) {
-        self.app.state().set_price(symbol, price, self.app.config.now_ms());
+        self.app
+            .state()
+            .set_price(symbol, price, self.app.config.now_ms());
     }
 
     /// Adds a fault or the `query_not_found_ms` setting, as `POST
@@ -325,7 +343,11 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stopped: oneshot:
 /// Runs an emulator on `listen` until SIGTERM or Ctrl-C, on its own
 /// runtime (the command line's entry point); `ready` is told the address
 /// once it accepts connections.
-pub fn run(config: EmulatorConfig, listen: SocketAddr, ready: impl FnOnce(SocketAddr)) -> io::Result<()> {
+pub fn run(
+    config: EmulatorConfig,
+    listen: SocketAddr,
+    ready: impl FnOnce(SocketAddr),
+) -> io::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

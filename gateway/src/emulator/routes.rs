@@ -109,7 +109,9 @@ impl Endpoint {
 async fn venue(AxState(app): AxState<Arc<App>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let dropper = parts.extensions.get::<Dropper>().cloned();
-    let body = axum::body::to_bytes(body, 1 << 16).await.unwrap_or_default();
+    let body = axum::body::to_bytes(body, 1 << 16)
+        .await
+        .unwrap_or_default();
     let body = String::from_utf8_lossy(&body).into_owned();
     let (method, path) = (parts.method.as_str(), parts.uri.path());
     let query = parts.uri.query().unwrap_or_default();
@@ -119,16 +121,26 @@ async fn venue(AxState(app): AxState<Arc<App>>, req: Request) -> Response {
     let (used, fault) = {
         let mut st = app.state();
         let weight = endpoint.map_or(1, |e| e.weight(market));
-        (st.count(format!("{method} {path}"), weight, now), st.faults.take(method, path))
+        (
+            st.count(format!("{method} {path}"), weight, now),
+            st.faults.take(method, path),
+        )
     };
     if let Some(fault) = fault.filter(Fault::acts_before) {
         return weighed(fault_answer(fault, market, now), used);
     }
     let Some(endpoint) = endpoint else {
-        let e = ApiError { http: 404, code: -1099, msg: "Not found, unauthenticated, or unauthorized.".into() };
+        let e = ApiError {
+            http: 404,
+            code: -1099,
+            msg: "Not found, unauthenticated, or unauthorized.".into(),
+        };
         return weighed(refusal(&e), used);
     };
-    let key = parts.headers.get("x-mbx-apikey").and_then(|v| v.to_str().ok());
+    let key = parts
+        .headers
+        .get("x-mbx-apikey")
+        .and_then(|v| v.to_str().ok());
     let handled = handle(&app, endpoint, key, query, &body, now);
     let mut response = match &handled {
         Ok(value) => (StatusCode::OK, axum::Json(value.clone())).into_response(),
@@ -145,7 +157,13 @@ async fn venue(AxState(app): AxState<Arc<App>>, req: Request) -> Response {
 }
 
 /// What a fault that acts after handling makes of the answer.
-async fn after(fault: Fault, response: Response, dropper: Option<Dropper>, market: Market, now: i64) -> Response {
+async fn after(
+    fault: Fault,
+    response: Response,
+    dropper: Option<Dropper>,
+    market: Market,
+    now: i64,
+) -> Response {
     match fault.kind {
         FaultKind::LoseAnswer => {
             if let Some(dropper) = dropper {
@@ -173,10 +191,19 @@ fn fault_answer(fault: Fault, market: Market, now: i64) -> Response {
                 Market::UsdM => "Too many requests; current limit is 2400 requests per minute. Please use the websocket for live updates to avoid polling the API.",
             };
             let retry = [("retry-after", fault.retry_after_s.to_string())];
-            (StatusCode::TOO_MANY_REQUESTS, retry, body(-1003, msg.into())).into_response()
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                retry,
+                body(-1003, msg.into()),
+            )
+                .into_response()
         }
         FaultKind::Ban => {
-            let until = now.saturating_add(i64::try_from(fault.retry_after_s).unwrap_or(0).saturating_mul(1000));
+            let until = now.saturating_add(
+                i64::try_from(fault.retry_after_s)
+                    .unwrap_or(0)
+                    .saturating_mul(1000),
+            );
             let msg = format!("Way too much request weight used; IP banned until {until}. Please use WebSocket Streams for live updates to avoid bans.");
             let retry = [("retry-after", fault.retry_after_s.to_string())];
             (StatusCode::IM_A_TEAPOT, retry, body(-1003, msg)).into_response()
@@ -220,7 +247,14 @@ fn order_counts(app: &App, headers: &mut HeaderMap, now: i64) {
 }
 
 /// Verifies (signed endpoints) and handles one request.
-fn handle(app: &App, endpoint: Endpoint, key: Option<&str>, query: &str, body: &str, now: i64) -> Result<Value, ApiError> {
+fn handle(
+    app: &App,
+    endpoint: Endpoint,
+    key: Option<&str>,
+    query: &str,
+    body: &str,
+    now: i64,
+) -> Result<Value, ApiError> {
     let params = Params::parse(query, body);
     if endpoint.signed() {
         auth::verify(&app.config, key, query, body, &params, now)?;
@@ -237,7 +271,9 @@ fn handle(app: &App, endpoint: Endpoint, key: Option<&str>, query: &str, body: &
         Endpoint::Account if market == Market::Spot => Ok(answers::spot_account(&st, now)),
         Endpoint::Account => Ok(answers::futures_account(&st, now)),
         Endpoint::TickerPrice => ticker(&st, market, &params, now),
-        Endpoint::PositionRisk { all } => Ok(answers::position_risk(&st, params.get("symbol"), all, now)),
+        Endpoint::PositionRisk { all } => {
+            Ok(answers::position_risk(&st, params.get("symbol"), all, now))
+        }
         Endpoint::PremiumIndex => premium(&st, &params, now),
         Endpoint::Leverage => leverage(&mut st, &params),
         Endpoint::MarginType => margin_type(&mut st, &params),
@@ -249,7 +285,12 @@ fn handle(app: &App, endpoint: Endpoint, key: Option<&str>, query: &str, body: &
 fn new_order(st: &mut State, market: Market, params: &Params, now: i64) -> Result<Value, ApiError> {
     let (order, resp) = read_new_order(market, params)?;
     let index = st.place(order, now)?;
-    let placed = st.order(index).ok_or_else(|| ApiError::bad(-1000, "An unknown error occured while processing the request."))?;
+    let placed = st.order(index).ok_or_else(|| {
+        ApiError::bad(
+            -1000,
+            "An unknown error occured while processing the request.",
+        )
+    })?;
     Ok(match market {
         Market::Spot => answers::spot_new(placed, resp, now),
         Market::UsdM => answers::futures_order(placed, resp == RespType::Ack),
@@ -278,15 +319,29 @@ fn read_new_order(market: Market, params: &Params) -> Result<(NewOrder, RespType
     let reduce_only = match (market, params.get("reduceOnly")) {
         (Market::UsdM, Some("true")) => true,
         (Market::UsdM, None | Some("false")) | (Market::Spot, _) => false,
-        (Market::UsdM, Some(_)) => return Err(ApiError::bad(-4062, "Invalid or improper reduceOnly value.")),
+        (Market::UsdM, Some(_)) => {
+            return Err(ApiError::bad(
+                -4062,
+                "Invalid or improper reduceOnly value.",
+            ))
+        }
     };
     let resp = response_type(market, params.get("newOrderRespType"))?;
-    let order = NewOrder { symbol, side, limit, quantity, client_order_id, reduce_only };
+    let order = NewOrder {
+        symbol,
+        side,
+        limit,
+        quantity,
+        client_order_id,
+        reduce_only,
+    };
     Ok((order, resp))
 }
 
 fn required_decimal(params: &Params, name: &str) -> Result<Decimal, ApiError> {
-    params.decimal(name)?.ok_or_else(|| ApiError::mandatory(name))
+    params
+        .decimal(name)?
+        .ok_or_else(|| ApiError::mandatory(name))
 }
 
 /// `newClientOrderId` must match `^[\.A-Z\:/a-z0-9_-]{1,36}$`.
@@ -318,12 +373,18 @@ fn named(st: &State, params: &Params) -> Result<Option<usize>, ApiError> {
     let symbol = params.required("symbol")?;
     st.spec(symbol)?;
     let order_id = match params.get("orderId") {
-        Some(id) => Some(id.parse::<u64>().map_err(|_| ApiError::mandatory("orderId"))?),
+        Some(id) => Some(
+            id.parse::<u64>()
+                .map_err(|_| ApiError::mandatory("orderId"))?,
+        ),
         None => None,
     };
     let client = params.get("origClientOrderId");
     if order_id.is_none() && client.is_none() {
-        return Err(ApiError::bad(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"));
+        return Err(ApiError::bad(
+            -1102,
+            "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
+        ));
     }
     Ok(st.find(symbol, order_id, client))
 }
@@ -332,7 +393,9 @@ fn named(st: &State, params: &Params) -> Result<Option<usize>, ApiError> {
 /// `query_not_found_ms` ago.
 fn query_order(st: &State, market: Market, params: &Params, now: i64) -> Result<Value, ApiError> {
     let missing = || ApiError::bad(-2013, "Order does not exist.");
-    let order = named(st, params)?.and_then(|i| st.order(i)).ok_or_else(missing)?;
+    let order = named(st, params)?
+        .and_then(|i| st.order(i))
+        .ok_or_else(missing)?;
     let window = i64::try_from(st.faults.query_not_found_ms).unwrap_or(i64::MAX);
     if now.saturating_sub(order.time_ms) < window {
         return Err(missing());
@@ -344,10 +407,17 @@ fn query_order(st: &State, market: Market, params: &Params, now: i64) -> Result<
 }
 
 /// `DELETE order`.
-fn cancel_order(st: &mut State, market: Market, params: &Params, now: i64) -> Result<Value, ApiError> {
+fn cancel_order(
+    st: &mut State,
+    market: Market,
+    params: &Params,
+    now: i64,
+) -> Result<Value, ApiError> {
     let index = named(st, params)?.ok_or_else(|| ApiError::bad(-2011, "Unknown order sent."))?;
     st.cancel(index, now)?;
-    let order = st.order(index).ok_or_else(|| ApiError::bad(-2011, "Unknown order sent."))?;
+    let order = st
+        .order(index)
+        .ok_or_else(|| ApiError::bad(-2011, "Unknown order sent."))?;
     Ok(match market {
         Market::Spot => answers::spot_cancel(order, now),
         Market::UsdM => answers::futures_order(order, false),
@@ -365,7 +435,9 @@ fn ticker(st: &State, market: Market, params: &Params, now: i64) -> Result<Value
         let price = st.prices.get(symbol).copied().unwrap_or(Decimal::ZERO);
         return Ok(row(symbol, price));
     }
-    Ok(Value::Array(st.prices.iter().map(|(s, p)| row(s, *p)).collect()))
+    Ok(Value::Array(
+        st.prices.iter().map(|(s, p)| row(s, *p)).collect(),
+    ))
 }
 
 /// `GET premiumIndex`: the scripted price is the mark.
@@ -375,7 +447,10 @@ fn premium(st: &State, params: &Params, now: i64) -> Result<Value, ApiError> {
         st.spec(symbol)?;
         return Ok(answers::premium_index(symbol, mark(symbol), now));
     }
-    let rows = st.symbols().iter().map(|s| answers::premium_index(&s.symbol, mark(&s.symbol), now));
+    let rows = st
+        .symbols()
+        .iter()
+        .map(|s| answers::premium_index(&s.symbol, mark(&s.symbol), now));
     Ok(Value::Array(rows.collect()))
 }
 
@@ -401,12 +476,18 @@ fn margin_type(st: &mut State, params: &Params) -> Result<Value, ApiError> {
     if !matches!(wanted, "ISOLATED" | "CROSSED") {
         return Err(ApiError::mandatory("marginType"));
     }
-    let current = st.margin_type.get(&symbol).map_or("CROSSED", String::as_str);
+    let current = st
+        .margin_type
+        .get(&symbol)
+        .map_or("CROSSED", String::as_str);
     if current == wanted {
         return Err(ApiError::bad(-4046, "No need to change margin type."));
     }
     if st.position(&symbol).amount.mantissa() != 0 {
-        return Err(ApiError::bad(-4048, "Margin type cannot be changed if there exists position."));
+        return Err(ApiError::bad(
+            -4048,
+            "Margin type cannot be changed if there exists position.",
+        ));
     }
     st.margin_type.insert(symbol, wanted.to_string());
     Ok(json!({"code": 200, "msg": "success"}))
@@ -459,5 +540,9 @@ async fn reset(AxState(app): AxState<Arc<App>>) -> Response {
 }
 
 fn control_error(message: &str) -> Response {
-    (StatusCode::BAD_REQUEST, axum::Json(json!({"error": message}))).into_response()
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({"error": message})),
+    )
+        .into_response()
 }

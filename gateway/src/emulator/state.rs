@@ -176,8 +176,12 @@ impl State {
         match config.market {
             Market::Spot => {
                 for spec in &config.symbols {
-                    balances.entry(spec.base.clone()).or_insert_with(Funds::default);
-                    balances.entry(spec.quote.clone()).or_insert_with(Funds::default);
+                    balances
+                        .entry(spec.base.clone())
+                        .or_insert_with(Funds::default);
+                    balances
+                        .entry(spec.quote.clone())
+                        .or_insert_with(Funds::default);
                 }
                 balances.insert(
                     "USDT".into(),
@@ -238,7 +242,11 @@ impl State {
     /// Orders placed in the last 10 s (after counting one at `now_ms`).
     pub fn count_order(&mut self, now_ms: i64) -> usize {
         self.order_times.push_back(now_ms);
-        while self.order_times.front().is_some_and(|t| now_ms - t >= 10_000) {
+        while self
+            .order_times
+            .front()
+            .is_some_and(|t| now_ms - t >= 10_000)
+        {
             self.order_times.pop_front();
         }
         self.order_times.len()
@@ -246,7 +254,12 @@ impl State {
 
     /// The order `order_id` or, else, the latest with `client_id` on
     /// `symbol`.
-    pub fn find(&self, symbol: &str, order_id: Option<u64>, client_id: Option<&str>) -> Option<usize> {
+    pub fn find(
+        &self,
+        symbol: &str,
+        order_id: Option<u64>,
+        client_id: Option<&str>,
+    ) -> Option<usize> {
         let matches = |o: &EmuOrder| {
             o.symbol == symbol
                 && match (order_id, client_id) {
@@ -302,7 +315,11 @@ impl State {
             order_id,
             symbol: new.symbol.clone(),
             side: new.side,
-            order_type: if new.limit.is_some() { "LIMIT" } else { "MARKET" },
+            order_type: if new.limit.is_some() {
+                "LIMIT"
+            } else {
+                "MARKET"
+            },
             quantity: new.quantity,
             price: new.limit,
             status: EmuStatus::New,
@@ -379,12 +396,25 @@ impl State {
 
     /// Spot: checks and holds what the order needs (a limit order's funds
     /// are locked until it fills or is cancelled).
-    fn reserve(&mut self, spec: &SymbolSpec, order: &EmuOrder, reference: Option<Decimal>) -> Result<(), ApiError> {
-        let insufficient = || ApiError::bad(-2010, "Account has insufficient balance for requested action.");
+    fn reserve(
+        &mut self,
+        spec: &SymbolSpec,
+        order: &EmuOrder,
+        reference: Option<Decimal>,
+    ) -> Result<(), ApiError> {
+        let insufficient = || {
+            ApiError::bad(
+                -2010,
+                "Account has insufficient balance for requested action.",
+            )
+        };
         let (asset, need) = match order.side {
             OrderSide::Buy => {
                 let price = reference.unwrap_or(Decimal::ZERO);
-                (&spec.quote, mul(order.quantity, price).ok_or_else(insufficient)?)
+                (
+                    &spec.quote,
+                    mul(order.quantity, price).ok_or_else(insufficient)?,
+                )
             }
             OrderSide::Sell => (&spec.base, order.quantity),
         };
@@ -482,9 +512,17 @@ impl State {
         if order.reduce_only {
             // Never past flat: a reduce-only order executes at most the
             // position (nothing if it no longer reduces).
-            quantity = if opposite { quantity.min(abs(held.amount)) } else { Decimal::ZERO };
+            quantity = if opposite {
+                quantity.min(abs(held.amount))
+            } else {
+                Decimal::ZERO
+            };
         }
-        let signed = if order.side == OrderSide::Buy { quantity } else { neg(quantity) };
+        let signed = if order.side == OrderSide::Buy {
+            quantity
+        } else {
+            neg(quantity)
+        };
         let next = apply_fill(held, signed, price)?;
         let realized = next.1;
         self.wallet = add(self.wallet, realized)?;
@@ -532,7 +570,11 @@ fn apply_fill(held: Holding, signed: Decimal, price: Decimal) -> Option<(Holding
 }
 
 /// Spot filters, with Spot's messages (-1013 "Filter failure: …").
-fn check_spot(spec: &SymbolSpec, new: &NewOrder, reference: Option<Decimal>) -> Result<(), ApiError> {
+fn check_spot(
+    spec: &SymbolSpec,
+    new: &NewOrder,
+    reference: Option<Decimal>,
+) -> Result<(), ApiError> {
     let filter = |name: &str| ApiError::bad(-1013, format!("Filter failure: {name}"));
     let r = &spec.rules;
     if let Some(price) = new.limit {
@@ -542,10 +584,18 @@ fn check_spot(spec: &SymbolSpec, new: &NewOrder, reference: Option<Decimal>) -> 
     }
     let (name, step, max) = match new.limit {
         Some(_) => ("LOT_SIZE", r.step, r.max_quantity),
-        None => ("MARKET_LOT_SIZE", or(r.market_step, r.step), or(r.max_market_quantity, r.max_quantity)),
+        None => (
+            "MARKET_LOT_SIZE",
+            or(r.market_step, r.step),
+            or(r.max_market_quantity, r.max_quantity),
+        ),
     };
     let q = new.quantity;
-    if !q.is_positive() || !is_multiple(q, step) || q < r.min_quantity || (max.is_positive() && q > max) {
+    if !q.is_positive()
+        || !is_multiple(q, step)
+        || q < r.min_quantity
+        || (max.is_positive() && q > max)
+    {
         return Err(filter(name));
     }
     if let Some(value) = reference.and_then(|p| mul(q, p)) {
@@ -557,12 +607,24 @@ fn check_spot(spec: &SymbolSpec, new: &NewOrder, reference: Option<Decimal>) -> 
 }
 
 /// USDⓈ-M filters, with the futures codes.
-fn check_futures(spec: &SymbolSpec, new: &NewOrder, reference: Option<Decimal>) -> Result<(), ApiError> {
+fn check_futures(
+    spec: &SymbolSpec,
+    new: &NewOrder,
+    reference: Option<Decimal>,
+) -> Result<(), ApiError> {
     let r = &spec.rules;
-    let precision = || ApiError::bad(-1111, "Precision is over the maximum defined for this asset.");
+    let precision = || {
+        ApiError::bad(
+            -1111,
+            "Precision is over the maximum defined for this asset.",
+        )
+    };
     let (step, max) = match new.limit {
         Some(_) => (r.step, r.max_quantity),
-        None => (or(r.market_step, r.step), or(r.max_market_quantity, r.max_quantity)),
+        None => (
+            or(r.market_step, r.step),
+            or(r.max_market_quantity, r.max_quantity),
+        ),
     };
     let q = new.quantity;
     if !q.is_positive() {
@@ -595,7 +657,10 @@ fn check_futures(spec: &SymbolSpec, new: &NewOrder, reference: Option<Decimal>) 
     if !new.reduce_only && value.is_some_and(|v| v < r.min_notional) {
         return Err(ApiError::bad(
             -4164,
-            format!("Order's notional must be no smaller than {} (unless you choose reduce only).", r.min_notional),
+            format!(
+                "Order's notional must be no smaller than {} (unless you choose reduce only).",
+                r.min_notional
+            ),
         ));
     }
     Ok(())
@@ -642,49 +707,93 @@ mod tests {
         assert_eq!(s.orders()[i].status, EmuStatus::Filled);
         assert_eq!(s.balances["USDT"].free, d("5000"));
         assert_eq!(s.balances["BTC"].free, d("0.1"));
-        let i = s.place(order(OrderSide::Sell, "0.05", Some("51000"), "b"), 2).unwrap();
+        let i = s
+            .place(order(OrderSide::Sell, "0.05", Some("51000"), "b"), 2)
+            .unwrap();
         assert_eq!(s.orders()[i].status, EmuStatus::New);
-        assert_eq!((s.balances["BTC"].free, s.balances["BTC"].locked), (d("0.05"), d("0.05")));
+        assert_eq!(
+            (s.balances["BTC"].free, s.balances["BTC"].locked),
+            (d("0.05"), d("0.05"))
+        );
         s.set_price("BTCUSDT", d("50999.99"), 3);
         assert_eq!(s.orders()[i].status, EmuStatus::New);
         s.set_price("BTCUSDT", d("52000"), 4);
         let o = &s.orders()[i];
-        assert_eq!((o.status, o.executed_qty, o.cum_quote), (EmuStatus::Filled, d("0.05"), d("2550")));
+        assert_eq!(
+            (o.status, o.executed_qty, o.cum_quote),
+            (EmuStatus::Filled, d("0.05"), d("2550"))
+        );
         assert_eq!(s.balances["USDT"].free, d("7550"));
         assert_eq!(s.balances["BTC"].locked, Decimal::ZERO);
-        let e = s.place(order(OrderSide::Buy, "1", None, "c"), 5).unwrap_err();
-        assert_eq!((e.code, e.msg.as_str()), (-2010, "Account has insufficient balance for requested action."));
+        let e = s
+            .place(order(OrderSide::Buy, "1", None, "c"), 5)
+            .unwrap_err();
+        assert_eq!(
+            (e.code, e.msg.as_str()),
+            (
+                -2010,
+                "Account has insufficient balance for requested action."
+            )
+        );
     }
 
     #[test]
     fn spot_filters_and_duplicates() {
         let mut s = state(Market::Spot);
         let code = |s: &mut State, o| s.place(o, 1).unwrap_err().msg;
-        assert_eq!(code(&mut s, order(OrderSide::Buy, "0.000015", None, "a")), "Filter failure: MARKET_LOT_SIZE");
-        assert_eq!(code(&mut s, order(OrderSide::Buy, "0.001", Some("40000.001"), "a")), "Filter failure: PRICE_FILTER");
-        assert_eq!(code(&mut s, order(OrderSide::Buy, "0.00001", Some("40000"), "a")), "Filter failure: NOTIONAL");
-        s.place(order(OrderSide::Buy, "0.001", Some("40000"), "a"), 1).unwrap();
-        let e = s.place(order(OrderSide::Buy, "0.001", Some("40000"), "a"), 1).unwrap_err();
+        assert_eq!(
+            code(&mut s, order(OrderSide::Buy, "0.000015", None, "a")),
+            "Filter failure: MARKET_LOT_SIZE"
+        );
+        assert_eq!(
+            code(
+                &mut s,
+                order(OrderSide::Buy, "0.001", Some("40000.001"), "a")
+            ),
+            "Filter failure: PRICE_FILTER"
+        );
+        assert_eq!(
+            code(&mut s, order(OrderSide::Buy, "0.00001", Some("40000"), "a")),
+            "Filter failure: NOTIONAL"
+        );
+        s.place(order(OrderSide::Buy, "0.001", Some("40000"), "a"), 1)
+            .unwrap();
+        let e = s
+            .place(order(OrderSide::Buy, "0.001", Some("40000"), "a"), 1)
+            .unwrap_err();
         assert_eq!((e.code, e.msg.as_str()), (-2010, "Duplicate order sent."));
         let open = s.find("BTCUSDT", None, Some("a")).unwrap();
         s.cancel(open, 2).unwrap();
         assert_eq!(s.balances["USDT"].free, d("10000"));
         assert_eq!(s.cancel(open, 3).unwrap_err().code, -2011);
         // Once no longer open, the id may be used again.
-        assert!(s.place(order(OrderSide::Buy, "0.001", Some("40000"), "a"), 4).is_ok());
+        assert!(s
+            .place(order(OrderSide::Buy, "0.001", Some("40000"), "a"), 4)
+            .is_ok());
     }
 
     #[test]
     fn futures_positions_reduce_only_and_pnl() {
         let mut s = state(Market::UsdM);
-        s.place(order(OrderSide::Buy, "0.010", None, "a"), 1).unwrap();
+        s.place(order(OrderSide::Buy, "0.010", None, "a"), 1)
+            .unwrap();
         s.set_price("BTCUSDT", d("52000"), 2);
-        s.place(order(OrderSide::Buy, "0.010", None, "b"), 3).unwrap();
-        assert_eq!(s.position("BTCUSDT"), Holding { amount: d("0.02"), entry: d("51000") });
+        s.place(order(OrderSide::Buy, "0.010", None, "b"), 3)
+            .unwrap();
+        assert_eq!(
+            s.position("BTCUSDT"),
+            Holding {
+                amount: d("0.02"),
+                entry: d("51000")
+            }
+        );
         let mut buy_ro = order(OrderSide::Buy, "0.01", None, "c");
         buy_ro.reduce_only = true;
         let e = s.place(buy_ro, 4).unwrap_err();
-        assert_eq!((e.code, e.msg.as_str()), (-2022, "ReduceOnly Order is rejected."));
+        assert_eq!(
+            (e.code, e.msg.as_str()),
+            (-2022, "ReduceOnly Order is rejected.")
+        );
         let mut close = order(OrderSide::Sell, "0.03", None, "d");
         close.reduce_only = true;
         let i = s.place(close, 5).unwrap();
@@ -703,23 +812,41 @@ mod tests {
         config.symbols[0].rules.tick = d("0.5");
         let mut s = State::new(&config);
         let code = |s: &mut State, o| s.place(o, 1).unwrap_err().code;
-        assert_eq!(code(&mut s, order(OrderSide::Buy, "0.0015", None, "a")), -1111);
+        assert_eq!(
+            code(&mut s, order(OrderSide::Buy, "0.0015", None, "a")),
+            -1111
+        );
         assert_eq!(code(&mut s, order(OrderSide::Buy, "0", None, "a")), -4003);
         assert_eq!(code(&mut s, order(OrderSide::Buy, "121", None, "a")), -4005);
-        assert_eq!(code(&mut s, order(OrderSide::Buy, "0.001", None, "a")), -4164);
-        assert_eq!(code(&mut s, order(OrderSide::Buy, "0.01", Some("40000.05"), "a")), -1111);
-        assert_eq!(code(&mut s, order(OrderSide::Buy, "0.01", Some("40000.3"), "a")), -4014);
+        assert_eq!(
+            code(&mut s, order(OrderSide::Buy, "0.001", None, "a")),
+            -4164
+        );
+        assert_eq!(
+            code(&mut s, order(OrderSide::Buy, "0.01", Some("40000.05"), "a")),
+            -1111
+        );
+        assert_eq!(
+            code(&mut s, order(OrderSide::Buy, "0.01", Some("40000.3"), "a")),
+            -4014
+        );
         let mut other = order(OrderSide::Buy, "0.01", None, "a");
         other.symbol = "XRPUSDT".into();
         assert_eq!(code(&mut s, other), -1121);
-        s.place(order(OrderSide::Buy, "0.01", Some("40000"), "a"), 1).unwrap();
-        assert_eq!(code(&mut s, order(OrderSide::Buy, "0.01", Some("40000"), "a")), -4116);
+        s.place(order(OrderSide::Buy, "0.01", Some("40000"), "a"), 1)
+            .unwrap();
+        assert_eq!(
+            code(&mut s, order(OrderSide::Buy, "0.01", Some("40000"), "a")),
+            -4116
+        );
     }
 
     #[test]
     fn a_market_order_without_a_price_expires() {
         let mut s = State::new(&EmulatorConfig::new(Market::UsdM, "k", "s"));
-        let i = s.place(order(OrderSide::Buy, "0.01", None, "a"), 1).unwrap();
+        let i = s
+            .place(order(OrderSide::Buy, "0.01", None, "a"), 1)
+            .unwrap();
         assert_eq!(s.orders()[i].status, EmuStatus::Expired);
         assert_eq!(s.position("BTCUSDT").amount, Decimal::ZERO);
     }
