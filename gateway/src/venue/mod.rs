@@ -371,10 +371,7 @@ pub trait Venue: Send + Sync {
     ) -> impl Future<Output = Result<OrderReport, VenueError>> + Send;
 
     /// Balances, equity and positions.
-    fn account(
-        &self,
-        timestamp_ms: i64,
-    ) -> impl Future<Output = Result<Account, VenueError>> + Send;
+    fn account(&self, timestamp_ms: i64) -> impl Future<Output = Result<Account, VenueError>> + Send;
 }
 
 /// Whether `id` is a client order id every planned venue accepts:
@@ -416,9 +413,7 @@ mod tests {
 
     #[test]
     fn portable_ids_are_short_and_alphanumeric() {
-        assert!(client_order_id_is_portable(
-            "ag0123456789abcdef0123456789abcd"
-        ));
+        assert!(client_order_id_is_portable("ag0123456789abcdef0123456789abcd"));
         assert!(!client_order_id_is_portable("ag-0123"));
         assert!(!client_order_id_is_portable(""));
         assert!(!client_order_id_is_portable(&"a".repeat(33)));
