@@ -583,3 +583,115 @@ async fn headers_orders_listing_and_reset() {
         (d("0.001"), d("100"), d("0.1"))
     );
 }
+
+#[tokio::test]
+async fn conditional_orders_trigger_when_the_price_crosses() {
+    let venue = Venue::start(Market::UsdM, "50000").await;
+    assert_eq!(venue.order(&market_buy("0.02", "long1")).await.0, 200);
+    let algo = |kind: &'static str, trigger: &'static str, id: &'static str| {
+        [
+            ("algoType", "CONDITIONAL"),
+            ("symbol", "BTCUSDT"),
+            ("side", "SELL"),
+            ("type", kind),
+            ("triggerPrice", trigger),
+            ("closePosition", "true"),
+            ("clientAlgoId", id),
+        ]
+    };
+    let post = reqwest::Method::POST;
+    let (_, body) = venue
+        .signed(
+            post.clone(),
+            "/fapi/v1/algoOrder",
+            &algo("STOP_MARKET", "50100", "sl0"),
+        )
+        .await;
+    assert_eq!(
+        (body["code"].as_i64(), body["msg"].as_str()),
+        (Some(-2021), Some("Order would immediately trigger."))
+    );
+    let (status, body) = venue
+        .signed(
+            post.clone(),
+            "/fapi/v1/algoOrder",
+            &algo("STOP_MARKET", "49000", "sl1"),
+        )
+        .await;
+    assert_eq!(
+        (
+            status,
+            body["algoStatus"].as_str(),
+            body["triggerPrice"].as_str()
+        ),
+        (200, Some("NEW"), Some("49000")),
+        "{body}"
+    );
+    let (_, tp) = venue
+        .signed(
+            post,
+            "/fapi/v1/algoOrder",
+            &algo("TAKE_PROFIT_MARKET", "52000", "tp1"),
+        )
+        .await;
+    let tp_id = tp["algoId"].to_string();
+    venue
+        .control("/emulator/price", r#"{"symbol":"BTCUSDT","price":"49500"}"#)
+        .await;
+    let get = |id: &'static str| algo_order(&venue, id);
+    assert_eq!(get("sl1").await["algoStatus"], "NEW");
+    venue
+        .control("/emulator/price", r#"{"symbol":"BTCUSDT","price":"48900"}"#)
+        .await;
+    let sl = get("sl1").await;
+    assert_eq!(
+        (sl["algoStatus"].as_str(), sl["actualPrice"].as_str()),
+        (Some("FINISHED"), Some("48900")),
+        "{sl}"
+    );
+    let (_, order) = venue.query("sl1").await;
+    assert_eq!(
+        (
+            order["orderId"].to_string(),
+            order["executedQty"].as_str(),
+            order["reduceOnly"].as_bool()
+        ),
+        (
+            sl["actualOrderId"].as_str().unwrap().to_string(),
+            Some("0.02"),
+            Some(true)
+        )
+    );
+    let (_, risk) = venue
+        .signed(
+            reqwest::Method::GET,
+            "/fapi/v2/positionRisk",
+            &[("symbol", "BTCUSDT")],
+        )
+        .await;
+    assert_eq!(risk[0]["positionAmt"], "0");
+    let delete = reqwest::Method::DELETE;
+    let (_, cancelled) = venue
+        .signed(delete.clone(), "/fapi/v1/algoOrder", &[("algoId", &tp_id)])
+        .await;
+    assert_eq!(
+        (
+            cancelled["code"].as_str(),
+            cancelled["clientAlgoId"].as_str()
+        ),
+        (Some("200"), Some("tp1")),
+        "{cancelled}"
+    );
+    let (_, again) = venue
+        .signed(delete, "/fapi/v1/algoOrder", &[("algoId", &tp_id)])
+        .await;
+    assert_eq!(again["code"], -2011);
+    assert_eq!(get("tp1").await["algoStatus"], "CANCELED");
+    assert_eq!(get("none").await["code"], -2013);
+}
+
+async fn algo_order(venue: &Venue, id: &str) -> Value {
+    let params = [("clientAlgoId", id)];
+    let path = "/fapi/v1/algoOrder";
+    venue.signed(reqwest::Method::GET, path, &params).await.1
+}

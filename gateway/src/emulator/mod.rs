@@ -18,7 +18,9 @@
 //! Prices are scripted, never random: a market order fills at once at its
 //! symbol's price and a limit order when the price reaches its limit, at
 //! the limit. There are no fees, no margin checks on futures and no partial
-//! fills (except a reduce-only order larger than its position).
+//! fills (except a reduce-only order larger than its position). USDⓈ-M
+//! conditional orders (`/fapi/v1/algoOrder`) trigger on the scripted price
+//! ([`algo`]).
 
 use std::fmt;
 use std::io;
@@ -33,6 +35,7 @@ use tokio::task::JoinHandle;
 use crate::venue::binance::Market;
 use crate::venue::TradingRules;
 
+pub mod algo;
 mod answers;
 pub mod auth;
 pub mod faults;

@@ -49,6 +49,9 @@ enum Endpoint {
     Leverage,
     MarginType,
     PositionMode,
+    NewAlgo,
+    QueryAlgo,
+    CancelAlgo,
 }
 
 impl Endpoint {
@@ -75,6 +78,9 @@ impl Endpoint {
             (Market::UsdM, "POST", "v1/leverage") => Endpoint::Leverage,
             (Market::UsdM, "POST", "v1/marginType") => Endpoint::MarginType,
             (Market::UsdM, "GET", "v1/positionSide/dual") => Endpoint::PositionMode,
+            (Market::UsdM, "POST", "v1/algoOrder") => Endpoint::NewAlgo,
+            (Market::UsdM, "GET", "v1/algoOrder") => Endpoint::QueryAlgo,
+            (Market::UsdM, "DELETE", "v1/algoOrder") => Endpoint::CancelAlgo,
             _ => return None,
         };
         // Spot paths carry no version segment of their own.
@@ -146,7 +152,7 @@ async fn venue(AxState(app): AxState<Arc<App>>, req: Request) -> Response {
         Ok(value) => (StatusCode::OK, axum::Json(value.clone())).into_response(),
         Err(e) => refusal(e),
     };
-    if endpoint == Endpoint::NewOrder && handled.is_ok() {
+    if matches!(endpoint, Endpoint::NewOrder | Endpoint::NewAlgo) && handled.is_ok() {
         order_counts(&app, response.headers_mut(), now);
     }
     let response = weighed(response, used);
@@ -278,6 +284,9 @@ fn handle(
         Endpoint::Leverage => leverage(&mut st, &params),
         Endpoint::MarginType => margin_type(&mut st, &params),
         Endpoint::PositionMode => Ok(json!({"dualSidePosition": false})),
+        Endpoint::NewAlgo => super::algo::place(&mut st, &params, now),
+        Endpoint::QueryAlgo => super::algo::query(&st, &params),
+        Endpoint::CancelAlgo => super::algo::cancel(&mut st, &params, now),
     }
 }
 

@@ -164,6 +164,8 @@ pub struct State {
     pub requests: BTreeMap<String, u64>,
     /// Faults waiting and settings.
     pub faults: Faults,
+    /// Futures conditional orders, oldest first.
+    pub algos: Vec<super::algo::AlgoOrder>,
     weight: (i64, u64),
     order_times: VecDeque<i64>,
 }
@@ -205,6 +207,7 @@ impl State {
             margin_type: BTreeMap::new(),
             requests: BTreeMap::new(),
             faults: Faults::default(),
+            algos: Vec::new(),
             weight: (0, 0),
             order_times: VecDeque::new(),
         }
@@ -292,6 +295,7 @@ impl State {
             // working: never a panic on a scripted price.
             let _ = self.fill(i, limit, now_ms);
         }
+        self.trigger_algos(symbol, price, now_ms);
     }
 
     /// Checks and places `new` at `now_ms`: its index.
