@@ -60,7 +60,7 @@ fn now_ms() -> i64 {
 
 #[test]
 fn serves_until_sigterm_with_keys_prices_and_clock_offset() {
-    let (mut emulator, addr) = start(&[
+    let (emulator, addr) = start(&[
         "--kind",
         "binance-usdm",
         "--price",
@@ -108,18 +108,7 @@ fn serves_until_sigterm_with_keys_prices_and_clock_offset() {
     let refused: serde_json::Value = r.json().unwrap();
     assert_eq!(refused["code"], -1021);
 
-    let _ = Command::new("kill")
-        .args(["-TERM", &emulator.0.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = emulator.0.try_wait().unwrap() {
-            assert!(status.success(), "exited {status}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    stop(emulator);
 }
 
 #[test]
@@ -140,4 +129,20 @@ fn a_missing_key_variable_is_a_usage_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("EMU_TEST_UNSET_KEY is not set"), "{stderr}");
     assert!(!stderr.contains(SECRET), "{stderr}");
+}
+
+/// Sends SIGTERM and waits (at most 20 s) for a clean exit.
+fn stop(mut emulator: Emulator) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &emulator.0.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = emulator.0.try_wait().unwrap() {
+            assert!(status.success(), "exited {status}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

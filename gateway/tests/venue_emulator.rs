@@ -120,6 +120,11 @@ impl Venue {
         r.json().await.unwrap()
     }
 
+    async fn post_algo(&self, params: &[(&str, &str)]) -> Value {
+        let path = "/fapi/v1/algoOrder";
+        self.signed(reqwest::Method::POST, path, params).await.1
+    }
+
     async fn placed(&self) -> usize {
         self.emulator("orders").await.as_array().unwrap().len()
     }
@@ -273,7 +278,7 @@ async fn rules_and_duplicate_client_ids_are_refused_with_binances_codes() {
 }
 
 #[tokio::test]
-async fn fills_positions_and_reduce_only() {
+async fn futures_fills_and_positions() {
     let venue = Venue::start(Market::UsdM, "50000").await;
     let (status, body) = venue.order(&market_buy("0.010", "open1")).await;
     // Binance's default ACK: the order as accepted, before matching.
@@ -330,36 +335,6 @@ async fn fills_positions_and_reduce_only() {
         .signed(reqwest::Method::GET, "/fapi/v2/account", &[])
         .await;
     assert_eq!(account["totalWalletBalance"], "10010", "{account}");
-    // Flat now: a reduce-only order would open a position.
-    let again = [
-        ("symbol", "BTCUSDT"),
-        ("side", "SELL"),
-        ("type", "MARKET"),
-        ("quantity", "0.010"),
-        ("reduceOnly", "true"),
-    ];
-    let (_, body) = venue.order(&again).await;
-    assert_eq!(
-        (body["code"].as_i64(), body["msg"].as_str()),
-        (Some(-2022), Some("ReduceOnly Order is rejected."))
-    );
-    let (_, mode) = venue
-        .signed(reqwest::Method::GET, "/fapi/v1/positionSide/dual", &[])
-        .await;
-    assert_eq!(mode["dualSidePosition"], false);
-    let mark: Value = venue
-        .http
-        .get(format!(
-            "{}/fapi/v1/premiumIndex?symbol=BTCUSDT",
-            venue.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(mark["markPrice"], "51500");
 }
 
 #[tokio::test]
@@ -588,53 +563,13 @@ async fn headers_orders_listing_and_reset() {
 async fn conditional_orders_trigger_when_the_price_crosses() {
     let venue = Venue::start(Market::UsdM, "50000").await;
     assert_eq!(venue.order(&market_buy("0.02", "long1")).await.0, 200);
-    let algo = |kind: &'static str, trigger: &'static str, id: &'static str| {
-        [
-            ("algoType", "CONDITIONAL"),
-            ("symbol", "BTCUSDT"),
-            ("side", "SELL"),
-            ("type", kind),
-            ("triggerPrice", trigger),
-            ("closePosition", "true"),
-            ("clientAlgoId", id),
-        ]
-    };
-    let post = reqwest::Method::POST;
-    let (_, body) = venue
-        .signed(
-            post.clone(),
-            "/fapi/v1/algoOrder",
-            &algo("STOP_MARKET", "50100", "sl0"),
-        )
-        .await;
-    assert_eq!(
-        (body["code"].as_i64(), body["msg"].as_str()),
-        (Some(-2021), Some("Order would immediately trigger."))
-    );
-    let (status, body) = venue
-        .signed(
-            post.clone(),
-            "/fapi/v1/algoOrder",
-            &algo("STOP_MARKET", "49000", "sl1"),
-        )
-        .await;
-    assert_eq!(
-        (
-            status,
-            body["algoStatus"].as_str(),
-            body["triggerPrice"].as_str()
-        ),
-        (200, Some("NEW"), Some("49000")),
-        "{body}"
-    );
-    let (_, tp) = venue
-        .signed(
-            post,
-            "/fapi/v1/algoOrder",
-            &algo("TAKE_PROFIT_MARKET", "52000", "tp1"),
-        )
-        .await;
-    let tp_id = tp["algoId"].to_string();
+    let stop = |trigger, id| close_all("STOP_MARKET", trigger, id);
+    let body = venue.post_algo(&stop("50100", "sl0")).await;
+    assert_eq!(body["code"], -2021);
+    assert_eq!(body["msg"], "Order would immediately trigger.");
+    let body = venue.post_algo(&stop("49000", "sl1")).await;
+    let shown = (body["algoStatus"].as_str(), body["triggerPrice"].as_str());
+    assert_eq!(shown, (Some("NEW"), Some("49000")), "{body}");
     venue
         .control("/emulator/price", r#"{"symbol":"BTCUSDT","price":"49500"}"#)
         .await;
@@ -670,6 +605,74 @@ async fn conditional_orders_trigger_when_the_price_crosses() {
         )
         .await;
     assert_eq!(risk[0]["positionAmt"], "0");
+}
+
+async fn algo_order(venue: &Venue, id: &str) -> Value {
+    let params = [("clientAlgoId", id)];
+    let path = "/fapi/v1/algoOrder";
+    venue.signed(reqwest::Method::GET, path, &params).await.1
+}
+
+#[tokio::test]
+async fn reduce_only_on_a_flat_position_one_way_mode_and_mark_price() {
+    let venue = Venue::start(Market::UsdM, "50000").await;
+    // Flat now: a reduce-only order would open a position.
+    let again = [
+        ("symbol", "BTCUSDT"),
+        ("side", "SELL"),
+        ("type", "MARKET"),
+        ("quantity", "0.010"),
+        ("reduceOnly", "true"),
+    ];
+    let (_, body) = venue.order(&again).await;
+    assert_eq!(
+        (body["code"].as_i64(), body["msg"].as_str()),
+        (Some(-2022), Some("ReduceOnly Order is rejected."))
+    );
+    let (_, mode) = venue
+        .signed(reqwest::Method::GET, "/fapi/v1/positionSide/dual", &[])
+        .await;
+    assert_eq!(mode["dualSidePosition"], false);
+    let mark: Value = venue
+        .http
+        .get(format!(
+            "{}/fapi/v1/premiumIndex?symbol=BTCUSDT",
+            venue.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mark["markPrice"], "50000");
+}
+
+#[tokio::test]
+async fn conditional_orders_are_cancelled_once() {
+    let venue = Venue::start(Market::UsdM, "50000").await;
+    let get = |id: &'static str| algo_order(&venue, id);
+    let algo = |kind: &'static str, trigger: &'static str, id: &'static str| {
+        [
+            ("algoType", "CONDITIONAL"),
+            ("symbol", "BTCUSDT"),
+            ("side", "SELL"),
+            ("type", kind),
+            ("triggerPrice", trigger),
+            ("quantity", "0.01"),
+            ("reduceOnly", "true"),
+            ("clientAlgoId", id),
+        ]
+    };
+    let post = reqwest::Method::POST;
+    let (_, tp) = venue
+        .signed(
+            post,
+            "/fapi/v1/algoOrder",
+            &algo("TAKE_PROFIT_MARKET", "52000", "tp1"),
+        )
+        .await;
+    let tp_id = tp["algoId"].to_string();
     let delete = reqwest::Method::DELETE;
     let (_, cancelled) = venue
         .signed(delete.clone(), "/fapi/v1/algoOrder", &[("algoId", &tp_id)])
@@ -690,8 +693,15 @@ async fn conditional_orders_trigger_when_the_price_crosses() {
     assert_eq!(get("none").await["code"], -2013);
 }
 
-async fn algo_order(venue: &Venue, id: &str) -> Value {
-    let params = [("clientAlgoId", id)];
-    let path = "/fapi/v1/algoOrder";
-    venue.signed(reqwest::Method::GET, path, &params).await.1
+/// A conditional sell closing the whole position.
+fn close_all<'a>(kind: &'a str, trigger: &'a str, id: &'a str) -> [(&'a str, &'a str); 7] {
+    [
+        ("algoType", "CONDITIONAL"),
+        ("symbol", "BTCUSDT"),
+        ("side", "SELL"),
+        ("type", kind),
+        ("triggerPrice", trigger),
+        ("closePosition", "true"),
+        ("clientAlgoId", id),
+    ]
 }

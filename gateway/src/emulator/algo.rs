@@ -128,24 +128,7 @@ fn read(st: &State, params: &Params, now: i64) -> Result<AlgoOrder, ApiError> {
     }
     let close_position = params.get("closePosition") == Some("true");
     let reduce_only = params.get("reduceOnly") == Some("true");
-    let quantity = params.decimal("quantity")?;
-    let quantity = match (close_position, quantity, reduce_only) {
-        (true, Some(_), _) => {
-            return Err(ApiError::bad(
-                -1106,
-                "Parameter 'quantity' sent when not required.",
-            ))
-        }
-        (true, None, true) => {
-            return Err(ApiError::bad(
-                -1106,
-                "Parameter 'reduceOnly' sent when not required.",
-            ))
-        }
-        (true, None, false) => None,
-        (false, None, _) => return Err(ApiError::mandatory("quantity")),
-        (false, Some(q), _) => Some(q),
-    };
+    let quantity = read_quantity(params, close_position, reduce_only)?;
     let algo_id = st.algos.len() as u64 + 1;
     Ok(AlgoOrder {
         algo_id,
@@ -164,6 +147,24 @@ fn read(st: &State, params: &Params, now: i64) -> Result<AlgoOrder, ApiError> {
         actual_price: Decimal::ZERO,
         times: (now, now, 0),
     })
+}
+
+/// `quantity`, which `closePosition=true` excludes (as it does
+/// `reduceOnly`).
+fn read_quantity(
+    params: &Params,
+    close_position: bool,
+    reduce_only: bool,
+) -> Result<Option<Decimal>, ApiError> {
+    let not_required =
+        |name: &str| ApiError::bad(-1106, format!("Parameter '{name}' sent when not required."));
+    match (close_position, params.decimal("quantity")?, reduce_only) {
+        (true, Some(_), _) => Err(not_required("quantity")),
+        (true, None, true) => Err(not_required("reduceOnly")),
+        (true, None, false) => Ok(None),
+        (false, None, _) => Err(ApiError::mandatory("quantity")),
+        (false, Some(q), _) => Ok(Some(q)),
+    }
 }
 
 /// The conditional order `algoId` or `clientAlgoId` names.

@@ -15,6 +15,42 @@
 //! `GET /emulator/orders`, `GET /emulator/requests`, `POST
 //! /emulator/reset`.
 //!
+//! # From a test
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use alertgate_gateway::emulator::{spawn, EmulatorConfig, FaultCommand, FaultKind};
+//! use alertgate_gateway::venue::binance::Market;
+//! use alertgate_validator::Decimal;
+//!
+//! let mut config = EmulatorConfig::new(Market::UsdM, "testkey", "testsecret");
+//! config.prices = vec![("BTCUSDT".into(), Decimal::parse("50000").unwrap())];
+//! let (addr, emulator) = spawn(config).await?;
+//! // Point the venue client at `http://{addr}`; lose the next order's answer:
+//! emulator
+//!     .add_fault(FaultCommand {
+//!         method: Some("POST".into()),
+//!         path: Some("/fapi/v1/order".into()),
+//!         fault: Some(FaultKind::LoseAnswer),
+//!         ..FaultCommand::default()
+//!     })
+//!     .expect("a valid fault");
+//! // … run the gateway, then assert on what the venue holds:
+//! assert!(emulator.orders().len() <= 1);
+//! emulator.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Over HTTP, the same with `POST /emulator/faults`
+//! `{"method":"POST","path":"/fapi/v1/order","fault":"lose_answer","count":1}`
+//! (other fields: `status`, `placed`, `retry_after_s`, `delay_ms`, or the
+//! setting `{"query_not_found_ms":N}`).
+//!
+//! Verification order: API key (-2014, -2015), signature (-1022), then
+//! timestamp (-1021). HTTP statuses: 401 for key refusals, 400 for other
+//! refusals, 404 (-1099) for an unknown path; the faults' own statuses.
+//!
 //! Prices are scripted, never random: a market order fills at once at its
 //! symbol's price and a limit order when the price reaches its limit, at
 //! the limit. There are no fees, no margin checks on futures and no partial
@@ -259,8 +295,9 @@ impl EmulatorHandle {
         self.app.state().requests.clone()
     }
 
-    /// Stops accepting connections and waits for the accept loop to end
-    /// (open connections end with it).
+    /// Stops accepting connections and waits for the accept loop to end.
+    /// Connections already open are served until their clients close them
+    /// (or the runtime ends).
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

@@ -157,7 +157,7 @@ async fn venue(AxState(app): AxState<Arc<App>>, req: Request) -> Response {
     }
     let response = weighed(response, used);
     match fault {
-        Some(fault) => after(fault, response, dropper, market, now).await,
+        Some(fault) => weighed(after(fault, response, dropper, market, now).await, used),
         None => response,
     }
 }
