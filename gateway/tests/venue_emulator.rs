@@ -705,3 +705,89 @@ fn close_all<'a>(kind: &'a str, trigger: &'a str, id: &'a str) -> [(&'a str, &'a
         ("clientAlgoId", id),
     ]
 }
+
+#[tokio::test]
+async fn spot_ack_answers_ticker_and_exchange_info() {
+    let venue = Venue::start(Market::Spot, "50000").await;
+    let mut ack = market_buy("0.001", "ack1").to_vec();
+    ack.push(("newOrderRespType", "ACK"));
+    let (status, body) = venue.order(&ack).await;
+    assert_eq!(
+        (status, body["clientOrderId"].as_str()),
+        (200, Some("ack1"))
+    );
+    assert!(
+        body.get("status").is_none() && body["transactTime"].is_i64(),
+        "{body}"
+    );
+    let get = |path: &str| venue.http.get(format!("{}{path}", venue.base)).send();
+    let ticker: Value = get("/api/v3/ticker/price?symbol=BTCUSDT")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ticker["price"], "50000.00000000");
+    let r = get("/api/v3/ticker/price?symbol=NOPE").await.unwrap();
+    assert_eq!(
+        answer(r).await,
+        (
+            400,
+            serde_json::json!({"code": -1121, "msg": "Invalid symbol."})
+        )
+    );
+    let info: Value = get("/api/v3/exchangeInfo")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let parsed: alertgate_gateway::venue::binance::ExchangeInfo =
+        serde_json::from_value(info).unwrap();
+    let rules = parsed.symbols[0].rules().unwrap();
+    assert_eq!(
+        (rules.step, rules.tick, rules.min_notional),
+        (d("0.00001"), d("0.01"), d("5"))
+    );
+}
+
+#[tokio::test]
+async fn leverage_and_margin_type_settings() {
+    let venue = Venue::start(Market::UsdM, "50000").await;
+    let post = |params: &'static [(&'static str, &'static str)], path: &'static str| {
+        venue.signed(reqwest::Method::POST, path, params)
+    };
+    let (_, body) = post(
+        &[("symbol", "BTCUSDT"), ("leverage", "5")],
+        "/fapi/v1/leverage",
+    )
+    .await;
+    assert_eq!(
+        (body["leverage"].as_u64(), body["symbol"].as_str()),
+        (Some(5), Some("BTCUSDT"))
+    );
+    let (_, body) = post(
+        &[("symbol", "BTCUSDT"), ("leverage", "126")],
+        "/fapi/v1/leverage",
+    )
+    .await;
+    assert_eq!(body["code"], -4028);
+    let isolated = &[("symbol", "BTCUSDT"), ("marginType", "ISOLATED")];
+    assert_eq!(
+        post(isolated, "/fapi/v1/marginType").await.1["msg"],
+        "success"
+    );
+    let (_, again) = post(isolated, "/fapi/v1/marginType").await;
+    assert_eq!(
+        (again["code"].as_i64(), again["msg"].as_str()),
+        (Some(-4046), Some("No need to change margin type."))
+    );
+    let path = "/fapi/v2/positionRisk";
+    let (_, risk) = venue
+        .signed(reqwest::Method::GET, path, &[("symbol", "BTCUSDT")])
+        .await;
+    assert_eq!(
+        (risk[0]["leverage"].as_str(), risk[0]["marginType"].as_str()),
+        (Some("5"), Some("isolated"))
+    );
+}
