@@ -271,7 +271,7 @@ fn symbol_info(market: Market, spec: &SymbolSpec) -> Value {
         Market::UsdM => d.to_string(),
     };
     let lot = |kind: &str, step: Decimal, max: Decimal| json!({"filterType": kind, "minQty": text(r.min_quantity), "maxQty": text(max), "stepSize": text(step)});
-    let price = json!({"filterType": "PRICE_FILTER", "minPrice": text(r.tick), "maxPrice": text(Decimal::new(1_000_000, 0).unwrap_or(r.tick)), "tickSize": text(r.tick)});
+    let price = json!({"filterType": "PRICE_FILTER", "minPrice": text(r.tick), "maxPrice": text(super::state::max_price()), "tickSize": text(r.tick)});
     let notional = match market {
         Market::Spot => {
             json!({"filterType": "NOTIONAL", "minNotional": text(r.min_notional), "applyMinToMarket": true, "maxNotional": text(Decimal::new(9_000_000, 0).unwrap_or(r.min_notional)), "applyMaxToMarket": false, "avgPriceMins": 5})

@@ -42,6 +42,13 @@ impl Params {
             .filter(|v| !v.is_empty())
     }
 
+    /// Whether a parameter is sent twice (Binance refuses it, -1101).
+    pub fn has_duplicates(&self) -> bool {
+        let mut names: Vec<&str> = self.pairs.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort_unstable();
+        names.windows(2).any(|w| w[0] == w[1])
+    }
+
     /// The value of mandatory `name` (-1102 when missing).
     pub fn required(&self, name: &str) -> Result<&str, ApiError> {
         self.get(name).ok_or_else(|| ApiError::mandatory(name))
@@ -268,6 +275,8 @@ mod tests {
         assert_eq!(p.get("b"), Some("x+y"));
         assert_eq!(p.get("c"), Some("hello world"));
         assert_eq!(p.get("d"), Some("%zz"));
+        assert!(p.has_duplicates());
+        assert!(!Params::parse("a=1&b=2", "c=3").has_duplicates());
         let shown = format!("{:?}", config());
         assert!(!shown.contains(SECRET) && !shown.contains(KEY), "{shown}");
     }

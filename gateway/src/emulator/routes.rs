@@ -262,6 +262,12 @@ fn handle(
     now: i64,
 ) -> Result<Value, ApiError> {
     let params = Params::parse(query, body);
+    if params.has_duplicates() {
+        return Err(ApiError::bad(
+            -1101,
+            "Duplicate values for a parameter detected.",
+        ));
+    }
     if endpoint.signed() {
         auth::verify(&app.config, key, query, body, &params, now)?;
     }

@@ -582,7 +582,7 @@ fn check_spot(
     let filter = |name: &str| ApiError::bad(-1013, format!("Filter failure: {name}"));
     let r = &spec.rules;
     if let Some(price) = new.limit {
-        if !price.is_positive() || !is_multiple(price, r.tick) {
+        if !price.is_positive() || price > max_price() || !is_multiple(price, r.tick) {
             return Err(filter("PRICE_FILTER"));
         }
     }
@@ -650,6 +650,9 @@ fn check_futures(
         if !price.is_positive() {
             return Err(ApiError::bad(-4001, "Price less than 0."));
         }
+        if price > max_price() {
+            return Err(ApiError::bad(-4002, "Price greater than max price."));
+        }
         if price.scale() > r.tick.scale() {
             return Err(precision());
         }
@@ -668,6 +671,11 @@ fn check_futures(
         ));
     }
     Ok(())
+}
+
+/// `PRICE_FILTER.maxPrice` of every symbol.
+pub fn max_price() -> Decimal {
+    Decimal::new(1_000_000, 0).unwrap_or(Decimal::ZERO)
 }
 
 /// `a`, or `b` when `a` is zero (no rule).
@@ -756,6 +764,8 @@ mod tests {
             ),
             "Filter failure: PRICE_FILTER"
         );
+        let above = order(OrderSide::Sell, "0.001", Some("2000000"), "a");
+        assert_eq!(code(&mut s, above), "Filter failure: PRICE_FILTER");
         assert_eq!(
             code(&mut s, order(OrderSide::Buy, "0.00001", Some("40000"), "a")),
             "Filter failure: NOTIONAL"
@@ -834,6 +844,8 @@ mod tests {
             code(&mut s, order(OrderSide::Buy, "0.01", Some("40000.3"), "a")),
             -4014
         );
+        let above = order(OrderSide::Sell, "0.01", Some("1000000.5"), "a");
+        assert_eq!(code(&mut s, above), -4002);
         let mut other = order(OrderSide::Buy, "0.01", None, "a");
         other.symbol = "XRPUSDT".into();
         assert_eq!(code(&mut s, other), -1121);
