@@ -14,11 +14,13 @@ mod error;
 mod replay;
 mod send;
 mod serve;
+mod venue_emulator;
 
 use check::CheckArgs;
 use replay::ReplayArgs;
 use send::SendArgs;
 use serve::ServeArgs;
+use venue_emulator::VenueEmulatorArgs;
 
 /// Stands between trading alerts and an exchange.
 #[derive(Debug, Parser)]
@@ -45,6 +47,10 @@ enum Command {
     /// and print a summary (exit 0, 1 if any request failed, 2 on a usage
     /// error).
     Send(SendArgs),
+    /// Run a Binance Spot or USDⓈ-M emulator with fault injection, printing
+    /// `listening on ADDR`, until SIGTERM or Ctrl-C (exit 0, or 2 with the
+    /// problem on stderr).
+    VenueEmulator(VenueEmulatorArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,5 +60,6 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::run(args),
         Command::Serve(args) => serve::run(&args),
         Command::Send(args) => send::run(&args),
+        Command::VenueEmulator(args) => venue_emulator::run(&args),
     }
 }

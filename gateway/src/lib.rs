@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod emulator;
 pub mod error;
 pub mod send;
 pub mod serve;
