@@ -44,11 +44,23 @@ pub fn start_logged(config: &Path, secret: &str, level: &str, log: &Path) -> Gat
 /// in [`SECRET_VAR`], `RUST_LOG=level`, its log to `stderr`; returns once
 /// it has printed the address it listens on (not yet known healthy).
 pub fn spawn(config: &Path, secret: &str, level: &str, stderr: Stdio) -> Gateway {
+    spawn_with(config, secret, level, stderr, &[])
+}
+
+/// As [`spawn`], with `env` set too (a venue's keys).
+pub fn spawn_with(
+    config: &Path,
+    secret: &str,
+    level: &str,
+    stderr: Stdio,
+    env: &[(&str, &str)],
+) -> Gateway {
     let mut child = Command::new(env!("CARGO_BIN_EXE_alertgate"))
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(config)
         .env(SECRET_VAR, secret)
         .env("RUST_LOG", level)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()
@@ -68,7 +80,7 @@ pub fn spawn(config: &Path, secret: &str, level: &str, stderr: Stdio) -> Gateway
 }
 
 /// `gateway` once `/healthz` answers 200 (at most 20 s).
-fn healthy(gateway: Gateway) -> Gateway {
+pub fn healthy(gateway: Gateway) -> Gateway {
     let deadline = Instant::now() + Duration::from_secs(20);
     while http(gateway.port, "GET", "/healthz", &[], b"").map(|r| r.0) != Some(200) {
         assert!(Instant::now() < deadline, "gateway not healthy in 20 s");

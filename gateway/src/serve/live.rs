@@ -16,6 +16,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use alertgate_validator::OrderType;
 use tokio::sync::mpsc;
@@ -50,13 +51,25 @@ pub struct LiveOrder {
 struct NotSent {
     code: String,
     message: String,
+    /// A read that may succeed if asked again (the venue unreachable,
+    /// rate limits): retried until `give_up_after_ms`.
+    retryable: bool,
 }
 
 impl From<VenueError> for NotSent {
     fn from(e: VenueError) -> Self {
+        let retryable = matches!(
+            e,
+            VenueError::NotSent { .. }
+                | VenueError::RateLimited { .. }
+                | VenueError::Banned { .. }
+                | VenueError::Unknown { .. }
+                | VenueError::Malformed { .. }
+        );
         NotSent {
             code: e.code().to_string(),
             message: e.to_string(),
+            retryable,
         }
     }
 }
@@ -66,6 +79,7 @@ impl From<SizingError> for NotSent {
         NotSent {
             code: e.code().to_string(),
             message: e.to_string(),
+            retryable: false,
         }
     }
 }
@@ -147,7 +161,7 @@ impl<V: Venue> Live<V> {
         if self.executor.log().get(&order.client_order_id).is_none() {
             // Sized and checked only when first sent: a known order is
             // placed (or reconciled) as its log says.
-            let venue_order = match self.prepare(order, &live.sizing).await {
+            let venue_order = match self.prepare_in_time(order, &live.sizing).await {
                 Ok(Some(v)) => v,
                 Ok(None) => return self.nothing_to_do(order),
                 Err(e) => return self.refuse(order, &e),
@@ -157,6 +171,31 @@ impl<V: Venue> Live<V> {
         let known = self.executor.log().get(&order.client_order_id).cloned();
         if let Some(known) = known {
             self.place(order, &known.order).await;
+        }
+    }
+
+    /// [`Self::prepare`], asked again while it fails for want of an answer
+    /// (reads are safe to repeat), until `give_up_after_ms`.
+    async fn prepare_in_time(
+        &self,
+        order: &ExecOrder,
+        sizing: &SizingSection,
+    ) -> Result<Option<VenueOrder>, NotSent> {
+        let give_up = self.executor.policy().give_up_after_ms;
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(200);
+        loop {
+            match self.prepare(order, sizing).await {
+                Err(e)
+                    if e.retryable
+                        && started.elapsed() + pause < Duration::from_millis(give_up) =>
+                {
+                    tracing::warn!(client_order_id = %order.client_order_id, code = %e.code, "venue not answering; asking again: {}", e.message);
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+                other => return other,
+            }
         }
     }
 
@@ -282,11 +321,18 @@ impl<V: Venue> Live<V> {
 /// reconciles first, then places each order in turn, refreshing the clock
 /// and rules every minute.
 pub async fn run<V: Venue>(mut orders: mpsc::UnboundedReceiver<LiveOrder>, mut live: Live<V>) {
-    if let Err(e) = live.refresh().await {
+    // Without the rules no order can be checked, and without the clock no
+    // request can be signed: wait for both (orders queue meanwhile).
+    let mut pause = Duration::from_millis(500);
+    while let Err(e) = live.refresh().await {
         tracing::error!(
             code = e.code(),
-            "venue clock and rules unreadable at start: {e}"
+            retry_in_ms = pause.as_millis() as u64,
+            "venue clock and rules unreadable: {e}"
         );
+        live.failure(e.code());
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(10));
     }
     match live.executor.reconcile().await {
         Ok(done) => {

@@ -167,7 +167,7 @@ impl LiveVenues {
                 let settings = o.settings;
                 Box::pin(async move {
                     let mut stage = stage;
-                    if let Err(e) = set_up_futures(&stage, &settings).await {
+                    if let Err(e) = set_up(&stage, &settings).await {
                         tracing::error!(code = e.code(), "venue set-up failed; every order is refused until a restart: {e}");
                         stage.block(e);
                     }
@@ -175,6 +175,31 @@ impl LiveVenues {
                 }) as Stage
             })
             .collect()
+    }
+}
+
+/// [`set_up_futures`], asked again (orders wait) while the venue does not
+/// answer; a refusal (hedge mode, a leverage the venue refuses) is final.
+async fn set_up(stage: &Live<BinanceVenue>, settings: &VenueSettings) -> Result<(), VenueError> {
+    let mut pause = std::time::Duration::from_millis(500);
+    loop {
+        match set_up_futures(stage, settings).await {
+            Err(e)
+                if !matches!(
+                    e,
+                    VenueError::Rejected { .. } | VenueError::UnknownSymbol { .. }
+                ) =>
+            {
+                tracing::warn!(
+                    code = e.code(),
+                    retry_in_ms = pause.as_millis() as u64,
+                    "venue set-up: no answer yet: {e}"
+                );
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(10));
+            }
+            other => return other,
+        }
     }
 }
 

@@ -134,6 +134,11 @@ impl<V: Venue> Executor<V> {
         &self.venue
     }
 
+    /// How orders are resolved and retried.
+    pub fn policy(&self) -> ResolvePolicy {
+        self.policy
+    }
+
     /// The log.
     pub fn log(&self) -> &OrderLog {
         &self.log

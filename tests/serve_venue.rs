@@ -1,0 +1,589 @@
+//! Issue 12: `alertgate serve` trading on a real venue, exactly once,
+//! against `alertgate venue-emulator` (Binance USDⓈ-M / Spot as
+//! documented, with faults injected on command). Real processes over
+//! loopback: the gateway, the emulator, and `kill -9` where it hurts most.
+//!
+//! What each test tries to break: one venue order per accepted alert and
+//! none for refused ones, whatever answers are lost, delayed or refused,
+//! and across a crash between an order's POST and its answer; no key or
+//! secret in anything the gateway writes.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+use common::{healthy, http, json_lines, now_s, signed, spawn_with, stop, Gateway};
+
+const KEY: &str = "venueE2eApiKey7f3a9c";
+const SECRET: &str = "venue-e2e-api-secret-5b1d";
+const WEBHOOK: &str = "venue-e2e-webhook-secret";
+
+/// The emulator, killed when dropped.
+struct Emulator {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn emulator(kind: &str) -> Emulator {
+    emulator_on(kind, 0)
+}
+
+fn emulator_on(kind: &str, port: u16) -> Emulator {
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_alertgate"))
+        .args(["venue-emulator", "--kind", kind, "--listen", &listen])
+        .args(["--key-env", "EMU_KEY", "--secret-env", "EMU_SECRET"])
+        .args(["--price", "BTCUSDT=50000", "--price", "ETHUSDT=3000"])
+        .env("EMU_KEY", KEY)
+        .env("EMU_SECRET", SECRET)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    Emulator { child, port }
+}
+
+/// `dir/gate.toml`: the webhook's gate, `[venue]` on the emulator (short
+/// windows so that resolving an unknown order takes about a second), then
+/// `rest`.
+fn config(dir: &Path, kind: &str, emu: &Emulator, rest: &str) -> std::path::PathBuf {
+    let path = dir.join("gate.toml");
+    let text = format!(
+        "[auth]\nscheme = \"timestamped\"\nsecrets_env = [\"{}\"]\n\
+         [venue]\nkind = \"{kind}\"\nbase_url = \"http://127.0.0.1:{}\"\n\
+         key_env = \"E2E_VENUE_KEY\"\nsecret_env = \"E2E_VENUE_SECRET\"\n\
+         recv_window_ms = 1000\nnot_found_spacing_ms = 300\nrequest_timeout_ms = 1500\n{rest}",
+        common::SECRET_VAR,
+        emu.port
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn gateway(config: &Path, log: &Path) -> Gateway {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    healthy(spawn_with(
+        config,
+        WEBHOOK,
+        "info",
+        log.into(),
+        &[("E2E_VENUE_KEY", KEY), ("E2E_VENUE_SECRET", SECRET)],
+    ))
+}
+
+/// A signed alert: `side` `quantity` BTCUSDT at the market, event `event`.
+fn post(gw: &Gateway, event: &str, side: &str, quantity: &str) -> (u16, serde_json::Value) {
+    let body = format!(
+        r#"{{"symbol":"BTCUSDT","side":"{side}","order_type":"market","quantity":"{quantity}","price":"50000","timestamp":{},"event_id":"{event}"}}"#,
+        now_s() * 1000
+    );
+    let headers = signed(WEBHOOK, body.as_bytes(), now_s(), "52.89.214.238");
+    let (status, text) = http(gw.port, "POST", "/webhook", &headers, body.as_bytes()).unwrap();
+    (status, serde_json::from_str(&text).unwrap_or_default())
+}
+
+fn control(emu: &Emulator, method: &str, path: &str, body: &str) -> serde_json::Value {
+    let headers = [("Content-Type", "application/json".to_string())];
+    let (status, text) = http(emu.port, method, path, &headers, body.as_bytes()).unwrap();
+    assert!(status < 300, "{path}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or_default()
+}
+
+fn fault(emu: &Emulator, json: &str) {
+    control(emu, "POST", "/emulator/faults", json);
+}
+
+/// The emulator's orders with client id `id`.
+fn orders_with(emu: &Emulator, id: &str) -> Vec<serde_json::Value> {
+    let all = control(emu, "GET", "/emulator/orders", "");
+    let list = all
+        .as_array()
+        .cloned()
+        .or_else(|| all["orders"].as_array().cloned());
+    list.unwrap_or_default()
+        .into_iter()
+        .filter(|o| o["client_order_id"] == id || o["clientOrderId"] == id)
+        .collect()
+}
+
+fn all_orders(emu: &Emulator) -> usize {
+    let all = control(emu, "GET", "/emulator/orders", "");
+    all.as_array()
+        .or_else(|| all["orders"].as_array())
+        .map_or(0, Vec::len)
+}
+
+/// POST /fapi/v1/order requests the emulator received (faulted ones too).
+fn order_posts(emu: &Emulator, path: &str) -> u64 {
+    let counts = control(emu, "GET", "/emulator/requests", "");
+    counts[format!("POST {path}")].as_u64().unwrap_or(0)
+}
+
+/// The order log's states for `id`, in order.
+fn states(dir: &Path, id: &str) -> Vec<String> {
+    json_lines(&dir.join("orders.jsonl"))
+        .into_iter()
+        .filter(|l| l["client_order_id"] == id)
+        .map(|l| l["state"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !done() {
+        assert!(Instant::now() < deadline, "not in {secs} s: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn settled(dir: &Path, id: &str) -> bool {
+    states(dir, id).last().is_some_and(|s| {
+        [
+            "filled",
+            "resolved",
+            "acknowledged",
+            "rejected",
+            "cancelled",
+        ]
+        .contains(&s.as_str())
+    })
+}
+
+/// Every file under `dir` holds neither the venue's key nor its secret nor
+/// the webhook secret.
+fn assert_no_secret_written(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).to_string();
+        for secret in [KEY, SECRET, WEBHOOK] {
+            assert!(!text.contains(secret), "{} holds a secret", path.display());
+        }
+    }
+}
+
+const USDM_ORDER: &str = "/fapi/v1/order";
+
+#[test]
+fn an_accepted_alert_becomes_one_venue_order_and_no_key_is_written() {
+    let emu = emulator("binance-usdm");
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(
+        &config(dir.path(), "binance-usdm", &emu, ""),
+        &dir.path().join("gw.log"),
+    );
+    let (status, answer) = post(&gw, "e2e-1", "buy", "0.01");
+    assert_eq!(status, 200, "{answer}");
+    let id = answer["order_id"].as_str().unwrap().to_string();
+    wait_for("the order filled", 20, || settled(dir.path(), &id));
+    assert_eq!(states(dir.path(), &id), ["intent", "sent", "filled"]);
+    let placed = orders_with(&emu, &id);
+    assert_eq!(placed.len(), 1, "{placed:?}");
+    // The same alert again: refused as a replay, nothing sent.
+    let (status, again) = post(&gw, "e2e-1", "buy", "0.01");
+    assert_eq!(
+        (status, again["order_id"].as_str()),
+        (409, Some(id.as_str())),
+        "{again}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(order_posts(&emu, USDM_ORDER), 1);
+    let metrics = http(gw.port, "GET", "/metrics", &[], b"").unwrap().1;
+    assert!(
+        metrics.contains("alertgate_venue_orders_total{venue=\"binance-usdm\",state=\"filled\"} 1"),
+        "{metrics}"
+    );
+    drop(gw);
+    assert_no_secret_written(dir.path());
+}
+
+#[test]
+fn answers_lost_after_the_order_was_placed_are_resolved_by_query_never_resent() {
+    let emu = emulator("binance-usdm");
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(
+        &config(dir.path(), "binance-usdm", &emu, ""),
+        &dir.path().join("gw.log"),
+    );
+    // Each fault in turn: the order is placed, its answer never arrives
+    // (connection dropped, 5xx after placing, -1007, slower than the
+    // client's timeout), and the venue's order store lags its engine.
+    fault(&emu, r#"{"query_not_found_ms":400}"#);
+    let faults = [
+        r#"{"method":"POST","path":"/fapi/v1/order","fault":"lose_answer","count":1}"#,
+        r#"{"method":"POST","path":"/fapi/v1/order","fault":"error_after","count":1}"#,
+        r#"{"method":"POST","path":"/fapi/v1/order","fault":"unknown","placed":true,"count":1}"#,
+        r#"{"method":"POST","path":"/fapi/v1/order","fault":"slow","delay_ms":2500,"count":1}"#,
+    ];
+    for (i, f) in faults.iter().enumerate() {
+        fault(&emu, f);
+        let posts = order_posts(&emu, USDM_ORDER);
+        let (status, answer) = post(&gw, &format!("lost-{i}"), "buy", "0.01");
+        assert_eq!(status, 200, "{answer}");
+        let id = answer["order_id"].as_str().unwrap().to_string();
+        wait_for(f, 20, || settled(dir.path(), &id));
+        let s = states(dir.path(), &id);
+        assert_eq!(s.first().map(String::as_str), Some("intent"), "{f}: {s:?}");
+        assert!(
+            s.contains(&"unknown".to_string()) && s.last().unwrap() == "resolved",
+            "{f}: {s:?}"
+        );
+        assert_eq!(orders_with(&emu, &id).len(), 1, "{f}");
+        assert_eq!(
+            order_posts(&emu, USDM_ORDER),
+            posts + 1,
+            "{f}: the POST was sent again"
+        );
+    }
+}
+
+#[test]
+fn an_order_the_venue_never_took_is_sent_again_after_its_deadline_with_the_same_id() {
+    let emu = emulator("binance-usdm");
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(
+        &config(dir.path(), "binance-usdm", &emu, ""),
+        &dir.path().join("gw.log"),
+    );
+    for (i, f) in [
+        r#"{"method":"POST","path":"/fapi/v1/order","fault":"unknown","placed":false,"count":1}"#,
+        r#"{"method":"POST","path":"/fapi/v1/order","fault":"error_before","count":1}"#,
+    ]
+    .iter()
+    .enumerate()
+    {
+        fault(&emu, f);
+        let posts = order_posts(&emu, USDM_ORDER);
+        let started = Instant::now();
+        let (status, answer) = post(&gw, &format!("never-{i}"), "buy", "0.01");
+        assert_eq!(status, 200, "{answer}");
+        let id = answer["order_id"].as_str().unwrap().to_string();
+        wait_for(f, 20, || settled(dir.path(), &id));
+        let s = states(dir.path(), &id);
+        assert!(s.contains(&"not_placed".to_string()), "{f}: {s:?}");
+        assert_eq!(orders_with(&emu, &id).len(), 1, "{f}");
+        assert_eq!(order_posts(&emu, USDM_ORDER), posts + 2, "{f}");
+        // Not before the first request's recvWindow (1 s) and two
+        // "does not exist" answers 300 ms apart.
+        assert!(
+            started.elapsed() >= Duration::from_millis(1300),
+            "{f}: {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn rate_limits_and_bans_delay_an_order_but_never_duplicate_it() {
+    let emu = emulator("binance-usdm");
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(
+        &config(dir.path(), "binance-usdm", &emu, ""),
+        &dir.path().join("gw.log"),
+    );
+    fault(
+        &emu,
+        r#"{"method":"POST","path":"/fapi/v1/order","fault":"rate_limit","retry_after_s":1,"count":1}"#,
+    );
+    let started = Instant::now();
+    let (_, answer) = post(&gw, "limited", "buy", "0.01");
+    let id = answer["order_id"].as_str().unwrap().to_string();
+    wait_for("placed after the 429", 20, || settled(dir.path(), &id));
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After honoured"
+    );
+    assert_eq!(orders_with(&emu, &id).len(), 1);
+    assert_eq!(order_posts(&emu, USDM_ORDER), 2);
+    let s = states(dir.path(), &id);
+    assert_eq!(
+        s,
+        ["intent", "sent", "not_sent", "intent", "sent", "filled"]
+    );
+}
+
+#[test]
+fn kill_9_between_an_orders_post_and_its_answer_then_restart_places_it_once() {
+    let emu = emulator("binance-usdm");
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), "binance-usdm", &emu, "");
+    let log = dir.path().join("gw.log");
+    let mut gw = gateway(&config, &log);
+    // The venue places the order, then takes 5 s to answer: the gateway is
+    // killed while it waits.
+    fault(
+        &emu,
+        r#"{"method":"POST","path":"/fapi/v1/order","fault":"slow","delay_ms":5000,"count":1}"#,
+    );
+    let (status, answer) = post(&gw, "crash-1", "buy", "0.01");
+    assert_eq!(status, 200, "{answer}");
+    let id = answer["order_id"].as_str().unwrap().to_string();
+    wait_for("the order on the venue", 20, || {
+        orders_with(&emu, &id).len() == 1
+    });
+    assert_eq!(states(dir.path(), &id), ["intent", "sent"]);
+    gw.child.kill().unwrap();
+    gw.child.wait().unwrap();
+    // Restarted: the unsettled intent is reconciled (found by query), and
+    // the sender's retry of the alert is a replay.
+    let gw = gateway(&config, &log);
+    wait_for("reconciled", 20, || settled(dir.path(), &id));
+    assert_eq!(
+        states(dir.path(), &id).last().map(String::as_str),
+        Some("resolved")
+    );
+    let (status, again) = post(&gw, "crash-1", "buy", "0.01");
+    assert_eq!(status, 409, "{again}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(orders_with(&emu, &id).len(), 1);
+    assert_eq!(order_posts(&emu, USDM_ORDER), 1, "never sent again");
+    drop(gw);
+    assert_no_secret_written(dir.path());
+}
+
+#[test]
+fn kill_9_before_an_accepted_order_reached_the_venue_then_restart_sends_it_once() {
+    let emu = emulator("binance-usdm");
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), "binance-usdm", &emu, "");
+    let log = dir.path().join("gw.log");
+    let mut gw = gateway(&config, &log);
+    // Banned for 10 s (within `give_up_after_ms`): the accepted order waits
+    // (not sent), then the gateway dies.
+    fault(
+        &emu,
+        r#"{"method":"POST","path":"/fapi/v1/order","fault":"ban","retry_after_s":10,"count":1}"#,
+    );
+    let (status, answer) = post(&gw, "crash-2", "buy", "0.01");
+    assert_eq!(status, 200, "{answer}");
+    let id = answer["order_id"].as_str().unwrap().to_string();
+    wait_for("refused by the ban", 20, || {
+        states(dir.path(), &id).contains(&"not_sent".to_string())
+    });
+    gw.child.kill().unwrap();
+    gw.child.wait().unwrap();
+    assert!(orders_with(&emu, &id).is_empty());
+    assert_eq!(states(dir.path(), &id), ["intent", "sent", "not_sent"]);
+    let _gw = gateway(&config, &log);
+    wait_for("sent after the restart", 20, || settled(dir.path(), &id));
+    assert_eq!(orders_with(&emu, &id).len(), 1);
+    assert_eq!(
+        order_posts(&emu, USDM_ORDER),
+        2,
+        "the banned try and the one after restart"
+    );
+}
+
+#[test]
+fn a_venue_down_at_start_holds_orders_until_it_answers() {
+    // A port with nothing behind it yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let placeholder = Emulator {
+        child: Command::new("true").spawn().unwrap(),
+        port,
+    };
+    let config = config(dir.path(), "binance-usdm", &placeholder, "");
+    let gw = gateway(&config, &dir.path().join("gw.log"));
+    let (status, answer) = post(&gw, "early", "buy", "0.01");
+    assert_eq!(status, 200, "{answer}");
+    let id = answer["order_id"].as_str().unwrap().to_string();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        states(dir.path(), &id).is_empty(),
+        "nothing sent without rules"
+    );
+    let emu = emulator_on("binance-usdm", port);
+    wait_for("placed once the venue answers", 30, || {
+        settled(dir.path(), &id)
+    });
+    let log = json_lines(&dir.path().join("orders.jsonl"));
+    assert_eq!(orders_with(&emu, &id).len(), 1, "{log:?}");
+    assert_eq!(states(dir.path(), &id), ["intent", "sent", "filled"]);
+}
+
+#[test]
+fn an_order_that_cannot_be_placed_in_time_is_abandoned_not_sent_late() {
+    let emu = emulator("binance-usdm");
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(
+        &config(
+            dir.path(),
+            "binance-usdm",
+            &emu,
+            "give_up_after_ms = 3000\n",
+        ),
+        &dir.path().join("gw.log"),
+    );
+    // Banned past the give-up time: given up at once, never sent late.
+    fault(
+        &emu,
+        r#"{"method":"POST","path":"/fapi/v1/order","fault":"ban","retry_after_s":30,"count":1}"#,
+    );
+    let (_, answer) = post(&gw, "late", "buy", "0.01");
+    let id = answer["order_id"].as_str().unwrap().to_string();
+    wait_for("abandoned", 20, || {
+        states(dir.path(), &id)
+            .last()
+            .is_some_and(|s| s == "abandoned")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(orders_with(&emu, &id).is_empty());
+    assert_eq!(order_posts(&emu, USDM_ORDER), 1);
+}
+
+#[test]
+fn orders_the_venue_would_refuse_are_refused_here_and_never_sent() {
+    let emu = emulator("binance-usdm");
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(
+        &config(dir.path(), "binance-usdm", &emu, ""),
+        &dir.path().join("gw.log"),
+    );
+    // Below the 0.001 step; then 0.001 BTC = 50 USDT, below the 100 USDT
+    // minimum notional.
+    for (event, quantity, code) in [
+        ("tiny", "0.0004", "venue_quantity_below_step"),
+        ("small", "0.001", "venue_below_min_notional"),
+    ] {
+        let (status, answer) = post(&gw, event, "buy", quantity);
+        assert_eq!(status, 200, "{answer}");
+        let id = answer["order_id"].as_str().unwrap().to_string();
+        wait_for(code, 20, || settled(dir.path(), &id));
+        let line = json_lines(&dir.path().join("orders.jsonl"))
+            .into_iter()
+            .find(|l| l["client_order_id"] == id)
+            .unwrap();
+        assert_eq!(
+            (line["state"].as_str(), line["code"].as_str()),
+            (Some("rejected"), Some(code))
+        );
+    }
+    assert_eq!(order_posts(&emu, USDM_ORDER), 0);
+    assert_eq!(all_orders(&emu), 0);
+    let metrics = http(gw.port, "GET", "/metrics", &[], b"").unwrap().1;
+    assert!(
+        metrics.contains("code=\"venue_below_min_notional\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn target_sizing_orders_the_difference_and_reduces_only_what_it_closes() {
+    let emu = emulator("binance-usdm");
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(
+        &config(
+            dir.path(),
+            "binance-usdm",
+            &emu,
+            "[sizing]\nmode = \"target\"\n",
+        ),
+        &dir.path().join("gw.log"),
+    );
+    let target = |event: &str, side: &str, position: &str| {
+        let body = format!(
+            r#"{{"symbol":"BTCUSDT","side":"{side}","order_type":"market","quantity":"0.01","price":"50000","position_size":"{position}","timestamp":{},"event_id":"{event}"}}"#,
+            now_s() * 1000
+        );
+        let headers = signed(WEBHOOK, body.as_bytes(), now_s(), "52.89.214.238");
+        let (status, text) = http(gw.port, "POST", "/webhook", &headers, body.as_bytes()).unwrap();
+        assert_eq!(status, 200, "{text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let id = v["order_id"].as_str().unwrap().to_string();
+        wait_for(event, 20, || {
+            settled(dir.path(), &id) || gw_log_says(dir.path(), &id, "nothing sent")
+        });
+        orders_with(&emu, &id)
+    };
+    // Flat → long 0.03: one buy of 0.03.
+    let o = target("t1", "buy", "0.03");
+    assert_eq!(
+        (
+            o.len(),
+            o[0]["quantity"].as_str(),
+            o[0]["reduce_only"].as_bool()
+        ),
+        (1, Some("0.03"), Some(false)),
+        "{o:?}"
+    );
+    // The same position again: nothing to order.
+    let o = target("t2", "buy", "0.03");
+    assert!(o.is_empty(), "{o:?}");
+    // Long 0.03 → 0.01: a reduce-only sell of 0.02.
+    let o = target("t3", "sell", "0.01");
+    assert_eq!(
+        (
+            o[0]["side"].as_str(),
+            o[0]["quantity"].as_str(),
+            o[0]["reduce_only"].as_bool()
+        ),
+        (Some("SELL"), Some("0.02"), Some(true)),
+        "{o:?}"
+    );
+    // Long 0.01 → short 0.02: one sell of 0.03, not reduce-only.
+    let o = target("t4", "sell", "-0.02");
+    assert_eq!(
+        (o[0]["quantity"].as_str(), o[0]["reduce_only"].as_bool()),
+        (Some("0.03"), Some(false)),
+        "{o:?}"
+    );
+    assert_eq!(order_posts(&emu, USDM_ORDER), 3);
+}
+
+/// Whether the gateway's log says `what` about `id`.
+fn gw_log_says(dir: &Path, id: &str, what: &str) -> bool {
+    std::fs::read_to_string(dir.join("gw.log"))
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.contains(id) && l.contains(what))
+}
+
+#[test]
+fn spot_orders_are_placed_with_their_fills() {
+    let emu = emulator("binance-spot");
+    let dir = tempfile::tempdir().unwrap();
+    let mut gw = gateway(
+        &config(dir.path(), "binance-spot", &emu, ""),
+        &dir.path().join("gw.log"),
+    );
+    let (status, answer) = post(&gw, "spot-1", "buy", "0.01");
+    assert_eq!(status, 200, "{answer}");
+    let id = answer["order_id"].as_str().unwrap().to_string();
+    wait_for("filled", 20, || settled(dir.path(), &id));
+    let filled = json_lines(&dir.path().join("orders.jsonl"))
+        .into_iter()
+        .rfind(|l| l["client_order_id"] == id)
+        .unwrap();
+    assert_eq!(filled["state"], "filled", "{filled}");
+    assert_eq!(filled["report"]["executed_quantity"], "0.01", "{filled}");
+    assert_eq!(order_posts(&emu, "/api/v3/order"), 1);
+    stop(&mut gw.child);
+    assert_no_secret_written(dir.path());
+}
