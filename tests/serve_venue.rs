@@ -96,8 +96,28 @@ fn gateway(config: &Path, log: &Path) -> Gateway {
 
 /// A signed alert: `side` `quantity` BTCUSDT at the market, event `event`.
 fn post(gw: &Gateway, event: &str, side: &str, quantity: &str) -> (u16, serde_json::Value) {
+    post_body(gw, event, "BTCUSDT", side, quantity)
+}
+
+/// A signed market buy of `quantity` `symbol` at 50000.
+fn post_symbol(
+    gw: &Gateway,
+    event: &str,
+    symbol: &str,
+    quantity: &str,
+) -> (u16, serde_json::Value) {
+    post_body(gw, event, symbol, "buy", quantity)
+}
+
+fn post_body(
+    gw: &Gateway,
+    event: &str,
+    symbol: &str,
+    side: &str,
+    quantity: &str,
+) -> (u16, serde_json::Value) {
     let body = format!(
-        r#"{{"symbol":"BTCUSDT","side":"{side}","order_type":"market","quantity":"{quantity}","price":"50000","timestamp":{},"event_id":"{event}"}}"#,
+        r#"{{"symbol":"{symbol}","side":"{side}","order_type":"market","quantity":"{quantity}","price":"50000","timestamp":{},"event_id":"{event}"}}"#,
         now_s() * 1000
     );
     let headers = signed(WEBHOOK, body.as_bytes(), now_s(), "52.89.214.238");
@@ -459,37 +479,77 @@ fn an_order_that_cannot_be_placed_in_time_is_abandoned_not_sent_late() {
 }
 
 #[test]
-fn orders_the_venue_would_refuse_are_refused_here_and_never_sent() {
+fn orders_the_venue_would_refuse_are_refused_in_the_answer_and_never_sent() {
     let emu = emulator("binance-usdm");
     let dir = tempfile::tempdir().unwrap();
     let gw = gateway(
         &config(dir.path(), "binance-usdm", &emu, ""),
         &dir.path().join("gw.log"),
     );
-    // Below the 0.001 step; then 0.001 BTC = 50 USDT, below the 100 USDT
-    // minimum notional.
-    for (event, quantity, code) in [
-        ("tiny", "0.0004", "venue_quantity_below_step"),
-        ("small", "0.001", "venue_below_min_notional"),
+    // Once an order has been placed, the venue's rules are known.
+    let (_, first) = post(&gw, "good", "buy", "0.01");
+    let first = first["order_id"].as_str().unwrap().to_string();
+    wait_for("the first order", 20, || settled(dir.path(), &first));
+    // Below the 0.001 step; 0.001 BTC = 50 USDT, below the 100 USDT
+    // minimum notional; a symbol the venue does not list.
+    for (event, symbol, quantity, code) in [
+        ("tiny", "BTCUSDT", "0.0004", "venue_quantity_below_step"),
+        ("small", "BTCUSDT", "0.001", "venue_below_min_notional"),
+        ("unlisted", "SOLUSDT", "1", "venue_unknown_symbol"),
     ] {
-        let (status, answer) = post(&gw, event, "buy", quantity);
-        assert_eq!(status, 200, "{answer}");
-        let id = answer["order_id"].as_str().unwrap().to_string();
-        wait_for(code, 20, || settled(dir.path(), &id));
-        let line = json_lines(&dir.path().join("orders.jsonl"))
-            .into_iter()
-            .find(|l| l["client_order_id"] == id)
-            .unwrap();
-        assert_eq!(
-            (line["state"].as_str(), line["code"].as_str()),
-            (Some("rejected"), Some(code))
-        );
+        for attempt in 0..2 {
+            // Refused, not remembered: the retry is decided afresh (not a
+            // replay of an order that never existed).
+            let (status, answer) = post_symbol(&gw, event, symbol, quantity);
+            assert_eq!(
+                (status, answer["code"].as_str()),
+                (422, Some(code)),
+                "{event} attempt {attempt}: {answer}"
+            );
+        }
     }
+    let journal = json_lines(&dir.path().join("journal.jsonl"));
+    let refused = journal
+        .iter()
+        .map(|l| l["decision"].to_string())
+        .filter(|d| d.contains("venue_") && d.contains("422"))
+        .count();
+    assert_eq!(refused, 6, "every refusal journaled with its code");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        order_posts(&emu, USDM_ORDER),
+        1,
+        "only the good order was sent"
+    );
+    assert_eq!(all_orders(&emu), 1);
+}
+
+#[test]
+fn an_order_sized_by_the_gateway_that_breaks_the_rules_is_refused_before_sending() {
+    let emu = emulator("binance-usdm");
+    let dir = tempfile::tempdir().unwrap();
+    // `fixed` sizing: the quantity is the gateway's, checked once sized.
+    let rest = "[sizing]\nmode = \"fixed\"\nquantity = { \"BTC/USDT\" = \"0.0004\" }\n";
+    let gw = gateway(
+        &config(dir.path(), "binance-usdm", &emu, rest),
+        &dir.path().join("gw.log"),
+    );
+    let (status, answer) = post(&gw, "fixed", "buy", "0.01");
+    assert_eq!(status, 200, "{answer}");
+    let id = answer["order_id"].as_str().unwrap().to_string();
+    wait_for("refused", 20, || settled(dir.path(), &id));
+    let line = json_lines(&dir.path().join("orders.jsonl"))
+        .into_iter()
+        .find(|l| l["client_order_id"] == id)
+        .unwrap();
+    assert_eq!(
+        (line["state"].as_str(), line["code"].as_str()),
+        (Some("rejected"), Some("venue_quantity_below_step"))
+    );
     assert_eq!(order_posts(&emu, USDM_ORDER), 0);
-    assert_eq!(all_orders(&emu), 0);
     let metrics = http(gw.port, "GET", "/metrics", &[], b"").unwrap().1;
     assert!(
-        metrics.contains("code=\"venue_below_min_notional\"} 1"),
+        metrics.contains("code=\"venue_quantity_below_step\"} 1"),
         "{metrics}"
     );
 }

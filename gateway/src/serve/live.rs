@@ -13,7 +13,6 @@
 //! is unknown holds the ones behind it until it is resolved, so they never
 //! overtake it (they may depend on the position it leaves).
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +23,7 @@ use tokio::sync::mpsc;
 use super::execution::CircuitBreaker;
 use super::journal::ExecOrder;
 use super::metrics::Metrics;
+use super::venues::SharedRules;
 use crate::clock::wall_clock_ms;
 use crate::venue::clock::{self, VenueClock, RESYNC_EVERY};
 use crate::venue::exactly_once::{Executor, Outcome};
@@ -88,8 +88,8 @@ impl From<SizingError> for NotSent {
 pub struct Live<V> {
     executor: Executor<V>,
     clock: Arc<VenueClock>,
-    /// Trading rules by `BASE/QUOTE`.
-    rules: HashMap<String, TradingRules>,
+    /// Trading rules by `BASE/QUOTE`, shared with the decisions.
+    rules: SharedRules,
     quotes: Vec<String>,
     breaker: Arc<CircuitBreaker>,
     metrics: Arc<Metrics>,
@@ -123,13 +123,14 @@ impl<V: Venue> Live<V> {
         executor: Executor<V>,
         clock: Arc<VenueClock>,
         quotes: Vec<String>,
+        rules: SharedRules,
         breaker: Arc<CircuitBreaker>,
         metrics: Arc<Metrics>,
     ) -> Self {
         Live {
             executor,
             clock,
-            rules: HashMap::new(),
+            rules,
             quotes,
             breaker,
             metrics,
@@ -148,7 +149,7 @@ impl<V: Venue> Live<V> {
             symbols = rules.len(),
             "venue clock and rules read"
         );
-        self.rules = rules.into_iter().collect();
+        *self.rules.write().unwrap_or_else(|e| e.into_inner()) = rules.into_iter().collect();
         Ok(())
     }
 
@@ -277,14 +278,14 @@ impl<V: Venue> Live<V> {
     /// (never sent to learn that).
     fn rules_of(&self, order: &ExecOrder) -> Result<VenueOrder, VenueError> {
         let name = self.executor.venue().kind().name();
-        let rules = self
-            .rules
+        let rules = self.rules.read().unwrap_or_else(|e| e.into_inner());
+        let symbol_rules = rules
             .get(&order.symbol)
             .ok_or_else(|| VenueError::UnknownSymbol {
                 venue: name,
                 symbol: order.symbol.clone(),
             })?;
-        venue_order(order, rules, name)
+        venue_order(order, symbol_rules, name)
     }
 
     fn nothing_to_do(&self, order: &ExecOrder) {

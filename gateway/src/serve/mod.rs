@@ -86,6 +86,7 @@ use tokio::sync::mpsc;
 use crate::clock::wall_clock_ms;
 use crate::venue::settings::Venues;
 use crate::venue::sizing::{SizingMode, Sizings, Target};
+use crate::venue::VenueError;
 use crate::Error;
 use accepted::{AcceptedIndex, Original};
 use alertgate_simulator::config::GateSettings;
@@ -1139,10 +1140,10 @@ impl Incoming<'_> {
         self.record(&decision)
     }
 
-    /// The journal line of a request refused for want of the replay
-    /// store: a rejection (recovery neither remembers nor executes it).
-    fn unavailable_line(&self) -> Vec<u8> {
-        let refusal = Refusal::ReplayStoreUnavailable;
+    /// The journal line of a request the gateway refused after the gate
+    /// (for want of the replay store, or because the venue would refuse
+    /// it): a rejection (recovery neither remembers nor executes it).
+    fn refusal_line(&self, refusal: &Refusal) -> Vec<u8> {
         self.record(&json!({
             "strategy": self.strategy,
             "accepted": false,
@@ -1182,6 +1183,9 @@ struct Decided {
     lifetime_ms: i64,
     /// For a replay, the order the event became, if known.
     original: Option<Original>,
+    /// The gate accepted it, but the strategy's venue would refuse it:
+    /// refused (and forgotten by the gate), nothing sent.
+    venue: Option<VenueError>,
 }
 
 /// Decides under the gate's lock and, unless a shared claim comes first,
@@ -1215,6 +1219,21 @@ fn decide(state: &AppState, target: &Strategy, incoming: &Incoming<'_>) -> Decid
         let mut marks = state.marks.lock().unwrap_or_else(|e| e.into_inner());
         marks.insert(order.symbol.as_str().to_string(), price);
     }
+    if let Some(refused) = venue_refusal(target, incoming, &decision) {
+        // Not accepted after all: a retry is decided afresh.
+        if let Ok(order) = &decision {
+            gate.forget(order.replay_key.as_str());
+            gate.refund(now);
+        }
+        let line = incoming.refusal_line(&Refusal::Venue(refused.clone()));
+        return Decided {
+            decision,
+            durable: Some(state.journal.append(line)),
+            lifetime_ms: 0,
+            original: None,
+            venue: Some(refused),
+        };
+    }
     let durable = match (&decision, &target.store) {
         (Ok(_), Some(_)) => None,
         _ => Some(state.journal.append(incoming.journal_line(&decision))),
@@ -1238,7 +1257,27 @@ fn decide(state: &AppState, target: &Strategy, incoming: &Incoming<'_>) -> Decid
         durable,
         lifetime_ms,
         original,
+        venue: None,
     }
+}
+
+/// Why the strategy's venue would refuse an accepted `decision`, if it
+/// would (see [`LiveRoute::check`]).
+fn venue_refusal(
+    target: &Strategy,
+    incoming: &Incoming<'_>,
+    decision: &Result<Order, Rejection>,
+) -> Option<VenueError> {
+    let (Ok(order), Some(live)) = (decision, &target.live) else {
+        return None;
+    };
+    let exec = exec_order(
+        incoming.strategy,
+        order,
+        incoming.market_mark,
+        incoming.target_position,
+    );
+    live.check(&exec).err()
 }
 
 /// With a shared store, an acceptance still has to win the claim: claimed,
@@ -1252,8 +1291,12 @@ async fn settle(
     decided: Decided,
 ) -> (Result<Order, Refusal>, Durable, Option<Held>) {
     let original = decided.original;
+    let durable = match (decided.venue, decided.durable) {
+        (Some(e), Some(durable)) => return (Err(Refusal::Venue(e)), durable, None),
+        (_, durable) => durable,
+    };
     let refused = |r: Rejection| refusal_of(r, original.clone());
-    let (order, store) = match (decided.durable, decided.decision, &target.store) {
+    let (order, store) = match (durable, decided.decision, &target.store) {
         (Some(durable), decision, _) => return (decision.map_err(refused), durable, None),
         (None, Ok(order), Some(store)) => (order, store),
         // Only an acceptance with a store is journaled after its claim.
@@ -1294,7 +1337,7 @@ async fn settle(
             // decided afresh, not refused as a replay of nothing, and give
             // its rate token back.
             withdraw(target, order.replay_key.as_str(), incoming.now);
-            let line = incoming.unavailable_line();
+            let line = incoming.refusal_line(&Refusal::ReplayStoreUnavailable);
             return (
                 Err(Refusal::ReplayStoreUnavailable),
                 state.journal.append(line),

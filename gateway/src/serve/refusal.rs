@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::accepted::Original;
 use super::tls::CertProblem;
+use crate::venue::VenueError;
 
 /// A refused webhook request. Every refusal is answered with
 /// `{"accepted":false,"code","message","order_id":null}` and its
@@ -67,6 +68,12 @@ pub enum Refusal {
     /// journaled): retry after `Retry-After` seconds.
     #[error("the gateway is overloaded; retry later")]
     Overloaded,
+    /// The strategy's venue would refuse the order (its trading rules, a
+    /// symbol it does not list, a bracket it cannot place yet): refused
+    /// before anything is sent, with the venue layer's stable `venue_*`
+    /// code (422).
+    #[error("{0}")]
+    Venue(VenueError),
 }
 
 impl Refusal {
@@ -84,6 +91,7 @@ impl Refusal {
             Refusal::JournalUnavailable => "journal_unavailable",
             Refusal::ReplayStoreUnavailable => "replay_store_unavailable",
             Refusal::Overloaded => "overloaded",
+            Refusal::Venue(e) => e.code(),
         }
     }
 
@@ -99,6 +107,7 @@ impl Refusal {
             | Refusal::JournalUnavailable
             | Refusal::ReplayStoreUnavailable
             | Refusal::Overloaded => 503,
+            Refusal::Venue(_) => 422,
         }
     }
 }

@@ -8,10 +8,11 @@
 //! connects (keys from the environment) and reads the logs;
 //! [`LiveVenues::stages`] turns them into running stages.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::RwLock;
 
 use tokio::sync::mpsc;
 
@@ -26,8 +27,14 @@ use crate::venue::clock::VenueClock;
 use crate::venue::exactly_once::Executor;
 use crate::venue::order_log::OrderLog;
 use crate::venue::settings::{VenueSettings, Venues};
-use crate::venue::sizing::{SizingSection, Sizings};
+use crate::venue::sizing::{SizingMode, SizingSection, Sizings};
+use crate::venue::TradingRules;
 use crate::venue::{VenueError, VenueKind};
+
+/// A venue's trading rules by `BASE/QUOTE`, shared by its stage (which
+/// reads them from the venue) and the decisions (which refuse what the
+/// venue would).
+pub type SharedRules = Arc<RwLock<HashMap<String, TradingRules>>>;
 
 /// Where a strategy trading on a real venue sends its accepted orders:
 /// its venue's stage, with the strategy's sizing.
@@ -36,9 +43,33 @@ pub struct LiveRoute {
     sender: mpsc::UnboundedSender<LiveOrder>,
     /// The strategy's `[sizing]`.
     pub sizing: Arc<SizingSection>,
+    rules: SharedRules,
+    venue: &'static str,
 }
 
 impl LiveRoute {
+    /// Refuses, before it is accepted, an order the venue would refuse:
+    /// a symbol it does not list, a quantity or a notional its rules
+    /// forbid, a bracket it cannot place yet. Only with `alert` sizing (the
+    /// quantity is the alert's; other modes are checked once sized) and
+    /// once the rules have been read (until then the stage checks).
+    pub fn check(&self, order: &ExecOrder) -> Result<(), VenueError> {
+        if self.sizing.mode != SizingMode::Alert {
+            return Ok(());
+        }
+        let rules = self.rules.read().unwrap_or_else(|e| e.into_inner());
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let symbol_rules = rules
+            .get(&order.symbol)
+            .ok_or_else(|| VenueError::UnknownSymbol {
+                venue: self.venue,
+                symbol: order.symbol.clone(),
+            })?;
+        live::venue_order(order, symbol_rules, self.venue).map(drop)
+    }
+
     /// Hands `order` to the venue's stage (`false`: the stage has
     /// stopped; a restart resumes the order from the journal).
     pub fn send(&self, order: ExecOrder) -> bool {
@@ -63,6 +94,7 @@ struct Opened {
     log: OrderLog,
     sender: mpsc::UnboundedSender<LiveOrder>,
     receiver: mpsc::UnboundedReceiver<LiveOrder>,
+    rules: SharedRules,
 }
 
 /// The real venues of a configuration, before they run.
@@ -122,9 +154,12 @@ impl LiveVenues {
     /// Where `strategy`'s accepted orders go, if to a real venue.
     pub fn sender(&self, strategy: &str) -> Option<LiveRoute> {
         let (i, sizing) = self.by_strategy.get(strategy)?;
+        let opened = &self.opened[*i];
         Some(LiveRoute {
-            sender: self.opened[*i].sender.clone(),
+            sender: opened.sender.clone(),
             sizing: sizing.clone(),
+            rules: opened.rules.clone(),
+            venue: opened.settings.kind.name(),
         })
     }
 
@@ -160,6 +195,7 @@ impl LiveVenues {
                     executor,
                     clock,
                     quotes.to_vec(),
+                    o.rules,
                     breaker.clone(),
                     metrics.clone(),
                 );
@@ -265,6 +301,7 @@ fn open_one(setting: &str, settings: &VenueSettings, base: &Path) -> Result<Open
     })?;
     let (sender, receiver) = mpsc::unbounded_channel();
     Ok(Opened {
+        rules: SharedRules::default(),
         setting: setting.to_string(),
         settings: settings.clone(),
         venue,
