@@ -213,8 +213,17 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * b.abs().max(1.0)
 }
 
+/// The client order id the build that wrote the fixtures gave an event:
+/// `ag-` and 32 hex digits of SHA-256(strategy, NUL, event) (ids are now
+/// `ag` and 30 digits; orders already logged keep theirs).
 fn client_order_id(strategy: &str, event: &str) -> String {
-    alertgate_gateway::serve::execution::client_order_id(strategy, event)
+    let digest = Sha256::new()
+        .chain_update(strategy.as_bytes())
+        .chain_update([0])
+        .chain_update(event.as_bytes())
+        .finalize();
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("ag-{hex}")
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

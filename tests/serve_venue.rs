@@ -231,10 +231,13 @@ fn an_accepted_alert_becomes_one_venue_order_and_no_key_is_written() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(order_posts(&emu, USDM_ORDER), 1);
     let metrics = http(gw.port, "GET", "/metrics", &[], b"").unwrap().1;
-    assert!(
-        metrics.contains("alertgate_venue_orders_total{venue=\"binance-usdm\",state=\"filled\"} 1"),
-        "{metrics}"
-    );
+    for line in [
+        "alertgate_venue_orders_total{venue=\"binance-usdm\",state=\"filled\"} 1",
+        "alertgate_venue_requests_total{venue=\"binance-usdm\",endpoint=\"POST order\",status=\"200\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+    assert!(metrics.contains("alertgate_venue_used_weight{venue=\"binance-usdm\"}"), "{metrics}");
     drop(gw);
     assert_no_secret_written(dir.path());
 }

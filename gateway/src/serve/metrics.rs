@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::marks::MarkMiss;
+use crate::venue::RateLimits;
 
 /// Upper bounds of the latency buckets, seconds.
 const BOUNDS_S: [f64; 14] = [
@@ -89,6 +90,8 @@ pub struct Metrics {
     venue_orders: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     /// Real venues' errors by (venue, stable `venue_*` code).
     venue_errors: Mutex<BTreeMap<(&'static str, String), u64>>,
+    /// Real venues' request counters and usage, by venue.
+    venue_limits: Mutex<Vec<(&'static str, Arc<RateLimits>)>>,
 }
 
 impl Metrics {
@@ -110,7 +113,41 @@ impl Metrics {
         *map.entry((venue, code.to_string())).or_default() += 1;
     }
 
+    /// Exports `venue`'s request counters and usage headers.
+    pub fn watch_venue(&self, venue: &'static str, limits: Arc<RateLimits>) {
+        let mut list = self.venue_limits.lock().unwrap_or_else(|e| e.into_inner());
+        list.push((venue, limits));
+    }
+
+    fn render_venue_requests(&self, out: &mut String) {
+        let name = "alertgate_venue_requests_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Requests to real venues by endpoint and HTTP status (or error code when none).\n# TYPE {name} counter"
+        );
+        let list = self.venue_limits.lock().unwrap_or_else(|e| e.into_inner());
+        for (venue, limits) in list.iter() {
+            for ((endpoint, status), n) in limits.requests() {
+                let _ = writeln!(
+                    out,
+                    "{name}{{venue=\"{venue}\",endpoint=\"{endpoint}\",status=\"{status}\"}} {n}"
+                );
+            }
+        }
+        let name = "alertgate_venue_used_weight";
+        let _ = writeln!(
+            out,
+            "# HELP {name} The last request weight a venue reported used (X-MBX-USED-WEIGHT-1M).\n# TYPE {name} gauge"
+        );
+        for (venue, limits) in list.iter() {
+            if let Some(w) = limits.used_weight() {
+                let _ = writeln!(out, "{name}{{venue=\"{venue}\"}} {w}");
+            }
+        }
+    }
+
     fn render_venues(&self, out: &mut String) {
+        self.render_venue_requests(out);
         let name = "alertgate_venue_orders_total";
         let _ = writeln!(
             out,

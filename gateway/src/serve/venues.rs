@@ -95,6 +95,7 @@ struct Opened {
     sender: mpsc::UnboundedSender<LiveOrder>,
     receiver: mpsc::UnboundedReceiver<LiveOrder>,
     rules: SharedRules,
+    limits: Arc<crate::venue::RateLimits>,
 }
 
 /// The real venues of a configuration, before they run.
@@ -191,6 +192,7 @@ impl LiveVenues {
                     wall_clock_ms,
                 );
                 tracing::info!(setting = %o.setting, venue = o.settings.kind.name(), testnet = o.settings.testnet, "trading on a real venue");
+                metrics.watch_venue(o.settings.kind.name(), o.limits);
                 let stage = Live::new(
                     executor,
                     clock,
@@ -301,6 +303,7 @@ fn open_one(setting: &str, settings: &VenueSettings, base: &Path) -> Result<Open
     })?;
     let (sender, receiver) = mpsc::unbounded_channel();
     Ok(Opened {
+        limits: venue.limits().clone(),
         rules: SharedRules::default(),
         setting: setting.to_string(),
         settings: settings.clone(),

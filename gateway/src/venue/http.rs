@@ -68,6 +68,8 @@ pub struct RateLimits {
     banned: AtomicBool,
     used_weight: AtomicU64,
     order_count: AtomicU64,
+    /// Requests by (`METHOD endpoint`, HTTP status or error code).
+    requests: std::sync::Mutex<std::collections::BTreeMap<(String, String), u64>>,
 }
 
 impl Default for RateLimits {
@@ -77,11 +79,25 @@ impl Default for RateLimits {
             banned: AtomicBool::new(false),
             used_weight: AtomicU64::new(NONE),
             order_count: AtomicU64::new(NONE),
+            requests: std::sync::Mutex::default(),
         }
     }
 }
 
 impl RateLimits {
+    /// Counts one request to `endpoint` (`POST order`) that ended with
+    /// `status` (an HTTP status, or a `venue_*` code when there was none).
+    pub fn count(&self, endpoint: String, status: String) {
+        let mut map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry((endpoint, status)).or_default() += 1;
+    }
+
+    /// Requests so far by (`METHOD endpoint`, status or code).
+    pub fn requests(&self) -> Vec<((String, String), u64)> {
+        let map = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        map.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
     /// The last used-weight counter the venue reported, if any.
     pub fn used_weight(&self) -> Option<u64> {
         Some(self.used_weight.load(Ordering::Relaxed)).filter(|v| *v != NONE)

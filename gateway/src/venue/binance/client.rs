@@ -258,8 +258,14 @@ impl BinanceVenue {
         if request.signed {
             builder = builder.header("X-MBX-APIKEY", self.credentials.api_key.expose());
         }
-        let answer = self.http.execute(builder).await?;
-        request.call.check(&answer).map(str::to_string)
+        let answer = self.http.execute(builder).await;
+        let status = match &answer {
+            Ok(a) => a.status.to_string(),
+            Err(e) => e.code().to_string(),
+        };
+        let endpoint = format!("{} {}", request.method.as_str(), request.endpoint);
+        self.http.limits().count(endpoint, status);
+        request.call.check(&answer?).map(str::to_string)
     }
 
     async fn get<T: serde::de::DeserializeOwned>(
