@@ -237,7 +237,10 @@ fn an_accepted_alert_becomes_one_venue_order_and_no_key_is_written() {
     ] {
         assert!(metrics.contains(line), "{line} in {metrics}");
     }
-    assert!(metrics.contains("alertgate_venue_used_weight{venue=\"binance-usdm\"}"), "{metrics}");
+    assert!(
+        metrics.contains("alertgate_venue_used_weight{venue=\"binance-usdm\"}"),
+        "{metrics}"
+    );
     drop(gw);
     assert_no_secret_written(dir.path());
 }
@@ -649,4 +652,101 @@ fn spot_orders_are_placed_with_their_fills() {
     assert_eq!(order_posts(&emu, "/api/v3/order"), 1);
     stop(&mut gw.child);
     assert_no_secret_written(dir.path());
+}
+
+/// A signed alert with a bracket: (status, answer).
+fn post_bracketed(
+    gw: &Gateway,
+    event: &str,
+    order_type: &str,
+    stop_loss: &str,
+    take_profit: &str,
+) -> (u16, serde_json::Value) {
+    let body = format!(
+        r#"{{"symbol":"BTCUSDT","side":"buy","order_type":"{order_type}","quantity":"0.01","price":"50000","stop_loss":"{stop_loss}","take_profit":"{take_profit}","timestamp":{},"event_id":"{event}"}}"#,
+        now_s() * 1000
+    );
+    let headers = signed(WEBHOOK, body.as_bytes(), now_s(), "52.89.214.238");
+    let (status, text) = http(gw.port, "POST", "/webhook", &headers, body.as_bytes()).unwrap();
+    (status, serde_json::from_str(&text).unwrap_or_default())
+}
+
+fn algo_orders(emu: &Emulator) -> Vec<serde_json::Value> {
+    control(emu, "GET", "/emulator/algo-orders", "")
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_bracket_becomes_reduce_only_venue_orders_cancelled_when_the_position_closes() {
+    let emu = emulator("binance-usdm");
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(
+        &config(dir.path(), "binance-usdm", &emu, ""),
+        &dir.path().join("gw.log"),
+    );
+    let (status, answer) = post_bracketed(&gw, "br-1", "market", "49000", "52000");
+    assert_eq!(status, 200, "{answer}");
+    let id = answer["order_id"].as_str().unwrap().to_string();
+    wait_for("both legs", 20, || algo_orders(&emu).len() == 2);
+    let legs = algo_orders(&emu);
+    for leg in &legs {
+        assert_eq!(
+            (
+                leg["side"].as_str(),
+                leg["quantity"].as_str(),
+                leg["reduce_only"].as_bool(),
+                leg["status"].as_str()
+            ),
+            (Some("SELL"), Some("0.01"), Some(true), Some("NEW")),
+            "{leg}"
+        );
+    }
+    let mut kinds: Vec<&str> = legs
+        .iter()
+        .map(|l| l["order_type"].as_str().unwrap())
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, ["STOP_MARKET", "TAKE_PROFIT_MARKET"]);
+    assert_eq!(orders_with(&emu, &id).len(), 1);
+    // A limit entry with a bracket cannot be protected at once: refused,
+    // not sent unprotected.
+    let (status, limit) = post_bracketed(&gw, "br-2", "limit", "49000", "52000");
+    assert_eq!(
+        (status, limit["code"].as_str()),
+        (422, Some("venue_brackets_unsupported")),
+        "{limit}"
+    );
+    // Flattened: the legs are cancelled before the closing order.
+    let (status, close) = post(&gw, "br-close", "sell", "0.01");
+    assert_eq!(status, 200, "{close}");
+    let close = close["order_id"].as_str().unwrap().to_string();
+    wait_for("closed", 20, || settled(dir.path(), &close));
+    let statuses: Vec<String> = algo_orders(&emu)
+        .iter()
+        .map(|l| l["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(statuses, ["CANCELED", "CANCELED"]);
+    assert_eq!(algo_orders(&emu).len(), 2, "no leg placed twice");
+}
+
+#[test]
+fn a_bracket_on_spot_is_refused_not_sent_unprotected() {
+    let emu = emulator("binance-spot");
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(
+        &config(dir.path(), "binance-spot", &emu, ""),
+        &dir.path().join("gw.log"),
+    );
+    let (_, first) = post(&gw, "warm", "buy", "0.01");
+    let first = first["order_id"].as_str().unwrap().to_string();
+    wait_for("rules read", 20, || settled(dir.path(), &first));
+    let (status, answer) = post_bracketed(&gw, "spot-br", "market", "49000", "52000");
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (422, Some("venue_brackets_unsupported")),
+        "{answer}"
+    );
+    assert_eq!(order_posts(&emu, "/api/v3/order"), 1);
 }

@@ -27,6 +27,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/emulator/price", post(set_price))
         .route("/emulator/faults", post(add_fault))
         .route("/emulator/orders", get(orders))
+        .route("/emulator/algo-orders", get(algo_orders))
         .route("/emulator/requests", get(requests))
         .route("/emulator/reset", post(reset))
         .fallback(venue)
@@ -541,6 +542,11 @@ async fn add_fault(AxState(app): AxState<Arc<App>>, body: Bytes) -> Response {
 /// `GET /emulator/orders`.
 async fn orders(AxState(app): AxState<Arc<App>>) -> Response {
     axum::Json(app.state().orders().to_vec()).into_response()
+}
+
+/// `GET /emulator/algo-orders`: every conditional order ever placed.
+async fn algo_orders(AxState(app): AxState<Arc<App>>) -> Response {
+    axum::Json(app.state().algos.clone()).into_response()
 }
 
 /// `GET /emulator/requests`.

@@ -52,6 +52,13 @@ pub fn client_order_id(strategy: &str, event_id: &str) -> String {
     id
 }
 
+/// The client order id of leg `leg` (`"sl"`, `"tp"`) of the bracket the
+/// order `entry` attaches: like [`client_order_id`], a digest, so every
+/// attempt and restart names the same leg.
+pub fn leg_client_order_id(entry: &str, leg: &str) -> String {
+    client_order_id(entry, leg)
+}
+
 /// After `threshold` consecutive execution failures the circuit opens for
 /// `cooldown_ms`: the gateway then answers `circuit_open` (503) before
 /// deciding, so senders retry later instead of piling up orders.

@@ -17,9 +17,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alertgate_validator::OrderType;
+use alertgate_validator::{Decimal, OrderType, Side};
 use tokio::sync::mpsc;
 
+use super::brackets;
 use super::execution::CircuitBreaker;
 use super::journal::ExecOrder;
 use super::metrics::Metrics;
@@ -29,11 +30,13 @@ use crate::venue::clock::{self, VenueClock, RESYNC_EVERY};
 use crate::venue::exactly_once::{Executor, Outcome};
 use crate::venue::order_log::{Change, State};
 use crate::venue::sizing::{size, SizingError, SizingMode, SizingRequest, SizingSection, Target};
-use crate::venue::{TradingRules, Venue, VenueError, VenueOrder, VenueOrderKind};
+use crate::venue::{
+    OrderReport, TradingRules, Venue, VenueError, VenueKind, VenueOrder, VenueOrderKind,
+};
 
-/// Orders with a protective bracket are refused on real venues until
-/// venue-side brackets are placed with them: an entry must never go out
-/// without the stop-loss its alert asked for.
+/// Orders with a protective bracket the venue layer cannot place (a limit
+/// entry, spot) are refused: an entry must never go out without the
+/// stop-loss its alert asked for (see [`super::brackets`]).
 const BRACKETS_UNSUPPORTED: &str = "venue_brackets_unsupported";
 
 /// An accepted order on its way to a real venue, with its strategy's
@@ -44,6 +47,25 @@ pub struct LiveOrder {
     pub order: ExecOrder,
     /// Its strategy's `[sizing]`.
     pub sizing: Arc<SizingSection>,
+}
+
+/// An order ready to send, and whether it flattens or reverses the
+/// position (the symbol's bracket legs are then cancelled first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Prepared {
+    order: VenueOrder,
+    closes: bool,
+}
+
+/// Whether an order of `side` and `quantity` takes a `position` to zero
+/// or past it.
+fn flattens_or_reverses(position: Decimal, side: Side, quantity: Decimal) -> bool {
+    let reduces = match side {
+        Side::Buy => position.is_negative(),
+        Side::Sell => position.is_positive(),
+    };
+    let size = Decimal::new(position.mantissa().abs(), position.scale());
+    reduces && size.is_some_and(|size| quantity >= size)
 }
 
 /// Why an order was not sent: a stable code and a message.
@@ -162,16 +184,72 @@ impl<V: Venue> Live<V> {
         if self.executor.log().get(&order.client_order_id).is_none() {
             // Sized and checked only when first sent: a known order is
             // placed (or reconciled) as its log says.
-            let venue_order = match self.prepare_in_time(order, &live.sizing).await {
-                Ok(Some(v)) => v,
+            let prepared = match self.prepare_in_time(order, &live.sizing).await {
+                Ok(Some(p)) => p,
                 Ok(None) => return self.nothing_to_do(order),
                 Err(e) => return self.refuse(order, &e),
             };
-            return self.place(order, &venue_order).await;
+            if prepared.closes {
+                self.cancel_brackets(&order.symbol).await;
+            }
+            if let Some(report) = self.place(order, &prepared.order).await {
+                self.protect(order, &report).await;
+            }
+            return;
         }
         let known = self.executor.log().get(&order.client_order_id).cloned();
         if let Some(known) = known {
-            self.place(order, &known.order).await;
+            if let Some(report) = self.place(order, &known.order).await {
+                self.protect(order, &report).await;
+            }
+        }
+    }
+
+    /// Places the bracket `order` asked for on what its entry filled.
+    async fn protect(&mut self, order: &ExecOrder, entry: &OrderReport) {
+        if order.stop_loss.is_none() && order.take_profit.is_none() {
+            return;
+        }
+        if !entry.executed_quantity.is_positive() {
+            return;
+        }
+        let legs = {
+            let rules = self.rules.read().unwrap_or_else(|e| e.into_inner());
+            rules
+                .get(&order.symbol)
+                .map(|r| brackets::legs(order, entry.executed_quantity, r))
+        };
+        let outcome = match legs {
+            Some(Ok(legs)) => brackets::place(&mut self.executor, &legs).await,
+            Some(Err(e)) => return self.bracket_failed(order, &e.to_string()),
+            None => return self.bracket_failed(order, "the symbol's rules are unknown"),
+        };
+        match outcome {
+            Ok(outcomes) => {
+                for o in outcomes {
+                    if let Outcome::Refused { code, reason } = o {
+                        self.bracket_failed(order, &format!("{code}: {reason}"));
+                    }
+                }
+            }
+            Err(e) => self.bracket_failed(order, &e.to_string()),
+        }
+    }
+
+    /// A leg that could not be placed: the position is unprotected, said as
+    /// loudly as the gateway can (error log, metrics, circuit breaker).
+    fn bracket_failed(&self, order: &ExecOrder, why: &str) {
+        self.failure("venue_bracket_failed");
+        tracing::error!(client_order_id = %order.client_order_id, "the position is NOT protected: a bracket leg was not placed: {why}");
+    }
+
+    /// Cancels the working bracket legs of `symbol` (its position is being
+    /// flattened or reversed).
+    async fn cancel_brackets(&mut self, symbol: &str) {
+        match brackets::cancel(&mut self.executor, symbol).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(%symbol, legs = n, "bracket legs cancelled"),
+            Err(e) => tracing::error!(%symbol, "bracket legs not cancelled: {e}"),
         }
     }
 
@@ -181,7 +259,7 @@ impl<V: Venue> Live<V> {
         &self,
         order: &ExecOrder,
         sizing: &SizingSection,
-    ) -> Result<Option<VenueOrder>, NotSent> {
+    ) -> Result<Option<Prepared>, NotSent> {
         let give_up = self.executor.policy().give_up_after_ms;
         let started = std::time::Instant::now();
         let mut pause = Duration::from_millis(200);
@@ -207,9 +285,10 @@ impl<V: Venue> Live<V> {
         &self,
         order: &ExecOrder,
         sizing: &SizingSection,
-    ) -> Result<Option<VenueOrder>, NotSent> {
+    ) -> Result<Option<Prepared>, NotSent> {
         let kind = self.executor.venue().kind();
         let needs_account = sizing.mode != SizingMode::Alert || kind.has_positions();
+        let mut closes = false;
         let sized = if needs_account {
             let account = self
                 .executor
@@ -227,7 +306,10 @@ impl<V: Venue> Live<V> {
                 account: &account,
                 mark_price: order.mark_price.or(order.price),
             };
-            Some(size(&request, sizing)?)
+            let before = account.position(&order.symbol);
+            let sized = size(&request, sizing)?;
+            closes = flattens_or_reverses(before, sized.side, sized.quantity);
+            Some(sized)
         } else {
             None
         };
@@ -244,10 +326,15 @@ impl<V: Venue> Live<V> {
         }
         let mut venue_order = self.rules_of(&sized_order)?;
         venue_order.reduce_only = sized.is_some_and(|s| s.reduce_only);
-        Ok(Some(venue_order))
+        Ok(Some(Prepared {
+            order: venue_order,
+            closes,
+        }))
     }
 
-    async fn place(&mut self, order: &ExecOrder, venue_order: &VenueOrder) {
+    /// Places `venue_order` (for the accepted `order`): the venue's report
+    /// when it is on the venue.
+    async fn place(&mut self, order: &ExecOrder, venue_order: &VenueOrder) -> Option<OrderReport> {
         match self.executor.place(venue_order).await {
             Ok(Outcome::Placed(report)) => {
                 self.breaker.success();
@@ -260,16 +347,19 @@ impl<V: Venue> Live<V> {
                     executed = %report.executed_quantity,
                     "placed"
                 );
+                Some(report)
             }
             Ok(Outcome::Refused { code, reason }) => {
                 self.failure(&code);
                 tracing::warn!(client_order_id = %order.client_order_id, code = %code, "venue refused the order: {reason}");
+                None
             }
             Err(e) => {
                 // The log cannot take a state change: nothing more is sent
                 // (a restart reconciles from the log).
                 self.failure("venue_order_log");
                 tracing::error!(client_order_id = %order.client_order_id, "{e}");
+                None
             }
         }
     }
@@ -370,12 +460,14 @@ pub fn venue_order(
     rules: &TradingRules,
     name: &'static str,
 ) -> Result<VenueOrder, VenueError> {
-    if order.stop_loss.is_some() || order.take_profit.is_some() {
+    let bracketed = order.stop_loss.is_some() || order.take_profit.is_some();
+    let market_entry = order.order_type == OrderType::Market;
+    if bracketed && !(name == VenueKind::BinanceUsdm.name() && market_entry) {
         return Err(VenueError::Rejected {
             venue: name,
             code: BRACKETS_UNSUPPORTED,
             venue_code: 0,
-            message: "stop_loss / take_profit brackets are not yet placed on real venues; the entry is not sent without them".into(),
+            message: "stop_loss / take_profit are placed on binance-usdm for market entries only; this entry is not sent without them".into(),
         });
     }
     let market = order.order_type == OrderType::Market;
@@ -501,10 +593,35 @@ mod tests {
     }
 
     #[test]
+    fn only_an_order_reaching_zero_or_past_it_flattens_or_reverses() {
+        for (position, side, qty, expected) in [
+            ("0.03", Side::Sell, "0.03", true),
+            ("0.03", Side::Sell, "0.05", true),
+            ("0.03", Side::Sell, "0.02", false),
+            ("0.03", Side::Buy, "0.03", false),
+            ("-0.02", Side::Buy, "0.02", true),
+            ("-0.02", Side::Sell, "0.02", false),
+            ("0", Side::Sell, "1", false),
+        ] {
+            assert_eq!(
+                flattens_or_reverses(d(position), side, d(qty)),
+                expected,
+                "{position} {side:?} {qty}"
+            );
+        }
+    }
+
+    #[test]
     fn an_entry_with_a_bracket_is_not_sent_without_it() {
         let mut o = order(OrderType::Market, "0.01", Some("50000"));
         o.stop_loss = Some(d("49000"));
-        let e = venue_order(&o, &rules(), "t").unwrap_err();
+        let e = venue_order(&o, &rules(), "binance-spot").unwrap_err();
+        assert_eq!(e.code(), BRACKETS_UNSUPPORTED);
+        // USDⓈ-M places them, for a market entry.
+        assert!(venue_order(&o, &rules(), "binance-usdm").is_ok());
+        let mut limit = order(OrderType::Limit, "0.01", Some("50000"));
+        limit.stop_loss = Some(d("49000"));
+        let e = venue_order(&limit, &rules(), "binance-usdm").unwrap_err();
         assert_eq!(e.code(), BRACKETS_UNSUPPORTED);
     }
 }

@@ -46,6 +46,7 @@
 //! [`crate::Error`].
 
 pub mod accepted;
+pub mod brackets;
 pub mod execution;
 pub mod journal;
 pub(crate) mod jsonl;

@@ -168,6 +168,30 @@ impl<V: Venue> Executor<V> {
         self.send(order).await
     }
 
+    /// Cancels the working order `client_order_id` of `symbol` and records
+    /// it; one the venue no longer knows is recorded as cancelled too. Any
+    /// other failure leaves it as it was (logged).
+    pub async fn cancel(&mut self, symbol: &str, client_order_id: &str) -> Result<(), LogError> {
+        let answer = self
+            .venue
+            .cancel(symbol, client_order_id, self.venue_now())
+            .await;
+        let change = match answer {
+            Ok(report) => Change {
+                report: Some(report),
+                ..Change::new(State::Cancelled, client_order_id, self.now())
+            },
+            Err(e @ VenueError::NotFound { .. }) => {
+                failure(State::Cancelled, client_order_id, self.now(), &e)
+            }
+            Err(e) => {
+                tracing::warn!(%client_order_id, code = e.code(), "cancel failed: {e}");
+                return Ok(());
+            }
+        };
+        self.record(change)
+    }
+
     /// Resolves every order the log left unsettled (a restart), before
     /// anything new is sent; returns how each ended.
     pub async fn reconcile(&mut self) -> Result<Vec<(String, Outcome)>, LogError> {

@@ -198,6 +198,11 @@ impl OrderLog {
         self.file.write_all(&line)
     }
 
+    /// Every order the log knows, by client id.
+    pub fn orders(&self) -> impl Iterator<Item = (&String, &Known)> {
+        self.orders.iter()
+    }
+
     /// What the log knows of `client_order_id`.
     pub fn get(&self, client_order_id: &str) -> Option<&Known> {
         self.orders.get(client_order_id)
