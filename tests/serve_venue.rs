@@ -8,30 +8,17 @@
 //! and across a crash between an order's POST and its answer; no key or
 //! secret in anything the gateway writes.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
+use common::emulator::{self, Emulator};
 use common::{healthy, http, json_lines, now_s, signed, spawn_with, stop, Gateway};
 
 const KEY: &str = "venueE2eApiKey7f3a9c";
 const SECRET: &str = "venue-e2e-api-secret-5b1d";
 const WEBHOOK: &str = "venue-e2e-webhook-secret";
-
-/// The emulator, killed when dropped.
-struct Emulator {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn emulator(kind: &str) -> Emulator {
     emulator_on(kind, 0)
@@ -39,27 +26,23 @@ fn emulator(kind: &str) -> Emulator {
 
 fn emulator_on(kind: &str, port: u16) -> Emulator {
     let listen = format!("127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_alertgate"))
-        .args(["venue-emulator", "--kind", kind, "--listen", &listen])
-        .args(["--key-env", "EMU_KEY", "--secret-env", "EMU_SECRET"])
-        .args(["--price", "BTCUSDT=50000", "--price", "ETHUSDT=3000"])
-        .env("EMU_KEY", KEY)
-        .env("EMU_SECRET", SECRET)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    Emulator { child, port }
+    emulator::start(
+        &[
+            "--kind",
+            kind,
+            "--listen",
+            &listen,
+            "--key-env",
+            "EMU_KEY",
+            "--secret-env",
+            "EMU_SECRET",
+            "--price",
+            "BTCUSDT=50000",
+            "--price",
+            "ETHUSDT=3000",
+        ],
+        &[("EMU_KEY", KEY), ("EMU_SECRET", SECRET)],
+    )
 }
 
 /// `dir/gate.toml`: the webhook's gate, `[venue]` on the emulator (short
@@ -123,6 +106,44 @@ fn post_body(
     let headers = signed(WEBHOOK, body.as_bytes(), now_s(), "52.89.214.238");
     let (status, text) = http(gw.port, "POST", "/webhook", &headers, body.as_bytes()).unwrap();
     (status, serde_json::from_str(&text).unwrap_or_default())
+}
+
+/// Posts a market alert that must be accepted; its order id.
+fn accepted(gw: &Gateway, event: &str, side: &str, quantity: &str) -> String {
+    let (status, answer) = post(gw, event, side, quantity);
+    assert_eq!(status, 200, "{event}: {answer}");
+    answer["order_id"].as_str().unwrap().to_string()
+}
+
+/// An emulator of `kind`, and a gateway trading on it with `rest` after its
+/// `[venue]` keys.
+struct Setup {
+    emu: Emulator,
+    dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+    gw: Gateway,
+}
+
+fn setup(kind: &str, rest: &str) -> Setup {
+    let emu = emulator(kind);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), kind, &emu, rest);
+    let gw = gateway(&config, &dir.path().join("gw.log"));
+    Setup {
+        emu,
+        dir,
+        config,
+        gw,
+    }
+}
+
+impl Setup {
+    /// `kill -9` of the gateway, then a new one on the same files.
+    fn crash_and_restart(&mut self) {
+        self.gw.child.kill().unwrap();
+        self.gw.child.wait().unwrap();
+        self.gw = gateway(&self.config, &self.dir.path().join("gw.log"));
+    }
 }
 
 fn control(emu: &Emulator, method: &str, path: &str, body: &str) -> serde_json::Value {
@@ -208,15 +229,8 @@ const USDM_ORDER: &str = "/fapi/v1/order";
 
 #[test]
 fn an_accepted_alert_becomes_one_venue_order_and_no_key_is_written() {
-    let emu = emulator("binance-usdm");
-    let dir = tempfile::tempdir().unwrap();
-    let gw = gateway(
-        &config(dir.path(), "binance-usdm", &emu, ""),
-        &dir.path().join("gw.log"),
-    );
-    let (status, answer) = post(&gw, "e2e-1", "buy", "0.01");
-    assert_eq!(status, 200, "{answer}");
-    let id = answer["order_id"].as_str().unwrap().to_string();
+    let Setup { emu, dir, gw, .. } = setup("binance-usdm", "");
+    let id = accepted(&gw, "e2e-1", "buy", "0.01");
     wait_for("the order filled", 20, || settled(dir.path(), &id));
     assert_eq!(states(dir.path(), &id), ["intent", "sent", "filled"]);
     let placed = orders_with(&emu, &id);
@@ -247,12 +261,7 @@ fn an_accepted_alert_becomes_one_venue_order_and_no_key_is_written() {
 
 #[test]
 fn answers_lost_after_the_order_was_placed_are_resolved_by_query_never_resent() {
-    let emu = emulator("binance-usdm");
-    let dir = tempfile::tempdir().unwrap();
-    let gw = gateway(
-        &config(dir.path(), "binance-usdm", &emu, ""),
-        &dir.path().join("gw.log"),
-    );
+    let Setup { emu, dir, gw, .. } = setup("binance-usdm", "");
     // Each fault in turn: the order is placed, its answer never arrives
     // (connection dropped, 5xx after placing, -1007, slower than the
     // client's timeout), and the venue's order store lags its engine.
@@ -266,9 +275,7 @@ fn answers_lost_after_the_order_was_placed_are_resolved_by_query_never_resent() 
     for (i, f) in faults.iter().enumerate() {
         fault(&emu, f);
         let posts = order_posts(&emu, USDM_ORDER);
-        let (status, answer) = post(&gw, &format!("lost-{i}"), "buy", "0.01");
-        assert_eq!(status, 200, "{answer}");
-        let id = answer["order_id"].as_str().unwrap().to_string();
+        let id = accepted(&gw, &format!("lost-{i}"), "buy", "0.01");
         wait_for(f, 20, || settled(dir.path(), &id));
         let s = states(dir.path(), &id);
         assert_eq!(s.first().map(String::as_str), Some("intent"), "{f}: {s:?}");
@@ -287,12 +294,7 @@ fn answers_lost_after_the_order_was_placed_are_resolved_by_query_never_resent() 
 
 #[test]
 fn an_order_the_venue_never_took_is_sent_again_after_its_deadline_with_the_same_id() {
-    let emu = emulator("binance-usdm");
-    let dir = tempfile::tempdir().unwrap();
-    let gw = gateway(
-        &config(dir.path(), "binance-usdm", &emu, ""),
-        &dir.path().join("gw.log"),
-    );
+    let Setup { emu, dir, gw, .. } = setup("binance-usdm", "");
     for (i, f) in [
         r#"{"method":"POST","path":"/fapi/v1/order","fault":"unknown","placed":false,"count":1}"#,
         r#"{"method":"POST","path":"/fapi/v1/order","fault":"error_before","count":1}"#,
@@ -303,9 +305,7 @@ fn an_order_the_venue_never_took_is_sent_again_after_its_deadline_with_the_same_
         fault(&emu, f);
         let posts = order_posts(&emu, USDM_ORDER);
         let started = Instant::now();
-        let (status, answer) = post(&gw, &format!("never-{i}"), "buy", "0.01");
-        assert_eq!(status, 200, "{answer}");
-        let id = answer["order_id"].as_str().unwrap().to_string();
+        let id = accepted(&gw, &format!("never-{i}"), "buy", "0.01");
         wait_for(f, 20, || settled(dir.path(), &id));
         let s = states(dir.path(), &id);
         assert!(s.contains(&"not_placed".to_string()), "{f}: {s:?}");
@@ -323,12 +323,7 @@ fn an_order_the_venue_never_took_is_sent_again_after_its_deadline_with_the_same_
 
 #[test]
 fn rate_limits_and_bans_delay_an_order_but_never_duplicate_it() {
-    let emu = emulator("binance-usdm");
-    let dir = tempfile::tempdir().unwrap();
-    let gw = gateway(
-        &config(dir.path(), "binance-usdm", &emu, ""),
-        &dir.path().join("gw.log"),
-    );
+    let Setup { emu, dir, gw, .. } = setup("binance-usdm", "");
     fault(
         &emu,
         r#"{"method":"POST","path":"/fapi/v1/order","fault":"rate_limit","retry_after_s":1,"count":1}"#,
@@ -352,71 +347,56 @@ fn rate_limits_and_bans_delay_an_order_but_never_duplicate_it() {
 
 #[test]
 fn kill_9_between_an_orders_post_and_its_answer_then_restart_places_it_once() {
-    let emu = emulator("binance-usdm");
-    let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), "binance-usdm", &emu, "");
-    let log = dir.path().join("gw.log");
-    let mut gw = gateway(&config, &log);
+    let mut s = setup("binance-usdm", "");
     // The venue places the order, then takes 5 s to answer: the gateway is
     // killed while it waits.
     fault(
-        &emu,
+        &s.emu,
         r#"{"method":"POST","path":"/fapi/v1/order","fault":"slow","delay_ms":5000,"count":1}"#,
     );
-    let (status, answer) = post(&gw, "crash-1", "buy", "0.01");
-    assert_eq!(status, 200, "{answer}");
-    let id = answer["order_id"].as_str().unwrap().to_string();
+    let id = accepted(&s.gw, "crash-1", "buy", "0.01");
     wait_for("the order on the venue", 20, || {
-        orders_with(&emu, &id).len() == 1
+        orders_with(&s.emu, &id).len() == 1
     });
-    assert_eq!(states(dir.path(), &id), ["intent", "sent"]);
-    gw.child.kill().unwrap();
-    gw.child.wait().unwrap();
+    assert_eq!(states(s.dir.path(), &id), ["intent", "sent"]);
+    s.crash_and_restart();
     // Restarted: the unsettled intent is reconciled (found by query), and
     // the sender's retry of the alert is a replay.
-    let gw = gateway(&config, &log);
-    wait_for("reconciled", 20, || settled(dir.path(), &id));
+    wait_for("reconciled", 20, || settled(s.dir.path(), &id));
     assert_eq!(
-        states(dir.path(), &id).last().map(String::as_str),
+        states(s.dir.path(), &id).last().map(String::as_str),
         Some("resolved")
     );
-    let (status, again) = post(&gw, "crash-1", "buy", "0.01");
+    let (status, again) = post(&s.gw, "crash-1", "buy", "0.01");
     assert_eq!(status, 409, "{again}");
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(orders_with(&emu, &id).len(), 1);
-    assert_eq!(order_posts(&emu, USDM_ORDER), 1, "never sent again");
-    drop(gw);
-    assert_no_secret_written(dir.path());
+    assert_eq!(orders_with(&s.emu, &id).len(), 1);
+    assert_eq!(order_posts(&s.emu, USDM_ORDER), 1, "never sent again");
+    stop(&mut s.gw.child);
+    assert_no_secret_written(s.dir.path());
 }
 
 #[test]
 fn kill_9_before_an_accepted_order_reached_the_venue_then_restart_sends_it_once() {
-    let emu = emulator("binance-usdm");
-    let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), "binance-usdm", &emu, "");
-    let log = dir.path().join("gw.log");
-    let mut gw = gateway(&config, &log);
+    let mut s = setup("binance-usdm", "");
     // Banned for 10 s (within `give_up_after_ms`): the accepted order waits
     // (not sent), then the gateway dies.
     fault(
-        &emu,
+        &s.emu,
         r#"{"method":"POST","path":"/fapi/v1/order","fault":"ban","retry_after_s":10,"count":1}"#,
     );
-    let (status, answer) = post(&gw, "crash-2", "buy", "0.01");
-    assert_eq!(status, 200, "{answer}");
-    let id = answer["order_id"].as_str().unwrap().to_string();
+    let id = accepted(&s.gw, "crash-2", "buy", "0.01");
     wait_for("refused by the ban", 20, || {
-        states(dir.path(), &id).contains(&"not_sent".to_string())
+        states(s.dir.path(), &id).contains(&"not_sent".to_string())
     });
-    gw.child.kill().unwrap();
-    gw.child.wait().unwrap();
-    assert!(orders_with(&emu, &id).is_empty());
-    assert_eq!(states(dir.path(), &id), ["intent", "sent", "not_sent"]);
-    let _gw = gateway(&config, &log);
-    wait_for("sent after the restart", 20, || settled(dir.path(), &id));
-    assert_eq!(orders_with(&emu, &id).len(), 1);
+    // Waiting out the ban: nothing on the venue yet.
+    assert!(orders_with(&s.emu, &id).is_empty());
+    assert_eq!(states(s.dir.path(), &id), ["intent", "sent", "not_sent"]);
+    s.crash_and_restart();
+    wait_for("sent after the restart", 20, || settled(s.dir.path(), &id));
+    assert_eq!(orders_with(&s.emu, &id).len(), 1);
     assert_eq!(
-        order_posts(&emu, USDM_ORDER),
+        order_posts(&s.emu, USDM_ORDER),
         2,
         "the banned try and the one after restart"
     );
@@ -437,9 +417,7 @@ fn a_venue_down_at_start_holds_orders_until_it_answers() {
     };
     let config = config(dir.path(), "binance-usdm", &placeholder, "");
     let gw = gateway(&config, &dir.path().join("gw.log"));
-    let (status, answer) = post(&gw, "early", "buy", "0.01");
-    assert_eq!(status, 200, "{answer}");
-    let id = answer["order_id"].as_str().unwrap().to_string();
+    let id = accepted(&gw, "early", "buy", "0.01");
     std::thread::sleep(Duration::from_millis(1500));
     assert!(
         states(dir.path(), &id).is_empty(),
@@ -486,12 +464,7 @@ fn an_order_that_cannot_be_placed_in_time_is_abandoned_not_sent_late() {
 
 #[test]
 fn orders_the_venue_would_refuse_are_refused_in_the_answer_and_never_sent() {
-    let emu = emulator("binance-usdm");
-    let dir = tempfile::tempdir().unwrap();
-    let gw = gateway(
-        &config(dir.path(), "binance-usdm", &emu, ""),
-        &dir.path().join("gw.log"),
-    );
+    let Setup { emu, dir, gw, .. } = setup("binance-usdm", "");
     // Once an order has been placed, the venue's rules are known.
     let (_, first) = post(&gw, "good", "buy", "0.01");
     let first = first["order_id"].as_str().unwrap().to_string();
@@ -540,9 +513,7 @@ fn an_order_sized_by_the_gateway_that_breaks_the_rules_is_refused_before_sending
         &config(dir.path(), "binance-usdm", &emu, rest),
         &dir.path().join("gw.log"),
     );
-    let (status, answer) = post(&gw, "fixed", "buy", "0.01");
-    assert_eq!(status, 200, "{answer}");
-    let id = answer["order_id"].as_str().unwrap().to_string();
+    let id = accepted(&gw, "fixed", "buy", "0.01");
     wait_for("refused", 20, || settled(dir.path(), &id));
     let line = json_lines(&dir.path().join("orders.jsonl"))
         .into_iter()
@@ -639,9 +610,7 @@ fn spot_orders_are_placed_with_their_fills() {
         &config(dir.path(), "binance-spot", &emu, ""),
         &dir.path().join("gw.log"),
     );
-    let (status, answer) = post(&gw, "spot-1", "buy", "0.01");
-    assert_eq!(status, 200, "{answer}");
-    let id = answer["order_id"].as_str().unwrap().to_string();
+    let id = accepted(&gw, "spot-1", "buy", "0.01");
     wait_for("filled", 20, || settled(dir.path(), &id));
     let filled = json_lines(&dir.path().join("orders.jsonl"))
         .into_iter()
@@ -680,12 +649,7 @@ fn algo_orders(emu: &Emulator) -> Vec<serde_json::Value> {
 
 #[test]
 fn a_bracket_becomes_reduce_only_venue_orders_cancelled_when_the_position_closes() {
-    let emu = emulator("binance-usdm");
-    let dir = tempfile::tempdir().unwrap();
-    let gw = gateway(
-        &config(dir.path(), "binance-usdm", &emu, ""),
-        &dir.path().join("gw.log"),
-    );
+    let Setup { emu, dir, gw, .. } = setup("binance-usdm", "");
     let (status, answer) = post_bracketed(&gw, "br-1", "market", "49000", "52000");
     assert_eq!(status, 200, "{answer}");
     let id = answer["order_id"].as_str().unwrap().to_string();
@@ -733,12 +697,7 @@ fn a_bracket_becomes_reduce_only_venue_orders_cancelled_when_the_position_closes
 
 #[test]
 fn a_bracket_on_spot_is_refused_not_sent_unprotected() {
-    let emu = emulator("binance-spot");
-    let dir = tempfile::tempdir().unwrap();
-    let gw = gateway(
-        &config(dir.path(), "binance-spot", &emu, ""),
-        &dir.path().join("gw.log"),
-    );
+    let Setup { emu, dir, gw, .. } = setup("binance-spot", "");
     let (_, first) = post(&gw, "warm", "buy", "0.01");
     let first = first["order_id"].as_str().unwrap().to_string();
     wait_for("rules read", 20, || settled(dir.path(), &first));

@@ -3,52 +3,30 @@
 //! variables named, takes a starting price and a clock offset, and stops
 //! cleanly on SIGTERM. Every wait is bounded; nothing leaves 127.0.0.1.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use alertgate_gateway::venue::binance::signed_query;
+
+mod common;
+use common::emulator::{self, Emulator};
 
 const KEY: &str = "emulatorTestKey0123456789";
 const SECRET: &str = "emulator-test-secret-do-not-use";
 
-/// The child, killed if the test fails before stopping it.
-struct Emulator(Child);
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts the emulator with `extra` arguments; its address.
 fn start(extra: &[&str]) -> (Emulator, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_alertgate"))
-        .args(["venue-emulator", "--listen", "127.0.0.1:0"])
-        .args([
-            "--key-env",
-            "EMU_TEST_KEY",
-            "--secret-env",
-            "EMU_TEST_SECRET",
-        ])
-        .args(extra)
-        .env("EMU_TEST_KEY", KEY)
-        .env("EMU_TEST_SECRET", SECRET)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("first line: {line:?}"))
-        .to_string();
-    (Emulator(child), addr)
+    let mut args = vec![
+        "--listen",
+        "127.0.0.1:0",
+        "--key-env",
+        "EMU_TEST_KEY",
+        "--secret-env",
+        "EMU_TEST_SECRET",
+    ];
+    args.extend_from_slice(extra);
+    let emulator = emulator::start(&args, &[("EMU_TEST_KEY", KEY), ("EMU_TEST_SECRET", SECRET)]);
+    let addr = format!("127.0.0.1:{}", emulator.port);
+    (emulator, addr)
 }
 
 fn now_ms() -> i64 {
@@ -60,7 +38,7 @@ fn now_ms() -> i64 {
 
 #[test]
 fn serves_until_sigterm_with_keys_prices_and_clock_offset() {
-    let (emulator, addr) = start(&[
+    let (mut emulator, addr) = start(&[
         "--kind",
         "binance-usdm",
         "--price",
@@ -108,7 +86,7 @@ fn serves_until_sigterm_with_keys_prices_and_clock_offset() {
     let refused: serde_json::Value = r.json().unwrap();
     assert_eq!(refused["code"], -1021);
 
-    stop(emulator);
+    common::stop(&mut emulator.child);
 }
 
 #[test]
@@ -129,20 +107,4 @@ fn a_missing_key_variable_is_a_usage_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("EMU_TEST_UNSET_KEY is not set"), "{stderr}");
     assert!(!stderr.contains(SECRET), "{stderr}");
-}
-
-/// Sends SIGTERM and waits (at most 20 s) for a clean exit.
-fn stop(mut emulator: Emulator) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &emulator.0.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = emulator.0.try_wait().unwrap() {
-            assert!(status.success(), "exited {status}");
-            return;
-        }
-        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }

@@ -24,6 +24,7 @@ pub mod emulator;
 pub mod error;
 pub mod send;
 pub mod serve;
+mod shutdown;
 pub mod venue;
 
 pub use error::Error;

@@ -2,6 +2,7 @@
 //! on a free loopback port and talk HTTP/1.1 to it, with bounded waits.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod emulator;
 pub mod redis;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -65,18 +66,22 @@ pub fn spawn_with(
         .stderr(stderr)
         .spawn()
         .unwrap();
-    // The first stdout line names the bound address.
+    let port = listening_port(&mut child);
+    Gateway { child, port }
+}
+
+/// The port `child` (spawned with its stdout piped) says it listens on:
+/// its first stdout line is `listening on ADDRESS:PORT`.
+pub fn listening_port(child: &mut Child) -> u16 {
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let port = line
-        .trim()
-        .rsplit(':')
-        .next()
+    line.trim()
+        .strip_prefix("listening on ")
+        .and_then(|a| a.rsplit(':').next())
         .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    Gateway { child, port }
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
 }
 
 /// `gateway` once `/healthz` answers 200 (at most 20 s).
@@ -214,10 +219,10 @@ pub fn stop(child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "serve exited {status}");
+            assert!(status.success(), "exited {status}");
             return;
         }
-        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -395,29 +395,8 @@ pub fn run(
     runtime.block_on(async move {
         let (addr, handle) = spawn_on(config, listen).await?;
         ready(addr);
-        shutdown_signal().await;
+        crate::shutdown::signal().await;
         handle.shutdown().await;
         Ok(())
     })
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }

@@ -586,14 +586,11 @@ fn check_spot(
             return Err(filter("PRICE_FILTER"));
         }
     }
-    let (name, step, max) = match new.limit {
-        Some(_) => ("LOT_SIZE", r.step, r.max_quantity),
-        None => (
-            "MARKET_LOT_SIZE",
-            or(r.market_step, r.step),
-            or(r.max_market_quantity, r.max_quantity),
-        ),
+    let name = match new.limit {
+        Some(_) => "LOT_SIZE",
+        None => "MARKET_LOT_SIZE",
     };
+    let (step, max) = r.step_and_max(new.limit.is_none());
     let q = new.quantity;
     if !q.is_positive()
         || !is_multiple(q, step)
@@ -623,13 +620,7 @@ fn check_futures(
             "Precision is over the maximum defined for this asset.",
         )
     };
-    let (step, max) = match new.limit {
-        Some(_) => (r.step, r.max_quantity),
-        None => (
-            or(r.market_step, r.step),
-            or(r.max_market_quantity, r.max_quantity),
-        ),
-    };
+    let (step, max) = r.step_and_max(new.limit.is_none());
     let q = new.quantity;
     if !q.is_positive() {
         return Err(ApiError::bad(-4003, "Quantity less than or equal to zero."));
@@ -676,15 +667,6 @@ fn check_futures(
 /// `PRICE_FILTER.maxPrice` of every symbol.
 pub fn max_price() -> Decimal {
     Decimal::new(1_000_000, 0).unwrap_or(Decimal::ZERO)
-}
-
-/// `a`, or `b` when `a` is zero (no rule).
-fn or(a: Decimal, b: Decimal) -> Decimal {
-    if a.mantissa() == 0 {
-        b
-    } else {
-        a
-    }
 }
 
 #[cfg(test)]

@@ -101,18 +101,17 @@ mod tests {
     #[test]
     fn a_long_entrys_legs_sell_reduce_only_at_triggers_on_the_tick() {
         let entry = ExecOrder {
-            client_order_id: "agentry".into(),
-            event_id: "e".into(),
-            symbol: "BTC/USDT".into(),
-            side: Side::Buy,
-            order_type: OrderType::Market,
-            quantity: d("0.02"),
             price: Some(d("50000")),
-            stop_price: None,
-            mark_price: None,
             stop_loss: Some(d("49000.07")),
             take_profit: Some(d("52000.01")),
-            target_position: None,
+            ..ExecOrder::new(
+                "agentry",
+                "e",
+                "BTC/USDT",
+                Side::Buy,
+                OrderType::Market,
+                d("0.02"),
+            )
         };
         let rules = TradingRules {
             step: d("0.001"),

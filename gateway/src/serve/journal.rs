@@ -134,6 +134,34 @@ pub struct ExecOrder {
     pub target_position: Option<Decimal>,
 }
 
+impl ExecOrder {
+    /// An order with no prices, marks, bracket or target (set the fields
+    /// that apply after).
+    pub fn new(
+        client_order_id: &str,
+        event_id: &str,
+        symbol: &str,
+        side: Side,
+        order_type: OrderType,
+        quantity: Decimal,
+    ) -> ExecOrder {
+        ExecOrder {
+            client_order_id: client_order_id.to_string(),
+            event_id: event_id.to_string(),
+            symbol: symbol.to_string(),
+            side,
+            order_type,
+            quantity,
+            price: None,
+            stop_price: None,
+            mark_price: None,
+            stop_loss: None,
+            take_profit: None,
+            target_position: None,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct Line {
     decision: Option<serde_json::Value>,

@@ -515,14 +515,12 @@ fn quote_of(symbol: &str) -> &str {
 /// The order as accepted, unrounded (for the log of an order refused
 /// before sending).
 fn unsent(order: &ExecOrder) -> VenueOrder {
-    VenueOrder {
-        client_order_id: order.client_order_id.clone(),
-        symbol: order.symbol.clone(),
-        side: order.side,
-        kind: VenueOrderKind::Market,
-        quantity: order.quantity,
-        reduce_only: false,
-    }
+    VenueOrder::market(
+        &order.client_order_id,
+        &order.symbol,
+        order.side,
+        order.quantity,
+    )
 }
 
 #[cfg(test)]
@@ -536,18 +534,8 @@ mod tests {
 
     fn order(order_type: OrderType, qty: &str, price: Option<&str>) -> ExecOrder {
         ExecOrder {
-            client_order_id: "ag1".into(),
-            event_id: "e".into(),
-            symbol: "BTC/USDT".into(),
-            side: Side::Buy,
-            order_type,
-            quantity: d(qty),
             price: price.map(d),
-            stop_price: None,
-            mark_price: None,
-            stop_loss: None,
-            take_profit: None,
-            target_position: None,
+            ..ExecOrder::new("ag1", "e", "BTC/USDT", Side::Buy, order_type, d(qty))
         }
     }
 

@@ -1067,19 +1067,10 @@ mod tests {
     }
 
     fn order(id: &str, side: Side, order_type: OrderType, price: Option<&str>) -> ExecOrder {
+        let id_ = client_order_id("", id);
         ExecOrder {
-            client_order_id: client_order_id("", id),
-            event_id: id.into(),
-            symbol: "BTC/USDT".into(),
-            side,
-            order_type,
-            quantity: Decimal::ONE,
             price: price.map(d),
-            stop_price: None,
-            mark_price: None,
-            stop_loss: None,
-            take_profit: None,
-            target_position: None,
+            ..ExecOrder::new(&id_, id, "BTC/USDT", side, order_type, Decimal::ONE)
         }
     }
 

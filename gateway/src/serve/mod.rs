@@ -754,7 +754,7 @@ async fn accept_loop(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout);
-    let shutdown = shutdown_signal();
+    let shutdown = crate::shutdown::signal();
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -796,27 +796,6 @@ async fn accept_loop(
         .is_err()
     {
         tracing::warn!("in-flight requests still running after 30 s; stopping");
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
     }
 }
 

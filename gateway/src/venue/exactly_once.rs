@@ -407,7 +407,7 @@ fn retry_pause(e: &VenueError, policy: ResolvePolicy, now_ms: i64) -> Option<u64
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::venue::{Account, TradingRules, VenueKind, VenueOrderKind};
+    use crate::venue::{Account, TradingRules, VenueKind};
     use alertgate_validator::{Decimal, Side};
     use std::collections::VecDeque;
     use std::sync::Mutex;
@@ -542,14 +542,7 @@ mod tests {
     }
 
     fn order(id: &str) -> VenueOrder {
-        VenueOrder {
-            client_order_id: id.into(),
-            symbol: "BTC/USDT".into(),
-            side: Side::Buy,
-            kind: VenueOrderKind::Market,
-            quantity: Decimal::ONE,
-            reduce_only: false,
-        }
+        VenueOrder::market(id, "BTC/USDT", Side::Buy, Decimal::ONE)
     }
 
     /// An executor on a scripted venue, on tokio's (paused) clock.

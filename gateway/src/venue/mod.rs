@@ -129,6 +129,21 @@ pub struct VenueOrder {
     pub reduce_only: bool,
 }
 
+impl VenueOrder {
+    /// A market order of `quantity` `symbol` (`BASE/QUOTE`), not
+    /// reduce-only.
+    pub fn market(client_order_id: &str, symbol: &str, side: Side, quantity: Decimal) -> Self {
+        VenueOrder {
+            client_order_id: client_order_id.to_string(),
+            symbol: symbol.to_string(),
+            side,
+            kind: VenueOrderKind::Market,
+            quantity,
+            reduce_only: false,
+        }
+    }
+}
+
 /// Where an order stands on the venue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -277,18 +277,11 @@ fn apply(orders: &mut HashMap<String, Known>, change: Change) -> Result<(), Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::venue::{OrderStatus, VenueOrderKind};
+    use crate::venue::OrderStatus;
     use alertgate_validator::{Decimal, Side};
 
     fn order(id: &str) -> VenueOrder {
-        VenueOrder {
-            client_order_id: id.into(),
-            symbol: "BTC/USDT".into(),
-            side: Side::Buy,
-            kind: VenueOrderKind::Market,
-            quantity: Decimal::parse("0.01").unwrap(),
-            reduce_only: false,
-        }
+        VenueOrder::market(id, "BTC/USDT", Side::Buy, Decimal::parse("0.01").unwrap())
     }
 
     fn intent(id: &str, ts: i64) -> Change {

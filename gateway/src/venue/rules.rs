@@ -171,16 +171,23 @@ impl TradingRules {
         })
     }
 
-    /// `quantity` rounded down to the step, within the bounds.
-    fn quantity(&self, market: bool, quantity: Decimal) -> Result<Decimal, RuleViolation> {
-        let (step, max) = if market {
+    /// The quantity step and maximum of a market order (`market`: the
+    /// `MARKET_LOT_SIZE` values where set, else `LOT_SIZE`'s) or of any
+    /// other order.
+    pub fn step_and_max(&self, market: bool) -> (Decimal, Decimal) {
+        if market {
             (
                 or(self.market_step, self.step),
                 or(self.max_market_quantity, self.max_quantity),
             )
         } else {
             (self.step, self.max_quantity)
-        };
+        }
+    }
+
+    /// `quantity` rounded down to the step, within the bounds.
+    fn quantity(&self, market: bool, quantity: Decimal) -> Result<Decimal, RuleViolation> {
+        let (step, max) = self.step_and_max(market);
         let rounded = round_to(quantity, step, Rounding::Down)
             .ok_or(RuleViolation::Unrepresentable(quantity))?;
         if !rounded.is_positive() {
