@@ -709,3 +709,60 @@ fn a_bracket_on_spot_is_refused_not_sent_unprotected() {
     );
     assert_eq!(order_posts(&emu, "/api/v3/order"), 1);
 }
+
+#[test]
+fn equity_pct_sizing_orders_a_share_of_the_accounts_equity() {
+    // 5 % of the emulator's 10,000 USDT wallet at 50,000: 0.01 BTC,
+    // whatever the alert's own quantity.
+    let Setup { emu, dir, gw, .. } = setup(
+        "binance-usdm",
+        "[sizing]\nmode = \"equity_pct\"\nequity_pct = \"5\"\n",
+    );
+    let id = accepted(&gw, "pct", "buy", "3");
+    wait_for("placed", 20, || settled(dir.path(), &id));
+    let placed = orders_with(&emu, &id);
+    assert_eq!(placed.len(), 1, "{placed:?}");
+    assert_eq!(placed[0]["quantity"].as_str(), Some("0.01"), "{placed:?}");
+}
+
+#[test]
+fn a_reversal_cancels_the_old_bracket_and_protects_the_new_position() {
+    let Setup { emu, dir, gw, .. } = setup("binance-usdm", "");
+    let (status, long) = post_bracketed(&gw, "rev-long", "market", "49000", "52000");
+    assert_eq!(status, 200, "{long}");
+    wait_for("long legs", 20, || algo_orders(&emu).len() == 2);
+    // Sell 0.02 from long 0.01: short 0.01, with its own bracket (a buy
+    // stop above, a buy take-profit below).
+    let body = format!(
+        r#"{{"symbol":"BTCUSDT","side":"sell","order_type":"market","quantity":"0.02","price":"50000","stop_loss":"51000","take_profit":"48000","timestamp":{},"event_id":"rev-short"}}"#,
+        now_s() * 1000
+    );
+    let headers = signed(WEBHOOK, body.as_bytes(), now_s(), "52.89.214.238");
+    let (status, text) = http(gw.port, "POST", "/webhook", &headers, body.as_bytes()).unwrap();
+    assert_eq!(status, 200, "{text}");
+    let short: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let short = short["order_id"].as_str().unwrap().to_string();
+    wait_for("short legs", 20, || algo_orders(&emu).len() == 4);
+    assert!(settled(dir.path(), &short));
+    let legs = algo_orders(&emu);
+    let view: Vec<(&str, &str, &str)> = legs
+        .iter()
+        .map(|l| {
+            (
+                l["side"].as_str().unwrap(),
+                l["status"].as_str().unwrap(),
+                l["quantity"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        view,
+        [
+            ("SELL", "CANCELED", "0.01"),
+            ("SELL", "CANCELED", "0.01"),
+            ("BUY", "NEW", "0.02"),
+            ("BUY", "NEW", "0.02"),
+        ],
+        "the new legs cover the entry's filled quantity, reduce-only"
+    );
+}
