@@ -723,6 +723,30 @@ fn equity_pct_sizing_orders_a_share_of_the_accounts_equity() {
     let placed = orders_with(&emu, &id);
     assert_eq!(placed.len(), 1, "{placed:?}");
     assert_eq!(placed[0]["quantity"].as_str(), Some("0.01"), "{placed:?}");
+    // Its fill, in the paper venue's line format.
+    let fills = json_lines(&dir.path().join("venue-fills.jsonl"));
+    assert_eq!(fills.len(), 1, "{fills:?}");
+    let fill = &fills[0]["fill"];
+    assert_eq!(
+        (
+            fill["client_order_id"].as_str(),
+            fill["quantity"].as_f64(),
+            fill["price"].as_f64(),
+            fill["reason"].as_str()
+        ),
+        (Some(id.as_str()), Some(0.01), Some(50000.0), Some("market")),
+        "{fill}"
+    );
+    // A second order: the position read before it is exported.
+    let second = accepted(&gw, "pct-2", "buy", "3");
+    wait_for("placed", 20, || settled(dir.path(), &second));
+    let metrics = http(gw.port, "GET", "/metrics", &[], b"").unwrap().1;
+    assert!(
+        metrics
+            .contains("alertgate_venue_position{venue=\"binance-usdm\",symbol=\"BTC/USDT\"} 0.01"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("alertgate_fills_total 2"), "{metrics}");
 }
 
 #[test]

@@ -28,6 +28,7 @@ use super::venues::SharedRules;
 use crate::clock::wall_clock_ms;
 use crate::venue::clock::{self, VenueClock, RESYNC_EVERY};
 use crate::venue::exactly_once::{Executor, Outcome};
+use crate::venue::fill_log::FillLog;
 use crate::venue::order_log::{Change, State};
 use crate::venue::sizing::{size, SizingError, SizingMode, SizingRequest, SizingSection, Target};
 use crate::venue::{
@@ -112,6 +113,8 @@ pub struct Live<V> {
     clock: Arc<VenueClock>,
     /// Trading rules by `BASE/QUOTE`, shared with the decisions.
     rules: SharedRules,
+    /// The venue's fills, in the paper exchange's line format.
+    fills: FillLog,
     quotes: Vec<String>,
     breaker: Arc<CircuitBreaker>,
     metrics: Arc<Metrics>,
@@ -146,6 +149,7 @@ impl<V: Venue> Live<V> {
         clock: Arc<VenueClock>,
         quotes: Vec<String>,
         rules: SharedRules,
+        fills: FillLog,
         breaker: Arc<CircuitBreaker>,
         metrics: Arc<Metrics>,
     ) -> Self {
@@ -153,6 +157,7 @@ impl<V: Venue> Live<V> {
             executor,
             clock,
             rules,
+            fills,
             quotes,
             breaker,
             metrics,
@@ -307,6 +312,8 @@ impl<V: Venue> Live<V> {
                 mark_price: order.mark_price.or(order.price),
             };
             let before = account.position(&order.symbol);
+            self.metrics
+                .venue_position(kind.name(), &order.symbol, before);
             let sized = size(&request, sizing)?;
             closes = flattens_or_reverses(before, sized.side, sized.quantity);
             Some(sized)
@@ -347,6 +354,7 @@ impl<V: Venue> Live<V> {
                     executed = %report.executed_quantity,
                     "placed"
                 );
+                self.log_fill(order, venue_order, &report);
                 Some(report)
             }
             Ok(Outcome::Refused { code, reason }) => {
@@ -360,6 +368,19 @@ impl<V: Venue> Live<V> {
                 self.failure("venue_order_log");
                 tracing::error!(client_order_id = %order.client_order_id, "{e}");
                 None
+            }
+        }
+    }
+
+    /// Logs what `report` shows newly executed of `venue_order`.
+    fn log_fill(&mut self, order: &ExecOrder, venue_order: &VenueOrder, report: &OrderReport) {
+        match self.fills.record(venue_order, &order.event_id, report) {
+            Ok(Some(_)) => {
+                self.metrics.fills.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(client_order_id = %order.client_order_id, "fill not logged: {e}")
             }
         }
     }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::marks::MarkMiss;
 use crate::venue::RateLimits;
+use alertgate_validator::Decimal;
 
 /// Upper bounds of the latency buckets, seconds.
 const BOUNDS_S: [f64; 14] = [
@@ -90,6 +91,8 @@ pub struct Metrics {
     venue_orders: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     /// Real venues' errors by (venue, stable `venue_*` code).
     venue_errors: Mutex<BTreeMap<(&'static str, String), u64>>,
+    /// Real venues' positions as last read, by (venue, symbol).
+    venue_positions: Mutex<BTreeMap<(&'static str, String), String>>,
     /// Real venues' request counters and usage, by venue.
     venue_limits: Mutex<Vec<(&'static str, Arc<RateLimits>)>>,
 }
@@ -111,6 +114,15 @@ impl Metrics {
     pub fn venue_error(&self, venue: &'static str, code: &str) {
         let mut map = self.venue_errors.lock().unwrap_or_else(|e| e.into_inner());
         *map.entry((venue, code.to_string())).or_default() += 1;
+    }
+
+    /// Records `venue`'s position in `symbol` as the venue just reported it.
+    pub fn venue_position(&self, venue: &'static str, symbol: &str, position: Decimal) {
+        let mut map = self
+            .venue_positions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        map.insert((venue, symbol.to_string()), position.to_string());
     }
 
     /// Exports `venue`'s request counters and usage headers.
@@ -148,6 +160,22 @@ impl Metrics {
 
     fn render_venues(&self, out: &mut String) {
         self.render_venue_requests(out);
+        let name = "alertgate_venue_position";
+        let _ = writeln!(
+            out,
+            "# HELP {name} A real venue's position (base units, signed), as last read from the venue.\n# TYPE {name} gauge"
+        );
+        let positions = self
+            .venue_positions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for ((venue, symbol), position) in positions.iter() {
+            let _ = writeln!(
+                out,
+                "{name}{{venue=\"{venue}\",symbol=\"{symbol}\"}} {position}"
+            );
+        }
+        drop(positions);
         let name = "alertgate_venue_orders_total";
         let _ = writeln!(
             out,

@@ -25,6 +25,7 @@ use crate::error::Error;
 use crate::venue::binance::{BinanceSettings, BinanceVenue, Credentials, Market};
 use crate::venue::clock::VenueClock;
 use crate::venue::exactly_once::Executor;
+use crate::venue::fill_log::FillLog;
 use crate::venue::order_log::OrderLog;
 use crate::venue::settings::{VenueSettings, Venues};
 use crate::venue::sizing::{SizingMode, SizingSection, Sizings};
@@ -96,6 +97,7 @@ struct Opened {
     receiver: mpsc::UnboundedReceiver<LiveOrder>,
     rules: SharedRules,
     limits: Arc<crate::venue::RateLimits>,
+    fills: FillLog,
 }
 
 /// The real venues of a configuration, before they run.
@@ -198,6 +200,7 @@ impl LiveVenues {
                     clock,
                     quotes.to_vec(),
                     o.rules,
+                    o.fills,
                     breaker.clone(),
                     metrics.clone(),
                 );
@@ -301,8 +304,14 @@ fn open_one(setting: &str, settings: &VenueSettings, base: &Path) -> Result<Open
         path: path.clone(),
         source,
     })?;
+    let fills_path = base.join(&settings.fills);
+    let fills = FillLog::open(&fills_path).map_err(|source| Error::OrderLog {
+        path: fills_path,
+        source,
+    })?;
     let (sender, receiver) = mpsc::unbounded_channel();
     Ok(Opened {
+        fills,
         limits: venue.limits().clone(),
         rules: SharedRules::default(),
         setting: setting.to_string(),

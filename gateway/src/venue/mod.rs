@@ -38,6 +38,7 @@ use alertgate_validator::{Decimal, Side};
 pub mod binance;
 pub mod clock;
 pub mod exactly_once;
+pub mod fill_log;
 pub mod http;
 pub mod order_log;
 pub mod rules;

@@ -57,6 +57,10 @@ pub struct VenueSection {
     /// configuration file. Default `orders.jsonl`, or `orders-NAME.jsonl`
     /// for `[strategies.NAME.venue]`.
     pub orders: Option<PathBuf>,
+    /// The venue's fills in the paper exchange's line format, relative to
+    /// the configuration file. Default `venue-fills.jsonl`, or
+    /// `venue-fills-NAME.jsonl` for `[strategies.NAME.venue]`.
+    pub fills: Option<PathBuf>,
     /// USDⓈ-M: leverage per symbol (`BTC/USDT = 5`), set at start.
     pub leverage: BTreeMap<String, u32>,
     /// USDⓈ-M: `isolated` or `cross` margin for the symbols of `leverage`,
@@ -80,6 +84,7 @@ impl Default for VenueSection {
             give_up_after_ms: policy.give_up_after_ms,
             not_found_spacing_ms: policy.not_found_spacing_ms,
             orders: None,
+            fills: None,
             leverage: BTreeMap::new(),
             margin_type: None,
         }
@@ -104,6 +109,8 @@ pub struct VenueSettings {
     pub request_timeout_ms: u64,
     /// The order log, relative to the configuration file.
     pub orders: PathBuf,
+    /// The fill log, relative to the configuration file.
+    pub fills: PathBuf,
     /// Leverage per `BASE/QUOTE` (USDⓈ-M).
     pub leverage: BTreeMap<String, u32>,
     /// `Some(true)`: isolated margin, `Some(false)`: cross (USDⓈ-M).
@@ -143,14 +150,14 @@ impl Venues {
         }
         let parse = |e: toml::de::Error| ConfigFileError::parse(origin, text, &e);
         let file: File = toml::from_str(text).map_err(parse)?;
-        let default = file.venue.check("venue", "orders.jsonl".into())?;
+        let default = file.venue.check("venue", "")?;
         let mut strategies = BTreeMap::new();
         for (name, table) in file.strategies {
             let strategy: Strategy = toml::Value::Table(table).try_into().map_err(parse)?;
             if let Some(section) = strategy.venue {
                 let setting = format!("strategies.{name}.venue");
-                let orders = format!("orders-{name}.jsonl").into();
-                strategies.insert(name, section.check(&setting, orders)?);
+                let suffix = format!("-{name}");
+                strategies.insert(name, section.check(&setting, &suffix)?);
             }
         }
         Ok(Venues {
@@ -173,8 +180,9 @@ fn invalid(setting: &str, key: &str, message: String) -> ConfigFileError {
 }
 
 impl VenueSection {
-    /// Checks the section named `setting`; `orders` is its default log.
-    fn check(self, setting: &str, orders: PathBuf) -> Result<VenueSettings, ConfigFileError> {
+    /// Checks the section named `setting`; its logs' default names end
+    /// with `suffix` (`-NAME` for a strategy's).
+    fn check(self, setting: &str, suffix: &str) -> Result<VenueSettings, ConfigFileError> {
         let kind = VenueKind::parse(&self.kind).ok_or_else(|| {
             invalid(
                 setting,
@@ -265,7 +273,12 @@ impl VenueSection {
             credentials_env,
             policy,
             request_timeout_ms: self.request_timeout_ms,
-            orders: self.orders.unwrap_or(orders),
+            orders: self
+                .orders
+                .unwrap_or_else(|| format!("orders{suffix}.jsonl").into()),
+            fills: self
+                .fills
+                .unwrap_or_else(|| format!("venue-fills{suffix}.jsonl").into()),
             leverage: self.leverage,
             isolated_margin,
         })

@@ -1,0 +1,145 @@
+//! A real venue's fills, in the paper exchange's line format (`{"fill":
+//! {...}}`, [`FillRecord`]), so that the two read the same: one line per
+//! quantity newly executed, as the venue's reports (order answers and
+//! queries) show it.
+//!
+//! Read back at start, the file says how much of each order is already
+//! logged, so a report seen again (a restart, a resolved order) adds only
+//! what is new. Fees are not in every report (USDⓈ-M's order answer has
+//! none), so they are logged as 0: the venue's account is the reference
+//! for costs.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+
+use alertgate_simulator::exchange::decimal_to_f64;
+
+use super::{OrderReport, VenueOrder, VenueOrderKind};
+use crate::serve::jsonl;
+use crate::serve::mock::{FillKind, FillRecord, LogLine};
+
+/// The fill log and how much of each order it holds.
+#[derive(Debug)]
+pub struct FillLog {
+    file: File,
+    /// Client id → base units logged as executed.
+    logged: HashMap<String, f64>,
+}
+
+impl FillLog {
+    /// Opens (creating) the log at `path` and reads what it holds; a torn
+    /// last line is cut off.
+    pub fn open(path: &Path) -> io::Result<FillLog> {
+        let mut logged: HashMap<String, f64> = HashMap::new();
+        let read = jsonl::read_complete_lines_from(path, 0, |number, line| {
+            match serde_json::from_slice::<LogLine>(line) {
+                Ok(LogLine::Fill(f)) => *logged.entry(f.client_order_id).or_default() += f.quantity,
+                Ok(LogLine::Submit(_)) => {}
+                Err(e) => return Err(jsonl::invalid(path, number, e)),
+            }
+            Ok(())
+        })?;
+        if let Some(back) = &read {
+            if back.torn > 0 {
+                back.file.set_len(back.complete)?;
+            }
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(FillLog { file, logged })
+    }
+
+    /// Logs what `report` shows executed of `order` beyond what is already
+    /// logged (for the order of event `event_id`); returns the new line,
+    /// if any.
+    pub fn record(
+        &mut self,
+        order: &VenueOrder,
+        event_id: &str,
+        report: &OrderReport,
+    ) -> io::Result<Option<FillRecord>> {
+        let executed = decimal_to_f64(report.executed_quantity);
+        let before = self
+            .logged
+            .get(&order.client_order_id)
+            .copied()
+            .unwrap_or(0.0);
+        // Quantities are exact decimals; compared as floats only to find
+        // what is new (a tolerance of a billionth of a unit).
+        if executed - before <= 1e-9 {
+            return Ok(None);
+        }
+        let fill = FillRecord {
+            client_order_id: order.client_order_id.clone(),
+            event_id: event_id.to_string(),
+            symbol: order.symbol.clone(),
+            side: order.side,
+            reason: kind_of(order),
+            price: report.average_price.map_or(f64::NAN, decimal_to_f64),
+            quantity: executed - before,
+            fee: 0.0,
+            at_ms: report.updated_ms,
+        };
+        let mut line = serde_json::to_vec(&LogLine::Fill(fill.clone()))?;
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        self.file.sync_data()?;
+        self.logged.insert(order.client_order_id.clone(), executed);
+        Ok(Some(fill))
+    }
+}
+
+/// How `order` executes, as the paper venue names it.
+fn kind_of(order: &VenueOrder) -> FillKind {
+    match (order.kind, order.reduce_only) {
+        (VenueOrderKind::StopMarket { .. }, true) => FillKind::BracketStopLoss,
+        (VenueOrderKind::TakeProfitMarket { .. }, true) => FillKind::BracketTakeProfit,
+        (VenueOrderKind::StopMarket { .. }, false) => FillKind::Stop,
+        (VenueOrderKind::Limit { .. } | VenueOrderKind::TakeProfitMarket { .. }, _) => {
+            FillKind::Limit
+        }
+        (VenueOrderKind::Market, _) => FillKind::Market,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::venue::OrderStatus;
+    use alertgate_validator::{Decimal, Side};
+
+    fn report(executed: &str) -> OrderReport {
+        OrderReport {
+            client_order_id: "ag1".into(),
+            venue_order_id: "7".into(),
+            status: OrderStatus::PartiallyFilled,
+            executed_quantity: Decimal::parse(executed).unwrap(),
+            average_price: Decimal::parse("50000"),
+            updated_ms: 1,
+        }
+    }
+
+    #[test]
+    fn only_newly_executed_quantity_is_logged_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fills.jsonl");
+        let order = VenueOrder::market(
+            "ag1",
+            "BTC/USDT",
+            Side::Buy,
+            Decimal::parse("0.03").unwrap(),
+        );
+        let mut log = FillLog::open(&path).unwrap();
+        let first = log.record(&order, "e", &report("0.01")).unwrap().unwrap();
+        assert_eq!((first.quantity, first.reason), (0.01, FillKind::Market));
+        assert!(log.record(&order, "e", &report("0.01")).unwrap().is_none());
+        drop(log);
+        let mut log = FillLog::open(&path).unwrap();
+        let more = log.record(&order, "e", &report("0.03")).unwrap().unwrap();
+        assert!((more.quantity - 0.02).abs() < 1e-12, "{}", more.quantity);
+        let lines = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(lines.lines().count(), 2);
+        assert!(lines.lines().all(|l| l.starts_with("{\"fill\":")));
+    }
+}
