@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use alertgate_gateway::emulator::{spawn, EmulatorConfig, EmulatorHandle, SymbolSpec};
-use alertgate_gateway::venue::binance::{signature, signed_query, Market};
+use alertgate_gateway::venue::binance::{signature, signed_query, ExchangeInfo, Market};
 use alertgate_gateway::venue::TradingRules;
 use alertgate_validator::Decimal;
 use serde_json::Value;
@@ -70,17 +70,35 @@ impl Venue {
             .await
     }
 
+    /// A signed request now.
+    async fn signed_now(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> reqwest::Result<reqwest::Response> {
+        self.signed_at(method, path, params, now_ms()).await
+    }
+
+    /// A signed request now: its status and body.
     async fn signed(
         &self,
         method: reqwest::Method,
         path: &str,
         params: &[(&str, &str)],
     ) -> (u16, Value) {
-        let r = self
-            .signed_at(method, path, params, now_ms())
-            .await
-            .unwrap();
-        answer(r).await
+        answer(self.signed_now(method, path, params).await.unwrap()).await
+    }
+
+    /// The body of a signed GET.
+    async fn signed_get(&self, path: &str, params: &[(&str, &str)]) -> Value {
+        self.signed(reqwest::Method::GET, path, params).await.1
+    }
+
+    /// USDⓈ-M positionRisk for BTCUSDT.
+    async fn position_risk(&self) -> Value {
+        let params = [("symbol", "BTCUSDT")];
+        self.signed_get("/fapi/v2/positionRisk", &params).await
     }
 
     async fn order(&self, params: &[(&str, &str)]) -> (u16, Value) {
@@ -110,14 +128,30 @@ impl Venue {
         self.control("/emulator/faults", json).await;
     }
 
+    /// An unsigned GET.
+    async fn get(&self, path: &str) -> reqwest::Response {
+        let url = format!("{}{path}", self.base);
+        self.http.get(url).send().await.unwrap()
+    }
+
+    /// The body of an unsigned GET.
+    async fn get_json(&self, path: &str) -> Value {
+        self.get(path).await.json().await.unwrap()
+    }
+
+    /// The first symbol's rules in the exchangeInfo at `path`.
+    async fn first_rules(&self, path: &str) -> TradingRules {
+        let info: ExchangeInfo = self.get(path).await.json().await.unwrap();
+        info.symbols[0].rules().unwrap()
+    }
+
     async fn emulator(&self, what: &str) -> Value {
-        let r = self
-            .http
-            .get(format!("{}/emulator/{what}", self.base))
-            .send()
-            .await
-            .unwrap();
-        r.json().await.unwrap()
+        self.get_json(&format!("/emulator/{what}")).await
+    }
+
+    async fn set_price(&self, price: &str) {
+        let body = format!(r#"{{"symbol":"BTCUSDT","price":"{price}"}}"#);
+        self.control("/emulator/price", &body).await;
     }
 
     async fn post_algo(&self, params: &[(&str, &str)]) -> Value {
@@ -133,6 +167,29 @@ impl Venue {
 async fn answer(r: reqwest::Response) -> (u16, Value) {
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// A refusal's code and message.
+fn code_msg(body: &Value) -> (Option<i64>, Option<&str>) {
+    (body["code"].as_i64(), body["msg"].as_str())
+}
+
+/// A throttled answer's status and Retry-After.
+fn status_retry_after(r: &reqwest::Response) -> (u16, &str) {
+    let retry_after = r.headers()["retry-after"].to_str().unwrap();
+    (r.status().as_u16(), retry_after)
+}
+
+fn limit_buy<'a>(qty: &'a str, id: &'a str) -> [(&'a str, &'a str); 7] {
+    [
+        ("symbol", "BTCUSDT"),
+        ("side", "BUY"),
+        ("type", "LIMIT"),
+        ("timeInForce", "GTC"),
+        ("quantity", qty),
+        ("price", "40000"),
+        ("newClientOrderId", id),
+    ]
 }
 
 fn market_buy<'a>(qty: &'a str, id: &'a str) -> [(&'a str, &'a str); 5] {
@@ -227,24 +284,13 @@ async fn rules_and_duplicate_client_ids_are_refused_with_binances_codes() {
     assert_eq!(status, 200, "{body}");
     let (_, body) = spot.order(&market_buy("0.000015", "a2")).await;
     assert_eq!(
-        (body["code"].as_i64(), body["msg"].as_str()),
+        code_msg(&body),
         (Some(-1013), Some("Filter failure: MARKET_LOT_SIZE"))
     );
-    let limit = |id: &'static str| {
-        [
-            ("symbol", "BTCUSDT"),
-            ("side", "BUY"),
-            ("type", "LIMIT"),
-            ("timeInForce", "GTC"),
-            ("quantity", "0.001"),
-            ("price", "40000"),
-            ("newClientOrderId", id),
-        ]
-    };
-    assert_eq!(spot.order(&limit("dup")).await.0, 200);
-    let (_, body) = spot.order(&limit("dup")).await;
+    assert_eq!(spot.order(&limit_buy("0.001", "dup")).await.0, 200);
+    let (_, body) = spot.order(&limit_buy("0.001", "dup")).await;
     assert_eq!(
-        (body["code"].as_i64(), body["msg"].as_str()),
+        code_msg(&body),
         (Some(-2010), Some("Duplicate order sent."))
     );
 
@@ -257,21 +303,10 @@ async fn rules_and_duplicate_client_ids_are_refused_with_binances_codes() {
     );
     let (_, body) = futures.order(&market_buy("0.0101", "b2")).await;
     assert_eq!(body["code"], -1111);
-    let limit = |id: &'static str| {
-        [
-            ("symbol", "BTCUSDT"),
-            ("side", "BUY"),
-            ("type", "LIMIT"),
-            ("timeInForce", "GTC"),
-            ("quantity", "0.01"),
-            ("price", "40000"),
-            ("newClientOrderId", id),
-        ]
-    };
-    assert_eq!(futures.order(&limit("dup")).await.0, 200);
-    let (_, body) = futures.order(&limit("dup")).await;
+    assert_eq!(futures.order(&limit_buy("0.01", "dup")).await.0, 200);
+    let (_, body) = futures.order(&limit_buy("0.01", "dup")).await;
     assert_eq!(
-        (body["code"].as_i64(), body["msg"].as_str()),
+        code_msg(&body),
         (Some(-4116), Some("clientOrderId is duplicated"))
     );
     assert_eq!(futures.placed().await, 1);
@@ -314,26 +349,16 @@ async fn futures_fills_and_positions() {
     ];
     let (_, body) = venue.order(&sell).await;
     assert_eq!(body["status"], "NEW", "{body}");
-    venue
-        .control("/emulator/price", r#"{"symbol":"BTCUSDT","price":"51500"}"#)
-        .await;
+    venue.set_price("51500").await;
     let (_, body) = venue.query("tp1").await;
     assert_eq!(
         (body["status"].as_str(), body["avgPrice"].as_str()),
         (Some("FILLED"), Some("51000")),
         "{body}"
     );
-    let (_, risk) = venue
-        .signed(
-            reqwest::Method::GET,
-            "/fapi/v2/positionRisk",
-            &[("symbol", "BTCUSDT")],
-        )
-        .await;
+    let risk = venue.position_risk().await;
     assert_eq!(risk[0]["positionAmt"], "0", "{risk}");
-    let (_, account) = venue
-        .signed(reqwest::Method::GET, "/fapi/v2/account", &[])
-        .await;
+    let account = venue.signed_get("/fapi/v2/account", &[]).await;
     assert_eq!(account["totalWalletBalance"], "10010", "{account}");
 }
 
@@ -347,9 +372,7 @@ async fn spot_balances_follow_fills() {
         "{body}"
     );
     assert_eq!(body["fills"][0]["price"], "50000.00000000");
-    let (_, account) = venue
-        .signed(reqwest::Method::GET, "/api/v3/account", &[])
-        .await;
+    let account = venue.signed_get("/api/v3/account", &[]).await;
     let free = |asset: &str| {
         account["balances"]
             .as_array()
@@ -371,13 +394,9 @@ async fn lose_answer_places_the_order_and_drops_the_connection() {
     venue
         .fault(r#"{"method":"POST","path":"/fapi/v1/order","fault":"lose_answer"}"#)
         .await;
+    let params = market_buy("0.01", "lost1");
     let sent = venue
-        .signed_at(
-            reqwest::Method::POST,
-            "/fapi/v1/order",
-            &market_buy("0.01", "lost1"),
-            now_ms(),
-        )
+        .signed_now(reqwest::Method::POST, "/fapi/v1/order", &params)
         .await;
     let e = sent.expect_err("a transport error, not a status");
     assert!(!e.is_status() && !e.is_timeout(), "{e:?}");
@@ -422,35 +441,19 @@ async fn rate_limits_and_bans_place_nothing() {
     venue
         .fault(r#"{"method":"GET","path":"/api/v3/account","fault":"ban","count":2}"#)
         .await;
+    let params = market_buy("0.001", "r1");
     let r = venue
-        .signed_at(
-            reqwest::Method::POST,
-            "/api/v3/order",
-            &market_buy("0.001", "r1"),
-            now_ms(),
-        )
+        .signed_now(reqwest::Method::POST, "/api/v3/order", &params)
         .await
         .unwrap();
-    assert_eq!(
-        (
-            r.status().as_u16(),
-            r.headers()["retry-after"].to_str().unwrap()
-        ),
-        (429, "7")
-    );
+    assert_eq!(status_retry_after(&r), (429, "7"));
     assert_eq!(answer(r).await.1["code"], -1003);
     for _ in 0..2 {
         let r = venue
-            .signed_at(reqwest::Method::GET, "/api/v3/account", &[], now_ms())
+            .signed_now(reqwest::Method::GET, "/api/v3/account", &[])
             .await
             .unwrap();
-        assert_eq!(
-            (
-                r.status().as_u16(),
-                r.headers()["retry-after"].to_str().unwrap()
-            ),
-            (418, "60")
-        );
+        assert_eq!(status_retry_after(&r), (418, "60"));
     }
     assert_eq!(
         venue
@@ -497,8 +500,8 @@ async fn a_new_order_is_invisible_to_queries_for_a_while() {
     assert_eq!(venue.order(&market_buy("0.01", "q1")).await.0, 200);
     let (status, body) = venue.query("q1").await;
     assert_eq!(
-        (status, body["code"].as_i64(), body["msg"].as_str()),
-        (400, Some(-2013), Some("Order does not exist."))
+        (status, code_msg(&body)),
+        (400, (Some(-2013), Some("Order does not exist.")))
     );
     tokio::time::sleep(Duration::from_millis(450)).await;
     assert_eq!(venue.query("q1").await.0, 200);
@@ -507,13 +510,9 @@ async fn a_new_order_is_invisible_to_queries_for_a_while() {
 #[tokio::test]
 async fn headers_orders_listing_and_reset() {
     let venue = Venue::start(Market::UsdM, "50000").await;
+    let params = market_buy("0.01", "h1");
     let r = venue
-        .signed_at(
-            reqwest::Method::POST,
-            "/fapi/v1/order",
-            &market_buy("0.01", "h1"),
-            now_ms(),
-        )
+        .signed_now(reqwest::Method::POST, "/fapi/v1/order", &params)
         .await
         .unwrap();
     assert!(r.headers().contains_key("x-mbx-used-weight-1m"));
@@ -541,18 +540,7 @@ async fn headers_orders_listing_and_reset() {
     );
     venue.control("/emulator/reset", "").await;
     assert_eq!(venue.placed().await, 0);
-    let info: Value = venue
-        .http
-        .get(format!("{}/fapi/v1/exchangeInfo", venue.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let parsed: alertgate_gateway::venue::binance::ExchangeInfo =
-        serde_json::from_value(info).unwrap();
-    let rules = parsed.symbols[0].rules().unwrap();
+    let rules = venue.first_rules("/fapi/v1/exchangeInfo").await;
     assert_eq!(
         (rules.step, rules.min_notional, rules.tick),
         (d("0.001"), d("100"), d("0.1"))
@@ -570,14 +558,10 @@ async fn conditional_orders_trigger_when_the_price_crosses() {
     let body = venue.post_algo(&stop("49000", "sl1")).await;
     let shown = (body["algoStatus"].as_str(), body["triggerPrice"].as_str());
     assert_eq!(shown, (Some("NEW"), Some("49000")), "{body}");
-    venue
-        .control("/emulator/price", r#"{"symbol":"BTCUSDT","price":"49500"}"#)
-        .await;
+    venue.set_price("49500").await;
     let get = |id: &'static str| algo_order(&venue, id);
     assert_eq!(get("sl1").await["algoStatus"], "NEW");
-    venue
-        .control("/emulator/price", r#"{"symbol":"BTCUSDT","price":"48900"}"#)
-        .await;
+    venue.set_price("48900").await;
     let sl = get("sl1").await;
     assert_eq!(
         (sl["algoStatus"].as_str(), sl["actualPrice"].as_str()),
@@ -597,20 +581,14 @@ async fn conditional_orders_trigger_when_the_price_crosses() {
             Some(true)
         )
     );
-    let (_, risk) = venue
-        .signed(
-            reqwest::Method::GET,
-            "/fapi/v2/positionRisk",
-            &[("symbol", "BTCUSDT")],
-        )
-        .await;
+    let risk = venue.position_risk().await;
     assert_eq!(risk[0]["positionAmt"], "0");
 }
 
 async fn algo_order(venue: &Venue, id: &str) -> Value {
     let params = [("clientAlgoId", id)];
     let path = "/fapi/v1/algoOrder";
-    venue.signed(reqwest::Method::GET, path, &params).await.1
+    venue.signed_get(path, &params).await
 }
 
 #[tokio::test]
@@ -626,25 +604,12 @@ async fn reduce_only_on_a_flat_position_one_way_mode_and_mark_price() {
     ];
     let (_, body) = venue.order(&again).await;
     assert_eq!(
-        (body["code"].as_i64(), body["msg"].as_str()),
+        code_msg(&body),
         (Some(-2022), Some("ReduceOnly Order is rejected."))
     );
-    let (_, mode) = venue
-        .signed(reqwest::Method::GET, "/fapi/v1/positionSide/dual", &[])
-        .await;
+    let mode = venue.signed_get("/fapi/v1/positionSide/dual", &[]).await;
     assert_eq!(mode["dualSidePosition"], false);
-    let mark: Value = venue
-        .http
-        .get(format!(
-            "{}/fapi/v1/premiumIndex?symbol=BTCUSDT",
-            venue.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mark = venue.get_json("/fapi/v1/premiumIndex?symbol=BTCUSDT").await;
     assert_eq!(mark["markPrice"], "50000");
 }
 
@@ -720,15 +685,9 @@ async fn spot_ack_answers_ticker_and_exchange_info() {
         body.get("status").is_none() && body["transactTime"].is_i64(),
         "{body}"
     );
-    let get = |path: &str| venue.http.get(format!("{}{path}", venue.base)).send();
-    let ticker: Value = get("/api/v3/ticker/price?symbol=BTCUSDT")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ticker = venue.get_json("/api/v3/ticker/price?symbol=BTCUSDT").await;
     assert_eq!(ticker["price"], "50000.00000000");
-    let r = get("/api/v3/ticker/price?symbol=NOPE").await.unwrap();
+    let r = venue.get("/api/v3/ticker/price?symbol=NOPE").await;
     assert_eq!(
         answer(r).await,
         (
@@ -736,15 +695,7 @@ async fn spot_ack_answers_ticker_and_exchange_info() {
             serde_json::json!({"code": -1121, "msg": "Invalid symbol."})
         )
     );
-    let info: Value = get("/api/v3/exchangeInfo")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let parsed: alertgate_gateway::venue::binance::ExchangeInfo =
-        serde_json::from_value(info).unwrap();
-    let rules = parsed.symbols[0].rules().unwrap();
+    let rules = venue.first_rules("/api/v3/exchangeInfo").await;
     assert_eq!(
         (rules.step, rules.tick, rules.min_notional),
         (d("0.00001"), d("0.01"), d("5"))
@@ -779,13 +730,10 @@ async fn leverage_and_margin_type_settings() {
     );
     let (_, again) = post(isolated, "/fapi/v1/marginType").await;
     assert_eq!(
-        (again["code"].as_i64(), again["msg"].as_str()),
+        code_msg(&again),
         (Some(-4046), Some("No need to change margin type."))
     );
-    let path = "/fapi/v2/positionRisk";
-    let (_, risk) = venue
-        .signed(reqwest::Method::GET, path, &[("symbol", "BTCUSDT")])
-        .await;
+    let risk = venue.position_risk().await;
     assert_eq!(
         (risk[0]["leverage"].as_str(), risk[0]["marginType"].as_str()),
         (Some("5"), Some("isolated"))

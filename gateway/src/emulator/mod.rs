@@ -185,32 +185,18 @@ pub fn default_symbols(market: Market) -> Vec<SymbolSpec> {
         min_notional: d(notional),
         max_notional: Decimal::ZERO,
     };
-    match market {
-        Market::Spot => vec![
-            spec(
-                "BTCUSDT",
-                "BTC",
-                rules("0.01", "0.00001", "0.00001", "9000", "100", "5"),
-            ),
-            spec(
-                "ETHUSDT",
-                "ETH",
-                rules("0.01", "0.0001", "0.0001", "9000", "1000", "5"),
-            ),
-        ],
-        Market::UsdM => vec![
-            spec(
-                "BTCUSDT",
-                "BTC",
-                rules("0.10", "0.001", "0.001", "1000", "120", "100"),
-            ),
-            spec(
-                "ETHUSDT",
-                "ETH",
-                rules("0.01", "0.001", "0.001", "10000", "2000", "20"),
-            ),
-        ],
-    }
+    // The same two symbols on both markets; only their rules differ.
+    let (btc, eth) = match market {
+        Market::Spot => (
+            rules("0.01", "0.00001", "0.00001", "9000", "100", "5"),
+            rules("0.01", "0.0001", "0.0001", "9000", "1000", "5"),
+        ),
+        Market::UsdM => (
+            rules("0.10", "0.001", "0.001", "1000", "120", "100"),
+            rules("0.01", "0.001", "0.001", "10000", "2000", "20"),
+        ),
+    };
+    vec![spec("BTCUSDT", "BTC", btc), spec("ETHUSDT", "ETH", eth)]
 }
 
 /// A refusal in Binance's shape: the HTTP status and `{"code","msg"}`.
