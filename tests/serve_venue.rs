@@ -712,17 +712,24 @@ fn a_bracket_on_spot_is_refused_not_sent_unprotected() {
 
 #[test]
 fn equity_pct_sizing_orders_a_share_of_the_accounts_equity() {
-    // 5 % of the emulator's 10,000 USDT wallet at 50,000: 0.01 BTC,
+    // 5 % of the emulator's 10,000 USDT wallet at the venue's mark of
+    // 40,000 (the alert says 50,000): 0.0125 BTC, 0.012 on the 0.001 step,
     // whatever the alert's own quantity.
     let Setup { emu, dir, gw, .. } = setup(
         "binance-usdm",
         "[sizing]\nmode = \"equity_pct\"\nequity_pct = \"5\"\n",
     );
+    control(
+        &emu,
+        "POST",
+        "/emulator/price",
+        r#"{"symbol":"BTCUSDT","price":"40000"}"#,
+    );
     let id = accepted(&gw, "pct", "buy", "3");
     wait_for("placed", 20, || settled(dir.path(), &id));
     let placed = orders_with(&emu, &id);
     assert_eq!(placed.len(), 1, "{placed:?}");
-    assert_eq!(placed[0]["quantity"].as_str(), Some("0.01"), "{placed:?}");
+    assert_eq!(placed[0]["quantity"].as_str(), Some("0.012"), "{placed:?}");
     // Its fill, in the paper venue's line format.
     let fills = json_lines(&dir.path().join("venue-fills.jsonl"));
     assert_eq!(fills.len(), 1, "{fills:?}");
@@ -734,7 +741,12 @@ fn equity_pct_sizing_orders_a_share_of_the_accounts_equity() {
             fill["price"].as_f64(),
             fill["reason"].as_str()
         ),
-        (Some(id.as_str()), Some(0.01), Some(50000.0), Some("market")),
+        (
+            Some(id.as_str()),
+            Some(0.012),
+            Some(40000.0),
+            Some("market")
+        ),
         "{fill}"
     );
     // A second order: the position read before it is exported.
@@ -743,7 +755,7 @@ fn equity_pct_sizing_orders_a_share_of_the_accounts_equity() {
     let metrics = http(gw.port, "GET", "/metrics", &[], b"").unwrap().1;
     assert!(
         metrics
-            .contains("alertgate_venue_position{venue=\"binance-usdm\",symbol=\"BTC/USDT\"} 0.01"),
+            .contains("alertgate_venue_position{venue=\"binance-usdm\",symbol=\"BTC/USDT\"} 0.012"),
         "{metrics}"
     );
     assert!(metrics.contains("alertgate_fills_total 2"), "{metrics}");

@@ -309,7 +309,7 @@ impl<V: Venue> Live<V> {
                 quote,
                 has_positions: kind.has_positions(),
                 account: &account,
-                mark_price: order.mark_price.or(order.price),
+                mark_price: self.mark_for(order, sizing).await?,
             };
             let before = account.position(&order.symbol);
             self.metrics
@@ -383,6 +383,19 @@ impl<V: Venue> Live<V> {
                 tracing::error!(client_order_id = %order.client_order_id, "fill not logged: {e}")
             }
         }
+    }
+
+    /// The price `equity_pct` values `order` at: the venue's mark price
+    /// (its last price on spot); other modes need none beyond the alert's.
+    async fn mark_for(
+        &self,
+        order: &ExecOrder,
+        sizing: &SizingSection,
+    ) -> Result<Option<Decimal>, NotSent> {
+        if sizing.mode != SizingMode::EquityPct {
+            return Ok(order.mark_price.or(order.price));
+        }
+        Ok(Some(self.executor.venue().mark_price(&order.symbol).await?))
     }
 
     /// The order as the venue takes it, or why the venue would refuse it

@@ -539,6 +539,9 @@ mod tests {
         async fn account(&self, _ts: i64) -> Result<Account, VenueError> {
             Ok(Account::default())
         }
+        async fn mark_price(&self, _symbol: &str) -> Result<Decimal, VenueError> {
+            Ok(Decimal::ONE)
+        }
     }
 
     fn order(id: &str) -> VenueOrder {

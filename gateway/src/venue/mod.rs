@@ -425,6 +425,10 @@ pub trait Venue: Send + Sync {
         &self,
         timestamp_ms: i64,
     ) -> impl Future<Output = Result<Account, VenueError>> + Send;
+
+    /// The symbol's mark price (futures) or last price (spot): what
+    /// `equity_pct` sizing values an order at.
+    fn mark_price(&self, symbol: &str) -> impl Future<Output = Result<Decimal, VenueError>> + Send;
 }
 
 /// Whether `id` is a client order id every planned venue accepts:

@@ -342,4 +342,8 @@ impl Venue for BinanceVenue {
             }
         }
     }
+
+    async fn mark_price(&self, symbol: &str) -> Result<Decimal, VenueError> {
+        BinanceVenue::mark_price(self, symbol).await
+    }
 }
