@@ -802,3 +802,49 @@ fn a_reversal_cancels_the_old_bracket_and_protects_the_new_position() {
         "the new legs cover the entry's filled quantity, reduce-only"
     );
 }
+
+#[test]
+fn a_strategy_trades_its_own_venue_while_the_others_paper_trade() {
+    let emu = emulator("binance-usdm");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gate.toml");
+    let text = format!(
+        "[auth]\nscheme = \"timestamped\"\nsecrets_env = [\"{}\"]\n\
+         [strategies.fut.venue]\nkind = \"binance-usdm\"\nbase_url = \"http://127.0.0.1:{}\"\n\
+         key_env = \"E2E_VENUE_KEY\"\nsecret_env = \"E2E_VENUE_SECRET\"\n",
+        common::SECRET_VAR,
+        emu.port
+    );
+    std::fs::write(&path, text).unwrap();
+    let gw = gateway(&path, &dir.path().join("gw.log"));
+    let send = |route: &str, event: &str| {
+        let body = format!(
+            r#"{{"symbol":"BTCUSDT","side":"buy","order_type":"market","quantity":"0.01","price":"50000","timestamp":{},"event_id":"{event}"}}"#,
+            now_s() * 1000
+        );
+        let headers = signed(WEBHOOK, body.as_bytes(), now_s(), "52.89.214.238");
+        let (status, text) = http(gw.port, "POST", route, &headers, body.as_bytes()).unwrap();
+        assert_eq!(status, 200, "{text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["order_id"].as_str().unwrap().to_string()
+    };
+    let live = send("/webhook/fut", "s-1");
+    let paper = send("/webhook", "s-2");
+    wait_for("the live order", 20, || {
+        json_lines(&dir.path().join("orders-fut.jsonl"))
+            .iter()
+            .any(|l| l["client_order_id"] == live.as_str() && l["state"] == "filled")
+    });
+    wait_for("the paper order", 20, || {
+        common::exchange_records(&dir.path().join("fills.jsonl"))
+            .0
+            .iter()
+            .any(|s| s["client_order_id"] == paper.as_str())
+    });
+    assert_eq!(orders_with(&emu, &live).len(), 1);
+    assert!(
+        orders_with(&emu, &paper).is_empty(),
+        "the paper order stayed on paper"
+    );
+    assert_eq!(all_orders(&emu), 1);
+}
