@@ -848,3 +848,36 @@ fn a_strategy_trades_its_own_venue_while_the_others_paper_trade() {
     );
     assert_eq!(all_orders(&emu), 1);
 }
+
+#[test]
+fn when_one_leg_of_a_bracket_fills_the_other_is_cancelled() {
+    let Setup { emu, dir, gw, .. } = setup("binance-usdm", "follow_brackets_ms = 200\n");
+    let (status, answer) = post_bracketed(&gw, "oco", "market", "49000", "52000");
+    assert_eq!(status, 200, "{answer}");
+    wait_for("both legs", 20, || algo_orders(&emu).len() == 2);
+    // The price falls through the stop: the venue triggers the stop-loss
+    // leg; the gateway sees it filled and cancels the take-profit.
+    control(
+        &emu,
+        "POST",
+        "/emulator/price",
+        r#"{"symbol":"BTCUSDT","price":"48000"}"#,
+    );
+    wait_for("the take-profit cancelled", 20, || {
+        algo_orders(&emu)
+            .iter()
+            .any(|l| l["order_type"] == "TAKE_PROFIT_MARKET" && l["status"] == "CANCELED")
+    });
+    let legs = algo_orders(&emu);
+    let stop = legs
+        .iter()
+        .find(|l| l["order_type"] == "STOP_MARKET")
+        .unwrap();
+    assert_eq!(stop["status"], "FINISHED", "{stop}");
+    let fills = json_lines(&dir.path().join("venue-fills.jsonl"));
+    let reasons: Vec<&str> = fills
+        .iter()
+        .map(|f| f["fill"]["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["market", "bracket_stop_loss"], "{fills:?}");
+}

@@ -17,7 +17,7 @@ use alertgate_validator::{Decimal, Side};
 use super::execution::leg_client_order_id;
 use super::journal::ExecOrder;
 use crate::venue::exactly_once::{Executor, LogError, Outcome};
-use crate::venue::order_log::State;
+use crate::venue::order_log::{OrderLog, State};
 use crate::venue::{TradingRules, Venue, VenueError, VenueOrder, VenueOrderKind};
 
 /// The legs of `entry`'s bracket on `filled` base units, triggers rounded
@@ -71,6 +71,32 @@ pub async fn place<V: Venue>(
         outcomes.push(executor.place(leg).await?);
     }
     Ok(outcomes)
+}
+
+/// The legs still working, as the log knows them: (client id, symbol).
+pub fn working(log: &OrderLog) -> Vec<(String, String)> {
+    log.orders()
+        .filter(|(_, k)| is_leg(&k.order))
+        .filter(|(_, k)| matches!(k.state, State::Acknowledged | State::Resolved))
+        .filter(|(_, k)| k.report.as_ref().is_some_and(|r| !r.status.is_final()))
+        .map(|(id, k)| (id.clone(), k.order.symbol.clone()))
+        .collect()
+}
+
+/// The other leg of the bracket `leg` belongs to, if the log knows its
+/// entry (a leg's id derives from its entry's).
+pub fn sibling(log: &OrderLog, leg: &str) -> Option<String> {
+    log.orders().find_map(|(entry, _)| {
+        let (sl, tp) = (
+            leg_client_order_id(entry, "sl"),
+            leg_client_order_id(entry, "tp"),
+        );
+        match leg {
+            l if l == sl => Some(tp),
+            l if l == tp => Some(sl),
+            _ => None,
+        }
+    })
 }
 
 /// Cancels every leg of `symbol` still working, as the log knows them.

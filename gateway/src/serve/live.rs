@@ -120,6 +120,8 @@ pub struct Live<V> {
     metrics: Arc<Metrics>,
     /// Set when the venue could not be set up: every order is refused.
     blocked: Option<NotSent>,
+    /// How often working bracket legs are queried.
+    pub follow_every: Duration,
 }
 
 impl<V: Venue> Live<V> {
@@ -162,6 +164,7 @@ impl<V: Venue> Live<V> {
             breaker,
             metrics,
             blocked: None,
+            follow_every: Duration::from_secs(5),
         }
     }
 
@@ -246,6 +249,34 @@ impl<V: Venue> Live<V> {
     fn bracket_failed(&self, order: &ExecOrder, why: &str) {
         self.failure("venue_bracket_failed");
         tracing::error!(client_order_id = %order.client_order_id, "the position is NOT protected: a bracket leg was not placed: {why}");
+    }
+
+    /// Follows the working bracket legs: a leg that filled is logged as a
+    /// fill and its sibling cancelled (the venue has no OCO for these, so
+    /// the gateway keeps the pair one-cancels-the-other).
+    pub async fn follow_brackets(&mut self) {
+        for (id, symbol) in brackets::working(self.executor.log()) {
+            let report = match self.executor.follow(&symbol, &id).await {
+                Ok(Some(report)) => report,
+                Ok(None) => continue,
+                Err(e) => return tracing::error!("{e}"),
+            };
+            if report.status != crate::venue::OrderStatus::Filled {
+                continue;
+            }
+            tracing::info!(client_order_id = %id, %symbol, "bracket leg filled");
+            if let Some(leg) = self.executor.log().get(&id).map(|k| k.order.clone()) {
+                let entry =
+                    ExecOrder::new(&id, &id, &symbol, leg.side, OrderType::Market, leg.quantity);
+                self.log_fill(&entry, &leg, &report);
+            }
+            let sibling = brackets::sibling(self.executor.log(), &id);
+            if let Some(sibling) = sibling {
+                if let Err(e) = self.executor.cancel(&symbol, &sibling).await {
+                    tracing::error!("{e}");
+                }
+            }
+        }
     }
 
     /// Cancels the working bracket legs of `symbol` (its position is being
@@ -472,12 +503,15 @@ pub async fn run<V: Venue>(mut orders: mpsc::UnboundedReceiver<LiveOrder>, mut l
     }
     let mut refresh = tokio::time::interval(RESYNC_EVERY);
     refresh.tick().await;
+    let mut follow = tokio::time::interval(live.follow_every);
+    follow.tick().await;
     loop {
         tokio::select! {
             order = orders.recv() => match order {
                 Some(order) => live.execute(&order).await,
                 None => break,
             },
+            _ = follow.tick() => live.follow_brackets().await,
             _ = refresh.tick() => {
                 if let Err(e) = live.refresh().await {
                     tracing::warn!(code = e.code(), "venue clock and rules not refreshed: {e}");

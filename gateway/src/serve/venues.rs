@@ -206,8 +206,9 @@ impl LiveVenues {
                 );
                 drop(o.sender);
                 let settings = o.settings;
+                let mut stage = stage;
+                stage.follow_every = std::time::Duration::from_millis(settings.follow_brackets_ms);
                 Box::pin(async move {
-                    let mut stage = stage;
                     if let Err(e) = set_up(&stage, &settings).await {
                         tracing::error!(code = e.code(), "venue set-up failed; every order is refused until a restart: {e}");
                         stage.block(e);

@@ -192,6 +192,37 @@ impl<V: Venue> Executor<V> {
         self.record(change)
     }
 
+    /// Asks the venue where the working order `client_order_id` of
+    /// `symbol` stands and records a change: its report when the venue
+    /// answers (`None` when it did not: logged, nothing recorded).
+    pub async fn follow(
+        &mut self,
+        symbol: &str,
+        client_order_id: &str,
+    ) -> Result<Option<OrderReport>, LogError> {
+        let report = match self
+            .venue
+            .query(symbol, client_order_id, self.venue_now())
+            .await
+        {
+            Ok(report) => report,
+            Err(e) => {
+                tracing::warn!(%client_order_id, code = e.code(), "query failed: {e}");
+                return Ok(None);
+            }
+        };
+        let state = match report.status {
+            OrderStatus::Filled => State::Filled,
+            s if s.is_final() => State::Cancelled,
+            _ => return Ok(Some(report)),
+        };
+        self.record(Change {
+            report: Some(report.clone()),
+            ..Change::new(state, client_order_id, self.now())
+        })?;
+        Ok(Some(report))
+    }
+
     /// Resolves every order the log left unsettled (a restart), before
     /// anything new is sent; returns how each ended.
     pub async fn reconcile(&mut self) -> Result<Vec<(String, Outcome)>, LogError> {

@@ -61,6 +61,9 @@ pub struct VenueSection {
     /// the configuration file. Default `venue-fills.jsonl`, or
     /// `venue-fills-NAME.jsonl` for `[strategies.NAME.venue]`.
     pub fills: Option<PathBuf>,
+    /// How often working bracket legs are queried, ms (default 5000): a leg
+    /// that filled has its sibling cancelled.
+    pub follow_brackets_ms: u64,
     /// USDⓈ-M: leverage per symbol (`BTC/USDT = 5`), set at start.
     pub leverage: BTreeMap<String, u32>,
     /// USDⓈ-M: `isolated` or `cross` margin for the symbols of `leverage`,
@@ -85,6 +88,7 @@ impl Default for VenueSection {
             not_found_spacing_ms: policy.not_found_spacing_ms,
             orders: None,
             fills: None,
+            follow_brackets_ms: 5_000,
             leverage: BTreeMap::new(),
             margin_type: None,
         }
@@ -111,6 +115,8 @@ pub struct VenueSettings {
     pub orders: PathBuf,
     /// The fill log, relative to the configuration file.
     pub fills: PathBuf,
+    /// How often working bracket legs are queried, ms.
+    pub follow_brackets_ms: u64,
     /// Leverage per `BASE/QUOTE` (USDⓈ-M).
     pub leverage: BTreeMap<String, u32>,
     /// `Some(true)`: isolated margin, `Some(false)`: cross (USDⓈ-M).
@@ -220,6 +226,7 @@ impl VenueSection {
             ("request_timeout_ms", self.request_timeout_ms),
             ("give_up_after_ms", self.give_up_after_ms),
             ("not_found_spacing_ms", self.not_found_spacing_ms),
+            ("follow_brackets_ms", self.follow_brackets_ms),
         ] {
             if value == 0 {
                 return Err(invalid(
@@ -276,6 +283,7 @@ impl VenueSection {
             orders: self
                 .orders
                 .unwrap_or_else(|| format!("orders{suffix}.jsonl").into()),
+            follow_brackets_ms: self.follow_brackets_ms,
             fills: self
                 .fills
                 .unwrap_or_else(|| format!("venue-fills{suffix}.jsonl").into()),
