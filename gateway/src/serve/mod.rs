@@ -543,19 +543,7 @@ fn start(serve: &ServeSection, journal_path: &Path, p: Prepared) -> Result<Start
         Duration::from_secs(serve.circuit_cooldown_s),
     ));
     let (orders, order_rx) = mpsc::unbounded_channel();
-    if !p.resume.is_empty() {
-        tracing::info!(
-            orders = p.resume.len(),
-            "resuming accepted orders never submitted"
-        );
-    }
-    for (strategy, order) in p.resume {
-        metrics.orders.fetch_add(1, Ordering::Relaxed);
-        let _ = match p.strategies.get(&strategy).and_then(|s| s.live.as_ref()) {
-            Some(live) => live.send(order),
-            None => orders.send(order).is_ok(),
-        };
-    }
+    resume(p.resume, &p.strategies, &orders, &metrics);
     // With a real venue, the journal is never skipped by a snapshot's
     // marks: they promise only that the paper exchange has every order
     // before them, and a real venue's order may not be in its log yet.
@@ -563,21 +551,11 @@ fn start(serve: &ServeSection, journal_path: &Path, p: Prepared) -> Result<Start
     let live_stages = p.live.stages(&p.quotes, &breaker, &metrics);
     let exchange_log = Arc::new(Health::default());
     let readiness = readiness(&journal, &exchange_log, &breaker, &p.strategies);
-    // The longest any gate remembers an event after accepting it.
-    let lifetime_ms = p
-        .strategies
-        .values()
-        .map(|s| {
-            let gate = s.gate.lock().unwrap_or_else(|e| e.into_inner());
-            gate.replay_lifetime_ms(0, gate.policy().max_future_skew_ms)
-        })
-        .max()
-        .unwrap_or(0);
     let checkpointer = snapshot::Checkpointer::new(
         journal_path.to_path_buf(),
         p.resumed.checkpoint,
         p.resumed.live,
-        lifetime_ms,
+        longest_lifetime_ms(&p.strategies),
     );
     let snapshots = Snapshots::new(
         serve.snapshot_every_orders,
@@ -611,6 +589,41 @@ fn start(serve: &ServeSection, journal_path: &Path, p: Prepared) -> Result<Start
         snapshots,
         live_stages,
     })
+}
+
+/// Hands the accepted orders recovery found unexecuted to their
+/// execution (the paper exchange's `orders`, or their strategy's venue).
+fn resume(
+    resume: Resume,
+    strategies: &BTreeMap<String, Strategy>,
+    orders: &mpsc::UnboundedSender<ExecOrder>,
+    metrics: &Metrics,
+) {
+    if !resume.is_empty() {
+        tracing::info!(
+            orders = resume.len(),
+            "resuming accepted orders never submitted"
+        );
+    }
+    for (strategy, order) in resume {
+        metrics.orders.fetch_add(1, Ordering::Relaxed);
+        let _ = match strategies.get(&strategy).and_then(|s| s.live.as_ref()) {
+            Some(live) => live.send(order),
+            None => orders.send(order).is_ok(),
+        };
+    }
+}
+
+/// The longest any gate remembers an event after accepting it, ms.
+fn longest_lifetime_ms(strategies: &BTreeMap<String, Strategy>) -> i64 {
+    strategies
+        .values()
+        .map(|s| {
+            let gate = s.gate.lock().unwrap_or_else(|e| e.into_inner());
+            gate.replay_lifetime_ms(0, gate.policy().max_future_skew_ms)
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// Serves on `listen` until a shutdown signal, then lets the executor
@@ -1002,20 +1015,7 @@ async fn decide_request(state: &AppState, mut request: Read<'_>) -> Result<Strin
     let decided = decide(state, target, &incoming);
     let (decision, durable, held) = settle(state, target, &incoming, decided).await;
     state.metrics.decision.observe(started.elapsed());
-    if let Err(e) = durable.wait().await {
-        tracing::error!("{e}");
-        if let Ok(order) = &decision {
-            // Not recorded, so not accepted: a retry must be decided
-            // afresh, not refused as a replay of an order that never
-            // existed.
-            withdraw(target, order.replay_key.as_str(), incoming.now);
-        }
-        // And from the shared store: the claim is this request's.
-        if let (Some(store), Some(held)) = (&target.store, held) {
-            store.release(held);
-        }
-        return Err(Refusal::JournalUnavailable);
-    }
+    recorded(target, &incoming, &decision, durable, held).await?;
     // Orders that needed a mark (accepted, or refused for want of one).
     if matches!(
         decision,
@@ -1027,9 +1027,46 @@ async fn decide_request(state: &AppState, mut request: Read<'_>) -> Result<Strin
         // The message never holds a secret: the gate does not echo them.
         tracing::info!(strategy = %strategy, %source, code = r.code(), "rejected");
     })?;
+    Ok(hand_over(state, target, &incoming, &order))
+}
+
+/// Waits for the decision's journal line; if it could not be recorded,
+/// the decision did not happen: an acceptance is withdrawn from the gate
+/// and its shared claim released, and the request refused.
+async fn recorded(
+    target: &Strategy,
+    incoming: &Incoming<'_>,
+    decision: &Result<Order, Refusal>,
+    durable: Durable,
+    held: Option<Held>,
+) -> Result<(), Refusal> {
+    let Err(e) = durable.wait().await else {
+        return Ok(());
+    };
+    tracing::error!("{e}");
+    if let Ok(order) = decision {
+        // Not recorded, so not accepted: a retry must be decided afresh,
+        // not refused as a replay of an order that never existed.
+        withdraw(target, order.replay_key.as_str(), incoming.now);
+    }
+    // And from the shared store: the claim is this request's.
+    if let (Some(store), Some(held)) = (&target.store, held) {
+        store.release(held);
+    }
+    Err(Refusal::JournalUnavailable)
+}
+
+/// Hands an accepted, journaled `order` to its execution (the paper
+/// exchange or the strategy's venue); its client order id.
+fn hand_over(
+    state: &AppState,
+    target: &Strategy,
+    incoming: &Incoming<'_>,
+    order: &Order,
+) -> String {
     let exec = exec_order(
-        strategy,
-        &order,
+        incoming.strategy,
+        order,
         incoming.market_mark,
         incoming.target_position,
     );
@@ -1039,8 +1076,8 @@ async fn decide_request(state: &AppState, mut request: Read<'_>) -> Result<Strin
         Some(live) => live.send(exec),
         None => state.orders.send(exec).is_ok(),
     };
-    tracing::info!(strategy = %strategy, event = %order.replay_key.as_str(), order_id = %id, "accepted");
-    Ok(id)
+    tracing::info!(strategy = %incoming.strategy, event = %order.replay_key.as_str(), order_id = %id, "accepted");
+    id
 }
 
 /// Reads the whole body within `body_timeout` and `limit` bytes, refusing

@@ -199,9 +199,39 @@ impl VenueSection {
                 ),
             )
         })?;
+        self.refuse_keys(setting)?;
+        let credentials_env = self.credentials(setting, kind)?;
+        self.check_times(setting)?;
+        let isolated_margin = self.futures(setting, kind)?;
+        let policy = ResolvePolicy {
+            recv_window_ms: self.recv_window_ms,
+            not_found_spacing_ms: self.not_found_spacing_ms,
+            give_up_after_ms: self.give_up_after_ms,
+            ..ResolvePolicy::default()
+        };
+        Ok(VenueSettings {
+            kind,
+            testnet: self.testnet,
+            base_url: self.base_url,
+            credentials_env,
+            policy,
+            request_timeout_ms: self.request_timeout_ms,
+            orders: self
+                .orders
+                .unwrap_or_else(|| format!("orders{suffix}.jsonl").into()),
+            follow_brackets_ms: self.follow_brackets_ms,
+            fills: self
+                .fills
+                .unwrap_or_else(|| format!("venue-fills{suffix}.jsonl").into()),
+            leverage: self.leverage,
+            isolated_margin,
+        })
+    }
+
+    /// A key or a secret written in the file is refused (never echoed).
+    fn refuse_keys(&self, setting: &str) -> Result<(), ConfigFileError> {
         for (key, value) in [("key", &self.key), ("secret", &self.secret)] {
             if value.is_some() {
-                // The value is never echoed: it is a secret.
                 return Err(invalid(
                     setting,
                     key,
@@ -211,7 +241,11 @@ impl VenueSection {
                 ));
             }
         }
-        let credentials_env = self.credentials(setting, kind)?;
+        Ok(())
+    }
+
+    /// `recv_window_ms` within Binance's limit, every other time positive.
+    fn check_times(&self, setting: &str) -> Result<(), ConfigFileError> {
         if !(1..=60_000).contains(&self.recv_window_ms) {
             return Err(invalid(
                 setting,
@@ -236,6 +270,12 @@ impl VenueSection {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// `leverage` and `margin_type`: USDⓈ-M only, leverage 1..=125; the
+    /// margin type as `Some(isolated)`.
+    fn futures(&self, setting: &str, kind: VenueKind) -> Result<Option<bool>, ConfigFileError> {
         let isolated_margin = match self.margin_type.as_deref() {
             None => None,
             Some("isolated") => Some(true),
@@ -267,29 +307,7 @@ impl VenueSection {
                 format!("{symbol} = {lev}; expected 1..=125"),
             ));
         }
-        let policy = ResolvePolicy {
-            recv_window_ms: self.recv_window_ms,
-            not_found_spacing_ms: self.not_found_spacing_ms,
-            give_up_after_ms: self.give_up_after_ms,
-            ..ResolvePolicy::default()
-        };
-        Ok(VenueSettings {
-            kind,
-            testnet: self.testnet,
-            base_url: self.base_url,
-            credentials_env,
-            policy,
-            request_timeout_ms: self.request_timeout_ms,
-            orders: self
-                .orders
-                .unwrap_or_else(|| format!("orders{suffix}.jsonl").into()),
-            follow_brackets_ms: self.follow_brackets_ms,
-            fills: self
-                .fills
-                .unwrap_or_else(|| format!("venue-fills{suffix}.jsonl").into()),
-            leverage: self.leverage,
-            isolated_margin,
-        })
+        Ok(isolated_margin)
     }
 
     /// A real venue needs both variable names; paper needs none.
