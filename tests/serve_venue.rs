@@ -252,6 +252,10 @@ fn an_accepted_alert_becomes_one_venue_order_and_no_key_is_written() {
         assert!(metrics.contains(line), "{line} in {metrics}");
     }
     assert!(
+        metrics.contains("alertgate_venue_order_count{venue=\"binance-usdm\"}"),
+        "{metrics}"
+    );
+    assert!(
         metrics.contains("alertgate_venue_used_weight{venue=\"binance-usdm\"}"),
         "{metrics}"
     );

@@ -156,6 +156,16 @@ impl Metrics {
                 let _ = writeln!(out, "{name}{{venue=\"{venue}\"}} {w}");
             }
         }
+        let name = "alertgate_venue_order_count";
+        let _ = writeln!(
+            out,
+            "# HELP {name} The last order count a venue reported (X-MBX-ORDER-COUNT-10S).\n# TYPE {name} gauge"
+        );
+        for (venue, limits) in list.iter() {
+            if let Some(c) = limits.order_count() {
+                let _ = writeln!(out, "{name}{{venue=\"{venue}\"}} {c}");
+            }
+        }
     }
 
     fn render_venues(&self, out: &mut String) {
