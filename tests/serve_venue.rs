@@ -885,3 +885,30 @@ fn when_one_leg_of_a_bracket_fills_the_other_is_cancelled() {
         .collect();
     assert_eq!(reasons, ["market", "bracket_stop_loss"], "{fills:?}");
 }
+
+#[test]
+fn kill_9_after_the_entry_before_its_bracket_then_restart_protects_it_once() {
+    let mut s = setup("binance-usdm", "");
+    // The entry fills; the first leg is placed but its answer takes 5 s:
+    // the gateway dies in between, the second leg never sent.
+    fault(
+        &s.emu,
+        r#"{"method":"POST","path":"/fapi/v1/algoOrder","fault":"slow","delay_ms":5000,"count":1}"#,
+    );
+    let (status, answer) = post_bracketed(&s.gw, "crash-br", "market", "49000", "52000");
+    assert_eq!(status, 200, "{answer}");
+    let id = answer["order_id"].as_str().unwrap().to_string();
+    wait_for("the first leg on the venue", 20, || {
+        algo_orders(&s.emu).len() == 1
+    });
+    s.crash_and_restart();
+    // Restarted: the first leg is found, the second placed; none twice.
+    wait_for("both legs", 20, || algo_orders(&s.emu).len() == 2);
+    std::thread::sleep(Duration::from_millis(500));
+    let legs = algo_orders(&s.emu);
+    assert_eq!(legs.len(), 2, "{legs:?}");
+    assert!(legs.iter().all(|l| l["status"] == "NEW"), "{legs:?}");
+    assert_eq!(order_posts(&s.emu, "/fapi/v1/algoOrder"), 2);
+    assert_eq!(orders_with(&s.emu, &id).len(), 1, "the entry once");
+    assert_eq!(order_posts(&s.emu, USDM_ORDER), 1);
+}

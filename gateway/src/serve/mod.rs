@@ -436,10 +436,10 @@ fn recover(
             remember(s, &entry, now);
         }
         let id = &entry.order.client_order_id;
-        // A real venue's order: resumed unless its order log knows it
-        // (then its stage reconciles it).
+        // A real venue's order: resumed unless its order log knows it and
+        // the bracket legs it owes (then its stage reconciles it).
         let submitted = live
-            .knows(&entry.strategy, id)
+            .knows(&entry.strategy, &entry.order)
             .unwrap_or_else(|| exchange.has_submitted(id));
         if start >= marks.checkpoint && !submitted {
             if resume.is_empty() {

@@ -16,6 +16,7 @@ use std::sync::RwLock;
 
 use tokio::sync::mpsc;
 
+use super::execution::leg_client_order_id;
 use super::execution::CircuitBreaker;
 use super::journal::ExecOrder;
 use super::live::{self, Live, LiveOrder};
@@ -167,11 +168,28 @@ impl LiveVenues {
     }
 
     /// Whether `strategy` trades on a real venue, and if so whether that
-    /// venue's order log knows `client_order_id` (then it is never resumed
-    /// from the journal: the stage reconciles it).
-    pub fn knows(&self, strategy: &str, client_order_id: &str) -> Option<bool> {
+    /// venue's order log knows all of `order`: the order and, when it asks
+    /// for a bracket, its legs. An order it knows whole is never resumed
+    /// from the journal (the stage reconciles it); one whose legs are
+    /// missing (a crash after the entry, before its legs) is, and the stage
+    /// places only what is missing.
+    pub fn knows(&self, strategy: &str, order: &ExecOrder) -> Option<bool> {
         let (i, _) = self.by_strategy.get(strategy)?;
-        Some(self.opened[*i].log.get(client_order_id).is_some())
+        let log = &self.opened[*i].log;
+        let id = order.client_order_id.as_str();
+        let Some(entry) = log.get(id) else {
+            return Some(false);
+        };
+        // Legs are owed only for what the entry filled.
+        let filled = entry
+            .report
+            .as_ref()
+            .is_some_and(|r| r.executed_quantity.is_positive());
+        let legs = [("sl", order.stop_loss), ("tp", order.take_profit)];
+        let legs_known = legs.iter().all(|(leg, price)| {
+            price.is_none() || log.get(&leg_client_order_id(id, leg)).is_some()
+        });
+        Some(!filled || legs_known)
     }
 
     /// The stages, ready to spawn: each reconciles its log, then places
