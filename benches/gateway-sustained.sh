@@ -97,10 +97,13 @@ mac = hmac.new(secret, digestmod=hashlib.sha256)
 with open(path, "w") as f:
     out = []
     for i in range(n):
-        # Distinct bodies: the price carries the index.
+        # Distinct bodies: the price carries the index. Each symbol
+        # alternates buy and sell, as a strategy's entries and exits do, so
+        # positions open and close (one-sided flow would pile up open lots,
+        # which the paper venue keeps, FIFO, in its state and snapshots).
         body = ('{"ticker":"%s","action":"%s","type":"market","qty":"0.01",'
                 '"price":"%d.%02d","time":"%s"}' % (
-                    symbols[i % 4], actions[i % 2], 100 + i // 100, i % 100, stamp)).encode()
+                    symbols[i % 4], actions[(i // 4) % 2], 100 + i // 100, i % 100, stamp)).encode()
         m = mac.copy()
         m.update(t + b"." + body)
         out.append("t=%s,s=%s\t%s-%d\t%s\n" % (t.decode(), m.hexdigest(), tag, i, body.decode()))
