@@ -52,6 +52,7 @@ use tokio::sync::oneshot;
 use super::jsonl;
 use super::metrics::Metrics;
 use super::readiness::Health;
+use super::snapshot::{AcceptedFeed, AcceptedLine};
 
 /// Most lines written by one group commit.
 const MAX_BATCH: usize = 4096;
@@ -252,6 +253,9 @@ pub enum JournalError {
 
 struct Pending {
     line: Vec<u8>,
+    /// An accepted line's (client order id, accepted at), reported to the
+    /// feed once durable.
+    accepted: Option<(String, i64)>,
     done: oneshot::Sender<Result<(), JournalError>>,
 }
 
@@ -277,9 +281,14 @@ impl Journal {
     /// Opens (creating) the journal for appending and starts its writer
     /// thread; the thread ends once every `Journal` clone is dropped and
     /// the queue is drained.
+    ///
+    /// With `feed`, every accepted line ([`Journal::append_accepted`]) is
+    /// reported to it once durable, before its durable length is published
+    /// (see [`AcceptedFeed`]).
     pub fn open(
         path: &Path,
         metrics: Arc<Metrics>,
+        feed: Option<AcceptedFeed>,
     ) -> io::Result<(Journal, std::thread::JoinHandle<()>)> {
         let mut file = OpenOptions::new().create(true).append(true).open(path)?;
         let durable = file.seek(io::SeekFrom::End(0))?;
@@ -297,7 +306,7 @@ impl Journal {
         let len = published.clone();
         let writer = std::thread::Builder::new()
             .name("journal".into())
-            .spawn(move || write_loop(tail, rx, &metrics, &state, &len))?;
+            .spawn(move || write_loop(tail, rx, &metrics, &state, &len, feed))?;
         Ok((
             Journal {
                 queue,
@@ -325,11 +334,31 @@ impl Journal {
 
     /// Queues one line (without its newline). Lines reach the file in the
     /// order `append` is called.
-    pub fn append(&self, mut line: Vec<u8>) -> Durable {
+    pub fn append(&self, line: Vec<u8>) -> Durable {
+        self.queue(line, None)
+    }
+
+    /// [`Journal::append`] for the line of an accepted order: once durable,
+    /// it is reported to the feed (if any) with `client_order_id` and
+    /// `accepted_ms`.
+    pub fn append_accepted(
+        &self,
+        line: Vec<u8>,
+        client_order_id: &str,
+        accepted_ms: i64,
+    ) -> Durable {
+        self.queue(line, Some((client_order_id.to_string(), accepted_ms)))
+    }
+
+    fn queue(&self, mut line: Vec<u8>, accepted: Option<(String, i64)>) -> Durable {
         line.push(b'\n');
         let (done, rx) = oneshot::channel();
         // A send error drops `done`, which `wait` reports.
-        let _ = self.queue.send(Pending { line, done });
+        let _ = self.queue.send(Pending {
+            line,
+            accepted,
+            done,
+        });
         Durable(rx)
     }
 }
@@ -433,6 +462,7 @@ fn write_loop(
     metrics: &Metrics,
     health: &Health,
     durable: &AtomicU64,
+    feed: Option<AcceptedFeed>,
 ) {
     let mut batch: Vec<Pending> = Vec::new();
     let mut bytes = Vec::new();
@@ -472,12 +502,16 @@ fn write_loop(
             bytes.extend_from_slice(&p.line);
         }
         let started = Instant::now();
+        let batch_start = tail.durable;
         let result = tail.commit(&bytes).map_err(|e| {
             let e = JournalError::Write(e.to_string());
             tracing::error!("{e}");
             e
         });
         metrics.journal_fsync.observe(started.elapsed());
+        if let (Ok(()), Some(feed)) = (&result, &feed) {
+            report_accepted(feed, batch_start, &mut batch);
+        }
         durable.store(tail.durable, Ordering::Release);
         match &result {
             Ok(()) if failing => {
@@ -498,6 +532,21 @@ fn write_loop(
     // Stopping: nothing may follow a failed write's bytes.
     if let Err(e) = tail.repair() {
         tracing::error!("journal: a failed write's bytes could not be cut off: {e}");
+    }
+}
+
+/// Reports the accepted lines of a durable batch that starts at `start`.
+fn report_accepted(feed: &AcceptedFeed, mut start: u64, batch: &mut [Pending]) {
+    let mut feed = feed.lock().unwrap_or_else(|e| e.into_inner());
+    for p in batch {
+        if let Some((client_order_id, accepted_ms)) = p.accepted.take() {
+            feed.push_back(AcceptedLine {
+                start,
+                client_order_id,
+                accepted_ms,
+            });
+        }
+        start += p.line.len() as u64;
     }
 }
 
@@ -537,7 +586,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.jsonl");
         let metrics = Arc::new(Metrics::default());
-        let (journal, writer) = Journal::open(&path, metrics.clone()).unwrap();
+        let (journal, writer) = Journal::open(&path, metrics.clone(), None).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
@@ -647,6 +696,60 @@ mod tests {
         assert_eq!(tail.sink.data, b"a\nd\n");
     }
 
+    /// Runs the writer over `lines` (queued at once, then the queue
+    /// closed) on `sink`, from `durable`; returns what the feed got.
+    fn feed_after(
+        sink: &mut Flaky,
+        durable: u64,
+        lines: &[(&str, Option<&str>)],
+    ) -> Vec<AcceptedLine> {
+        let (tx, rx) = mpsc::channel();
+        for (line, id) in lines {
+            let (done, _) = oneshot::channel();
+            tx.send(Pending {
+                line: format!("{line}\n").into_bytes(),
+                accepted: id.map(|id| (id.to_string(), 7)),
+                done,
+            })
+            .unwrap();
+        }
+        drop(tx);
+        let feed = AcceptedFeed::default();
+        let published = AtomicU64::new(durable);
+        let tail = Tail::new(sink, durable);
+        write_loop(
+            tail,
+            rx,
+            &Metrics::default(),
+            &Health::default(),
+            &published,
+            Some(feed.clone()),
+        );
+        let lines = feed.lock().unwrap().drain(..).collect();
+        lines
+    }
+
+    #[test]
+    fn accepted_lines_reach_the_feed_with_their_offsets_once_durable() {
+        let lines = [("aaa", Some("A")), ("refused", None), ("bb", Some("B"))];
+        let mut ok = Flaky::default();
+        let fed = feed_after(&mut ok, 10, &lines);
+        let starts: Vec<_> = fed
+            .iter()
+            .map(|l| (l.start, l.client_order_id.as_str()))
+            .collect();
+        // From the durable end: "aaa\n" at 10, "refused\n" at 14, "bb\n" at 22.
+        assert_eq!(starts, [(10, "A"), (22, "B")]);
+        assert_eq!(ok.data, b"aaa\nrefused\nbb\n");
+        // A batch whose fsync failed was cut off: nothing is reported.
+        let mut failing = Flaky {
+            fail_sync: true,
+            ..Flaky::default()
+        };
+        assert!(feed_after(&mut failing, 0, &lines).is_empty());
+        assert!(failing.data.is_empty());
+    }
+
     #[test]
     fn a_probe_leaves_the_file_as_it_was() {
         let mut f = Flaky::default();
@@ -666,7 +769,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.jsonl");
         let metrics = Arc::new(Metrics::default());
-        let (journal, writer) = Journal::open(&path, metrics).unwrap();
+        let (journal, writer) = Journal::open(&path, metrics, None).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();

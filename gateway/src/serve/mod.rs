@@ -384,6 +384,8 @@ fn remember(strategy: &Strategy, entry: &journal::AcceptedEntry, now: i64) {
 /// before it that may still be within their replay window.
 struct Resumed {
     checkpoint: u64,
+    /// The accepted lines from the checkpoint on.
+    pending: VecDeque<snapshot::AcceptedLine>,
     live: VecDeque<(u64, i64)>,
 }
 
@@ -429,6 +431,7 @@ fn recover(
     let mut resume = Vec::new();
     let mut resumed = Resumed {
         checkpoint: journal_len,
+        pending: VecDeque::new(),
         live: VecDeque::new(),
     };
     for (start, entry) in accepted {
@@ -445,9 +448,16 @@ fn recover(
             if resume.is_empty() {
                 resumed.checkpoint = start;
             }
-            resume.push((entry.strategy.clone(), entry.order));
-        } else if resume.is_empty() {
+            resume.push((entry.strategy.clone(), entry.order.clone()));
+        }
+        if resume.is_empty() {
             resumed.live.push_back((start, entry.accepted_ms));
+        } else {
+            resumed.pending.push_back(snapshot::AcceptedLine {
+                start,
+                client_order_id: entry.order.client_order_id,
+                accepted_ms: entry.accepted_ms,
+            });
         }
     }
     tracing::info!(
@@ -533,8 +543,22 @@ fn start(serve: &ServeSection, journal_path: &Path, p: Prepared) -> Result<Start
         .last_market_prices()
         .map(|(symbol, price)| (symbol.to_string(), price))
         .collect();
+    // With a real venue, the journal is never skipped by a snapshot's
+    // marks: they promise only that the paper exchange has every order
+    // before them, and a real venue's order may not be in its log yet.
+    let live_venues = !p.live.is_empty();
+    let snapshots_on =
+        !live_venues && (serve.snapshot_every_orders > 0 || serve.snapshot_every_s > 0);
+    let checkpointer = snapshot::Checkpointer::new(
+        journal_path.to_path_buf(),
+        p.resumed.checkpoint,
+        p.resumed.pending,
+        p.resumed.live,
+        longest_lifetime_ms(&p.strategies),
+    );
+    let feed = snapshots_on.then(|| checkpointer.feed());
     let (journal, writer) =
-        Journal::open(journal_path, metrics.clone()).map_err(|source| Error::Journal {
+        Journal::open(journal_path, metrics.clone(), feed).map_err(|source| Error::Journal {
             path: journal_path.to_path_buf(),
             source,
         })?;
@@ -544,26 +568,16 @@ fn start(serve: &ServeSection, journal_path: &Path, p: Prepared) -> Result<Start
     ));
     let (orders, order_rx) = mpsc::unbounded_channel();
     resume(p.resume, &p.strategies, &orders, &metrics);
-    // With a real venue, the journal is never skipped by a snapshot's
-    // marks: they promise only that the paper exchange has every order
-    // before them, and a real venue's order may not be in its log yet.
-    let live_venues = !p.live.is_empty();
     let live_stages = p.live.stages(&p.quotes, &breaker, &metrics);
     let exchange_log = Arc::new(Health::default());
     let readiness = readiness(&journal, &exchange_log, &breaker, &p.strategies);
-    let checkpointer = snapshot::Checkpointer::new(
-        journal_path.to_path_buf(),
-        p.resumed.checkpoint,
-        p.resumed.live,
-        longest_lifetime_ms(&p.strategies),
-    );
     let snapshots = Snapshots::new(
         serve.snapshot_every_orders,
         serve.snapshot_every_s,
         checkpointer,
         journal.durable_len(),
     )
-    .filter(|_| !live_venues);
+    .filter(|_| snapshots_on);
     let state = Arc::new(AppState {
         strategies: p.strategies,
         trusted_proxies: p.trusted_proxies,
@@ -1253,7 +1267,7 @@ fn decide(state: &AppState, target: &Strategy, incoming: &Incoming<'_>) -> Decid
     }
     let durable = match (&decision, &target.store) {
         (Ok(_), Some(_)) => None,
-        _ => Some(state.journal.append(incoming.journal_line(&decision))),
+        _ => Some(append_decision(state, incoming, &decision)),
     };
     let (lifetime_ms, original) = match &decision {
         Ok(order) => {
@@ -1318,8 +1332,8 @@ async fn settle(
         (None, Ok(order), Some(store)) => (order, store),
         // Only an acceptance with a store is journaled after its claim.
         (None, decision, _) => {
-            let line = incoming.journal_line(&decision);
-            return (decision.map_err(refused), state.journal.append(line), None);
+            let durable = append_decision(state, incoming, &decision);
+            return (decision.map_err(refused), durable, None);
         }
     };
     let gate = || target.gate.lock().unwrap_or_else(|e| e.into_inner());
@@ -1363,9 +1377,26 @@ async fn settle(
         }
     };
     let decision = Ok(order);
-    let line = incoming.journal_line(&decision);
-    let durable = state.journal.append(line);
+    let durable = append_decision(state, incoming, &decision);
     (decision.map_err(Refusal::Gate), durable, Some(held))
+}
+
+/// Queues `decision`'s journal line; an acceptance is reported to the
+/// snapshots' checkpoint once durable ([`Journal::append_accepted`]).
+fn append_decision(
+    state: &AppState,
+    incoming: &Incoming<'_>,
+    decision: &Result<Order, Rejection>,
+) -> Durable {
+    let line = incoming.journal_line(decision);
+    match decision {
+        Ok(order) => state.journal.append_accepted(
+            line,
+            &execution::client_order_id(incoming.strategy, order.replay_key.as_str()),
+            order.accepted_ms,
+        ),
+        Err(_) => state.journal.append(line),
+    }
 }
 
 /// Withdraws an acceptance that did not take effect from `target`'s gate
