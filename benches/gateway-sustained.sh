@@ -16,7 +16,8 @@
 #
 #   benches/gateway-sustained.sh [-d SECONDS] [-c CONNECTIONS] [-n ALERTS] [-o TARGETS]
 #   (or DURATION=, CONNECTIONS=, ALERTS=, TARGETS="bare python gateway";
-#   GATEWAY_LOG=info shows the gateway's snapshot lines, KEEP=1 keeps the files)
+#   GATEWAY_LOG=info shows the gateway's snapshot lines, KEEP=1 keeps the files,
+#   SERVE_EXTRA='snapshot_every_orders = 0\nsnapshot_every_s = 0' adds [serve] lines)
 set -euo pipefail
 
 DURATION="${DURATION:-60}"
@@ -190,6 +191,8 @@ fills = "fills.jsonl"
 per_ip_burst = 0
 per_ip_per_second = 0
 TOML
+    # SERVE_EXTRA: more [serve] lines (an A/B of a setting in the same run).
+    [[ -n "${SERVE_EXTRA:-}" ]] && printf '%b\n' "$SERVE_EXTRA" >>"$WORK/gw/alertgate.toml"
     RUST_LOG="${GATEWAY_LOG:-warn}" "$BIN" serve --config "$WORK/gw/alertgate.toml" --listen 127.0.0.1:0 \
         >"$WORK/gateway.out" 2>"$WORK/gateway.err" &
     local pid=$!; PIDS+=("$pid")
