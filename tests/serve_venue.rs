@@ -912,3 +912,54 @@ fn kill_9_after_the_entry_before_its_bracket_then_restart_protects_it_once() {
     assert_eq!(orders_with(&s.emu, &id).len(), 1, "the entry once");
     assert_eq!(order_posts(&s.emu, USDM_ORDER), 1);
 }
+
+#[test]
+fn fixed_sizing_orders_the_configured_quantity_whatever_the_alert_says() {
+    let Setup { emu, dir, gw, .. } = setup(
+        "binance-usdm",
+        "[sizing]\nmode = \"fixed\"\nquantity = { \"BTC/USDT\" = \"0.005\" }\n",
+    );
+    // A buy of "3": the configured 0.005 is sent, not reduce-only.
+    let buy = accepted(&gw, "fx-1", "buy", "3");
+    wait_for("placed", 20, || settled(dir.path(), &buy));
+    let o = orders_with(&emu, &buy);
+    assert_eq!(
+        (
+            o.len(),
+            o[0]["quantity"].as_str(),
+            o[0]["reduce_only"].as_bool()
+        ),
+        (1, Some("0.005"), Some(false)),
+        "{o:?}"
+    );
+    // A sell of "7" against that long: 0.005 again, and it only reduces.
+    let sell = accepted(&gw, "fx-2", "sell", "7");
+    wait_for("placed", 20, || settled(dir.path(), &sell));
+    let o = orders_with(&emu, &sell);
+    assert_eq!(
+        (
+            o.len(),
+            o[0]["side"].as_str(),
+            o[0]["quantity"].as_str(),
+            o[0]["reduce_only"].as_bool()
+        ),
+        (1, Some("SELL"), Some("0.005"), Some(true)),
+        "{o:?}"
+    );
+    // A symbol with no configured quantity: refused before sending, with
+    // the sizing code in the order log and the metrics.
+    let (status, v) = post_symbol(&gw, "fx-3", "ETHUSDT", "1");
+    assert_eq!(status, 200, "{v}");
+    let eth = v["order_id"].as_str().unwrap().to_string();
+    wait_for("refused", 20, || settled(dir.path(), &eth));
+    let line = json_lines(&dir.path().join("orders.jsonl"))
+        .into_iter()
+        .find(|l| l["client_order_id"] == eth.as_str())
+        .unwrap();
+    assert_eq!(
+        (line["state"].as_str(), line["code"].as_str()),
+        (Some("rejected"), Some("sizing_no_fixed_quantity"))
+    );
+    assert!(orders_with(&emu, &eth).is_empty());
+    assert_eq!(order_posts(&emu, USDM_ORDER), 2);
+}
