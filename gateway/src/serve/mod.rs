@@ -665,14 +665,15 @@ fn run(
         .build()
         .map_err(Error::Runtime)?;
     runtime.block_on(async move {
-        let executor = tokio::spawn(execution::run(
+        let executor = spawn_execution(execution::run(
             order_rx,
             exchange,
             breaker,
             metrics,
             exchange_log,
             snapshots,
-        ));
+        ))
+        .map_err(Error::Runtime)?;
         let live: Vec<_> = live_stages.into_iter().map(tokio::spawn).collect();
         let cannot_listen = |source| Error::Listen {
             address: listen,
@@ -706,6 +707,31 @@ fn run(
     let _ = writer.join();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Runs the paper exchange's execution stage on a thread of its own, with
+/// a single-threaded runtime; the receiver hears when it ends.
+///
+/// Why not a task on the request runtime: the stage's work is blocking
+/// (the exchange log's write and fsync, executing a batch, a snapshot), and
+/// run on a worker (even through `block_in_place`, which hands the
+/// worker's other tasks over at each batch) it held up the requests queued
+/// there; on its own thread the OS shares the cores between it and the
+/// request workers.
+fn spawn_execution(
+    stage: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<tokio::sync::oneshot::Receiver<()>> {
+    let (done, ended) = tokio::sync::oneshot::channel();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    std::thread::Builder::new()
+        .name("execution".into())
+        .spawn(move || {
+            runtime.block_on(stage);
+            let _ = done.send(());
+        })?;
+    Ok(ended)
 }
 
 /// Runs the gateway until SIGTERM or Ctrl-C: validates the configuration,
