@@ -75,6 +75,7 @@ pub mod algo;
 mod answers;
 pub mod auth;
 pub mod faults;
+pub mod lists;
 pub mod num;
 mod routes;
 pub mod state;

@@ -166,6 +166,10 @@ pub struct State {
     pub faults: Faults,
     /// Futures conditional orders, oldest first.
     pub algos: Vec<super::algo::AlgoOrder>,
+    /// Spot stop-loss and take-profit orders, oldest first.
+    pub stops: Vec<super::lists::SpotStop>,
+    /// Spot OCO order lists, oldest first.
+    pub lists: Vec<super::lists::EmuList>,
     weight: (i64, u64),
     order_times: VecDeque<i64>,
 }
@@ -208,6 +212,8 @@ impl State {
             requests: BTreeMap::new(),
             faults: Faults::default(),
             algos: Vec::new(),
+            stops: Vec::new(),
+            lists: Vec::new(),
             weight: (0, 0),
             order_times: VecDeque::new(),
         }
@@ -296,6 +302,7 @@ impl State {
             let _ = self.fill(i, limit, now_ms);
         }
         self.trigger_algos(symbol, price, now_ms);
+        self.trigger_stops(symbol, price, now_ms);
     }
 
     /// Checks and places `new` at `now_ms`: its index.
