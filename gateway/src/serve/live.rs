@@ -408,9 +408,12 @@ impl<V: Venue> Live<V> {
         }
         let mut venue_order = self.rules_of(&sized_order)?;
         venue_order.reduce_only = sized.is_some_and(|s| s.reduce_only);
+        // A spot bracket holds the base asset it would sell: a later sell
+        // of the symbol closes the long it protects, so it goes first.
+        let spot_sell = kind == VenueKind::BinanceSpot && venue_order.side == Side::Sell;
         Ok(Some(Prepared {
             order: venue_order,
-            closes,
+            closes: closes || spot_sell,
         }))
     }
 
