@@ -551,7 +551,7 @@ pub fn my_trades(st: &State, params: &Params) -> Result<Value, ApiError> {
         .orders()
         .iter()
         .filter(|o| o.symbol == symbol && o.executed_qty.is_positive())
-        .filter(|o| order_id.is_none_or(|id| o.order_id == id))
+        .filter(|o| order_id.map_or(true, |id| o.order_id == id))
         .map(|o| {
             let buyer = o.side == OrderSide::Buy;
             let asset = if buyer { &spec.base } else { &spec.quote };
