@@ -706,10 +706,13 @@ fn order_lists(emu: &Emulator) -> (Vec<serde_json::Value>, Vec<serde_json::Value
     (of("lists"), of("stops"))
 }
 
-/// A spot gateway whose first bracketed market buy of 0.01 BTC is
-/// protected by its OCO list: the setup and the entry's id.
-fn spot_protected(rest: &str) -> (Setup, String) {
+/// A spot gateway whose first bracketed market buy of 0.01 BTC (with a
+/// fee of `fee_rate` taken in BTC) is protected by its OCO list: the
+/// setup and the entry's id.
+fn spot_protected(rest: &str, fee_rate: &str) -> (Setup, String) {
     let s = setup("binance-spot", rest);
+    let fees = format!(r#"{{"spot_fee_rate":"{fee_rate}"}}"#);
+    control(&s.emu, "POST", "/emulator/fees", &fees);
     let (status, answer) = post_bracketed(&s.gw, "spot-br", "market", "49000", "52000");
     assert_eq!(status, 200, "{answer}");
     let id = answer["order_id"].as_str().unwrap().to_string();
@@ -719,7 +722,8 @@ fn spot_protected(rest: &str) -> (Setup, String) {
 
 #[test]
 fn a_spot_buy_with_a_bracket_is_protected_by_one_oco_on_what_it_filled() {
-    let (Setup { emu, dir, gw, .. }, id) = spot_protected("follow_brackets_ms = 200\n");
+    // 0.1 % of the 0.01 BTC bought is taken as commission: 0.00999 held.
+    let (Setup { emu, dir, gw, .. }, id) = spot_protected("follow_brackets_ms = 200\n", "0.001");
     let (lists, stops) = order_lists(&emu);
     assert_eq!(lists[0]["done"], false, "{lists:?}");
     let mut legs: Vec<(String, String, String, String)> = stops
@@ -730,7 +734,7 @@ fn a_spot_buy_with_a_bracket_is_protected_by_one_oco_on_what_it_filled() {
         })
         .collect();
     legs.sort();
-    let leg = |t: &str, stop: &str| (t.into(), "SELL".into(), "0.01".into(), stop.into());
+    let leg = |t: &str, stop: &str| (t.into(), "SELL".into(), "0.00999".into(), stop.into());
     assert_eq!(
         legs,
         [leg("STOP_LOSS", "49000"), leg("TAKE_PROFIT", "52000")]
@@ -768,7 +772,7 @@ fn a_spot_buy_with_a_bracket_is_protected_by_one_oco_on_what_it_filled() {
     );
     assert_eq!(
         fills[1]["fill"]["quantity"].as_f64(),
-        Some(0.01),
+        Some(0.00999),
         "{fills:?}"
     );
     let (lists, stops) = order_lists(&emu);
@@ -788,7 +792,7 @@ fn a_spot_buy_with_a_bracket_is_protected_by_one_oco_on_what_it_filled() {
 
 #[test]
 fn a_spot_sell_closing_the_long_cancels_its_working_list_first() {
-    let (Setup { emu, dir, gw, .. }, _) = spot_protected("");
+    let (Setup { emu, dir, gw, .. }, _) = spot_protected("", "0");
     // The list holds the BTC: the sell could not execute beside it.
     let close = accepted(&gw, "spot-close", "sell", "0.01");
     wait_for("closed", 20, || settled(dir.path(), &close));

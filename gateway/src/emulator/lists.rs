@@ -534,8 +534,8 @@ pub fn cancel_stop(st: &mut State, index: usize, now: i64) -> Result<Value, ApiE
 }
 
 /// `GET /api/v3/myTrades` (`symbol`, optional `orderId`): one trade per
-/// executed order of the book; no fees (commission 0, in the asset
-/// received).
+/// executed order of the book, with the commission it was charged in the
+/// asset received.
 pub fn my_trades(st: &State, params: &Params) -> Result<Value, ApiError> {
     let symbol = params.required("symbol")?;
     let spec = st.spec(symbol)?.clone();
@@ -554,11 +554,16 @@ pub fn my_trades(st: &State, params: &Params) -> Result<Value, ApiError> {
         .filter(|o| order_id.map_or(true, |id| o.order_id == id))
         .map(|o| {
             let buyer = o.side == OrderSide::Buy;
-            let asset = if buyer { &spec.base } else { &spec.quote };
+            let received = if buyer { &spec.base } else { &spec.quote };
+            let asset = if o.commission_asset.is_empty() {
+                received
+            } else {
+                &o.commission_asset
+            };
             json!({
                 "symbol": o.symbol, "id": o.order_id, "orderId": o.order_id,
                 "orderListId": -1, "price": s(o.avg_price()), "qty": s(o.executed_qty),
-                "quoteQty": s(o.cum_quote), "commission": s(Decimal::ZERO),
+                "quoteQty": s(o.cum_quote), "commission": s(o.commission),
                 "commissionAsset": asset, "time": o.update_ms, "isBuyer": buyer,
                 "isMaker": o.price.is_some(), "isBestMatch": true,
             })
@@ -727,6 +732,28 @@ mod tests {
         cancel_stop(&mut st, leg, 5).unwrap();
         assert!(st.lists[1].done);
         assert_eq!(st.stops[st.lists[1].legs[0]].status, EmuStatus::Canceled);
+    }
+
+    #[test]
+    fn a_fee_is_taken_from_what_a_buy_receives_and_shown_in_my_trades() {
+        let mut st = State::new(&EmulatorConfig::new(Market::Spot, "k", "s"));
+        st.set_price("BTCUSDT", d("50000"), 1);
+        st.spot_fee_rate = d("0.001");
+        let buy = NewOrder {
+            symbol: "BTCUSDT".into(),
+            side: OrderSide::Buy,
+            limit: None,
+            quantity: d("0.02"),
+            client_order_id: None,
+            reduce_only: false,
+        };
+        st.place(buy, 1).unwrap();
+        assert_eq!(st.balances["BTC"].free, d("0.01998"));
+        let trades = my_trades(&st, &Params::parse("symbol=BTCUSDT&orderId=1", "")).unwrap();
+        assert_eq!(trades[0]["commission"], "0.00002000");
+        assert_eq!(trades[0]["commissionAsset"], "BTC");
+        let none = my_trades(&st, &Params::parse("symbol=BTCUSDT&orderId=2", "")).unwrap();
+        assert_eq!(none.as_array().map(Vec::len), Some(0));
     }
 
     #[test]

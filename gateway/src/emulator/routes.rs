@@ -30,6 +30,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/emulator/orders", get(orders))
         .route("/emulator/algo-orders", get(algo_orders))
         .route("/emulator/order-lists", get(order_lists))
+        .route("/emulator/fees", post(set_fees))
         .route("/emulator/requests", get(requests))
         .route("/emulator/reset", post(reset))
         .fallback(venue)
@@ -567,6 +568,24 @@ async fn set_price(AxState(app): AxState<Arc<App>>, body: Bytes) -> Response {
     }
     st.set_price(&script.symbol, script.price, app.config.now_ms());
     axum::Json(json!({"symbol": script.symbol, "price": script.price})).into_response()
+}
+
+/// `POST /emulator/fees` `{"spot_fee_rate":"0.001"}`: the share of what a
+/// spot execution receives taken as commission, from now on.
+async fn set_fees(AxState(app): AxState<Arc<App>>, body: Bytes) -> Response {
+    #[derive(serde::Deserialize)]
+    struct Fees {
+        spot_fee_rate: Decimal,
+    }
+    let fees: Fees = match serde_json::from_slice(&body) {
+        Ok(f) => f,
+        Err(e) => return control_error(&format!("expected {{\"spot_fee_rate\":\"…\"}}: {e}")),
+    };
+    if fees.spot_fee_rate.is_negative() || fees.spot_fee_rate >= Decimal::ONE {
+        return control_error("a fee rate from 0 to below 1");
+    }
+    app.state().spot_fee_rate = fees.spot_fee_rate;
+    axum::Json(json!({"spot_fee_rate": fees.spot_fee_rate})).into_response()
 }
 
 /// `POST /emulator/faults` (a [`FaultCommand`]).
