@@ -699,19 +699,147 @@ fn a_bracket_becomes_reduce_only_venue_orders_cancelled_when_the_position_closes
     assert_eq!(algo_orders(&emu).len(), 2, "no leg placed twice");
 }
 
+/// The emulator's spot order lists and their stop-loss / take-profit legs.
+fn order_lists(emu: &Emulator) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
+    let all = control(emu, "GET", "/emulator/order-lists", "");
+    let of = |k: &str| all[k].as_array().cloned().unwrap_or_default();
+    (of("lists"), of("stops"))
+}
+
+/// A spot gateway whose first bracketed market buy of 0.01 BTC (with a
+/// fee of `fee_rate` taken in BTC) is protected by its OCO list: the
+/// setup and the entry's id.
+fn spot_protected(rest: &str, fee_rate: &str) -> (Setup, String) {
+    let s = setup("binance-spot", rest);
+    let fees = format!(r#"{{"spot_fee_rate":"{fee_rate}"}}"#);
+    control(&s.emu, "POST", "/emulator/fees", &fees);
+    let (status, answer) = post_bracketed(&s.gw, "spot-br", "market", "49000", "52000");
+    assert_eq!(status, 200, "{answer}");
+    let id = answer["order_id"].as_str().unwrap().to_string();
+    wait_for("the OCO list", 20, || order_lists(&s.emu).0.len() == 1);
+    (s, id)
+}
+
 #[test]
-fn a_bracket_on_spot_is_refused_not_sent_unprotected() {
-    let Setup { emu, dir, gw, .. } = setup("binance-spot", "");
-    let (_, first) = post(&gw, "warm", "buy", "0.01");
-    let first = first["order_id"].as_str().unwrap().to_string();
-    wait_for("rules read", 20, || settled(dir.path(), &first));
-    let (status, answer) = post_bracketed(&gw, "spot-br", "market", "49000", "52000");
+fn a_spot_buy_with_a_bracket_is_protected_by_one_oco_on_what_it_filled() {
+    // 0.1 % of the 0.01 BTC bought is taken as commission: 0.00999 held.
+    let (Setup { emu, dir, gw, .. }, id) = spot_protected("follow_brackets_ms = 200\n", "0.001");
+    let (lists, stops) = order_lists(&emu);
+    assert_eq!(lists[0]["done"], false, "{lists:?}");
+    let mut legs: Vec<(String, String, String, String)> = stops
+        .iter()
+        .map(|l| {
+            let f = |k: &str| l[k].as_str().unwrap_or_default().to_string();
+            (f("type"), f("side"), f("quantity"), f("stop"))
+        })
+        .collect();
+    legs.sort();
+    let leg = |t: &str, stop: &str| (t.into(), "SELL".into(), "0.00999".into(), stop.into());
     assert_eq!(
-        (status, answer["code"].as_str()),
-        (422, Some("venue_brackets_unsupported")),
-        "{answer}"
+        legs,
+        [leg("STOP_LOSS", "49000"), leg("TAKE_PROFIT", "52000")]
     );
-    assert_eq!(order_posts(&emu, "/api/v3/order"), 1);
+    assert_eq!(orders_with(&emu, &id).len(), 1, "the entry once");
+    assert_eq!(order_posts(&emu, "/api/v3/orderList/oco"), 1);
+    // Spot has no short: a sell with a bracket is refused, said plainly.
+    let body = format!(
+        r#"{{"symbol":"BTCUSDT","side":"sell","order_type":"market","quantity":"0.01","price":"50000","stop_loss":"52000","timestamp":{},"event_id":"spot-short"}}"#,
+        now_s() * 1000
+    );
+    let headers = signed(WEBHOOK, body.as_bytes(), now_s(), "52.89.214.238");
+    let (status, text) = http(gw.port, "POST", "/webhook", &headers, body.as_bytes()).unwrap();
+    assert_eq!(status, 422, "{text}");
+    assert!(
+        text.contains("venue_brackets_unsupported") && text.contains("no short"),
+        "{text}"
+    );
+    // The price reaches the take-profit: the venue executes that leg and
+    // cancels the other; the gateway logs the fill, nothing stays working.
+    control(
+        &emu,
+        "POST",
+        "/emulator/price",
+        r#"{"symbol":"BTCUSDT","price":"52000"}"#,
+    );
+    let fills_file = dir.path().join("venue-fills.jsonl");
+    wait_for("the take-profit fill logged", 20, || {
+        json_lines(&fills_file).len() == 2
+    });
+    let fills = json_lines(&fills_file);
+    assert_eq!(
+        fills[1]["fill"]["reason"], "bracket_take_profit",
+        "{fills:?}"
+    );
+    assert_eq!(
+        fills[1]["fill"]["quantity"].as_f64(),
+        Some(0.00999),
+        "{fills:?}"
+    );
+    let (lists, stops) = order_lists(&emu);
+    assert_eq!(lists[0]["done"], true, "{lists:?}");
+    let mut statuses: Vec<&str> = stops
+        .iter()
+        .map(|l| l["status"].as_str().unwrap())
+        .collect();
+    statuses.sort();
+    assert_eq!(statuses, ["CANCELED", "FILLED"]);
+    let list_id = lists[0]["list_client_order_id"].as_str().unwrap();
+    assert_eq!(
+        states(dir.path(), list_id).last().map(String::as_str),
+        Some("filled")
+    );
+}
+
+#[test]
+fn a_spot_sell_closing_the_long_cancels_its_working_list_first() {
+    let (Setup { emu, dir, gw, .. }, _) = spot_protected("", "0");
+    // The list holds the BTC: the sell could not execute beside it.
+    let close = accepted(&gw, "spot-close", "sell", "0.01");
+    wait_for("closed", 20, || settled(dir.path(), &close));
+    let closed = states(dir.path(), &close);
+    assert_eq!(
+        closed.last().map(String::as_str),
+        Some("filled"),
+        "{closed:?}"
+    );
+    let (lists, stops) = order_lists(&emu);
+    assert_eq!(lists[0]["done"], true, "{lists:?}");
+    assert!(stops.iter().all(|l| l["status"] == "CANCELED"), "{stops:?}");
+    let list_id = lists[0]["list_client_order_id"].as_str().unwrap();
+    assert_eq!(
+        states(dir.path(), list_id).last().map(String::as_str),
+        Some("cancelled")
+    );
+}
+
+#[test]
+fn a_lost_oco_answer_is_resolved_by_query_and_the_list_placed_once() {
+    let s = setup("binance-spot", "");
+    fault(
+        &s.emu,
+        r#"{"method":"POST","path":"/api/v3/orderList/oco","fault":"lose_answer","count":1}"#,
+    );
+    let (status, answer) = post_bracketed(&s.gw, "spot-lost", "market", "49000", "52000");
+    assert_eq!(status, 200, "{answer}");
+    wait_for("the OCO list", 20, || order_lists(&s.emu).0.len() == 1);
+    let list_id = order_lists(&s.emu).0[0]["list_client_order_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_for("the list resolved", 20, || settled(s.dir.path(), &list_id));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        order_posts(&s.emu, "/api/v3/orderList/oco"),
+        1,
+        "never resent"
+    );
+    assert_eq!(order_lists(&s.emu).0.len(), 1);
+    let seen = states(s.dir.path(), &list_id);
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("resolved"),
+        "{seen:?}"
+    );
 }
 
 #[test]

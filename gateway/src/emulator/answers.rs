@@ -47,7 +47,7 @@ pub fn spot_new(o: &EmuOrder, resp: RespType, now_ms: i64) -> Value {
         let fills: Vec<Value> = if o.executed_qty.is_positive() {
             vec![json!({
                 "price": s(o.avg_price()), "qty": s(o.executed_qty),
-                "commission": s(Decimal::ZERO), "commissionAsset": "USDT",
+                "commission": s(o.commission), "commissionAsset": o.commission_asset,
                 "tradeId": o.order_id,
             })]
         } else {

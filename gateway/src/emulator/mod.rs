@@ -12,7 +12,9 @@
 //!
 //! Control endpoints (not Binance's): `POST /emulator/price`
 //! `{"symbol":"BTCUSDT","price":"50000"}`, `POST /emulator/faults`,
-//! `GET /emulator/orders`, `GET /emulator/requests`, `POST
+//! `POST /emulator/fees` `{"spot_fee_rate":"0.001"}`, `GET
+//! /emulator/orders`, `GET /emulator/algo-orders`, `GET
+//! /emulator/order-lists`, `GET /emulator/requests`, `POST
 //! /emulator/reset`.
 //!
 //! # From a test
@@ -53,10 +55,11 @@
 //!
 //! Prices are scripted, never random: a market order fills at once at its
 //! symbol's price and a limit order when the price reaches its limit, at
-//! the limit. There are no fees, no margin checks on futures and no partial
-//! fills (except a reduce-only order larger than its position). USDⓈ-M
-//! conditional orders (`/fapi/v1/algoOrder`) trigger on the scripted price
-//! ([`algo`]).
+//! the limit. There are no fees unless set (spot only, in the asset
+//! received), no margin checks on futures and no partial fills (except a
+//! reduce-only order larger than its position). USDⓈ-M conditional orders
+//! (`/fapi/v1/algoOrder`) and Spot `STOP_LOSS` / `TAKE_PROFIT` orders and
+//! OCO order lists trigger on the scripted price ([`algo`], [`lists`]).
 
 use std::fmt;
 use std::io;
@@ -75,6 +78,7 @@ pub mod algo;
 mod answers;
 pub mod auth;
 pub mod faults;
+pub mod lists;
 pub mod num;
 mod routes;
 pub mod state;

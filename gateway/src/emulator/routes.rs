@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use super::answers::{self, RespType};
 use super::auth::{self, Params};
 use super::faults::{Fault, FaultCommand, FaultKind};
+use super::lists;
 use super::state::{NewOrder, OrderSide, State};
 use super::{ApiError, App, Dropper};
 use crate::venue::binance::Market;
@@ -28,6 +29,8 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/emulator/faults", post(add_fault))
         .route("/emulator/orders", get(orders))
         .route("/emulator/algo-orders", get(algo_orders))
+        .route("/emulator/order-lists", get(order_lists))
+        .route("/emulator/fees", post(set_fees))
         .route("/emulator/requests", get(requests))
         .route("/emulator/reset", post(reset))
         .fallback(venue)
@@ -53,6 +56,10 @@ enum Endpoint {
     NewAlgo,
     QueryAlgo,
     CancelAlgo,
+    NewOco,
+    QueryList,
+    CancelList,
+    MyTrades,
 }
 
 impl Endpoint {
@@ -82,6 +89,10 @@ impl Endpoint {
             (Market::UsdM, "POST", "v1/algoOrder") => Endpoint::NewAlgo,
             (Market::UsdM, "GET", "v1/algoOrder") => Endpoint::QueryAlgo,
             (Market::UsdM, "DELETE", "v1/algoOrder") => Endpoint::CancelAlgo,
+            (Market::Spot, "POST", "orderList/oco") => Endpoint::NewOco,
+            (Market::Spot, "GET", "orderList") => Endpoint::QueryList,
+            (Market::Spot, "DELETE", "orderList") => Endpoint::CancelList,
+            (Market::Spot, "GET", "myTrades") => Endpoint::MyTrades,
             _ => return None,
         };
         // Spot paths carry no version segment of their own.
@@ -106,7 +117,8 @@ impl Endpoint {
         match (self, market) {
             (Endpoint::ExchangeInfo, Market::Spot) | (Endpoint::Account, Market::Spot) => 20,
             (Endpoint::Account | Endpoint::PositionRisk { .. }, Market::UsdM) => 5,
-            (Endpoint::QueryOrder, Market::Spot) => 4,
+            (Endpoint::QueryOrder | Endpoint::QueryList, Market::Spot) => 4,
+            (Endpoint::MyTrades, Market::Spot) => 5,
             _ => 1,
         }
     }
@@ -153,7 +165,11 @@ async fn venue(AxState(app): AxState<Arc<App>>, req: Request) -> Response {
         Ok(value) => (StatusCode::OK, axum::Json(value.clone())).into_response(),
         Err(e) => refusal(e),
     };
-    if matches!(endpoint, Endpoint::NewOrder | Endpoint::NewAlgo) && handled.is_ok() {
+    let places = matches!(
+        endpoint,
+        Endpoint::NewOrder | Endpoint::NewAlgo | Endpoint::NewOco
+    );
+    if places && handled.is_ok() {
         order_counts(&app, response.headers_mut(), now);
     }
     let response = weighed(response, used);
@@ -294,11 +310,19 @@ fn handle(
         Endpoint::NewAlgo => super::algo::place(&mut st, &params, now),
         Endpoint::QueryAlgo => super::algo::query(&st, &params),
         Endpoint::CancelAlgo => super::algo::cancel(&mut st, &params, now),
+        Endpoint::NewOco => lists::new_oco(&mut st, &params, now),
+        Endpoint::QueryList => lists::query_list(&st, &params),
+        Endpoint::CancelList => lists::cancel_list(&mut st, &params, now),
+        Endpoint::MyTrades => lists::my_trades(&st, &params),
     }
 }
 
 /// `POST order`.
 fn new_order(st: &mut State, market: Market, params: &Params, now: i64) -> Result<Value, ApiError> {
+    let conditional = matches!(params.get("type"), Some("STOP_LOSS" | "TAKE_PROFIT"));
+    if market == Market::Spot && conditional {
+        return lists::new_stop(st, params, now);
+    }
     let (order, resp) = read_new_order(market, params)?;
     let index = st.place(order, now)?;
     let placed = st.order(index).ok_or_else(|| {
@@ -405,13 +429,26 @@ fn named(st: &State, params: &Params) -> Result<Option<usize>, ApiError> {
     Ok(st.find(symbol, order_id, client))
 }
 
+/// The spot conditional order a query or cancel names, if any.
+fn stop_named(st: &State, market: Market, params: &Params) -> Option<usize> {
+    if market != Market::Spot {
+        return None;
+    }
+    let symbol = params.get("symbol")?;
+    let order_id = params.get("orderId").and_then(|id| id.parse().ok());
+    lists::find_stop(st, symbol, order_id, params.get("origClientOrderId"))
+}
+
 /// `GET order`: -2013 for an unknown order, or one created less than
 /// `query_not_found_ms` ago.
 fn query_order(st: &State, market: Market, params: &Params, now: i64) -> Result<Value, ApiError> {
     let missing = || ApiError::bad(-2013, "Order does not exist.");
-    let order = named(st, params)?
-        .and_then(|i| st.order(i))
-        .ok_or_else(missing)?;
+    let Some(order) = named(st, params)?.and_then(|i| st.order(i)) else {
+        return match stop_named(st, market, params) {
+            Some(i) => Ok(st.stops[i].answer()),
+            None => Err(missing()),
+        };
+    };
     let window = i64::try_from(st.faults.query_not_found_ms).unwrap_or(i64::MAX);
     if now.saturating_sub(order.time_ms) < window {
         return Err(missing());
@@ -429,7 +466,12 @@ fn cancel_order(
     params: &Params,
     now: i64,
 ) -> Result<Value, ApiError> {
-    let index = named(st, params)?.ok_or_else(|| ApiError::bad(-2011, "Unknown order sent."))?;
+    let Some(index) = named(st, params)? else {
+        return match stop_named(st, market, params) {
+            Some(i) => lists::cancel_stop(st, i, now),
+            None => Err(ApiError::bad(-2011, "Unknown order sent.")),
+        };
+    };
     st.cancel(index, now)?;
     let order = st
         .order(index)
@@ -528,6 +570,24 @@ async fn set_price(AxState(app): AxState<Arc<App>>, body: Bytes) -> Response {
     axum::Json(json!({"symbol": script.symbol, "price": script.price})).into_response()
 }
 
+/// `POST /emulator/fees` `{"spot_fee_rate":"0.001"}`: the share of what a
+/// spot execution receives taken as commission, from now on.
+async fn set_fees(AxState(app): AxState<Arc<App>>, body: Bytes) -> Response {
+    #[derive(serde::Deserialize)]
+    struct Fees {
+        spot_fee_rate: Decimal,
+    }
+    let fees: Fees = match serde_json::from_slice(&body) {
+        Ok(f) => f,
+        Err(e) => return control_error(&format!("expected {{\"spot_fee_rate\":\"…\"}}: {e}")),
+    };
+    if fees.spot_fee_rate.is_negative() || fees.spot_fee_rate >= Decimal::ONE {
+        return control_error("a fee rate from 0 to below 1");
+    }
+    app.state().spot_fee_rate = fees.spot_fee_rate;
+    axum::Json(json!({"spot_fee_rate": fees.spot_fee_rate})).into_response()
+}
+
 /// `POST /emulator/faults` (a [`FaultCommand`]).
 async fn add_fault(AxState(app): AxState<Arc<App>>, body: Bytes) -> Response {
     let added = serde_json::from_slice::<FaultCommand>(&body)
@@ -547,6 +607,13 @@ async fn orders(AxState(app): AxState<Arc<App>>) -> Response {
 /// `GET /emulator/algo-orders`: every conditional order ever placed.
 async fn algo_orders(AxState(app): AxState<Arc<App>>) -> Response {
     axum::Json(app.state().algos.clone()).into_response()
+}
+
+/// `GET /emulator/order-lists`: the spot order lists and conditional
+/// orders.
+async fn order_lists(AxState(app): AxState<Arc<App>>) -> Response {
+    let st = app.state();
+    axum::Json(json!({"lists": st.lists, "stops": st.stops})).into_response()
 }
 
 /// `GET /emulator/requests`.

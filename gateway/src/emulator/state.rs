@@ -11,6 +11,7 @@ use super::faults::Faults;
 use super::num::{abs, add, div, is_multiple, mul, neg, sub};
 use super::{ApiError, EmulatorConfig, SymbolSpec};
 use crate::venue::binance::Market;
+use crate::venue::rules::{round_to, Rounding};
 
 /// Buy or sell, as Binance spells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -92,6 +93,11 @@ pub struct EmuOrder {
     pub executed_qty: Decimal,
     /// `cummulativeQuoteQty` / `cumQuote`.
     pub cum_quote: Decimal,
+    /// Spot: the commission charged on its execution (see
+    /// [`State::spot_fee_rate`]), in `commission_asset`.
+    pub commission: Decimal,
+    /// The asset received, in which the commission is charged.
+    pub commission_asset: String,
     /// Futures `reduceOnly`.
     pub reduce_only: bool,
     /// Creation time, emulator clock, Unix ms.
@@ -166,6 +172,13 @@ pub struct State {
     pub faults: Faults,
     /// Futures conditional orders, oldest first.
     pub algos: Vec<super::algo::AlgoOrder>,
+    /// Spot stop-loss and take-profit orders, oldest first.
+    pub stops: Vec<super::lists::SpotStop>,
+    /// Spot OCO order lists, oldest first.
+    pub lists: Vec<super::lists::EmuList>,
+    /// Spot: the share of what an execution receives taken as commission,
+    /// in the asset received (`POST /emulator/fees`; 0 by default).
+    pub spot_fee_rate: Decimal,
     weight: (i64, u64),
     order_times: VecDeque<i64>,
 }
@@ -208,6 +221,9 @@ impl State {
             requests: BTreeMap::new(),
             faults: Faults::default(),
             algos: Vec::new(),
+            stops: Vec::new(),
+            lists: Vec::new(),
+            spot_fee_rate: Decimal::ZERO,
             weight: (0, 0),
             order_times: VecDeque::new(),
         }
@@ -296,6 +312,7 @@ impl State {
             let _ = self.fill(i, limit, now_ms);
         }
         self.trigger_algos(symbol, price, now_ms);
+        self.trigger_stops(symbol, price, now_ms);
     }
 
     /// Checks and places `new` at `now_ms`: its index.
@@ -329,6 +346,8 @@ impl State {
             status: EmuStatus::New,
             executed_qty: Decimal::ZERO,
             cum_quote: Decimal::ZERO,
+            commission: Decimal::ZERO,
+            commission_asset: String::new(),
             reduce_only: new.reduce_only,
             time_ms: now_ms,
             update_ms: now_ms,
@@ -468,17 +487,19 @@ impl State {
     /// expired.
     fn fill(&mut self, index: usize, price: Decimal, now_ms: i64) -> Result<(), ()> {
         let order = self.orders[index].clone();
+        let mut commission = (Decimal::ZERO, String::new());
         let quantity = match self.market {
             Market::Spot => {
                 if order.price.is_some() {
                     self.release(&order).ok_or(())?;
                 }
-                self.settle_spot(&order, price).ok_or(())?;
+                commission = self.settle_spot(&order, price).ok_or(())?;
                 order.quantity
             }
             Market::UsdM => self.settle_futures(&order, price).ok_or(())?,
         };
         let done = &mut self.orders[index];
+        (done.commission, done.commission_asset) = commission;
         done.executed_qty = quantity;
         done.cum_quote = mul(quantity, price).ok_or(())?;
         done.status = if quantity == order.quantity {
@@ -490,19 +511,22 @@ impl State {
         Ok(())
     }
 
-    /// Spot balances after a fill.
-    fn settle_spot(&mut self, order: &EmuOrder, price: Decimal) -> Option<()> {
+    /// Spot balances after a fill: the commission charged (8 places,
+    /// rounded down) and its asset, the one received.
+    fn settle_spot(&mut self, order: &EmuOrder, price: Decimal) -> Option<(Decimal, String)> {
         let spec = self.spec(&order.symbol).ok()?.clone();
         let value = mul(order.quantity, price)?;
         let (gain, gained, pay, paid) = match order.side {
             OrderSide::Buy => (spec.base, order.quantity, spec.quote, value),
             OrderSide::Sell => (spec.quote, value, spec.base, order.quantity),
         };
+        let eighth = Decimal::new(1, 8)?;
+        let fee = round_to(mul(gained, self.spot_fee_rate)?, eighth, Rounding::Down)?;
         let payer = self.balances.entry(pay).or_default();
         payer.free = sub(payer.free, paid)?;
-        let gainer = self.balances.entry(gain).or_default();
-        gainer.free = add(gainer.free, gained)?;
-        Some(())
+        let gainer = self.balances.entry(gain.clone()).or_default();
+        gainer.free = add(gainer.free, sub(gained, fee)?)?;
+        Some((fee, gain))
     }
 
     /// The futures position and wallet after a fill: the quantity executed.

@@ -1,24 +1,32 @@
-//! Venue-side brackets on USDⓈ-M: an entry's `stop_loss` / `take_profit`
-//! become reduce-only `STOP_MARKET` / `TAKE_PROFIT_MARKET` conditional
-//! orders (`POST /fapi/v1/algoOrder`) on the quantity the entry filled,
-//! placed exactly once each like any order (their client ids derive from
-//! the entry's), and cancelled when a later order flattens or reverses the
-//! position.
+//! Venue-side brackets: an entry's `stop_loss` / `take_profit`, placed
+//! once the entry filled, exactly once like any order (their client ids
+//! derive from the entry's), and cancelled when a later order flattens or
+//! reverses the position.
 //!
-//! Both legs are reduce-only, so a leg left behind (the other leg filled,
-//! a cancel that failed) can never open a position; it only expires.
-//! Brackets are placed for market entries (filled at once) on USDⓈ-M; a
-//! limit entry or a spot order that asks for them is refused before
-//! anything is sent (`venue_brackets_unsupported`) rather than sent
-//! unprotected.
+//! - USDⓈ-M ([`legs`]): reduce-only `STOP_MARKET` / `TAKE_PROFIT_MARKET`
+//!   conditional orders (`POST /fapi/v1/algoOrder`) on the quantity the
+//!   entry filled. Both are reduce-only, so a leg left behind (the other
+//!   leg filled, a cancel that failed) can never open a position; the
+//!   gateway cancels the sibling when one fills.
+//! - Spot ([`spot_legs`]): the long a `BUY` entry bought is closed by one
+//!   `SELL` OCO order list (`STOP_LOSS` below, `TAKE_PROFIT` above, on
+//!   what the entry filled less the commission taken in the base asset):
+//!   the venue itself cancels the other leg when one executes. With only
+//!   one of the two prices, a single `STOP_LOSS` or `TAKE_PROFIT` order.
+//!   Spot has no short, so a `SELL` entry with a bracket is refused.
+//!
+//! Brackets are placed for market entries (filled at once); a limit entry
+//! or a spot sell that asks for them is refused before anything is sent
+//! (`venue_brackets_unsupported`) rather than sent unprotected.
 
 use alertgate_validator::{Decimal, Side};
 
 use super::execution::leg_client_order_id;
 use super::journal::ExecOrder;
+use crate::venue::binance::answers::add;
 use crate::venue::exactly_once::{Executor, LogError, Outcome};
 use crate::venue::order_log::{OrderLog, State};
-use crate::venue::{TradingRules, Venue, VenueError, VenueOrder, VenueOrderKind};
+use crate::venue::{OrderReport, TradingRules, Venue, VenueError, VenueOrder, VenueOrderKind};
 
 /// The legs of `entry`'s bracket on `filled` base units, triggers rounded
 /// to the tick in the trader's favour.
@@ -52,12 +60,102 @@ pub fn legs(
     Ok(legs)
 }
 
-/// Whether `order` is a bracket leg (a reduce-only conditional order).
+/// The exit of a spot long `entry` (a `BUY`) bought: `held` base units
+/// (what it filled less the base-asset commission) rounded down to the
+/// step, sold by one OCO list when both `stop_loss` and `take_profit` are
+/// set (client id: the entry's `"oc"` leg), else by the single stop-loss
+/// (`"sl"`) or take-profit (`"tp"`) order. Triggers round up to the tick
+/// (a sell: never a worse price for the trader), and each is checked
+/// against the minimum notional at its own price.
+pub fn spot_legs(
+    entry: &ExecOrder,
+    held: Decimal,
+    rules: &TradingRules,
+) -> Result<Vec<VenueOrder>, VenueError> {
+    let exit = Side::Sell;
+    let round = |trigger: Decimal| {
+        let r = rules.apply(exit, true, held, None, Some(trigger), Some(trigger))?;
+        Ok::<_, VenueError>((r.quantity, r.stop_price.unwrap_or(trigger)))
+    };
+    let (id, kind, quantity) = match (entry.stop_loss, entry.take_profit) {
+        (Some(stop), Some(take_profit)) => {
+            let (quantity, stop) = round(stop)?;
+            let (_, take_profit) = round(take_profit)?;
+            ("oc", VenueOrderKind::Oco { stop, take_profit }, quantity)
+        }
+        (Some(stop), None) => {
+            let (quantity, trigger) = round(stop)?;
+            ("sl", VenueOrderKind::StopMarket { trigger }, quantity)
+        }
+        (None, Some(tp)) => {
+            let (quantity, trigger) = round(tp)?;
+            ("tp", VenueOrderKind::TakeProfitMarket { trigger }, quantity)
+        }
+        (None, None) => return Ok(Vec::new()),
+    };
+    Ok(vec![VenueOrder {
+        client_order_id: leg_client_order_id(&entry.client_order_id, id),
+        symbol: entry.symbol.clone(),
+        side: exit,
+        kind,
+        quantity,
+        // Ignored by spot venues; marks the order as a bracket leg.
+        reduce_only: true,
+    }])
+}
+
+/// What a spot buy that `filled` base units holds once the venue took
+/// `commission` of the base asset out of it (never below zero).
+pub fn held_after_commission(filled: Decimal, commission: Decimal) -> Decimal {
+    let negated = Decimal::new(-commission.mantissa(), commission.scale());
+    negated
+        .and_then(|n| add(filled, n))
+        .filter(|held| !held.is_negative())
+        .unwrap_or(Decimal::ZERO)
+}
+
+/// The leg of the OCO `order` that executed, as the order it was (for
+/// the fill log): the list's report does not name it, so it is told by
+/// the price: a `SELL` executed at or above the middle of the two
+/// triggers took profit, below it stopped out (a `BUY` the other way
+/// round). Any other order is itself.
+pub fn executed_leg(order: &VenueOrder, report: &OrderReport) -> VenueOrder {
+    let VenueOrderKind::Oco { stop, take_profit } = order.kind else {
+        return order.clone();
+    };
+    let nearer_take_profit = report.average_price.is_some_and(|p| {
+        let (to_tp, to_stop) = (distance(p, take_profit), distance(p, stop));
+        matches!((to_tp, to_stop), (Some(a), Some(b)) if a <= b)
+    });
+    let kind = if nearer_take_profit {
+        VenueOrderKind::TakeProfitMarket {
+            trigger: take_profit,
+        }
+    } else {
+        VenueOrderKind::StopMarket { trigger: stop }
+    };
+    VenueOrder {
+        kind,
+        ..order.clone()
+    }
+}
+
+/// `|a - b|`, exact, if representable.
+fn distance(a: Decimal, b: Decimal) -> Option<Decimal> {
+    let negated = Decimal::new(-b.mantissa(), b.scale())?;
+    let d = add(a, negated)?;
+    Decimal::new(d.mantissa().abs(), d.scale())
+}
+
+/// Whether `order` is a bracket leg (a reduce-only conditional order or
+/// OCO list).
 pub fn is_leg(order: &VenueOrder) -> bool {
     order.reduce_only
         && matches!(
             order.kind,
-            VenueOrderKind::StopMarket { .. } | VenueOrderKind::TakeProfitMarket { .. }
+            VenueOrderKind::StopMarket { .. }
+                | VenueOrderKind::TakeProfitMarket { .. }
+                | VenueOrderKind::Oco { .. }
         )
 }
 
@@ -166,5 +264,116 @@ mod tests {
         assert!(crate::venue::client_order_id_is_portable(
             &legs[0].client_order_id
         ));
+    }
+
+    fn spot_entry(stop: Option<&str>, take_profit: Option<&str>) -> ExecOrder {
+        ExecOrder {
+            stop_loss: stop.map(d),
+            take_profit: take_profit.map(d),
+            ..ExecOrder::new(
+                "agentry",
+                "e",
+                "BTC/USDT",
+                Side::Buy,
+                OrderType::Market,
+                d("0.02"),
+            )
+        }
+    }
+
+    fn spot_rules() -> TradingRules {
+        TradingRules {
+            step: d("0.0001"),
+            min_quantity: d("0.0001"),
+            tick: d("0.1"),
+            min_notional: d("10"),
+            ..TradingRules::default()
+        }
+    }
+
+    #[test]
+    fn a_spot_long_is_closed_by_one_oco_on_what_it_holds_after_commission() {
+        let entry = spot_entry(Some("49000.07"), Some("52000.01"));
+        // 0.02 bought, 0.00002 BTC of commission: 0.01998 held → 0.0199.
+        let held = held_after_commission(d("0.02"), d("0.00002"));
+        assert_eq!(held, d("0.01998"));
+        let legs = spot_legs(&entry, held, &spot_rules()).unwrap();
+        assert_eq!(legs.len(), 1);
+        let oco = &legs[0];
+        assert_eq!(oco.quantity, d("0.0199"));
+        assert_eq!(oco.side, Side::Sell);
+        assert_eq!(
+            oco.kind,
+            VenueOrderKind::Oco {
+                stop: d("49000.1"),
+                take_profit: d("52000.1")
+            }
+        );
+        assert_eq!(oco.client_order_id, leg_client_order_id("agentry", "oc"));
+        assert!(is_leg(oco));
+        assert!(crate::venue::client_order_id_is_portable(
+            &oco.client_order_id
+        ));
+    }
+
+    #[test]
+    fn an_oco_fill_is_logged_as_the_leg_its_price_is_nearer() {
+        let oco = spot_legs(
+            &spot_entry(Some("49000"), Some("52000")),
+            d("0.02"),
+            &spot_rules(),
+        )
+        .unwrap()
+        .remove(0);
+        let report = |price: &str| OrderReport {
+            client_order_id: oco.client_order_id.clone(),
+            venue_order_id: "list-1".into(),
+            status: crate::venue::OrderStatus::Filled,
+            executed_quantity: d("0.02"),
+            average_price: Some(d(price)),
+            updated_ms: 1,
+        };
+        let tp = executed_leg(&oco, &report("52010"));
+        assert!(matches!(tp.kind, VenueOrderKind::TakeProfitMarket { .. }));
+        let sl = executed_leg(&oco, &report("48900"));
+        assert!(matches!(sl.kind, VenueOrderKind::StopMarket { .. }));
+        assert_eq!((sl.quantity, sl.side), (oco.quantity, Side::Sell));
+    }
+
+    #[test]
+    fn one_spot_price_alone_is_a_single_order() {
+        let legs = spot_legs(&spot_entry(Some("49000"), None), d("0.02"), &spot_rules()).unwrap();
+        assert_eq!(
+            (legs.len(), legs[0].kind),
+            (
+                1,
+                VenueOrderKind::StopMarket {
+                    trigger: d("49000")
+                }
+            )
+        );
+        assert_eq!(
+            legs[0].client_order_id,
+            leg_client_order_id("agentry", "sl")
+        );
+        let legs = spot_legs(&spot_entry(None, Some("52000")), d("0.02"), &spot_rules()).unwrap();
+        assert_eq!(
+            legs[0].kind,
+            VenueOrderKind::TakeProfitMarket {
+                trigger: d("52000")
+            }
+        );
+    }
+
+    #[test]
+    fn too_little_left_after_commission_is_a_bracket_error_not_a_panic() {
+        let entry = spot_entry(Some("49000"), Some("52000"));
+        // All of it taken as commission (or more: never negative).
+        assert_eq!(held_after_commission(d("0.0001"), d("0.0002")), d("0"));
+        let e = spot_legs(&entry, d("0.00009"), &spot_rules()).unwrap_err();
+        assert_eq!(e.code(), "venue_quantity_below_step");
+        // On the step but worth less than the minimum notional.
+        let e = spot_legs(&entry, d("0.0001"), &spot_rules()).unwrap_err();
+        assert_eq!(e.code(), "venue_below_min_notional");
     }
 }

@@ -36,7 +36,7 @@ use crate::venue::{
 };
 
 /// Orders with a protective bracket the venue layer cannot place (a limit
-/// entry, spot) are refused: an entry must never go out without the
+/// entry, a spot sell) are refused: an entry must never go out without the
 /// stop-loss its alert asked for (see [`super::brackets`]).
 const BRACKETS_UNSUPPORTED: &str = "venue_brackets_unsupported";
 
@@ -221,11 +221,21 @@ impl<V: Venue> Live<V> {
         if !entry.executed_quantity.is_positive() {
             return;
         }
+        let spot = self.executor.venue().kind() == VenueKind::BinanceSpot;
+        let held = if spot {
+            match self.held_after_commission(order, entry).await {
+                Ok(held) => held,
+                Err(e) => return self.bracket_failed(order, &e.to_string()),
+            }
+        } else {
+            entry.executed_quantity
+        };
         let legs = {
             let rules = self.rules.read().unwrap_or_else(|e| e.into_inner());
-            rules
-                .get(&order.symbol)
-                .map(|r| brackets::legs(order, entry.executed_quantity, r))
+            rules.get(&order.symbol).map(|r| match spot {
+                true => brackets::spot_legs(order, held, r),
+                false => brackets::legs(order, held, r),
+            })
         };
         let outcome = match legs {
             Some(Ok(legs)) => brackets::place(&mut self.executor, &legs).await,
@@ -241,6 +251,38 @@ impl<V: Venue> Live<V> {
                 }
             }
             Err(e) => self.bracket_failed(order, &e.to_string()),
+        }
+    }
+
+    /// What a spot buy holds of what it filled once the venue took its
+    /// base-asset commission (`myTrades`; a read, asked up to three times).
+    async fn held_after_commission(
+        &self,
+        order: &ExecOrder,
+        entry: &OrderReport,
+    ) -> Result<Decimal, VenueError> {
+        let mut attempt = 0;
+        loop {
+            let now = self.venue_now();
+            let asked = self
+                .executor
+                .venue()
+                .base_commission(&order.symbol, entry, now)
+                .await;
+            match asked {
+                Ok(commission) => {
+                    let held = brackets::held_after_commission(entry.executed_quantity, commission);
+                    return Ok(held);
+                }
+                // A refusal will not change when asked again; anything
+                // else (unreachable, rate limited, unreadable) may.
+                Err(e) if attempt < 2 && !matches!(e, VenueError::Rejected { .. }) => {
+                    tracing::warn!(client_order_id = %order.client_order_id, "commission unread; asking again: {e}");
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
 
@@ -265,7 +307,9 @@ impl<V: Venue> Live<V> {
                 continue;
             }
             tracing::info!(client_order_id = %id, %symbol, "bracket leg filled");
-            if let Some(leg) = self.executor.log().get(&id).map(|k| k.order.clone()) {
+            let known = self.executor.log().get(&id).map(|k| k.order.clone());
+            // An OCO list is logged as the leg that executed.
+            if let Some(leg) = known.map(|o| brackets::executed_leg(&o, &report)) {
                 let entry =
                     ExecOrder::new(&id, &id, &symbol, leg.side, OrderType::Market, leg.quantity);
                 self.log_fill(&entry, &leg, &report);
@@ -364,9 +408,12 @@ impl<V: Venue> Live<V> {
         }
         let mut venue_order = self.rules_of(&sized_order)?;
         venue_order.reduce_only = sized.is_some_and(|s| s.reduce_only);
+        // A spot bracket holds the base asset it would sell: a later sell
+        // of the symbol closes the long it protects, so it goes first.
+        let spot_sell = kind == VenueKind::BinanceSpot && venue_order.side == Side::Sell;
         Ok(Some(Prepared {
             order: venue_order,
-            closes,
+            closes: closes || spot_sell,
         }))
     }
 
@@ -528,14 +575,12 @@ pub fn venue_order(
     rules: &TradingRules,
     name: &'static str,
 ) -> Result<VenueOrder, VenueError> {
-    let bracketed = order.stop_loss.is_some() || order.take_profit.is_some();
-    let market_entry = order.order_type == OrderType::Market;
-    if bracketed && !(name == VenueKind::BinanceUsdm.name() && market_entry) {
+    if let Some(message) = brackets_refused(order, name) {
         return Err(VenueError::Rejected {
             venue: name,
             code: BRACKETS_UNSUPPORTED,
             venue_code: 0,
-            message: "stop_loss / take_profit are placed on binance-usdm for market entries only; this entry is not sent without them".into(),
+            message: message.into(),
         });
     }
     let market = order.order_type == OrderType::Market;
@@ -572,6 +617,26 @@ pub fn venue_order(
         kind,
         quantity: rounded.quantity,
         reduce_only: false,
+    })
+}
+
+/// Why the bracket `order` asks for cannot be placed on venue `name`, if
+/// it cannot: brackets follow market entries on binance-usdm, and market
+/// buys on binance-spot (spot has no short for a sell to open).
+fn brackets_refused(order: &ExecOrder, name: &str) -> Option<&'static str> {
+    let bracketed = order.stop_loss.is_some() || order.take_profit.is_some();
+    let market_entry = order.order_type == OrderType::Market;
+    let spot = name == VenueKind::BinanceSpot.name();
+    if !bracketed || (market_entry && name == VenueKind::BinanceUsdm.name()) {
+        return None;
+    }
+    if spot && market_entry && order.side == Side::Buy {
+        return None;
+    }
+    Some(if spot && market_entry {
+        "stop_loss / take_profit protect a long on binance-spot: a spot sell opens no position to protect (spot has no short); this sell is not sent with a bracket it cannot have"
+    } else {
+        "stop_loss / take_profit are placed for market entries only (binance-usdm; market buys on binance-spot); this entry is not sent without them"
     })
 }
 
@@ -671,9 +736,14 @@ mod tests {
     fn an_entry_with_a_bracket_is_not_sent_without_it() {
         let mut o = order(OrderType::Market, "0.01", Some("50000"));
         o.stop_loss = Some(d("49000"));
+        // USDⓈ-M places them for a market entry, spot for a market buy.
+        assert!(venue_order(&o, &rules(), "binance-usdm").is_ok());
+        assert!(venue_order(&o, &rules(), "binance-spot").is_ok());
+        // Spot has no short: a sell with a bracket is refused, and says so.
+        o.side = Side::Sell;
         let e = venue_order(&o, &rules(), "binance-spot").unwrap_err();
         assert_eq!(e.code(), BRACKETS_UNSUPPORTED);
-        // USDⓈ-M places them, for a market entry.
+        assert!(e.to_string().contains("no short"), "{e}");
         assert!(venue_order(&o, &rules(), "binance-usdm").is_ok());
         let mut limit = order(OrderType::Limit, "0.01", Some("50000"));
         limit.stop_loss = Some(d("49000"));

@@ -100,6 +100,9 @@ fn kind_of(order: &VenueOrder) -> FillKind {
             FillKind::Limit
         }
         (VenueOrderKind::Market, _) => FillKind::Market,
+        // The list as a whole: the live stage logs the leg that executed
+        // (a stop-loss or take-profit order) rather than the list.
+        (VenueOrderKind::Oco { .. }, _) => FillKind::BracketStopLoss,
     }
 }
 

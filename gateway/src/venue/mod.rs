@@ -109,6 +109,17 @@ pub enum VenueOrderKind {
         /// The trigger price, on the tick.
         trigger: Decimal,
     },
+    /// A one-cancels-the-other exit pair on the order's whole quantity: a
+    /// stop-loss and a take-profit, each market when triggered; when one
+    /// executes the venue cancels the other. Binance Spot's order list
+    /// (`POST /api/v3/orderList/oco`); its report is the list's (see
+    /// [`binance`]).
+    Oco {
+        /// The stop-loss trigger, on the tick.
+        stop: Decimal,
+        /// The take-profit trigger, on the tick.
+        take_profit: Decimal,
+    },
 }
 
 /// One order as a venue takes it: sized, rounded to the symbol's rules,
@@ -429,6 +440,26 @@ pub trait Venue: Send + Sync {
     /// The symbol's mark price (futures) or last price (spot): what
     /// `equity_pct` sizing values an order at.
     fn mark_price(&self, symbol: &str) -> impl Future<Output = Result<Decimal, VenueError>> + Send;
+
+    /// The commission charged in `symbol`'s base asset on the executions
+    /// of the order `report` describes: a spot buy may pay its fee out of
+    /// what it bought, so less than `executed_quantity` is held (and can
+    /// be sold by a bracket). Zero by default: venues whose fees are never
+    /// taken from the base asset need not ask.
+    fn base_commission(
+        &self,
+        symbol: &str,
+        report: &OrderReport,
+        timestamp_ms: i64,
+    ) -> impl Future<Output = Result<Decimal, VenueError>> + Send {
+        let _ = (symbol, report, timestamp_ms);
+        async { Ok(Decimal::ZERO) }
+    }
+}
+
+/// The base asset of `BASE/QUOTE` (the whole name if it has no `/`).
+pub fn base_asset(symbol: &str) -> &str {
+    symbol.split_once('/').map_or(symbol, |(base, _)| base)
 }
 
 /// Whether `id` is a client order id every planned venue accepts:

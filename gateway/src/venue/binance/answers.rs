@@ -526,5 +526,8 @@ pub fn divide(a: Decimal, b: Decimal) -> Option<Decimal> {
     bounded(Decimal::new(q, u8::try_from(scale).ok()?)?)
 }
 
+mod lists;
+pub use lists::{commission_in, ListState, MyTrade, OrderList};
+
 #[cfg(test)]
 mod tests;

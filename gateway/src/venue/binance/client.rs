@@ -373,6 +373,7 @@ fn side(side: Side) -> &'static str {
     }
 }
 
+mod lists;
 mod orders;
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use super::*;
 
 impl BinanceVenue {
-    fn signed<'a>(
+    pub(super) fn signed<'a>(
         &self,
         method: Method,
         endpoint: &'static str,
@@ -28,9 +28,11 @@ impl BinanceVenue {
         &self,
         order: &'a VenueOrder,
     ) -> Result<Request<'a>, VenueError> {
-        self.check_id(&order.client_order_id)?;
         let usdm = self.settings.market == Market::UsdM;
-        let (endpoint, kind, trigger) = order_shape(order.kind, usdm);
+        let Some((endpoint, kind, trigger)) = order_shape(order.kind, usdm) else {
+            return self.oco_request(order);
+        };
+        self.check_id(&order.client_order_id)?;
         let decimal = |d, what| positive(d, what).map_err(|m| self.invalid(m));
         let mut params: Vec<(&'static str, String)> = Vec::with_capacity(10);
         if endpoint == "algoOrder" {
@@ -98,6 +100,14 @@ impl BinanceVenue {
         let request = self.signed(method.clone(), "order", params, call);
         match self.send(&request, timestamp_ms).await {
             Ok(body) => self.report(&body, &call, false),
+            // An id the order book does not know may be an order list's.
+            Err(VenueError::NotFound { .. }) if self.settings.market == Market::Spot => {
+                if method == Method::GET {
+                    self.query_list(symbol, id, timestamp_ms).await
+                } else {
+                    self.cancel_list(symbol, id, timestamp_ms).await
+                }
+            }
             Err(VenueError::NotFound { .. }) if self.settings.market == Market::UsdM => {
                 // Documented parameters: algoId or clientAlgoId, no symbol.
                 let params = vec![("clientAlgoId", id.to_string())];
@@ -243,15 +253,17 @@ impl BinanceVenue {
     }
 }
 
-/// The endpoint, `type` and trigger parameter of an order kind. Since
-/// 2025-12-09 USDⓈ-M conditional orders go to the algo service (the order
-/// endpoint answers -4120); Spot's stop and take-profit market orders are
-/// `STOP_LOSS` and `TAKE_PROFIT` with `stopPrice`.
+/// The endpoint, `type` and trigger parameter of an order kind (none for
+/// an OCO: a list, see [`super::lists`]). Since 2025-12-09 USDⓈ-M
+/// conditional orders go to the algo service (the order endpoint answers
+/// -4120); Spot's stop and take-profit market orders are `STOP_LOSS` and
+/// `TAKE_PROFIT` with `stopPrice`.
 type Shape = (&'static str, &'static str, Option<(&'static str, Decimal)>);
 
-fn order_shape(kind: VenueOrderKind, usdm: bool) -> Shape {
-    use VenueOrderKind::{Limit, Market as AtMarket, StopMarket, TakeProfitMarket};
-    match (kind, usdm) {
+fn order_shape(kind: VenueOrderKind, usdm: bool) -> Option<Shape> {
+    use VenueOrderKind::{Limit, Market as AtMarket, Oco, StopMarket, TakeProfitMarket};
+    Some(match (kind, usdm) {
+        (Oco { .. }, _) => return None,
         (AtMarket, _) => ("order", "MARKET", None),
         (Limit { .. }, _) => ("order", "LIMIT", None),
         (StopMarket { trigger }, true) => {
@@ -266,7 +278,7 @@ fn order_shape(kind: VenueOrderKind, usdm: bool) -> Shape {
         (TakeProfitMarket { trigger }, false) => {
             ("order", "TAKE_PROFIT", Some(("stopPrice", trigger)))
         }
-    }
+    })
 }
 
 impl Venue for BinanceVenue {
@@ -301,6 +313,9 @@ impl Venue for BinanceVenue {
     ) -> Result<OrderReport, VenueError> {
         let request = self.order_request(order)?;
         let body = self.send(&request, timestamp_ms).await?;
+        if request.endpoint == super::lists::NEW_OCO {
+            return self.list_answer(&body, &request.call);
+        }
         self.report(&body, &request.call, request.endpoint == "algoOrder")
     }
 
@@ -345,5 +360,15 @@ impl Venue for BinanceVenue {
 
     async fn mark_price(&self, symbol: &str) -> Result<Decimal, VenueError> {
         BinanceVenue::mark_price(self, symbol).await
+    }
+
+    async fn base_commission(
+        &self,
+        symbol: &str,
+        report: &OrderReport,
+        timestamp_ms: i64,
+    ) -> Result<Decimal, VenueError> {
+        self.spot_base_commission(symbol, report, timestamp_ms)
+            .await
     }
 }

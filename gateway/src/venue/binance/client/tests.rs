@@ -302,27 +302,49 @@ async fn queries_and_cancels_go_by_client_id() {
     let seen = log.lock().unwrap()[0].clone();
     assert_eq!(seen.method, "GET");
     assert!(seen.uri.starts_with("/api/v3/order?symbol=BTCUSDT&origClientOrderId=ag42&recvWindow=5000&timestamp=1&signature="), "{}", seen.uri);
+    // Spot: an id the order book does not know is looked for among the
+    // order lists (documented: by `origClientOrderId`, no symbol).
+    let listed = log.lock().unwrap()[1].clone();
+    assert!(
+        listed.uri.starts_with(
+            "/api/v3/orderList?origClientOrderId=ag42&recvWindow=5000&timestamp=1&signature="
+        ),
+        "{}",
+        listed.uri
+    );
+    let e = v.cancel("BTC/USDT", "ag42", 1).await.unwrap_err();
+    assert_eq!(e.code(), "venue_order_not_found");
+    let cancelled = log.lock().unwrap()[3].clone();
+    assert_eq!(cancelled.method, "DELETE");
+    assert!(
+        cancelled
+            .uri
+            .starts_with("/api/v3/orderList?symbol=BTCUSDT&listClientOrderId=ag42&"),
+        "{}",
+        cancelled.uri
+    );
+    log.lock().unwrap().clear();
     // USDⓈ-M: an id the order book does not know is looked for among the
     // conditional orders.
     let v = venue(Market::UsdM, &url);
     let e = v.cancel("BTC/USDT", "ag42", 1).await.unwrap_err();
     assert_eq!(e.code(), "venue_order_not_found");
     let seen = log.lock().unwrap().clone();
-    assert_eq!(seen.len(), 3);
-    assert_eq!(seen[1].method, "DELETE");
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].method, "DELETE");
     assert!(
-        seen[1]
+        seen[0]
             .uri
             .starts_with("/fapi/v1/order?symbol=BTCUSDT&origClientOrderId=ag42&"),
         "{}",
-        seen[1].uri
+        seen[0].uri
     );
     assert!(
-        seen[2]
+        seen[1]
             .uri
             .starts_with("/fapi/v1/algoOrder?clientAlgoId=ag42&recvWindow=5000&"),
         "{}",
-        seen[2].uri
+        seen[1].uri
     );
 }
 
@@ -557,5 +579,49 @@ async fn accounts_are_read_from_the_documented_endpoints() {
             }
         ),
         "{e:?}"
+    );
+}
+
+#[test]
+fn a_spot_oco_is_built_as_documented() {
+    let oco = VenueOrderKind::Oco {
+        stop: d("49000.1"),
+        take_profit: d("52000.1"),
+    };
+    let mut sell = order(oco, true);
+    sell.side = Side::Sell;
+    let (path, q) = built(Market::Spot, &sell);
+    assert_eq!(path, "/api/v3/orderList/oco");
+    assert_eq!(
+        q,
+        "symbol=BTCUSDT&listClientOrderId=ag42&side=SELL&quantity=0.001\
+         &aboveType=TAKE_PROFIT&aboveStopPrice=52000.1&belowType=STOP_LOSS&belowStopPrice=49000.1\
+         &newOrderRespType=RESULT&recvWindow=5000&timestamp=1499827319559"
+    );
+    // A buy OCO (closing a short) has its stop above.
+    let (_, q) = built(Market::Spot, &order(oco, false));
+    assert!(
+        q.contains("&aboveType=STOP_LOSS&aboveStopPrice=49000.1&belowType=TAKE_PROFIT&belowStopPrice=52000.1&"),
+        "{q}"
+    );
+    // Order lists are a Spot feature; a bad id or price never leaves.
+    let usdm = venue(Market::UsdM, "http://127.0.0.1:1");
+    let e = usdm.order_request(&sell).err().unwrap();
+    assert_eq!(e.code(), "venue_invalid_order");
+    let spot = venue(Market::Spot, "http://127.0.0.1:1");
+    let mut bad = sell.clone();
+    bad.client_order_id = "ag-42".into();
+    assert_eq!(
+        spot.order_request(&bad).err().unwrap().code(),
+        "venue_invalid_order"
+    );
+    bad = sell.clone();
+    bad.kind = VenueOrderKind::Oco {
+        stop: d("0"),
+        take_profit: d("52000"),
+    };
+    assert_eq!(
+        spot.order_request(&bad).err().unwrap().code(),
+        "venue_invalid_order"
     );
 }
