@@ -189,6 +189,14 @@ impl<V: Venue> Live<V> {
         if let Some(blocked) = self.blocked.clone() {
             return self.refuse(order, &blocked);
         }
+        // The paper venue fills market orders at the last price it was
+        // told; a limit's or a stop's own price is where the trader wants to
+        // trade, not where the market is, so it is not told.
+        let market = order.order_type == OrderType::Market;
+        let observed = (order.mark_price).or(market.then_some(order.price).flatten());
+        if let Some(price) = observed {
+            self.executor.venue().observe_price(&order.symbol, price);
+        }
         if self.executor.log().get(&order.client_order_id).is_none() {
             // Sized and checked only when first sent: a known order is
             // placed (or reconciled) as its log says.

@@ -887,6 +887,19 @@ impl MockExchange {
         self.state.symbols.get(symbol).copied()
     }
 
+    /// The last price observed for `symbol` (from market data or an
+    /// order), once an order has named it: what the next market order with
+    /// no price of its own fills at.
+    pub fn last_price(&self, symbol: &str) -> Option<Decimal> {
+        self.state.last_price(symbol)
+    }
+
+    /// The symbols orders have named, in the order they first did
+    /// (`BASE/QUOTE`).
+    pub fn symbols(&self) -> impl Iterator<Item = &str> {
+        self.state.names.iter().map(String::as_str)
+    }
+
     /// Net position of `symbol`, base units (0 for one never traded).
     pub fn position(&self, symbol: &str) -> f64 {
         self.symbol_index(symbol)

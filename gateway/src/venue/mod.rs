@@ -41,12 +41,14 @@ pub mod exactly_once;
 pub mod fill_log;
 pub mod http;
 pub mod order_log;
+pub mod paper;
 pub mod rules;
 pub mod settings;
 pub mod sizing;
 
 pub use binance::{BinanceSettings, BinanceVenue, Credentials};
 pub use http::{HttpSettings, RateLimits};
+pub use paper::PaperVenue;
 pub use rules::{RuleViolation, TradingRules};
 
 /// Which venue a `[venue]` section names.
@@ -82,9 +84,11 @@ impl VenueKind {
     }
 
     /// Whether the venue trades derivatives with positions (reduce-only,
-    /// leverage), rather than balances.
+    /// leverage), rather than balances. The paper venue does: it allows
+    /// shorts, so sizing treats it like a futures venue (signed positions,
+    /// equity, reduce-only for what an order closes).
     pub const fn has_positions(self) -> bool {
-        matches!(self, VenueKind::BinanceUsdm)
+        matches!(self, VenueKind::BinanceUsdm | VenueKind::Paper)
     }
 }
 
@@ -429,6 +433,15 @@ pub trait Venue: Send + Sync {
     /// The symbol's mark price (futures) or last price (spot): what
     /// `equity_pct` sizing values an order at.
     fn mark_price(&self, symbol: &str) -> impl Future<Output = Result<Decimal, VenueError>> + Send;
+
+    /// A price the gateway observed for `symbol` (`BASE/QUOTE`), from
+    /// market data or the accepted alert, told before the order it came
+    /// with is sized and sent. The paper venue has no market of its own:
+    /// it fills market orders at the last price it was told. Real venues
+    /// have their own market and ignore it (the default).
+    fn observe_price(&self, symbol: &str, price: Decimal) {
+        let _ = (symbol, price);
+    }
 }
 
 /// Whether `id` is a client order id every planned venue accepts:
