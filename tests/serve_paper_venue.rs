@@ -11,8 +11,8 @@
 use std::path::Path;
 
 mod common;
-use common::{gate_config, healthy, http, json_lines, now_s, signed, spawn_with, wait_until};
 use common::Gateway;
+use common::{gate_config, healthy, http, json_lines, now_s, signed, spawn_with, wait_until};
 
 const WEBHOOK: &str = "paper-venue-e2e-webhook-secret";
 
@@ -40,7 +40,12 @@ fn alert(gw: &Gateway, event: &str, side: &str, extra: &str) -> String {
 }
 
 fn target(gw: &Gateway, event: &str, side: &str, position: &str) -> String {
-    alert(gw, event, side, &format!(r#""position_size":"{position}","#))
+    alert(
+        gw,
+        event,
+        side,
+        &format!(r#""position_size":"{position}","#),
+    )
 }
 
 /// The order log's lines for `id`.
@@ -91,9 +96,7 @@ fn sent(dir: &Path, id: &str) -> (String, String, bool) {
 fn metric_position(gw: &Gateway) -> Option<String> {
     let (_, text) = http(gw.port, "GET", "/metrics", &[], b"").unwrap();
     text.lines()
-        .find(|l| {
-            l.starts_with("alertgate_venue_position{venue=\"paper\",symbol=\"BTC/USDT\"}")
-        })
+        .find(|l| l.starts_with("alertgate_venue_position{venue=\"paper\",symbol=\"BTC/USDT\"}"))
         .and_then(|l| l.rsplit(' ').next())
         .map(str::to_string)
 }

@@ -28,6 +28,7 @@ use super::execution::CircuitBreaker;
 use super::journal::ExecOrder;
 use super::live::{self, Live, LiveOrder};
 use super::metrics::Metrics;
+use super::mock::MockSettings;
 use crate::clock::wall_clock_ms;
 use crate::error::Error;
 use crate::venue::binance::{BinanceSettings, BinanceVenue, Credentials, Market};
@@ -35,13 +36,10 @@ use crate::venue::clock::VenueClock;
 use crate::venue::exactly_once::Executor;
 use crate::venue::fill_log::FillLog;
 use crate::venue::order_log::OrderLog;
+use crate::venue::rules::ANY_SYMBOL;
 use crate::venue::settings::{VenueSettings, Venues};
 use crate::venue::sizing::{SizingMode, SizingSection, Sizings};
-use super::mock::MockSettings;
-use crate::venue::rules::ANY_SYMBOL;
-use crate::venue::{
-    Account, OrderReport, PaperVenue, TradingRules, Venue, VenueOrder,
-};
+use crate::venue::{Account, OrderReport, PaperVenue, TradingRules, Venue, VenueOrder};
 use crate::venue::{VenueError, VenueKind};
 use alertgate_validator::Decimal;
 
@@ -125,7 +123,11 @@ impl Venue for AnyVenue {
         dispatch!(self, v => v.trading_rules(quotes).await)
     }
 
-    async fn submit(&self, order: &VenueOrder, timestamp_ms: i64) -> Result<OrderReport, VenueError> {
+    async fn submit(
+        &self,
+        order: &VenueOrder,
+        timestamp_ms: i64,
+    ) -> Result<OrderReport, VenueError> {
         dispatch!(self, v => v.submit(order, timestamp_ms).await)
     }
 
@@ -542,7 +544,14 @@ mod tests {
         };
         let order = ExecOrder {
             price: Some(d("0.00001234")),
-            ..ExecOrder::new("ag1", "e", "PEPE/USDT", Side::Buy, OrderType::Market, d("12345678.9"))
+            ..ExecOrder::new(
+                "ag1",
+                "e",
+                "PEPE/USDT",
+                Side::Buy,
+                OrderType::Market,
+                d("12345678.9"),
+            )
         };
         assert_eq!(route.check(&order), Ok(()));
     }

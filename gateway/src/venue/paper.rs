@@ -238,7 +238,14 @@ impl Inner {
             price,
             stop_price,
             mark_price: last,
-            ..ExecOrder::new(id, id, &order.symbol, order.side, order_type, order.quantity)
+            ..ExecOrder::new(
+                id,
+                id,
+                &order.symbol,
+                order.side,
+                order_type,
+                order.quantity,
+            )
         })
     }
 
@@ -495,7 +502,10 @@ mod tests {
         let e = v.submit(&market("n1", Buy, "1"), 0).await.unwrap_err();
         assert_eq!(e.code(), "venue_no_price");
         assert!(e.had_no_effect());
-        assert_eq!(v.mark_price("BTC/USDT").await.unwrap_err().code(), "venue_no_price");
+        assert_eq!(
+            v.mark_price("BTC/USDT").await.unwrap_err().code(),
+            "venue_no_price"
+        );
         let e = v.query("BTC/USDT", "n1", 0).await.unwrap_err();
         assert_eq!(e.code(), "venue_order_not_found");
         let log = std::fs::read_to_string(dir.path().join("paper.jsonl")).unwrap();
@@ -525,7 +535,10 @@ mod tests {
             ..market("l1", Buy, "2")
         };
         let r = v.submit(&limit, 0).await.unwrap();
-        assert_eq!((r.status, r.executed_quantity), (OrderStatus::New, Decimal::ZERO));
+        assert_eq!(
+            (r.status, r.executed_quantity),
+            (OrderStatus::New, Decimal::ZERO)
+        );
         let e = v.cancel("BTC/USDT", "l1", 0).await.unwrap_err();
         assert_eq!(e.code(), "venue_paper_cancel_unsupported");
         // Another order's price at 94 reaches the limit: it fills at 94.
@@ -574,7 +587,10 @@ mod tests {
         // The flattening fill cancelled the older resting stop.
         let r = v.query("BTC/USDT", "r4b", 0).await.unwrap();
         assert_eq!(r.status, OrderStatus::Canceled);
-        assert_eq!(v.account(0).await.unwrap().position("BTC/USDT"), Decimal::ZERO);
+        assert_eq!(
+            v.account(0).await.unwrap().position("BTC/USDT"),
+            Decimal::ZERO
+        );
         assert!(v.account(0).await.unwrap().positions.is_empty());
     }
 

@@ -222,7 +222,10 @@ impl VenueSection {
             return Err(invalid(
                 setting,
                 "exchange_log",
-                format!("{} has its own exchange; only paper has an exchange log", kind.name()),
+                format!(
+                    "{} has its own exchange; only paper has an exchange log",
+                    kind.name()
+                ),
             ));
         }
         let policy = ResolvePolicy {
@@ -401,7 +404,10 @@ mod tests {
             "[venue]\nkind = \"binance-spot\"\nkey_env = \"K\"\nsecret_env = \"S\"\nexchange_log = \"x.jsonl\"\n",
         )
         .unwrap_err();
-        assert!(e.contains("venue.exchange_log") && e.contains("only paper"), "{e}");
+        assert!(
+            e.contains("venue.exchange_log") && e.contains("only paper"),
+            "{e}"
+        );
     }
 
     #[test]
