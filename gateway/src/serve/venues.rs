@@ -93,8 +93,8 @@ impl FromIterator<(String, TradingRules)> for RulesBook {
 pub enum AnyVenue {
     /// Binance Spot or USDⓈ-M.
     Binance(BinanceVenue),
-    /// The paper exchange.
-    Paper(PaperVenue),
+    /// The paper exchange (boxed: its state is far larger than a client).
+    Paper(Box<PaperVenue>),
 }
 
 /// Calls `$call` on whichever venue `$self` holds.
@@ -436,7 +436,7 @@ fn open_one(
     mock: MockSettings,
 ) -> Result<Opened, Error> {
     let (venue, limits) = match settings.kind {
-        VenueKind::Paper => (AnyVenue::Paper(open_paper(settings, base, mock)?), None),
+        VenueKind::Paper => (AnyVenue::Paper(Box::new(open_paper(settings, base, mock)?)), None),
         _ => {
             let venue = connect(setting, settings)?;
             let limits = venue.limits().clone();
