@@ -436,7 +436,10 @@ fn open_one(
     mock: MockSettings,
 ) -> Result<Opened, Error> {
     let (venue, limits) = match settings.kind {
-        VenueKind::Paper => (AnyVenue::Paper(Box::new(open_paper(settings, base, mock)?)), None),
+        VenueKind::Paper => (
+            AnyVenue::Paper(Box::new(open_paper(settings, base, mock)?)),
+            None,
+        ),
         _ => {
             let venue = connect(setting, settings)?;
             let limits = venue.limits().clone();

@@ -26,9 +26,8 @@
 //!   it).
 //! - a client id already submitted is never executed again
 //!   ([`VenueError::Duplicate`]: query it).
-//! - cancel: the exchange under it cannot remove a working order, so a
-//!   cancel of one is refused (`venue_paper_cancel_unsupported`) and the
-//!   order keeps working; a finished order cannot be cancelled
+//! - cancel: a working order is withdrawn ([`MockExchange::cancel`]: a
+//!   cancel line in the log); a finished one cannot be cancelled
 //!   (`venue_cancel_rejected`), as on Binance.
 //!
 //! Calls are synchronous under a mutex (one fsync per order): the live
@@ -49,7 +48,9 @@ use super::{
 };
 use crate::clock::wall_clock_ms;
 use crate::serve::journal::ExecOrder;
-use crate::serve::mock::{ExecutionError, FillRecord, LogLine, MockExchange, MockSettings};
+use crate::serve::mock::{
+    CancelLine, ExecutionError, FillRecord, LogLine, MockExchange, MockSettings,
+};
 
 const NAME: &str = "paper";
 
@@ -144,8 +145,14 @@ impl Inner {
                     e.updated_ms = s.at_ms;
                 }
                 Ok(LogLine::Fill(f)) => self.record(&[f]),
-                // The mock accepted it on opening (a former log's line).
-                Err(_) => {}
+                Err(_) => {
+                    if let Ok(c) = serde_json::from_str::<CancelLine>(line) {
+                        if let Some(e) = self.orders.get_mut(&c.cancel.client_order_id) {
+                            e.updated_ms = c.cancel.at_ms;
+                        }
+                    }
+                    // Else a former log's line, which the mock accepted.
+                }
             }
         }
         Ok(())
@@ -360,7 +367,7 @@ impl PaperVenue {
 
     /// Cancels the working order `id` of `symbol` (see the module doc).
     fn cancel_now(&self, symbol: &str, id: &str) -> Result<OrderReport, VenueError> {
-        let inner = self.lock();
+        let mut inner = self.lock();
         let report = inner.report(symbol, id)?;
         if report.status.is_final() {
             return Err(rejected(
@@ -368,10 +375,29 @@ impl PaperVenue {
                 format!("order {id} is {}: nothing to cancel", report.status.name()),
             ));
         }
-        Err(rejected(
-            "venue_paper_cancel_unsupported",
-            format!("the paper exchange cannot cancel the working order {id}; it keeps working"),
-        ))
+        let at_ms = wall_clock_ms();
+        match inner.exchange.cancel(id, at_ms) {
+            Ok(_) => {}
+            // Not written: nothing happened.
+            Err(e @ ExecutionError::LogWrite { .. }) => {
+                return Err(VenueError::NotSent {
+                    venue: NAME,
+                    reason: e.to_string(),
+                })
+            }
+            // Written, but the state could not be rebuilt yet: it is, before
+            // anything else, once the disk lets it.
+            Err(e) => {
+                return Err(VenueError::Unknown {
+                    venue: NAME,
+                    reason: e.to_string(),
+                })
+            }
+        }
+        if let Some(e) = inner.orders.get_mut(id) {
+            e.updated_ms = at_ms;
+        }
+        inner.report(symbol, id)
     }
 }
 
@@ -539,8 +565,6 @@ mod tests {
             (r.status, r.executed_quantity),
             (OrderStatus::New, Decimal::ZERO)
         );
-        let e = v.cancel("BTC/USDT", "l1", 0).await.unwrap_err();
-        assert_eq!(e.code(), "venue_paper_cancel_unsupported");
         // Another order's price at 94 reaches the limit: it fills at 94.
         v.observe_price("BTC/USDT", d("94"));
         v.submit(&market("m1", Buy, "1"), 0).await.unwrap();
@@ -555,6 +579,38 @@ mod tests {
         // Known, but not on this symbol.
         let e = v.query("ETH/USDT", "l1", 0).await.unwrap_err();
         assert_eq!(e.code(), "venue_order_not_found");
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_limit_never_fills_even_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = open(&dir);
+        v.observe_price("BTC/USDT", d("100"));
+        let limit = VenueOrder {
+            kind: VenueOrderKind::Limit { price: d("95") },
+            ..market("c1", Buy, "2")
+        };
+        v.submit(&limit, 0).await.unwrap();
+        let r = v.cancel("BTC/USDT", "c1", 0).await.unwrap();
+        assert_eq!(
+            (r.status, r.executed_quantity),
+            (OrderStatus::Canceled, Decimal::ZERO)
+        );
+        let e = v.cancel("BTC/USDT", "c1", 0).await.unwrap_err();
+        assert_eq!(e.code(), "venue_cancel_rejected");
+        // 90 would have reached it.
+        v.observe_price("BTC/USDT", d("90"));
+        v.submit(&market("c2", Buy, "1"), 0).await.unwrap();
+        assert_eq!(v.account(0).await.unwrap().position("BTC/USDT"), d("1"));
+        let account = v.account(0).await.unwrap();
+        drop(v);
+        let v = open(&dir);
+        assert_eq!(v.account(0).await.unwrap(), account);
+        let after = v.query("BTC/USDT", "c1", 0).await.unwrap();
+        assert_eq!(after, r);
+        // Its id is spent.
+        let e = v.submit(&limit, 0).await.unwrap_err();
+        assert_eq!(e.code(), "venue_duplicate_order");
     }
 
     #[tokio::test]
