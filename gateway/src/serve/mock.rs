@@ -551,7 +551,9 @@ impl State {
                 i
             }
         };
-        if !self.cancelled.contains(&o.client_order_id) {
+        // `is_empty` first: the paper stage never cancels, and its hot path
+        // should not hash every id for nothing.
+        if self.cancelled.is_empty() || !self.cancelled.contains(&o.client_order_id) {
             self.exchange.submit(ExchangeOrder {
                 id,
                 symbol,

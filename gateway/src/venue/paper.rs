@@ -30,8 +30,9 @@
 //!   cancel line in the log); a finished one cannot be cancelled
 //!   (`venue_cancel_rejected`), as on Binance.
 //!
-//! Calls are synchronous under a mutex (one fsync per order): the live
-//! stage sends one order at a time, so nothing waits on the lock.
+//! Calls are synchronous under a mutex: the live stage sends one order at
+//! a time, so nothing waits on the lock. Those that write (submit, cancel:
+//! one fsync each) run off the runtime's workers ([`off_the_workers`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::io;
@@ -97,6 +98,16 @@ fn reported(x: f64) -> Option<Decimal> {
     let text = text.trim_end_matches('0').trim_end_matches('.');
     let d = Decimal::parse(text).or_else(|| f64_to_decimal(x))?;
     Some(if d.mantissa() == 0 { Decimal::ZERO } else { d })
+}
+
+/// Runs blocking `work` (a write and an fsync) without holding up the
+/// runtime: on a multi-thread runtime its worker hands its other tasks to
+/// another one first (as the paper stage does, `serve::execution`).
+fn off_the_workers<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
 }
 
 fn rejected(code: &'static str, message: String) -> VenueError {
@@ -422,7 +433,7 @@ impl Venue for PaperVenue {
         order: &VenueOrder,
         _timestamp_ms: i64,
     ) -> Result<OrderReport, VenueError> {
-        self.lock().submit(order)
+        off_the_workers(|| self.lock().submit(order))
     }
 
     async fn query(
@@ -440,7 +451,7 @@ impl Venue for PaperVenue {
         client_order_id: &str,
         _timestamp_ms: i64,
     ) -> Result<OrderReport, VenueError> {
-        self.cancel_now(symbol, client_order_id)
+        off_the_workers(|| self.cancel_now(symbol, client_order_id))
     }
 
     async fn account(&self, _timestamp_ms: i64) -> Result<Account, VenueError> {
@@ -538,7 +549,8 @@ mod tests {
         assert!(log.is_empty(), "{log}");
     }
 
-    #[tokio::test]
+    // Multi-thread: the fsync runs through `block_in_place`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_client_id_submitted_twice_executes_once() {
         let dir = tempfile::tempdir().unwrap();
         let v = open(&dir);
