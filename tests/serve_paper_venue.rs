@@ -189,3 +189,16 @@ fn fixed_sizing_on_paper_sends_the_configured_quantity() {
     wait_until("f4 filled", || filled(d, &f4));
     assert_eq!(metric_position(&gw).as_deref(), Some("0.25"));
 }
+
+#[test]
+fn equity_pct_sizing_on_paper_values_the_order_at_the_observed_price() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // `[simulation] initial_cash` 100000: 5 % is 5000, 0.1 BTC at 50000.
+    let config = gate_config(d, "[sizing]\nmode = \"equity_pct\"\nequity_pct = \"5\"\n");
+    let gw = gateway(&config, d);
+    let e1 = alert(&gw, "e1", "buy", "");
+    wait_until("e1 filled", || filled(d, &e1));
+    assert_eq!(sent(d, &e1), ("buy".into(), "0.1".into(), false));
+    assert_eq!(submits(d, &e1).len(), 1);
+}
