@@ -55,10 +55,15 @@ use crate::serve::mock::{
 
 const NAME: &str = "paper";
 
-/// Decimal places the exchange's `f64` quantities and prices are reported
-/// with: enough for any asset, few enough that float residue
-/// (`0.03 - 0.02`) never shows up as a position or a fill.
-const REPORT_DECIMALS: usize = 12;
+/// Significant digits the exchange's `f64` quantities and prices are
+/// reported with, and at most [`REPORT_DECIMALS`] decimal places: enough
+/// for any order, few enough that float residue (`0.03 - 0.02`, a sum of
+/// many fills; `f64` holds about 15.9 digits) never shows up as a position
+/// `target` sizing would then order a crumb of.
+const REPORT_DIGITS: i32 = 14;
+
+/// See [`REPORT_DIGITS`].
+const REPORT_DECIMALS: i32 = 12;
 
 /// What executed of one order, from its fills.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -88,13 +93,19 @@ pub struct PaperVenue {
     inner: Mutex<Inner>,
 }
 
-/// `x` as a decimal of at most [`REPORT_DECIMALS`] places (`None` if not
-/// finite).
+/// `x` as a decimal of at most [`REPORT_DIGITS`] significant digits and
+/// [`REPORT_DECIMALS`] places (`None` if not finite or too large).
 fn reported(x: f64) -> Option<Decimal> {
     if !x.is_finite() {
         return None;
     }
-    let text = format!("{x:.REPORT_DECIMALS$}");
+    let whole_digits = if x.abs() >= 1.0 {
+        x.abs().log10().floor() as i32 + 1
+    } else {
+        0
+    };
+    let places = (REPORT_DIGITS - whole_digits).clamp(0, REPORT_DECIMALS) as usize;
+    let text = format!("{x:.places$}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
     let d = Decimal::parse(text).or_else(|| f64_to_decimal(x))?;
     Some(if d.mantissa() == 0 { Decimal::ZERO } else { d })
@@ -711,6 +722,10 @@ mod tests {
     #[test]
     fn reported_numbers_drop_float_residue() {
         assert_eq!(reported(0.03 - 0.02), Some(d("0.01")));
+        assert_eq!(reported(50_000.0 * 1.0005), Some(d("50025")));
+        assert_eq!(reported(1_234_567.1 + 0.2), Some(d("1234567.3")));
+        assert_eq!(reported(0.000_000_012_3), Some(d("0.0000000123")));
+        assert_eq!(reported(1e30), None);
         assert_eq!(reported(-1e-18), Some(Decimal::ZERO));
         assert_eq!(reported(-0.5), Some(d("-0.5")));
         assert_eq!(reported(f64::NAN), None);
