@@ -35,7 +35,7 @@
 //! one fsync each) run off the runtime's workers ([`off_the_workers`]).
 
 use std::collections::{BTreeSet, HashMap};
-use std::io;
+use std::io::{self, BufRead};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
@@ -154,13 +154,14 @@ impl Inner {
     /// Reads the exchange's log (already recovered by
     /// [`MockExchange::open`]) for what each order executed.
     fn read_log(&mut self, path: &Path) -> io::Result<()> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
         };
-        for line in text.lines() {
-            match serde_json::from_str::<LogLine>(line) {
+        for line in io::BufReader::new(file).lines() {
+            let line = line?;
+            match serde_json::from_str::<LogLine>(&line) {
                 Ok(LogLine::Submit(s)) => {
                     let e = self.orders.entry(s.order.client_order_id).or_default();
                     e.symbol = s.order.symbol;
@@ -168,7 +169,7 @@ impl Inner {
                 }
                 Ok(LogLine::Fill(f)) => self.record(&[f]),
                 Err(_) => {
-                    if let Ok(c) = serde_json::from_str::<CancelLine>(line) {
+                    if let Ok(c) = serde_json::from_str::<CancelLine>(&line) {
                         if let Some(e) = self.orders.get_mut(&c.cancel.client_order_id) {
                             e.updated_ms = c.cancel.at_ms;
                         }
