@@ -32,7 +32,7 @@
 //!
 //! Calls are synchronous under a mutex: the live stage sends one order at
 //! a time, so nothing waits on the lock. Those that write (submit, cancel:
-//! one fsync each) run off the runtime's workers ([`off_the_workers`]).
+//! one fsync each) run off the runtime's workers (`off_the_workers`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{self, BufRead};
