@@ -189,6 +189,14 @@ impl<V: Venue> Live<V> {
         if let Some(blocked) = self.blocked.clone() {
             return self.refuse(order, &blocked);
         }
+        // The paper venue fills market orders at the last price it was
+        // told; a limit's or a stop's own price is where the trader wants to
+        // trade, not where the market is, so it is not told.
+        let market = order.order_type == OrderType::Market;
+        let observed = (order.mark_price).or(market.then_some(order.price).flatten());
+        if let Some(price) = observed {
+            self.executor.venue().observe_price(&order.symbol, price);
+        }
         if self.executor.log().get(&order.client_order_id).is_none() {
             // Sized and checked only when first sent: a known order is
             // placed (or reconciled) as its log says.
@@ -490,10 +498,22 @@ impl<V: Venue> Live<V> {
         venue_order(order, symbol_rules, name)
     }
 
-    fn nothing_to_do(&self, order: &ExecOrder) {
+    fn nothing_to_do(&mut self, order: &ExecOrder) {
         let venue = self.executor.venue().kind().name();
         self.metrics.venue_order(venue, "nothing_to_do");
         tracing::info!(client_order_id = %order.client_order_id, "the position is already where the alert wants it: nothing sent");
+        // Settled in the order log, or a restart would resume it from the
+        // journal and size it again against a position that has moved on
+        // since (a stale target re-executed).
+        let change = Change {
+            order: Some(unsent(order)),
+            code: Some("nothing_to_do".into()),
+            reason: Some("the position was already where the alert wanted it".into()),
+            ..Change::new(State::Rejected, &order.client_order_id, wall_clock_ms())
+        };
+        if let Err(e) = self.executor.record(change) {
+            tracing::error!("{e}");
+        }
     }
 
     fn refuse(&mut self, order: &ExecOrder, e: &NotSent) {

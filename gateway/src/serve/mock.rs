@@ -61,6 +61,13 @@
 //!   left submitted without its observation.
 //! - `{"fill":{...}}`: a fill ([`FillRecord`]), after the submit line whose
 //!   observation caused it.
+//! - `{"cancel":{...}}`: a working order withdrawn ([`CancelLine`],
+//!   [`MockExchange::cancel`]; the paper venue's only, the paper stage
+//!   never cancels). The exchange cannot take an order back out of its
+//!   book, so the state is rebuilt from the log with that order's submit
+//!   line applied without the order: its observation still runs, and since
+//!   a working order never changed anything else, every other fill is the
+//!   same.
 //!
 //! Each batch of orders is written with one write and one fsync; an order
 //! counts as submitted only once its line is durable. If the write or the
@@ -226,6 +233,43 @@ pub enum LogLine {
     Fill(FillRecord),
 }
 
+/// A `cancel` line: a working order withdrawn (see the module doc). Not a
+/// [`LogLine`] variant, so readers of submit and fill lines need no change;
+/// [`MockExchange::open`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelLine {
+    /// The withdrawn order.
+    pub cancel: CancelRecord,
+}
+
+/// What a `cancel` line says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelRecord {
+    /// The order's client id.
+    pub client_order_id: String,
+    /// Wall clock at the cancel, Unix ms.
+    pub at_ms: i64,
+}
+
+/// A replay met a `cancel` line for an order it had put in the book: it
+/// starts again with that order left out (see [`load`]).
+#[derive(Debug)]
+struct ReplayWithout(String);
+
+impl std::fmt::Display for ReplayWithout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "order {} was cancelled: replaying without it", self.0)
+    }
+}
+
+impl std::error::Error for ReplayWithout {}
+
+/// The id a replay must leave out, if `e` says so.
+fn replay_without(e: &io::Error) -> Option<String> {
+    let inner = e.get_ref()?.downcast_ref::<ReplayWithout>()?;
+    Some(inner.0.clone())
+}
+
 /// A line of the former instant-fill paper exchange's log: its order was
 /// executed, so it is never submitted again (it has no effect on the
 /// exchange's state).
@@ -314,6 +358,10 @@ struct State {
     next_id: u32,
     /// Closed trades' PnL, net of their fees.
     realized_pnl: f64,
+    /// Client ids cancelled while working: their submit line is applied
+    /// without the order (see the module doc).
+    #[serde(default)]
+    cancelled: HashSet<String>,
 }
 
 /// Why the paper exchange did not execute an order. The first four come
@@ -412,6 +460,7 @@ impl State {
             orders: HashMap::new(),
             next_id: 0,
             realized_pnl: 0.0,
+            cancelled: HashSet::new(),
         }
     }
 
@@ -502,16 +551,20 @@ impl State {
                 i
             }
         };
-        self.exchange.submit(ExchangeOrder {
-            id,
-            symbol,
-            side: o.side,
-            quantity,
-            kind,
-            stop_loss,
-            take_profit,
-            arrival_ms: s.at_ms,
-        });
+        // `is_empty` first: the paper stage never cancels, and its hot path
+        // should not hash every id for nothing.
+        if self.cancelled.is_empty() || !self.cancelled.contains(&o.client_order_id) {
+            self.exchange.submit(ExchangeOrder {
+                id,
+                symbol,
+                side: o.side,
+                quantity,
+                kind,
+                stop_loss,
+                take_profit,
+                arrival_ms: s.at_ms,
+            });
+        }
         self.next_id = next_id;
         self.orders.insert(
             id,
@@ -665,8 +718,23 @@ fn load(
             ),
         }
     }
-    let (state, rec, len) = load_from(path, State::new(settings), 0)?;
-    Ok((state, rec, len, None))
+    // Each cancel line met for an order in the book adds it to the orders
+    // left out and starts again: one more pass per cancel (paper venue
+    // only; a log without cancels is read once).
+    let mut cancelled = HashSet::new();
+    loop {
+        let mut state = State::new(settings);
+        state.cancelled.clone_from(&cancelled);
+        match load_from(path, state, 0) {
+            Ok((state, rec, len)) => return Ok((state, rec, len, None)),
+            Err(e) => match replay_without(&e) {
+                Some(id) if !cancelled.contains(&id) => {
+                    cancelled.insert(id);
+                }
+                _ => return Err(e),
+            },
+        }
+    }
 }
 
 /// Replays the log at `path` (missing: empty) from byte `offset` (a
@@ -702,13 +770,24 @@ fn load_from(path: &Path, mut state: State, offset: u64) -> io::Result<(State, R
                     mismatch(&mut rec, 1, number);
                 }
             }
-            Err(e) => match serde_json::from_slice::<LegacyFill>(line) {
-                Ok(legacy) => {
-                    state.legacy.insert(legacy.client_order_id);
-                    rec.legacy += 1;
+            Err(e) => {
+                if let Ok(c) = serde_json::from_slice::<CancelLine>(line) {
+                    mismatch(&mut rec, expected.len() as u64, number);
+                    expected.clear();
+                    let id = c.cancel.client_order_id;
+                    if !state.cancelled.contains(&id) {
+                        return Err(io::Error::other(ReplayWithout(id)));
+                    }
+                    return Ok(());
                 }
-                Err(_) => return Err(jsonl::invalid(path, number, e)),
-            },
+                match serde_json::from_slice::<LegacyFill>(line) {
+                    Ok(legacy) => {
+                        state.legacy.insert(legacy.client_order_id);
+                        rec.legacy += 1;
+                    }
+                    Err(_) => return Err(jsonl::invalid(path, number, e)),
+                }
+            }
         }
         Ok(())
     })?;
@@ -887,6 +966,19 @@ impl MockExchange {
         self.state.symbols.get(symbol).copied()
     }
 
+    /// The last price observed for `symbol` (from market data or an
+    /// order), once an order has named it: what the next market order with
+    /// no price of its own fills at.
+    pub fn last_price(&self, symbol: &str) -> Option<Decimal> {
+        self.state.last_price(symbol)
+    }
+
+    /// The symbols orders have named, in the order they first did
+    /// (`BASE/QUOTE`).
+    pub fn symbols(&self) -> impl Iterator<Item = &str> {
+        self.state.names.iter().map(String::as_str)
+    }
+
     /// Net position of `symbol`, base units (0 for one never traded).
     pub fn position(&self, symbol: &str) -> f64 {
         self.symbol_index(symbol)
@@ -913,6 +1005,42 @@ impl MockExchange {
     /// PnL of the closed trades, net of their fees, quote units.
     pub fn realized_pnl(&self) -> f64 {
         self.state.realized_pnl
+    }
+
+    /// Withdraws the working order `client_order_id` at `at_ms`: a cancel
+    /// line, written and fsynced, then the state rebuilt from the log
+    /// without it (see the module doc; the whole log is read again, which
+    /// only the paper venue's short logs do). `false`: it was not working
+    /// (unknown, filled or already cancelled), nothing was written.
+    pub fn cancel(&mut self, client_order_id: &str, at_ms: i64) -> Result<bool, ExecutionError> {
+        if self.dirty {
+            self.rollback()?;
+        }
+        if !self.state.is_working(client_order_id) {
+            return Ok(false);
+        }
+        let line = serde_json::to_vec(&CancelLine {
+            cancel: CancelRecord {
+                client_order_id: client_order_id.to_string(),
+                at_ms,
+            },
+        })
+        .map_err(|e| ExecutionError::Encode(e.to_string()))?;
+        let written = (self.log.write_all(&line))
+            .and_then(|()| self.log.write_all(b"\n"))
+            .and_then(|()| self.log.sync_data());
+        if let Err(e) = written {
+            let _ = self.rollback();
+            return Err(ExecutionError::LogWrite {
+                path: self.path.display().to_string(),
+                reason: e.to_string(),
+            });
+        }
+        self.len += line.len() as u64 + 1;
+        // The cancel is durable: rebuilding from the log (cut back to
+        // `len`, which holds it) is what `rollback` does.
+        self.rollback()?;
+        Ok(true)
     }
 
     /// Submits an order once (see [`MockExchange::execute_batch`]).
@@ -1251,6 +1379,51 @@ mod tests {
         assert_eq!((legs[0].side, legs[0].quantity), (Sell, 1.0));
         assert!(close(legs[0].price, 93.0 * 0.995));
         assert!(ex.exchange().brackets(symbol).is_empty());
+    }
+
+    #[test]
+    fn a_cancelled_order_never_fills_and_a_reopened_log_agrees() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fills.jsonl");
+        let mut ex = MockExchange::open(&path, costs()).unwrap();
+        ex.execute(&market("m1", Buy, "100"), T0).unwrap();
+        let l1 = order("l1", Buy, Limit, Some("95"));
+        ex.execute(&l1, T0 + 1).unwrap();
+        // l2's observation (94) fills l1; l2 itself rests.
+        let l2 = ExecOrder {
+            mark_price: Some(d("94")),
+            ..order("l2", Buy, Limit, Some("90"))
+        };
+        ex.execute(&l2, T0 + 2).unwrap();
+        assert!(ex.is_working(&l2.client_order_id));
+        assert!(!ex.is_working(&l1.client_order_id));
+        assert_eq!(ex.cancel(&l2.client_order_id, T0 + 3), Ok(true));
+        assert!(!ex.is_working(&l2.client_order_id));
+        assert!(ex.has_submitted(&l2.client_order_id));
+        // Filled or unknown: nothing to cancel, nothing written.
+        let len = std::fs::metadata(&path).unwrap().len();
+        assert_eq!(ex.cancel(&l1.client_order_id, T0 + 4), Ok(false));
+        assert_eq!(ex.cancel("nope", T0 + 4), Ok(false));
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), len);
+        // 89 would have reached l2.
+        let m2 = market("m2", Sell, "89");
+        let fills = ex.execute(&m2, T0 + 5).unwrap().fills;
+        assert_eq!(fills.len(), 1, "{fills:?}");
+        assert!(close(ex.position("BTC/USDT"), 1.0));
+        let pnl = ex.realized_pnl();
+        let cash = ex.exchange().cash();
+        drop(ex);
+        let ex = MockExchange::open(&path, costs()).unwrap();
+        assert_eq!(ex.recovery().mismatches, 0, "{:?}", ex.recovery());
+        assert!(close(ex.position("BTC/USDT"), 1.0));
+        assert_eq!((ex.realized_pnl(), ex.exchange().cash()), (pnl, cash));
+        assert!(!ex.is_working(&l2.client_order_id));
+        assert_eq!(ex.open_orders(), 0);
+        let cancels = log_lines(&path)
+            .into_iter()
+            .filter(|l| l.get("cancel").is_some())
+            .count();
+        assert_eq!(cancels, 1);
     }
 
     #[test]

@@ -759,6 +759,7 @@ pub fn serve(config: ServeConfig, listen: Option<SocketAddr>) -> Result<(), Erro
         &settings.sizings,
         gates.keys().map(String::as_str),
         base,
+        settings.mock,
     )?;
     for (name, strategy) in strategies.iter_mut() {
         strategy.live = live.sender(name);

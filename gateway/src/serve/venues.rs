@@ -1,7 +1,14 @@
-//! The real venues `serve` trades on: one execution stage per `[venue]`
-//! section that is not `paper` (the top level's, shared by every strategy
-//! without its own, and each `[strategies.NAME.venue]`), each with its own
-//! order log and its own order channel.
+//! The venues `serve` trades on through the live stage: one execution
+//! stage per `[venue]` section that is not `paper` (the top level's, shared
+//! by every strategy without its own, and each `[strategies.NAME.venue]`),
+//! each with its own order log and its own order channel.
+//!
+//! A `paper` section gets a stage too when a strategy on it sizes its
+//! orders (`[sizing] mode` other than `alert`): its orders go to a
+//! [`PaperVenue`] through the same stage as a real venue's, so sizing, the
+//! order log, exactly-once and the fill log behave on paper as they will on
+//! the venue. With `alert` sizing, paper keeps the batched paper stage
+//! (`serve`'s throughput path): such strategies get no stage here.
 //!
 //! Built in two steps, because recovery needs the order logs before the
 //! gateway's metrics and circuit breaker exist: [`LiveVenues::open`]
@@ -21,6 +28,7 @@ use super::execution::CircuitBreaker;
 use super::journal::ExecOrder;
 use super::live::{self, Live, LiveOrder};
 use super::metrics::Metrics;
+use super::mock::MockSettings;
 use crate::clock::wall_clock_ms;
 use crate::error::Error;
 use crate::venue::binance::{BinanceSettings, BinanceVenue, Credentials, Market};
@@ -28,15 +36,140 @@ use crate::venue::clock::VenueClock;
 use crate::venue::exactly_once::Executor;
 use crate::venue::fill_log::FillLog;
 use crate::venue::order_log::OrderLog;
+use crate::venue::rules::ANY_SYMBOL;
 use crate::venue::settings::{VenueSettings, Venues};
 use crate::venue::sizing::{SizingMode, SizingSection, Sizings};
-use crate::venue::TradingRules;
+use crate::venue::{Account, OrderReport, PaperVenue, TradingRules, Venue, VenueOrder};
 use crate::venue::{VenueError, VenueKind};
+use alertgate_validator::Decimal;
 
 /// A venue's trading rules by `BASE/QUOTE`, shared by its stage (which
 /// reads them from the venue) and the decisions (which refuse what the
 /// venue would).
-pub type SharedRules = Arc<RwLock<HashMap<String, TradingRules>>>;
+pub type SharedRules = Arc<RwLock<RulesBook>>;
+
+/// Trading rules by `BASE/QUOTE`, and the rules of any other symbol when
+/// the venue restricts none (the paper venue lists its rules under
+/// [`ANY_SYMBOL`]: a symbol it has never seen is accepted).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RulesBook {
+    by_symbol: HashMap<String, TradingRules>,
+    any: Option<TradingRules>,
+}
+
+impl RulesBook {
+    /// The rules of `symbol`: its own, else those of any symbol, else
+    /// `None` (the venue does not list it).
+    pub fn get(&self, symbol: &str) -> Option<&TradingRules> {
+        self.by_symbol.get(symbol).or(self.any.as_ref())
+    }
+
+    /// Whether no rules have been read yet.
+    pub fn is_empty(&self) -> bool {
+        self.by_symbol.is_empty() && self.any.is_none()
+    }
+}
+
+impl FromIterator<(String, TradingRules)> for RulesBook {
+    fn from_iter<I: IntoIterator<Item = (String, TradingRules)>>(iter: I) -> Self {
+        let mut book = RulesBook::default();
+        for (symbol, rules) in iter {
+            if symbol == ANY_SYMBOL {
+                book.any = Some(rules);
+            } else {
+                book.by_symbol.insert(symbol, rules);
+            }
+        }
+        book
+    }
+}
+
+/// The venue a live stage drives. An enum rather than making the stages
+/// generic: [`LiveVenues`] keeps venues of different kinds in one list and
+/// its stages are one boxed future type, so one concrete `Live<AnyVenue>`
+/// keeps that simple; the dispatch is one `match` per request, nothing
+/// beside a network round trip or an fsync.
+#[derive(Debug)]
+pub enum AnyVenue {
+    /// Binance Spot or USDⓈ-M.
+    Binance(BinanceVenue),
+    /// The paper exchange (boxed: its state is far larger than a client).
+    Paper(Box<PaperVenue>),
+}
+
+/// Calls `$call` on whichever venue `$self` holds.
+macro_rules! dispatch {
+    ($self:ident, $v:ident => $call:expr) => {
+        match $self {
+            AnyVenue::Binance($v) => $call,
+            AnyVenue::Paper($v) => $call,
+        }
+    };
+}
+
+impl Venue for AnyVenue {
+    fn kind(&self) -> VenueKind {
+        dispatch!(self, v => v.kind())
+    }
+
+    async fn server_time(&self) -> Result<i64, VenueError> {
+        dispatch!(self, v => v.server_time().await)
+    }
+
+    async fn trading_rules(
+        &self,
+        quotes: &[&str],
+    ) -> Result<Vec<(String, TradingRules)>, VenueError> {
+        dispatch!(self, v => v.trading_rules(quotes).await)
+    }
+
+    async fn submit(
+        &self,
+        order: &VenueOrder,
+        timestamp_ms: i64,
+    ) -> Result<OrderReport, VenueError> {
+        dispatch!(self, v => v.submit(order, timestamp_ms).await)
+    }
+
+    async fn query(
+        &self,
+        symbol: &str,
+        client_order_id: &str,
+        timestamp_ms: i64,
+    ) -> Result<OrderReport, VenueError> {
+        dispatch!(self, v => v.query(symbol, client_order_id, timestamp_ms).await)
+    }
+
+    async fn cancel(
+        &self,
+        symbol: &str,
+        client_order_id: &str,
+        timestamp_ms: i64,
+    ) -> Result<OrderReport, VenueError> {
+        dispatch!(self, v => v.cancel(symbol, client_order_id, timestamp_ms).await)
+    }
+
+    async fn account(&self, timestamp_ms: i64) -> Result<Account, VenueError> {
+        dispatch!(self, v => v.account(timestamp_ms).await)
+    }
+
+    async fn mark_price(&self, symbol: &str) -> Result<Decimal, VenueError> {
+        dispatch!(self, v => v.mark_price(symbol).await)
+    }
+
+    async fn base_commission(
+        &self,
+        symbol: &str,
+        report: &OrderReport,
+        timestamp_ms: i64,
+    ) -> Result<Decimal, VenueError> {
+        dispatch!(self, v => v.base_commission(symbol, report, timestamp_ms).await)
+    }
+
+    fn observe_price(&self, symbol: &str, price: Decimal) {
+        dispatch!(self, v => v.observe_price(symbol, price))
+    }
+}
 
 /// Where a strategy trading on a real venue sends its accepted orders:
 /// its venue's stage, with the strategy's sizing.
@@ -87,17 +220,19 @@ impl LiveRoute {
 /// A real venue's execution stage, ready to spawn.
 pub type Stage = std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
-/// One real venue, connected, its order log read.
+/// One venue, connected (paper: its exchange rebuilt), its order log
+/// read.
 struct Opened {
     /// `venue` or `strategies.NAME.venue`.
     setting: String,
     settings: VenueSettings,
-    venue: BinanceVenue,
+    venue: AnyVenue,
     log: OrderLog,
     sender: mpsc::UnboundedSender<LiveOrder>,
     receiver: mpsc::UnboundedReceiver<LiveOrder>,
     rules: SharedRules,
-    limits: Arc<crate::venue::RateLimits>,
+    /// A real venue's request counters (paper sends no request).
+    limits: Option<Arc<crate::venue::RateLimits>>,
     fills: FillLog,
 }
 
@@ -111,12 +246,15 @@ pub struct LiveVenues {
 
 impl LiveVenues {
     /// Connects every real venue of `venues` that one of `strategies`
-    /// trades on, and reads its order log (resolved against `base`).
+    /// trades on, and opens the paper venue for the strategies that size
+    /// their orders on paper (with `mock`'s cash and costs); reads each
+    /// one's order log (paths resolved against `base`).
     pub fn open<'a>(
         venues: &Venues,
         sizings: &Sizings,
         strategies: impl Iterator<Item = &'a str>,
         base: &Path,
+        mock: MockSettings,
     ) -> Result<LiveVenues, Error> {
         let mut live = LiveVenues {
             opened: Vec::new(),
@@ -126,7 +264,8 @@ impl LiveVenues {
         for name in strategies {
             let own = venues.strategies.get(name);
             let settings = own.unwrap_or(&venues.default);
-            if settings.is_paper() {
+            // `alert` sizing on paper: the batched paper stage.
+            if settings.is_paper() && sizings.of(name).mode == SizingMode::Alert {
                 continue;
             }
             let index = match (own, default) {
@@ -136,7 +275,7 @@ impl LiveVenues {
                         Some(_) => format!("strategies.{name}.venue"),
                         None => "venue".to_string(),
                     };
-                    live.opened.push(open_one(&setting, settings, base)?);
+                    live.opened.push(open_one(&setting, settings, base, mock)?);
                     let i = live.opened.len() - 1;
                     if own.is_none() {
                         default = Some(i);
@@ -211,8 +350,10 @@ impl LiveVenues {
                     o.settings.policy,
                     wall_clock_ms,
                 );
-                tracing::info!(setting = %o.setting, venue = o.settings.kind.name(), testnet = o.settings.testnet, "trading on a real venue");
-                metrics.watch_venue(o.settings.kind.name(), o.limits);
+                tracing::info!(setting = %o.setting, venue = o.settings.kind.name(), testnet = o.settings.testnet, "trading on a venue through the live stage");
+                if let Some(limits) = o.limits {
+                    metrics.watch_venue(o.settings.kind.name(), limits);
+                }
                 let stage = Live::new(
                     executor,
                     clock,
@@ -240,7 +381,7 @@ impl LiveVenues {
 
 /// [`set_up_futures`], asked again (orders wait) while the venue does not
 /// answer; a refusal (hedge mode, a leverage the venue refuses) is final.
-async fn set_up(stage: &Live<BinanceVenue>, settings: &VenueSettings) -> Result<(), VenueError> {
+async fn set_up(stage: &Live<AnyVenue>, settings: &VenueSettings) -> Result<(), VenueError> {
     let mut pause = std::time::Duration::from_millis(500);
     loop {
         match set_up_futures(stage, settings).await {
@@ -266,13 +407,15 @@ async fn set_up(stage: &Live<BinanceVenue>, settings: &VenueSettings) -> Result<
 /// USDⓈ-M: checks one-way position mode (the only one the gateway
 /// trades) and sets each configured symbol's leverage and margin type.
 async fn set_up_futures(
-    stage: &Live<BinanceVenue>,
+    stage: &Live<AnyVenue>,
     settings: &VenueSettings,
 ) -> Result<(), VenueError> {
+    let AnyVenue::Binance(venue) = stage.venue() else {
+        return Ok(());
+    };
     if settings.kind != VenueKind::BinanceUsdm {
         return Ok(());
     }
-    let venue = stage.venue();
     let now = || stage.venue_now();
     crate::venue::clock::sync(venue, stage.clock(), wall_clock_ms).await?;
     if !venue.is_one_way_mode(now()).await? {
@@ -293,9 +436,61 @@ async fn set_up_futures(
     Ok(())
 }
 
-/// Connects the venue of `settings` (named `setting` in errors) and opens
-/// its order log.
-fn open_one(setting: &str, settings: &VenueSettings, base: &Path) -> Result<Opened, Error> {
+/// Connects the venue of `settings` (named `setting` in errors; paper: its
+/// exchange rebuilt from its log) and opens its order and fill logs.
+fn open_one(
+    setting: &str,
+    settings: &VenueSettings,
+    base: &Path,
+    mock: MockSettings,
+) -> Result<Opened, Error> {
+    let (venue, limits) = match settings.kind {
+        VenueKind::Paper => (
+            AnyVenue::Paper(Box::new(open_paper(settings, base, mock)?)),
+            None,
+        ),
+        _ => {
+            let venue = connect(setting, settings)?;
+            let limits = venue.limits().clone();
+            (AnyVenue::Binance(venue), Some(limits))
+        }
+    };
+    let path = base.join(&settings.orders);
+    let log = OrderLog::open(&path).map_err(|source| Error::OrderLog {
+        path: path.clone(),
+        source,
+    })?;
+    let fills_path = base.join(&settings.fills);
+    let fills = FillLog::open(&fills_path).map_err(|source| Error::OrderLog {
+        path: fills_path,
+        source,
+    })?;
+    let (sender, receiver) = mpsc::unbounded_channel();
+    Ok(Opened {
+        fills,
+        limits,
+        rules: SharedRules::default(),
+        setting: setting.to_string(),
+        settings: settings.clone(),
+        venue,
+        log,
+        sender,
+        receiver,
+    })
+}
+
+/// The paper venue of `settings`, rebuilt from its exchange log.
+fn open_paper(
+    settings: &VenueSettings,
+    base: &Path,
+    mock: MockSettings,
+) -> Result<PaperVenue, Error> {
+    let path = base.join(&settings.exchange_log);
+    PaperVenue::open(&path, mock).map_err(|source| Error::Fills { path, source })
+}
+
+/// Connects the Binance venue of `settings` (keys from the environment).
+fn connect(setting: &str, settings: &VenueSettings) -> Result<BinanceVenue, Error> {
     let venue_error = |message: String| Error::Venue {
         setting: setting.to_string(),
         message,
@@ -317,27 +512,59 @@ fn open_one(setting: &str, settings: &VenueSettings, base: &Path) -> Result<Open
     }
     binance.recv_window_ms = settings.policy.recv_window_ms;
     binance.timeout = std::time::Duration::from_millis(settings.request_timeout_ms);
-    let venue = BinanceVenue::new(binance, credentials).map_err(|e| venue_error(e.to_string()))?;
-    let path = base.join(&settings.orders);
-    let log = OrderLog::open(&path).map_err(|source| Error::OrderLog {
-        path: path.clone(),
-        source,
-    })?;
-    let fills_path = base.join(&settings.fills);
-    let fills = FillLog::open(&fills_path).map_err(|source| Error::OrderLog {
-        path: fills_path,
-        source,
-    })?;
-    let (sender, receiver) = mpsc::unbounded_channel();
-    Ok(Opened {
-        fills,
-        limits: venue.limits().clone(),
-        rules: SharedRules::default(),
-        setting: setting.to_string(),
-        settings: settings.clone(),
-        venue,
-        log,
-        sender,
-        receiver,
-    })
+    BinanceVenue::new(binance, credentials).map_err(|e| venue_error(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alertgate_validator::{OrderType, Side};
+
+    fn d(s: &str) -> Decimal {
+        Decimal::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_rules_book_falls_back_to_any_symbols_rules_only_when_listed() {
+        let btc = TradingRules {
+            step: d("0.001"),
+            ..TradingRules::default()
+        };
+        let listed: RulesBook = [("BTC/USDT".to_string(), btc)].into_iter().collect();
+        assert_eq!(listed.get("BTC/USDT"), Some(&btc));
+        assert_eq!(listed.get("ETH/USDT"), None);
+        let paper: RulesBook = [(ANY_SYMBOL.to_string(), TradingRules::unrestricted())]
+            .into_iter()
+            .collect();
+        assert!(!paper.is_empty());
+        assert_eq!(paper.get("NEVER/SEEN"), Some(&TradingRules::unrestricted()));
+        assert!(RulesBook::default().is_empty());
+    }
+
+    #[test]
+    fn a_paper_route_accepts_a_symbol_it_has_never_seen() {
+        let (sender, _receiver) = mpsc::unbounded_channel();
+        let route = LiveRoute {
+            sender,
+            sizing: Arc::new(SizingSection::default()),
+            rules: Arc::new(RwLock::new(
+                [(ANY_SYMBOL.to_string(), TradingRules::unrestricted())]
+                    .into_iter()
+                    .collect(),
+            )),
+            venue: VenueKind::Paper.name(),
+        };
+        let order = ExecOrder {
+            price: Some(d("0.00001234")),
+            ..ExecOrder::new(
+                "ag1",
+                "e",
+                "PEPE/USDT",
+                Side::Buy,
+                OrderType::Market,
+                d("12345678.9"),
+            )
+        };
+        assert_eq!(route.check(&order), Ok(()));
+    }
 }

@@ -41,12 +41,14 @@ pub mod exactly_once;
 pub mod fill_log;
 pub mod http;
 pub mod order_log;
+pub mod paper;
 pub mod rules;
 pub mod settings;
 pub mod sizing;
 
 pub use binance::{BinanceSettings, BinanceVenue, Credentials};
 pub use http::{HttpSettings, RateLimits};
+pub use paper::PaperVenue;
 pub use rules::{RuleViolation, TradingRules};
 
 /// Which venue a `[venue]` section names.
@@ -82,9 +84,11 @@ impl VenueKind {
     }
 
     /// Whether the venue trades derivatives with positions (reduce-only,
-    /// leverage), rather than balances.
+    /// leverage), rather than balances. The paper venue does: it allows
+    /// shorts, so sizing treats it like a futures venue (signed positions,
+    /// equity, reduce-only for what an order closes).
     pub const fn has_positions(self) -> bool {
-        matches!(self, VenueKind::BinanceUsdm)
+        matches!(self, VenueKind::BinanceUsdm | VenueKind::Paper)
     }
 }
 
@@ -454,6 +458,15 @@ pub trait Venue: Send + Sync {
     ) -> impl Future<Output = Result<Decimal, VenueError>> + Send {
         let _ = (symbol, report, timestamp_ms);
         async { Ok(Decimal::ZERO) }
+    }
+
+    /// A price the gateway observed for `symbol` (`BASE/QUOTE`), from
+    /// market data or the accepted alert, told before the order it came
+    /// with is sized and sent. The paper venue has no market of its own:
+    /// it fills market orders at the last price it was told. Real venues
+    /// have their own market and ignore it (the default).
+    fn observe_price(&self, symbol: &str, price: Decimal) {
+        let _ = (symbol, price);
     }
 }
 

@@ -30,6 +30,19 @@ pub struct TradingRules {
     pub max_notional: Decimal,
 }
 
+/// The key under which a venue that restricts no symbol (the paper venue)
+/// lists its rules: they apply to any symbol, including one it has never
+/// seen (see [`crate::serve::venues::RulesBook`]).
+pub const ANY_SYMBOL: &str = "*";
+
+impl TradingRules {
+    /// No step, no tick, no bound: any positive quantity at any price (the
+    /// paper venue's rules, for every symbol).
+    pub fn unrestricted() -> TradingRules {
+        TradingRules::default()
+    }
+}
+
 /// Why an order breaks a symbol's rules: each has a stable code, given in
 /// the answer, the journal and the metrics.
 #[non_exhaustive]
@@ -244,6 +257,27 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         Decimal::parse(s).unwrap()
+    }
+
+    #[test]
+    fn unrestricted_rules_keep_any_quantity_and_price_as_they_are() {
+        let r = TradingRules::unrestricted();
+        let rounded = r
+            .apply(
+                Side::Sell,
+                false,
+                d("0.000000123"),
+                Some(d("12345.6789")),
+                None,
+                Some(d("0.0001")),
+            )
+            .unwrap();
+        assert_eq!(rounded.quantity, d("0.000000123"));
+        assert_eq!(rounded.price, Some(d("12345.6789")));
+        let market = r
+            .apply(Side::Buy, true, d("1000000"), None, None, Some(d("99999")))
+            .unwrap();
+        assert_eq!(market.quantity, d("1000000"));
     }
 
     #[test]

@@ -9,6 +9,11 @@
 //! key_env = "BINANCE_API_KEY"    # names of environment variables, never
 //! secret_env = "BINANCE_SECRET"  # the key itself
 //! ```
+//!
+//! A strategy on `paper` whose `[sizing]` mode is not `alert` trades on the
+//! paper venue ([`super::paper`]) through the same execution stage as a
+//! real venue: its exchange state is in `exchange_log`, its orders in
+//! `orders`, its fills in `fills`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -64,6 +69,12 @@ pub struct VenueSection {
     /// How often working bracket legs are queried, ms (default 5000): a leg
     /// that filled has its sibling cancelled.
     pub follow_brackets_ms: u64,
+    /// Paper only: the paper venue's exchange log (its orders and fills,
+    /// from which it rebuilds its positions at start), relative to the
+    /// configuration file. Default `paper-venue.jsonl`, or
+    /// `paper-venue-NAME.jsonl` for `[strategies.NAME.venue]`. Not `[serve]
+    /// fills`, the log of the paper stage (strategies with `alert` sizing).
+    pub exchange_log: Option<PathBuf>,
     /// USDⓈ-M: leverage per symbol (`BTC/USDT = 5`), set at start.
     pub leverage: BTreeMap<String, u32>,
     /// USDⓈ-M: `isolated` or `cross` margin for the symbols of `leverage`,
@@ -89,6 +100,7 @@ impl Default for VenueSection {
             orders: None,
             fills: None,
             follow_brackets_ms: 5_000,
+            exchange_log: None,
             leverage: BTreeMap::new(),
             margin_type: None,
         }
@@ -117,6 +129,9 @@ pub struct VenueSettings {
     pub fills: PathBuf,
     /// How often working bracket legs are queried, ms.
     pub follow_brackets_ms: u64,
+    /// The paper venue's exchange log, relative to the configuration file
+    /// (paper only).
+    pub exchange_log: PathBuf,
     /// Leverage per `BASE/QUOTE` (USDⓈ-M).
     pub leverage: BTreeMap<String, u32>,
     /// `Some(true)`: isolated margin, `Some(false)`: cross (USDⓈ-M).
@@ -203,6 +218,16 @@ impl VenueSection {
         let credentials_env = self.credentials(setting, kind)?;
         self.check_times(setting)?;
         let isolated_margin = self.futures(setting, kind)?;
+        if kind != VenueKind::Paper && self.exchange_log.is_some() {
+            return Err(invalid(
+                setting,
+                "exchange_log",
+                format!(
+                    "{} has its own exchange; only paper has an exchange log",
+                    kind.name()
+                ),
+            ));
+        }
         let policy = ResolvePolicy {
             recv_window_ms: self.recv_window_ms,
             not_found_spacing_ms: self.not_found_spacing_ms,
@@ -223,6 +248,9 @@ impl VenueSection {
             fills: self
                 .fills
                 .unwrap_or_else(|| format!("venue-fills{suffix}.jsonl").into()),
+            exchange_log: self
+                .exchange_log
+                .unwrap_or_else(|| format!("paper-venue{suffix}.jsonl").into()),
             leverage: self.leverage,
             isolated_margin,
         })
@@ -361,6 +389,25 @@ mod tests {
         assert!(v.default.is_paper());
         assert_eq!(v.default.credentials_env, None);
         assert_eq!(v.default.orders, PathBuf::from("orders.jsonl"));
+        assert_eq!(v.default.exchange_log, PathBuf::from("paper-venue.jsonl"));
+    }
+
+    #[test]
+    fn the_paper_venues_exchange_log_is_its_own_and_paper_only() {
+        let v = venues(
+            "[venue]\nexchange_log = \"state/paper.jsonl\"\n[strategies.s.venue]\nkind = \"paper\"\n",
+        )
+        .unwrap();
+        assert_eq!(v.of("").exchange_log, PathBuf::from("state/paper.jsonl"));
+        assert_eq!(v.of("s").exchange_log, PathBuf::from("paper-venue-s.jsonl"));
+        let e = venues(
+            "[venue]\nkind = \"binance-spot\"\nkey_env = \"K\"\nsecret_env = \"S\"\nexchange_log = \"x.jsonl\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("venue.exchange_log") && e.contains("only paper"),
+            "{e}"
+        );
     }
 
     #[test]
