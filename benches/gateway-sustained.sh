@@ -23,7 +23,7 @@ set -euo pipefail
 DURATION="${DURATION:-60}"
 CONNECTIONS="${CONNECTIONS:-64}"
 THREADS=2
-# Enough for ~60k/s over the run (wrk's two threads rarely split evenly): a thread that runs out starts over, and
+# Enough for ~90k/s over the run (wrk's two threads rarely split evenly): a thread that runs out starts over, and
 # its copies are (rightly) refused as replays.
 ALERTS="${ALERTS:-}"
 TARGETS="${TARGETS:-bare python gateway}"
@@ -36,7 +36,7 @@ while getopts "d:c:n:o:h" opt; do
         *) sed -n '2,18p' "$0"; exit 2 ;;
     esac
 done
-ALERTS="${ALERTS:-$(( DURATION * 60000 + 50000 ))}"
+ALERTS="${ALERTS:-$(( DURATION * 90000 + 50000 ))}"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

@@ -376,6 +376,22 @@ fn kill_9_between_an_orders_post_and_its_answer_then_restart_places_it_once() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(orders_with(&s.emu, &id).len(), 1);
     assert_eq!(order_posts(&s.emu, USDM_ORDER), 1, "never sent again");
+    // Its fill, logged when the restart resolved it, with its alert.
+    let intent_event = json_lines(&s.dir.path().join("orders.jsonl"))
+        .into_iter()
+        .find(|l| l["client_order_id"] == id.as_str() && l["state"] == "intent")
+        .and_then(|l| l["event_id"].as_str().map(String::from))
+        .expect("the intent names its alert");
+    let fills: Vec<_> = json_lines(&s.dir.path().join("venue-fills.jsonl"))
+        .into_iter()
+        .filter(|f| f["fill"]["client_order_id"] == id.as_str())
+        .collect();
+    assert_eq!(fills.len(), 1, "{fills:?}");
+    assert_eq!(fills[0]["fill"]["quantity"].as_f64(), Some(0.01));
+    assert_eq!(
+        fills[0]["fill"]["event_id"].as_str(),
+        Some(intent_event.as_str())
+    );
     stop(&mut s.gw.child);
     assert_no_secret_written(s.dir.path());
 }

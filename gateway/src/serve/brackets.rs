@@ -159,14 +159,16 @@ pub fn is_leg(order: &VenueOrder) -> bool {
         )
 }
 
-/// Places each leg exactly once; returns how each ended.
+/// Places each leg (of the entry for alert `event_id`) exactly once;
+/// returns how each ended.
 pub async fn place<V: Venue>(
     executor: &mut Executor<V>,
     legs: &[VenueOrder],
+    event_id: &str,
 ) -> Result<Vec<Outcome>, LogError> {
     let mut outcomes = Vec::new();
     for leg in legs {
-        outcomes.push(executor.place(leg).await?);
+        outcomes.push(executor.place(leg, event_id).await?);
     }
     Ok(outcomes)
 }

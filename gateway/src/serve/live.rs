@@ -246,7 +246,7 @@ impl<V: Venue> Live<V> {
             })
         };
         let outcome = match legs {
-            Some(Ok(legs)) => brackets::place(&mut self.executor, &legs).await,
+            Some(Ok(legs)) => brackets::place(&mut self.executor, &legs, &order.event_id).await,
             Some(Err(e)) => return self.bracket_failed(order, &e.to_string()),
             None => return self.bracket_failed(order, "the symbol's rules are unknown"),
         };
@@ -428,7 +428,7 @@ impl<V: Venue> Live<V> {
     /// Places `venue_order` (for the accepted `order`): the venue's report
     /// when it is on the venue.
     async fn place(&mut self, order: &ExecOrder, venue_order: &VenueOrder) -> Option<OrderReport> {
-        match self.executor.place(venue_order).await {
+        match self.executor.place(venue_order, &order.event_id).await {
             Ok(Outcome::Placed(report)) => {
                 self.breaker.success();
                 let venue = self.executor.venue().kind().name();
@@ -460,15 +460,34 @@ impl<V: Venue> Live<V> {
 
     /// Logs what `report` shows newly executed of `venue_order`.
     fn log_fill(&mut self, order: &ExecOrder, venue_order: &VenueOrder, report: &OrderReport) {
-        match self.fills.record(venue_order, &order.event_id, report) {
+        self.record_fill(venue_order, &order.event_id, report);
+    }
+
+    /// Logs what `report` shows newly executed of `venue_order` (for alert
+    /// `event_id`), counted in the metrics.
+    fn record_fill(&mut self, venue_order: &VenueOrder, event_id: &str, report: &OrderReport) {
+        match self.fills.record(venue_order, event_id, report) {
             Ok(Some(_)) => {
                 self.metrics.fills.fetch_add(1, Ordering::Relaxed);
             }
             Ok(None) => {}
             Err(e) => {
-                tracing::error!(client_order_id = %order.client_order_id, "fill not logged: {e}")
+                tracing::error!(client_order_id = %venue_order.client_order_id, "fill not logged: {e}")
             }
         }
+    }
+
+    /// Logs the fill of an order reconciled at start (resolved after a
+    /// crash, or sent then): the fill log adds only what it lacks.
+    fn log_reconciled(&mut self, id: &str, outcome: &Outcome) {
+        let Outcome::Placed(report) = outcome else {
+            return;
+        };
+        let Some(known) = self.executor.log().get(id) else {
+            return;
+        };
+        let (order, event_id) = (known.order.clone(), known.event_id.clone());
+        self.record_fill(&order, event_id.as_deref().unwrap_or_default(), report);
     }
 
     /// The price `equity_pct` values `order` at: the venue's mark price
@@ -561,6 +580,7 @@ pub async fn run<V: Venue>(mut orders: mpsc::UnboundedReceiver<LiveOrder>, mut l
         Ok(done) => {
             for (id, outcome) in done {
                 tracing::info!(client_order_id = %id, ?outcome, "reconciled");
+                live.log_reconciled(&id, &outcome);
             }
         }
         Err(e) => {

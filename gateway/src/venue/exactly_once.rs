@@ -152,9 +152,10 @@ impl<V: Venue> Executor<V> {
         self.clock.venue_ms(self.now())
     }
 
-    /// Places `order` exactly once: a client id the log has settled is not
-    /// sent again; one it left unsettled is resolved first.
-    pub async fn place(&mut self, order: &VenueOrder) -> Result<Outcome, LogError> {
+    /// Places `order` (carrying out the alert `event_id`) exactly once: a
+    /// client id the log has settled is not sent again; one it left
+    /// unsettled is resolved first.
+    pub async fn place(&mut self, order: &VenueOrder, event_id: &str) -> Result<Outcome, LogError> {
         let id = order.client_order_id.as_str();
         match self.log.get(id).cloned() {
             Some(known) if known.state.is_settled() => return Ok(settled(&known)),
@@ -165,7 +166,7 @@ impl<V: Venue> Executor<V> {
             }
             None => {}
         }
-        self.send(order).await
+        self.send(order, event_id).await
     }
 
     /// Cancels the working order `client_order_id` of `symbol` and records
@@ -230,7 +231,10 @@ impl<V: Venue> Executor<V> {
         for (id, known) in self.log.unsettled() {
             let outcome = match self.reconcile_one(&id, &known).await? {
                 Some(outcome) => outcome,
-                None => self.send(&known.order).await?,
+                None => {
+                    let event_id = known.event_id.clone().unwrap_or_default();
+                    self.send(&known.order, &event_id).await?
+                }
             };
             done.push((id, outcome));
         }
@@ -258,13 +262,14 @@ impl<V: Venue> Executor<V> {
     }
 
     /// Sends `order` until it is placed, refused, resolved or given up.
-    async fn send(&mut self, order: &VenueOrder) -> Result<Outcome, LogError> {
+    async fn send(&mut self, order: &VenueOrder, event_id: &str) -> Result<Outcome, LogError> {
         let started = self.now();
         loop {
             let timestamp = self.venue_now();
             let id = order.client_order_id.as_str();
             self.record(Change {
                 order: Some(order.clone()),
+                event_id: Some(event_id.to_string()),
                 timestamp_ms: Some(timestamp),
                 recv_window_ms: Some(self.policy.recv_window_ms),
                 ..Change::new(State::Intent, id, self.now())
@@ -277,6 +282,7 @@ impl<V: Venue> Executor<V> {
                     self.record(failure(State::Unknown, id, self.now(), &e))?;
                     let known = Known {
                         order: order.clone(),
+                        event_id: Some(event_id.to_string()),
                         state: State::Unknown,
                         timestamp_ms: timestamp,
                         recv_window_ms: self.policy.recv_window_ms,
@@ -609,7 +615,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let script = scripted(&[Post::LoseAnswer], 3_000);
         let mut ex = executor(dir.path(), &script);
-        assert!(placed(&ex.place(&order("a")).await.unwrap()));
+        assert!(placed(&ex.place(&order("a"), "ev-a").await.unwrap()));
         let s = script.lock().unwrap();
         assert_eq!((s.orders.len(), s.post_timestamps.len()), (1, 1));
         assert!(s.queries >= 2, "the venue lagged: queried until found");
@@ -622,7 +628,7 @@ mod tests {
         let script = scripted(&[Post::LoseRequest], 0);
         let mut ex = executor(dir.path(), &script);
         let t0 = tokio::time::Instant::now();
-        assert!(placed(&ex.place(&order("a")).await.unwrap()));
+        assert!(placed(&ex.place(&order("a"), "ev-a").await.unwrap()));
         let waited = t0.elapsed().as_millis() as u64;
         let s = script.lock().unwrap();
         assert_eq!(s.orders.len(), 1);
@@ -641,11 +647,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let script = scripted(&[], 0);
         let mut ex = executor(dir.path(), &script);
-        assert!(placed(&ex.place(&order("a")).await.unwrap()));
+        assert!(placed(&ex.place(&order("a"), "ev-a").await.unwrap()));
         drop(ex);
         let mut ex = executor(dir.path(), &script);
         assert!(ex.reconcile().await.unwrap().is_empty());
-        assert!(placed(&ex.place(&order("a")).await.unwrap()));
+        assert!(placed(&ex.place(&order("a"), "ev-a").await.unwrap()));
         assert_eq!(script.lock().unwrap().post_timestamps.len(), 1);
     }
 
@@ -659,6 +665,7 @@ mod tests {
         for id in ["a", "b"] {
             log.record(Change {
                 order: Some(order(id)),
+                event_id: Some(format!("ev-{id}")),
                 timestamp_ms: Some(1_000_000),
                 recv_window_ms: Some(5_000),
                 ..Change::new(State::Intent, id, 1_000_000)
@@ -675,6 +682,10 @@ mod tests {
         assert_eq!(s.post_timestamps.len(), 1, "a never sent again");
         assert_eq!(ex.log().get("a").unwrap().state, State::Resolved);
         assert_eq!(ex.log().get("b").unwrap().state, State::Filled);
+        // b's new intent carries its event id on, read back from the log.
+        drop(s);
+        let reopened = OrderLog::open(&dir.path().join("orders.jsonl")).unwrap();
+        assert_eq!(reopened.get("b").unwrap().event_id.as_deref(), Some("ev-b"));
     }
 
     #[tokio::test(start_paused = true)]
@@ -682,21 +693,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let script = scripted(&[Post::RateLimit(1_500), Post::NotSent, Post::Answer], 0);
         let mut ex = executor(dir.path(), &script);
-        assert!(placed(&ex.place(&order("a")).await.unwrap()));
+        assert!(placed(&ex.place(&order("a"), "ev-a").await.unwrap()));
         assert_eq!(script.lock().unwrap().post_timestamps.len(), 3);
 
         let script = scripted(&[Post::Reject], 0);
         let mut ex = executor(dir.path(), &script);
         let mut b = order("a");
         b.client_order_id = "b".into();
-        let refused = ex.place(&b).await.unwrap();
+        let refused = ex.place(&b, "ev-b").await.unwrap();
         assert!(
             matches!(refused, Outcome::Refused { ref code, .. } if code == "venue_insufficient_balance")
         );
         assert_eq!(script.lock().unwrap().post_timestamps.len(), 1);
         assert_eq!(ex.log().get("b").unwrap().state, State::Rejected);
         // Refused is settled: not sent again.
-        ex.place(&b).await.unwrap();
+        ex.place(&b, "ev-b").await.unwrap();
         assert_eq!(script.lock().unwrap().post_timestamps.len(), 1);
     }
 
@@ -705,7 +716,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let script = scripted(&[Post::NotSent; 1000], 0);
         let mut ex = executor(dir.path(), &script);
-        let outcome = ex.place(&order("a")).await.unwrap();
+        let outcome = ex.place(&order("a"), "ev-a").await.unwrap();
         assert!(matches!(outcome, Outcome::Refused { ref code, .. } if code == "venue_not_sent"));
         assert_eq!(ex.log().get("a").unwrap().state, State::Abandoned);
         let tries = script.lock().unwrap().post_timestamps.len();

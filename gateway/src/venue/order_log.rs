@@ -84,6 +84,10 @@ pub struct Change {
     /// The order (on `intent`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<VenueOrder>,
+    /// The alert's event id the order carries out (on `intent`), so that
+    /// an order resolved after a restart is logged with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
     /// The signed request's `timestamp`, venue clock (on `intent`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp_ms: Option<i64>,
@@ -110,6 +114,7 @@ impl Change {
             client_order_id: client_order_id.to_string(),
             at_ms,
             order: None,
+            event_id: None,
             timestamp_ms: None,
             recv_window_ms: None,
             report: None,
@@ -124,6 +129,9 @@ impl Change {
 pub struct Known {
     /// The order, from its last `intent`.
     pub order: VenueOrder,
+    /// The alert's event id, if the log has it (logs written before it
+    /// was recorded have none).
+    pub event_id: Option<String>,
     /// Its last state.
     pub state: State,
     /// The last `intent`'s signed timestamp (venue clock).
@@ -231,13 +239,16 @@ fn apply(orders: &mut HashMap<String, Known>, change: Change) -> Result<(), Stri
         let (Some(order), Some(timestamp_ms)) = (change.order, change.timestamp_ms) else {
             return Err("an intent without its order or timestamp".into());
         };
-        let report = orders
-            .get(&change.client_order_id)
-            .and_then(|k| k.report.clone());
+        let before = orders.get(&change.client_order_id);
+        let report = before.and_then(|k| k.report.clone());
+        let event_id = change
+            .event_id
+            .or_else(|| before.and_then(|k| k.event_id.clone()));
         orders.insert(
             change.client_order_id,
             Known {
                 order,
+                event_id,
                 state: State::Intent,
                 timestamp_ms,
                 recv_window_ms: change.recv_window_ms.unwrap_or(5_000),
@@ -253,6 +264,7 @@ fn apply(orders: &mut HashMap<String, Known>, change: Change) -> Result<(), Stri
             change.client_order_id.clone(),
             Known {
                 order: order.clone(),
+                event_id: change.event_id.clone(),
                 state: change.state,
                 timestamp_ms: change.at_ms,
                 recv_window_ms: 0,
