@@ -694,14 +694,6 @@ fn a_bracket_becomes_reduce_only_venue_orders_cancelled_when_the_position_closes
     kinds.sort();
     assert_eq!(kinds, ["STOP_MARKET", "TAKE_PROFIT_MARKET"]);
     assert_eq!(orders_with(&emu, &id).len(), 1);
-    // A limit entry with a bracket cannot be protected at once: refused,
-    // not sent unprotected.
-    let (status, limit) = post_bracketed(&gw, "br-2", "limit", "49000", "52000");
-    assert_eq!(
-        (status, limit["code"].as_str()),
-        (422, Some("venue_brackets_unsupported")),
-        "{limit}"
-    );
     // Flattened: the legs are cancelled before the closing order.
     let (status, close) = post(&gw, "br-close", "sell", "0.01");
     assert_eq!(status, 200, "{close}");
@@ -1106,4 +1098,65 @@ fn fixed_sizing_orders_the_configured_quantity_whatever_the_alert_says() {
     );
     assert!(orders_with(&emu, &eth).is_empty());
     assert_eq!(order_posts(&emu, USDM_ORDER), 2);
+}
+
+#[test]
+fn a_limit_entry_is_protected_once_it_fills_even_across_a_restart() {
+    let mut s = setup("binance-usdm", "follow_brackets_ms = 200\n");
+    // A limit buy below the market (50000), with its bracket.
+    let body = format!(
+        r#"{{"symbol":"BTCUSDT","side":"buy","order_type":"limit","quantity":"0.01","price":"49500","stop_loss":"48000","take_profit":"52000","timestamp":{},"event_id":"lim-1"}}"#,
+        now_s() * 1000
+    );
+    let headers = signed(WEBHOOK, body.as_bytes(), now_s(), "52.89.214.238");
+    let (status, text) = http(s.gw.port, "POST", "/webhook", &headers, body.as_bytes()).unwrap();
+    assert_eq!(status, 200, "{text}");
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let id = answer["order_id"].as_str().unwrap().to_string();
+    wait_for("the entry working", 20, || {
+        orders_with(&s.emu, &id).len() == 1
+    });
+    // Followed a few times while it works: no leg yet.
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(algo_orders(&s.emu).is_empty(), "{:?}", algo_orders(&s.emu));
+    assert_eq!(orders_with(&s.emu, &id)[0]["status"].as_str(), Some("NEW"));
+    // The gateway dies while the entry works; the market reaches the limit
+    // while it is down.
+    s.crash_and_restart();
+    control(
+        &s.emu,
+        "POST",
+        "/emulator/price",
+        r#"{"symbol":"BTCUSDT","price":"49400"}"#,
+    );
+    wait_for("both legs", 20, || algo_orders(&s.emu).len() == 2);
+    std::thread::sleep(Duration::from_millis(700));
+    let legs = algo_orders(&s.emu);
+    assert_eq!(legs.len(), 2, "each leg placed once: {legs:?}");
+    for leg in &legs {
+        assert_eq!(
+            (
+                leg["side"].as_str(),
+                leg["quantity"].as_str(),
+                leg["reduce_only"].as_bool()
+            ),
+            (Some("SELL"), Some("0.01"), Some(true)),
+            "{leg}"
+        );
+    }
+    // The entry's fill, logged once at its limit.
+    let fills: Vec<_> = json_lines(&s.dir.path().join("venue-fills.jsonl"))
+        .into_iter()
+        .filter(|f| f["fill"]["client_order_id"] == id.as_str())
+        .collect();
+    assert_eq!(fills.len(), 1, "{fills:?}");
+    assert_eq!(
+        (
+            fills[0]["fill"]["price"].as_f64(),
+            fills[0]["fill"]["quantity"].as_f64(),
+            fills[0]["fill"]["reason"].as_str()
+        ),
+        (Some(49500.0), Some(0.01), Some("limit"))
+    );
+    assert_eq!(order_posts(&s.emu, USDM_ORDER), 1, "the entry sent once");
 }

@@ -15,9 +15,11 @@
 //!   one of the two prices, a single `STOP_LOSS` or `TAKE_PROFIT` order.
 //!   Spot has no short, so a `SELL` entry with a bracket is refused.
 //!
-//! Brackets are placed for market entries (filled at once); a limit entry
-//! or a spot sell that asks for them is refused before anything is sent
-//! (`venue_brackets_unsupported`) rather than sent unprotected.
+//! Brackets follow market entries at once and limit entries once they are
+//! done (filled, or ended with part filled: the live stage follows working
+//! entries); a stop entry or a spot sell that asks for them is refused
+//! before anything is sent (`venue_brackets_unsupported`) rather than sent
+//! unprotected.
 
 use alertgate_validator::{Decimal, Side};
 
@@ -175,8 +177,18 @@ pub async fn place<V: Venue>(
 
 /// The legs still working, as the log knows them: (client id, symbol).
 pub fn working(log: &OrderLog) -> Vec<(String, String)> {
+    working_where(log, is_leg)
+}
+
+/// The orders other than legs still working (limit entries), as the log
+/// knows them: (client id, symbol).
+pub fn working_entries(log: &OrderLog) -> Vec<(String, String)> {
+    working_where(log, |o| !is_leg(o))
+}
+
+fn working_where(log: &OrderLog, keep: impl Fn(&VenueOrder) -> bool) -> Vec<(String, String)> {
     log.orders()
-        .filter(|(_, k)| is_leg(&k.order))
+        .filter(|(_, k)| keep(&k.order))
         .filter(|(_, k)| matches!(k.state, State::Acknowledged | State::Resolved))
         .filter(|(_, k)| k.report.as_ref().is_some_and(|r| !r.status.is_final()))
         .map(|(id, k)| (id.clone(), k.order.symbol.clone()))

@@ -347,7 +347,7 @@ impl Stage {
 /// Runs blocking `work` (a write and fsync, a snapshot) without holding up
 /// the runtime: on a multi-thread runtime its worker hands its other tasks
 /// to another one first.
-fn off_the_workers<T>(work: impl FnOnce() -> T) -> T {
+pub(crate) fn off_the_workers<T>(work: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
         _ => work(),

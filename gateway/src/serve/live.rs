@@ -13,6 +13,7 @@
 //! is unknown holds the ones behind it until it is resolved, so they never
 //! overtake it (they may depend on the position it leaves).
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -120,8 +121,13 @@ pub struct Live<V> {
     metrics: Arc<Metrics>,
     /// Set when the venue could not be set up: every order is refused.
     blocked: Option<NotSent>,
-    /// How often working bracket legs are queried.
+    /// How often working entries and bracket legs are queried.
     pub follow_every: Duration,
+    /// Bracketed entries still working (limit orders): their bracket is
+    /// placed once following finds them done. Lost at a restart, where the
+    /// journal resumes them (their legs are missing) and they wait here
+    /// again.
+    awaiting: HashMap<String, ExecOrder>,
 }
 
 impl<V: Venue> Live<V> {
@@ -165,6 +171,7 @@ impl<V: Venue> Live<V> {
             metrics,
             blocked: None,
             follow_every: Duration::from_secs(5),
+            awaiting: HashMap::new(),
         }
     }
 
@@ -209,16 +216,31 @@ impl<V: Venue> Live<V> {
                 self.cancel_brackets(&order.symbol).await;
             }
             if let Some(report) = self.place(order, &prepared.order).await {
-                self.protect(order, &report).await;
+                self.protect_when_done(order, &report).await;
             }
             return;
         }
         let known = self.executor.log().get(&order.client_order_id).cloned();
         if let Some(known) = known {
             if let Some(report) = self.place(order, &known.order).await {
-                self.protect(order, &report).await;
+                self.protect_when_done(order, &report).await;
             }
         }
+    }
+
+    /// Places the bracket `order` asked for now if its entry is done (filled,
+    /// or ended with part of it filled), else once following finds it done
+    /// (a working limit entry: a bracket on a part fill would have to grow
+    /// with every later fill).
+    async fn protect_when_done(&mut self, order: &ExecOrder, entry: &OrderReport) {
+        let bracketed = order.stop_loss.is_some() || order.take_profit.is_some();
+        if bracketed && !entry.status.is_final() {
+            tracing::info!(client_order_id = %order.client_order_id, "the entry is working: its bracket is placed once it is done");
+            self.awaiting
+                .insert(order.client_order_id.clone(), order.clone());
+            return;
+        }
+        self.protect(order, entry).await;
     }
 
     /// Places the bracket `order` asked for on what its entry filled.
@@ -299,6 +321,34 @@ impl<V: Venue> Live<V> {
     fn bracket_failed(&self, order: &ExecOrder, why: &str) {
         self.failure("venue_bracket_failed");
         tracing::error!(client_order_id = %order.client_order_id, "the position is NOT protected: a bracket leg was not placed: {why}");
+    }
+
+    /// Follows what works on the venue: entries, then bracket legs.
+    pub async fn follow(&mut self) {
+        self.follow_entries().await;
+        self.follow_brackets().await;
+    }
+
+    /// Follows the working entries (limit orders): logs what they newly
+    /// filled, and places the bracket of one that asked for it once it is
+    /// done.
+    pub async fn follow_entries(&mut self) {
+        for (id, symbol) in brackets::working_entries(self.executor.log()) {
+            let report = match self.executor.follow(&symbol, &id).await {
+                Ok(Some(report)) => report,
+                Ok(None) => continue,
+                Err(e) => return tracing::error!("{e}"),
+            };
+            if let Some(known) = self.executor.log().get(&id).cloned() {
+                let event_id = known.event_id.as_deref().unwrap_or_default();
+                self.record_fill(&known.order, event_id, &report);
+            }
+            if report.status.is_final() {
+                if let Some(order) = self.awaiting.remove(&id) {
+                    self.protect(&order, &report).await;
+                }
+            }
+        }
     }
 
     /// Follows the working bracket legs: a leg that filled is logged as a
@@ -598,7 +648,7 @@ pub async fn run<V: Venue>(mut orders: mpsc::UnboundedReceiver<LiveOrder>, mut l
                 Some(order) => live.execute(&order).await,
                 None => break,
             },
-            _ = follow.tick() => live.follow_brackets().await,
+            _ = follow.tick() => live.follow().await,
             _ = refresh.tick() => {
                 if let Err(e) = live.refresh().await {
                     tracing::warn!(code = e.code(), "venue clock and rules not refreshed: {e}");
@@ -661,23 +711,25 @@ pub fn venue_order(
 }
 
 /// Why the bracket `order` asks for cannot be placed on venue `name`, if
-/// it cannot: brackets follow market entries on binance-usdm, and market
-/// buys on binance-spot (spot has no short for a sell to open).
+/// it cannot: brackets follow market and limit entries on binance-usdm,
+/// and market and limit buys on binance-spot (spot has no short for a sell
+/// to open); a stop or take-profit entry, or the paper venue's sized
+/// orders, take none.
 fn brackets_refused(order: &ExecOrder, name: &str) -> Option<&'static str> {
     let bracketed = order.stop_loss.is_some() || order.take_profit.is_some();
-    let market_entry = order.order_type == OrderType::Market;
+    if !bracketed {
+        return None;
+    }
+    let entry = matches!(order.order_type, OrderType::Market | OrderType::Limit);
     let spot = name == VenueKind::BinanceSpot.name();
-    if !bracketed || (market_entry && name == VenueKind::BinanceUsdm.name()) {
-        return None;
+    let usdm = name == VenueKind::BinanceUsdm.name();
+    match (entry, spot, usdm) {
+        (true, false, true) => None,
+        (true, true, _) if order.side == Side::Buy => None,
+        (true, true, _) => Some("stop_loss / take_profit protect a long on binance-spot: a spot sell opens no position to protect (spot has no short); this sell is not sent with a bracket it cannot have"),
+        (false, _, _) => Some("stop_loss / take_profit are placed for market and limit entries only; this stop or take-profit entry is not sent without them"),
+        _ => Some("stop_loss / take_profit are placed on binance-usdm and binance-spot only; this order is not sent without them"),
     }
-    if spot && market_entry && order.side == Side::Buy {
-        return None;
-    }
-    Some(if spot && market_entry {
-        "stop_loss / take_profit protect a long on binance-spot: a spot sell opens no position to protect (spot has no short); this sell is not sent with a bracket it cannot have"
-    } else {
-        "stop_loss / take_profit are placed for market entries only (binance-usdm; market buys on binance-spot); this entry is not sent without them"
-    })
 }
 
 /// The quote asset of `BASE/QUOTE` (the whole name if it has no `/`).

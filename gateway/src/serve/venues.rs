@@ -35,7 +35,7 @@ use crate::venue::binance::{BinanceSettings, BinanceVenue, Credentials, Market};
 use crate::venue::clock::VenueClock;
 use crate::venue::exactly_once::Executor;
 use crate::venue::fill_log::FillLog;
-use crate::venue::order_log::OrderLog;
+use crate::venue::order_log::{OrderLog, State};
 use crate::venue::rules::ANY_SYMBOL;
 use crate::venue::settings::{VenueSettings, Venues};
 use crate::venue::sizing::{SizingMode, SizingSection, Sizings};
@@ -319,16 +319,21 @@ impl LiveVenues {
         let Some(entry) = log.get(id) else {
             return Some(false);
         };
-        // Legs are owed only for what the entry filled.
-        let filled = entry
-            .report
-            .as_ref()
-            .is_some_and(|r| r.executed_quantity.is_positive());
+        if order.stop_loss.is_none() && order.take_profit.is_none() {
+            return Some(true);
+        }
+        // Legs are owed for what the entry filled or may still fill: not
+        // for an entry refused, given up, or ended with nothing filled.
+        let never_fills = matches!(entry.state, State::Rejected | State::Abandoned)
+            || entry
+                .report
+                .as_ref()
+                .is_some_and(|r| r.status.is_final() && !r.executed_quantity.is_positive());
+        let known = |leg: &str| log.get(&leg_client_order_id(id, leg)).is_some();
         let legs = [("sl", order.stop_loss), ("tp", order.take_profit)];
-        let legs_known = legs.iter().all(|(leg, price)| {
-            price.is_none() || log.get(&leg_client_order_id(id, leg)).is_some()
-        });
-        Some(!filled || legs_known)
+        let legs_known = legs.iter().all(|(leg, price)| price.is_none() || known(leg));
+        // Spot protects with one order list instead.
+        Some(never_fills || legs_known || known("oc"))
     }
 
     /// The stages, ready to spawn: each reconciles its log, then places

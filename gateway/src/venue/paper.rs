@@ -48,6 +48,7 @@ use super::{
     VenueKind, VenueOrder, VenueOrderKind,
 };
 use crate::clock::wall_clock_ms;
+use crate::serve::execution::off_the_workers;
 use crate::serve::journal::ExecOrder;
 use crate::serve::mock::{
     CancelLine, ExecutionError, FillRecord, LogLine, MockExchange, MockSettings,
@@ -109,16 +110,6 @@ fn reported(x: f64) -> Option<Decimal> {
     let text = text.trim_end_matches('0').trim_end_matches('.');
     let d = Decimal::parse(text).or_else(|| f64_to_decimal(x))?;
     Some(if d.mantissa() == 0 { Decimal::ZERO } else { d })
-}
-
-/// Runs blocking `work` (a write and an fsync) without holding up the
-/// runtime: on a multi-thread runtime its worker hands its other tasks to
-/// another one first (as the paper stage does, `serve::execution`).
-fn off_the_workers<T>(work: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
-        _ => work(),
-    }
 }
 
 fn rejected(code: &'static str, message: String) -> VenueError {

@@ -66,8 +66,9 @@ pub struct VenueSection {
     /// the configuration file. Default `venue-fills.jsonl`, or
     /// `venue-fills-NAME.jsonl` for `[strategies.NAME.venue]`.
     pub fills: Option<PathBuf>,
-    /// How often working bracket legs are queried, ms (default 5000): a leg
-    /// that filled has its sibling cancelled.
+    /// How often working entries (limit orders) and bracket legs are
+    /// queried, ms (default 5000): an entry done has its bracket placed, a
+    /// leg that filled has its sibling cancelled.
     pub follow_brackets_ms: u64,
     /// Paper only: the paper venue's exchange log (its orders and fills,
     /// from which it rebuilds its positions at start), relative to the
@@ -127,7 +128,7 @@ pub struct VenueSettings {
     pub orders: PathBuf,
     /// The fill log, relative to the configuration file.
     pub fills: PathBuf,
-    /// How often working bracket legs are queried, ms.
+    /// How often working entries and bracket legs are queried, ms.
     pub follow_brackets_ms: u64,
     /// The paper venue's exchange log, relative to the configuration file
     /// (paper only).
