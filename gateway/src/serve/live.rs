@@ -837,9 +837,18 @@ mod tests {
         assert_eq!(e.code(), BRACKETS_UNSUPPORTED);
         assert!(e.to_string().contains("no short"), "{e}");
         assert!(venue_order(&o, &rules(), "binance-usdm").is_ok());
+        // A limit entry takes its bracket once done; a stop entry none.
         let mut limit = order(OrderType::Limit, "0.01", Some("50000"));
         limit.stop_loss = Some(d("49000"));
-        let e = venue_order(&limit, &rules(), "binance-usdm").unwrap_err();
+        assert!(venue_order(&limit, &rules(), "binance-usdm").is_ok());
+        assert!(venue_order(&limit, &rules(), "binance-spot").is_ok());
+        let mut stop = limit.clone();
+        (stop.order_type, stop.price, stop.stop_price) =
+            (OrderType::StopLoss, None, Some(d("51000")));
+        let e = venue_order(&stop, &rules(), "binance-usdm").unwrap_err();
+        assert_eq!(e.code(), BRACKETS_UNSUPPORTED);
+        // The paper venue's sized orders take none.
+        let e = venue_order(&limit, &rules(), "paper").unwrap_err();
         assert_eq!(e.code(), BRACKETS_UNSUPPORTED);
     }
 }

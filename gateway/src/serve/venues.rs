@@ -331,7 +331,9 @@ impl LiveVenues {
                 .is_some_and(|r| r.status.is_final() && !r.executed_quantity.is_positive());
         let known = |leg: &str| log.get(&leg_client_order_id(id, leg)).is_some();
         let legs = [("sl", order.stop_loss), ("tp", order.take_profit)];
-        let legs_known = legs.iter().all(|(leg, price)| price.is_none() || known(leg));
+        let legs_known = legs
+            .iter()
+            .all(|(leg, price)| price.is_none() || known(leg));
         // Spot protects with one order list instead.
         Some(never_fills || legs_known || known("oc"))
     }
