@@ -1020,6 +1020,15 @@ fn when_one_leg_of_a_bracket_fills_the_other_is_cancelled() {
         .map(|f| f["fill"]["reason"].as_str().unwrap())
         .collect();
     assert_eq!(reasons, ["market", "bracket_stop_loss"], "{fills:?}");
+    // Bought at 50000, stopped out at 48000: -20, by the paper exchange's
+    // accounting of these fills.
+    let metrics = http(gw.port, "GET", "/metrics", &[], b"").unwrap().1;
+    let pnl: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("alertgate_venue_realized_pnl{venue=\"binance-usdm\"} "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert!((pnl + 20.0).abs() < 1e-6, "{pnl}");
 }
 
 #[test]

@@ -161,6 +161,7 @@ impl<V: Venue> Live<V> {
         breaker: Arc<CircuitBreaker>,
         metrics: Arc<Metrics>,
     ) -> Self {
+        metrics.venue_realized_pnl(executor.venue().kind().name(), fills.realized_pnl());
         Live {
             executor,
             clock,
@@ -519,6 +520,9 @@ impl<V: Venue> Live<V> {
         match self.fills.record(venue_order, event_id, report) {
             Ok(Some(_)) => {
                 self.metrics.fills.fetch_add(1, Ordering::Relaxed);
+                let venue = self.executor.venue().kind().name();
+                self.metrics
+                    .venue_realized_pnl(venue, self.fills.realized_pnl());
             }
             Ok(None) => {}
             Err(e) => {

@@ -93,6 +93,8 @@ pub struct Metrics {
     venue_errors: Mutex<BTreeMap<(&'static str, String), u64>>,
     /// Real venues' positions as last read, by (venue, symbol).
     venue_positions: Mutex<BTreeMap<(&'static str, String), String>>,
+    /// Realized PnL of each venue's logged fills, quote units.
+    venue_pnl: Mutex<BTreeMap<&'static str, f64>>,
     /// Real venues' request counters and usage, by venue.
     venue_limits: Mutex<Vec<(&'static str, Arc<RateLimits>)>>,
 }
@@ -123,6 +125,13 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         map.insert((venue, symbol.to_string()), position.to_string());
+    }
+
+    /// Records the realized PnL of `venue`'s fills (see
+    /// [`crate::venue::fill_log::FillLog::realized_pnl`]).
+    pub fn venue_realized_pnl(&self, venue: &'static str, pnl: f64) {
+        let mut map = self.venue_pnl.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert(venue, pnl);
     }
 
     /// Exports `venue`'s request counters and usage headers.
@@ -186,6 +195,16 @@ impl Metrics {
             );
         }
         drop(positions);
+        let name = "alertgate_venue_realized_pnl";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Realized PnL of a real venue's fills by the paper exchange's rules (FIFO lots), quote units, without fees.\n# TYPE {name} gauge"
+        );
+        let pnl = self.venue_pnl.lock().unwrap_or_else(|e| e.into_inner());
+        for (venue, pnl) in pnl.iter() {
+            let _ = writeln!(out, "{name}{{venue=\"{venue}\"}} {pnl}");
+        }
+        drop(pnl);
         let name = "alertgate_venue_orders_total";
         let _ = writeln!(
             out,

@@ -8,13 +8,19 @@
 //! what is new. Fees are not in every report (USDⓈ-M's order answer has
 //! none), so they are logged as 0: the venue's account is the reference
 //! for costs.
+//!
+//! Realized PnL ([`FillLog::realized_pnl`]) is the paper exchange's own
+//! accounting applied to these fills (see [`Ledger`]), so a venue's
+//! `alertgate_venue_realized_pnl` means what the paper venue's
+//! `alertgate_realized_pnl` does (without fees, which these lines lack).
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
-use alertgate_simulator::exchange::decimal_to_f64;
+use alertgate_simulator::exchange::{decimal_to_f64, Costs, Exchange, ExchangeOrder, OrderKind};
+use alertgate_simulator::market::Bar;
 
 use super::{OrderReport, VenueOrder, VenueOrderKind};
 use crate::serve::jsonl;
@@ -26,6 +32,66 @@ pub struct FillLog {
     file: File,
     /// Client id → base units logged as executed.
     logged: HashMap<String, f64>,
+    ledger: Ledger,
+}
+
+/// The realized PnL of a stream of fills by the paper exchange's rules
+/// (FIFO lots, [`Exchange`]): each fill is run as a market order through
+/// a one-price bar at its price. Reusing the simulator's exchange rather
+/// than a second FIFO here keeps the two PnLs one definition.
+#[derive(Debug)]
+struct Ledger {
+    exchange: Exchange,
+    symbols: HashMap<String, usize>,
+    next_id: u32,
+}
+
+impl Ledger {
+    fn new() -> Ledger {
+        Ledger {
+            exchange: Exchange::new(0, 0.0, Costs::default()),
+            symbols: HashMap::new(),
+            next_id: 0,
+        }
+    }
+
+    fn apply(&mut self, fill: &FillRecord) {
+        if !(fill.price.is_finite() && fill.price > 0.0 && fill.quantity > 0.0) {
+            return;
+        }
+        let symbol = match self.symbols.get(&fill.symbol) {
+            Some(&i) => i,
+            None => {
+                let i = self.exchange.add_symbol();
+                self.symbols.insert(fill.symbol.clone(), i);
+                i
+            }
+        };
+        self.next_id = self.next_id.wrapping_add(1);
+        self.exchange.submit(ExchangeOrder {
+            id: self.next_id,
+            symbol,
+            side: fill.side,
+            quantity: fill.quantity,
+            kind: OrderKind::Market,
+            stop_loss: None,
+            take_profit: None,
+            arrival_ms: fill.at_ms,
+        });
+        let p = fill.price;
+        let bar = Bar {
+            time_ms: fill.at_ms,
+            open: p,
+            high: p,
+            low: p,
+            close: p,
+            volume: 0.0,
+        };
+        self.exchange.on_bar(symbol, &bar);
+        // Only the totals are read: the history would grow without bound.
+        self.exchange.fills.clear();
+        self.exchange.trades.clear();
+    }
 }
 
 impl FillLog {
@@ -33,9 +99,13 @@ impl FillLog {
     /// last line is cut off.
     pub fn open(path: &Path) -> io::Result<FillLog> {
         let mut logged: HashMap<String, f64> = HashMap::new();
+        let mut ledger = Ledger::new();
         let read = jsonl::read_complete_lines_from(path, 0, |number, line| {
             match serde_json::from_slice::<LogLine>(line) {
-                Ok(LogLine::Fill(f)) => *logged.entry(f.client_order_id).or_default() += f.quantity,
+                Ok(LogLine::Fill(f)) => {
+                    ledger.apply(&f);
+                    *logged.entry(f.client_order_id).or_default() += f.quantity;
+                }
                 Ok(LogLine::Submit(_)) => {}
                 Err(e) => return Err(jsonl::invalid(path, number, e)),
             }
@@ -47,7 +117,16 @@ impl FillLog {
             }
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(FillLog { file, logged })
+        Ok(FillLog {
+            file,
+            logged,
+            ledger,
+        })
+    }
+
+    /// The realized PnL of every fill logged, quote units (see [`Ledger`]).
+    pub fn realized_pnl(&self) -> f64 {
+        self.ledger.exchange.realized_gross()
     }
 
     /// Logs what `report` shows executed of `order` beyond what is already
@@ -86,6 +165,7 @@ impl FillLog {
         self.file.write_all(&line)?;
         self.file.sync_data()?;
         self.logged.insert(order.client_order_id.clone(), executed);
+        self.ledger.apply(&fill);
         Ok(Some(fill))
     }
 }
@@ -144,5 +224,43 @@ mod tests {
         let lines = std::fs::read_to_string(&path).unwrap();
         assert_eq!(lines.lines().count(), 2);
         assert!(lines.lines().all(|l| l.starts_with("{\"fill\":")));
+    }
+
+    #[test]
+    fn realized_pnl_is_fifo_over_the_logged_fills_and_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fills.jsonl");
+        let at = |id: &str, side, qty: &str, price: &str| {
+            let order = VenueOrder::market(id, "BTC/USDT", side, Decimal::parse(qty).unwrap());
+            let report = OrderReport {
+                client_order_id: id.into(),
+                status: OrderStatus::Filled,
+                executed_quantity: Decimal::parse(qty).unwrap(),
+                average_price: Decimal::parse(price),
+                ..report(qty)
+            };
+            (order, report)
+        };
+        let mut log = FillLog::open(&path).unwrap();
+        let (o, r) = at("b1", Side::Buy, "0.01", "50000");
+        log.record(&o, "e1", &r).unwrap();
+        let (o, r) = at("b2", Side::Buy, "0.01", "52000");
+        log.record(&o, "e2", &r).unwrap();
+        assert_eq!(log.realized_pnl(), 0.0);
+        // Sells the first lot (FIFO, bought at 50000) at 51000: +10.
+        let (o, r) = at("s1", Side::Sell, "0.01", "51000");
+        log.record(&o, "e3", &r).unwrap();
+        assert!(
+            (log.realized_pnl() - 10.0).abs() < 1e-9,
+            "{}",
+            log.realized_pnl()
+        );
+        drop(log);
+        let mut log = FillLog::open(&path).unwrap();
+        assert!((log.realized_pnl() - 10.0).abs() < 1e-9);
+        // Then the second (52000) at 51000: -10, and a short opens.
+        let (o, r) = at("s2", Side::Sell, "0.02", "51000");
+        log.record(&o, "e4", &r).unwrap();
+        assert!(log.realized_pnl().abs() < 1e-9, "{}", log.realized_pnl());
     }
 }
