@@ -527,13 +527,15 @@ fn orders_the_venue_would_refuse_are_refused_in_the_answer_and_never_sent() {
 fn an_order_sized_by_the_gateway_that_breaks_the_rules_is_refused_before_sending() {
     let emu = emulator("binance-usdm");
     let dir = tempfile::tempdir().unwrap();
-    // `fixed` sizing: the quantity is the gateway's, checked once sized.
-    let rest = "[sizing]\nmode = \"fixed\"\nquantity = { \"BTC/USDT\" = \"0.0004\" }\n";
+    // `equity_pct` sizing: the quantity is the gateway's, from the
+    // account, known only once sized (after the answer): 0.001 % of
+    // 10,000 USDT at 50,000 is 0.000002 BTC, below the 0.001 step.
+    let rest = "[sizing]\nmode = \"equity_pct\"\nequity_pct = \"0.001\"\n";
     let gw = gateway(
         &config(dir.path(), "binance-usdm", &emu, rest),
         &dir.path().join("gw.log"),
     );
-    let id = accepted(&gw, "fixed", "buy", "0.01");
+    let id = accepted(&gw, "tiny", "buy", "0.01");
     wait_for("refused", 20, || settled(dir.path(), &id));
     let line = json_lines(&dir.path().join("orders.jsonl"))
         .into_iter()
@@ -1091,22 +1093,41 @@ fn fixed_sizing_orders_the_configured_quantity_whatever_the_alert_says() {
         (1, Some("SELL"), Some("0.005"), Some(true)),
         "{o:?}"
     );
-    // A symbol with no configured quantity: refused before sending, with
-    // the sizing code in the order log and the metrics.
+    // The quantity is known without the account, so it is checked in the
+    // decision: a symbol with no configured quantity is refused in the
+    // answer (and journaled), never sent.
     let (status, v) = post_symbol(&gw, "fx-3", "ETHUSDT", "1");
-    assert_eq!(status, 200, "{v}");
-    let eth = v["order_id"].as_str().unwrap().to_string();
-    wait_for("refused", 20, || settled(dir.path(), &eth));
-    let line = json_lines(&dir.path().join("orders.jsonl"))
-        .into_iter()
-        .find(|l| l["client_order_id"] == eth.as_str())
-        .unwrap();
     assert_eq!(
-        (line["state"].as_str(), line["code"].as_str()),
-        (Some("rejected"), Some("sizing_no_fixed_quantity"))
+        (status, v["code"].as_str()),
+        (422, Some("sizing_no_fixed_quantity")),
+        "{v}"
     );
-    assert!(orders_with(&emu, &eth).is_empty());
+    let journal = std::fs::read_to_string(dir.path().join("journal.jsonl")).unwrap();
+    assert!(journal.contains("sizing_no_fixed_quantity"), "{journal}");
     assert_eq!(order_posts(&emu, USDM_ORDER), 2);
+}
+
+#[test]
+fn a_fixed_quantity_the_rules_forbid_is_refused_in_the_answer() {
+    let Setup { emu, dir, gw, .. } = setup(
+        "binance-usdm",
+        "[sizing]\nmode = \"fixed\"\nquantity = { \"BTC/USDT\" = \"0.0004\" }\n",
+    );
+    // Once the stage has read the venue's rules (until then it checks
+    // each order itself), whatever the alert's quantity: the configured
+    // 0.0004 is below the 0.001 step.
+    wait_for("the rules read", 20, || {
+        std::fs::read_to_string(dir.path().join("gw.log"))
+            .is_ok_and(|log| log.contains("venue clock and rules read"))
+    });
+    let (status, v) = post(&gw, "fx-small", "buy", "5");
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (422, Some("venue_quantity_below_step")),
+        "{v}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(order_posts(&emu, USDM_ORDER), 0);
 }
 
 #[test]

@@ -182,12 +182,10 @@ impl<V: Venue> Live<V> {
         let offset = clock::sync(self.executor.venue(), &self.clock, wall_clock_ms).await?;
         let quotes: Vec<&str> = self.quotes.iter().map(String::as_str).collect();
         let rules = self.executor.venue().trading_rules(&quotes).await?;
-        tracing::debug!(
-            offset_ms = offset,
-            symbols = rules.len(),
-            "venue clock and rules read"
-        );
+        let symbols = rules.len();
         *self.rules.write().unwrap_or_else(|e| e.into_inner()) = rules.into_iter().collect();
+        // Once a minute: the clock offset is worth seeing drift.
+        tracing::info!(offset_ms = offset, symbols, "venue clock and rules read");
         Ok(())
     }
 
@@ -669,14 +667,7 @@ pub fn venue_order(
     rules: &TradingRules,
     name: &'static str,
 ) -> Result<VenueOrder, VenueError> {
-    if let Some(message) = brackets_refused(order, name) {
-        return Err(VenueError::Rejected {
-            venue: name,
-            code: BRACKETS_UNSUPPORTED,
-            venue_code: 0,
-            message: message.into(),
-        });
-    }
+    brackets_allowed(order, name)?;
     let market = order.order_type == OrderType::Market;
     let mark = order.mark_price.or(order.price);
     let rounded = rules.apply(
@@ -712,6 +703,20 @@ pub fn venue_order(
         quantity: rounded.quantity,
         reduce_only: false,
     })
+}
+
+/// Refuses (`venue_brackets_unsupported`) an order whose bracket venue
+/// `name` cannot place (see [`brackets_refused`]).
+pub fn brackets_allowed(order: &ExecOrder, name: &'static str) -> Result<(), VenueError> {
+    match brackets_refused(order, name) {
+        None => Ok(()),
+        Some(message) => Err(VenueError::Rejected {
+            venue: name,
+            code: BRACKETS_UNSUPPORTED,
+            venue_code: 0,
+            message: message.into(),
+        }),
+    }
 }
 
 /// Why the bracket `order` asks for cannot be placed on venue `name`, if

@@ -38,7 +38,7 @@ use crate::venue::fill_log::FillLog;
 use crate::venue::order_log::{OrderLog, State};
 use crate::venue::rules::ANY_SYMBOL;
 use crate::venue::settings::{VenueSettings, Venues};
-use crate::venue::sizing::{SizingMode, SizingSection, Sizings};
+use crate::venue::sizing::{SizingError, SizingMode, SizingSection, Sizings};
 use crate::venue::{Account, OrderReport, PaperVenue, TradingRules, Venue, VenueOrder};
 use crate::venue::{VenueError, VenueKind};
 use alertgate_validator::Decimal;
@@ -183,15 +183,14 @@ pub struct LiveRoute {
 }
 
 impl LiveRoute {
-    /// Refuses, before it is accepted, an order the venue would refuse:
-    /// a symbol it does not list, a quantity or a notional its rules
-    /// forbid, a bracket it cannot place yet. Only with `alert` sizing (the
-    /// quantity is the alert's; other modes are checked once sized) and
-    /// once the rules have been read (until then the stage checks).
+    /// Refuses, before it is accepted, an order the venue would refuse: a
+    /// symbol it does not list, a bracket it cannot place, and, where the
+    /// quantity is known without the account (`alert` sizing: the
+    /// alert's; `fixed`: the configured one), a quantity or a notional its
+    /// rules forbid. `equity_pct` and `target` orders are sized from the
+    /// account when executed, and checked then. Nothing is checked until
+    /// the rules have been read (the stage checks every order).
     pub fn check(&self, order: &ExecOrder) -> Result<(), VenueError> {
-        if self.sizing.mode != SizingMode::Alert {
-            return Ok(());
-        }
         let rules = self.rules.read().unwrap_or_else(|e| e.into_inner());
         if rules.is_empty() {
             return Ok(());
@@ -202,7 +201,21 @@ impl LiveRoute {
                 venue: self.venue,
                 symbol: order.symbol.clone(),
             })?;
-        live::venue_order(order, symbol_rules, self.venue).map(drop)
+        let quantity = match self.sizing.mode {
+            SizingMode::Alert => order.quantity,
+            SizingMode::Fixed => match self.sizing.quantity.get(&order.symbol) {
+                Some(&q) => q,
+                None => return Err(no_fixed_quantity(self.venue, &order.symbol)),
+            },
+            SizingMode::EquityPct | SizingMode::Target => {
+                return live::brackets_allowed(order, self.venue)
+            }
+        };
+        let sized = ExecOrder {
+            quantity,
+            ..order.clone()
+        };
+        live::venue_order(&sized, symbol_rules, self.venue).map(drop)
     }
 
     /// Hands `order` to the venue's stage (`false`: the stage has
@@ -214,6 +227,19 @@ impl LiveRoute {
                 sizing: self.sizing.clone(),
             })
             .is_ok()
+    }
+}
+
+/// `fixed` sizing without a quantity for `symbol`: the sizing's own code.
+fn no_fixed_quantity(venue: &'static str, symbol: &str) -> VenueError {
+    let e = SizingError::NoFixedQuantity {
+        symbol: symbol.to_string(),
+    };
+    VenueError::Rejected {
+        venue,
+        code: e.code(),
+        venue_code: 0,
+        message: e.to_string(),
     }
 }
 
