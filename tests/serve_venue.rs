@@ -252,11 +252,13 @@ fn an_accepted_alert_becomes_one_venue_order_and_no_key_is_written() {
         assert!(metrics.contains(line), "{line} in {metrics}");
     }
     assert!(
-        metrics.contains("alertgate_venue_order_count{venue=\"binance-usdm\"}"),
+        metrics.contains("alertgate_venue_order_count{venue=\"binance-usdm\",interval=\"10s\"}")
+            && metrics
+                .contains("alertgate_venue_order_count{venue=\"binance-usdm\",interval=\"1m\"}"),
         "{metrics}"
     );
     assert!(
-        metrics.contains("alertgate_venue_used_weight{venue=\"binance-usdm\"}"),
+        metrics.contains("alertgate_venue_used_weight{venue=\"binance-usdm\",interval=\"1m\"}"),
         "{metrics}"
     );
     drop(gw);

@@ -158,21 +158,27 @@ impl Metrics {
         let name = "alertgate_venue_used_weight";
         let _ = writeln!(
             out,
-            "# HELP {name} The last request weight a venue reported used (X-MBX-USED-WEIGHT-1M).\n# TYPE {name} gauge"
+            "# HELP {name} The last request weight a venue reported used, per interval (X-MBX-USED-WEIGHT-*).\n# TYPE {name} gauge"
         );
         for (venue, limits) in list.iter() {
-            if let Some(w) = limits.used_weight() {
-                let _ = writeln!(out, "{name}{{venue=\"{venue}\"}} {w}");
+            for (interval, w) in limits.used_weight() {
+                let _ = writeln!(
+                    out,
+                    "{name}{{venue=\"{venue}\",interval=\"{interval}\"}} {w}"
+                );
             }
         }
         let name = "alertgate_venue_order_count";
         let _ = writeln!(
             out,
-            "# HELP {name} The last order count a venue reported (X-MBX-ORDER-COUNT-10S).\n# TYPE {name} gauge"
+            "# HELP {name} The last order count a venue reported, per interval (X-MBX-ORDER-COUNT-*).\n# TYPE {name} gauge"
         );
         for (venue, limits) in list.iter() {
-            if let Some(c) = limits.order_count() {
-                let _ = writeln!(out, "{name}{{venue=\"{venue}\"}} {c}");
+            for (interval, c) in limits.order_count() {
+                let _ = writeln!(
+                    out,
+                    "{name}{{venue=\"{venue}\",interval=\"{interval}\"}} {c}"
+                );
             }
         }
     }

@@ -15,7 +15,7 @@
 //! (reqwest's errors print the URL, so it is stripped with
 //! [`reqwest::Error::without_url`]).
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -28,8 +28,6 @@ const DEFAULT_429_BACKOFF_MS: i64 = 10_000;
 /// How long to hold back after a 418 without a readable `Retry-After`:
 /// Binance's bans start at two minutes.
 const DEFAULT_418_BAN_MS: i64 = 120_000;
-/// "Not recorded yet" in the usage counters.
-const NONE: u64 = u64::MAX;
 
 /// Timeouts of a venue's HTTP client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,14 +47,22 @@ impl Default for HttpSettings {
     }
 }
 
-/// Response headers that report a venue's usage counters (Binance:
-/// `X-MBX-USED-WEIGHT-1M`, `X-MBX-ORDER-COUNT-10S`).
+/// Response headers that report a venue's usage counters, by the prefix
+/// of their names; the rest of a name is the counter's interval (Binance:
+/// `X-MBX-USED-WEIGHT-1M`; `X-MBX-ORDER-COUNT-10S`, `-1M`, `-1D`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct UsageHeaders {
-    /// The request weight used in the current window.
-    pub used_weight: Option<&'static str>,
-    /// The orders placed in the current window.
-    pub order_count: Option<&'static str>,
+    /// Prefix of the request weight used per interval.
+    pub used_weight_prefix: Option<&'static str>,
+    /// Prefix of the orders placed per interval.
+    pub order_count_prefix: Option<&'static str>,
+}
+
+/// Which usage counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Usage {
+    UsedWeight,
+    OrderCount,
 }
 
 /// The rate-limit state of one venue connection, shared by every call:
@@ -66,8 +72,8 @@ pub struct UsageHeaders {
 pub struct RateLimits {
     blocked_until_ms: AtomicI64,
     banned: AtomicBool,
-    used_weight: AtomicU64,
-    order_count: AtomicU64,
+    /// The last value of each usage counter, by (counter, interval).
+    usage: std::sync::Mutex<std::collections::BTreeMap<(Usage, String), u64>>,
     /// Requests by (`METHOD endpoint`, HTTP status or error code).
     requests: std::sync::Mutex<std::collections::BTreeMap<(String, String), u64>>,
 }
@@ -77,8 +83,7 @@ impl Default for RateLimits {
         RateLimits {
             blocked_until_ms: AtomicI64::new(0),
             banned: AtomicBool::new(false),
-            used_weight: AtomicU64::new(NONE),
-            order_count: AtomicU64::new(NONE),
+            usage: std::sync::Mutex::default(),
             requests: std::sync::Mutex::default(),
         }
     }
@@ -98,14 +103,24 @@ impl RateLimits {
         map.iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
 
-    /// The last used-weight counter the venue reported, if any.
-    pub fn used_weight(&self) -> Option<u64> {
-        Some(self.used_weight.load(Ordering::Relaxed)).filter(|v| *v != NONE)
+    /// The last used-weight counters the venue reported: (interval in
+    /// lower case, e.g. `1m`, value).
+    pub fn used_weight(&self) -> Vec<(String, u64)> {
+        self.usage_of(Usage::UsedWeight)
     }
 
-    /// The last order counter the venue reported, if any.
-    pub fn order_count(&self) -> Option<u64> {
-        Some(self.order_count.load(Ordering::Relaxed)).filter(|v| *v != NONE)
+    /// The last order counters the venue reported: (interval, e.g. `10s`,
+    /// value).
+    pub fn order_count(&self) -> Vec<(String, u64)> {
+        self.usage_of(Usage::OrderCount)
+    }
+
+    fn usage_of(&self, which: Usage) -> Vec<(String, u64)> {
+        let map = self.usage.lock().unwrap_or_else(|e| e.into_inner());
+        map.iter()
+            .filter(|((kind, _), _)| *kind == which)
+            .map(|((_, interval), v)| (interval.clone(), *v))
+            .collect()
     }
 
     /// Until when (Unix ms) requests are held back, if they are at `now_ms`.
@@ -137,18 +152,39 @@ impl RateLimits {
     }
 
     fn record(&self, headers: &reqwest::header::HeaderMap, names: UsageHeaders) {
-        let read = |name: Option<&str>| {
-            name.and_then(|n| headers.get(n))
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        };
-        if let Some(w) = read(names.used_weight) {
-            self.used_weight.store(w, Ordering::Relaxed);
-        }
-        if let Some(c) = read(names.order_count) {
-            self.order_count.store(c, Ordering::Relaxed);
+        let kinds = [
+            (Usage::UsedWeight, names.used_weight_prefix),
+            (Usage::OrderCount, names.order_count_prefix),
+        ];
+        let mut usage = self.usage.lock().unwrap_or_else(|e| e.into_inner());
+        for (name, value) in headers {
+            // Header names arrive in lower case.
+            let name = name.as_str();
+            for (kind, prefix) in kinds {
+                let Some(prefix) = prefix else { continue };
+                let Some(interval) = strip_prefix_ignore_case(name, prefix) else {
+                    continue;
+                };
+                let value = value
+                    .to_str()
+                    .ok()
+                    .and_then(|v| v.trim().parse::<u64>().ok());
+                // Only short, plain interval names: a venue's headers are
+                // untrusted input and become metric labels.
+                let plain = (1..=8).contains(&interval.len())
+                    && interval.bytes().all(|b| b.is_ascii_alphanumeric());
+                if let (Some(v), true) = (value, plain) {
+                    usage.insert((kind, interval.to_ascii_lowercase()), v);
+                }
+            }
         }
     }
+}
+
+fn strip_prefix_ignore_case<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = name.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &name[prefix.len()..])
 }
 
 /// A venue's answer: its status and body (any status but 418 and 429,
@@ -324,18 +360,20 @@ mod tests {
     #[test]
     fn usage_counters_are_read_from_the_named_headers() {
         let limits = RateLimits::default();
-        assert_eq!((limits.used_weight(), limits.order_count()), (None, None));
+        assert!(limits.used_weight().is_empty() && limits.order_count().is_empty());
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert("x-mbx-used-weight-1m", "42".parse().unwrap());
         headers.insert("x-mbx-order-count-10s", "junk".parse().unwrap());
+        headers.insert("x-mbx-order-count-1d", "7".parse().unwrap());
+        headers.insert("x-mbx-order-count-a-b", "1".parse().unwrap());
+        headers.insert("x-other", "9".parse().unwrap());
         let names = UsageHeaders {
-            used_weight: Some("X-MBX-USED-WEIGHT-1M"),
-            order_count: Some("X-MBX-ORDER-COUNT-10S"),
+            used_weight_prefix: Some("X-MBX-USED-WEIGHT-"),
+            order_count_prefix: Some("X-MBX-ORDER-COUNT-"),
         };
         limits.record(&headers, names);
-        assert_eq!(
-            (limits.used_weight(), limits.order_count()),
-            (Some(42), None)
-        );
+        assert_eq!(limits.used_weight(), [("1m".to_string(), 42)]);
+        // Junk values and odd interval names are skipped.
+        assert_eq!(limits.order_count(), [("1d".to_string(), 7)]);
     }
 }

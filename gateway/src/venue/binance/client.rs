@@ -170,9 +170,10 @@ impl BinanceVenue {
             ..HttpSettings::default()
         };
         let usage = UsageHeaders {
-            used_weight: Some("X-MBX-USED-WEIGHT-1M"),
-            // Both markets count orders per 10 s (and per day / minute).
-            order_count: Some("X-MBX-ORDER-COUNT-10S"),
+            used_weight_prefix: Some("X-MBX-USED-WEIGHT-"),
+            // Both markets count orders per 10 s, and per day (spot) or
+            // minute (futures).
+            order_count_prefix: Some("X-MBX-ORDER-COUNT-"),
         };
         let kind = Self::kind_of(settings.market);
         let http = VenueHttp::new(kind.name(), http_settings, usage).map_err(SetupError::Http)?;
@@ -203,12 +204,12 @@ impl BinanceVenue {
 
     /// The last `X-MBX-USED-WEIGHT-1M` seen.
     pub fn used_weight_1m(&self) -> Option<u64> {
-        self.limits().used_weight()
+        interval(self.limits().used_weight(), "1m")
     }
 
     /// The last `X-MBX-ORDER-COUNT-10S` seen.
     pub fn order_count_10s(&self) -> Option<u64> {
-        self.limits().order_count()
+        interval(self.limits().order_count(), "10s")
     }
 
     fn call<'a>(&self, endpoint: &'static str, effect: Effect, id: Option<&'a str>) -> Call<'a> {
@@ -378,3 +379,10 @@ mod orders;
 
 #[cfg(test)]
 mod tests;
+
+/// The counter of `interval` among `counters`.
+fn interval(counters: Vec<(String, u64)>, interval: &str) -> Option<u64> {
+    counters
+        .into_iter()
+        .find_map(|(i, v)| (i == interval).then_some(v))
+}
