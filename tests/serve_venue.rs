@@ -13,6 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
+use common::disk::SmallDisk;
 use common::emulator::{self, Emulator};
 use common::{healthy, http, json_lines, now_s, signed, spawn_with, stop, Gateway};
 
@@ -1191,4 +1192,67 @@ fn a_limit_entry_is_protected_once_it_fills_even_across_a_restart() {
         (Some(49500.0), Some(0.01), Some("limit"))
     );
     assert_eq!(order_posts(&s.emu, USDM_ORDER), 1, "the entry sent once");
+}
+
+#[test]
+fn a_full_order_log_disk_holds_orders_until_it_has_room_then_places_each_once() {
+    let test = "a_full_order_log_disk_holds_orders_until_it_has_room_then_places_each_once";
+    let emu = emulator("binance-usdm");
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("small");
+    let Some(disk) = SmallDisk::mount(&small, "256k", test) else {
+        return;
+    };
+    // The order log on the small disk; the journal and the rest elsewhere.
+    let rest = "orders = \"small/orders.jsonl\"\n";
+    let gw = gateway(
+        &config(dir.path(), "binance-usdm", &emu, rest),
+        &dir.path().join("gw.log"),
+    );
+    let first = accepted(&gw, "disk-0", "buy", "0.01");
+    wait_for("the first order", 20, || settled(&small, &first));
+    // Full (but for the slack in the log's last page: orders go on until
+    // one of its changes cannot be written). The stage holds that order,
+    // trying again; it never sends one whose intent is not on disk.
+    disk.fill();
+    let log_says_retry = |id: &str| {
+        std::fs::read_to_string(dir.path().join("gw.log")).is_ok_and(|log| {
+            log.lines()
+                .any(|l| l.contains(id) && l.contains("retry_in_ms"))
+        })
+    };
+    let mut held = None;
+    for i in 1..=40 {
+        let id = accepted(&gw, &format!("disk-{i}"), "buy", "0.01");
+        wait_for("placed or held", 20, || {
+            settled(&small, &id) || log_says_retry(&id)
+        });
+        if log_says_retry(&id) {
+            held = Some(id);
+            break;
+        }
+    }
+    let held = held.expect("the order log's disk filled up");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(orders_with(&emu, &held).len() <= 1);
+    let before = order_posts(&emu, USDM_ORDER);
+    // Room again: it is placed, once, without a restart, and the log
+    // reads back whole.
+    disk.empty();
+    wait_for("placed after the disk came back", 30, || {
+        settled(&small, &held)
+    });
+    assert_eq!(orders_with(&emu, &held).len(), 1, "placed once");
+    assert!(order_posts(&emu, USDM_ORDER) <= before + 1);
+    // The log reads back whole (no broken line from the failed writes),
+    // every placed order in it once.
+    let lines = json_lines(&small.join("orders.jsonl"));
+    let placed: std::collections::BTreeSet<_> = lines
+        .iter()
+        .filter(|l| l["state"] == "intent")
+        .map(|l| l["client_order_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(placed.len(), all_orders(&emu), "{lines:?}");
+    let metrics = http(gw.port, "GET", "/metrics", &[], b"").unwrap().1;
+    assert!(metrics.contains("code=\"venue_order_log\"}"), "{metrics}");
 }

@@ -2,6 +2,7 @@
 //! on a free loopback port and talk HTTP/1.1 to it, with bounded waits.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod disk;
 pub mod emulator;
 pub mod redis;
 

@@ -477,8 +477,34 @@ impl<V: Venue> Live<V> {
     /// Places `venue_order` (for the accepted `order`): the venue's report
     /// when it is on the venue.
     async fn place(&mut self, order: &ExecOrder, venue_order: &VenueOrder) -> Option<OrderReport> {
-        match self.executor.place(venue_order, &order.event_id).await {
-            Ok(Outcome::Placed(report)) => {
+        let mut pause = Duration::from_millis(250);
+        loop {
+            match self.executor.place(venue_order, &order.event_id).await {
+                Err(e) => {
+                    // The log cannot take a state change: nothing more is
+                    // done for this order until it can (what the log holds
+                    // says where to resume; the breaker refuses new alerts
+                    // meanwhile), and the orders behind it wait.
+                    self.failure("venue_order_log");
+                    tracing::error!(client_order_id = %order.client_order_id, retry_in_ms = pause.as_millis() as u64, "{e}");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(10));
+                }
+                Ok(outcome) => return self.placed(order, venue_order, outcome),
+            }
+        }
+    }
+
+    /// Records how `venue_order` ended: the venue's report when it is on
+    /// the venue.
+    fn placed(
+        &mut self,
+        order: &ExecOrder,
+        venue_order: &VenueOrder,
+        outcome: Outcome,
+    ) -> Option<OrderReport> {
+        match outcome {
+            Outcome::Placed(report) => {
                 self.breaker.success();
                 let venue = self.executor.venue().kind().name();
                 self.metrics.venue_order(venue, report.status.name());
@@ -492,16 +518,9 @@ impl<V: Venue> Live<V> {
                 self.log_fill(order, venue_order, &report);
                 Some(report)
             }
-            Ok(Outcome::Refused { code, reason }) => {
+            Outcome::Refused { code, reason } => {
                 self.failure(&code);
                 tracing::warn!(client_order_id = %order.client_order_id, code = %code, "venue refused the order: {reason}");
-                None
-            }
-            Err(e) => {
-                // The log cannot take a state change: nothing more is sent
-                // (a restart reconciles from the log).
-                self.failure("venue_order_log");
-                tracing::error!(client_order_id = %order.client_order_id, "{e}");
                 None
             }
         }
@@ -628,16 +647,27 @@ pub async fn run<V: Venue>(mut orders: mpsc::UnboundedReceiver<LiveOrder>, mut l
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(10));
     }
-    match live.executor.reconcile().await {
-        Ok(done) => {
-            for (id, outcome) in done {
-                tracing::info!(client_order_id = %id, ?outcome, "reconciled");
-                live.log_reconciled(&id, &outcome);
+    // Nothing new is sent before every unsettled order is reconciled; a
+    // log that cannot take a change holds it all until it can.
+    let mut pause = Duration::from_millis(250);
+    loop {
+        match live.executor.reconcile().await {
+            Ok(done) => {
+                for (id, outcome) in done {
+                    tracing::info!(client_order_id = %id, ?outcome, "reconciled");
+                    live.log_reconciled(&id, &outcome);
+                }
+                break;
             }
-        }
-        Err(e) => {
-            tracing::error!("reconciliation stopped: {e}; no order is sent");
-            return;
+            Err(e) => {
+                live.failure("venue_order_log");
+                tracing::error!(
+                    retry_in_ms = pause.as_millis() as u64,
+                    "reconciliation stopped: {e}; no order is sent"
+                );
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(10));
+            }
         }
     }
     let mut refresh = tokio::time::interval(RESYNC_EVERY);

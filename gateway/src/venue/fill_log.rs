@@ -15,21 +15,23 @@
 //! `alertgate_realized_pnl` does (without fees, which these lines lack).
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::OpenOptions;
+use std::io;
 use std::path::Path;
 
 use alertgate_simulator::exchange::{decimal_to_f64, Costs, Exchange, ExchangeOrder, OrderKind};
 use alertgate_simulator::market::Bar;
 
 use super::{OrderReport, VenueOrder, VenueOrderKind};
-use crate::serve::jsonl;
+use crate::serve::jsonl::{self, LineAppender};
 use crate::serve::mock::{FillKind, FillRecord, LogLine};
 
 /// The fill log and how much of each order it holds.
 #[derive(Debug)]
 pub struct FillLog {
-    file: File,
+    /// Never leaves part of a line (a failed write is cut off; the fill is
+    /// logged again from the next report).
+    file: LineAppender,
     /// Client id → base units logged as executed.
     logged: HashMap<String, f64>,
     ledger: Ledger,
@@ -116,7 +118,7 @@ impl FillLog {
                 back.file.set_len(back.complete)?;
             }
         }
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = LineAppender::new(OpenOptions::new().create(true).append(true).open(path)?)?;
         Ok(FillLog {
             file,
             logged,
@@ -162,8 +164,7 @@ impl FillLog {
         };
         let mut line = serde_json::to_vec(&LogLine::Fill(fill.clone()))?;
         line.push(b'\n');
-        self.file.write_all(&line)?;
-        self.file.sync_data()?;
+        self.file.append(&line, true)?;
         self.logged.insert(order.client_order_id.clone(), executed);
         self.ledger.apply(&fill);
         Ok(Some(fill))

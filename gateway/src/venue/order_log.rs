@@ -19,13 +19,13 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::{OrderReport, VenueOrder};
-use crate::serve::jsonl;
+use crate::serve::jsonl::{self, LineAppender};
 
 /// An order's state, as the log names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,7 +146,9 @@ pub struct Known {
 #[derive(Debug)]
 pub struct OrderLog {
     path: PathBuf,
-    file: File,
+    /// Never leaves part of a line: a broken line in the middle would make
+    /// the log refuse to open.
+    file: LineAppender,
     orders: HashMap<String, Known>,
 }
 
@@ -171,11 +173,9 @@ impl OrderLog {
             }
             None => File::create(path)?,
         };
-        let mut file = file;
-        io::Seek::seek(&mut file, io::SeekFrom::End(0))?;
         Ok(OrderLog {
             path: path.to_path_buf(),
-            file,
+            file: LineAppender::new(file)?,
             orders,
         })
     }
@@ -186,9 +186,10 @@ impl OrderLog {
     }
 
     /// Appends `change` and makes it durable before returning.
+    /// A failed write or fsync leaves the log as it was (the line is cut
+    /// off) and changes nothing the log knows.
     pub fn record(&mut self, change: Change) -> io::Result<()> {
-        self.write(&change)?;
-        self.file.sync_data()?;
+        self.write(&change, true)?;
         apply(&mut self.orders, change).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
     }
 
@@ -196,14 +197,14 @@ impl OrderLog {
     /// nothing relies on (an `intent` without an outcome is reconciled
     /// whether or not `sent` follows it).
     pub fn note(&mut self, change: Change) -> io::Result<()> {
-        self.write(&change)?;
+        self.write(&change, false)?;
         apply(&mut self.orders, change).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
     }
 
-    fn write(&mut self, change: &Change) -> io::Result<()> {
+    fn write(&mut self, change: &Change, sync: bool) -> io::Result<()> {
         let mut line = serde_json::to_vec(change)?;
         line.push(b'\n');
-        self.file.write_all(&line)
+        self.file.append(&line, sync)
     }
 
     /// Every order the log knows, by client id.
@@ -361,5 +362,27 @@ mod tests {
         .unwrap();
         let e = OrderLog::open(&path).unwrap_err();
         assert!(e.to_string().contains("orders.jsonl:1"), "{e}");
+    }
+
+    #[test]
+    fn a_change_not_written_is_not_known() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("orders.jsonl");
+        let mut log = OrderLog::open(&path).unwrap();
+        log.record(intent("a", 1)).unwrap();
+        // The disk refuses writes (a read-only handle).
+        let writable = std::mem::replace(
+            &mut log.file,
+            LineAppender::new(File::open(&path).unwrap()).unwrap(),
+        );
+        assert!(log.record(intent("b", 2)).is_err());
+        assert!(log.note(Change::new(State::Sent, "a", 3)).is_err());
+        assert!(log.get("b").is_none());
+        assert_eq!(log.get("a").unwrap().state, State::Intent);
+        log.file = writable;
+        log.record(intent("c", 4)).unwrap();
+        drop(log);
+        let log = OrderLog::open(&path).unwrap();
+        assert!(log.get("a").is_some() && log.get("c").is_some() && log.get("b").is_none());
     }
 }
