@@ -1,14 +1,25 @@
-//! Market data: one CSV file per symbol, either OHLCV bars or trades.
+//! Market data: one file per symbol, OHLCV bars or trades, in one of four
+//! formats detected from the file (or forced, [`MarketFormat`]):
 //!
-//! - Bars: header `time,open,high,low,close,volume`; `time` is the bar's
-//!   **start**, strictly increasing.
-//! - Trades: header `time,price,qty`; `time` non-decreasing (several trades
-//!   may share a millisecond).
+//! - **ours** ([`ours`]): header `time,open,high,low,close,volume` (bars) or
+//!   `time,price,qty` (trades), columns in any order, names exact;
+//! - **TradingView**'s chart export ([`tradingview`]): `time,open,high,
+//!   low,close[,Volume]` in any case, plus indicator columns (ignored);
+//! - **Binance** klines and aggTrades ([`binance`]), with or without their
+//!   header.
 //!
-//! Columns may come in any order; the header row is required, and a missing,
-//! unknown or repeated column is an error. Times are Unix milliseconds or
-//! RFC 3339. Prices must be finite and above zero, volumes finite and not
-//! negative, and a bar must hold its open and close within `[low, high]`.
+//! Detection ([`detect`]) reads the first record: a header (its first field
+//! does not start with a digit) is matched by its names; without one, the
+//! column count (12: klines; 7 or 8: aggTrades) and the magnitude of the time
+//! column decide. Files may be gzip (`.gz`) or a zip of one CSV (`.zip`).
+//!
+//! Bars' `time` is the bar's **start**, strictly increasing; trades' `time`
+//! never decreases (several trades may share a millisecond). Times are Unix
+//! seconds, milliseconds or microseconds — the unit decided per column by
+//! magnitude, the same for all its values ([`times`]) — or RFC 3339 with a
+//! UTC offset. Prices must be finite and above zero, volumes finite and not
+//! negative (TradingView's may be absent: 0), and a bar must hold its open
+//! and close within `[low, high]`.
 //!
 //! A trade is stored as a bar whose open, high, low and close are its price:
 //! every fill rule then reads the same on both kinds of data, and "the first
@@ -19,11 +30,23 @@
 //! accept/reject decision.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use alertgate_validator::symbol::normalize;
 
-use crate::input::{parse_recorded_time, snippet, InputError};
+use crate::input::InputError;
+
+pub mod binance;
+mod detect;
+mod files;
+pub mod ours;
+mod rows;
+pub mod times;
+pub mod tradingview;
+
+pub use files::{read_series_as, symbol_of_file};
 
 /// One bar (or one trade, with open = high = low = close = its price).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,6 +72,66 @@ pub enum MarketKind {
     Bars,
     /// `time,price,qty`.
     Trades,
+}
+
+/// The format of a market file: detected (`Auto`) or forced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum MarketFormat {
+    /// Detected from the file's header, or its column count and values.
+    #[default]
+    Auto,
+    /// `time,open,high,low,close,volume` or `time,price,qty`.
+    Ours,
+    /// TradingView's chart export.
+    TradingView,
+    /// Binance klines (bars).
+    BinanceKlines,
+    /// Binance aggTrades (trades).
+    BinanceAggTrades,
+}
+
+impl MarketFormat {
+    /// Every format, as [`FromStr`] reads them.
+    pub const ALL: [MarketFormat; 5] = [
+        MarketFormat::Auto,
+        MarketFormat::Ours,
+        MarketFormat::TradingView,
+        MarketFormat::BinanceKlines,
+        MarketFormat::BinanceAggTrades,
+    ];
+
+    /// The name the command line and messages use.
+    pub fn name(self) -> &'static str {
+        match self {
+            MarketFormat::Auto => "auto",
+            MarketFormat::Ours => "ours",
+            MarketFormat::TradingView => "tradingview",
+            MarketFormat::BinanceKlines => "binance-klines",
+            MarketFormat::BinanceAggTrades => "binance-aggtrades",
+        }
+    }
+}
+
+impl fmt::Display for MarketFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A market format name that is none of [`MarketFormat::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a market format; expected auto, ours, tradingview, binance-klines or binance-aggtrades")]
+pub struct MarketFormatError(pub String);
+
+impl FromStr for MarketFormat {
+    type Err = MarketFormatError;
+
+    fn from_str(s: &str) -> Result<MarketFormat, MarketFormatError> {
+        MarketFormat::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| MarketFormatError(s.to_string()))
+    }
 }
 
 /// The data for one symbol, in time order.
@@ -94,45 +177,30 @@ impl MarketData {
         self.series.iter().map(|s| s.bars.len()).sum()
     }
 
-    /// Loads `SYMBOL=path` pairs and every `*.csv` in `dirs` (the file stem is
-    /// the symbol: `BTC-USDT.csv`). Symbols are normalized with `quotes`; a
-    /// symbol given twice is an error.
+    /// [`MarketData::load_as`] with every format detected.
     pub fn load(
         pairs: &[(String, PathBuf)],
         dirs: &[PathBuf],
         quotes: &[&str],
     ) -> Result<MarketData, InputError> {
+        MarketData::load_as(pairs, dirs, quotes, MarketFormat::Auto)
+    }
+
+    /// Loads `SYMBOL=path` pairs and every `*.csv`, `*.csv.gz` and `*.zip`
+    /// in `dirs`, in `format`. A directory's file names give the symbols
+    /// ([`symbol_of_file`]: `BTC-USDT.csv`, `BTCUSDT-1m-2024-01.zip`).
+    /// Symbols are normalized with `quotes`; a symbol given twice is an
+    /// error.
+    pub fn load_as(
+        pairs: &[(String, PathBuf)],
+        dirs: &[PathBuf],
+        quotes: &[&str],
+        format: MarketFormat,
+    ) -> Result<MarketData, InputError> {
         let mut files: Vec<(String, PathBuf)> = pairs.to_vec();
         for dir in dirs {
-            let name = dir.display().to_string();
-            let entries = std::fs::read_dir(dir)
-                .map_err(|e| InputError::file(&name, format!("cannot list directory: {e}")))?;
-            let mut found = Vec::new();
-            for entry in entries {
-                let path = entry
-                    .map_err(|e| InputError::file(&name, format!("cannot list directory: {e}")))?
-                    .path();
-                if path
-                    .extension()
-                    .is_some_and(|x| x.eq_ignore_ascii_case("csv"))
-                {
-                    let stem = path
-                        .file_stem()
-                        .and_then(|s| s.to_str())
-                        .unwrap_or_default()
-                        .to_string();
-                    found.push((stem, path));
-                }
-            }
-            if found.is_empty() {
-                return Err(InputError::file(
-                    &name,
-                    "no .csv files (expected e.g. BTC-USDT.csv)",
-                ));
-            }
-            files.extend(found);
+            files.extend(list_dir(dir)?);
         }
-
         let mut by_symbol: BTreeMap<String, MarketSeries> = BTreeMap::new();
         for (raw_symbol, path) in files {
             let source = path.display().to_string();
@@ -140,7 +208,7 @@ impl MarketData {
                 .map_err(|e| InputError::file(&source, format!("symbol {raw_symbol:?}: {e}")))?
                 .as_str()
                 .to_string();
-            let series = read_series(&path, &symbol)?;
+            let series = read_series_as(&path, &symbol, format)?;
             if let Some(previous) = by_symbol.insert(symbol.clone(), series) {
                 return Err(InputError::file(
                     &source,
@@ -154,121 +222,59 @@ impl MarketData {
     }
 }
 
-/// Reads one file.
-pub fn read_series(path: &Path, symbol: &str) -> Result<MarketSeries, InputError> {
-    let source = path.display().to_string();
-    let file = std::fs::File::open(path)
-        .map_err(|e| InputError::file(&source, format!("cannot read: {e}")))?;
-    parse_series(std::io::BufReader::new(file), &source, symbol)
-}
-
-/// Column positions of a bars file.
-struct BarColumns {
-    time: usize,
-    open: usize,
-    high: usize,
-    low: usize,
-    close: usize,
-    volume: usize,
-}
-
-/// Column positions of a trades file.
-struct TradeColumns {
-    time: usize,
-    price: usize,
-    qty: usize,
-}
-
-enum Layout {
-    Bars(BarColumns),
-    Trades(TradeColumns),
-}
-
-const BAR_COLUMNS: [&str; 6] = ["time", "open", "high", "low", "close", "volume"];
-const TRADE_COLUMNS: [&str; 3] = ["time", "price", "qty"];
-
-fn layout(header: &csv::StringRecord, source: &str) -> Result<Layout, InputError> {
-    let names: Vec<&str> = header.iter().collect();
-    let bad = |m: String| InputError::line(source, 1, m);
-    for (i, name) in names.iter().enumerate() {
-        if names[..i].contains(name) {
-            return Err(InputError::at(source, 1, name, "column appears twice"));
+/// A directory's market files, `(symbol as named, path)`, sorted by path.
+fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf)>, InputError> {
+    let name = dir.display().to_string();
+    let cannot = |e: std::io::Error| InputError::file(&name, format!("cannot list directory: {e}"));
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(cannot)? {
+        let path = entry.map_err(cannot)?.path();
+        if let Some(symbol) = symbol_of_file(&path) {
+            found.push((symbol.to_string(), path));
         }
     }
-    let expected: &[&str] = if names.contains(&"price") || names.contains(&"qty") {
-        &TRADE_COLUMNS
-    } else {
-        &BAR_COLUMNS
-    };
-    if let Some(unknown) = names.iter().find(|n| !expected.contains(n)) {
-        return Err(InputError::at(
-            source,
-            1,
-            unknown,
-            format!(
-                "unknown column; expected the header {} or {}",
-                BAR_COLUMNS.join(","),
-                TRADE_COLUMNS.join(",")
-            ),
+    if found.is_empty() {
+        return Err(InputError::file(
+            &name,
+            "no .csv, .csv.gz or .zip files (expected e.g. BTC-USDT.csv or BTCUSDT-1m-2024-01.zip)",
         ));
     }
-    let find = |name: &str| {
-        names.iter().position(|n| *n == name).ok_or_else(|| {
-            bad(format!(
-                "header has no column {name:?}; expected {}",
-                expected.join(",")
-            ))
-        })
-    };
-    Ok(if expected == TRADE_COLUMNS {
-        Layout::Trades(TradeColumns {
-            time: find("time")?,
-            price: find("price")?,
-            qty: find("qty")?,
-        })
-    } else {
-        Layout::Bars(BarColumns {
-            time: find("time")?,
-            open: find("open")?,
-            high: find("high")?,
-            low: find("low")?,
-            close: find("close")?,
-            volume: find("volume")?,
-        })
-    })
+    found.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(found)
 }
 
-/// Parses one CSV file's text; `source` names it in errors.
+/// Reads one file, its format detected ([`read_series_as`]).
+pub fn read_series(path: &Path, symbol: &str) -> Result<MarketSeries, InputError> {
+    read_series_as(path, symbol, MarketFormat::Auto)
+}
+
+/// Parses one file's text, its format detected; `source` names it in
+/// errors.
 pub fn parse_series(
     reader: impl std::io::Read,
     source: &str,
     symbol: &str,
 ) -> Result<MarketSeries, InputError> {
-    let mut csv = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .trim(csv::Trim::All)
-        .from_reader(reader);
-    let layout = read_layout(&mut csv, source)?;
-    let kind = match layout {
-        Layout::Bars(_) => MarketKind::Bars,
-        Layout::Trades(_) => MarketKind::Trades,
-    };
+    parse_series_as(reader, source, symbol, MarketFormat::Auto)
+}
+
+/// Parses one file's text (CSV, already decompressed) in `format`;
+/// `source` names it in errors.
+pub fn parse_series_as(
+    reader: impl std::io::Read,
+    source: &str,
+    symbol: &str,
+    format: MarketFormat,
+) -> Result<MarketSeries, InputError> {
+    let (mut csv, mut record, line) = first_record(reader, source)?;
+    let layout = detect::layout(&record, line, source, format)?;
+    let mut rows = rows::Rows::new(source, &layout);
     let mut bars: Vec<Bar> = Vec::new();
-    let mut record = csv::StringRecord::new();
+    if !layout.header {
+        rows.push(&record, &mut bars)?;
+    }
     while read_record(&mut csv, &mut record, source)? {
-        let row = Row {
-            source,
-            line: record.position().map_or(0, |p| p.line()),
-            record: &record,
-        };
-        let bar = match &layout {
-            Layout::Bars(c) => row.bar(c)?,
-            Layout::Trades(c) => row.trade(c)?,
-        };
-        if let Some(prev) = bars.last() {
-            row.check_order(kind, prev, &bar)?;
-        }
-        bars.push(bar);
+        rows.push(&record, &mut bars)?;
     }
     if bars.is_empty() {
         return Err(InputError::file(source, "has a header but no rows"));
@@ -276,33 +282,40 @@ pub fn parse_series(
     Ok(MarketSeries {
         symbol: symbol.to_string(),
         source: source.to_string(),
-        kind,
+        kind: layout.columns.kind(),
         bars,
     })
 }
 
-/// Reads the header row and finds the file's columns.
-fn read_layout<R: std::io::Read>(
-    csv: &mut csv::Reader<R>,
-    source: &str,
-) -> Result<Layout, InputError> {
-    let header = csv
-        .headers()
-        .map_err(|e| InputError::line(source, 1, format!("cannot read the header: {e}")))?;
-    if header.is_empty() || header.iter().all(str::is_empty) {
-        return Err(InputError::file(
-            source,
-            format!(
-                "empty; expected a header row {} or {}",
-                BAR_COLUMNS.join(","),
-                TRADE_COLUMNS.join(",")
-            ),
-        ));
-    }
-    layout(header, source)
+/// The format [`MarketFormat::Auto`] finds in a file's text (its first
+/// record), or why none fits; `source` names it in errors.
+pub fn detect_format(reader: impl std::io::Read, source: &str) -> Result<MarketFormat, InputError> {
+    let (_, record, line) = first_record(reader, source)?;
+    Ok(detect::layout(&record, line, source, MarketFormat::Auto)?.format)
 }
 
-/// Reads the next row into `record`; `false` at the end of the file.
+/// A CSV reader on `reader` and its first record, at the line returned;
+/// an empty file is an error.
+fn first_record<R: std::io::Read>(
+    reader: R,
+    source: &str,
+) -> Result<(csv::Reader<R>, csv::StringRecord, u64), InputError> {
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .trim(csv::Trim::All)
+        .from_reader(reader);
+    let mut record = csv::StringRecord::new();
+    if !read_record(&mut csv, &mut record, source)? {
+        return Err(InputError::file(
+            source,
+            format!("empty; expected {}", detect::EXPECTED),
+        ));
+    }
+    let line = record.position().map_or(1, |p| p.line());
+    Ok((csv, record, line))
+}
+
+/// Reads the next record into `record`; `false` at the end of the file.
 fn read_record<R: std::io::Read>(
     csv: &mut csv::Reader<R>,
     record: &mut csv::StringRecord,
@@ -310,103 +323,11 @@ fn read_record<R: std::io::Read>(
 ) -> Result<bool, InputError> {
     csv.read_record(record).map_err(|e| {
         let line = e.position().map_or(0, |p| p.line());
-        InputError::line(source, line, format!("malformed CSV row: {e}"))
+        match e.kind() {
+            csv::ErrorKind::Io(io) => InputError::line(source, line, format!("cannot read: {io}")),
+            _ => InputError::line(source, line, format!("malformed CSV row: {e}")),
+        }
     })
-}
-
-/// One data row, with what its errors name: the file and the line.
-struct Row<'r> {
-    source: &'r str,
-    line: u64,
-    record: &'r csv::StringRecord,
-}
-
-impl Row<'_> {
-    fn field(&self, i: usize) -> &str {
-        self.record.get(i).unwrap_or("")
-    }
-
-    fn error(&self, field: &str, message: impl Into<String>) -> InputError {
-        InputError::at(self.source, self.line, field, message)
-    }
-
-    fn time(&self, i: usize) -> Result<i64, InputError> {
-        parse_recorded_time(self.field(i)).map_err(|e| self.error("time", e.to_string()))
-    }
-
-    /// A finite number ≥ 0, and above 0 unless `zero_ok`.
-    fn number(&self, i: usize, name: &str, zero_ok: bool) -> Result<f64, InputError> {
-        let text = self.field(i);
-        let v: f64 = text
-            .parse()
-            .map_err(|_| self.error(name, format!("{:?} is not a number", snippet(text))))?;
-        if !v.is_finite() || v < 0.0 || (!zero_ok && v == 0.0) {
-            let allowed = if zero_ok { "0 or more" } else { "above 0" };
-            return Err(self.error(
-                name,
-                format!("{:?} is not a finite number {allowed}", snippet(text)),
-            ));
-        }
-        Ok(v)
-    }
-
-    /// A bar, with open and close inside its `[low, high]` range.
-    fn bar(&self, c: &BarColumns) -> Result<Bar, InputError> {
-        let bar = Bar {
-            time_ms: self.time(c.time)?,
-            open: self.number(c.open, "open", false)?,
-            high: self.number(c.high, "high", false)?,
-            low: self.number(c.low, "low", false)?,
-            close: self.number(c.close, "close", false)?,
-            volume: self.number(c.volume, "volume", true)?,
-        };
-        if bar.high < bar.low {
-            return Err(self.error(
-                "high",
-                format!("high {} is below low {}", bar.high, bar.low),
-            ));
-        }
-        for (name, v) in [("open", bar.open), ("close", bar.close)] {
-            if v < bar.low || v > bar.high {
-                return Err(self.error(
-                    name,
-                    format!("{v} is outside the bar's range [{}, {}]", bar.low, bar.high),
-                ));
-            }
-        }
-        Ok(bar)
-    }
-
-    /// A trade, as a bar of one price.
-    fn trade(&self, c: &TradeColumns) -> Result<Bar, InputError> {
-        let price = self.number(c.price, "price", false)?;
-        Ok(Bar {
-            time_ms: self.time(c.time)?,
-            open: price,
-            high: price,
-            low: price,
-            close: price,
-            volume: self.number(c.qty, "qty", true)?,
-        })
-    }
-
-    /// Bars' times increase strictly; trades' never decrease.
-    fn check_order(&self, kind: MarketKind, prev: &Bar, bar: &Bar) -> Result<(), InputError> {
-        let ordered = match kind {
-            MarketKind::Bars => bar.time_ms > prev.time_ms,
-            MarketKind::Trades => bar.time_ms >= prev.time_ms,
-        };
-        if ordered {
-            return Ok(());
-        }
-        Err(self.error(
-            "time",
-            format!(
-                "{} is not after the previous row's {} (times must increase)",
-                bar.time_ms, prev.time_ms
-            ),
-        ))
-    }
 }
 
 #[cfg(test)]
