@@ -122,7 +122,7 @@ pub(super) fn layout(
 
 /// A header's format: Binance's by their column names, else ours when it
 /// reads as ours, else TradingView's (whose error is given when neither
-/// reads, unless every name is one of ours).
+/// reads, unless the header looks like ours: [`ours::claims`]).
 fn by_header(
     names: &[&str],
     line: u64,
@@ -143,7 +143,7 @@ fn by_header(
     }
     match tradingview::layout(names, line, source) {
         Ok(columns) => Ok((MarketFormat::TradingView, columns)),
-        Err(_) if names.iter().all(|n| ours::is_name(n)) => ours.map(|c| (MarketFormat::Ours, c)),
+        Err(_) if ours::claims(names) => ours.map(|c| (MarketFormat::Ours, c)),
         Err(e) => Err(e),
     }
 }

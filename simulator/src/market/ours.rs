@@ -10,9 +10,12 @@ pub(super) const BAR_COLUMNS: [&str; 6] = ["time", "open", "high", "low", "close
 /// The trades header.
 pub(super) const TRADE_COLUMNS: [&str; 3] = ["time", "price", "qty"];
 
-/// Whether `name` is one of ours' column names.
-pub(super) fn is_name(name: &str) -> bool {
-    BAR_COLUMNS.contains(&name) || TRADE_COLUMNS.contains(&name)
+/// Whether a header that reads in no format is best told ours' error:
+/// every name is one of ours, or it has a trades column (`price`, `qty`),
+/// which TradingView's never has.
+pub(super) fn claims(names: &[&str]) -> bool {
+    let ours = |n: &&str| BAR_COLUMNS.contains(n) || TRADE_COLUMNS.contains(n);
+    names.iter().all(ours) || names.iter().any(|n| *n == "price" || *n == "qty")
 }
 
 /// The columns of a header in our format, found at `line`.
