@@ -549,3 +549,11 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_byte_order_mark_is_skipped() {
+    let s = parse("\u{feff}time,open,high,low,close,Volume\n1704067200,1,2,1,2,3\n").unwrap();
+    assert_eq!(s.bars[0].time_ms, 1_704_067_200_000);
+    let s = parse("\u{feff}1704067200000,1,2,1,2,3,1704067259999,4,5,6,7,0\n").unwrap();
+    assert_eq!(s.bars[0].volume, 3.0);
+}
