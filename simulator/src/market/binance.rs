@@ -126,7 +126,7 @@ pub(super) fn aggtrades_header(
 /// The symbol in a market file's stem: `BTCUSDT` for Binance's
 /// `BTCUSDT-1m-2024-01` or `BTCUSDT-aggTrades-2024-01-01`, else the stem as
 /// it is (`BTC-USDT`).
-pub fn symbol_of_stem(stem: &str) -> &str {
+pub(super) fn symbol_of_stem(stem: &str) -> &str {
     let parts: Vec<&str> = stem.split('-').collect();
     let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
     let binance = matches!(parts.len(), 4 | 5)

@@ -1,14 +1,13 @@
 //! Market data: one file per symbol, OHLCV bars or trades, in one of four
 //! formats detected from the file (or forced, [`MarketFormat`]):
 //!
-//! - **ours** ([`ours`]): header `time,open,high,low,close,volume` (bars) or
+//! - **ours**: header `time,open,high,low,close,volume` (bars) or
 //!   `time,price,qty` (trades), columns in any order, names exact;
-//! - **TradingView**'s chart export ([`tradingview`]): `time,open,high,
+//! - **TradingView**'s chart export: `time,open,high,
 //!   low,close[,Volume]` in any case, plus indicator columns (ignored);
-//! - **Binance** klines and aggTrades ([`binance`]), with or without their
-//!   header.
+//! - **Binance** klines and aggTrades, with or without their header.
 //!
-//! Detection ([`detect`]) reads the first record: a header (its first field
+//! Detection reads the first record: a header (its first field
 //! does not start with a digit) is matched by its names; without one, the
 //! column count (12: klines; 7 or 8: aggTrades) and the magnitude of the time
 //! column decide. Files may be gzip (`.gz`) or a zip of one CSV (`.zip`).
@@ -38,13 +37,13 @@ use alertgate_validator::symbol::normalize;
 
 use crate::input::InputError;
 
-pub mod binance;
+mod binance;
 mod detect;
 mod files;
-pub mod ours;
+mod ours;
 mod rows;
 pub mod times;
-pub mod tradingview;
+mod tradingview;
 
 pub use files::{read_series_as, symbol_of_file};
 
