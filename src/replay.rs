@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use alertgate_simulator::market::MarketFormat;
 use alertgate_simulator::replay::{self, ReplayOptions, SweepAxis};
 use alertgate_simulator::ReplayError;
 
@@ -20,12 +21,18 @@ pub struct ReplayArgs {
     /// Recorded alert stream, JSON Lines (default: simulation.stream).
     #[arg(long, value_name = "FILE")]
     pub stream: Option<PathBuf>,
-    /// Market data of one symbol, CSV bars or trades (repeatable).
+    /// Market data of one symbol, bars or trades: CSV, .gz or .zip
+    /// (repeatable).
     #[arg(long, value_name = "SYMBOL=FILE", value_parser = parse_market)]
     pub market: Vec<(String, PathBuf)>,
-    /// Directory of SYMBOL.csv files, e.g. BTC-USDT.csv (repeatable).
+    /// Directory of market files named by symbol, e.g. BTC-USDT.csv or
+    /// BTCUSDT-1m-2024-01.zip (repeatable).
     #[arg(long, value_name = "DIR")]
     pub market_dir: Vec<PathBuf>,
+    /// Format of the market files: auto (detected per file), ours,
+    /// tradingview, binance-klines or binance-aggtrades.
+    #[arg(long, value_name = "FORMAT", default_value_t = MarketFormat::Auto)]
+    pub market_format: MarketFormat,
     /// Seed of every random draw (default: simulation.seed).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -54,6 +61,7 @@ impl ReplayArgs {
             stream: self.stream,
             market: self.market,
             market_dir: self.market_dir,
+            market_format: self.market_format,
             seed: self.seed,
             json: self.json,
             html: self.html,

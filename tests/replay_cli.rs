@@ -272,3 +272,51 @@ fn bad_input_stops_with_file_line_and_field() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--sweep"));
 }
+
+#[test]
+fn binance_klines_replay_detected_and_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("s.jsonl");
+    std::fs::write(
+        &stream,
+        concat!(
+            r#"{"received_at":1704067230000,"headers":{"Content-Type":"application/json"},"#,
+            r#""body":"{\"ticker\":\"BTCUSDT\",\"action\":\"buy\",\"type\":\"market\",\"qty\":\"0.01\","#,
+            r#"\"price\":\"42290\",\"stop_loss\":\"42000\",\"take_profit\":\"42600\",\"confidence\":\"0.80\","#,
+            r#"\"time\":\"2024-01-01T00:00:30.000Z\"}","source_ip":"52.89.214.238"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let klines = "BTC/USDT=tests/fixtures/formats/market/BTCUSDT-1m-2024-01.csv";
+    let base = ["--stream", path_arg(&stream), "--market", klines];
+    for format in [None, Some("binance-klines")] {
+        let mut args = base.to_vec();
+        args.extend(format.map(|f| ["--market-format", f]).into_iter().flatten());
+        let out = replay(&args);
+        assert_eq!(out.status.code(), Some(0), "{format:?}: {}", stderr(&out));
+        let table = stdout(&out);
+        assert!(table.contains("open position BTC/USDT"), "{table}");
+        let fills = table.lines().find(|l| l.starts_with("fills")).unwrap();
+        assert!(fills.ends_with(" 1"), "{table}");
+    }
+
+    // Forced to another format, the file is refused at its first line.
+    let mut args = base.to_vec();
+    args.extend(["--market-format", "tradingview"]);
+    let out = replay(&args);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out)
+            .contains("BTCUSDT-1m-2024-01.csv:1: no header row; the tradingview format needs one"),
+        "{}",
+        stderr(&out)
+    );
+    let out = replay(&["--market-format", "csv"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("not a market format"),
+        "{}",
+        stderr(&out)
+    );
+}

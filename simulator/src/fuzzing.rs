@@ -10,7 +10,10 @@
 use alertgate_validator::time::{Rfc3339, MAX_MS, SECONDS_BELOW};
 
 use crate::input::InputError;
-use crate::market::{parse_series, Bar, MarketKind, MarketSeries};
+use crate::market::times::MICROS_FROM;
+use crate::market::{
+    detect_format, parse_series, parse_series_as, Bar, MarketFormat, MarketKind, MarketSeries,
+};
 use crate::stream::{parse_line, AlertStream, RecordedRequest};
 
 const STREAM: &str = "fuzz.jsonl";
@@ -121,6 +124,44 @@ pub fn market_csv(data: &[u8]) {
     }
 }
 
+/// The market-data reader in every format: the first byte picks the format
+/// forced (`auto`, `ours`, `tradingview`, `binance-klines`,
+/// `binance-aggtrades`), the rest is the file.
+///
+/// Whatever reads holds [`market_csv`]'s guarantees and, written out in
+/// ours, reads back the same both detected and forced `ours`; detection
+/// agrees with the reader (a file that reads detected has a format); an
+/// error names this file.
+pub fn market_formats(data: &[u8]) {
+    let Some((&pick, text)) = data.split_first() else {
+        return;
+    };
+    let format = MarketFormat::ALL[usize::from(pick) % MarketFormat::ALL.len()];
+    let series = match parse_series_as(text, MARKET, SYMBOL, format) {
+        Ok(series) => series,
+        Err(e) => {
+            assert_eq!(e.file, MARKET);
+            assert!(!e.message.is_empty(), "an error without a message");
+            return;
+        }
+    };
+    check_series(&series);
+    if format == MarketFormat::Auto {
+        let detected = detect_format(text, MARKET).expect("a file that reads has a format");
+        assert_ne!(detected, MarketFormat::Auto);
+        let again = parse_series_as(text, MARKET, SYMBOL, detected).expect("its format reads it");
+        assert_eq!(again, series);
+    }
+    let written = write_csv(series.kind, series.bars.iter(), false, Times::Ms);
+    for format in [MarketFormat::Auto, MarketFormat::Ours] {
+        let again =
+            parse_series_as(written.as_bytes(), MARKET, SYMBOL, format).unwrap_or_else(|e| {
+                panic!("a series written in ours does not read back: {e}\n{written}")
+            });
+        assert_eq!(again.bars, series.bars, "{written}");
+    }
+}
+
 /// What [`parse_line`] guarantees of a request it returns.
 fn check_request(r: &RecordedRequest, number: u64) {
     assert_eq!(r.line, number);
@@ -208,7 +249,7 @@ fn check_series(s: &MarketSeries) {
 
 #[derive(Clone, Copy)]
 enum Times {
-    /// Unix ms where the reader takes it (from 1973), else RFC 3339.
+    /// Unix ms where the reader reads ms (1973 to 5138), else RFC 3339.
     Ms,
     Rfc3339,
 }
@@ -228,7 +269,7 @@ fn write_csv<'b>(
     rows.push(header.iter().map(|h| h.to_string()).collect());
     for b in bars {
         let time = match times {
-            Times::Ms if b.time_ms >= SECONDS_BELOW => b.time_ms.to_string(),
+            Times::Ms if (SECONDS_BELOW..MICROS_FROM).contains(&b.time_ms) => b.time_ms.to_string(),
             _ => Rfc3339(b.time_ms).to_string(),
         };
         // `f64`'s Display is the shortest text that reads back exactly.
@@ -266,12 +307,18 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
         // (corpus, fuzz entry point, whether the reader takes the input)
         type Target = (&'static str, fn(&[u8]), fn(&[u8]) -> bool);
-        let targets: [Target; 2] = [
+        let targets: [Target; 3] = [
             ("stream_line", stream_line, |data| {
                 AlertStream::from_reader(data, STREAM).is_ok()
             }),
             ("market_csv", market_csv, |data| {
                 parse_series(data, MARKET, SYMBOL).is_ok()
+            }),
+            ("market_formats", market_formats, |data| {
+                data.split_first().is_some_and(|(&pick, text)| {
+                    let format = MarketFormat::ALL[usize::from(pick) % MarketFormat::ALL.len()];
+                    parse_series_as(text, MARKET, SYMBOL, format).is_ok()
+                })
             }),
         ];
         for (target, run, reads) in targets {
@@ -309,5 +356,11 @@ mod tests {
         market_csv(b"time,open,high,low,close,volume\n1699113600000,100,110,90,105,3\n1699113660000,1e-300,1e300,1e-300,1e-300,-0\n");
         market_csv(b"qty,price,time\n1,2,1970-01-01T00:00:00Z\n1,3,1970-01-01T00:00:00Z\n");
         market_csv(b"time,price,qty\n1699113600000,1,1\n1699113600000,1,1\n1699113600001,1,1\n");
+        market_csv(b"time,open,high,low,close\n5138-11-16T09:46:40Z,1,1,1,1\n");
+        market_formats(b"\x00time,Open,HIGH,low,close,x,x\n1704067200,1,2,1,2,,\n");
+        market_formats(b"\x03170406720000000,1,2,1,2,3,1,4,5,6,7,0\n");
+        market_formats(b"\x00agg_trade_id,price,quantity,transact_time\n1,2,3,1704067200000\n");
+        market_formats(b"\x01time,price,qty\n1,1,1\n");
+        market_formats(b"");
     }
 }

@@ -26,7 +26,7 @@ use serde::Serialize;
 use crate::config::{ConfigFileError, Settings, SimulationSection};
 use crate::engine::{self, ReplayError};
 use crate::html;
-use crate::market::MarketData;
+use crate::market::{MarketData, MarketFormat};
 use crate::report::{Report, Summary};
 use crate::stream::AlertStream;
 
@@ -48,8 +48,11 @@ pub struct ReplayOptions {
     /// replaces `simulation.market` and `simulation.market_dir`; both empty:
     /// those are used.
     pub market: Vec<(String, PathBuf)>,
-    /// Directories of `SYMBOL.csv` files (`BTC-USDT.csv`).
+    /// Directories of market files (`BTC-USDT.csv`,
+    /// `BTCUSDT-1m-2024-01.zip`).
     pub market_dir: Vec<PathBuf>,
+    /// The format of every market file: detected (the default) or forced.
+    pub market_format: MarketFormat,
     /// Seed of every random draw, overriding `simulation.seed` (also in every
     /// sweep row).
     pub seed: Option<u64>,
@@ -284,7 +287,7 @@ impl Inputs {
         };
         let (pairs, dirs) = market_paths(options, sim, &base_dir)?;
         let quotes: Vec<&str> = settings.gate.quotes.iter().map(String::as_str).collect();
-        let market = MarketData::load(&pairs, &dirs, &quotes)?;
+        let market = MarketData::load_as(&pairs, &dirs, &quotes, options.market_format)?;
         let stream = AlertStream::read(&stream_path)?;
         Ok(Inputs {
             config_path,
