@@ -66,9 +66,8 @@ struct Stats {
 
 impl Stats {
     fn new() -> Self {
-        let latency = Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid histogram bounds");
         Stats {
-            latency,
+            latency: Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds"),
             statuses: BTreeMap::new(),
             errors: BTreeMap::new(),
         }
@@ -244,21 +243,30 @@ async fn connection(sh: Arc<Shared>) {
     }
 }
 
-fn print_interval(elapsed: f64, secs: f64, s: &Stats) {
-    let other: Vec<String> = (s.statuses.iter())
-        .filter(|(k, _)| **k != 200)
+/// `k=v k=v` of a JSON object of counts, `-` if empty.
+fn counts(j: &serde_json::Value) -> String {
+    let kv: Vec<String> = (j.as_object().into_iter().flatten())
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
-    let errors: Vec<String> = s.errors.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    println!(
-        "[{elapsed:>7.1}s] 200/s {:>9.0} | other: {:<10} | errors: {:<10} | p50 {:.2} p99 {:.2} max {:.2} ms",
-        s.ok() as f64 / secs.max(1e-9),
-        if other.is_empty() { "-".to_string() } else { other.join(" ") },
-        if errors.is_empty() { "-".to_string() } else { errors.join(" ") },
-        s.ms(0.5),
-        s.ms(0.99),
-        s.latency.max() as f64 / 1000.0,
-    );
+    if kv.is_empty() {
+        "-".to_string()
+    } else {
+        kv.join(" ")
+    }
+}
+
+/// One line of figures: 200/s, other statuses, errors, latency.
+fn describe(j: &serde_json::Value) -> String {
+    let f = |k: &str| j[k].as_f64().unwrap_or(f64::NAN);
+    format!(
+        "200/s {:>7.0} | other: {} | errors: {} | p50 {:.2} p99 {:.2} max {:.2} ms",
+        f("ok_per_s"),
+        counts(&j["other"]),
+        counts(&j["errors"]),
+        f("p50_ms"),
+        f("p99_ms"),
+        f("max_ms"),
+    )
 }
 
 /// Drives the run: reports each interval, stops sending at the end of the
@@ -270,6 +278,7 @@ async fn run(args: &Args, sh: Arc<Shared>) -> serde_json::Value {
     let (start, end) = (Instant::now(), Duration::from_secs(args.duration_s));
     let every = Duration::from_secs(args.report_every_s.max(1));
     let (mut total, mut intervals, mut mark) = (Stats::new(), Vec::new(), Duration::ZERO);
+    let mut elapsed = 0.0;
     while mark < end {
         mark = (mark + every).min(end);
         tokio::time::sleep_until((start + mark).into()).await;
@@ -280,79 +289,71 @@ async fn run(args: &Args, sh: Arc<Shared>) -> serde_json::Value {
                 let _ = task.await;
             }
         }
-        let elapsed = start.elapsed().as_secs_f64();
-        let secs = elapsed - intervals.iter().map(|(s, _)| s).sum::<f64>();
+        let last = std::mem::replace(&mut elapsed, start.elapsed().as_secs_f64());
         let s = std::mem::replace(
             &mut *sh.stats.lock().unwrap_or_else(PoisonError::into_inner),
             Stats::new(),
         );
-        print_interval(elapsed, secs, &s);
+        let j = s.json(elapsed - last);
+        println!("[{elapsed:>6.1}s] {}", describe(&j));
         total.add(&s);
-        intervals.push((secs, s.json(secs)));
+        intervals.push(j);
     }
-    let secs = start.elapsed().as_secs_f64();
-    let mut summary = total.json(secs);
-    summary["intervals"] = intervals.into_iter().map(|(_, j)| j).collect();
+    let mut summary = total.json(start.elapsed().as_secs_f64());
+    summary["intervals"] = intervals.into();
     summary
 }
 
-fn main() -> std::process::ExitCode {
-    let args = Args::parse();
-    let Ok(secret) = std::env::var(&args.secret_env) else {
-        eprintln!(
-            "signing_load: environment variable {} is not set",
-            args.secret_env
-        );
-        return std::process::ExitCode::from(2);
+/// The shared state of a run, or why the arguments cannot make one.
+fn setup(args: &Args) -> Result<Shared, String> {
+    let secret = std::env::var(&args.secret_env)
+        .map_err(|_| format!("environment variable {} is not set", args.secret_env))?;
+    // Refuse an unusable secret (e.g. empty) now, not once per request.
+    sign(Scheme::Timestamped, secret.as_bytes(), b"", 0, "").map_err(|e| format!("{e:?}"))?;
+    let authority = match (args.url.authority(), args.url.scheme_str()) {
+        (Some(authority), Some("http")) => authority.to_string(),
+        _ => return Err("--url must be http://HOST:PORT/PATH".to_string()),
     };
-    let (Some(authority), Some("http")) = (args.url.authority(), args.url.scheme_str()) else {
-        eprintln!("signing_load: --url must be http://HOST:PORT/PATH");
-        return std::process::ExitCode::from(2);
-    };
-    let authority = authority.to_string();
-    let Some(addr) = std::net::ToSocketAddrs::to_socket_addrs(&authority)
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(&authority)
         .ok()
         .and_then(|mut a| a.next())
-    else {
-        eprintln!("signing_load: cannot resolve {authority} (give a port)");
-        return std::process::ExitCode::from(2);
-    };
-    let (run_tag, _) = now_stamp();
-    let shared = Arc::new(Shared {
+        .ok_or(format!("cannot resolve {authority} (give a port)"))?;
+    let path = args.url.path_and_query().map_or("/", |p| p.as_str());
+    Ok(Shared {
         addr,
         authority,
-        path: args
-            .url
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .to_string(),
+        path: path.to_string(),
         secret: secret.into_bytes(),
         // Event ids unique across runs against the same gateway too.
-        run_tag: format!("w{run_tag}-{}", std::process::id()),
+        run_tag: format!("w{}-{}", now_stamp().0, std::process::id()),
         next: AtomicU64::new(0),
         stop: AtomicBool::new(false),
         timeout: Duration::from_millis(args.timeout_ms),
         stats: Mutex::new(Stats::new()),
-    });
+    })
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.threads.max(1))
         .enable_all()
-        .build();
-    let Ok(runtime) = runtime else {
-        eprintln!("signing_load: cannot start the runtime");
-        return std::process::ExitCode::from(2);
+        .build()
+        .map_err(|e| e.to_string());
+    let (shared, runtime) = match setup(&args).and_then(|sh| Ok((sh, runtime?))) {
+        Ok(ok) => ok,
+        Err(e) => {
+            eprintln!("signing_load: {e}");
+            return std::process::ExitCode::from(2);
+        }
     };
-    let summary = runtime.block_on(run(&args, shared));
-    print_summary(&summary);
-    std::process::ExitCode::SUCCESS
-}
-
-fn print_summary(j: &serde_json::Value) {
+    let summary = runtime.block_on(run(&args, Arc::new(shared)));
+    let secs = summary["secs"].as_f64().unwrap_or(0.0);
+    let (ok, errors) = (&summary["ok"], &summary["error_total"]);
     println!(
-        "summary: {} answers 200 in {:.1} s ({:.0}/s); non-2xx {}; socket errors {} {}; p50 {:.2} p99 {:.2} max {:.2} ms",
-        j["ok"], j["secs"].as_f64().unwrap_or(0.0), j["ok_per_s"].as_f64().unwrap_or(0.0), j["other"],
-        j["error_total"], j["errors"], j["p50_ms"].as_f64().unwrap_or(0.0), j["p99_ms"].as_f64().unwrap_or(0.0),
-        j["max_ms"].as_f64().unwrap_or(0.0),
+        "summary: {ok} answers 200 in {secs:.1} s, socket errors {errors}: {}",
+        describe(&summary)
     );
-    println!("{j}");
+    println!("{summary}");
+    std::process::ExitCode::SUCCESS
 }
