@@ -150,7 +150,6 @@ SAMPLER=$!; PIDS+=("$SAMPLER")
 "$LOAD" --url "http://$ADDR/webhook" --connections "$CONNECTIONS" --threads "$THREADS" \
     --duration-s "$DURATION" --report-every-s "$EVERY" --secret-env ALERTGATE_LOAD_SECRET \
     | tee "$WORK/load.txt" >&2
-stop "$SAMPLER"
 
 # Execution runs after the answer: let the paper venue catch up.
 orders=-1 submits=0
@@ -161,6 +160,8 @@ for _ in $(seq 120); do
     [[ "$orders" == "$submits" ]] && break
     sleep 1
 done
+# The sampler ran on through the catch-up: its last sample is after it.
+stop "$SAMPLER"
 stop "$GW"
 
 python3 - "$WORK" "$DURATION" "$CONNECTIONS" "$WINDOW" "$EVERY" <<'PY'
@@ -218,7 +219,8 @@ print(f"gateway: 200 answers {answered}, journal accepted lines {journal_accepte
 one, three = rss_at(window), rss_at(3 * window)
 if one and three:
     print(f"gateway: RSS after 1 window ({window} s) {one:.1f} MiB, after 3 windows {three:.1f} MiB "
-          f"({(three / one - 1) * 100:+.1f} %), last sample {rss[-1][1] / 1024:.1f} MiB")
+          f"({(three / one - 1) * 100:+.1f} %), last sample ({rss[-1][0]:.0f} s, execution caught up) "
+          f"{rss[-1][1] / 1024:.1f} MiB")
 
 checks = [
     ("rate: >= 20,000 accepted/s in every interval after the first", len(rates) > 1 and min(rates[1:]) >= 20000),
