@@ -100,15 +100,20 @@ listening() {
     echo "$addr"
 }
 
-# Appends "<seconds since $2 (ns epoch)> <VmRSS kB>" of pid $1 to $WORK/rss.txt
-# every $EVERY s until the pid is gone or killed.
+# Appends "<seconds since $2 (ns epoch)> <VmRSS kB>" of pid $1 to $WORK/rss.txt.
+rss_sample() {
+    local now_ns rss
+    now_ns="$(date +%s%N)"
+    rss="$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB$/\1/p' "/proc/$1/status" 2>/dev/null)" || true
+    [[ -z "$rss" ]] || echo "$(( (now_ns - $2) / 1000000 ))e-3 $rss" >>"$WORK/rss.txt"
+}
+
+# rss_sample of pid $1 every $EVERY s from $2 (ns epoch) until the pid is gone or killed.
 sample_rss() {
-    local pid=$1 start_ns=$2 next=0 now_ns rss
+    local pid=$1 start_ns=$2 next=0
     while kill -0 "$pid" 2>/dev/null; do
-        now_ns="$(date +%s%N)"
-        if (( now_ns >= start_ns + next * 1000000000 )); then
-            rss="$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB$/\1/p' "/proc/$pid/status" 2>/dev/null)" || true
-            [[ -n "$rss" ]] && echo "$(( (now_ns - start_ns) / 1000000 ))e-3 $rss" >>"$WORK/rss.txt"
+        if (( $(date +%s%N) >= start_ns + next * 1000000000 )); then
+            rss_sample "$pid" "$start_ns"
             next=$(( next + EVERY ))
         fi
         sleep 0.2
@@ -145,7 +150,8 @@ GW=$!; PIDS+=("$GW")
 ADDR="$(listening "$WORK/gateway.out" "$GW")" || { cat "$WORK/gateway.err" >&2; exit 1; }
 
 echo "== gateway: window ${WINDOW} s; signing_load -c$CONNECTIONS -t$THREADS -d${DURATION}s (load: $(uptime | sed 's/.*load/load/'))" >&2
-sample_rss "$GW" "$(date +%s%N)" &
+LOAD_START_NS="$(date +%s%N)"
+sample_rss "$GW" "$LOAD_START_NS" &
 SAMPLER=$!; PIDS+=("$SAMPLER")
 "$LOAD" --url "http://$ADDR/webhook" --connections "$CONNECTIONS" --threads "$THREADS" \
     --duration-s "$DURATION" --report-every-s "$EVERY" --secret-env ALERTGATE_LOAD_SECRET \
@@ -160,8 +166,10 @@ for _ in $(seq 120); do
     [[ "$orders" == "$submits" ]] && break
     sleep 1
 done
-# The sampler ran on through the catch-up: its last sample is after it.
+# One more sample once execution caught up (the index and the guard hold
+# what is still inside the window; the venue's queues are empty).
 stop "$SAMPLER"
+rss_sample "$GW" "$LOAD_START_NS"
 stop "$GW"
 
 python3 - "$WORK" "$DURATION" "$CONNECTIONS" "$WINDOW" "$EVERY" <<'PY'
@@ -173,9 +181,9 @@ if os.path.exists(f"{work}/rss.txt"):
     rss = [tuple(map(float, l.split())) for l in open(f"{work}/rss.txt")]
 
 def rss_at(t):
-    """RSS (MiB) of the first sample at or after t seconds, None if none."""
-    later = [kb for s, kb in rss if s >= t - 0.5]
-    return later[0] / 1024 if later else None
+    """(time, RSS MiB) of the first sample at or after t seconds, (None, None) if none."""
+    later = [(s, kb / 1024) for s, kb in rss if s >= t - 0.5]
+    return later[0] if later else (None, None)
 
 print(f"== result: gateway, window {window} s, signing_load -c{conns} -t2 -d{duration}s, "
       f"each alert signed at send time, same machine")
@@ -184,7 +192,7 @@ end, rates = 0.0, []
 for i, iv in enumerate(load["intervals"]):
     end += iv["secs"]
     errors = iv["error_total"] + sum(iv["other"].values())
-    r = rss_at(min(end, (i + 1) * every))
+    r = rss_at(min(end, (i + 1) * every))[1]
     print(f"{end:>9.0f}s{iv['ok_per_s']:>12.0f}{iv['p99_ms']:>9.2f}{errors:>8}"
           f"{r if r is not None else float('nan'):>9.1f}")
     rates.append(iv["ok_per_s"])
@@ -216,10 +224,11 @@ in_flight = journal_accepted - answered
 print(f"gateway: 200 answers {answered}, journal accepted lines {journal_accepted} ({in_flight} in flight), "
       f"exchange-log submits {submits} (duplicate order ids {dupes}), "
       f"orders_total {metric('alertgate_orders_total')}, shed {metric('alertgate_shed_total')}")
-one, three = rss_at(window), rss_at(3 * window)
+(t1, one), (t3, three) = rss_at(window), rss_at(3 * window)
 if one and three:
-    print(f"gateway: RSS after 1 window ({window} s) {one:.1f} MiB, after 3 windows {three:.1f} MiB "
-          f"({(three / one - 1) * 100:+.1f} %), last sample ({rss[-1][0]:.0f} s, execution caught up) "
+    print(f"gateway: RSS after 1 window (sample at {t1:.0f} s) {one:.1f} MiB, "
+          f"after 3 windows (at {t3:.0f} s) {three:.1f} MiB "
+          f"({(three / one - 1) * 100:+.1f} %), after execution caught up ({rss[-1][0]:.0f} s) "
           f"{rss[-1][1] / 1024:.1f} MiB")
 
 checks = [
