@@ -245,14 +245,13 @@ async fn connection(sh: Arc<Shared>) {
 
 /// `k=v k=v` of a JSON object of counts, `-` if empty.
 fn counts(j: &serde_json::Value) -> String {
-    let kv: Vec<String> = (j.as_object().into_iter().flatten())
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    if kv.is_empty() {
-        "-".to_string()
-    } else {
-        kv.join(" ")
-    }
+    let kv = j
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v} "));
+    let kv: String = kv.collect();
+    if kv.is_empty() { "-" } else { kv.trim_end() }.to_string()
 }
 
 /// One line of figures: 200/s, other statuses, errors, latency.
