@@ -45,7 +45,7 @@ while getopts "d:c:w:h" opt; do
         d) DURATION="$OPTARG" ;;
         c) CONNECTIONS="$OPTARG" ;;
         w) WINDOW="$OPTARG" ;;
-        *) sed -n '2,36p' "$0"; exit 2 ;;
+        *) sed -n '2,35p' "$0"; exit 2 ;;
     esac
 done
 
