@@ -49,31 +49,13 @@ if ! command -v wrk >/dev/null; then
         || { echo "gateway-sustained: wrk is required (apt-get install wrk)" >&2; exit 2; }
 fi
 
-WORK=""
-PIDS=()
-stop() {
-    local pid=$1
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    for pid in "${PIDS[@]}"; do stop "$pid"; done
-    [[ -n "$WORK" && -z "${KEEP:-}" ]] && rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+NAME=gateway-sustained
+# shellcheck source=load/lib.sh
+source benches/load/lib.sh
 
 echo "== building (release: alertgate, bare_axum)" >&2
 cargo build --release -p alertgate -p alertgate-benches --bins >&2
-TARGET_DIR="$(cargo metadata --format-version 1 --no-deps \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+TARGET_DIR="$(target_dir)"
 # ALERTGATE_BIN: another build of the gateway (an A/B in the same run).
 BIN="${ALERTGATE_BIN:-$TARGET_DIR/release/alertgate}"
 BARE="$TARGET_DIR/release/bare_axum"
@@ -114,18 +96,6 @@ with open(path, "w") as f:
             out = []
     f.writelines(out)
 PY
-}
-
-# Waits for "listening on ADDR" on $1 (stdout file) from pid $2.
-listening() {
-    local out=$1 pid=$2 addr=""
-    local deadline=$(( SECONDS + 60 ))
-    while [[ -z "$addr" ]]; do
-        kill -0 "$pid" 2>/dev/null && (( SECONDS < deadline )) || return 1
-        addr="$(sed -n 's/^listening on \(.*\)$/\1/p' "$out" | head -n 1)"
-        [[ -n "$addr" ]] || sleep 0.1
-    done
-    echo "$addr"
 }
 
 # Runs wrk at http://$2/webhook; its report into $WORK/wrk-$1.txt.

@@ -55,32 +55,13 @@ for tool in python3 curl; do
     command -v "$tool" >/dev/null || { echo "gateway-window: $tool is required" >&2; exit 2; }
 done
 
-WORK=""
-PIDS=()
-stop() {
-    local pid=$1
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    for pid in "${PIDS[@]}"; do stop "$pid"; done
-    [[ -n "$WORK" && -z "${KEEP:-}" ]] && rm -rf "$WORK"
-    [[ -n "$WORK" && -n "${KEEP:-}" ]] && echo "gateway-window: files kept in $WORK" >&2
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+NAME=gateway-window
+# shellcheck source=load/lib.sh
+source benches/load/lib.sh
 
 echo "== building (release: alertgate, signing_load)" >&2
 cargo build --release -p alertgate -p alertgate-benches --bins >&2
-TARGET_DIR="$(cargo metadata --format-version 1 --no-deps \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+TARGET_DIR="$(target_dir)"
 BIN="${ALERTGATE_BIN:-$TARGET_DIR/release/alertgate}"
 LOAD="$TARGET_DIR/release/signing_load"
 # Under the target dir, not /tmp (often tmpfs), so the journal's fsync is real.
@@ -88,18 +69,6 @@ mkdir -p "$TARGET_DIR/tmp"
 WORK="$(mktemp -d "$TARGET_DIR/tmp/gateway-window.XXXXXX")"
 export ALERTGATE_LOAD_SECRET
 ALERTGATE_LOAD_SECRET="load-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
-
-# Waits for "listening on ADDR" on $1 (stdout file) from pid $2.
-listening() {
-    local out=$1 pid=$2 addr=""
-    local deadline=$(( SECONDS + 60 ))
-    while [[ -z "$addr" ]]; do
-        kill -0 "$pid" 2>/dev/null && (( SECONDS < deadline )) || return 1
-        addr="$(sed -n 's/^listening on \(.*\)$/\1/p' "$out" | head -n 1)"
-        [[ -n "$addr" ]] || sleep 0.1
-    done
-    echo "$addr"
-}
 
 # Appends "<seconds since $2 (ns epoch)> <VmRSS kB>" of pid $1 to $WORK/rss.txt.
 rss_sample() {
