@@ -269,10 +269,12 @@ impl ServeSection {
     pub fn market_source(&self, base: &Path) -> Option<MarketSource> {
         let text = self.market.as_deref()?;
         let path = base.join(text);
+        // The symbol a file's name gives, as the replay's loader reads it
+        // (`BTC-USDT.csv`, Binance's `BTCUSDT-1m-2024-01.zip`).
         let by_name = |path: PathBuf| MarketSource::File {
-            symbol: path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
+            symbol: alertgate_simulator::market::symbol_of_file(&path)
+                .map(str::to_string)
+                .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
                 .unwrap_or_default(),
             path,
         };
@@ -397,6 +399,15 @@ mod tests {
             MarketSource::File {
                 symbol: "a=b".into(),
                 path: base.join("a=b.csv")
+            }
+        );
+        // Binance's public file names give their symbol.
+        std::fs::write(base.join("BTCUSDT-1m-2024-01.zip"), "").unwrap();
+        assert_eq!(
+            source("BTCUSDT-1m-2024-01.zip"),
+            MarketSource::File {
+                symbol: "BTCUSDT".into(),
+                path: base.join("BTCUSDT-1m-2024-01.zip")
             }
         );
         let (pairs, dirs) = source("market").inputs();
