@@ -30,9 +30,10 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "DIR")]
     pub market_dir: Vec<PathBuf>,
     /// Format of the market files: auto (detected per file), ours,
-    /// tradingview, binance-klines or binance-aggtrades.
-    #[arg(long, value_name = "FORMAT", default_value_t = MarketFormat::Auto)]
-    pub market_format: MarketFormat,
+    /// tradingview, binance-klines or binance-aggtrades (default:
+    /// simulation.market_format, else auto).
+    #[arg(long, value_name = "FORMAT")]
+    pub market_format: Option<MarketFormat>,
     /// Seed of every random draw (default: simulation.seed).
     #[arg(long)]
     pub seed: Option<u64>,

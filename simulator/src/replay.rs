@@ -51,8 +51,9 @@ pub struct ReplayOptions {
     /// Directories of market files (`BTC-USDT.csv`,
     /// `BTCUSDT-1m-2024-01.zip`).
     pub market_dir: Vec<PathBuf>,
-    /// The format of every market file: detected (the default) or forced.
-    pub market_format: MarketFormat,
+    /// The format of every market file: detected or forced; `None`:
+    /// `simulation.market_format` (detected by default).
+    pub market_format: Option<MarketFormat>,
     /// Seed of every random draw, overriding `simulation.seed` (also in every
     /// sweep row).
     pub seed: Option<u64>,
@@ -287,7 +288,8 @@ impl Inputs {
         };
         let (pairs, dirs) = market_paths(options, sim, &base_dir)?;
         let quotes: Vec<&str> = settings.gate.quotes.iter().map(String::as_str).collect();
-        let market = MarketData::load_as(&pairs, &dirs, &quotes, options.market_format)?;
+        let format = options.market_format.unwrap_or(sim.market_format);
+        let market = MarketData::load_as(&pairs, &dirs, &quotes, format)?;
         let stream = AlertStream::read(&stream_path)?;
         Ok(Inputs {
             config_path,

@@ -294,7 +294,8 @@ fn load_market(
     };
     let (pairs, dirs) = source.inputs();
     let quotes: Vec<&str> = quotes.iter().map(String::as_str).collect();
-    let data = MarketData::load(&pairs, &dirs, &quotes).map_err(Error::Market)?;
+    let data =
+        MarketData::load_as(&pairs, &dirs, &quotes, serve.market_format).map_err(Error::Market)?;
     tracing::info!(
         symbols = data.series.len(),
         bars = data.bar_count(),

@@ -2,6 +2,7 @@
 //! gateway itself; the other sections are the simulator's
 //! ([`alertgate_simulator::config`]), and the command line composes the two.
 
+use alertgate_simulator::market::MarketFormat;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -84,6 +85,10 @@ pub struct ServeSection {
     /// *Mark prices* (the code: [`super::marks`]). Default: none (no
     /// marks).
     pub market: Option<String>,
+    /// The format of `market`'s files: `auto` (detected per file, the
+    /// default), `ours`, `tradingview`, `binance-klines` or
+    /// `binance-aggtrades`, as `replay --market-format`.
+    pub market_format: MarketFormat,
     /// Consecutive execution failures that open the circuit breaker.
     /// Default 5.
     pub circuit_failures: u32,
@@ -129,6 +134,7 @@ impl Default for ServeSection {
             per_ip_per_second: 0,
             exchange: ExchangeKind::Mock,
             market: None,
+            market_format: MarketFormat::Auto,
             circuit_failures: 5,
             circuit_cooldown_s: 30,
             snapshot_every_orders: 100_000,
@@ -410,6 +416,14 @@ mod tests {
                 path: base.join("BTCUSDT-1m-2024-01.zip")
             }
         );
+        let format = |text: &str| ServeSection::from_toml(text, "t.toml").map(|s| s.market_format);
+        assert_eq!(format("[serve]\n").unwrap(), MarketFormat::Auto);
+        assert_eq!(
+            format("[serve]\nmarket_format = \"binance-klines\"\n").unwrap(),
+            MarketFormat::BinanceKlines
+        );
+        let err = format("[serve]\nmarket_format = \"csv\"\n").unwrap_err();
+        assert!(err.to_string().contains("not a market format"), "{err}");
         let (pairs, dirs) = source("market").inputs();
         assert!(pairs.is_empty() && dirs == [base.join("market")]);
         assert_eq!(ServeSection::default().market_source(base), None);

@@ -375,6 +375,7 @@ mod tests {
             max_body_bytes = 2048
             [simulation]
             seed = 7
+            market_format = "TradingView"
             "#,
             "test.toml",
             env,
@@ -393,6 +394,10 @@ mod tests {
         assert_eq!(s.gate.allowlist.len(), 5);
         assert_eq!(s.gate.max_body_bytes, 2048);
         assert_eq!(s.simulation.seed, 7);
+        assert_eq!(
+            s.simulation.market_format,
+            crate::market::MarketFormat::TradingView
+        );
         assert_eq!(s.simulation.initial_cash, 100_000.0);
         let lent = s.lend();
         let cfg = lent.config();
@@ -403,6 +408,19 @@ mod tests {
         assert!(
             !debug.contains("literal") && !debug.contains("from-env"),
             "{debug}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_market_format_is_refused_with_the_names_allowed() {
+        let err = Settings::from_toml("[simulation]\nmarket_format = \"csv\"\n", "t.toml", env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("market_format")
+                && err.contains("\"csv\"")
+                && err.contains("binance-klines"),
+            "{err}"
         );
     }
 

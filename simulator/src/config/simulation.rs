@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::{invalid, ConfigFileError};
 use crate::latency::{LatencySetting, Stage};
+use crate::market::MarketFormat;
 
 /// `[simulation]`: what `alertgate replay` needs beyond the gate's settings.
 /// Paths are relative to the configuration file.
@@ -22,6 +23,10 @@ pub struct SimulationSection {
     pub market: BTreeMap<String, PathBuf>,
     /// A directory of `SYMBOL.csv` files (`BTC-USDT.csv`).
     pub market_dir: Option<PathBuf>,
+    /// The format of every market file, when `--market-format` is not
+    /// given: `auto` (detected per file, the default), `ours`,
+    /// `tradingview`, `binance-klines` or `binance-aggtrades`.
+    pub market_format: MarketFormat,
     /// Starting cash, quote units. Default 100000.
     pub initial_cash: f64,
     /// Fee on limit and take-profit fills, basis points of notional.
@@ -43,6 +48,7 @@ impl Default for SimulationSection {
             stream: None,
             market: BTreeMap::new(),
             market_dir: None,
+            market_format: MarketFormat::Auto,
             initial_cash: 100_000.0,
             maker_fee_bps: 0.0,
             taker_fee_bps: 0.0,

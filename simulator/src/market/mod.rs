@@ -122,6 +122,14 @@ impl fmt::Display for MarketFormat {
 #[error("{0:?} is not a market format; expected auto, ours, tradingview, binance-klines or binance-aggtrades")]
 pub struct MarketFormatError(pub String);
 
+/// Read from a configuration file by name (`market_format = "tradingview"`).
+impl<'de> serde::Deserialize<'de> for MarketFormat {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl FromStr for MarketFormat {
     type Err = MarketFormatError;
 
