@@ -320,3 +320,47 @@ fn binance_klines_replay_detected_and_forced() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_market_dir_of_monthly_binance_files_is_joined_and_its_gap_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("s.jsonl");
+    std::fs::write(
+        &stream,
+        concat!(
+            r#"{"received_at":1704067230000,"headers":{"Content-Type":"application/json"},"#,
+            r#""body":"{\"ticker\":\"BTCUSDT\",\"action\":\"buy\",\"type\":\"market\",\"qty\":\"0.01\","#,
+            r#"\"price\":\"42290\",\"confidence\":\"0.80\","#,
+            r#"\"time\":\"2024-01-01T00:00:30.000Z\"}","source_ip":"52.89.214.238"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let market = dir.path().join("market");
+    std::fs::create_dir(&market).unwrap();
+    let january =
+        std::fs::read_to_string("tests/fixtures/formats/market/BTCUSDT-1m-2024-01.csv").unwrap();
+    std::fs::write(market.join("BTCUSDT-1m-2024-01.csv"), january).unwrap();
+    // February 1st, two bars: a gap of a month less the fixture's minutes.
+    std::fs::write(
+        market.join("BTCUSDT-1m-2024-02.csv"),
+        "1706745600000,42500,42600,42400,42550,3,1706745659999,0,1,0,0,0\n\
+         1706745660000,42550,42650,42500,42600,3,1706745719999,0,1,0,0,0\n",
+    )
+    .unwrap();
+    let out = replay(&[
+        "--stream",
+        path_arg(&stream),
+        "--market-dir",
+        path_arg(&market),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let table = stdout(&out);
+    assert!(table.contains("open position BTC/USDT"), "{table}");
+    assert!(
+        table.contains("market data gaps between files")
+            && table.contains("BTCUSDT-1m-2024-01.csv")
+            && table.contains("BTCUSDT-1m-2024-02.csv"),
+        "{table}"
+    );
+}

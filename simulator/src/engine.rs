@@ -684,6 +684,7 @@ mod tests {
                     kind: MarketKind::Bars,
                     bars,
                 }],
+                gaps: Vec::new(),
             }
         }
 

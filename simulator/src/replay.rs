@@ -539,7 +539,7 @@ pub fn replay(options: &ReplayOptions) -> Result<String, ReplayError> {
             text.push('\n');
             write_file(path, &text)?;
         }
-        return Ok(sweep_table(&rows));
+        return Ok(sweep_table(&rows) + &gap_notes(&inputs.market));
     }
 
     let total = inputs.stream.requests.len() as u64 + inputs.market.bar_count() as u64;
@@ -557,7 +557,21 @@ pub fn replay(options: &ReplayOptions) -> Result<String, ReplayError> {
         let title = format!("alertgate replay — {}", inputs.stream_name);
         write_file(path, &html::page(&report, &title))?;
     }
-    Ok(report.table())
+    Ok(report.table() + &gap_notes(&inputs.market))
+}
+
+/// The gaps between the files of one symbol, said after the report (they
+/// are kept as gaps: no bar is invented).
+fn gap_notes(market: &MarketData) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    if !market.gaps.is_empty() {
+        out.push_str("\nmarket data gaps between files (kept as gaps):\n");
+        for gap in &market.gaps {
+            let _ = writeln!(out, "  {gap}");
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -127,7 +127,10 @@ pub fn market(mix: &mut Mix, bars: i64) -> MarketData {
             }
         })
         .collect();
-    MarketData { series }
+    MarketData {
+        series,
+        gaps: Vec::new(),
+    }
 }
 
 /// `alerts` unsigned alerts spread evenly over `bars` minutes, each

@@ -70,6 +70,7 @@ fn market(bars: i64) -> MarketData {
             kind: MarketKind::Bars,
             bars,
         }],
+        gaps: Vec::new(),
     }
 }
 

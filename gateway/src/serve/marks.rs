@@ -127,6 +127,7 @@ mod tests {
         let series = parse_series(csv.as_bytes(), "BTC-USDT.csv", "BTC/USDT").unwrap();
         MarketMarks::new(MarketData {
             series: vec![series],
+            gaps: Vec::new(),
         })
     }
 

@@ -296,6 +296,9 @@ fn load_market(
     let quotes: Vec<&str> = quotes.iter().map(String::as_str).collect();
     let data =
         MarketData::load_as(&pairs, &dirs, &quotes, serve.market_format).map_err(Error::Market)?;
+    for gap in &data.gaps {
+        tracing::warn!("market data gap between files (kept as a gap): {gap}");
+    }
     tracing::info!(
         symbols = data.series.len(),
         bars = data.bar_count(),

@@ -38,6 +38,7 @@ use alertgate_validator::symbol::normalize;
 use crate::input::InputError;
 
 mod binance;
+pub mod concat;
 mod detect;
 mod files;
 mod ours;
@@ -45,6 +46,7 @@ mod rows;
 pub mod times;
 mod tradingview;
 
+pub use concat::MarketGap;
 pub use files::{read_series_as, symbol_of_file};
 
 /// One bar (or one trade, with open = high = low = close = its price).
@@ -169,6 +171,8 @@ impl MarketSeries {
 pub struct MarketData {
     /// Sorted by `symbol`, one per symbol.
     pub series: Vec<MarketSeries>,
+    /// Time missing between the files of one symbol (see [`concat`]).
+    pub gaps: Vec<MarketGap>,
 }
 
 impl MarketData {
@@ -196,8 +200,9 @@ impl MarketData {
     /// Loads `SYMBOL=path` pairs and every `*.csv`, `*.csv.gz` and `*.zip`
     /// in `dirs`, in `format`. A directory's file names give the symbols
     /// ([`symbol_of_file`]: `BTC-USDT.csv`, `BTCUSDT-1m-2024-01.zip`).
-    /// Symbols are normalized with `quotes`; a symbol given twice is an
-    /// error.
+    /// Symbols are normalized with `quotes`; several files of one symbol
+    /// (Binance's monthly files) are joined in time order ([`concat`]:
+    /// overlaps refused, gaps reported in [`MarketData::gaps`]).
     pub fn load_as(
         pairs: &[(String, PathBuf)],
         dirs: &[PathBuf],
@@ -208,7 +213,7 @@ impl MarketData {
         for dir in dirs {
             files.extend(list_dir(dir)?);
         }
-        let mut by_symbol: BTreeMap<String, MarketSeries> = BTreeMap::new();
+        let mut by_symbol: BTreeMap<String, Vec<MarketSeries>> = BTreeMap::new();
         for (raw_symbol, path) in files {
             let source = path.display().to_string();
             let symbol = normalize(&raw_symbol, quotes)
@@ -216,16 +221,15 @@ impl MarketData {
                 .as_str()
                 .to_string();
             let series = read_series_as(&path, &symbol, format)?;
-            if let Some(previous) = by_symbol.insert(symbol.clone(), series) {
-                return Err(InputError::file(
-                    &source,
-                    format!("{symbol} already has market data from {}", previous.source),
-                ));
-            }
+            by_symbol.entry(symbol).or_default().push(series);
         }
-        Ok(MarketData {
-            series: by_symbol.into_values().collect(),
-        })
+        let mut data = MarketData::default();
+        for parts in by_symbol.into_values() {
+            let (series, gaps) = concat::join(parts)?;
+            data.series.push(series);
+            data.gaps.extend(gaps);
+        }
+        Ok(data)
     }
 }
 

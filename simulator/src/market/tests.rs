@@ -149,10 +149,53 @@ fn loads_a_directory_by_file_name() {
     assert_eq!(data.index_of("SOL/USDT"), None);
     assert_eq!(data.bar_count(), 2);
 
-    // The same symbol twice is refused.
+    // The same data twice is refused (files of one symbol are joined, and
+    // these overlap), naming both.
     let again = [("BTCUSDT".to_string(), dir.path().join("btc_usdt.csv"))];
     let err = MarketData::load(&again, &[dir.path().to_path_buf()], &quotes).unwrap_err();
-    assert!(err.to_string().contains("already has market data"), "{err}");
+    assert!(err.to_string().contains("overlaps"), "{err}");
+    assert_eq!(err.to_string().matches("btc_usdt.csv").count(), 2, "{err}");
+}
+
+#[test]
+fn a_directory_of_monthly_files_is_joined_in_time_order_and_its_gaps_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let klines = |rows: &[i64]| {
+        rows.iter()
+            .map(|t| format!("{t},1,2,0.5,1.5,3,{},0,1,0,0,0\n", t + 59_999))
+            .collect::<String>()
+    };
+    let m = 60_000;
+    // January's last minutes, February's first (no gap), then March after
+    // a missing day; named so that directory order is not time order.
+    let jan = klines(&[1_706_745_480_000, 1_706_745_540_000]);
+    let feb = klines(&[1_706_745_600_000, 1_706_745_600_000 + m]);
+    let mar = klines(&[
+        1_706_745_600_000 + 86_400_000,
+        1_706_745_600_000 + 86_400_000 + m,
+    ]);
+    std::fs::write(dir.path().join("BTCUSDT-1m-2024-02.csv"), feb).unwrap();
+    std::fs::write(dir.path().join("BTCUSDT-1m-2024-01.csv"), jan).unwrap();
+    std::fs::write(dir.path().join("BTCUSDT-1m-2024-03.csv"), mar).unwrap();
+    let data = MarketData::load(&[], &[dir.path().to_path_buf()], &["USDT"]).unwrap();
+    assert_eq!(data.series.len(), 1);
+    let times: Vec<i64> = data.series[0].bars.iter().map(|b| b.time_ms).collect();
+    assert_eq!(times.len(), 6);
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+    assert_eq!(data.gaps.len(), 1, "{:?}", data.gaps);
+    let gap = &data.gaps[0];
+    assert!(gap.before.ends_with("BTCUSDT-1m-2024-02.csv"), "{gap}");
+    assert!(gap.after.ends_with("BTCUSDT-1m-2024-03.csv"), "{gap}");
+    assert_eq!(gap.to_ms - gap.from_ms, 86_400_000 - m);
+    assert!(data.series[0].source.contains("(3 files)"));
+    // A file of trades among bars is refused.
+    std::fs::write(
+        dir.path().join("BTCUSDT-aggTrades-2024-04-01.csv"),
+        "1,1.5,2,1,1,1712000000000,true,true\n",
+    )
+    .unwrap();
+    let err = MarketData::load(&[], &[dir.path().to_path_buf()], &["USDT"]).unwrap_err();
+    assert!(err.to_string().contains("all bars or all trades"), "{err}");
 }
 
 /// A fixture of `tests/fixtures/formats/market/`.
