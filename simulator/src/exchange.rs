@@ -281,6 +281,13 @@ pub struct Bracket {
     pub stop_loss: Option<f64>,
     /// Take-profit limit.
     pub take_profit: Option<f64>,
+    /// The bar (its start, Unix ms) in which the opening fill happened and
+    /// that fill's price: in that bar the legs can only fill at prices
+    /// reachable after it, at their own levels, never at the bar's open
+    /// (a price traded before the position existed). `None` in snapshots
+    /// written before it was kept.
+    #[serde(default)]
+    pub attached: Option<(i64, f64)>,
 }
 
 /// An open FIFO lot; its sign is the position's.
@@ -363,7 +370,7 @@ struct Book {
 impl Book {
     /// Attaches `order`'s bracket, if it has one, to the `opened` quantity
     /// its fill on `side` opened.
-    fn attach_bracket(&mut self, order: &ExchangeOrder, side: Side, opened: f64) {
+    fn attach_bracket(&mut self, order: &ExchangeOrder, side: Side, opened: f64, at: (i64, f64)) {
         if opened > 0.0 && (order.stop_loss.is_some() || order.take_profit.is_some()) {
             self.brackets.push(Bracket {
                 order_id: order.id,
@@ -371,6 +378,7 @@ impl Book {
                 quantity: opened,
                 stop_loss: order.stop_loss,
                 take_profit: order.take_profit,
+                attached: Some(at),
             });
         }
     }
@@ -464,6 +472,20 @@ fn opposite(side: Side) -> Side {
     match side {
         Side::Buy => Side::Sell,
         Side::Sell => Side::Buy,
+    }
+}
+
+/// The part of `bar` a bracket's legs can trade in: all of it, or, in the
+/// bar whose fill attached the bracket, what follows that fill (as if the
+/// bar opened at the fill's price: the bar's real open and anything before
+/// the fill traded before the position existed).
+fn after_attachment(bracket: &Bracket, bar: &Bar) -> Bar {
+    match bracket.attached {
+        Some((time_ms, price)) if time_ms == bar.time_ms => Bar {
+            open: price,
+            ..*bar
+        },
+        _ => *bar,
     }
 }
 
@@ -596,6 +618,7 @@ impl Exchange {
                 self.books[symbol].brackets.remove(i);
                 continue;
             }
+            let bar = &after_attachment(&b, bar);
             let stop = b
                 .stop_loss
                 .and_then(|p| execution_price(OrderKind::Stop(p), b.closes_with, bar))
@@ -676,7 +699,7 @@ impl Exchange {
             book.brackets.clear();
         }
         if let Some(order) = opening {
-            book.attach_bracket(order, side, remaining);
+            book.attach_bracket(order, side, remaining, (time_ms, reference));
         }
         ended
     }
@@ -1262,6 +1285,33 @@ mod tests {
         assert!(!ex.has_exposure());
     }
 
+    #[test]
+    fn a_bracket_attached_inside_a_bar_never_fills_at_that_bars_open() {
+        // The bar opens at 90.74, below the stop-loss to come (91.00); the
+        // buy stop at 92.39 fills later in the bar; the stop-loss can then
+        // only fill at its own level (the bar comes back down to 90.50),
+        // not at the 90.74 that traded before the position existed.
+        let bars = [bar(0, 90.74, 93.0, 90.5, 92.0)];
+        let entry = bracketed(order(1, T0, Buy, 1.0, Stop(92.39)), Some(91.0), Some(95.0));
+        let ex = run(&bars, &[entry], Costs::default());
+        assert_eq!(
+            fills(&ex),
+            [
+                (0, Buy, 1.0, 92.39, FillReason::Order),
+                (0, Sell, 1.0, 91.0, FillReason::StopLoss)
+            ]
+        );
+        // Attached in an earlier bar, a gap through the stop still fills
+        // at the open (it traded while the position existed).
+        let bars = [
+            bar(0, 92.0, 93.0, 91.5, 92.5),
+            bar(1, 90.74, 91.2, 90.5, 91.0),
+        ];
+        let entry = bracketed(order(1, T0, Buy, 1.0, Market), Some(91.0), None);
+        let ex = run(&bars, &[entry], Costs::default());
+        assert_eq!(fills(&ex)[1], (1, Sell, 1.0, 90.74, FillReason::StopLoss));
+    }
+
     mod properties {
         use super::*;
         use proptest::prelude::*;
@@ -1296,6 +1346,39 @@ mod tests {
 
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// A bracket leg attached by a fill inside a bar never fills in
+            /// that bar at a price the bar had passed before the fill: only
+            /// at its own level (and so never at the bar's open, unless
+            /// that is its level).
+            #[test]
+            fn a_leg_attached_inside_a_bar_fills_only_at_its_own_level(
+                b in any_bar(0),
+                buy in any::<bool>(),
+                at in 0.0..1.0f64,
+                sl_at in 0.0..1.0f64,
+                tp_at in 0.0..1.0f64,
+            ) {
+                // The entry's stop lies between the open and the extreme
+                // the bar reaches on its side, so it fills after the open.
+                let (side, trigger, sl, tp) = if buy {
+                    let t = b.open + at * (b.high - b.open);
+                    (Buy, t, b.low - 1.0 + sl_at * (t - b.low + 1.0), t + tp_at * 10.0)
+                } else {
+                    let t = b.open - at * (b.open - b.low);
+                    (Sell, t, t + sl_at * (b.high - t + 1.0), t - tp_at * 10.0)
+                };
+                prop_assume!(trigger != b.open && sl != trigger && tp != trigger);
+                let entry = bracketed(order(1, T0, side, 1.0, Stop(trigger)), Some(sl), Some(tp));
+                let ex = run(&[b], &[entry], Costs::default());
+                for f in ex.fills.iter().filter(|f| f.reason != FillReason::Order) {
+                    let level = match f.reason {
+                        FillReason::StopLoss => sl,
+                        _ => tp,
+                    };
+                    prop_assert_eq!(f.reference_price, level, "{:?} in {:?}", f, b);
+                }
+            }
 
             /// Cash and positions always reconcile with PnL and fees, and
             /// every fill's bar price lies within its bar.
