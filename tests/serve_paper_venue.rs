@@ -145,8 +145,11 @@ fn target_sizing_on_paper_orders_the_difference_once_across_a_crash() {
     wait_until("t5 nothing sent", || nothing_sent(d, &t5));
     assert_eq!(metric_position(&gw).as_deref(), Some("-0.5"));
     // Sized orders never reach the batched paper stage.
-    let paper_stage = json_lines(&d.join("fills.jsonl"));
-    assert!(paper_stage.is_empty(), "{paper_stage:?}");
+    let (submits, fills) = common::exchange_records(&d.join("fills.jsonl"));
+    assert!(
+        submits.is_empty() && fills.is_empty(),
+        "{submits:?} {fills:?}"
+    );
     // The venue fill log holds each fill once, at the alert's price: t4's
     // too, whether the kill came before its answer (then logged when the
     // restart reconciled it) or after.

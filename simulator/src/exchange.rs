@@ -424,6 +424,25 @@ pub struct Exchange {
     /// Reused by `on_bar` so a bar allocates nothing once warmed up.
     #[serde(skip)]
     scratch: Vec<ExchangeOrder>,
+    /// The order of a bar's parts.
+    intra_bar: IntraBar,
+}
+
+/// The order in which a bar meets the working orders and the brackets
+/// (see [`Exchange::on_bar`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntraBar {
+    /// Working orders, then brackets: the rule until 2026-12-07, by which
+    /// the paper exchange's logs written before then executed (and so are
+    /// replayed). The default of a snapshot that names none.
+    #[default]
+    OrdersFirst,
+    /// The stop-loss legs of the brackets already working first, then the
+    /// working orders, then the brackets: protective stops first, the
+    /// conservative order (backtesting.py's queue puts stop-losses at its
+    /// head too). What [`Exchange::new`] runs.
+    StopsFirst,
 }
 
 /// An [`Exchange`] as serialized: its books' `reach` is rebuilt from their
@@ -436,6 +455,8 @@ struct ExchangeState {
     fees_paid: f64,
     realized_gross: f64,
     counts: ExchangeCounts,
+    #[serde(default)]
+    intra_bar: IntraBar,
 }
 
 impl From<ExchangeState> for Exchange {
@@ -457,6 +478,7 @@ impl From<ExchangeState> for Exchange {
             fills: Vec::new(),
             trades: Vec::new(),
             scratch: Vec::new(),
+            intra_bar: s.intra_bar,
         }
     }
 }
@@ -473,6 +495,15 @@ fn opposite(side: Side) -> Side {
         Side::Buy => Side::Sell,
         Side::Sell => Side::Buy,
     }
+}
+
+/// Which legs of the brackets a pass over them may fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Legs {
+    /// Only stop-losses (before the bar's working orders).
+    StopLoss,
+    /// Stop-losses, then take-profits.
+    Both,
 }
 
 /// The part of `bar` a bracket's legs can trade in: all of it, or, in the
@@ -513,7 +544,19 @@ impl Exchange {
             fills: Vec::new(),
             trades: Vec::new(),
             scratch: Vec::new(),
+            intra_bar: IntraBar::StopsFirst,
         }
+    }
+
+    /// The order of a bar's parts this exchange runs.
+    pub fn intra_bar(&self) -> IntraBar {
+        self.intra_bar
+    }
+
+    /// Runs bars in `order` from now on (the paper exchange replaying a
+    /// log written under the former rule).
+    pub fn set_intra_bar(&mut self, order: IntraBar) {
+        self.intra_bar = order;
     }
 
     /// Adds an empty book for one more symbol and returns its index (the
@@ -539,17 +582,30 @@ impl Exchange {
         }
     }
 
-    /// Runs one bar of `symbol`: working orders in arrival order, then the
-    /// brackets, then marks the position at the close.
+    /// Runs one bar of `symbol`, in this order ([`IntraBar::StopsFirst`],
+    /// protective stops first):
+    ///
+    /// 1. the stop-loss legs of the brackets already working;
+    /// 2. the working orders, in arrival order (a fill that flattens or
+    ///    reverses cancels the symbol's brackets and older orders);
+    /// 3. the brackets, stop-loss before take-profit: those working before
+    ///    the bar and those its fills attached (which trade only in what
+    ///    follows their fill);
+    ///
+    /// then marks the position at the close. [`IntraBar::OrdersFirst`]
+    /// leaves out step 1.
     pub fn on_bar(&mut self, symbol: usize, bar: &Bar) {
         if symbol >= self.books.len() {
             return;
+        }
+        if self.intra_bar == IntraBar::StopsFirst && !self.books[symbol].brackets.is_empty() {
+            self.run_brackets(symbol, bar, Legs::StopLoss);
         }
         if self.books[symbol].reach.touches(bar) {
             self.run_orders(symbol, bar);
         }
         if !self.books[symbol].brackets.is_empty() {
-            self.run_brackets(symbol, bar);
+            self.run_brackets(symbol, bar, Legs::Both);
         }
         self.books[symbol].mark = bar.close;
     }
@@ -604,7 +660,7 @@ impl Exchange {
     }
 
     /// Checks each bracket of `symbol` against `bar`, stop-loss first.
-    fn run_brackets(&mut self, symbol: usize, bar: &Bar) {
+    fn run_brackets(&mut self, symbol: usize, bar: &Bar, legs: Legs) {
         let mut i = 0;
         while i < self.books[symbol].brackets.len() {
             let b = self.books[symbol].brackets[i];
@@ -625,6 +681,7 @@ impl Exchange {
                 .map(|price| (price, Liquidity::Taker, FillReason::StopLoss));
             let take = || {
                 b.take_profit
+                    .filter(|_| legs == Legs::Both)
                     .and_then(|p| execution_price(OrderKind::Limit(p), b.closes_with, bar))
                     .map(|price| (price, Liquidity::Maker, FillReason::TakeProfit))
             };
@@ -1310,6 +1367,37 @@ mod tests {
         let entry = bracketed(order(1, T0, Buy, 1.0, Market), Some(91.0), None);
         let ex = run(&bars, &[entry], Costs::default());
         assert_eq!(fills(&ex)[1], (1, Sell, 1.0, 90.74, FillReason::StopLoss));
+    }
+
+    #[test]
+    fn protective_stops_run_before_the_bars_working_orders() {
+        // Long 1 with a stop-loss at 1.08762; a sell stop of 2 at 1.08761
+        // works; the next bar falls through both.
+        let bars = [
+            bar(0, 1.0880, 1.0885, 1.0878, 1.0880),
+            bar(1, 1.0879, 1.0880, 1.0870, 1.0872),
+        ];
+        let orders = [
+            bracketed(order(1, T0, Buy, 1.0, Market), Some(1.08762), None),
+            order(2, T0 + 1, Sell, 2.0, Stop(1.08761)),
+        ];
+        // Stops first: the stop-loss closes the long, then the sell stop
+        // opens a short of 2.
+        let ex = run(&bars, &orders, Costs::default());
+        let f = fills(&ex);
+        assert_eq!(f[1], (1, Sell, 1.0, 1.08762, FillReason::StopLoss));
+        assert_eq!(f[2], (1, Sell, 2.0, 1.08761, FillReason::Order));
+        assert_eq!(ex.position(0), -2.0);
+        // The former order (a log written under it replays so): the sell
+        // stop reverses first and cancels the bracket.
+        let mut old = Exchange::new(1, 10_000.0, Costs::default());
+        old.set_intra_bar(IntraBar::OrdersFirst);
+        old.submit(orders[0]);
+        old.on_bar(0, &bars[0]);
+        old.submit(orders[1]);
+        old.on_bar(0, &bars[1]);
+        assert_eq!(old.position(0), -1.0);
+        assert_eq!(old.fills.len(), 2);
     }
 
     mod properties {

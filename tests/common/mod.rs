@@ -199,13 +199,15 @@ pub fn json_lines(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// The exchange log's `submit` and `fill` records, in order.
+/// The exchange log's `submit` and `fill` records, in order (after its
+/// first line, which says the rules it is written under).
 pub fn exchange_records(path: &Path) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
     let (mut submits, mut fills) = (Vec::new(), Vec::new());
-    for l in json_lines(path) {
-        match (l.get("submit"), l.get("fill")) {
-            (Some(s), None) => submits.push(s.clone()),
-            (None, Some(f)) => fills.push(f.clone()),
+    for (i, l) in json_lines(path).into_iter().enumerate() {
+        match (l.get("submit"), l.get("fill"), l.get("rules")) {
+            (Some(s), None, None) => submits.push(s.clone()),
+            (None, Some(f), None) => fills.push(f.clone()),
+            (None, None, Some(_)) if i == 0 => {}
             _ => panic!("not a submit or a fill line: {l}"),
         }
     }

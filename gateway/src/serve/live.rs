@@ -736,7 +736,7 @@ pub fn venue_order(
 }
 
 /// Refuses (`venue_brackets_unsupported`) an order whose bracket venue
-/// `name` cannot place (see [`brackets_refused`]).
+/// `name` cannot place (see `brackets_refused`).
 pub fn brackets_allowed(order: &ExecOrder, name: &'static str) -> Result<(), VenueError> {
     match brackets_refused(order, name) {
         None => Ok(()),

@@ -28,9 +28,11 @@
 //!
 //! # The execution rule
 //!
-//! At an observation `P` of a symbol, the symbol's working orders are
-//! checked in arrival order, then its brackets (stop-loss leg first). Since
-//! the bar has one price, everything that executes does so at `P`:
+//! At an observation `P` of a symbol, the bar order of replay runs
+//! (docs/replay.md, "Within one bar": working brackets' stop-losses, then
+//! working orders in arrival order, then brackets), or the former one for
+//! a log written before it ([`RulesLine`]). Since the bar has one price,
+//! everything that executes does so at `P`:
 //!
 //! - market: always, at `P` moved by the slippage against the trader,
 //!   taker fee;
@@ -55,6 +57,7 @@
 //! fills`, JSON Lines, append-only) holds its inputs and, for people and
 //! tests, its outputs:
 //!
+//! - `{"rules":"stops_first"}`: a new log's first line ([`RulesLine`]).
 //! - `{"submit":{...}}`: an order submitted ([`Submit`]), with `mark`, the
 //!   price observed with it, and `at_ms`, the wall clock. One line is one
 //!   input, written whole or cut off on recovery, so an order is never
@@ -98,7 +101,7 @@ use super::jsonl;
 use super::snapshot::{self, JournalMarks};
 use alertgate_simulator::config::SimulationSection;
 use alertgate_simulator::exchange::{
-    decimal_to_f64, Costs, Exchange, ExchangeOrder, Fill, FillReason, OrderKind,
+    decimal_to_f64, Costs, Exchange, ExchangeOrder, Fill, FillReason, IntraBar, OrderKind,
 };
 use alertgate_simulator::market::Bar;
 
@@ -231,6 +234,35 @@ pub enum LogLine {
     Submit(Submit),
     /// An output.
     Fill(FillRecord),
+}
+
+/// The log's first line since the bar order changed: the
+/// [`IntraBar`] its orders execute by (`{"rules":"stops_first"}`). A log
+/// that starts otherwise was written before, under
+/// [`IntraBar::OrdersFirst`], and is replayed by that rule. Not a
+/// [`LogLine`] variant, so readers of submit and fill lines need no change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RulesLine {
+    /// The bar order.
+    pub rules: IntraBar,
+}
+
+/// The bar order the log at `path` was written under (see [`RulesLine`]):
+/// its first line's, else the former rule for a log that has lines, else
+/// (a new log) the current one.
+fn log_rules(path: &Path) -> io::Result<IntraBar> {
+    use std::io::BufRead as _;
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(IntraBar::StopsFirst),
+        Err(e) => return Err(e),
+    };
+    let mut first = Vec::new();
+    io::BufReader::new(file).read_until(b'\n', &mut first)?;
+    if first.is_empty() {
+        return Ok(IntraBar::StopsFirst);
+    }
+    Ok(serde_json::from_slice::<RulesLine>(&first).map_or(IntraBar::OrdersFirst, |r| r.rules))
 }
 
 /// A `cancel` line: a working order withdrawn (see the module doc). Not a
@@ -722,8 +754,10 @@ fn load(
     // left out and starts again: one more pass per cancel (paper venue
     // only; a log without cancels is read once).
     let mut cancelled = HashSet::new();
+    let rules = log_rules(path)?;
     loop {
         let mut state = State::new(settings);
+        state.exchange.set_intra_bar(rules);
         state.cancelled.clone_from(&cancelled);
         match load_from(path, state, 0) {
             Ok((state, rec, len)) => return Ok((state, rec, len, None)),
@@ -771,6 +805,9 @@ fn load_from(path: &Path, mut state: State, offset: u64) -> io::Result<(State, R
                 }
             }
             Err(e) => {
+                if serde_json::from_slice::<RulesLine>(line).is_ok() {
+                    return Ok(());
+                }
                 if let Ok(c) = serde_json::from_slice::<CancelLine>(line) {
                     mismatch(&mut rec, expected.len() as u64, number);
                     expected.clear();
@@ -873,8 +910,19 @@ impl MockExchange {
         settings: MockSettings,
         journal: Option<&Path>,
     ) -> io::Result<MockExchange> {
-        let (state, recovery, len, marks) = load(path, settings, journal)?;
-        let log = OpenOptions::new().create(true).append(true).open(path)?;
+        let (state, recovery, mut len, marks) = load(path, settings, journal)?;
+        let mut log = OpenOptions::new().create(true).append(true).open(path)?;
+        if len == 0 {
+            // A new log says which bar order it is written under.
+            let mut line = serde_json::to_vec(&RulesLine {
+                rules: state.exchange.intra_bar(),
+            })
+            .map_err(io::Error::other)?;
+            line.push(b'\n');
+            log.write_all(&line)?;
+            log.sync_data()?;
+            len = line.len() as u64;
+        }
         Ok(MockExchange {
             path: path.to_path_buf(),
             log,
@@ -1266,9 +1314,11 @@ mod tests {
             ex.realized_pnl(),
             109.45 - 100.5 - 0.1005 - 109.45 * 0.001
         ));
-        // The log: submit, fill, submit, fill.
+        // The log: its rules, then submit, fill, submit, fill.
         let lines = log_lines(&path);
-        assert_eq!(lines.len(), 4);
+        assert_eq!(lines.len(), 5);
+        assert_eq!(lines[0]["rules"], "stops_first");
+        let lines = &lines[1..];
         assert_eq!(lines[0]["submit"]["mark"], "100");
         assert_eq!(lines[0]["submit"]["at_ms"], T0);
         assert_eq!(lines[1]["fill"]["event_id"], "m1");
@@ -1500,13 +1550,23 @@ mod tests {
         let fills = reasons.len() as u64;
         reasons.sort();
         reasons.dedup();
-        assert_eq!(reasons, ["bracket_take_profit", "limit", "market"]);
-        // h4's stop (92) and h10's limit (80) rest; h7 reversed the ETH
-        // short, cancelling h5's bracket.
+        assert_eq!(
+            reasons,
+            [
+                "bracket_stop_loss",
+                "bracket_take_profit",
+                "limit",
+                "market"
+            ]
+        );
+        // h4's stop (92) and h10's limit (80) rest; at h7's observation
+        // (2150) h5's stop-loss (2100) closed the ETH short first
+        // (protective stops first), then h7 bought.
         assert_eq!(ex.open_orders(), 2);
         assert!(ex.realized_pnl() != 0.0);
+        // So h5's bracket filled rather than being cancelled by a reversal.
         let counts = ex.exchange().counts();
-        assert!(counts.cancelled_brackets > 0, "{counts:?}");
+        assert_eq!(counts.cancelled_brackets, 0, "{counts:?}");
         let again = MockExchange::open(&path, costs()).unwrap();
         assert_eq!(again.state, ex.state);
         assert_eq!(
@@ -1520,7 +1580,11 @@ mod tests {
         // Other costs: the same positions, differently priced fills.
         let cheap = MockExchange::open(&path, MockSettings::default()).unwrap();
         assert!(cheap.recovery().mismatches > 0);
-        assert_eq!(cheap.recovery().first_mismatch, Some(2));
+        assert_eq!(
+            cheap.recovery().first_mismatch,
+            Some(3),
+            "line 1 is the rules"
+        );
         assert_eq!(cheap.position("BTC/USDT"), ex.position("BTC/USDT"));
     }
 

@@ -10,7 +10,7 @@
 //! for costs.
 //!
 //! Realized PnL ([`FillLog::realized_pnl`]) is the paper exchange's own
-//! accounting applied to these fills (see [`Ledger`]), so a venue's
+//! accounting applied to these fills (see `Ledger`), so a venue's
 //! `alertgate_venue_realized_pnl` means what the paper venue's
 //! `alertgate_realized_pnl` does (without fees, which these lines lack).
 
@@ -126,7 +126,8 @@ impl FillLog {
         })
     }
 
-    /// The realized PnL of every fill logged, quote units (see [`Ledger`]).
+    /// The realized PnL of every fill logged, quote units, by the paper
+    /// exchange's FIFO accounting.
     pub fn realized_pnl(&self) -> f64 {
         self.ledger.exchange.realized_gross()
     }

@@ -556,8 +556,9 @@ mod tests {
         );
         let e = v.query("BTC/USDT", "n1", 0).await.unwrap_err();
         assert_eq!(e.code(), "venue_order_not_found");
+        // Nothing but the new log's rules line.
         let log = std::fs::read_to_string(dir.path().join("paper.jsonl")).unwrap();
-        assert!(log.is_empty(), "{log}");
+        assert_eq!(log, "{\"rules\":\"stops_first\"}\n");
     }
 
     // Multi-thread: the fsync runs through `block_in_place`.
