@@ -273,21 +273,27 @@ fn bad_input_stops_with_file_line_and_field() {
     assert!(stderr(&out).contains("--sweep"));
 }
 
+/// `dir/s.jsonl`: one BTC/USDT market buy of 2024-01-01 00:00:30 (unsigned:
+/// the default gate has no secret), with `extra` body fields.
+fn btc_buy_stream(dir: &Path, extra: &str) -> PathBuf {
+    let stream = dir.join("s.jsonl");
+    let body = format!(
+        r#"{{"ticker":"BTCUSDT","action":"buy","type":"market","qty":"0.01","price":"42290",{extra}"confidence":"0.80","time":"2024-01-01T00:00:30.000Z"}}"#
+    );
+    let line = serde_json::json!({
+        "received_at": 1_704_067_230_000i64,
+        "headers": {"Content-Type": "application/json"},
+        "body": body,
+        "source_ip": "52.89.214.238",
+    });
+    std::fs::write(&stream, format!("{line}\n")).unwrap();
+    stream
+}
+
 #[test]
 fn binance_klines_replay_detected_and_forced() {
     let dir = tempfile::tempdir().unwrap();
-    let stream = dir.path().join("s.jsonl");
-    std::fs::write(
-        &stream,
-        concat!(
-            r#"{"received_at":1704067230000,"headers":{"Content-Type":"application/json"},"#,
-            r#""body":"{\"ticker\":\"BTCUSDT\",\"action\":\"buy\",\"type\":\"market\",\"qty\":\"0.01\","#,
-            r#"\"price\":\"42290\",\"stop_loss\":\"42000\",\"take_profit\":\"42600\",\"confidence\":\"0.80\","#,
-            r#"\"time\":\"2024-01-01T00:00:30.000Z\"}","source_ip":"52.89.214.238"}"#,
-            "\n"
-        ),
-    )
-    .unwrap();
+    let stream = btc_buy_stream(dir.path(), r#""stop_loss":"42000","take_profit":"42600","#);
     let klines = "BTC/USDT=tests/fixtures/formats/market/BTCUSDT-1m-2024-01.csv";
     let base = ["--stream", path_arg(&stream), "--market", klines];
     for format in [None, Some("binance-klines")] {
@@ -324,18 +330,7 @@ fn binance_klines_replay_detected_and_forced() {
 #[test]
 fn a_market_dir_of_monthly_binance_files_is_joined_and_its_gap_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let stream = dir.path().join("s.jsonl");
-    std::fs::write(
-        &stream,
-        concat!(
-            r#"{"received_at":1704067230000,"headers":{"Content-Type":"application/json"},"#,
-            r#""body":"{\"ticker\":\"BTCUSDT\",\"action\":\"buy\",\"type\":\"market\",\"qty\":\"0.01\","#,
-            r#"\"price\":\"42290\",\"confidence\":\"0.80\","#,
-            r#"\"time\":\"2024-01-01T00:00:30.000Z\"}","source_ip":"52.89.214.238"}"#,
-            "\n"
-        ),
-    )
-    .unwrap();
+    let stream = btc_buy_stream(dir.path(), "");
     let market = dir.path().join("market");
     std::fs::create_dir(&market).unwrap();
     let january =
