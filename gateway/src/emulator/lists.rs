@@ -306,16 +306,9 @@ fn place_leg(
         order_id,
         client_order_id,
         list_id,
-        symbol: symbol.to_string(),
-        side,
-        order_type: leg.order_type,
-        quantity,
-        stop: leg.stop,
-        status: EmuStatus::New,
-        executed_qty: Decimal::ZERO,
-        cum_quote: Decimal::ZERO,
         held,
         times: (now, now),
+        ..stop_of(symbol, side, leg, quantity)
     });
     Ok(st.stops.len() - 1)
 }
