@@ -600,9 +600,9 @@ fn bar_queue(market: &MarketData) -> BinaryHeap<Reverse<(i64, usize)>> {
 }
 
 /// An exchange with a book per series of `market`, holding `sim`'s initial
-/// cash and charging its fees and slippage.
+/// cash, charging its fees and slippage, by its conventions.
 fn exchange_for(market: &MarketData, sim: &SimulationSection) -> Exchange {
-    Exchange::new(
+    let mut exchange = Exchange::new(
         market.series.len(),
         sim.initial_cash,
         Costs {
@@ -610,7 +610,9 @@ fn exchange_for(market: &MarketData, sim: &SimulationSection) -> Exchange {
             taker_fee_bps: sim.taker_fee_bps,
             slippage_bps: sim.slippage_bps,
         },
-    )
+    );
+    exchange.set_conventions(sim.conventions);
+    exchange
 }
 
 /// The first and the last bar start over every series; an error without

@@ -425,6 +425,25 @@ mod tests {
     }
 
     #[test]
+    fn conventions_are_read_and_backtesting_py_takes_one_commission() {
+        use crate::exchange::Conventions;
+        let read = |text: &str| Settings::from_toml(text, "t.toml", env);
+        let s = read("").unwrap();
+        assert_eq!(s.simulation.conventions, Conventions::Alertgate);
+        let s = read("[simulation]\nconventions = \"backtesting.py\"\ntaker_fee_bps = 10\nmaker_fee_bps = 10\n")
+            .unwrap();
+        assert_eq!(s.simulation.conventions, Conventions::BacktestingPy);
+        let err = read("[simulation]\nconventions = \"backtrader\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("conventions") && err.contains("backtesting.py"), "{err}");
+        let err = read("[simulation]\nconventions = \"backtesting.py\"\ntaker_fee_bps = 10\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("simulation.maker_fee_bps") && err.contains("one"), "{err}");
+    }
+
+    #[test]
     fn errors_name_the_setting() {
         let err = |text: &str| {
             Settings::from_toml(text, "t.toml", env)

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::{invalid, ConfigFileError};
+use crate::exchange::Conventions;
 use crate::latency::{LatencySetting, Stage};
 use crate::market::MarketFormat;
 
@@ -38,6 +39,12 @@ pub struct SimulationSection {
     pub slippage_bps: f64,
     /// Seed of every random draw (latencies). Default 0.
     pub seed: u64,
+    /// Whose fill rules the exchange follows: `"alertgate"` (the default)
+    /// or `"backtesting.py"` (0.6.6's, exactly; its commission is the one
+    /// fee, so `maker_fee_bps` must equal `taker_fee_bps`, and
+    /// `slippage_bps` is its `spread`). `replay` only: `serve`'s paper
+    /// venue follows alertgate's.
+    pub conventions: Conventions,
     /// Latency per stage.
     pub latency: LatencySection,
 }
@@ -54,6 +61,7 @@ impl Default for SimulationSection {
             taker_fee_bps: 0.0,
             slippage_bps: 0.0,
             seed: 0,
+            conventions: Conventions::Alertgate,
             latency: LatencySection::default(),
         }
     }
@@ -112,6 +120,18 @@ impl SimulationSection {
                     format!("{bps}: expected basis points from 0 to below 10000"),
                 ));
             }
+        }
+        if self.conventions == Conventions::BacktestingPy
+            && self.maker_fee_bps != self.taker_fee_bps
+        {
+            return Err(invalid(
+                "simulation.maker_fee_bps",
+                format!(
+                    "{} differs from taker_fee_bps {}: backtesting.py's conventions charge one \
+                     commission on every fill; set both to it",
+                    self.maker_fee_bps, self.taker_fee_bps
+                ),
+            ));
         }
         Ok(())
     }

@@ -33,6 +33,11 @@
 //!   and take-profit fills have none. Market and stop fills pay the taker
 //!   fee, limit and take-profit fills the maker fee.
 //!
+//! These are alertgate's conventions, the default. [`Conventions::BacktestingPy`]
+//! (`[simulation] conventions = "backtesting.py"`) swaps them for
+//! backtesting.py 0.6.6's own, exactly ([`backtesting_py`]), so a replay can be
+//! checked against a backtest one trusts.
+//!
 //! Quantities and prices are `f64`: exact decimals decided what was
 //! accepted; here they only value positions. Decimals become `f64` in
 //! [`decimal_to_f64`] (an order's kind: [`OrderKind::for_order`]). A position closer to zero than
@@ -46,6 +51,10 @@ use alertgate_validator::{Decimal, OrderType, Side};
 use serde::{Deserialize, Serialize};
 
 use crate::market::Bar;
+
+pub mod backtesting_py;
+pub use backtesting_py::Conventions;
+use backtesting_py::BacktestingPy;
 
 /// Fees and slippage, in basis points of a fill's notional.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -288,6 +297,10 @@ pub struct Bracket {
     /// written before it was kept.
     #[serde(default)]
     pub attached: Option<(i64, f64)>,
+    /// Where the legs sit in backtesting.py's order queue; only under
+    /// [`Conventions::BacktestingPy`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_slot: Option<backtesting_py::QueueSlot>,
 }
 
 /// An open FIFO lot; its sign is the position's.
@@ -297,6 +310,10 @@ struct Lot {
     price: f64,
     time_ms: i64,
     fee_per_unit: f64,
+    /// The order that opened it: backtesting.py's bracket legs close their
+    /// own trade, not the oldest (only under [`Conventions::BacktestingPy`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    order_id: Option<u32>,
 }
 
 /// The prices at which any working order of a book could execute: a bar
@@ -379,6 +396,7 @@ impl Book {
                 stop_loss: order.stop_loss,
                 take_profit: order.take_profit,
                 attached: Some(at),
+                queue_slot: None,
             });
         }
     }
@@ -426,6 +444,10 @@ pub struct Exchange {
     scratch: Vec<ExchangeOrder>,
     /// The order of a bar's parts.
     intra_bar: IntraBar,
+    /// backtesting.py's bookkeeping, present exactly when its conventions
+    /// are in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    backtesting_py: Option<BacktestingPy>,
 }
 
 /// The order in which a bar meets the working orders and the brackets
@@ -457,6 +479,8 @@ struct ExchangeState {
     counts: ExchangeCounts,
     #[serde(default)]
     intra_bar: IntraBar,
+    #[serde(default)]
+    backtesting_py: Option<BacktestingPy>,
 }
 
 impl From<ExchangeState> for Exchange {
@@ -479,6 +503,7 @@ impl From<ExchangeState> for Exchange {
             trades: Vec::new(),
             scratch: Vec::new(),
             intra_bar: s.intra_bar,
+            backtesting_py: s.backtesting_py,
         }
     }
 }
@@ -545,7 +570,25 @@ impl Exchange {
             trades: Vec::new(),
             scratch: Vec::new(),
             intra_bar: IntraBar::StopsFirst,
+            backtesting_py: None,
         }
+    }
+
+    /// Whose rules this exchange follows.
+    pub fn conventions(&self) -> Conventions {
+        match self.backtesting_py {
+            Some(_) => Conventions::BacktestingPy,
+            None => Conventions::Alertgate,
+        }
+    }
+
+    /// Follows `conventions` from now on: set it before the first order
+    /// (backtesting.py's books start from the cash held then).
+    pub fn set_conventions(&mut self, conventions: Conventions) {
+        self.backtesting_py = match conventions {
+            Conventions::Alertgate => None,
+            Conventions::BacktestingPy => Some(BacktestingPy::new(self.cash)),
+        };
     }
 
     /// The order of a bar's parts this exchange runs.
@@ -576,6 +619,9 @@ impl Exchange {
     /// order before a bar that starts at the same millisecond.
     pub fn submit(&mut self, order: ExchangeOrder) {
         self.counts.orders += 1;
+        if let Some(bt) = &mut self.backtesting_py {
+            bt.last_order = Some(order.id);
+        }
         if let Some(book) = self.books.get_mut(order.symbol) {
             book.reach.add(&order);
             book.working.push(order);
@@ -593,9 +639,15 @@ impl Exchange {
     ///    follows their fill);
     ///
     /// then marks the position at the close. [`IntraBar::OrdersFirst`]
-    /// leaves out step 1.
+    /// leaves out step 1. Under [`Conventions::BacktestingPy`] the bar runs
+    /// backtesting.py's queue instead (see [`backtesting_py`]).
     pub fn on_bar(&mut self, symbol: usize, bar: &Bar) {
         if symbol >= self.books.len() {
+            return;
+        }
+        if self.backtesting_py.is_some() {
+            self.on_bar_backtesting_py(symbol, bar);
+            self.books[symbol].mark = bar.close;
             return;
         }
         if self.intra_bar == IntraBar::StopsFirst && !self.books[symbol].brackets.is_empty() {
@@ -819,6 +871,7 @@ impl Exchange {
                 price,
                 time_ms,
                 fee_per_unit: fee / quantity,
+                order_id: None,
             });
         }
         // Flat exactly when no lot is left, so float residue never leaves a

@@ -1,0 +1,467 @@
+//! backtesting.py 0.6.6's rules, exactly (`[simulation] conventions =
+//! "backtesting.py"`): its `_Broker._process_orders`, `_open_trade`,
+//! `_close_trade` and `_reduce_trade`, with `trade_on_close`, `hedging` and
+//! `exclusive_orders` off (its defaults), `margin = 1`, and
+//! `commission` = the taker fee as a fraction, `spread` = the slippage as a
+//! fraction. Where it differs from alertgate's conventions (`docs/replay.md`
+//! has the table):
+//!
+//! - **One queue.** A bar runs one list in its order: stop-loss legs at the
+//!   head (the newest first), then working orders and take-profit legs in the
+//!   order they were created (a take-profit joins the tail when its trade
+//!   opens). A leg created while the bar runs waits for the next bar — except
+//!   after a market entry, and after a stop entry whose take-profit the bar
+//!   reaches while its stop-loss lies below the bar (above, for a short):
+//!   backtesting.py then runs the whole queue again on the same bar, with the
+//!   bar's real open.
+//! - **Trades, not a net lot book.** A fill that flattens or reverses leaves
+//!   the older working orders alone; only the legs of the trades it closed go.
+//!   A leg closes its own trade, not the oldest one.
+//! - **Margin.** A quantity below 1 is a fraction of the available margin
+//!   (whole units, rounded down, at the fill's price plus commission); an
+//!   order whose opening part the available margin cannot pay is cancelled
+//!   (after its closing part has executed). Available margin uses the bar's
+//!   close, as backtesting.py does.
+//! - **Costs.** The commission is charged on each trade's value at entry and
+//!   at exit; the spread raises a long's (lowers a short's) entry price, and
+//!   never touches an exit.
+//!
+//! Not reproduced: backtesting.py's stop-limit orders (an alert cannot
+//! express one), its end of the run when equity reaches 0, and its refusal of
+//! a non-whole quantity of 1 or more (traded as given here).
+
+use alertgate_validator::Side;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    execution_price, opposite, sign, Bracket, ClosedTrade, Exchange, ExchangeOrder, Fill,
+    FillReason, Lot, OrderKind,
+};
+use crate::market::Bar;
+
+/// Whose rules the replay's exchange follows (`[simulation] conventions`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Conventions {
+    /// alertgate's (the default): brackets live from the entry bar, a
+    /// flattening or reversing fill cancels the symbol's older orders, one
+    /// net position matched FIFO.
+    #[default]
+    #[serde(rename = "alertgate")]
+    Alertgate,
+    /// backtesting.py 0.6.6's, exactly (this module).
+    #[serde(rename = "backtesting.py")]
+    BacktestingPy,
+}
+
+impl Conventions {
+    /// `alertgate` or `backtesting.py`, as configured.
+    pub fn name(self) -> &'static str {
+        match self {
+            Conventions::Alertgate => "alertgate",
+            Conventions::BacktestingPy => "backtesting.py",
+        }
+    }
+}
+
+/// Where a bracket's legs sit in backtesting.py's queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueSlot {
+    /// Creation rank among the exchange's brackets: the newest stop-loss
+    /// runs first.
+    pub seq: u64,
+    /// The last order the exchange had received when the bracket was
+    /// created: the take-profit runs after it and before any later order.
+    pub after_order: Option<u32>,
+}
+
+/// backtesting.py's own bookkeeping.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(super) struct BacktestingPy {
+    /// Its `_cash`: initial cash plus realized PnL less commissions, summed
+    /// in its order, so margin sizing rounds as it does.
+    cash: f64,
+    /// The id of the last order received.
+    pub(super) last_order: Option<u32>,
+    /// The next bracket's [`QueueSlot::seq`].
+    next_seq: u64,
+}
+
+impl BacktestingPy {
+    pub(super) fn new(cash: f64) -> BacktestingPy {
+        BacktestingPy {
+            cash,
+            last_order: None,
+            next_seq: 0,
+        }
+    }
+}
+
+/// One entry of the queue.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Item {
+    /// A working order, by id.
+    Order(u32),
+    /// A bracket's stop-loss, by its opening order's id.
+    StopLoss(u32),
+    /// A bracket's take-profit, by its opening order's id.
+    TakeProfit(u32),
+}
+
+/// Python's `x // y` on floats (CPython's `float_floor_div`), which is not
+/// always `(x / y).floor()`: the fraction sizes backtesting.py computes must
+/// round down exactly as it does.
+pub fn py_floor_div(x: f64, y: f64) -> f64 {
+    let m = x % y;
+    let mut div = (x - m) / y;
+    if m != 0.0 && ((y < 0.0) != (m < 0.0)) {
+        div -= 1.0;
+    }
+    if div == 0.0 {
+        return 0.0_f64.copysign(x / y);
+    }
+    let mut floor = div.floor();
+    if div - floor > 0.5 {
+        floor += 1.0;
+    }
+    floor
+}
+
+impl Exchange {
+    /// One bar of `symbol` by backtesting.py's `_process_orders`: the queue
+    /// once, and again while a fill asks for it.
+    pub(super) fn on_bar_backtesting_py(&mut self, symbol: usize, bar: &Bar) {
+        loop {
+            let mut again = false;
+            for item in self.queue(symbol) {
+                again |= match item {
+                    Item::Order(id) => self.bt_order(symbol, id, bar),
+                    Item::StopLoss(id) | Item::TakeProfit(id) => {
+                        self.bt_leg(symbol, item, id, bar);
+                        false
+                    }
+                };
+            }
+            if !again {
+                break;
+            }
+        }
+        let book = &mut self.books[symbol];
+        book.reach = super::Reach::NONE;
+        for order in &book.working {
+            book.reach.add(order);
+        }
+    }
+
+    /// `symbol`'s queue as it stands: stop-losses newest first, then orders
+    /// and take-profits by creation.
+    fn queue(&self, symbol: usize) -> Vec<Item> {
+        let book = &self.books[symbol];
+        let mut keyed: Vec<((u8, i64, u64), Item)> = Vec::new();
+        for b in &book.brackets {
+            let slot = b.queue_slot.unwrap_or(QueueSlot {
+                seq: 0,
+                after_order: None,
+            });
+            if b.stop_loss.is_some() {
+                keyed.push(((0, -(slot.seq as i64), 0), Item::StopLoss(b.order_id)));
+            }
+            if b.take_profit.is_some() {
+                let after = slot.after_order.map_or(-1, i64::from);
+                keyed.push(((1, after, 1 + slot.seq), Item::TakeProfit(b.order_id)));
+            }
+        }
+        for o in &book.working {
+            keyed.push(((1, i64::from(o.id), 0), Item::Order(o.id)));
+        }
+        keyed.sort_by_key(|(k, _)| *k);
+        keyed.into_iter().map(|(_, item)| item).collect()
+    }
+
+    fn bt(&self) -> BacktestingPy {
+        self.backtesting_py
+            .unwrap_or_else(|| BacktestingPy::new(self.cash))
+    }
+
+    fn commission_rate(&self) -> f64 {
+        self.costs.taker_fee_bps / 10_000.0
+    }
+
+    /// Runs working order `id` if the bar fills it; true if its fill asks
+    /// for the queue to run again on this bar.
+    fn bt_order(&mut self, symbol: usize, id: u32, bar: &Bar) -> bool {
+        let book = &self.books[symbol];
+        let Some(at) = book.working.iter().position(|o| o.id == id) else {
+            return false;
+        };
+        let order = book.working[at];
+        let Some(price) = execution_price(order.kind, order.side, bar) else {
+            return false;
+        };
+        self.books[symbol].working.remove(at);
+        let spread = self.costs.slippage_bps / 10_000.0;
+        let adjusted = price * (1.0 + sign(order.side) * spread);
+        let q = order.quantity;
+        let per_unit = adjusted + q * price * self.commission_rate() / q;
+        let units = if q < 1.0 {
+            let size = py_floor_div(self.margin_available(symbol, bar.close) * q, per_unit);
+            if size < 1.0 {
+                self.counts.cancelled_orders += 1;
+                return false;
+            }
+            size
+        } else {
+            q
+        };
+        let rest = self.bt_close_fifo(symbol, &order, units, price, bar);
+        if rest * per_unit > self.margin_available(symbol, bar.close) {
+            self.counts.cancelled_orders += 1;
+            return false;
+        }
+        if rest <= 0.0 {
+            return false;
+        }
+        self.bt_open(symbol, &order, rest, adjusted, price, bar.time_ms);
+        (order.stop_loss.is_some() || order.take_profit.is_some()) && reruns(&order, bar)
+    }
+
+    /// Closes `order`'s `units` FIFO against `symbol`'s opposite trades at
+    /// `price`; returns the units left to open.
+    fn bt_close_fifo(
+        &mut self,
+        symbol: usize,
+        order: &ExchangeOrder,
+        units: f64,
+        price: f64,
+        bar: &Bar,
+    ) -> f64 {
+        let mut need = units;
+        let (mut closed, mut fees) = (0.0, 0.0);
+        while need > 0.0 {
+            let Some(lot) = self.books[symbol].lots.front() else {
+                break;
+            };
+            if lot.quantity.signum() == sign(order.side) {
+                break;
+            }
+            let q = need.min(lot.quantity.abs());
+            fees += self.bt_close(symbol, 0, q, price, bar.time_ms);
+            closed += q;
+            need -= q;
+        }
+        if closed > 0.0 {
+            self.fills.push(Fill {
+                order_id: order.id,
+                symbol,
+                side: order.side,
+                quantity: closed,
+                price,
+                reference_price: price,
+                fee: fees,
+                time_ms: bar.time_ms,
+                reason: FillReason::Order,
+            });
+            let before = self.books[symbol].brackets.len();
+            self.sync_brackets(symbol);
+            self.counts.cancelled_brackets += (before - self.books[symbol].brackets.len()) as u64;
+        }
+        need
+    }
+
+    /// Closes `quantity` of lot `index` at `price` (backtesting.py's
+    /// `_close_trade`, or `_reduce_trade` for a part); returns the exit
+    /// commission.
+    fn bt_close(
+        &mut self,
+        symbol: usize,
+        index: usize,
+        quantity: f64,
+        price: f64,
+        time_ms: i64,
+    ) -> f64 {
+        let rate = self.commission_rate();
+        let book = &mut self.books[symbol];
+        let lot = book.lots[index];
+        let size = quantity * lot.quantity.signum();
+        let pl = size * (price - lot.price);
+        let commission = quantity * price * rate;
+        if let Some(bt) = &mut self.backtesting_py {
+            bt.cash += pl - commission;
+        }
+        self.cash += size * price - commission;
+        self.fees_paid += commission;
+        self.realized_gross += pl;
+        let direction = if lot.quantity > 0.0 {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        self.trades.push(ClosedTrade {
+            symbol,
+            direction,
+            quantity,
+            entry_ms: lot.time_ms,
+            entry_price: lot.price,
+            exit_ms: time_ms,
+            exit_price: price,
+            gross_pnl: pl,
+            fees: lot.fee_per_unit * quantity + commission,
+        });
+        if quantity >= lot.quantity.abs() {
+            book.lots.remove(index);
+        } else {
+            book.lots[index].quantity -= size;
+        }
+        book.position = net(&book.lots);
+        commission
+    }
+
+    /// Opens a trade of `units` at the spread-adjusted price (backtesting.py's
+    /// `_open_trade`) and queues its legs.
+    fn bt_open(
+        &mut self,
+        symbol: usize,
+        order: &ExchangeOrder,
+        units: f64,
+        adjusted: f64,
+        reference: f64,
+        time_ms: i64,
+    ) {
+        let commission = units * adjusted * self.commission_rate();
+        let mut bt = self.bt();
+        bt.cash -= commission;
+        self.cash -= sign(order.side) * units * adjusted + commission;
+        self.fees_paid += commission;
+        self.fills.push(Fill {
+            order_id: order.id,
+            symbol,
+            side: order.side,
+            quantity: units,
+            price: adjusted,
+            reference_price: reference,
+            fee: commission,
+            time_ms,
+            reason: FillReason::Order,
+        });
+        let book = &mut self.books[symbol];
+        book.lots.push_back(Lot {
+            quantity: sign(order.side) * units,
+            price: adjusted,
+            time_ms,
+            fee_per_unit: commission / units,
+            order_id: Some(order.id),
+        });
+        book.position = net(&book.lots);
+        if order.stop_loss.is_some() || order.take_profit.is_some() {
+            book.brackets.push(Bracket {
+                order_id: order.id,
+                closes_with: opposite(order.side),
+                quantity: units,
+                stop_loss: order.stop_loss,
+                take_profit: order.take_profit,
+                attached: Some((time_ms, reference)),
+                queue_slot: Some(QueueSlot {
+                    seq: bt.next_seq,
+                    after_order: bt.last_order,
+                }),
+            });
+            bt.next_seq += 1;
+        }
+        self.backtesting_py = Some(bt);
+    }
+
+    /// Runs one leg of the bracket of order `id`: at its own trigger, with
+    /// the bar's real open (a gap fills there), closing its own trade.
+    fn bt_leg(&mut self, symbol: usize, leg: Item, id: u32, bar: &Bar) {
+        let book = &self.books[symbol];
+        let Some(b) = book.brackets.iter().find(|b| b.order_id == id).copied() else {
+            return;
+        };
+        let hit = match leg {
+            Item::StopLoss(_) => b
+                .stop_loss
+                .and_then(|p| execution_price(OrderKind::Stop(p), b.closes_with, bar))
+                .map(|price| (price, FillReason::StopLoss)),
+            _ => b
+                .take_profit
+                .and_then(|p| execution_price(OrderKind::Limit(p), b.closes_with, bar))
+                .map(|price| (price, FillReason::TakeProfit)),
+        };
+        let Some((price, reason)) = hit else {
+            return;
+        };
+        let Some(index) = book.lots.iter().position(|l| l.order_id == Some(id)) else {
+            return;
+        };
+        let quantity = book.lots[index].quantity.abs();
+        let fee = self.bt_close(symbol, index, quantity, price, bar.time_ms);
+        self.fills.push(Fill {
+            order_id: id,
+            symbol,
+            side: b.closes_with,
+            quantity,
+            price,
+            reference_price: price,
+            fee,
+            time_ms: bar.time_ms,
+            reason,
+        });
+        self.sync_brackets(symbol);
+    }
+
+    /// Drops the brackets whose trade is closed and sizes the others to
+    /// what is left of their trade (backtesting.py resizes a reduced
+    /// trade's legs).
+    fn sync_brackets(&mut self, symbol: usize) {
+        let book = &mut self.books[symbol];
+        let lots = &book.lots;
+        book.brackets.retain_mut(|b| {
+            match lots.iter().find(|l| l.order_id == Some(b.order_id)) {
+                Some(l) => {
+                    b.quantity = l.quantity.abs();
+                    true
+                }
+                None => false,
+            }
+        });
+    }
+
+    /// backtesting.py's `margin_available` with `margin = 1`, `symbol`
+    /// valued at `close` (the bar being run) and every other symbol at its
+    /// last close: equity less the value of the open trades, at least 0.
+    fn margin_available(&self, symbol: usize, close: f64) -> f64 {
+        let mut unrealized = 0.0;
+        let mut used = 0.0;
+        for (i, book) in self.books.iter().enumerate() {
+            let price = if i == symbol { close } else { book.mark };
+            let size: f64 = book.lots.iter().map(|l| l.quantity).sum();
+            let cost: f64 = book.lots.iter().map(|l| l.quantity * l.price).sum();
+            unrealized += price * size - cost;
+            used += book.lots.iter().map(|l| l.quantity.abs() * price).sum::<f64>();
+        }
+        (self.bt().cash + unrealized - used).max(0.0)
+    }
+}
+
+/// Whether backtesting.py runs its queue again after `order` opened a
+/// bracketed trade in `bar`: always after a market entry; after a stop
+/// entry when the bar reaches the take-profit and not the stop-loss.
+fn reruns(order: &ExchangeOrder, bar: &Bar) -> bool {
+    match order.kind {
+        OrderKind::Market => true,
+        OrderKind::Stop(_) => match (order.take_profit, order.side) {
+            (Some(tp), Side::Buy) => {
+                tp <= bar.high && order.stop_loss.unwrap_or(f64::NEG_INFINITY) < bar.low
+            }
+            (Some(tp), Side::Sell) => {
+                tp >= bar.low && order.stop_loss.unwrap_or(f64::INFINITY) > bar.high
+            }
+            (None, _) => false,
+        },
+        OrderKind::Limit(_) => false,
+    }
+}
+
+/// The net position of `lots`: exactly 0 without any.
+fn net(lots: &std::collections::VecDeque<Lot>) -> f64 {
+    lots.iter().map(|l| l.quantity).fold(0.0, |a, q| a + q)
+}
