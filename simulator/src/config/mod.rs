@@ -436,11 +436,17 @@ mod tests {
         let err = read("[simulation]\nconventions = \"backtrader\"\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("conventions") && err.contains("backtesting.py"), "{err}");
+        assert!(
+            err.contains("conventions") && err.contains("backtesting.py"),
+            "{err}"
+        );
         let err = read("[simulation]\nconventions = \"backtesting.py\"\ntaker_fee_bps = 10\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("simulation.maker_fee_bps") && err.contains("one"), "{err}");
+        assert!(
+            err.contains("simulation.maker_fee_bps") && err.contains("one"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -414,15 +414,15 @@ impl Exchange {
     fn sync_brackets(&mut self, symbol: usize) {
         let book = &mut self.books[symbol];
         let lots = &book.lots;
-        book.brackets.retain_mut(|b| {
-            match lots.iter().find(|l| l.order_id == Some(b.order_id)) {
+        book.brackets.retain_mut(
+            |b| match lots.iter().find(|l| l.order_id == Some(b.order_id)) {
                 Some(l) => {
                     b.quantity = l.quantity.abs();
                     true
                 }
                 None => false,
-            }
-        });
+            },
+        );
     }
 
     /// backtesting.py's `margin_available` with `margin = 1`, `symbol`
@@ -436,7 +436,11 @@ impl Exchange {
             let size: f64 = book.lots.iter().map(|l| l.quantity).sum();
             let cost: f64 = book.lots.iter().map(|l| l.quantity * l.price).sum();
             unrealized += price * size - cost;
-            used += book.lots.iter().map(|l| l.quantity.abs() * price).sum::<f64>();
+            used += book
+                .lots
+                .iter()
+                .map(|l| l.quantity.abs() * price)
+                .sum::<f64>();
         }
         (self.bt().cash + unrealized - used).max(0.0)
     }
@@ -464,4 +468,318 @@ fn reruns(order: &ExchangeOrder, bar: &Bar) -> bool {
 /// The net position of `lots`: exactly 0 without any.
 fn net(lots: &std::collections::VecDeque<Lot>) -> f64 {
     lots.iter().map(|l| l.quantity).fold(0.0, |a, q| a + q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::Costs;
+    use OrderKind::{Limit, Market, Stop};
+    use Side::{Buy, Sell};
+
+    const T0: i64 = 1_700_000_000_000;
+    const MIN: i64 = 60_000;
+
+    /// Bar `i` (one a minute from T0): open, high, low, close.
+    fn bar(i: i64, o: f64, h: f64, l: f64, c: f64) -> Bar {
+        Bar {
+            time_ms: T0 + i * MIN,
+            open: o,
+            high: h,
+            low: l,
+            close: c,
+            volume: 1.0,
+        }
+    }
+
+    /// Order `id`, reaching the exchange at bar `at`'s start.
+    fn order(id: u32, at: i64, side: Side, quantity: f64, kind: OrderKind) -> ExchangeOrder {
+        ExchangeOrder {
+            id,
+            symbol: 0,
+            side,
+            quantity,
+            kind,
+            stop_loss: None,
+            take_profit: None,
+            arrival_ms: T0 + at * MIN,
+        }
+    }
+
+    fn bracketed(mut o: ExchangeOrder, sl: Option<f64>, tp: Option<f64>) -> ExchangeOrder {
+        o.stop_loss = sl;
+        o.take_profit = tp;
+        o
+    }
+
+    /// Runs `bars` with `orders` under `conventions`, as the engine feeds
+    /// them.
+    fn run(
+        conventions: Conventions,
+        bars: &[Bar],
+        orders: &[ExchangeOrder],
+        costs: Costs,
+    ) -> Exchange {
+        let mut ex = Exchange::new(1, 10_000.0, costs);
+        ex.set_conventions(conventions);
+        let mut next = 0;
+        for b in bars {
+            while next < orders.len() && orders[next].arrival_ms <= b.time_ms {
+                ex.submit(orders[next]);
+                next += 1;
+            }
+            ex.on_bar(0, b);
+        }
+        ex
+    }
+
+    /// (bar index, side, quantity, price, reason) of each fill.
+    fn fills(ex: &Exchange) -> Vec<(i64, Side, f64, f64, FillReason)> {
+        ex.fills
+            .iter()
+            .map(|f| {
+                (
+                    (f.time_ms - T0) / MIN,
+                    f.side,
+                    f.quantity,
+                    f.price,
+                    f.reason,
+                )
+            })
+            .collect()
+    }
+
+    fn both(bars: &[Bar], orders: &[ExchangeOrder], costs: Costs) -> (Exchange, Exchange) {
+        (
+            run(Conventions::Alertgate, bars, orders, costs),
+            run(Conventions::BacktestingPy, bars, orders, costs),
+        )
+    }
+
+    use FillReason::{Order as O, StopLoss as SL, TakeProfit as TP};
+
+    #[test]
+    fn a_limit_or_stop_entrys_bracket_waits_for_the_next_bar() {
+        // The limit buy fills at 99 in bar 0, which also reaches the
+        // stop-loss at 97; bar 1 reaches it again.
+        let bars = [
+            bar(0, 100.0, 100.5, 96.0, 98.0),
+            bar(1, 98.0, 99.0, 96.5, 97.5),
+        ];
+        let orders = [bracketed(
+            order(0, 0, Buy, 1.0, Limit(99.0)),
+            Some(97.0),
+            None,
+        )];
+        let (ours, bt) = both(&bars, &orders, Costs::default());
+        assert_eq!(fills(&ours)[1], (0, Sell, 1.0, 97.0, SL));
+        assert_eq!(fills(&bt)[1], (1, Sell, 1.0, 97.0, SL));
+        // A stop entry whose stop-loss lies inside the bar: the same.
+        let bars = [
+            bar(0, 100.0, 104.0, 99.0, 100.0),
+            bar(1, 100.0, 100.0, 99.0, 99.5),
+        ];
+        let orders = [bracketed(
+            order(0, 0, Buy, 1.0, Stop(101.0)),
+            Some(99.5),
+            Some(103.0),
+        )];
+        let (ours, bt) = both(&bars, &orders, Costs::default());
+        assert_eq!(fills(&ours)[1], (0, Sell, 1.0, 99.5, SL));
+        assert_eq!(fills(&bt)[1], (1, Sell, 1.0, 99.5, SL));
+    }
+
+    #[test]
+    fn market_entries_and_clean_stop_breakouts_exit_in_the_entry_bar_in_both() {
+        // Market: the queue runs again on the bar, from its real open.
+        let bars = [bar(0, 100.0, 101.0, 95.0, 96.0)];
+        let orders = [bracketed(order(0, 0, Buy, 1.0, Market), Some(97.0), None)];
+        let (ours, bt) = both(&bars, &orders, Costs::default());
+        assert_eq!(fills(&ours), fills(&bt));
+        assert_eq!(fills(&bt)[1], (0, Sell, 1.0, 97.0, SL));
+        // A stop entry whose take-profit the bar reaches, its stop-loss
+        // below the bar: backtesting.py runs the take-profit in the bar.
+        let bars = [bar(0, 100.0, 104.0, 99.0, 100.0)];
+        let orders = [bracketed(
+            order(0, 0, Buy, 1.0, Stop(101.0)),
+            Some(98.0),
+            Some(103.0),
+        )];
+        let (ours, bt) = both(&bars, &orders, Costs::default());
+        assert_eq!(fills(&ours), fills(&bt));
+        assert_eq!(fills(&bt)[1], (0, Sell, 1.0, 103.0, TP));
+    }
+
+    #[test]
+    fn a_reversal_leaves_older_orders_working_under_backtesting_py() {
+        let bars = [
+            bar(0, 100.0, 100.0, 100.0, 100.0),
+            bar(1, 100.0, 100.0, 100.0, 100.0),
+            bar(2, 105.0, 111.0, 105.0, 110.0),
+        ];
+        let orders = [
+            order(0, 0, Buy, 1.0, Market),
+            order(1, 1, Sell, 1.0, Limit(110.0)),
+            order(2, 1, Sell, 2.0, Market),
+        ];
+        let (ours, bt) = both(&bars, &orders, Costs::default());
+        // alertgate: the reversal cancels the older sell limit.
+        assert_eq!(ours.position(0), -1.0);
+        assert_eq!(ours.counts().cancelled_orders, 1);
+        // backtesting.py: it stays and fills in bar 2.
+        assert_eq!(bt.position(0), -2.0);
+        assert_eq!(fills(&bt).last(), Some(&(2, Sell, 1.0, 110.0, O)));
+        assert_eq!(bt.counts().cancelled_orders, 0);
+    }
+
+    #[test]
+    fn take_profits_queue_by_creation_and_stop_losses_newest_first() {
+        // Long 1 with a take-profit at 105, opened in bar 0; a sell limit
+        // of 2 at 104 arrives after; bar 1 reaches both.
+        let bars = [
+            bar(0, 100.0, 100.0, 100.0, 100.0),
+            bar(1, 100.0, 106.0, 100.0, 105.0),
+        ];
+        let orders = [
+            bracketed(order(0, 0, Buy, 1.0, Market), None, Some(105.0)),
+            order(1, 1, Sell, 2.0, Limit(104.0)),
+        ];
+        let (ours, bt) = both(&bars, &orders, Costs::default());
+        // alertgate: working orders before brackets; the sell reverses to
+        // short 1 and cancels the bracket.
+        assert_eq!(fills(&ours)[1], (1, Sell, 2.0, 104.0, O));
+        assert_eq!(ours.position(0), -1.0);
+        // backtesting.py: the take-profit came first in its queue.
+        assert_eq!(
+            fills(&bt)[1..],
+            [(1, Sell, 1.0, 105.0, TP), (1, Sell, 2.0, 104.0, O)]
+        );
+        assert_eq!(bt.position(0), -2.0);
+
+        // Two longs with stop-losses; one bar falls through both: the
+        // newer one's stop-loss runs first.
+        let bars = [
+            bar(0, 100.0, 100.0, 100.0, 100.0),
+            bar(1, 99.0, 99.0, 90.0, 90.0),
+        ];
+        let orders = [
+            bracketed(order(0, 0, Buy, 1.0, Market), Some(95.0), None),
+            bracketed(order(1, 0, Buy, 2.0, Market), Some(96.0), None),
+        ];
+        let (ours, bt) = both(&bars, &orders, Costs::default());
+        assert_eq!(
+            fills(&ours)[2..],
+            [(1, Sell, 1.0, 95.0, SL), (1, Sell, 2.0, 96.0, SL)]
+        );
+        assert_eq!(
+            fills(&bt)[2..],
+            [(1, Sell, 2.0, 96.0, SL), (1, Sell, 1.0, 95.0, SL)]
+        );
+    }
+
+    #[test]
+    fn a_leg_closes_its_own_trade_not_the_oldest() {
+        let bars = [
+            bar(0, 100.0, 100.0, 100.0, 100.0),
+            bar(1, 110.0, 110.0, 110.0, 110.0),
+            bar(2, 112.0, 116.0, 112.0, 115.0),
+        ];
+        let orders = [
+            order(0, 0, Buy, 1.0, Market),
+            bracketed(order(1, 1, Buy, 1.0, Market), None, Some(115.0)),
+        ];
+        let (ours, bt) = both(&bars, &orders, Costs::default());
+        assert_eq!(ours.trades[0].entry_price, 100.0);
+        assert_eq!(bt.trades[0].entry_price, 110.0);
+        assert_eq!((ours.position(0), bt.position(0)), (1.0, 1.0));
+    }
+
+    #[test]
+    fn fractions_size_by_margin_and_orders_margin_cannot_pay_are_cancelled() {
+        let bars = [
+            bar(0, 100.0, 100.0, 100.0, 100.0),
+            bar(1, 100.0, 100.0, 100.0, 100.0),
+            bar(2, 100.0, 100.0, 100.0, 100.0),
+        ];
+        let orders = [
+            order(0, 0, Buy, 0.5, Market),
+            order(1, 1, Buy, 60.0, Market),
+            order(2, 2, Sell, 250.0, Market),
+        ];
+        let (ours, bt) = both(&bars, &orders, Costs::default());
+        // alertgate: units as given, cash may go negative.
+        assert_eq!(ours.position(0), 0.5 + 60.0 - 250.0);
+        // backtesting.py: half of 10000 at 100 is 50 units; 60 more need
+        // 6000 of the 5000 left: cancelled; selling 250 closes the 50, and
+        // the 200 short (20000) is cancelled.
+        assert_eq!(
+            fills(&bt),
+            [(0, Buy, 50.0, 100.0, O), (2, Sell, 50.0, 100.0, O)]
+        );
+        assert_eq!(bt.position(0), 0.0);
+        assert_eq!(bt.counts().cancelled_orders, 2);
+    }
+
+    #[test]
+    fn commission_on_entry_and_exit_values_and_the_spread_on_entries_only() {
+        let costs = Costs {
+            maker_fee_bps: 10.0,
+            taker_fee_bps: 10.0,
+            slippage_bps: 50.0,
+        };
+        let bars = [
+            bar(0, 100.0, 100.0, 100.0, 100.0),
+            bar(1, 110.0, 110.0, 110.0, 110.0),
+        ];
+        let orders = [
+            order(0, 0, Buy, 10.0, Market),
+            order(1, 1, Sell, 10.0, Market),
+        ];
+        let (ours, bt) = both(&bars, &orders, costs);
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        // backtesting.py: entry at 100 × 1.005; exit at 110, no spread.
+        let t = bt.trades[0];
+        assert!(
+            close(t.entry_price, 100.5) && t.exit_price == 110.0,
+            "{t:?}"
+        );
+        assert!(
+            close(t.fees, 10.0 * 100.5 * 0.001 + 10.0 * 110.0 * 0.001),
+            "{t:?}"
+        );
+        assert!(close(bt.equity(), 10_000.0 + 95.0 - 1.005 - 1.1));
+        // alertgate: slippage on both market fills.
+        let t = ours.trades[0];
+        assert!(close(t.exit_price, 110.0 * 0.995), "{t:?}");
+    }
+
+    #[test]
+    fn floor_division_is_pythons() {
+        // Python: 1.0 // 0.1 == 9.0, while 1.0 / 0.1 == 10.0.
+        assert_eq!(py_floor_div(1.0, 0.1), 9.0);
+        assert_eq!((1.0f64 / 0.1).floor(), 10.0);
+        assert_eq!(py_floor_div(5000.0, 100.0), 50.0);
+        assert_eq!(py_floor_div(7.0, -2.0), -4.0);
+        assert_eq!(py_floor_div(0.0, 3.0), 0.0);
+    }
+
+    #[test]
+    fn the_state_round_trips_and_alertgates_snapshots_are_unchanged() {
+        let bars = [bar(0, 100.0, 100.0, 100.0, 100.0)];
+        let orders = [
+            bracketed(order(0, 0, Buy, 1.0, Market), Some(90.0), Some(120.0)),
+            order(1, 0, Sell, 1.0, Limit(130.0)),
+        ];
+        let (ours, bt) = both(&bars, &orders, Costs::default());
+        let text = serde_json::to_string(&bt).unwrap();
+        let back: Exchange = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.conventions(), Conventions::BacktestingPy);
+        assert_eq!(serde_json::to_string(&back).unwrap(), text);
+        let text = serde_json::to_string(&ours).unwrap();
+        assert!(
+            !text.contains("backtesting_py")
+                && !text.contains("queue_slot")
+                && !text.contains("order_id\":null")
+        );
+    }
 }

@@ -53,8 +53,8 @@ use serde::{Deserialize, Serialize};
 use crate::market::Bar;
 
 pub mod backtesting_py;
-pub use backtesting_py::Conventions;
 use backtesting_py::BacktestingPy;
+pub use backtesting_py::Conventions;
 
 /// Fees and slippage, in basis points of a fill's notional.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
