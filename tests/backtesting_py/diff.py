@@ -92,11 +92,11 @@ class GoogStopBreakouts(Recorded):
     take-profit reached in the entry bar), left working when one fills."""
 
     def next(self):
-        if len(self.data) % 5 or len(self.orders) >= 6:
+        if len(self.data) % 3 or len(self.orders) >= 12:
             return
         c = self.data.Close[-1]
-        up = round(max(self.data.High[-5:]), 2) + 0.01
-        down = round(min(self.data.Low[-5:]), 2) - 0.01
+        up = round(max(self.data.High[-3:]), 2) + 0.01
+        down = round(min(self.data.Low[-3:]), 2) - 0.01
         self.place(True, 10, stop=up, sl=round(c * 0.95, 2), tp=round(up * 1.04, 2))
         self.place(False, 10, stop=down, sl=round(c * 1.05, 2), tp=round(down * 0.96, 2))
 
@@ -158,7 +158,8 @@ def iso(t_ms):
 def write_market(data, path):
     rows = ["time,open,high,low,close,volume"]
     for t, r in data.iterrows():
-        rows.append(f"{ms(t)},{r.Open!r},{r.High!r},{r.Low!r},{r.Close!r},{float(r.Volume)!r}")
+        prices = ",".join(repr(float(x)) for x in (r.Open, r.High, r.Low, r.Close, r.Volume))
+        rows.append(f"{ms(t)},{prices}")
     path.write_text("\n".join(rows) + "\n")
 
 
@@ -184,13 +185,13 @@ def alert_lines(placed, data, symbol):
         yield json.dumps({"received_at": at, "body": json.dumps(body)})
 
 
-def config(cash, commission_bps, spread_bps):
+def config(cash, commission_bps, spread_bps, conventions):
     return f"""[policy]
 min_confidence = 0
 [rate]
 per_second = 0
 [simulation]
-conventions = "backtesting.py"
+conventions = "{conventions}"
 initial_cash = {cash}
 taker_fee_bps = {commission_bps}
 maker_fee_bps = {commission_bps}
@@ -202,30 +203,33 @@ def close(a, b, rtol):
     return abs(a - b) <= rtol * max(abs(a), abs(b), 1e-300)
 
 
-def run_case(binary, work, case):
+def run_case(binary, work, case, conventions):
     name, strategy, data, symbol, cash, commission_bps, spread_bps = case
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         bt = Backtest(data, strategy, cash=cash, commission=commission_bps / 10_000,
                       spread=spread_bps / 10_000, margin=1.0, trade_on_close=False,
                       hedging=False, exclusive_orders=False, finalize_trades=False)
         stats = bt.run()
+    notes = [str(w.message) for w in caught]
+    coverage = {"margin refusals": sum("insufficient margin" in n for n in notes),
+                "legs left to the next bar": sum("same bar its parent" in n for n in notes)}
     placed = stats._strategy.placed
     write_market(data, work / f"{name}.csv")
     (work / f"{name}.jsonl").write_text("\n".join(alert_lines(placed, data, symbol)) + "\n")
-    (work / f"{name}.toml").write_text(config(cash, commission_bps, spread_bps))
+    (work / f"{name}.toml").write_text(config(cash, commission_bps, spread_bps, conventions))
     out = work / f"{name}.json"
     run = subprocess.run([binary, "replay", "--config", str(work / f"{name}.toml"),
                           "--stream", str(work / f"{name}.jsonl"),
                           "--market", f"{symbol}={work / f'{name}.csv'}",
                           "--json", str(out)], capture_output=True, text=True)
     if run.returncode != 0:
-        return [f"alertgate replay failed ({run.returncode}): {run.stderr.strip()}"]
+        return [f"alertgate replay failed ({run.returncode}): {run.stderr.strip()}"], coverage
     report = json.loads(out.read_text())
-    return compare(stats, report, placed, data)
+    return compare(stats, report), coverage
 
 
-def compare(stats, report, placed, data):
+def compare(stats, report):
     problems = []
     summary = report["summary"]
     if summary["alerts"]["rejected"]:
@@ -262,6 +266,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("alertgate", help="the alertgate binary")
     parser.add_argument("--keep", help="write the inputs and reports here (default: a temporary directory)")
+    parser.add_argument("--conventions", default="backtesting.py",
+                        help="replay under these conventions (alertgate: to see the differences)")
     args = parser.parse_args()
     if backtesting.__version__ != VERSION:
         print(f"backtesting.py {backtesting.__version__} is installed; this test is for {VERSION}",
@@ -272,11 +278,12 @@ def main():
         work.mkdir(parents=True, exist_ok=True)
         failed = 0
         for case in CASES:
-            problems = run_case(args.alertgate, work, case)
-            trades = json.loads((work / f"{case[0]}.json").read_text())["summary"]["trades"] \
-                if (work / f"{case[0]}.json").exists() else "?"
+            problems, coverage = run_case(args.alertgate, work, case, args.conventions)
+            report = work / f"{case[0]}.json"
+            trades = json.loads(report.read_text())["summary"]["trades"] if report.exists() else "?"
             status = "ok" if not problems else "DIFFERS"
-            print(f"{case[0]:24} {status:8} trades {trades}")
+            covered = ", ".join(f"{k} {v}" for k, v in coverage.items())
+            print(f"{case[0]:22} {status:7} trades {trades:>4}; {covered}", flush=True)
             for p in problems:
                 print(f"  {p}", file=sys.stderr)
             failed += bool(problems)
