@@ -722,6 +722,29 @@ mod tests {
         }
 
         #[test]
+        fn an_alert_at_a_bars_start_fills_at_its_open_by_the_configured_conventions() {
+            // What backtesting.py placed at bar 0's close, received at bar
+            // 1's start: it fills at bar 1's open, 101, under both
+            // conventions; a quantity below 1 is units in alertgate's and
+            // a fraction of margin in backtesting.py's (half of 100000 at
+            // 101: 495 units).
+            let body =
+                market_buy(T0 + MIN, "a").replace(r#""quantity":"1""#, r#""quantity":"0.5""#);
+            for (config, units) in [
+                ("", 0.5),
+                ("[simulation]\nconventions = \"backtesting.py\"", 495.0),
+            ] {
+                let r = replay(vec![alert(T0 + MIN, &body)], config);
+                let f = r.exchange.fills[0];
+                assert_eq!(
+                    (f.time_ms, f.price, f.quantity),
+                    (T0 + MIN, 101.0, units),
+                    "{config}"
+                );
+            }
+        }
+
+        #[test]
         fn latency_decides_the_fill_bar() {
             // Received 30 s into bar 0, delivered 20 s later: at the
             // exchange 5 s (bar 1, open 101) or 15 s (bar 2, open 103) on.

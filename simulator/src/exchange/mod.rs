@@ -1,7 +1,9 @@
 //! The mock exchange: working orders, fills against bars, positions, cash and
 //! realized PnL.
 //!
-//! The rules are those of backtesting.py and backtrader on bar data:
+//! The rules, close to backtesting.py's and backtrader's on bar data (the
+//! differences from backtesting.py: `docs/replay.md`, "backtesting.py
+//! conventions"):
 //!
 //! - **One net position per symbol** (one-way mode), cash in the quote
 //!   currency, realized PnL matched **FIFO** against the open lots, fees
