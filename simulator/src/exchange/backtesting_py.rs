@@ -21,7 +21,8 @@
 //!   (whole units, rounded down, at the fill's price plus commission); an
 //!   order whose opening part the available margin cannot pay is cancelled
 //!   (after its closing part has executed). Available margin uses the bar's
-//!   close, as backtesting.py does.
+//!   close, as backtesting.py does (which runs one instrument: here every
+//!   symbol's trades count, the others at their last close).
 //! - **Costs.** The commission is charged on each trade's value at entry and
 //!   at exit; the spread raises a long's (lowers a short's) entry price, and
 //!   never touches an exit.
