@@ -29,6 +29,7 @@
 //! points of the fuzz targets in `fuzz/`.
 #![forbid(unsafe_code)]
 
+pub mod chart;
 pub mod config;
 pub mod engine;
 pub mod error;
