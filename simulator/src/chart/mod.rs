@@ -152,12 +152,15 @@ pub struct ChartSeries {
 
 impl ChartSeries {
     /// An empty series keeping at most `capacity` candles (at least 2, so
-    /// that merging neighbours always makes room).
+    /// that merging neighbours always makes room). Up to 65,536 candles
+    /// are reserved at once, so that pushing bars allocates nothing (the
+    /// replay's loop does not allocate per bar).
     pub fn new(capacity: usize) -> ChartSeries {
+        let capacity = capacity.max(2);
         ChartSeries {
-            capacity: capacity.max(2),
+            capacity,
             bucket_ms: WIDTHS_MS[0],
-            candles: Vec::new(),
+            candles: Vec::with_capacity(capacity.min(1 << 16)),
             bars: 0,
             last_ms: None,
         }

@@ -1,1 +1,468 @@
-//! placeholder
+//! The price charts of the HTML page: one inline SVG per symbol, with its
+//! fills and the alerts the gate rejected marked, zoomable without script.
+//!
+//! Zoom is plain HTML and CSS: three radio buttons (1×, 4×, 16×) before a
+//! horizontally scrollable box; the checked one sets the plot's CSS width
+//! (`:checked ~`). So that zooming stretches the time axis but not the
+//! markers or the text, the plot has no viewBox: the candles and lines sit
+//! in a nested SVG whose viewBox is stretched (`preserveAspectRatio="none"`,
+//! strokes `non-scaling-stroke`), and markers and labels are placed at
+//! percentages of the plot's width, in unscaled pixels. At 1× the chart
+//! shows each candle's range as a band with the close line through it
+//! (2,000 candles in 900 pixels would be noise); from 4× on, candles.
+//!
+//! Markers: a fill is a triangle (up, green: buy; down, red: sell) whose tip
+//! is at its price, centred on the candle it filled in; a rejected alert is
+//! a cross in the "rejected" lane under the prices at the time the gate
+//! checked it, with a faint line up through the prices. Each carries an SVG
+//! `<title>` (the browser's tooltip): time, side, quantity, price and
+//! reason, or the rejection's code, line and message. Rejected alerts whose
+//! body names no symbol with market data get a lane of their own.
+
+use std::fmt::Write as _;
+
+use alertgate_validator::time::Rfc3339;
+use alertgate_validator::Side;
+
+use super::{Candle, PriceChart};
+use crate::html::escape;
+use crate::report::RejectionRow;
+
+/// The charts' CSS, added to the page's style sheet.
+pub const STYLE: &str = ".pc{margin:1.5em 0}.pc h3{margin:.2em 0;font-size:1em}\
+.zoom>input{position:absolute;opacity:0;pointer-events:none}\
+.zoom>label{display:inline-block;padding:0 .6em;margin:0 .3em .3em 0;border:1px solid #bbb;border-radius:3px;cursor:pointer;font-size:.85em}\
+.zoom>input:checked+label{background:#1f6feb;border-color:#1f6feb;color:#fff}\
+.zoom>input:focus-visible+label{outline:2px solid #1f6feb}\
+.legend{font-size:.85em;color:#555;margin-left:1em}.legend .b{color:#1a7f37}.legend .s{color:#d1242f}.legend .r{color:#b35900}\
+.frame{display:flex;align-items:flex-start}.scroll{flex:1;overflow-x:auto;min-width:0}\
+svg.axis{border-right:none;flex:none}svg.plot{display:block;border-left:none;box-sizing:border-box}\
+.z4:checked~.frame svg.plot{width:400%}.z16:checked~.frame svg.plot{width:1600%}\
+.cdl,.tk4,.tk16{display:none}\
+.z4:checked~.frame .cdl,.z16:checked~.frame .cdl,.z4:checked~.frame .tk4,.z16:checked~.frame .tk4,.z16:checked~.frame .tk16{display:inline}\
+.z4:checked~.frame .band,.z16:checked~.frame .band{display:none}\
+.mk{cursor:help}.mk:hover use{stroke:#000}";
+
+/// Plot height and its bands, px: prices, the rejection lane, time labels.
+const HEIGHT: f64 = 316.0;
+const PRICE_TOP: f64 = 14.0;
+const PRICE_BOTTOM: f64 = 250.0;
+const LANE_Y: f64 = 274.0;
+const TICK_Y: f64 = 308.0;
+/// The nested SVG's viewBox width: time maps onto 0..this.
+const VIEW_W: f64 = 100_000.0;
+/// Width of the price labels' column, px.
+const AXIS_W: f64 = 74.0;
+/// Time labels: this many intervals; every 16th shows at 1×, every 4th
+/// from 4×, all at 16×.
+const TICKS: i64 = 64;
+
+/// The markers' shapes, once per page (`<use href="#m-buy">`).
+pub const DEFS: &str = "<svg width=\"0\" height=\"0\" style=\"position:absolute\" aria-hidden=\"true\"><defs>\
+<path id=\"m-buy\" d=\"M0,0L6,11H-6Z\" fill=\"#1a7f37\" stroke=\"#fff\" stroke-width=\"1\"/>\
+<path id=\"m-sell\" d=\"M0,0L6,-11H-6Z\" fill=\"#d1242f\" stroke=\"#fff\" stroke-width=\"1\"/>\
+<path id=\"m-rej\" d=\"M-5,-5L5,5M5,-5L-5,5\" stroke=\"#b35900\" stroke-width=\"2.5\" stroke-linecap=\"round\"/>\
+</defs></svg>";
+
+/// Maps time and price onto the plot.
+#[derive(Debug, Clone, Copy)]
+struct Scale {
+    t0: i64,
+    t1: i64,
+    lo: f64,
+    hi: f64,
+}
+
+impl Scale {
+    /// Share of the time axis, 0..1 (clamped).
+    fn frac(&self, t: i64) -> f64 {
+        let span = (self.t1 - self.t0).max(1) as f64;
+        ((t - self.t0) as f64 / span).clamp(0.0, 1.0)
+    }
+
+    /// x in the nested SVG's viewBox.
+    fn vx(&self, t: i64) -> f64 {
+        self.frac(t) * VIEW_W
+    }
+
+    /// x in percent of the plot's width.
+    fn pct(&self, t: i64) -> f64 {
+        self.frac(t) * 100.0
+    }
+
+    fn y(&self, price: f64) -> f64 {
+        PRICE_BOTTOM - (price - self.lo) / (self.hi - self.lo) * (PRICE_BOTTOM - PRICE_TOP)
+    }
+}
+
+/// `v` with about eight significant digits, trailing zeros dropped.
+pub fn num(v: f64) -> String {
+    if !v.is_finite() || v == 0.0 {
+        return format!("{v}");
+    }
+    let decimals = (7 - v.abs().log10().floor() as i64).clamp(0, 12) as usize;
+    let text = format!("{v:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+/// A candle's time slot: from its first bar to the next candle, at most
+/// one bucket (or one typical step between candles, for bars not merged).
+fn slots(candles: &[Candle], bucket_ms: i64) -> Vec<(i64, i64)> {
+    let step = candles
+        .windows(2)
+        .map(|w| w[1].time_ms.saturating_sub(w[0].time_ms))
+        .filter(|&d| d > 0)
+        .min()
+        .unwrap_or(1)
+        .max(bucket_ms);
+    candles
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let end = c.time_ms.saturating_add(step);
+            let end = candles.get(i + 1).map_or(end, |n| end.min(n.time_ms));
+            (c.time_ms, end.max(c.time_ms.saturating_add(1)))
+        })
+        .collect()
+}
+
+/// The slot of the candle that holds `t` (the last one starting at or
+/// before it), if any.
+fn slot_of(candles: &[Candle], slots: &[(i64, i64)], t: i64) -> Option<(i64, i64)> {
+    let i = candles.partition_point(|c| c.time_ms <= t).checked_sub(1)?;
+    slots.get(i).copied()
+}
+
+fn mid(slot: (i64, i64)) -> i64 {
+    slot.0 + (slot.1 - slot.0) / 2
+}
+
+/// The plot's scale: time from the first candle (or rejection) to the end
+/// of the last; prices over every candle and fill, with a margin.
+fn scale_of(chart: &PriceChart, slots: &[(i64, i64)], rejections: &[&RejectionRow]) -> Scale {
+    let times = slots
+        .iter()
+        .flat_map(|s| [s.0, s.1])
+        .chain(rejections.iter().map(|r| r.checked_at_ms));
+    let (t0, t1) = times.fold((i64::MAX, i64::MIN), |(a, b), t| (a.min(t), b.max(t)));
+    let prices = chart
+        .series
+        .candles()
+        .iter()
+        .flat_map(|c| [c.low, c.high])
+        .chain(chart.fills.iter().map(|f| f.price))
+        .filter(|p| p.is_finite());
+    let (lo, hi) = prices.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| {
+        (l.min(p), h.max(p))
+    });
+    let (lo, hi) = if lo <= hi { (lo, hi) } else { (0.0, 1.0) };
+    let pad = ((hi - lo) * 0.04).max(hi.abs() * 1e-6).max(1e-9);
+    Scale {
+        t0: if t0 <= t1 { t0 } else { 0 },
+        t1: if t0 <= t1 { t1 } else { 1 },
+        lo: lo - pad,
+        hi: hi + pad,
+    }
+}
+
+/// A step of 1, 2 or 5 times a power of ten giving about five intervals.
+fn nice_step(range: f64) -> f64 {
+    let raw = (range / 5.0).max(f64::MIN_POSITIVE);
+    let power = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * power)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * power)
+}
+
+/// The price labels' column (fixed while the plot scrolls), and the
+/// matching horizontal grid lines for the plot.
+fn price_axis(s: &Scale, with_prices: bool) -> (String, String) {
+    let mut axis = format!(
+        "<svg class=\"axis\" width=\"{AXIS_W}\" height=\"{HEIGHT}\" aria-hidden=\"true\">"
+    );
+    let mut grid = String::new();
+    let step = nice_step(s.hi - s.lo);
+    let mut p = (s.lo / step).ceil() * step;
+    while p <= s.hi && with_prices {
+        let y = s.y(p);
+        let _ = write!(
+            axis,
+            "<text x=\"{:.0}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{}</text>",
+            AXIS_W - 6.0,
+            y + 4.0,
+            num(p)
+        );
+        let _ = write!(
+            grid,
+            "<line x1=\"0\" x2=\"100%\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#e4e4e4\"/>"
+        );
+        p += step;
+    }
+    let _ = write!(
+        axis,
+        "<text x=\"{:.0}\" y=\"{:.0}\" font-size=\"11\" text-anchor=\"end\" fill=\"#b35900\">rejected</text></svg>",
+        AXIS_W - 6.0,
+        LANE_Y + 4.0
+    );
+    (axis, grid)
+}
+
+/// The prices, in the stretched nested SVG: the band and close line (1×)
+/// and the candles (4× and up).
+fn prices(candles: &[Candle], slots: &[(i64, i64)], s: &Scale) -> String {
+    let mut out = String::new();
+    let (mut upper, mut lower, mut close) = (String::new(), String::new(), String::new());
+    for (c, slot) in candles.iter().zip(slots) {
+        let x = s.vx(mid(*slot));
+        let _ = write!(upper, "{x:.1},{:.1} ", s.y(c.high));
+        let _ = write!(lower, "{x:.1},{:.1} ", s.y(c.low));
+        let _ = write!(close, "{x:.1},{:.1} ", s.y(c.close));
+    }
+    let lower_back: Vec<&str> = lower.split_whitespace().rev().collect();
+    let _ = write!(
+        out,
+        "<g class=\"band\"><polygon fill=\"#1f6feb\" fill-opacity=\"0.13\" points=\"{upper}{}\"/>\
+         <polyline class=\"close\" fill=\"none\" stroke=\"#1f6feb\" stroke-width=\"1.3\" vector-effect=\"non-scaling-stroke\" points=\"{close}\"/></g>",
+        lower_back.join(" ")
+    );
+    out.push_str("<g class=\"cdl\">");
+    for (c, slot) in candles.iter().zip(slots) {
+        let (a, b) = (s.vx(slot.0), s.vx(slot.1));
+        let w = (b - a) * 0.7;
+        let x = (a + b) / 2.0;
+        let color = if c.close >= c.open { "#1a7f37" } else { "#d1242f" };
+        let (top, bottom) = (s.y(c.open.max(c.close)), s.y(c.open.min(c.close)));
+        let _ = write!(
+            out,
+            "<line x1=\"{x:.2}\" x2=\"{x:.2}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"{color}\" vector-effect=\"non-scaling-stroke\"/>\
+             <rect x=\"{:.2}\" y=\"{top:.1}\" width=\"{w:.2}\" height=\"{:.1}\" fill=\"{color}\"/>",
+            s.y(c.high),
+            s.y(c.low),
+            x - w / 2.0,
+            (bottom - top).max(0.8)
+        );
+    }
+    out.push_str("</g>");
+    out
+}
+
+/// One marker per fill, at its price, centred on the candle it filled in.
+fn fill_markers(chart: &PriceChart, slots: &[(i64, i64)], s: &Scale) -> String {
+    let mut out = String::new();
+    let candles = chart.series.candles();
+    for f in &chart.fills {
+        let t = slot_of(candles, slots, f.time_ms).map_or(f.time_ms, mid);
+        let (class, side) = match f.side {
+            Side::Buy => ("buy", "buy"),
+            Side::Sell => ("sell", "sell"),
+        };
+        let _ = write!(
+            out,
+            "<g class=\"mk {class}\"><title>{side} {} at {} · {} · {} ({})</title><use href=\"#m-{class}\" x=\"{:.3}%\" y=\"{:.1}\"/></g>",
+            num(f.quantity),
+            num(f.price),
+            Rfc3339(f.time_ms),
+            escape(&chart.symbol),
+            f.reason,
+            s.pct(t),
+            s.y(f.price)
+        );
+    }
+    out
+}
+
+/// One cross per rejected alert in the lane, at the time the gate checked
+/// it, with its code in the tooltip; and a faint line through the prices
+/// (in the stretched SVG, returned second).
+fn rejection_markers(rejections: &[&RejectionRow], s: &Scale, prices: bool) -> (String, String) {
+    let (mut marks, mut guides) = (String::new(), String::new());
+    for r in rejections {
+        let _ = write!(
+            marks,
+            "<g class=\"mk rej\"><title>rejected: {} (HTTP {}) · checked {} · received {} · line {} · {}</title><use href=\"#m-rej\" x=\"{:.3}%\" y=\"{LANE_Y}\"/></g>",
+            escape(r.code),
+            r.status,
+            Rfc3339(r.checked_at_ms),
+            escape(&r.received_at),
+            r.line,
+            escape(&r.message),
+            s.pct(r.checked_at_ms)
+        );
+        if prices {
+            let x = s.vx(r.checked_at_ms);
+            let _ = write!(
+                guides,
+                "<line x1=\"{x:.2}\" x2=\"{x:.2}\" y1=\"{PRICE_TOP}\" y2=\"{:.0}\" stroke=\"#b35900\" stroke-opacity=\"0.35\" stroke-dasharray=\"3 3\" vector-effect=\"non-scaling-stroke\"/>",
+                LANE_Y - 8.0
+            );
+        }
+    }
+    (marks, guides)
+}
+
+/// Time labels under the plot, in three levels of density.
+fn time_ticks(s: &Scale) -> String {
+    let mut out = String::new();
+    for i in 0..=TICKS {
+        let t = s.t0 + ((s.t1 - s.t0) as f64 * i as f64 / TICKS as f64) as i64;
+        let class = match i {
+            _ if i % 16 == 0 => "tk1",
+            _ if i % 4 == 0 => "tk4",
+            _ => "tk16",
+        };
+        let anchor = match i {
+            0 => "start",
+            TICKS => "end",
+            _ => "middle",
+        };
+        let text = Rfc3339(t).to_string();
+        let label = format!("{} {}", &text[..10.min(text.len())], text.get(11..16).unwrap_or(""));
+        let _ = write!(
+            out,
+            "<g class=\"{class}\"><line x1=\"{p:.3}%\" x2=\"{p:.3}%\" y1=\"{:.0}\" y2=\"{:.0}\" stroke=\"#999\"/>\
+             <text x=\"{p:.3}%\" y=\"{TICK_Y}\" font-size=\"11\" text-anchor=\"{anchor}\">{label} UTC</text></g>",
+            TICK_Y - 14.0,
+            TICK_Y - 10.0,
+            p = s.pct(t)
+        );
+    }
+    out
+}
+
+/// The zoom buttons of chart `id`, before its frame.
+fn zoom_buttons(out: &mut String, id: &str) {
+    for (z, checked) in [(1, " checked"), (4, ""), (16, "")] {
+        let _ = write!(
+            out,
+            "<input type=\"radio\" name=\"{id}\" id=\"{id}-{z}\" class=\"z{z}\"{checked}><label for=\"{id}-{z}\">{z}×</label>"
+        );
+    }
+    out.push_str("<span class=\"legend\"><span class=\"b\">▲</span> buy <span class=\"s\">▼</span> sell <span class=\"r\">✕</span> rejected · hover a marker for details</span>");
+}
+
+/// `n` and the noun, plural unless one.
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+/// A human name for a bucket width.
+fn period(ms: i64) -> String {
+    match ms {
+        _ if ms % 86_400_000 == 0 => format!("{} d", ms / 86_400_000),
+        _ if ms % 3_600_000 == 0 => format!("{} h", ms / 3_600_000),
+        _ if ms % 60_000 == 0 => format!("{} min", ms / 60_000),
+        _ if ms % 1_000 == 0 => format!("{} s", ms / 1_000),
+        _ => format!("{ms} ms"),
+    }
+}
+
+/// One symbol's chart (`chart`; `None`: the lane of rejected alerts that
+/// name no charted symbol) as a section of the page; `id` names its zoom
+/// buttons and must be unique in the page.
+pub fn price_chart(
+    chart: Option<&PriceChart>,
+    rejections: &[&RejectionRow],
+    span: Option<(i64, i64)>,
+    id: &str,
+) -> String {
+    let empty = PriceChart {
+        symbol: String::new(),
+        series: super::ChartSeries::new(2),
+        fills: Vec::new(),
+    };
+    let c = chart.unwrap_or(&empty);
+    let candles = c.series.candles();
+    let slots = slots(candles, c.series.bucket_ms());
+    let mut s = scale_of(c, &slots, rejections);
+    if let Some((t0, t1)) = span.filter(|_| chart.is_none()) {
+        (s.t0, s.t1) = (s.t0.min(t0), s.t1.max(t1));
+    }
+    let mut out = String::from("<section class=\"pc\">");
+    heading(&mut out, chart, rejections.len());
+    out.push_str("<div class=\"zoom\">");
+    zoom_buttons(&mut out, id);
+    let (axis, grid) = price_axis(&s, chart.is_some());
+    let (marks, guides) = rejection_markers(rejections, &s, chart.is_some());
+    // Without prices (the lane of symbol-less rejections), the price band
+    // is cut off: everything moves up and the box is shorter.
+    let top = if chart.is_some() { 0.0 } else { LANE_Y - 24.0 };
+    let height = HEIGHT - top;
+    let _ = write!(
+        out,
+        "<div class=\"frame\">{}<div class=\"scroll\"><svg class=\"plot\" width=\"100%\" height=\"{height}\" role=\"img\" aria-label=\"{} price chart\"><g transform=\"translate(0 {})\">{grid}\
+         <svg x=\"0\" y=\"0\" width=\"100%\" height=\"{HEIGHT}\" viewBox=\"0 0 {VIEW_W} {HEIGHT}\" preserveAspectRatio=\"none\">{}{guides}</svg>\
+         <line x1=\"0\" x2=\"100%\" y1=\"{:.0}\" y2=\"{:.0}\" stroke=\"#ccc\"/>{}{}{marks}</g></svg></div></div></div></section>",
+        axis.replace(&format!("height=\"{HEIGHT}\" aria-hidden=\"true\">"), &format!("height=\"{height}\" aria-hidden=\"true\"><g transform=\"translate(0 {})\">", -top)).replace("</svg>", "</g></svg>"),
+        escape(&c.symbol),
+        -top,
+        prices(candles, &slots, &s),
+        LANE_Y - 12.0,
+        LANE_Y - 12.0,
+        time_ticks(&s),
+        fill_markers(c, &slots, &s),
+    );
+    out
+}
+
+/// The chart's title and a line on what it shows.
+fn heading(out: &mut String, chart: Option<&PriceChart>, rejected: usize) {
+    match chart {
+        Some(c) => {
+            let bars = c.series.bars();
+            let n = c.series.candles().len();
+            let candles = if bars == n as u64 {
+                format!("{bars} bars, one candle each")
+            } else {
+                format!(
+                    "{bars} bars in {n} candles of {}",
+                    period(c.series.bucket_ms())
+                )
+            };
+            let _ = write!(
+                out,
+                "<h3>{}</h3><p class=\"small\">{candles} · {} · {}</p>",
+                escape(&c.symbol),
+                count(c.fills.len(), "fill"),
+                count(rejected, "rejected alert")
+            );
+        }
+        None => {
+            let _ = write!(
+                out,
+                "<h3>Rejected alerts naming no charted symbol</h3><p class=\"small\">{} whose body was not read as far as a symbol with market data</p>",
+                count(rejected, "rejected alert")
+            );
+        }
+    }
+}
+
+/// Every price chart of a report: one per symbol, then one lane for the
+/// rejected alerts that name no charted symbol (if any).
+pub fn price_charts(h: &mut String, charts: &[PriceChart], rejections: &[RejectionRow]) {
+    h.push_str("<h2>Prices, fills and rejected alerts</h2>");
+    h.push_str(DEFS);
+    let named = |r: &&RejectionRow, symbol: &str| r.symbol.as_deref() == Some(symbol);
+    for (i, c) in charts.iter().enumerate() {
+        let mine: Vec<&RejectionRow> = rejections.iter().filter(|r| named(r, &c.symbol)).collect();
+        h.push_str(&price_chart(Some(c), &mine, None, &format!("pc{i}")));
+    }
+    let orphans: Vec<&RejectionRow> = rejections
+        .iter()
+        .filter(|r| !charts.iter().any(|c| named(r, &c.symbol)))
+        .collect();
+    if !orphans.is_empty() {
+        let span = charts
+            .iter()
+            .filter_map(|c| Some((c.series.candles().first()?.time_ms, c.series.last_ms()?)))
+            .fold(None, |acc: Option<(i64, i64)>, (a, b)| {
+                Some(acc.map_or((a, b), |(x, y)| (x.min(a), y.max(b))))
+            });
+        h.push_str(&price_chart(None, &orphans, span, "pcx"));
+    }
+}
