@@ -183,9 +183,8 @@ fn nice_step(range: f64) -> f64 {
 /// The price labels' column (fixed while the plot scrolls), and the
 /// matching horizontal grid lines for the plot.
 fn price_axis(s: &Scale, with_prices: bool) -> (String, String) {
-    let mut axis = format!(
-        "<svg class=\"axis\" width=\"{AXIS_W}\" height=\"{HEIGHT}\" aria-hidden=\"true\">"
-    );
+    let mut axis =
+        format!("<svg class=\"axis\" width=\"{AXIS_W}\" height=\"{HEIGHT}\" aria-hidden=\"true\">");
     let mut grid = String::new();
     let step = nice_step(s.hi - s.lo);
     let mut p = (s.lo / step).ceil() * step;
@@ -236,7 +235,11 @@ fn prices(candles: &[Candle], slots: &[(i64, i64)], s: &Scale) -> String {
         let (a, b) = (s.vx(slot.0), s.vx(slot.1));
         let w = (b - a) * 0.7;
         let x = (a + b) / 2.0;
-        let color = if c.close >= c.open { "#1a7f37" } else { "#d1242f" };
+        let color = if c.close >= c.open {
+            "#1a7f37"
+        } else {
+            "#d1242f"
+        };
         let (top, bottom) = (s.y(c.open.max(c.close)), s.y(c.open.min(c.close)));
         let _ = write!(
             out,
@@ -322,7 +325,11 @@ fn time_ticks(s: &Scale) -> String {
             _ => "middle",
         };
         let text = Rfc3339(t).to_string();
-        let label = format!("{} {}", &text[..10.min(text.len())], text.get(11..16).unwrap_or(""));
+        let label = format!(
+            "{} {}",
+            &text[..10.min(text.len())],
+            text.get(11..16).unwrap_or("")
+        );
         let _ = write!(
             out,
             "<g class=\"{class}\"><line x1=\"{p:.3}%\" x2=\"{p:.3}%\" y1=\"{:.0}\" y2=\"{:.0}\" stroke=\"#999\"/>\
@@ -464,5 +471,222 @@ pub fn price_charts(h: &mut String, charts: &[PriceChart], rejections: &[Rejecti
                 Some(acc.map_or((a, b), |(x, y)| (x.min(a), y.max(b))))
             });
         h.push_str(&price_chart(None, &orphans, span, "pcx"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chart::{ChartSeries, FillMark};
+    use crate::report::Report;
+    use crate::stream::RecordedRequest;
+    use crate::synthetic::Workload;
+
+    /// A synthetic run with fills, plus a replayed copy of an alert (a
+    /// rejection naming its symbol) and an unreadable body (one naming
+    /// none), through the whole page.
+    #[test]
+    fn the_page_has_a_chart_per_symbol_and_a_marker_per_fill_and_rejection() {
+        let mut w = Workload::generate(600, 60, 5);
+        let first = w.stream.requests[0].clone();
+        let last_ms = w.stream.requests.last().unwrap().received_at_ms;
+        w.stream.requests.push(RecordedRequest {
+            line: 61,
+            received_at_ms: first.received_at_ms + 1_000,
+            ..first.clone()
+        });
+        w.stream.requests.push(RecordedRequest {
+            line: 62,
+            received_at_ms: last_ms + 1,
+            body: "not json".into(),
+            ..first
+        });
+        w.stream.requests.sort_by_key(|r| r.received_at_ms);
+        let run = crate::engine::run(
+            &w.stream,
+            "s.jsonl",
+            &w.market,
+            &w.gate,
+            &w.simulation,
+            std::path::Path::new("."),
+            None,
+        )
+        .unwrap();
+        let report = Report::new(&run, 1);
+        let page = crate::html::page(&report, "t");
+        let count = |needle: &str| page.matches(needle).count();
+
+        assert_eq!(
+            count("<section class=\"pc\">"),
+            10 + 1,
+            "10 symbols and one lane"
+        );
+        for (i, c) in report.charts.iter().enumerate() {
+            assert!(page.contains(&format!("<h3>{}</h3>", c.symbol)));
+            assert_eq!(count(&format!("name=\"pc{i}\"")), 3, "three zoom steps");
+        }
+        let fills = &run.exchange.fills;
+        assert!(fills.len() > 10, "{}", fills.len());
+        let buys = fills.iter().filter(|f| f.side == Side::Buy).count();
+        assert_eq!(count("<g class=\"mk buy\">"), buys);
+        assert_eq!(count("<g class=\"mk sell\">"), fills.len() - buys);
+        assert_eq!(count("<g class=\"mk rej\">"), report.rejections.len());
+        for (code, n) in &run.rejected_by_code {
+            assert_eq!(
+                count(&format!("<title>rejected: {code} ")),
+                *n as usize,
+                "{code}"
+            );
+        }
+        assert!(run.rejected_by_code.contains_key("replayed"));
+        assert!(
+            run.rejected_by_code.contains_key("invalid_json"),
+            "{:?}",
+            run.rejected_by_code
+        );
+        for outside in ["http://", "https://", "src=", "<script", "url("] {
+            assert!(!page.contains(outside), "{outside}");
+        }
+    }
+
+    fn candle(time_ms: i64, low: f64, high: f64) -> Candle {
+        Candle {
+            time_ms,
+            open: low,
+            high,
+            low,
+            close: high,
+        }
+    }
+
+    fn chart_of(symbol: &str, candles: &[Candle], fills: Vec<FillMark>) -> PriceChart {
+        let mut series = ChartSeries::new(100);
+        for c in candles {
+            series
+                .push(c.time_ms, c.open, c.high, c.low, c.close)
+                .unwrap();
+        }
+        PriceChart {
+            symbol: symbol.into(),
+            series,
+            fills,
+        }
+    }
+
+    fn rejection(code: &'static str, symbol: Option<&str>, at: i64) -> RejectionRow {
+        RejectionRow {
+            line: 7,
+            received_at: "2024-01-01T00:00:00Z".into(),
+            code,
+            status: 401,
+            message: "bad <b>signature</b> & more".into(),
+            symbol: symbol.map(str::to_string),
+            checked_at_ms: at,
+        }
+    }
+
+    #[test]
+    fn symbols_codes_and_messages_are_escaped() {
+        let fill = FillMark {
+            time_ms: 10,
+            side: Side::Sell,
+            quantity: 0.5,
+            price: 105.0,
+            reason: "order",
+        };
+        let charts = [chart_of(
+            "A<&>B",
+            &[candle(0, 100.0, 110.0), candle(10, 100.0, 110.0)],
+            vec![fill],
+        )];
+        let mut h = String::new();
+        price_charts(
+            &mut h,
+            &charts,
+            &[
+                rejection("c<&>\"", Some("A<&>B"), 5),
+                rejection("x", None, 5),
+            ],
+        );
+        assert!(h.contains("<h3>A&lt;&amp;&gt;B</h3>"), "{h}");
+        assert!(
+            h.contains("rejected: c&lt;&amp;&gt;&quot; (HTTP 401)"),
+            "{h}"
+        );
+        assert!(
+            h.contains("bad &lt;b&gt;signature&lt;/b&gt; &amp; more"),
+            "{h}"
+        );
+        assert!(
+            h.contains("sell 0.5 at 105 · 1970-01-01T00:00:00.010Z · A&lt;&amp;&gt;B (order)"),
+            "{h}"
+        );
+        assert!(!h.contains("A<&>B") && !h.contains("<b>") && !h.contains("c<&>"));
+        assert_eq!(
+            h.matches("<g class=\"mk rej\">").count(),
+            2,
+            "one on the chart, one in the lane"
+        );
+    }
+
+    #[test]
+    fn markers_sit_on_their_candle_at_their_price() {
+        // Three candles 10 ms apart: slots 0–10, 10–20, 20–30; prices 100 to
+        // 200 plus the 4 % margin.
+        let candles = [
+            candle(0, 100.0, 120.0),
+            candle(10, 150.0, 200.0),
+            candle(20, 100.0, 110.0),
+        ];
+        let fill = FillMark {
+            time_ms: 10,
+            side: Side::Buy,
+            quantity: 1.0,
+            price: 150.0,
+            reason: "order",
+        };
+        let chart = chart_of("B/Q", &candles, vec![fill]);
+        let svg = price_chart(
+            Some(&chart),
+            &[&rejection("stale", Some("B/Q"), 30)],
+            None,
+            "p",
+        );
+        let s = Scale {
+            t0: 0,
+            t1: 30,
+            lo: 96.0,
+            hi: 204.0,
+        };
+        // Centred on the middle candle, at 150 = the middle of the range.
+        assert!(
+            svg.contains(&format!(
+                "<use href=\"#m-buy\" x=\"50.000%\" y=\"{:.1}\"/>",
+                s.y(150.0)
+            )),
+            "{svg}"
+        );
+        assert_eq!(s.y(150.0), (PRICE_TOP + PRICE_BOTTOM) / 2.0);
+        // The rejection at the right edge, in the lane.
+        assert!(svg.contains(&format!(
+            "<use href=\"#m-rej\" x=\"100.000%\" y=\"{LANE_Y}\"/>"
+        )));
+        assert!(
+            svg.contains("3 bars, one candle each · 1 fill · 1 rejected alert"),
+            "{svg}"
+        );
+    }
+
+    #[test]
+    fn numbers_keep_eight_significant_digits() {
+        assert_eq!(num(42_123.456_789), "42123.457");
+        assert_eq!(num(0.000_012_345_678_9), "0.000012345679");
+        assert_eq!(num(2.5), "2.5");
+        assert_eq!(num(100.0), "100");
+        assert_eq!(num(-3.0), "-3");
+        assert_eq!(nice_step(108.0), 50.0);
+        assert_eq!(nice_step(0.9), 0.2);
+        assert_eq!(period(6 * 3_600_000), "6 h");
+        assert_eq!(period(300_000), "5 min");
     }
 }

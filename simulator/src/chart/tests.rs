@@ -39,7 +39,12 @@ fn previous_width(width_ms: i64) -> Option<i64> {
 /// millisecond) and prices around a walk.
 fn bars() -> impl Strategy<Value = Vec<Candle>> {
     let step = (
-        prop_oneof![Just(0i64), 1i64..100, 1_000i64..100_000, 60_000i64..50_000_000],
+        prop_oneof![
+            Just(0i64),
+            1i64..100,
+            1_000i64..100_000,
+            60_000i64..50_000_000
+        ],
         -5.0..5.0f64,
         0.0..3.0f64,
         0.0..3.0f64,
