@@ -218,8 +218,9 @@ pub struct RejectionRow {
     pub status: u16,
     /// What was wrong.
     pub message: String,
-    /// The symbol its body names (`BASE/QUOTE`), when the body could be
-    /// read that far and the symbol has market data; else null.
+    /// The symbol its body names (`BASE/QUOTE`, as written, whether or not
+    /// the alert was genuine), when the body could be read that far and the
+    /// symbol has market data; else null.
     pub symbol: Option<String>,
     /// When the gate checked it, Unix ms (where the price chart marks it;
     /// not in the JSON).
