@@ -24,7 +24,7 @@ use std::fmt::Write as _;
 use alertgate_validator::time::Rfc3339;
 use alertgate_validator::Side;
 
-use super::{Candle, PriceChart};
+use super::{Candle, PriceChart, WIDTHS_MS};
 use crate::html::escape;
 use crate::report::RejectionRow;
 
@@ -309,11 +309,29 @@ fn rejection_markers(rejections: &[&RejectionRow], s: &Scale, prices: bool) -> (
     (marks, guides)
 }
 
-/// Time labels under the plot, in three levels of density.
+/// Time labels under the plot, in three levels of density: [`TICKS`]
+/// equal steps, each time rounded to a round unit (the largest of
+/// [`WIDTHS_MS`] within a step: whole days, 12 h, 15 min), so labels read
+/// `2024-03-12` or `2024-01-06 18:00` rather than `16:52`.
 fn time_ticks(s: &Scale) -> String {
+    let span = (s.t1 - s.t0).max(1);
+    let unit = WIDTHS_MS
+        .iter()
+        .copied()
+        .filter(|&w| w <= span / TICKS)
+        .last()
+        .unwrap_or(1);
     let mut out = String::new();
     for i in 0..=TICKS {
-        let t = s.t0 + ((s.t1 - s.t0) as f64 * i as f64 / TICKS as f64) as i64;
+        let exact = s.t0 + (span as f64 * i as f64 / TICKS as f64) as i64;
+        let t = (exact as f64 / unit as f64).round() as i64 * unit;
+        // The ends stay exact: they say where the data starts and stops.
+        let edge = i == 0 || i == TICKS;
+        let t = if edge || t < s.t0 || t > s.t1 {
+            exact
+        } else {
+            t
+        };
         let class = match i {
             _ if i % 16 == 0 => "tk1",
             _ if i % 4 == 0 => "tk4",
@@ -324,22 +342,29 @@ fn time_ticks(s: &Scale) -> String {
             TICKS => "end",
             _ => "middle",
         };
-        let text = Rfc3339(t).to_string();
-        let label = format!(
-            "{} {}",
-            &text[..10.min(text.len())],
-            text.get(11..16).unwrap_or("")
-        );
         let _ = write!(
             out,
             "<g class=\"{class}\"><line x1=\"{p:.3}%\" x2=\"{p:.3}%\" y1=\"{:.0}\" y2=\"{:.0}\" stroke=\"#999\"/>\
-             <text x=\"{p:.3}%\" y=\"{TICK_Y}\" font-size=\"11\" text-anchor=\"{anchor}\">{label} UTC</text></g>",
+             <text x=\"{p:.3}%\" y=\"{TICK_Y}\" font-size=\"11\" text-anchor=\"{anchor}\">{}</text></g>",
             TICK_Y - 14.0,
             TICK_Y - 10.0,
+            time_label(t, unit),
             p = s.pct(t)
         );
     }
     out
+}
+
+/// `2024-03-12` for ticks of whole days, `2024-03-12 18:00 UTC` within
+/// a day, seconds below a minute.
+fn time_label(t: i64, unit: i64) -> String {
+    let text = Rfc3339(t).to_string();
+    let date = &text[..10.min(text.len())];
+    match unit {
+        _ if unit % 86_400_000 == 0 && t % 86_400_000 == 0 => date.to_string(),
+        _ if unit >= 60_000 => format!("{date} {} UTC", text.get(11..16).unwrap_or("")),
+        _ => format!("{date} {} UTC", text.get(11..19).unwrap_or("")),
+    }
 }
 
 /// The zoom buttons of chart `id`, before its frame.
