@@ -50,7 +50,7 @@ const PRICE_BOTTOM: f64 = 250.0;
 const LANE_Y: f64 = 274.0;
 const TICK_Y: f64 = 308.0;
 /// The nested SVG's viewBox width: time maps onto 0..this.
-const VIEW_W: f64 = 100_000.0;
+const VIEW_W: f64 = 10_000.0;
 /// Width of the price labels' column, px.
 const AXIS_W: f64 = 74.0;
 /// Time labels: this many intervals; every 16th shows at 1×, every 4th
@@ -230,25 +230,37 @@ fn prices(candles: &[Candle], slots: &[(i64, i64)], s: &Scale) -> String {
          <polyline class=\"close\" fill=\"none\" stroke=\"#1f6feb\" stroke-width=\"1.3\" vector-effect=\"non-scaling-stroke\" points=\"{close}\"/></g>",
         lower_back.join(" ")
     );
-    out.push_str("<g class=\"cdl\">");
+    out.push_str(&candle_paths(candles, slots, s));
+    out
+}
+
+/// The candles as four paths (wicks and bodies, rising and falling), not
+/// an element each: a fifth of the bytes for thousands of candles.
+fn candle_paths(candles: &[Candle], slots: &[(i64, i64)], s: &Scale) -> String {
+    // [rising, falling] × [wicks, bodies].
+    let mut d = [
+        [String::new(), String::new()],
+        [String::new(), String::new()],
+    ];
     for (c, slot) in candles.iter().zip(slots) {
         let (a, b) = (s.vx(slot.0), s.vx(slot.1));
         let w = (b - a) * 0.7;
         let x = (a + b) / 2.0;
-        let color = if c.close >= c.open {
-            "#1a7f37"
-        } else {
-            "#d1242f"
-        };
+        let [wicks, bodies] = &mut d[usize::from(c.close < c.open)];
         let (top, bottom) = (s.y(c.open.max(c.close)), s.y(c.open.min(c.close)));
+        let _ = write!(wicks, "M{x:.1} {:.1}V{:.1}", s.y(c.high), s.y(c.low));
         let _ = write!(
-            out,
-            "<line x1=\"{x:.2}\" x2=\"{x:.2}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"{color}\" vector-effect=\"non-scaling-stroke\"/>\
-             <rect x=\"{:.2}\" y=\"{top:.1}\" width=\"{w:.2}\" height=\"{:.1}\" fill=\"{color}\"/>",
-            s.y(c.high),
-            s.y(c.low),
+            bodies,
+            "M{:.1} {top:.1}h{w:.1}v{:.1}h-{w:.1}z",
             x - w / 2.0,
             (bottom - top).max(0.8)
+        );
+    }
+    let mut out = String::from("<g class=\"cdl\">");
+    for ([wicks, bodies], color) in d.iter().zip(["#1a7f37", "#d1242f"]) {
+        let _ = write!(
+            out,
+            "<path d=\"{wicks}\" stroke=\"{color}\" vector-effect=\"non-scaling-stroke\"/><path d=\"{bodies}\" fill=\"{color}\"/>"
         );
     }
     out.push_str("</g>");
