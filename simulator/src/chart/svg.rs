@@ -503,7 +503,12 @@ pub fn price_charts(h: &mut String, charts: &[PriceChart], rejections: &[Rejecti
     if !orphans.is_empty() {
         let span = charts
             .iter()
-            .filter_map(|c| Some((c.series.candles().first()?.time_ms, c.series.last_ms()?)))
+            .filter_map(|c| {
+                // The same time axis as the charts above: to the end of
+                // the last candle's slot.
+                let slots = slots(c.series.candles(), c.series.bucket_ms());
+                Some((slots.first()?.0, slots.last()?.1))
+            })
             .fold(None, |acc: Option<(i64, i64)>, (a, b)| {
                 Some(acc.map_or((a, b), |(x, y)| (x.min(a), y.max(b))))
             });
