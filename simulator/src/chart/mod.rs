@@ -148,6 +148,8 @@ pub struct ChartSeries {
     candles: Vec<Candle>,
     bars: u64,
     last_ms: Option<i64>,
+    /// End (exclusive) of the last candle's bucket.
+    open_until: i128,
 }
 
 impl ChartSeries {
@@ -163,6 +165,7 @@ impl ChartSeries {
             candles: Vec::with_capacity(capacity.min(1 << 16)),
             bars: 0,
             last_ms: None,
+            open_until: i128::MIN,
         }
     }
 
@@ -189,23 +192,35 @@ impl ChartSeries {
         self.last_ms = Some(time_ms);
         self.bars += 1;
         loop {
-            let key = self.key(time_ms);
-            let full = self.candles.len() >= self.capacity;
-            // Only times more than 2^63 ms apart make the width stop
-            // growing: then the last candle takes the bar, so this ends.
-            let stuck = next_width(self.bucket_ms) == self.bucket_ms;
-            match self.candles.last_mut() {
-                Some(last) if last.time_ms.div_euclid(self.bucket_ms) == key || (full && stuck) => {
+            // Within the last candle's bucket: one comparison, the common
+            // case (many bars per candle).
+            if let Some(last) = self.candles.last_mut() {
+                if i128::from(time_ms) < self.open_until {
                     last.absorb(&bar);
                     return Ok(());
                 }
-                _ if !full => {
-                    self.candles.push(bar);
-                    return Ok(());
-                }
-                _ => self.coarsen(),
             }
+            if self.candles.len() < self.capacity {
+                self.open_until = self.bucket_end(time_ms);
+                self.candles.push(bar);
+                return Ok(());
+            }
+            if next_width(self.bucket_ms) == self.bucket_ms {
+                // Only times more than 2^63 ms apart stop the width from
+                // growing: then the last candle takes the bar, so this ends.
+                if let Some(last) = self.candles.last_mut() {
+                    last.absorb(&bar);
+                }
+                return Ok(());
+            }
+            self.coarsen();
         }
+    }
+
+    /// The end (exclusive) of the bucket holding `time_ms`; i128 because
+    /// the last bucket may end past `i64::MAX`.
+    fn bucket_end(&self, time_ms: i64) -> i128 {
+        (i128::from(time_ms.div_euclid(self.bucket_ms)) + 1) * i128::from(self.bucket_ms)
     }
 
     /// Refuses a bar out of time order or with impossible prices.
@@ -252,6 +267,9 @@ impl ChartSeries {
             }
         }
         self.candles.truncate(kept);
+        if let Some(last) = self.candles.last() {
+            self.open_until = self.bucket_end(last.time_ms);
+        }
     }
 
     /// The candles, in time order, one per non-empty bucket.

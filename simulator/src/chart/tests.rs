@@ -78,7 +78,7 @@ fn bars() -> impl Strategy<Value = Vec<Candle>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     /// Whatever the capacity: bounded, in order, exactly the buckets of
     /// every bar at the final width (high = the highest high of the bucket,
