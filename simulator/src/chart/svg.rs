@@ -330,8 +330,8 @@ fn time_ticks(s: &Scale) -> String {
     let unit = WIDTHS_MS
         .iter()
         .copied()
-        .filter(|&w| w <= span / TICKS)
-        .last()
+        .rev()
+        .find(|&w| w <= span / TICKS)
         .unwrap_or(1);
     let mut out = String::new();
     for i in 0..=TICKS {
