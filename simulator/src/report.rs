@@ -220,10 +220,11 @@ pub struct RejectionRow {
     pub message: String,
     /// The symbol its body names (`BASE/QUOTE`, as written, whether or not
     /// the alert was genuine), when the body could be read that far and the
-    /// symbol has market data; else null.
+    /// symbol has market data: the chart it is marked on. Not in the JSON,
+    /// like `checked_at_ms`: the JSON stays as it was, byte for byte.
+    #[serde(skip)]
     pub symbol: Option<String>,
-    /// When the gate checked it, Unix ms (where the price chart marks it;
-    /// not in the JSON).
+    /// When the gate checked it, Unix ms (where the price chart marks it).
     #[serde(skip)]
     pub checked_at_ms: i64,
 }
@@ -257,7 +258,8 @@ pub struct Report {
     pub equity_curve: Vec<CurveRow>,
     /// One price chart per market series, in symbol order, for the HTML
     /// page. Not in the JSON: its candles are a reduced copy of the market
-    /// data the user already has, and its fills are the trades' legs.
+    /// data the user already has, and the JSON's trades and summary already
+    /// count its fills.
     #[serde(skip)]
     pub charts: Vec<PriceChart>,
 }
