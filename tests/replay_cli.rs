@@ -152,12 +152,27 @@ fn report_files_are_consistent_and_byte_identical_for_one_seed() {
     assert_eq!(csv.lines().count(), trades.len() + 1);
     let html = std::fs::read_to_string(file("report.html")).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
-    assert_eq!(
-        html.matches("<svg").count(),
-        2,
-        "equity and drawdown charts"
+    assert!(
+        html.contains("aria-label=\"equity\"") && html.contains("aria-label=\"drawdown percent\"")
     );
-    assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("https://"));
+    // A price chart per symbol, and a lane for the rejected alert whose
+    // symbol has no market data; a marker per fill and per rejection.
+    assert_eq!(html.matches("<section class=\"pc\">").count(), 3);
+    assert!(html.contains("<h3>BTC/USDT</h3>") && html.contains("<h3>ETH/USDT</h3>"));
+    let fill_marks = html.matches("<g class=\"mk buy\">").count()
+        + html.matches("<g class=\"mk sell\">").count();
+    assert_eq!(fill_marks as u64, n(&s["fills"]));
+    assert_eq!(html.matches("<g class=\"mk rej\">").count() as u64, by_code);
+    for r in report["rejections"].as_array().unwrap() {
+        let code = r["code"].as_str().unwrap();
+        assert!(
+            html.contains(&format!("<title>rejected: {code} ")),
+            "{code}"
+        );
+    }
+    for outside in ["<script", "http://", "https://", "src="] {
+        assert!(!html.contains(outside), "{outside}");
+    }
 }
 
 #[test]

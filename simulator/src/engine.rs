@@ -33,6 +33,7 @@ use std::path::Path;
 use alertgate_validator::replay::Slot;
 use alertgate_validator::{Decimal, Gate, Order, Rejection, Request};
 
+use crate::chart::{ChartSeries, DEFAULT_CANDLES};
 use crate::config::{GateSettings, SimulationSection};
 pub use crate::error::ReplayError;
 use crate::exchange::{decimal_to_f64, f64_to_decimal, Costs, Exchange, ExchangeOrder, OrderKind};
@@ -56,6 +57,9 @@ pub struct RejectionEvent {
     pub checked_at_ms: i64,
     /// Why.
     pub rejection: Rejection,
+    /// Market series of the symbol its body names, if the body could be
+    /// read that far and the symbol has market data.
+    pub symbol: Option<usize>,
 }
 
 /// One point of the equity curve.
@@ -166,6 +170,9 @@ pub struct RunResult {
     pub latency: [Vec<i64>; 3],
     /// Equity statistics.
     pub equity: EquityTrack,
+    /// Each market series' bars, reduced to at most
+    /// [`DEFAULT_CANDLES`] candles, by series index.
+    pub charts: Vec<ChartSeries>,
 }
 
 /// An order on its way to the exchange, ordered by arrival, then by when
@@ -278,6 +285,8 @@ struct Engine<'a> {
     secrets: Vec<Vec<u8>>,
     exchange: Exchange,
     equity: EquityTrack,
+    /// Each series' candles, fed bar by bar.
+    charts: Vec<ChartSeries>,
     initial_cash: f64,
     /// Draws per stage: delivery, order, response.
     latency: [Vec<i64>; 3],
@@ -344,6 +353,7 @@ impl<'a> Engine<'a> {
             secrets: settings.secrets.iter().map(|s| s.0.clone()).collect(),
             exchange: exchange_for(market, sim),
             equity: EquityTrack::new(sim.initial_cash, first_bar, last_bar),
+            charts: vec![ChartSeries::new(DEFAULT_CANDLES); market.series.len()],
             initial_cash: sim.initial_cash,
             latency,
             rejected_by_code: BTreeMap::new(),
@@ -425,6 +435,7 @@ impl<'a> Engine<'a> {
                     received_at_ms: r.received_at_ms,
                     checked_at_ms: now,
                     rejection,
+                    symbol: self.body_symbol[index as usize],
                 });
                 Ok(())
             }
@@ -508,6 +519,9 @@ impl<'a> Engine<'a> {
             self.next_bar.push(Reverse((next.time_ms, s)));
         }
         self.exchange.on_bar(s, bar);
+        // The market reader has checked each series' order and prices; a
+        // bar the chart would refuse is left out of the chart, never the run.
+        let _ = self.charts[s].push(bar.time_ms, bar.open, bar.high, bar.low, bar.close);
         self.bars_done += 1;
         self.tick();
         for fill in &self.exchange.fills[self.fills_seen..] {
@@ -542,6 +556,7 @@ impl<'a> Engine<'a> {
             exchange: self.exchange,
             latency: self.latency,
             equity: self.equity,
+            charts: self.charts,
         }
     }
 }

@@ -1,5 +1,7 @@
 //! `--html`: the report as one self-contained page (inline CSS and SVG, no
 //! scripts, no external resources), so it can be mailed or archived as is.
+//! The per-symbol price charts, with fills and rejected alerts marked, are
+//! drawn by [`crate::chart::svg`].
 
 use std::fmt::Write as _;
 
@@ -111,6 +113,7 @@ pub fn page(report: &Report, title: &str) -> String {
     let mut h = String::new();
     head(&mut h, report, title);
     charts(&mut h, report);
+    crate::chart::svg::price_charts(&mut h, &report.charts, &report.rejections);
     h.push_str("<div class=\"grid\"><div>");
     summary_table(&mut h, report);
     h.push_str("</div><div>");
@@ -128,8 +131,9 @@ fn head(h: &mut String, report: &Report, title: &str) {
     let s = &report.summary;
     let _ = write!(
         h,
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>",
-        escape(title)
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}{}</style></head><body>",
+        escape(title),
+        crate::chart::svg::STYLE
     );
     let _ = write!(
         h,

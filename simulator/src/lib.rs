@@ -20,7 +20,8 @@
 //!   PnL.
 //! - [`engine`]: the discrete-event loop on a virtual clock.
 //! - [`report`]: statistics, the terminal table, JSON and CSV; [`html`]: the
-//!   self-contained HTML page.
+//!   self-contained HTML page; [`chart`]: each symbol's bars reduced to a
+//!   bounded number of candles as they pass, and the page's price charts.
 //! - [`replay`]: the `replay` command (inputs, sweeps, outputs), given a
 //!   [`replay::ReplayOptions`]; [`error`]: [`ReplayError`], why it failed.
 //!
@@ -29,6 +30,7 @@
 //! points of the fuzz targets in `fuzz/`.
 #![forbid(unsafe_code)]
 
+pub mod chart;
 pub mod config;
 pub mod engine;
 pub mod error;

@@ -33,8 +33,9 @@ use alertgate_validator::time::Rfc3339;
 use alertgate_validator::Side;
 use serde::Serialize;
 
+use crate::chart::{FillMark, PriceChart};
 use crate::engine::{EquityPoint, RejectionEvent, RunResult};
-use crate::exchange::ClosedTrade;
+use crate::exchange::{ClosedTrade, Fill};
 use crate::latency::Stage;
 
 /// Nearest-rank percentiles of one stage, ms.
@@ -217,6 +218,15 @@ pub struct RejectionRow {
     pub status: u16,
     /// What was wrong.
     pub message: String,
+    /// The symbol its body names (`BASE/QUOTE`, as written, whether or not
+    /// the alert was genuine), when the body could be read that far and the
+    /// symbol has market data: the chart it is marked on. Not in the JSON,
+    /// like `checked_at_ms`: the JSON stays as it was, byte for byte.
+    #[serde(skip)]
+    pub symbol: Option<String>,
+    /// When the gate checked it, Unix ms (where the price chart marks it).
+    #[serde(skip)]
+    pub checked_at_ms: i64,
 }
 
 /// A point of the equity curve as written to JSON.
@@ -246,6 +256,12 @@ pub struct Report {
     pub rejections: Vec<RejectionRow>,
     /// At most ~1000 points, the last of each equal time bucket.
     pub equity_curve: Vec<CurveRow>,
+    /// One price chart per market series, in symbol order, for the HTML
+    /// page. Not in the JSON: its candles are a reduced copy of the market
+    /// data the user already has, and the JSON's trades and summary already
+    /// count its fills.
+    #[serde(skip)]
+    pub charts: Vec<PriceChart>,
 }
 
 fn time(ms: i64) -> String {
@@ -384,16 +400,51 @@ impl TradeRow {
 }
 
 impl RejectionRow {
-    /// Rejection `r` as a row.
-    fn of(r: &RejectionEvent) -> RejectionRow {
+    /// Rejection `r` of `run` as a row.
+    fn of(run: &RunResult, r: &RejectionEvent) -> RejectionRow {
         RejectionRow {
             line: r.line,
             received_at: time(r.received_at_ms),
             code: r.rejection.code(),
             status: r.rejection.status(),
             message: r.rejection.to_string(),
+            symbol: r.symbol.map(|i| symbol_name(run, i)),
+            checked_at_ms: r.checked_at_ms,
         }
     }
+}
+
+impl FillMark {
+    /// Fill `f` as the chart marks it.
+    fn of(f: &Fill) -> FillMark {
+        FillMark {
+            time_ms: f.time_ms,
+            side: f.side,
+            quantity: f.quantity,
+            price: f.price,
+            reason: f.reason.name(),
+        }
+    }
+}
+
+/// One chart per market series of `run`: its candles and its fills.
+fn price_charts(run: &RunResult) -> Vec<PriceChart> {
+    let mut fills: Vec<Vec<FillMark>> = vec![Vec::new(); run.charts.len()];
+    for f in &run.exchange.fills {
+        if let Some(marks) = fills.get_mut(f.symbol) {
+            marks.push(FillMark::of(f));
+        }
+    }
+    run.charts
+        .iter()
+        .zip(fills)
+        .enumerate()
+        .map(|(i, (series, fills))| PriceChart {
+            symbol: symbol_name(run, i),
+            series: series.clone(),
+            fills,
+        })
+        .collect()
 }
 
 impl CurveRow {
@@ -419,8 +470,13 @@ impl Report {
                 .iter()
                 .map(|t| TradeRow::of(run, t))
                 .collect(),
-            rejections: run.rejections.iter().map(RejectionRow::of).collect(),
+            rejections: run
+                .rejections
+                .iter()
+                .map(|r| RejectionRow::of(run, r))
+                .collect(),
             equity_curve: run.equity.curve.iter().map(CurveRow::of).collect(),
+            charts: price_charts(run),
         }
     }
 
