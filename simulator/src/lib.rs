@@ -21,6 +21,8 @@
 //! - [`engine`]: the discrete-event loop on a virtual clock.
 //! - [`report`]: statistics, the terminal table, JSON and CSV; [`html`]: the
 //!   self-contained HTML page.
+//! - [`import`]: files of other tools (TradingView's list of trades) turned
+//!   into an alert stream.
 //! - [`replay`]: the `replay` command (inputs, sweeps, outputs), given a
 //!   [`replay::ReplayOptions`]; [`error`]: [`ReplayError`], why it failed.
 //!
@@ -36,6 +38,7 @@ pub mod exchange;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod html;
+pub mod import;
 pub mod input;
 pub mod latency;
 pub mod market;
