@@ -15,12 +15,15 @@
 //!   the signal `Open`, priced at the last close: that exit never happened,
 //!   so it is no event, and its P&L is not in [`TradeList::net_pnl`] (as in
 //!   TradingView's own "Net profit", which counts closed trades).
-//! - Times: see [`super::chart_time`]. In a fall-back fold, an entry takes
-//!   the earlier instant unless that is before the previous trade's entry
-//!   (trades are numbered in entry order), an exit the earlier instant
-//!   unless that is before its own entry (or the trade's previous exit):
-//!   then the later one. That keeps every trade's rows in order, which is
-//!   all the file tells; a gap time is an error.
+//! - Times: see [`super::chart_time`]. A time in a fall-back fold (the hour
+//!   the clocks repeat) takes the earlier instant unless that is before the
+//!   previous event in the trades' own order (trade 1's entry, its exits,
+//!   trade 2's entry, ...; an `Open` exit excluded): then the later one.
+//!   That keeps each trade's exit after its entry, and each trade after
+//!   the previous one as TradingView's default of one position at a time
+//!   (`pyramiding = 0`) has it; with pyramiding, an entry made in the
+//!   repeated hour while an earlier trade was still open may be put an
+//!   hour late. A time the clocks skipped (spring forward) is an error.
 //! - Order: by time; at one time, exits of trades entered earlier first
 //!   (TradingView closes the old position before opening the reversed one
 //!   on the same bar), then entries, then exits of trades entered at that
@@ -172,13 +175,12 @@ pub fn parse(data: &[u8], file: &str, zone: &ChartZone) -> Result<TradeList, Imp
         open_trades: 0,
         net_pnl: has_pnl.then_some(0.0),
     };
-    let mut previous_entry = None;
+    let mut previous = None;
     let mut entered_at = BTreeMap::new();
     for (&n, trade) in &trades {
-        let entry_ms = resolve(&trade.entry, previous_entry, zone, file)?;
-        previous_entry = Some(entry_ms);
+        let entry_ms = resolve(&trade.entry, previous, zone, file)?;
         entered_at.insert(n, entry_ms);
-        add_trade(&mut list, trade, entry_ms, zone, file)?;
+        previous = Some(add_trade(&mut list, trade, entry_ms, zone, file)?);
     }
     list.events
         .sort_by_key(|e| order_key(e, entered_at.get(&e.trade).copied()));
@@ -192,14 +194,15 @@ struct Trade {
     exits: Vec<Row>,
 }
 
-/// Adds `trade`'s entry (at `entry_ms`) and exits to `list`.
+/// Adds `trade`'s entry (at `entry_ms`) and exits to `list`; returns the
+/// time of its last event that happened.
 fn add_trade(
     list: &mut TradeList,
     trade: &Trade,
     entry_ms: i64,
     zone: &ChartZone,
     file: &str,
-) -> Result<(), ImportError> {
+) -> Result<i64, ImportError> {
     list.events.push(event(&trade.entry, entry_ms, 1));
     let mut floor = entry_ms;
     let mut open = false;
@@ -215,11 +218,11 @@ fn add_trade(
                 entry_line: trade.entry.line,
             });
         }
-        floor = ms;
         if exit.is_open_exit() {
             open = true;
             continue;
         }
+        floor = ms;
         if let (Some(sum), Some(pnl)) = (list.net_pnl.as_mut(), exit.pnl) {
             *sum += pnl;
         }
@@ -230,7 +233,7 @@ fn add_trade(
     } else {
         list.closed_trades += 1;
     }
-    Ok(())
+    Ok(floor)
 }
 
 fn event(row: &Row, time_ms: i64, part: u32) -> TradeEvent {
