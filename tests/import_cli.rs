@@ -70,6 +70,7 @@ fn import_and_replay(
     )
     .unwrap();
     let json = dir.join("report.json");
+    let html = dir.join("report.html");
     let out = run(
         &[
             "replay",
@@ -77,6 +78,8 @@ fn import_and_replay(
             config.to_str().unwrap(),
             "--json",
             json.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
         ],
         env,
     );
@@ -86,6 +89,8 @@ fn import_and_replay(
         table.contains("TradingView net P&L                  -54.85"),
         "{table}"
     );
+    let page = std::fs::read_to_string(html).unwrap();
+    assert!(page.contains("<tr><td>TradingView net P&amp;L</td><td>-54.85</td></tr>"));
     serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
 }
 
