@@ -377,6 +377,60 @@ fn csv_message(e: &csv::Error) -> String {
     }
 }
 
+/// One data row's cells, for reading them with errors that name the
+/// file, the line and the column.
+struct Cells<'r> {
+    record: &'r csv::StringRecord,
+    line: u64,
+    columns: &'r Columns,
+    file: &'r str,
+}
+
+impl Cells<'_> {
+    /// Cell `i`, trimmed; empty when the row is short.
+    fn get(&self, i: usize) -> &str {
+        self.record.get(i).unwrap_or("").trim()
+    }
+
+    /// `value` in column `i` is not what it holds.
+    fn bad(&self, i: usize, value: &str, expected: &'static str) -> ImportError {
+        ImportError::BadValue {
+            file: self.file.to_string(),
+            line: self.line,
+            column: self.columns.name(i).to_string(),
+            value: value.to_string(),
+            expected,
+        }
+    }
+
+    /// Cell `i` read by `read`, or the error saying `expected`.
+    fn read<T>(
+        &self,
+        i: usize,
+        read: impl Fn(&str) -> Option<T>,
+        expected: &'static str,
+    ) -> Result<T, ImportError> {
+        let value = self.get(i);
+        read(value).ok_or_else(|| self.bad(i, value, expected))
+    }
+
+    /// The chart time, as written, and the index of its (first) column.
+    fn local_time(&self) -> Result<(DateTime, String, usize), ImportError> {
+        let (text, i) = match self.columns.when {
+            When::One(i) => (self.get(i).to_string(), i),
+            When::Split { date, time } => (format!("{} {}", self.get(date), self.get(time)), date),
+        };
+        match parse_local(&text) {
+            Some(dt) => Ok((dt, text, i)),
+            None => Err(self.bad(
+                i,
+                &text,
+                "is not a chart time; expected YYYY-MM-DD HH:MM[:SS] (or a date alone)",
+            )),
+        }
+    }
+}
+
 /// Reads data row `record` (at `line`).
 fn read_row(
     record: &csv::StringRecord,
@@ -384,58 +438,39 @@ fn read_row(
     c: &Columns,
     file: &str,
 ) -> Result<Row, ImportError> {
-    let field = |i: usize| record.get(i).unwrap_or("").trim();
-    let bad = |i: usize, expected: &'static str| ImportError::BadValue {
-        file: file.to_string(),
+    let cells = Cells {
+        record,
         line,
-        column: c.name(i).to_string(),
-        value: field(i).to_string(),
-        expected,
+        columns: c,
+        file,
     };
-    let trade = field(c.trade)
-        .parse::<u32>()
-        .ok()
-        .filter(|n| *n > 0 && field(c.trade).bytes().all(|b| b.is_ascii_digit()))
-        .ok_or_else(|| bad(c.trade, "is not a trade number; expected 1, 2, ..."))?;
-    let (action, direction) = action_of(field(c.kind)).ok_or_else(|| {
-        bad(
-            c.kind,
-            "is not a row type; expected Entry long, Exit long, Entry short or Exit short",
-        )
-    })?;
-    let (local_text, time_index) = match c.when {
-        When::One(i) => (field(i).to_string(), i),
-        When::Split { date, time } => (format!("{} {}", field(date), field(time)), date),
-    };
-    let local = parse_local(&local_text).ok_or_else(|| ImportError::BadValue {
-        file: file.to_string(),
-        line,
-        column: c.name(time_index).to_string(),
-        value: local_text.clone(),
-        expected: "is not a chart time; expected YYYY-MM-DD HH:MM[:SS] (or a date alone)",
-    })?;
-    let price = field(c.price);
-    if !positive_decimal(price) {
-        return Err(bad(
-            c.price,
-            "is not a price; expected a decimal above 0 (42150.5)",
-        ));
-    }
-    let quantity = field(c.quantity);
-    if !positive_decimal(quantity) {
-        return Err(bad(
-            c.quantity,
-            "is not a quantity; expected a decimal above 0 (0.25)",
-        ));
-    }
-    let signal = field(c.signal).to_string();
+    let trade = cells.read(
+        c.trade,
+        trade_number,
+        "is not a trade number; expected 1, 2, ...",
+    )?;
+    let (action, direction) = cells.read(
+        c.kind,
+        action_of,
+        "is not a row type; expected Entry long, Exit long, Entry short or Exit short",
+    )?;
+    let (local, local_text, time_index) = cells.local_time()?;
+    let decimal = |v: &str| positive_decimal(v).then(|| v.to_string());
+    let price = cells.read(
+        c.price,
+        decimal,
+        "is not a price; expected a decimal above 0 (42150.5)",
+    )?;
+    let quantity = cells.read(
+        c.quantity,
+        decimal,
+        "is not a quantity; expected a decimal above 0 (0.25)",
+    )?;
+    let signal = cells.get(c.signal).to_string();
+    let needs_pnl = action == Action::Exit && !signal.eq_ignore_ascii_case("open");
     let pnl = match c.profit {
         None => None,
-        Some(i) => profit(
-            field(i),
-            action == Action::Exit && !signal.eq_ignore_ascii_case("open"),
-        )
-        .map_err(|expected| bad(i, expected))?,
+        Some(i) => profit(cells.get(i), needs_pnl).map_err(|e| cells.bad(i, cells.get(i), e))?,
     };
     Ok(Row {
         line,
@@ -445,11 +480,17 @@ fn read_row(
         local,
         local_text,
         time_column: c.name(time_index).to_string(),
-        price: price.to_string(),
-        quantity: quantity.to_string(),
+        price,
+        quantity,
         signal,
         pnl,
     })
+}
+
+/// `1`, `2`, ...: digits only, above 0.
+fn trade_number(text: &str) -> Option<u32> {
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    text.parse().ok().filter(|n| digits && *n > 0)
 }
 
 /// `Entry long`, `Exit short`, ... in any case and spacing.
