@@ -197,8 +197,8 @@ fn bad_rows_are_refused_with_a_code_line_column_and_value() {
             assert!(message.starts_with(&format!("t.csv:{line}: ")), "{message}");
         }
     }
-    let e = parse("", "UTC").unwrap_err();
-    assert_eq!(e.code(), "import_missing_column");
+    let e = parse("\n \n", "UTC").unwrap_err();
+    assert_eq!(e.code(), "import_no_trades");
     let utc = ChartZone::new("UTC").unwrap();
     let e = tradingview_trades::parse(b"Trade #,Type\n\xff\n", "t.csv", &utc).unwrap_err();
     assert_eq!(e.code(), "import_missing_column");

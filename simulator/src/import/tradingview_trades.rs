@@ -360,10 +360,8 @@ fn read_rows(data: &[u8], file: &str) -> Result<Vec<Row>, ImportError> {
         }
     }
     if columns.is_none() {
-        return Err(ImportError::MissingColumn {
+        return Err(ImportError::NoTrades {
             file: file.to_string(),
-            column: "Trade #",
-            allowed: "\"Trade #\" (the file is empty)",
         });
     }
     Ok(rows)
