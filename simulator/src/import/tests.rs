@@ -230,6 +230,15 @@ fn a_trade_exiting_in_parts_has_one_alert_per_part() {
     assert_eq!(ids, ["tv-1-entry", "tv-1-exit", "tv-1-exit-2"]);
     assert_eq!(list.net_pnl, Some(3.0));
     assert_eq!(list.closed_trades, 1);
+    // Only an open trade: nothing closed, a net P&L of 0 (not unknown).
+    let csv = "Trade #,Type,Signal,Date/Time,Price,Quantity,Profit\n\
+               1,Exit long,Open,2024-01-05 10:00,12,1,\n\
+               1,Entry long,L,2024-01-03 10:00,10,1,\n";
+    let list = parse(csv, "UTC").unwrap();
+    assert_eq!(
+        (list.events.len(), list.open_trades, list.net_pnl),
+        (1, 1, Some(0.0))
+    );
 }
 
 fn options(auth: AlertAuth) -> AlertOptions {

@@ -158,17 +158,13 @@ pub fn read(path: &Path, zone: &ChartZone) -> Result<TradeList, ImportError> {
 /// assert_eq!(list.net_pnl, Some(915.2));
 /// ```
 pub fn parse(data: &[u8], file: &str, zone: &ChartZone) -> Result<TradeList, ImportError> {
-    let rows = read_rows(data, file)?;
+    let (rows, has_pnl) = read_rows(data, file)?;
     if rows.is_empty() {
         return Err(ImportError::NoTrades {
             file: file.to_string(),
         });
     }
     let trades = pair(rows, file)?;
-    let has_pnl = trades
-        .values()
-        .flat_map(|t| &t.exits)
-        .any(|x| x.pnl.is_some());
     let mut list = TradeList {
         events: Vec::new(),
         closed_trades: 0,
@@ -333,8 +329,9 @@ fn pair(rows: Vec<Row>, file: &str) -> Result<BTreeMap<u32, Trade>, ImportError>
     Ok(trades)
 }
 
-/// The header and every data row, checked; blank rows skipped.
-fn read_rows(data: &[u8], file: &str) -> Result<Vec<Row>, ImportError> {
+/// Every data row, checked (blank rows skipped), and whether the header
+/// has a P&L column.
+fn read_rows(data: &[u8], file: &str) -> Result<(Vec<Row>, bool), ImportError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -359,12 +356,12 @@ fn read_rows(data: &[u8], file: &str) -> Result<Vec<Row>, ImportError> {
             Some(c) => rows.push(read_row(&record, line, c, file)?),
         }
     }
-    if columns.is_none() {
-        return Err(ImportError::NoTrades {
+    match columns {
+        Some(c) => Ok((rows, c.profit.is_some())),
+        None => Err(ImportError::NoTrades {
             file: file.to_string(),
-        });
+        }),
     }
-    Ok(rows)
 }
 
 /// What a [`csv::Error`] says, without its position (the error adds it).
