@@ -35,6 +35,9 @@ pub enum CliError {
     /// The encoder wrote something that is not UTF-8 (a bug).
     #[error("internal: {0}")]
     Utf8(#[from] FromUtf8Error),
+    /// `import` could not read its file or write an alert.
+    #[error(transparent)]
+    Import(#[from] alertgate_simulator::import::ImportError),
     /// `serve` or `send` could not run.
     #[error(transparent)]
     Gateway(#[from] alertgate_gateway::Error),

@@ -11,12 +11,14 @@ use clap::{Parser, Subcommand};
 
 mod check;
 mod error;
+mod import;
 mod replay;
 mod send;
 mod serve;
 mod venue_emulator;
 
 use check::CheckArgs;
+use import::ImportArgs;
 use replay::ReplayArgs;
 use send::SendArgs;
 use serve::ServeArgs;
@@ -39,6 +41,11 @@ enum Command {
     /// exchange with latency, fills and a report (exit 0, or 2 with the
     /// problem on stderr). Without arguments, replays the bundled sample.
     Replay(ReplayArgs),
+    /// Turn another tool's file into an alert stream on stdout:
+    /// `import tradingview-trades FILE.csv --symbol BINANCE:BTCUSDT --tz
+    /// Europe/Berlin > alerts.jsonl` (exit 0, or 2 with the problem on
+    /// stderr).
+    Import(ImportArgs),
     /// Run the webhook gateway: decide, journal (fsynced) and execute on a
     /// mock exchange, until SIGTERM or Ctrl-C (exit 0, or 2 with the
     /// problem on stderr).
@@ -58,6 +65,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Replay(args) => replay::run(args),
+        Command::Import(args) => import::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Send(args) => send::run(&args),
         Command::VenueEmulator(args) => venue_emulator::run(&args),

@@ -52,6 +52,15 @@ pub struct ReplayArgs {
     /// latency.order_ms=0,50,250 or policy.min_confidence=0.6,0.7.
     #[arg(long, value_name = "KEY=V1,V2", value_parser = replay::parse_sweep)]
     pub sweep: Vec<SweepAxis>,
+    /// TradingView's "List of trades" export the stream was imported from
+    /// (`alertgate import tradingview-trades`): the report shows its net
+    /// P&L beside the replay's (default: simulation.tradingview_trades).
+    #[arg(long, value_name = "FILE.csv")]
+    pub tradingview_trades: Option<PathBuf>,
+    /// The export's chart time zone (default: simulation.tradingview_tz,
+    /// else UTC).
+    #[arg(long, value_name = "TZ")]
+    pub tradingview_tz: Option<String>,
 }
 
 impl ReplayArgs {
@@ -68,6 +77,8 @@ impl ReplayArgs {
             html: self.html,
             trades: self.trades,
             sweep: self.sweep,
+            tradingview_trades: self.tradingview_trades,
+            tradingview_tz: self.tradingview_tz,
         }
     }
 }

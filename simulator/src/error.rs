@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use crate::config::ConfigFileError;
+use crate::import::ImportError;
 use crate::input::InputError;
 use crate::latency::LatencyError;
 use crate::replay::SettingPathError;
@@ -19,6 +20,9 @@ pub enum ReplayError {
     /// Bad input data: the stream or the market data (file, line, field).
     #[error("{0}")]
     Input(#[from] InputError),
+    /// The TradingView export to compare with cannot be read.
+    #[error("{0}")]
+    Import(#[from] ImportError),
     /// The configuration file cannot be read, or a setting cannot be used.
     #[error("{0}")]
     Config(#[from] ConfigFileError),
@@ -95,11 +99,12 @@ pub enum ReplayError {
 
 impl ReplayError {
     /// A stable snake_case code for the cause; a configuration error has its
-    /// [`ConfigFileError::code`].
+    /// [`ConfigFileError::code`], an import error its [`ImportError::code`].
     pub fn code(&self) -> &'static str {
         match self {
             ReplayError::Input(_) => "bad_input",
             ReplayError::Config(e) => e.code(),
+            ReplayError::Import(e) => e.code(),
             ReplayError::Gate(_) => "config_gate",
             ReplayError::Latency(_) => "bad_latency",
             ReplayError::TooManyAlerts { .. } => "too_many_alerts",

@@ -296,6 +296,67 @@ fn write_csv<'b>(
     text
 }
 
+/// TradingView's list-of-trades import, on one chart time zone with
+/// daylight saving time (Europe/Berlin).
+///
+/// An export that reads has its events in time order, each trade's entry
+/// before its exits, one entry per trade and no `Open` exit, and as many
+/// trades as its counts say; every event writes an alert line that the
+/// stream reader reads back with the event's time and id. An export that
+/// does not read is refused with an error naming this file, on a line the
+/// input has.
+pub fn tradingview_trades(data: &[u8]) {
+    use crate::import::{
+        alert_lines, alerts, tradingview_trades, Action, AlertAuth, AlertOptions, ChartZone,
+    };
+    const FILE: &str = "fuzz-trades.csv";
+    let Ok(zone) = ChartZone::new("Europe/Berlin") else {
+        panic!("the bundled time-zone database has no Europe/Berlin");
+    };
+    let list = match tradingview_trades::parse(data, FILE, &zone) {
+        Ok(list) => list,
+        Err(e) => {
+            assert!(e.to_string().starts_with(FILE), "{e}");
+            let lines = data.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+            assert!(e.line() <= lines, "{e}: line {} of {lines}", e.line());
+            return;
+        }
+    };
+    let events = &list.events;
+    assert!(events.windows(2).all(|w| w[0].time_ms <= w[1].time_ms));
+    let entries = events.iter().filter(|e| e.action == Action::Entry).count() as u64;
+    assert_eq!(entries, list.closed_trades + list.open_trades);
+    for (i, e) in events.iter().enumerate() {
+        assert!(!(e.action == Action::Exit && e.signal.eq_ignore_ascii_case("open")));
+        let entry = events
+            .iter()
+            .position(|x| x.trade == e.trade && x.action == Action::Entry);
+        assert!(
+            entry.is_some_and(|at| at <= i),
+            "trade {} exits before its entry",
+            e.trade
+        );
+    }
+    let options = AlertOptions {
+        symbol: "BTCUSDT".into(),
+        auth: AlertAuth::Passphrase,
+        confidence: None,
+        source_ip: None,
+    };
+    // Times before 1973 are refused by the writer, by design.
+    let Ok(lines) = alert_lines(&list, &options, FILE) else {
+        return;
+    };
+    for (line, e) in lines.iter().zip(events) {
+        let request = parse_line(line, STREAM, 1).unwrap_or_else(|err| panic!("{err}: {line}"));
+        assert_eq!(request.received_at_ms, e.time_ms);
+        assert!(request
+            .body
+            .contains(&format!("\"event_id\":\"{}\"", alerts::event_id(e))));
+        assert!(serde_json::from_str::<serde_json::Value>(&request.body).is_ok());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,7 +368,11 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
         // (corpus, fuzz entry point, whether the reader takes the input)
         type Target = (&'static str, fn(&[u8]), fn(&[u8]) -> bool);
-        let targets: [Target; 3] = [
+        let targets: [Target; 4] = [
+            ("tradingview_trades", tradingview_trades, |data| {
+                let zone = crate::import::ChartZone::new("Europe/Berlin").unwrap();
+                crate::import::tradingview_trades::parse(data, "f.csv", &zone).is_ok()
+            }),
             ("stream_line", stream_line, |data| {
                 AlertStream::from_reader(data, STREAM).is_ok()
             }),
@@ -362,5 +427,8 @@ mod tests {
         market_formats(b"\x00agg_trade_id,price,quantity,transact_time\n1,2,3,1704067200000\n");
         market_formats(b"\x01time,price,qty\n1,1,1\n");
         market_formats(b"");
+        tradingview_trades(b"Trade #,Type,Signal,Date/Time,Price,Contracts\n1,Entry long,L,2024-10-27 02:30,1,1\n1,Exit long,X,2024-10-27 02:15,1,1\n");
+        tradingview_trades(b"Trade #,Type,Signal,Date/Time,Price,Contracts\n1,Entry long,L,1970-01-01 00:00,1,1\n1,Exit long,Open,1970-01-01 00:00,1,1\n");
+        tradingview_trades(b"Trade #,Type,Signal,Date/Time,Price,Contracts\n\n\n1,Entry long,L,2024-03-31 02:30,1,1\n");
     }
 }

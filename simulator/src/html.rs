@@ -192,6 +192,21 @@ fn summary_table(h: &mut String, report: &Report) {
     ] {
         let _ = write!(h, "<tr><td>{k}</td><td>{}</td></tr>", escape(&v));
     }
+    if let Some(tv) = &s.tradingview {
+        for (k, v) in [
+            (
+                "net P&amp;L (closed trades)",
+                format!("{:.2}", tv.replay_net_pnl),
+            ),
+            ("TradingView net P&amp;L", format!("{:.2}", tv.net_pnl)),
+            (
+                "TradingView trades",
+                format!("{} closed, {} open", tv.closed_trades, tv.open_trades),
+            ),
+        ] {
+            let _ = write!(h, "<tr><td>{k}</td><td>{}</td></tr>", escape(&v));
+        }
+    }
     h.push_str("</table>");
 }
 

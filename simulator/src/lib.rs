@@ -22,6 +22,8 @@
 //! - [`report`]: statistics, the terminal table, JSON and CSV; [`html`]: the
 //!   self-contained HTML page; [`chart`]: each symbol's bars reduced to a
 //!   bounded number of candles as they pass, and the page's price charts.
+//! - [`import`]: files of other tools (TradingView's list of trades) turned
+//!   into an alert stream.
 //! - [`replay`]: the `replay` command (inputs, sweeps, outputs), given a
 //!   [`replay::ReplayOptions`]; [`error`]: [`ReplayError`], why it failed.
 //!
@@ -38,6 +40,7 @@ pub mod exchange;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod html;
+pub mod import;
 pub mod input;
 pub mod latency;
 pub mod market;

@@ -32,6 +32,20 @@ fn placeholder(index: usize) -> String {
     format!("<redacted secret {index}>")
 }
 
+/// The text a body holds in place of the `index`-th configured secret,
+/// which [`restore`] puts back: `<redacted secret 0>`. A stream written
+/// with it (an imported backtest's `passphrase`) replays against the
+/// configuration's secrets without ever holding one.
+///
+/// ```
+/// use alertgate_simulator::redact::{restore, secret_placeholder};
+/// let body = format!("{{\"passphrase\":\"{}\"}}", secret_placeholder(0));
+/// assert_eq!(restore(&body, &["pass"]), r#"{"passphrase":"pass"}"#);
+/// ```
+pub fn secret_placeholder(index: usize) -> String {
+    placeholder(index)
+}
+
 /// Masks secrets in bodies and headers before they are written.
 #[derive(Clone)]
 pub struct Redactor {

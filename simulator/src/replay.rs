@@ -26,8 +26,9 @@ use serde::Serialize;
 use crate::config::{ConfigFileError, Settings, SimulationSection};
 use crate::engine::{self, ReplayError};
 use crate::html;
+use crate::import::{tradingview_trades, ChartZone, ImportError, TradeList};
 use crate::market::{MarketData, MarketFormat};
-use crate::report::{Report, Summary};
+use crate::report::{Report, Summary, TradingViewComparison};
 use crate::stream::AlertStream;
 
 /// The bundled sample's configuration, relative to the repository root.
@@ -66,6 +67,13 @@ pub struct ReplayOptions {
     pub trades: Option<PathBuf>,
     /// Sweep axes ([`parse_sweep`]); empty: one run.
     pub sweep: Vec<SweepAxis>,
+    /// TradingView's "List of trades" export the stream was imported from,
+    /// whose net P&L the report puts beside the replay's (`None`:
+    /// `simulation.tradingview_trades`, if any).
+    pub tradingview_trades: Option<PathBuf>,
+    /// The export's chart time zone (`None`: `simulation.tradingview_tz`,
+    /// else UTC).
+    pub tradingview_tz: Option<String>,
 }
 
 /// One `--sweep` axis.
@@ -194,6 +202,8 @@ pub struct Inputs {
     pub stream_name: String,
     /// Market data.
     pub market: MarketData,
+    /// The TradingView export to compare with, read.
+    pub tradingview: Option<TradeList>,
 }
 
 fn env(key: &str) -> Option<String> {
@@ -269,6 +279,31 @@ fn market_paths(
     Ok((pairs, dirs))
 }
 
+/// The TradingView export to compare with, if one is given: read, and
+/// with a P&L column.
+fn tradingview_list(
+    options: &ReplayOptions,
+    sim: &SimulationSection,
+    base_dir: &Path,
+) -> Result<Option<TradeList>, ReplayError> {
+    let path = match (&options.tradingview_trades, &sim.tradingview_trades) {
+        (Some(p), _) => p.clone(),
+        (None, Some(p)) => base_dir.join(p),
+        (None, None) => return Ok(None),
+    };
+    let tz = (options.tradingview_tz.as_deref())
+        .or(sim.tradingview_tz.as_deref())
+        .unwrap_or("UTC");
+    let list = tradingview_trades::read(&path, &ChartZone::new(tz)?)?;
+    if list.net_pnl.is_none() {
+        return Err(ImportError::NoProfitColumn {
+            file: path.display().to_string(),
+        }
+        .into());
+    }
+    Ok(Some(list))
+}
+
 impl Inputs {
     /// Loads the configuration and the data `options` name.
     pub fn load(options: &ReplayOptions) -> Result<Inputs, ReplayError> {
@@ -291,6 +326,7 @@ impl Inputs {
         let format = options.market_format.unwrap_or(sim.market_format);
         let market = MarketData::load_as(&pairs, &dirs, &quotes, format)?;
         let stream = AlertStream::read(&stream_path)?;
+        let tradingview = tradingview_list(options, sim, &base_dir)?;
         Ok(Inputs {
             config_path,
             table,
@@ -300,6 +336,7 @@ impl Inputs {
             stream,
             stream_name: stream_path.display().to_string(),
             market,
+            tradingview,
         })
     }
 
@@ -544,8 +581,13 @@ pub fn replay(options: &ReplayOptions) -> Result<String, ReplayError> {
 
     let total = inputs.stream.requests.len() as u64 + inputs.market.bar_count() as u64;
     let bar = progress_bar(total, "events");
-    let report = inputs.run(&inputs.settings, Some(&|done| bar.set_position(done)))?;
+    let mut report = inputs.run(&inputs.settings, Some(&|done| bar.set_position(done)))?;
     bar.finish_and_clear();
+    if let Some(list) = &inputs.tradingview {
+        let net = list.net_pnl.unwrap_or_default();
+        let tv = TradingViewComparison::new(net, list.closed_trades, list.open_trades, &report);
+        report.summary.tradingview = Some(tv);
+    }
     if let Some(path) = &options.json {
         write_file(path, &report.to_json())?;
     }
@@ -717,6 +759,7 @@ mod tests {
             stream: AlertStream::default(),
             stream_name: "s.jsonl".into(),
             market: MarketData::default(),
+            tradingview: None,
         };
         let e = inputs.run(&settings, None).err().unwrap();
         assert!(

@@ -175,6 +175,41 @@ pub struct Summary {
     pub open_positions: Vec<OpenPosition>,
     /// Latency per stage.
     pub latency_ms: BTreeMap<&'static str, LatencySummary>,
+    /// TradingView's own result for the backtest the stream was imported
+    /// from (`replay --tradingview-trades`); absent (and not in the JSON)
+    /// otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tradingview: Option<TradingViewComparison>,
+}
+
+/// The replay's P&L beside TradingView's for the same backtest.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TradingViewComparison {
+    /// TradingView's net P&L: the sum of each closed trade's P&L, once.
+    #[serde(serialize_with = "sig12")]
+    pub net_pnl: f64,
+    /// Trades TradingView closed.
+    pub closed_trades: u64,
+    /// Trades still open at the end of TradingView's backtest (not in
+    /// `net_pnl`).
+    pub open_trades: u64,
+    /// The replay's own net P&L of its closed trades (net of fees), the
+    /// figure to hold against `net_pnl`.
+    #[serde(serialize_with = "sig12")]
+    pub replay_net_pnl: f64,
+}
+
+impl TradingViewComparison {
+    /// TradingView's figures (`net_pnl`, closed and open trades) beside the
+    /// closed trades of `report`.
+    pub fn new(net_pnl: f64, closed_trades: u64, open_trades: u64, report: &Report) -> Self {
+        TradingViewComparison {
+            net_pnl,
+            closed_trades,
+            open_trades,
+            replay_net_pnl: report.trades.iter().map(|t| t.pnl).sum(),
+        }
+    }
 }
 
 /// A trade as written to JSON and CSV.
@@ -375,6 +410,7 @@ impl Summary {
                 .zip(&run.latency)
                 .map(|(s, l)| (s.name(), LatencySummary::of(l)))
                 .collect(),
+            tradingview: None,
         }
     }
 }
@@ -554,6 +590,19 @@ impl Report {
             ("exposure".into(), format!("{:.1} %", s.exposure_pct)),
             ("fees paid".into(), format!("{:.2}", s.fees_paid)),
         ]);
+        if let Some(tv) = &s.tradingview {
+            rows.extend([
+                (
+                    "net P&L (closed trades)".into(),
+                    format!("{:.2}", tv.replay_net_pnl),
+                ),
+                ("TradingView net P&L".into(), format!("{:.2}", tv.net_pnl)),
+                (
+                    "  TradingView trades".into(),
+                    format!("{} closed, {} open", tv.closed_trades, tv.open_trades),
+                ),
+            ]);
+        }
         for p in &s.open_positions {
             rows.push((
                 format!("open position {}", p.symbol),

@@ -47,6 +47,12 @@ pub struct SimulationSection {
     pub conventions: Conventions,
     /// Latency per stage.
     pub latency: LatencySection,
+    /// TradingView's "List of trades" export the stream was imported from:
+    /// the report shows its net P&L beside the replay's. Used when
+    /// `--tradingview-trades` is not given.
+    pub tradingview_trades: Option<PathBuf>,
+    /// That export's chart time zone (IANA name); default UTC.
+    pub tradingview_tz: Option<String>,
 }
 
 impl Default for SimulationSection {
@@ -63,6 +69,8 @@ impl Default for SimulationSection {
             seed: 0,
             conventions: Conventions::Alertgate,
             latency: LatencySection::default(),
+            tradingview_trades: None,
+            tradingview_tz: None,
         }
     }
 }
