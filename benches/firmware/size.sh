@@ -8,7 +8,7 @@ strict=0
 [ "${1:-}" = "--strict" ] && strict=1
 cd "$(dirname "$0")"
 rustup target list --installed | grep -q thumbv7em-none-eabihf || rustup target add thumbv7em-none-eabihf
-cargo build --release --quiet
+cargo build --release --quiet --bin alertgate-firmware
 elf="${CARGO_TARGET_DIR:-target}/thumbv7em-none-eabihf/release/alertgate-firmware"
 python3 - "$elf" "$strict" <<'PY'
 import struct, sys

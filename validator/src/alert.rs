@@ -689,7 +689,7 @@ fn short_decimal(text: &[u8]) -> Option<Parsed> {
         Some(at) => digits.len() - at - 1,
         None => 0,
     };
-    while scale > 0 && m % 10 == 0 {
+    while scale > 0 && m.is_multiple_of(10) {
         m /= 10;
         scale -= 1;
     }

@@ -237,7 +237,7 @@ impl Pre {
             return Pre::NONE;
         }
         let integer = !negative && scale == 0;
-        while scale > 0 && m % 10 == 0 {
+        while scale > 0 && m.is_multiple_of(10) {
             m /= 10;
             scale -= 1;
         }

@@ -152,7 +152,7 @@ pub(crate) fn sha256_bytes(bytes: impl Iterator<Item = u8>) -> [u8; 32] {
     for b in bytes {
         block[len % BLOCK] = b;
         len += 1;
-        if len % BLOCK == 0 {
+        if len.is_multiple_of(BLOCK) {
             compress(&mut state, &block);
         }
     }

@@ -225,7 +225,7 @@ fn valuation_price<'d>(
     }
     let mut highest = mark;
     for own in [&fields.price, &fields.stop_price].into_iter().flatten() {
-        if highest.map_or(true, |h| own > h) {
+        if highest.is_none_or(|h| own > h) {
             highest = Some(own);
         }
     }
