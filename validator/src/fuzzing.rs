@@ -122,6 +122,10 @@ pub fn gate_check(data: &[u8]) {
             has_its_price(&order),
             "accepted {order:?} without its price"
         );
+        assert!(
+            order.action.is_place() == order.quantity.is_positive(),
+            "accepted {order:?}: a cancel must place nothing, an order something"
+        );
         assert!(gate.check(&request, now).is_err(), "accepted a replay");
     }
     signed_gate_decides_as_verify_then_check(rest, now);
@@ -132,6 +136,10 @@ pub fn gate_check(data: &[u8]) {
 /// `price`). The gate refuses others (`missing_price`); the simulator's
 /// exchange relies on it.
 fn has_its_price(order: &Order) -> bool {
+    if !order.action.is_place() {
+        // A cancel carries no price, and no order to execute at one.
+        return order.price.is_none() && order.stop_price.is_none();
+    }
     match order.order_type {
         OrderType::Market => true,
         OrderType::Limit => order.price.is_some(),
