@@ -68,10 +68,7 @@ fn check_exchange_log(dir: &Path, settings: MockSettings) {
                 Some(_) => "cancel",
                 None => text(order, "order_type"),
             };
-            (
-                text(order, "client_order_id").to_string(),
-                kind.to_string(),
-            )
+            (text(order, "client_order_id").to_string(), kind.to_string())
         })
         .collect();
     let path = dir.join("fills.jsonl");
@@ -760,9 +757,15 @@ fn a_cancel_alert_withdraws_a_resting_order_on_paper_and_a_restart_agrees() {
     };
     let gw = start(&config, secret);
     let order = r#","quantity":"0.1","price":"100""#;
-    assert_eq!(post_signed(gw.port, secret, &body("p-1", "buy", order)).0, 200);
+    assert_eq!(
+        post_signed(gw.port, secret, &body("p-1", "buy", order)).0,
+        200
+    );
     let limit = r#","quantity":"0.1","price":"95","type":"limit""#;
-    assert_eq!(post_signed(gw.port, secret, &body("p-2", "buy", limit)).0, 200);
+    assert_eq!(
+        post_signed(gw.port, secret, &body("p-2", "buy", limit)).0,
+        200
+    );
     wait_until("p-2 resting", || metric(gw.port, "alertgate_open_orders 1"));
     // A cancel naming p-2; one mixing in an order's field is refused.
     let mixed = body("c-0", "cancel", r#","cancel":"p-2","price":"95""#);
@@ -772,11 +775,24 @@ fn a_cancel_alert_withdraws_a_resting_order_on_paper_and_a_restart_agrees() {
     );
     let cancel = body("c-1", "cancel", r#","cancel":"p-2""#);
     assert_eq!(post_signed(gw.port, secret, &cancel).0, 200);
-    wait_until("p-2 withdrawn", || metric(gw.port, "alertgate_open_orders 0"));
+    wait_until("p-2 withdrawn", || {
+        metric(gw.port, "alertgate_open_orders 0")
+    });
     // 94 would have filled it.
-    assert_eq!(post_signed(gw.port, secret, &body("p-3", "buy", r#","quantity":"0.1","price":"94""#)).0, 200);
+    assert_eq!(
+        post_signed(
+            gw.port,
+            secret,
+            &body("p-3", "buy", r#","quantity":"0.1","price":"94""#)
+        )
+        .0,
+        200
+    );
     wait_until("p-3 filled", || {
-        exchange_records(&log).1.iter().any(|f| f["event_id"] == "p-3")
+        exchange_records(&log)
+            .1
+            .iter()
+            .any(|f| f["event_id"] == "p-3")
     });
     let mut gw = gw;
     stop(&mut gw.child);

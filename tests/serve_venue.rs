@@ -1304,25 +1304,41 @@ fn a_cancel_alert_cancels_its_working_entry_once_and_its_bracket_is_never_placed
     let (status, answer) = post_cancel(&s.gw, "cancel-1", Some("lim-c"));
     assert_eq!(status, 200, "{answer}");
     let cancel_id = answer["order_id"].as_str().unwrap().to_string();
-    wait_for("the cancel settled", 20, || settled(s.dir.path(), &cancel_id));
+    wait_for("the cancel settled", 20, || {
+        settled(s.dir.path(), &cancel_id)
+    });
     assert_eq!(
         orders_with(&s.emu, &id)[0]["status"].as_str(),
         Some("CANCELED")
     );
-    assert_eq!(states(s.dir.path(), &id).last().map(String::as_str), Some("cancelled"));
+    assert_eq!(
+        states(s.dir.path(), &id).last().map(String::as_str),
+        Some("cancelled")
+    );
     assert!(
         gw_log_says(s.dir.path(), &id, "asking where the order stands"),
         "the lost answer was resolved by a query"
     );
-    assert_eq!(order_posts_with(&s.emu, "DELETE", USDM_ORDER), 1, "not resent");
+    assert_eq!(
+        order_posts_with(&s.emu, "DELETE", USDM_ORDER),
+        1,
+        "not resent"
+    );
     let log = json_lines(&s.dir.path().join("orders.jsonl"));
     let outcome = log
         .iter()
         .find(|l| l["client_order_id"] == cancel_id.as_str())
         .unwrap();
     assert_eq!(outcome["code"], "cancel_alert", "{outcome}");
-    assert!(outcome["reason"].as_str().unwrap().contains(&id), "{outcome}");
-    assert_eq!(order_posts(&s.emu, USDM_ORDER), 1, "the cancel placed nothing");
+    assert!(
+        outcome["reason"].as_str().unwrap().contains(&id),
+        "{outcome}"
+    );
+    assert_eq!(
+        order_posts(&s.emu, USDM_ORDER),
+        1,
+        "the cancel placed nothing"
+    );
     // The market passes the limit: nothing fills, no leg is placed.
     control(
         &s.emu,
@@ -1349,7 +1365,10 @@ fn a_cancel_alert_cancels_its_working_entry_once_and_its_bracket_is_never_placed
         .iter()
         .find(|l| l["client_order_id"] == nothing.as_str())
         .unwrap();
-    assert!(outcome["reason"].as_str().unwrap().starts_with("nothing to cancel"));
+    assert!(outcome["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("nothing to cancel"));
     assert_eq!(post_cancel(&s.gw, "cancel-2", None).0, 409);
 }
 
@@ -1373,6 +1392,9 @@ fn a_cancel_alert_with_an_order_field_is_refused_naming_it() {
     assert_eq!(status, 422, "{text}");
     let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(answer["code"], "cancel_with_order_field");
-    assert!(answer["message"].as_str().unwrap().contains("quantity"), "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("quantity"),
+        "{answer}"
+    );
     assert_eq!(all_orders(&s.emu), 0);
 }

@@ -34,8 +34,8 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::path::Path;
 
-use alertgate_validator::replay::Slot;
 use alertgate_validator::alert::EventId;
+use alertgate_validator::replay::Slot;
 use alertgate_validator::{Action, CancelTarget, Decimal, Gate, Order, Rejection, Request};
 
 use crate::config::{GateSettings, SimulationSection};
@@ -188,10 +188,7 @@ enum Delivery {
     /// An order, and the identity of its alert when cancels may name it.
     Place(ExchangeOrder, Option<EventId>),
     /// A cancel alert's: withdraw from the book of series `symbol`.
-    Cancel {
-        symbol: usize,
-        target: CancelTarget,
-    },
+    Cancel { symbol: usize, target: CancelTarget },
 }
 
 impl PartialEq for InFlight {
@@ -877,10 +874,17 @@ mod tests {
             assert_eq!(r.accepted, 5);
             let counts = r.exchange.counts();
             assert_eq!(counts.orders, 2, "cancels place nothing");
-            assert_eq!((counts.cancelled_by_alerts, counts.cancels_unmatched), (1, 2));
+            assert_eq!(
+                (counts.cancelled_by_alerts, counts.cancels_unmatched),
+                (1, 2)
+            );
             assert_eq!(r.exchange.fills.len(), 1);
             assert_eq!(r.exchange.fills[0].order_id, 1, "only s2 filled");
-            assert_eq!(r.latency[1].len(), 5, "a cancel travels with the order latency");
+            assert_eq!(
+                r.latency[1].len(),
+                5,
+                "a cancel travels with the order latency"
+            );
         }
 
         #[test]
@@ -896,7 +900,10 @@ mod tests {
                     alert(T0 + 2_000, &limit(T0 + 2_000, "b", "106")),
                     alert(
                         T0 + 3_000,
-                        &format!(r#"{{"symbol":"BTC/USDT","side":"cancel","timestamp":{},"id":"all"}}"#, T0 + 3_000),
+                        &format!(
+                            r#"{{"symbol":"BTC/USDT","side":"cancel","timestamp":{},"id":"all"}}"#,
+                            T0 + 3_000
+                        ),
                     ),
                 ],
                 "[simulation.latency]\ndelivery_ms = 100\norder_ms = 100",

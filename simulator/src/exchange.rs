@@ -969,7 +969,10 @@ mod cancel_tests {
         assert_eq!(ex.fills.len(), 1);
         assert_eq!((ex.fills[0].order_id, ex.fills[0].price), (1, 590.0));
         let counts = ex.counts();
-        assert_eq!((counts.cancelled_by_alerts, counts.cancels_unmatched), (1, 0));
+        assert_eq!(
+            (counts.cancelled_by_alerts, counts.cancels_unmatched),
+            (1, 0)
+        );
         assert_eq!(counts.cancelled_orders, 0, "reversals count apart");
     }
 
@@ -981,7 +984,13 @@ mod cancel_tests {
         let before = ex.clone();
         // Filled already, never submitted, another symbol's, an unknown
         // symbol, a symbol with nothing working.
-        for (symbol, target) in [(0, Some(0)), (0, Some(7)), (1, Some(0)), (5, None), (1, None)] {
+        for (symbol, target) in [
+            (0, Some(0)),
+            (0, Some(7)),
+            (1, Some(0)),
+            (5, None),
+            (1, None),
+        ] {
             assert_eq!(ex.cancel(symbol, target), 0, "{symbol} {target:?}");
         }
         assert_eq!(ex.counts().cancels_unmatched, 5);
@@ -1022,7 +1031,10 @@ mod cancel_tests {
         assert_eq!(back, ex);
         let old = r#"{"orders":3,"cancelled_orders":1,"cancelled_brackets":0,"open_orders":0}"#;
         let counts: ExchangeCounts = serde_json::from_str(old).unwrap();
-        assert_eq!((counts.cancelled_by_alerts, counts.cancels_unmatched), (0, 0));
+        assert_eq!(
+            (counts.cancelled_by_alerts, counts.cancels_unmatched),
+            (0, 0)
+        );
     }
 }
 

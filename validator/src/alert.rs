@@ -2346,9 +2346,18 @@ mod tests {
     #[test]
     fn a_cancel_names_its_target_or_the_symbol_and_places_nothing() {
         for (extra, target) in [
-            (r#""cancel":"e-17""#, CancelTarget::Event(EventId::try_from("e-17").unwrap())),
-            (r#""cancel_id":42"#, CancelTarget::Event(EventId::try_from("42").unwrap())),
-            (r#""c\u0061ncel":"x""#, CancelTarget::Event(EventId::try_from("x").unwrap())),
+            (
+                r#""cancel":"e-17""#,
+                CancelTarget::Event(EventId::try_from("e-17").unwrap()),
+            ),
+            (
+                r#""cancel_id":42"#,
+                CancelTarget::Event(EventId::try_from("42").unwrap()),
+            ),
+            (
+                r#""c\u0061ncel":"x""#,
+                CancelTarget::Event(EventId::try_from("x").unwrap()),
+            ),
             ("", CancelTarget::Symbol),
             (r#""cancel":null"#, CancelTarget::Symbol),
         ] {
@@ -2373,17 +2382,35 @@ mod tests {
 
     #[test]
     fn a_malformed_cancel_target_is_an_invalid_field_naming_it() {
-        for value in ["\"\"", "-1", "1.5", "1e3", "true", "[1]", &format!("\"{}\"", "a".repeat(65))] {
+        for value in [
+            "\"\"",
+            "-1",
+            "1.5",
+            "1e3",
+            "true",
+            "[1]",
+            &format!("\"{}\"", "a".repeat(65)),
+        ] {
             let e = parse(cancel_with(&format!(r#""cancel":{value}"#)).as_bytes()).unwrap_err();
-            let Rejection::InvalidField { field, expected, .. } = &e else {
+            let Rejection::InvalidField {
+                field, expected, ..
+            } = &e
+            else {
                 panic!("{value}: {e:?}");
             };
-            assert_eq!((*field, *expected), ("cancel", EVENT_ID_EXPECTED), "{value}");
+            assert_eq!(
+                (*field, *expected),
+                ("cancel", EVENT_ID_EXPECTED),
+                "{value}"
+            );
             assert_eq!(e.code(), "invalid_field");
             assert!(e.to_string().contains("\"cancel\""), "{e}");
         }
         // Both spellings at once are one field twice.
-        assert_eq!(code(&cancel_with(r#""cancel":"a","cancel_id":"b""#)), "duplicate_field");
+        assert_eq!(
+            code(&cancel_with(r#""cancel":"a","cancel_id":"b""#)),
+            "duplicate_field"
+        );
     }
 
     #[test]
@@ -2410,14 +2437,22 @@ mod tests {
             );
             assert_eq!((e.code(), e.status()), ("cancel_with_order_field", 422));
             let message = e.to_string();
-            assert!(message.contains(field) && message.contains(value), "{message}");
+            assert!(
+                message.contains(field) && message.contains(value),
+                "{message}"
+            );
         }
     }
 
     #[test]
     fn a_cancel_field_on_a_buy_or_sell_is_refused_naming_it() {
         let e = parse(with(r#""cancel":"e1""#).as_bytes()).unwrap_err();
-        assert_eq!(e, Rejection::CancelOnOrder { value: snippet(b"\"e1\"") });
+        assert_eq!(
+            e,
+            Rejection::CancelOnOrder {
+                value: snippet(b"\"e1\"")
+            }
+        );
         assert_eq!((e.code(), e.status()), ("cancel_on_order", 422));
         assert!(e.to_string().contains("\"cancel\" has value \"e1\""), "{e}");
         assert_eq!(code(&with(r#""cancel_id":7"#)), "cancel_on_order");
@@ -2429,7 +2464,10 @@ mod tests {
     fn actions_serialize_and_read_back() {
         for (action, json) in [
             (Action::Place, r#""place""#),
-            (Action::Cancel(CancelTarget::Symbol), r#"{"cancel":"symbol"}"#),
+            (
+                Action::Cancel(CancelTarget::Symbol),
+                r#"{"cancel":"symbol"}"#,
+            ),
             (
                 Action::Cancel(CancelTarget::Event(EventId::try_from("e 1").unwrap())),
                 r#"{"cancel":{"event":"e 1"}}"#,
@@ -2446,11 +2484,32 @@ mod tests {
     /// or may not be valid.
     fn cancel_member() -> impl Strategy<Value = String> {
         let key = prop::sample::select(vec![
-            "quantity", "qty", "price", "stop_price", "type", "order_type", "stop_loss",
-            "take_profit", "confidence", "timestamp", "event_id", "cancel", "cancel_id", "extra",
+            "quantity",
+            "qty",
+            "price",
+            "stop_price",
+            "type",
+            "order_type",
+            "stop_loss",
+            "take_profit",
+            "confidence",
+            "timestamp",
+            "event_id",
+            "cancel",
+            "cancel_id",
+            "extra",
         ]);
         let value = prop::sample::select(vec![
-            "1", "0", "-2", "0.5", "\"3\"", "\"e1\"", "null", "true", "1700000000000", "\"\"",
+            "1",
+            "0",
+            "-2",
+            "0.5",
+            "\"3\"",
+            "\"e1\"",
+            "null",
+            "true",
+            "1700000000000",
+            "\"\"",
         ]);
         (key, value).prop_map(|(k, v)| format!(r#""{k}":{v}"#))
     }

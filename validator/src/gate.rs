@@ -541,7 +541,9 @@ mod tests {
         let mut gate = gate(policy, None);
         let now = 1_700_000_000_000;
         let cancel = |symbol: &str, id: &str, time: i64| {
-            format!(r#"{{"ticker":"{symbol}","action":"cancel","cancel":"e1","id":"{id}","time":{time}}}"#)
+            format!(
+                r#"{{"ticker":"{symbol}","action":"cancel","cancel":"e1","id":"{id}","time":{time}}}"#
+            )
         };
         let mut request = |body: &str| {
             let req = Request {
@@ -555,9 +557,14 @@ mod tests {
         let order = request(&cancel("BTCUSDT", "c1", now)).unwrap();
         assert_eq!(
             order.action,
-            Action::Cancel(crate::alert::CancelTarget::Event(EventId::try_from("e1").unwrap()))
+            Action::Cancel(crate::alert::CancelTarget::Event(
+                EventId::try_from("e1").unwrap()
+            ))
         );
-        assert_eq!((order.event_id.as_str(), order.quantity), ("c1", Decimal::ZERO));
+        assert_eq!(
+            (order.event_id.as_str(), order.quantity),
+            ("c1", Decimal::ZERO)
+        );
         let codes: std::vec::Vec<_> = [
             cancel("BTCUSDT", "c1", now),
             cancel("ETHUSDT", "c2", now),
@@ -593,7 +600,8 @@ mod tests {
         let text = write(r#"{"symbol":"BTCUSDT","side":"cancel","id":"c","time":1700000000000}"#);
         assert!(text.contains(r#""quantity":"0""#), "{text}");
         assert!(text.ends_with(r#""action":{"cancel":"symbol"}}"#), "{text}");
-        let text = write(r#"{"symbol":"BTCUSDT","side":"buy","qty":1,"id":"b","time":1700000000000}"#);
+        let text =
+            write(r#"{"symbol":"BTCUSDT","side":"buy","qty":1,"id":"b","time":1700000000000}"#);
         assert!(!text.contains("action"), "{text}");
     }
 

@@ -663,7 +663,9 @@ impl State {
     fn apply_cancel(&mut self, o: &ExecOrder, of: &CancelOf) -> Result<(), ExecutionError> {
         let id = self.next_id;
         self.next_id = id.checked_add(1).ok_or(ExecutionError::TooManyOrders)?;
-        self.submitted.entry(o.client_order_id.clone()).or_insert(id);
+        self.submitted
+            .entry(o.client_order_id.clone())
+            .or_insert(id);
         // Exchange ids stay below u32::MAX (see `TooManyOrders`), so an
         // unknown target is an id no order has: the cancel finds nothing,
         // as it does for a symbol never traded.
@@ -1333,7 +1335,14 @@ mod tests {
         };
         ExecOrder {
             action: ExecAction::of("", &action),
-            ..ExecOrder::new(&client_order_id("", id), id, "BTC/USDT", Buy, Market, Decimal::ZERO)
+            ..ExecOrder::new(
+                &client_order_id("", id),
+                id,
+                "BTC/USDT",
+                Buy,
+                Market,
+                Decimal::ZERO,
+            )
         }
     }
 
@@ -1348,7 +1357,10 @@ mod tests {
         ex.execute(&l1, T0 + 1).unwrap();
         ex.execute(&l2, T0 + 2).unwrap();
         let done = ex.execute(&cancel("c1", Some("l1")), T0 + 3).unwrap();
-        assert_eq!((done.cancelled, done.working, done.fills.len()), (1, false, 0));
+        assert_eq!(
+            (done.cancelled, done.working, done.fills.len()),
+            (1, false, 0)
+        );
         assert!(!ex.is_working(&l1.client_order_id));
         assert!(ex.is_working(&l2.client_order_id));
         // A repeat does nothing; a cancel of a filled order finds nothing.
@@ -1360,7 +1372,10 @@ mod tests {
         let m2 = ex.execute(&market("m2", Buy, "115"), T0 + 6).unwrap();
         assert_eq!(m2.fills.len(), 1, "{:?}", m2.fills);
         let counts = ex.exchange().counts();
-        assert_eq!((counts.cancelled_by_alerts, counts.cancels_unmatched), (1, 1));
+        assert_eq!(
+            (counts.cancelled_by_alerts, counts.cancels_unmatched),
+            (1, 1)
+        );
         // The cancel is a submit line with its action, and the log replays
         // to the same state.
         let lines = log_lines(&path);
@@ -1384,13 +1399,17 @@ mod tests {
             ..market("m1", Buy, "100")
         };
         ex.execute(&entry, T0).unwrap();
-        ex.execute(&order("l1", Buy, Limit, Some("95")), T0 + 1).unwrap();
+        ex.execute(&order("l1", Buy, Limit, Some("95")), T0 + 1)
+            .unwrap();
         let done = ex.execute(&cancel("all", None), T0 + 2).unwrap();
         assert_eq!(done.cancelled, 1);
         assert_eq!(ex.exchange().brackets(0).len(), 1);
         // The stop-loss still fires.
         let m2 = ex.execute(&market("m2", Sell, "89"), T0 + 3).unwrap();
-        assert!(m2.fills.iter().any(|f| f.reason == FillKind::BracketStopLoss));
+        assert!(m2
+            .fills
+            .iter()
+            .any(|f| f.reason == FillKind::BracketStopLoss));
     }
 
     #[test]
