@@ -239,7 +239,10 @@ mod tests {
     /// run them on generated ones).
     #[test]
     fn entry_points_hold_on_samples() {
-        let bodies: [&[u8]; 9] = [
+        let bodies: [&[u8]; 12] = [
+            br#"{"symbol":"BTCUSDT","side":"cancel","cancel":"e1","timestamp":1700000000000}"#,
+            br#"{"symbol":"BTCUSDT","action":"cancel","timestamp":1700000000000}"#,
+            br#"{"symbol":"BTCUSDT","action":"cancel","qty":1,"timestamp":1700000000000}"#,
             br#"{"symbol":"BTCUSDT","side":"buy","quantity":"0.5","price":1,"timestamp":1700000000000}"#,
             br#"{"symbol":"BTCUSDT","side":"sell","type":"stop","quantity":"0.5","price":1,"timestamp":1700000000000}"#,
             br#"{"symbol":"BTCUSDT","side":"sell","type":"take_profit","quantity":"0.5","stop_price":2,"timestamp":1700000000000}"#,
