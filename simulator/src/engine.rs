@@ -885,6 +885,25 @@ mod tests {
                 5,
                 "a cancel travels with the order latency"
             );
+            // The report shows both, beside the reversals' row.
+            let report = crate::report::Report::new(&r, 0);
+            let table = report.table();
+            let row = |name: &str| {
+                table
+                    .lines()
+                    .find(|l| l.trim_start().starts_with(name))
+                    .and_then(|l| l.split_whitespace().last())
+                    .map(str::to_string)
+            };
+            assert_eq!(row("cancelled by alerts").as_deref(), Some("1"), "{table}");
+            assert_eq!(
+                row("cancels that found nothing").as_deref(),
+                Some("2"),
+                "{table}"
+            );
+            let json = report.to_json();
+            assert!(json.contains(r#""cancelled_by_alerts": 1,"#), "{json}");
+            assert!(json.contains(r#""cancels_unmatched": 2,"#), "{json}");
         }
 
         #[test]
