@@ -530,17 +530,6 @@ fn value_snippet(value: &RawValue<'_>) -> Snippet {
     }
 }
 
-/// The rejection of a field whose value is not acceptable.
-#[cold]
-#[inline(never)]
-fn invalid(field: Field, value: &RawValue<'_>, expected: &'static str) -> Rejection {
-    Rejection::InvalidField {
-        field: field.name(),
-        value: value_snippet(value),
-        expected,
-    }
-}
-
 /// Why a field cannot be converted: just enough to build the [`Rejection`]
 /// afterwards.
 ///
@@ -1016,6 +1005,13 @@ impl<'a> RawAlert<'a> {
             .map_err(|problem| self.rejection(problem))
     }
 
+    /// A snippet of `field`'s value (`null` when absent), for a rejection.
+    #[cold]
+    #[inline(never)]
+    fn value_of(&self, field: Field) -> Snippet {
+        value_snippet(self.get(field).unwrap_or(&RawValue::Null))
+    }
+
     /// The rejection for `problem` (see [`Problem`] for why it is built here).
     #[cold]
     #[inline(never)]
@@ -1024,9 +1020,11 @@ impl<'a> RawAlert<'a> {
             Problem::Missing(field) => Rejection::MissingField {
                 field: field.name(),
             },
-            Problem::Invalid(field, expected) => {
-                invalid(field, self.get(field).unwrap_or(&RawValue::Null), expected)
-            }
+            Problem::Invalid(field, expected) => Rejection::InvalidField {
+                field: field.name(),
+                value: self.value_of(field),
+                expected,
+            },
             Problem::Symbol(expected) => {
                 // The text `convert` read (and could not normalize).
                 let mut buf = [0; SYMBOL_TEXT_CAP];
@@ -1042,10 +1040,10 @@ impl<'a> RawAlert<'a> {
             },
             Problem::OrderField(field) => Rejection::CancelWithOrderField {
                 field: field.name(),
-                value: value_snippet(self.get(field).unwrap_or(&RawValue::Null)),
+                value: self.value_of(field),
             },
             Problem::CancelOnOrder => Rejection::CancelOnOrder {
-                value: value_snippet(self.get(Field::Cancel).unwrap_or(&RawValue::Null)),
+                value: self.value_of(Field::Cancel),
             },
         }
     }
@@ -1133,12 +1131,15 @@ impl<'a> RawAlert<'a> {
 
         let timestamp_ms = self.timestamp()?;
         let event_id = self.event_id(Field::EventId)?;
-        let target = self.event_id(Field::Cancel)?;
-        let action = match (cancel, target) {
-            (true, Some(id)) => Action::Cancel(CancelTarget::Event(id)),
-            (true, None) => Action::Cancel(CancelTarget::Symbol),
-            (false, Some(_)) => return Err(Problem::CancelOnOrder),
-            (false, None) => Action::Place,
+        let action = if cancel {
+            Action::Cancel(match self.event_id(Field::Cancel)? {
+                Some(id) => CancelTarget::Event(id),
+                None => CancelTarget::Symbol,
+            })
+        } else if self.get(Field::Cancel).is_some() {
+            return Err(Problem::CancelOnOrder);
+        } else {
+            Action::Place
         };
 
         match order_type {
@@ -2456,6 +2457,9 @@ mod tests {
         assert_eq!((e.code(), e.status()), ("cancel_on_order", 422));
         assert!(e.to_string().contains("\"cancel\" has value \"e1\""), "{e}");
         assert_eq!(code(&with(r#""cancel_id":7"#)), "cancel_on_order");
+        // Whatever its value: on a buy or sell the field itself is wrong.
+        assert_eq!(code(&with(r#""cancel":"""#)), "cancel_on_order");
+        assert_eq!(code(&with(r#""cancel":null"#)), "ok");
         // An order's own field errors come first (check order).
         assert_eq!(code(&with(r#""cancel":"e1","price":0"#)), "invalid_field");
     }
