@@ -125,9 +125,9 @@ impl Action {
 #[serde(rename_all = "snake_case")]
 pub enum CancelTarget {
     /// The working order of the alert with this event id (the body's
-    /// `cancel` field): that alert's identity, its `event_id` (or, under a
-    /// signature scheme with an unsigned id header, what the gate
-    /// remembered it by).
+    /// `cancel` field): that alert's identity, its body's `event_id` (under
+    /// a scheme that signs an id header, `standard-webhooks`, that
+    /// header's id: what the gate remembered the alert by).
     Event(EventId),
     /// Every working entry order of the alert's symbol (no `cancel`
     /// field).
