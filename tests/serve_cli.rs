@@ -53,7 +53,8 @@ fn text<'v>(v: &'v serde_json::Value, key: &str) -> &'v str {
 
 /// Checks the exchange's log against the journal: every accepted order
 /// submitted exactly once, no other; every market order filled exactly
-/// once and no order more than once (bracket legs aside); and replaying
+/// once and no order more than once (bracket legs aside; a cancel alert's
+/// fills nothing); and replaying
 /// the log rebuilds a state whose fills match the logged ones.
 fn check_exchange_log(dir: &Path, settings: MockSettings) {
     let journal = json_lines(&dir.join("journal.jsonl"));
@@ -62,10 +63,12 @@ fn check_exchange_log(dir: &Path, settings: MockSettings) {
         .filter(|l| l["decision"]["accepted"] == true)
         .map(|l| {
             let order = &l["decision"]["order"];
-            (
-                text(order, "client_order_id").to_string(),
-                text(order, "order_type").to_string(),
-            )
+            // A cancel alert's order is submitted, and fills nothing.
+            let kind = match order.get("action") {
+                Some(_) => "cancel",
+                None => text(order, "order_type"),
+            };
+            (text(order, "client_order_id").to_string(), kind.to_string())
         })
         .collect();
     let path = dir.join("fills.jsonl");
@@ -729,6 +732,87 @@ fn a_limit_order_rests_until_a_later_alert_moves_the_price_through_it() {
     assert!(rebuilt.is_working(text(&submits[4], "client_order_id")));
     // Bought 0.1 three times, sold 0.1 once.
     assert!(close(rebuilt.position("BTC/USDT"), 0.2));
+    check_exchange_log(dir.path(), costs());
+}
+
+/// Issue 14, point 3: a cancel alert withdraws the paper exchange's
+/// resting order before a later price reaches it; the journal records the
+/// cancel as an accepted order with its action, the exchange log as a
+/// submit line, and a restart rebuilds the same book.
+#[test]
+fn a_cancel_alert_withdraws_a_resting_order_on_paper_and_a_restart_agrees() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = costed_config(dir.path());
+    let secret = "cancel-secret";
+    let log = dir.path().join("fills.jsonl");
+    let body = |event: &str, side: &str, extra: &str| {
+        format!(
+            r#"{{"symbol":"BTCUSDT","side":"{side}","timestamp":{},"event_id":"{event}"{extra}}}"#,
+            now_s() * 1000
+        )
+    };
+    let metric = |port: u16, line: &str| {
+        let (_, m) = http(port, "GET", "/metrics", &[], b"").unwrap();
+        m.lines().any(|l| l == line)
+    };
+    let gw = start(&config, secret);
+    let order = r#","quantity":"0.1","price":"100""#;
+    assert_eq!(
+        post_signed(gw.port, secret, &body("p-1", "buy", order)).0,
+        200
+    );
+    let limit = r#","quantity":"0.1","price":"95","type":"limit""#;
+    assert_eq!(
+        post_signed(gw.port, secret, &body("p-2", "buy", limit)).0,
+        200
+    );
+    wait_until("p-2 resting", || metric(gw.port, "alertgate_open_orders 1"));
+    // A cancel naming p-2; one mixing in an order's field is refused.
+    let mixed = body("c-0", "cancel", r#","cancel":"p-2","price":"95""#);
+    assert_eq!(
+        post_signed(gw.port, secret, &mixed),
+        (422, "cancel_with_order_field".to_string())
+    );
+    let cancel = body("c-1", "cancel", r#","cancel":"p-2""#);
+    assert_eq!(post_signed(gw.port, secret, &cancel).0, 200);
+    wait_until("p-2 withdrawn", || {
+        metric(gw.port, "alertgate_open_orders 0")
+    });
+    // 94 would have filled it.
+    assert_eq!(
+        post_signed(
+            gw.port,
+            secret,
+            &body("p-3", "buy", r#","quantity":"0.1","price":"94""#)
+        )
+        .0,
+        200
+    );
+    wait_until("p-3 filled", || {
+        exchange_records(&log)
+            .1
+            .iter()
+            .any(|f| f["event_id"] == "p-3")
+    });
+    let mut gw = gw;
+    stop(&mut gw.child);
+    let (submits, fills) = exchange_records(&log);
+    assert!(fills.iter().all(|f| f["event_id"] != "p-2"), "{fills:?}");
+    let c1 = submits.iter().find(|s| s["event_id"] == "c-1").unwrap();
+    assert_eq!(c1["action"]["cancel"]["event_id"], "p-2", "{c1}");
+    let journal = json_lines(&dir.path().join("journal.jsonl"));
+    let accepted = journal
+        .iter()
+        .find(|l| l["decision"]["order"]["event_id"] == "c-1")
+        .unwrap();
+    assert_eq!(accepted["decision"]["accepted"], true);
+    assert_eq!(
+        accepted["decision"]["order"]["action"]["cancel"]["client_order_id"],
+        submits[1]["client_order_id"]
+    );
+    let rebuilt = MockExchange::open(&log, costs()).unwrap();
+    assert!(!rebuilt.is_working(text(&submits[1], "client_order_id")));
+    assert_eq!(rebuilt.exchange().counts().cancelled_by_alerts, 1);
     check_exchange_log(dir.path(), costs());
 }
 

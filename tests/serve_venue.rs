@@ -1256,3 +1256,145 @@ fn a_full_order_log_disk_holds_orders_until_it_has_room_then_places_each_once() 
     let metrics = http(gw.port, "GET", "/metrics", &[], b"").unwrap().1;
     assert!(metrics.contains("code=\"venue_order_log\"}"), "{metrics}");
 }
+
+/// A signed cancel alert: `{"action":"cancel"}` for BTCUSDT, of event
+/// `target`'s order (every working entry of the symbol without one).
+fn post_cancel(gw: &Gateway, event: &str, target: Option<&str>) -> (u16, serde_json::Value) {
+    let target = target.map_or(String::new(), |t| format!(r#","cancel":"{t}""#));
+    let body = format!(
+        r#"{{"symbol":"BTCUSDT","action":"cancel"{target},"timestamp":{},"event_id":"{event}"}}"#,
+        now_s() * 1000
+    );
+    let headers = signed(WEBHOOK, body.as_bytes(), now_s(), "52.89.214.238");
+    let (status, text) = http(gw.port, "POST", "/webhook", &headers, body.as_bytes()).unwrap();
+    (status, serde_json::from_str(&text).unwrap_or_default())
+}
+
+/// Posts a limit buy of 0.01 BTCUSDT at 49500 (below the market, 50000),
+/// with a bracket: its order id once the venue has it working.
+fn working_limit(s: &Setup, event: &str) -> String {
+    let body = format!(
+        r#"{{"symbol":"BTCUSDT","side":"buy","order_type":"limit","quantity":"0.01","price":"49500","stop_loss":"48000","take_profit":"52000","timestamp":{},"event_id":"{event}"}}"#,
+        now_s() * 1000
+    );
+    let headers = signed(WEBHOOK, body.as_bytes(), now_s(), "52.89.214.238");
+    let (status, text) = http(s.gw.port, "POST", "/webhook", &headers, body.as_bytes()).unwrap();
+    assert_eq!(status, 200, "{text}");
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let id = answer["order_id"].as_str().unwrap().to_string();
+    wait_for("the entry working", 20, || {
+        orders_with(&s.emu, &id).len() == 1
+    });
+    id
+}
+
+/// Issue 14, point 3: a cancel alert cancels the working limit entry it
+/// names on the venue, once, even when the cancel's answer is lost (a query
+/// resolves it); its awaiting bracket is dropped with it; the outcome is in
+/// the order log; a restart does not cancel again.
+#[test]
+fn a_cancel_alert_cancels_its_working_entry_once_and_its_bracket_is_never_placed() {
+    let mut s = setup("binance-usdm", "follow_brackets_ms = 200\n");
+    let id = working_limit(&s, "lim-c");
+    // The cancel is handled by the venue but its answer is lost.
+    fault(
+        &s.emu,
+        r#"{"method":"DELETE","path":"/fapi/v1/order","fault":"lose_answer","count":1}"#,
+    );
+    let (status, answer) = post_cancel(&s.gw, "cancel-1", Some("lim-c"));
+    assert_eq!(status, 200, "{answer}");
+    let cancel_id = answer["order_id"].as_str().unwrap().to_string();
+    wait_for("the cancel settled", 20, || {
+        settled(s.dir.path(), &cancel_id)
+    });
+    assert_eq!(
+        orders_with(&s.emu, &id)[0]["status"].as_str(),
+        Some("CANCELED")
+    );
+    assert_eq!(
+        states(s.dir.path(), &id).last().map(String::as_str),
+        Some("cancelled")
+    );
+    assert!(
+        gw_log_says(s.dir.path(), &id, "asking where the order stands"),
+        "the lost answer was resolved by a query"
+    );
+    assert_eq!(
+        order_posts_with(&s.emu, "DELETE", USDM_ORDER),
+        1,
+        "not resent"
+    );
+    let log = json_lines(&s.dir.path().join("orders.jsonl"));
+    let outcome = log
+        .iter()
+        .find(|l| l["client_order_id"] == cancel_id.as_str())
+        .unwrap();
+    assert_eq!(outcome["code"], "cancel_alert", "{outcome}");
+    assert!(
+        outcome["reason"].as_str().unwrap().contains(&id),
+        "{outcome}"
+    );
+    assert_eq!(
+        order_posts(&s.emu, USDM_ORDER),
+        1,
+        "the cancel placed nothing"
+    );
+    // The market passes the limit: nothing fills, no leg is placed.
+    control(
+        &s.emu,
+        "POST",
+        "/emulator/price",
+        r#"{"symbol":"BTCUSDT","price":"49400"}"#,
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(algo_orders(&s.emu).is_empty(), "{:?}", algo_orders(&s.emu));
+    // After a crash the journal is read again: the cancel is not redone.
+    let deletes = order_posts_with(&s.emu, "DELETE", USDM_ORDER);
+    s.crash_and_restart();
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(order_posts_with(&s.emu, "DELETE", USDM_ORDER), deletes);
+    // A cancel that finds nothing is recorded so, and a replayed one is 409.
+    let (status, answer) = post_cancel(&s.gw, "cancel-2", None);
+    assert_eq!(status, 200, "{answer}");
+    let nothing = answer["order_id"].as_str().unwrap().to_string();
+    wait_for("the second cancel settled", 20, || {
+        settled(s.dir.path(), &nothing)
+    });
+    let log = json_lines(&s.dir.path().join("orders.jsonl"));
+    let outcome = log
+        .iter()
+        .find(|l| l["client_order_id"] == nothing.as_str())
+        .unwrap();
+    assert!(outcome["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("nothing to cancel"));
+    assert_eq!(post_cancel(&s.gw, "cancel-2", None).0, 409);
+}
+
+/// Requests the emulator received for `method` `path`.
+fn order_posts_with(emu: &Emulator, method: &str, path: &str) -> u64 {
+    let counts = control(emu, "GET", "/emulator/requests", "");
+    counts[format!("{method} {path}")].as_u64().unwrap_or(0)
+}
+
+/// A cancel alert that also carries a field of an order is refused before
+/// anything reaches the venue, with its own code.
+#[test]
+fn a_cancel_alert_with_an_order_field_is_refused_naming_it() {
+    let s = setup("binance-usdm", "");
+    let body = format!(
+        r#"{{"symbol":"BTCUSDT","action":"cancel","quantity":"0.01","timestamp":{},"event_id":"mixed"}}"#,
+        now_s() * 1000
+    );
+    let headers = signed(WEBHOOK, body.as_bytes(), now_s(), "52.89.214.238");
+    let (status, text) = http(s.gw.port, "POST", "/webhook", &headers, body.as_bytes()).unwrap();
+    assert_eq!(status, 422, "{text}");
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["code"], "cancel_with_order_field");
+    assert!(
+        answer["message"].as_str().unwrap().contains("quantity"),
+        "{answer}"
+    );
+    assert_eq!(all_orders(&s.emu), 0);
+}

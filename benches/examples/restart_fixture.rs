@@ -84,6 +84,7 @@ fn main() {
             stop_loss: None,
             take_profit: None,
             target_position: None,
+            action: Default::default(),
         };
         let body = format!(
             r#"{{"symbol":"{}","side":"{}","order_type":"{}","quantity":"0.1","price":"{}","confidence":"0.9","timestamp":{},"event_id":"{event}"}}"#,

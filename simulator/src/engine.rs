@@ -10,7 +10,11 @@
 //!    capacity` slots, as `serve`'s gates do;
 //! 3. **order**: the accepted order reaches the exchange `order` ms later;
 //! 4. the [`Exchange`] fills it against the bars that start at or after its
-//!    arrival;
+//!    arrival; a cancel alert's order (see [`alertgate_validator::Action`])
+//!    travels the same way and, at its arrival, withdraws its target's
+//!    working order, or every working order of its symbol
+//!    ([`Exchange::cancel`]; a target not yet arrived, filled or unknown
+//!    is counted as a cancel that found nothing);
 //! 5. **response**: each fill's report travels back (sampled and reported;
 //!    the replayed strategy is recorded, so nothing waits for it).
 //!
@@ -27,11 +31,12 @@
 //! stack buffers, and every queue is reserved up front.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::path::Path;
 
+use alertgate_validator::alert::EventId;
 use alertgate_validator::replay::Slot;
-use alertgate_validator::{Decimal, Gate, Order, Rejection, Request};
+use alertgate_validator::{Action, CancelTarget, Decimal, Gate, Order, Rejection, Request};
 
 use crate::chart::{ChartSeries, DEFAULT_CANDLES};
 use crate::config::{GateSettings, SimulationSection};
@@ -182,7 +187,15 @@ pub struct RunResult {
 struct InFlight {
     arrival_ms: i64,
     gate_seq: u32,
-    order: ExchangeOrder,
+    delivery: Delivery,
+}
+
+/// What reaches the exchange.
+enum Delivery {
+    /// An order, and the identity of its alert when cancels may name it.
+    Place(ExchangeOrder, Option<EventId>),
+    /// A cancel alert's: withdraw from the book of series `symbol`.
+    Cancel { symbol: usize, target: CancelTarget },
 }
 
 impl PartialEq for InFlight {
@@ -295,6 +308,9 @@ struct Engine<'a> {
     accepted: u64,
     /// Orders the exchange received: the next exchange id.
     submitted: u32,
+    /// The exchange id of each arrived order by its alert's identity (the
+    /// gate's replay key), kept only when a cancel alert names one.
+    ids: Option<HashMap<EventId, u32>>,
     bars_done: u64,
     /// Alerts and bars done, for the progress callback.
     done: u64,
@@ -334,7 +350,7 @@ impl<'a> Engine<'a> {
         }
         let mut latency: [Vec<i64>; 3] = [Vec::with_capacity(n), Vec::with_capacity(n), Vec::new()];
         let arrivals = gate_arrivals(requests, &mut delivery, &mut latency[0]);
-        let body_symbol = body_symbols(requests, &settings.quotes, market);
+        let (body_symbol, names_targets) = body_symbols(requests, &settings.quotes, market);
         let (first_bar, last_bar) = bar_span(market)?;
         Ok(Engine {
             requests,
@@ -360,6 +376,7 @@ impl<'a> Engine<'a> {
             rejections: Vec::new(),
             accepted: 0,
             submitted: 0,
+            ids: names_targets.then(|| HashMap::with_capacity(n)),
             bars_done: 0,
             done: 0,
             fills_seen: 0,
@@ -469,12 +486,30 @@ impl<'a> Engine<'a> {
                 ),
             )
         })?;
-        let Some(kind) = OrderKind::for_order(order.order_type, order.price, order.stop_price)
-        else {
-            unreachable!(
-                "the gate accepted a {} order without its price (it refuses that as missing_price)",
-                order.order_type.name()
-            )
+        let delivery = match order.action {
+            Action::Cancel(target) => Delivery::Cancel { symbol, target },
+            Action::Place => {
+                let Some(kind) =
+                    OrderKind::for_order(order.order_type, order.price, order.stop_price)
+                else {
+                    unreachable!(
+                        "the gate accepted a {} order without its price (it refuses that as missing_price)",
+                        order.order_type.name()
+                    )
+                };
+                let key = self.ids.as_ref().map(|_| order.replay_key.clone());
+                let placed = ExchangeOrder {
+                    id: 0, // numbered on arrival
+                    symbol,
+                    side: order.side,
+                    quantity: decimal_to_f64(order.quantity),
+                    kind,
+                    stop_loss: order.stop_loss.map(decimal_to_f64),
+                    take_profit: order.take_profit.map(decimal_to_f64),
+                    arrival_ms: 0, // set below
+                };
+                Delivery::Place(placed, key)
+            }
         };
         let o = self.order_latency.sample(now);
         self.latency[1].push(o);
@@ -482,27 +517,48 @@ impl<'a> Engine<'a> {
         self.in_flight.push(Reverse(InFlight {
             arrival_ms,
             gate_seq: self.accepted as u32,
-            order: ExchangeOrder {
-                id: 0, // numbered on arrival
-                symbol,
-                side: order.side,
-                quantity: decimal_to_f64(order.quantity),
-                kind,
-                stop_loss: order.stop_loss.map(decimal_to_f64),
-                take_profit: order.take_profit.map(decimal_to_f64),
-                arrival_ms,
-            },
+            delivery,
         }));
         Ok(())
     }
 
     /// Step 4: the exchange receives the next order in flight, numbers it,
-    /// and works it from the next bar.
+    /// and works it from the next bar; or a cancel, which withdraws its
+    /// target at once.
     fn on_exchange_arrival(&mut self) {
-        if let Some(Reverse(InFlight { mut order, .. })) = self.in_flight.pop() {
-            order.id = self.submitted;
-            self.submitted += 1;
-            self.exchange.submit(order);
+        let Some(Reverse(InFlight {
+            arrival_ms,
+            delivery,
+            ..
+        })) = self.in_flight.pop()
+        else {
+            return;
+        };
+        match delivery {
+            Delivery::Place(mut order, key) => {
+                order.id = self.submitted;
+                order.arrival_ms = arrival_ms;
+                self.submitted += 1;
+                if let (Some(ids), Some(key)) = (&mut self.ids, key) {
+                    ids.insert(key, order.id);
+                }
+                self.exchange.submit(order);
+            }
+            Delivery::Cancel { symbol, target } => {
+                let id = match &target {
+                    CancelTarget::Symbol => None,
+                    // An id never given (ids stay below the alert count,
+                    // at most u32::MAX) when the target has not arrived
+                    // or does not exist: the cancel finds nothing.
+                    CancelTarget::Event(key) => Some(
+                        self.ids
+                            .as_ref()
+                            .and_then(|ids| ids.get(key).copied())
+                            .unwrap_or(u32::MAX),
+                    ),
+                };
+                self.exchange.cancel(symbol, id);
+            }
         }
     }
 
@@ -585,22 +641,26 @@ fn gate_arrivals(
 
 /// The market series of the symbol each body names, for its mark price: the
 /// gate needs the price before it has read the body. Unreadable bodies get
-/// none (the gate rejects them anyway).
+/// none (the gate rejects them anyway). And whether a cancel alert names
+/// a target: only then does the engine keep the orders' identities.
 fn body_symbols(
     requests: &[RecordedRequest],
     quotes: &[String],
     market: &MarketData,
-) -> Vec<Option<usize>> {
+) -> (Vec<Option<usize>>, bool) {
     let quotes: Vec<&str> = quotes.iter().map(String::as_str).collect();
-    requests
+    let mut names_targets = false;
+    let symbols = requests
         .iter()
         .map(|r| {
-            alertgate_validator::alert::RawAlert::scan(r.body.as_bytes())
+            let fields = alertgate_validator::alert::RawAlert::scan(r.body.as_bytes())
                 .and_then(|raw| raw.fields(&quotes))
-                .ok()
-                .and_then(|f| market.index_of(f.symbol.as_str()))
+                .ok()?;
+            names_targets |= matches!(fields.action, Action::Cancel(CancelTarget::Event(_)));
+            market.index_of(fields.symbol.as_str())
         })
-        .collect()
+        .collect();
+    (symbols, names_targets)
 }
 
 /// The bar source's queue: the start of each series' first bar,
@@ -819,6 +879,97 @@ mod tests {
             assert_eq!(r.rejected_by_code.get("replay_cache_full"), Some(&1));
             let r = replay(alerts(), "[rate]\nper_second = 0");
             assert_eq!(r.accepted, 3);
+        }
+
+        #[test]
+        fn a_cancel_alert_withdraws_its_target_before_it_fills() {
+            // A sell limit at 104 fills in bar 2 (high 104) unless a cancel
+            // reaches the exchange first; a cancel of an unknown target,
+            // and one arriving after its target filled, find nothing.
+            let limit = |at: i64, id: &str| {
+                format!(
+                    r#"{{"symbol":"BTCUSDT","side":"sell","type":"limit","price":"104","quantity":"1","timestamp":{at},"event_id":"{id}"}}"#
+                )
+            };
+            let cancel = |at: i64, id: &str, target: &str| {
+                format!(
+                    r#"{{"symbol":"BTCUSDT","action":"cancel","cancel":"{target}","timestamp":{at},"event_id":"{id}"}}"#
+                )
+            };
+            let config = "[simulation.latency]\ndelivery_ms = 1000\norder_ms = 1000";
+            let alone = replay(vec![alert(T0 + 10_000, &limit(T0 + 10_000, "s1"))], config);
+            assert_eq!(alone.exchange.fills.len(), 1, "the control fills");
+
+            let r = replay(
+                vec![
+                    alert(T0 + 10_000, &limit(T0 + 10_000, "s1")),
+                    alert(T0 + MIN + 10_000, &cancel(T0 + MIN + 10_000, "c1", "s1")),
+                    alert(T0 + MIN + 20_000, &cancel(T0 + MIN + 20_000, "c2", "nope")),
+                    // Late: s2 fills in bar 2, its cancel arrives in bar 3.
+                    alert(T0 + MIN + 30_000, &limit(T0 + MIN + 30_000, "s2")),
+                    alert(T0 + 3 * MIN + 1, &cancel(T0 + 3 * MIN + 1, "c3", "s2")),
+                ],
+                config,
+            );
+            assert_eq!(r.accepted, 5);
+            let counts = r.exchange.counts();
+            assert_eq!(counts.orders, 2, "cancels place nothing");
+            assert_eq!(
+                (counts.cancelled_by_alerts, counts.cancels_unmatched),
+                (1, 2)
+            );
+            assert_eq!(r.exchange.fills.len(), 1);
+            assert_eq!(r.exchange.fills[0].order_id, 1, "only s2 filled");
+            assert_eq!(
+                r.latency[1].len(),
+                5,
+                "a cancel travels with the order latency"
+            );
+            // The report shows both, beside the reversals' row.
+            let report = crate::report::Report::new(&r, 0);
+            let table = report.table();
+            let row = |name: &str| {
+                table
+                    .lines()
+                    .find(|l| l.trim_start().starts_with(name))
+                    .and_then(|l| l.split_whitespace().last())
+                    .map(str::to_string)
+            };
+            assert_eq!(row("cancelled by alerts").as_deref(), Some("1"), "{table}");
+            assert_eq!(
+                row("cancels that found nothing").as_deref(),
+                Some("2"),
+                "{table}"
+            );
+            let json = report.to_json();
+            assert!(json.contains(r#""cancelled_by_alerts": 1,"#), "{json}");
+            assert!(json.contains(r#""cancels_unmatched": 2,"#), "{json}");
+        }
+
+        #[test]
+        fn a_symbol_cancel_withdraws_every_working_order_of_its_symbol() {
+            let limit = |at: i64, id: &str, price: &str| {
+                format!(
+                    r#"{{"symbol":"BTCUSDT","side":"sell","type":"limit","price":"{price}","quantity":"1","timestamp":{at},"event_id":"{id}"}}"#
+                )
+            };
+            let r = replay(
+                vec![
+                    alert(T0 + 1_000, &limit(T0 + 1_000, "a", "104")),
+                    alert(T0 + 2_000, &limit(T0 + 2_000, "b", "106")),
+                    alert(
+                        T0 + 3_000,
+                        &format!(
+                            r#"{{"symbol":"BTC/USDT","side":"cancel","timestamp":{},"id":"all"}}"#,
+                            T0 + 3_000
+                        ),
+                    ),
+                ],
+                "[simulation.latency]\ndelivery_ms = 100\norder_ms = 100",
+            );
+            assert!(r.exchange.fills.is_empty());
+            let counts = r.exchange.counts();
+            assert_eq!((counts.cancelled_by_alerts, counts.open_orders), (2, 0));
         }
 
         #[test]

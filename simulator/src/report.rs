@@ -133,6 +133,12 @@ pub struct Summary {
     pub orders: u64,
     /// Orders cancelled by a flattening or reversing fill.
     pub cancelled_orders: u64,
+    /// Orders cancelled by cancel alerts.
+    pub cancelled_by_alerts: u64,
+    /// Cancel alerts that found nothing to cancel (their target filled,
+    /// cancelled, not arrived yet or unknown; no working order of the
+    /// symbol).
+    pub cancels_unmatched: u64,
     /// Orders still working at the end.
     pub open_orders: u64,
     /// Fills (orders and bracket legs).
@@ -380,6 +386,8 @@ impl Summary {
             alerts: AlertCounts::of(run),
             orders: counts.orders,
             cancelled_orders: counts.cancelled_orders,
+            cancelled_by_alerts: counts.cancelled_by_alerts,
+            cancels_unmatched: counts.cancels_unmatched,
             open_orders: counts.open_orders,
             fills: ex.fills.len() as u64,
             trades: ex.trades.len() as u64,
@@ -569,6 +577,14 @@ impl Report {
             (
                 "  cancelled by reversals".into(),
                 s.cancelled_orders.to_string(),
+            ),
+            (
+                "  cancelled by alerts".into(),
+                s.cancelled_by_alerts.to_string(),
+            ),
+            (
+                "  cancels that found nothing".into(),
+                s.cancels_unmatched.to_string(),
             ),
             ("  still working".into(), s.open_orders.to_string()),
             ("fills".into(), s.fills.to_string()),

@@ -90,6 +90,50 @@ impl OrderType {
     }
 }
 
+/// What an accepted alert asks for: an order placed, or working orders
+/// cancelled. Serialized as `"place"` or `{"cancel": ...}` (see
+/// [`CancelTarget`]); holders of an order leave it out when it is
+/// [`Action::Place`], so orders written before cancels existed read back
+/// unchanged.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Place the order the alert describes (a `buy` or `sell` alert).
+    #[default]
+    Place,
+    /// Cancel working orders (an alert whose `side` / `action` is
+    /// `cancel`): it places nothing, and its side, order type and quantity
+    /// carry no order.
+    Cancel(CancelTarget),
+}
+
+impl Action {
+    /// Whether the alert places an order (serde's `skip_serializing_if`).
+    pub fn is_place(&self) -> bool {
+        matches!(self, Action::Place)
+    }
+}
+
+/// Which working orders a cancel alert withdraws. Serialized as
+/// `{"event":"ID"}` or `"symbol"`.
+///
+/// Only entry orders (the orders alerts placed) are cancelled: the
+/// protective legs (stop-loss, take-profit) of an open position never are,
+/// so a position keeps the protection its alert asked for; to drop it,
+/// close the position.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelTarget {
+    /// The working order of the alert with this event id (the body's
+    /// `cancel` field): that alert's identity, its body's `event_id` (under
+    /// a scheme that signs an id header, `standard-webhooks`, that
+    /// header's id: what the gate remembered the alert by).
+    Event(EventId),
+    /// Every working entry order of the alert's symbol (no `cancel`
+    /// field).
+    Symbol,
+}
+
 /// The fields the gate reads, in the order their values are checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -105,6 +149,7 @@ enum Field {
     TakeProfit,
     Timestamp,
     EventId,
+    Cancel,
     Passphrase,
 }
 
@@ -121,6 +166,7 @@ pub const FIELDS: &[(&str, &[&str])] = &[
     ("take_profit", &["take_profit"]),
     ("timestamp", &["timestamp", "time", "timenow"]),
     ("event_id", &["event_id", "id"]),
+    ("cancel", &["cancel", "cancel_id"]),
     ("passphrase", &["passphrase"]),
 ];
 
@@ -138,6 +184,7 @@ const ORDER: [Field; FIELDS.len()] = [
     Field::TakeProfit,
     Field::Timestamp,
     Field::EventId,
+    Field::Cancel,
     Field::Passphrase,
 ];
 
@@ -311,6 +358,8 @@ impl Field {
         const TIMENOW: Sig = sig(b"timenow");
         const EVENT_ID: Sig = sig(b"event_id");
         const ID: Sig = sig(b"id");
+        const CANCEL: Sig = sig(b"cancel");
+        const CANCEL_ID: Sig = sig(b"cancel_id");
         const PASSPHRASE: Sig = sig(b"passphrase");
         if name.len() > LONGEST_ALIAS {
             return None;
@@ -335,7 +384,9 @@ impl Field {
             TIMENOW => (Field::Timestamp, 16),
             EVENT_ID => (Field::EventId, 17),
             ID => (Field::EventId, 18),
-            PASSPHRASE => (Field::Passphrase, 19),
+            CANCEL => (Field::Cancel, 19),
+            CANCEL_ID => (Field::Cancel, 20),
+            PASSPHRASE => (Field::Passphrase, 21),
             _ => return None,
         })
     }
@@ -479,17 +530,6 @@ fn value_snippet(value: &RawValue<'_>) -> Snippet {
     }
 }
 
-/// The rejection of a field whose value is not acceptable.
-#[cold]
-#[inline(never)]
-fn invalid(field: Field, value: &RawValue<'_>, expected: &'static str) -> Rejection {
-    Rejection::InvalidField {
-        field: field.name(),
-        value: value_snippet(value),
-        expected,
-    }
-}
-
 /// Why a field cannot be converted: just enough to build the [`Rejection`]
 /// afterwards.
 ///
@@ -509,6 +549,10 @@ enum Problem {
     Symbol(&'static str),
     /// The order type needs a price or trigger price and has none.
     MissingPrice(OrderType, &'static str),
+    /// A cancel alert carries this field of an order.
+    OrderField(Field),
+    /// A buy or sell alert carries `cancel`.
+    CancelOnOrder,
 }
 
 /// What a decimal field takes: the syntax, and [`decimal::BOUNDS`] (a test
@@ -816,6 +860,10 @@ pub struct Fields {
     pub timestamp_ms: Option<i64>,
     /// The body's event id, if given.
     pub event_id: Option<EventId>,
+    /// Place an order, or (a `cancel` alert) cancel working ones: then
+    /// `side`, `order_type` and `quantity` carry no order (buy, market,
+    /// 0) and the prices and bracket are absent.
+    pub action: Action,
 }
 
 impl<'a> RawAlert<'a> {
@@ -957,6 +1005,13 @@ impl<'a> RawAlert<'a> {
             .map_err(|problem| self.rejection(problem))
     }
 
+    /// A snippet of `field`'s value (`null` when absent), for a rejection.
+    #[cold]
+    #[inline(never)]
+    fn value_of(&self, field: Field) -> Snippet {
+        value_snippet(self.get(field).unwrap_or(&RawValue::Null))
+    }
+
     /// The rejection for `problem` (see [`Problem`] for why it is built here).
     #[cold]
     #[inline(never)]
@@ -965,9 +1020,11 @@ impl<'a> RawAlert<'a> {
             Problem::Missing(field) => Rejection::MissingField {
                 field: field.name(),
             },
-            Problem::Invalid(field, expected) => {
-                invalid(field, self.get(field).unwrap_or(&RawValue::Null), expected)
-            }
+            Problem::Invalid(field, expected) => Rejection::InvalidField {
+                field: field.name(),
+                value: self.value_of(field),
+                expected,
+            },
             Problem::Symbol(expected) => {
                 // The text `convert` read (and could not normalize).
                 let mut buf = [0; SYMBOL_TEXT_CAP];
@@ -980,6 +1037,13 @@ impl<'a> RawAlert<'a> {
             Problem::MissingPrice(order_type, expected) => Rejection::MissingPrice {
                 order_type: order_type.name(),
                 expected,
+            },
+            Problem::OrderField(field) => Rejection::CancelWithOrderField {
+                field: field.name(),
+                value: self.value_of(field),
+            },
+            Problem::CancelOnOrder => Rejection::CancelOnOrder {
+                value: self.value_of(Field::Cancel),
             },
         }
     }
@@ -995,11 +1059,31 @@ impl<'a> RawAlert<'a> {
             .ok_or(Problem::Invalid(Field::Symbol, SYMBOL_EXPECTED))?;
         let symbol = symbol::normalize_bytes(raw_symbol, quotes).map_err(Problem::Symbol)?;
 
-        let side = match keyword(self.required(Field::Side)?, &["buy", "sell"]) {
-            Some(0) => Side::Buy,
-            Some(_) => Side::Sell,
-            None => return Err(Problem::Invalid(Field::Side, "buy or sell")),
+        // A cancel alert (`"action": "cancel"`) takes the same path, so that
+        // the firmware holds one conversion: it must carry no field of an
+        // order (a template that mixes the two is refused, not half
+        // obeyed), and its side, order type and quantity carry no order.
+        let (side, cancel) = match keyword(self.required(Field::Side)?, &["buy", "sell", "cancel"])
+        {
+            Some(0) => (Side::Buy, false),
+            Some(1) => (Side::Sell, false),
+            Some(_) => (Side::Buy, true),
+            None => return Err(Problem::Invalid(Field::Side, "buy, sell or cancel")),
         };
+        if cancel {
+            // One loop over a table: less flash than a check per field.
+            const ORDER_FIELDS: [Field; 6] = [
+                Field::OrderType,
+                Field::Quantity,
+                Field::Price,
+                Field::StopPrice,
+                Field::StopLoss,
+                Field::TakeProfit,
+            ];
+            if let Some(&field) = ORDER_FIELDS.iter().find(|&&f| self.get(f).is_some()) {
+                return Err(Problem::OrderField(field));
+            }
+        }
 
         let order_type = match self.get(Field::OrderType) {
             None => OrderType::Market,
@@ -1026,68 +1110,36 @@ impl<'a> RawAlert<'a> {
             }
         };
 
-        let quantity = positive(Field::Quantity, self.required(Field::Quantity)?)?;
+        let quantity = match self.get(Field::Quantity) {
+            Some(v) => positive(Field::Quantity, v)?,
+            None if cancel => Parsed {
+                mantissa: 0,
+                scale: 0,
+            },
+            None => return Err(Problem::Missing(Field::Quantity)),
+        };
         let price = self.optional_positive(Field::Price)?;
         let stop_price = self.optional_positive(Field::StopPrice)?;
 
-        let confidence = match self.get(Field::Confidence) {
-            None => None,
-            Some(v) => {
-                let c = decimal(v).ok_or(Problem::Invalid(Field::Confidence, DECIMAL_EXPECTED))?;
-                if c.mantissa < 0 || c.above_one() {
-                    return Err(Problem::Invalid(Field::Confidence, "a number from 0 to 1"));
-                }
-                Some(c)
-            }
-        };
+        // Read on a cancel too, for its shape only: a cancel is never held
+        // back for want of confidence (it only reduces risk). The order's
+        // fields are absent on a cancel (checked above).
+        let confidence = self.confidence()?;
 
         let stop_loss = self.optional_positive(Field::StopLoss)?;
         let take_profit = self.optional_positive(Field::TakeProfit)?;
 
-        let timestamp_ms = match self.get(Field::Timestamp) {
-            None => None,
-            Some(v) => {
-                let parsed = match v {
-                    #[cfg(not(target_os = "none"))]
-                    RawValue::Number(text, pre) => match pre.integer() {
-                        // Read by the fast path already.
-                        Some(v) => timestamp_of_integer(v),
-                        None => time::from_integer_bytes(text),
-                    },
-                    #[cfg(target_os = "none")]
-                    RawValue::Number(text, _) => time::from_integer_bytes(text),
-                    // Read in place, however long (any number of fraction
-                    // digits; the body's bound bounds the work).
-                    RawValue::String(s) if !s.has_escapes() => time::parse_timestamp_bytes(s.raw()),
-                    RawValue::String(s) => timestamp_escaped(s),
-                    _ => None,
-                };
-                Some(parsed.ok_or(Problem::Invalid(Field::Timestamp, TIMESTAMP_EXPECTED))?)
-            }
-        };
-
-        let event_id = match self.get(Field::EventId) {
-            None => None,
-            Some(v) => {
-                let mut buf = [0; EVENT_ID_CAP];
-                let raw = match v {
-                    // An integer as written: digits only (no sign, fraction
-                    // or exponent; JSON has no leading zeros), so that one
-                    // number is one id.
-                    RawValue::Number(text, _) if text.iter().all(u8::is_ascii_digit) => Some(*text),
-                    RawValue::Number(..) => None,
-                    _ => text(v, &mut buf),
-                };
-                match raw.and_then(event_id) {
-                    Some(id) => Some(id),
-                    None => {
-                        return Err(Problem::Invalid(
-                            Field::EventId,
-                            "a non-empty string or a digits-only integer, of at most 64 bytes",
-                        ))
-                    }
-                }
-            }
+        let timestamp_ms = self.timestamp()?;
+        let event_id = self.event_id(Field::EventId)?;
+        let action = if cancel {
+            Action::Cancel(match self.event_id(Field::Cancel)? {
+                Some(id) => CancelTarget::Event(id),
+                None => CancelTarget::Symbol,
+            })
+        } else if self.get(Field::Cancel).is_some() {
+            return Err(Problem::CancelOnOrder);
+        } else {
+            Action::Place
         };
 
         match order_type {
@@ -1118,9 +1170,80 @@ impl<'a> RawAlert<'a> {
             take_profit: take_profit.map(Parsed::decimal),
             timestamp_ms,
             event_id,
+            action,
         })
     }
+
+    /// The `confidence`, if present: a number from 0 to 1.
+    // One call site: inlined on every target (out of line it cost
+    // about 100 bytes more flash on a Cortex-M).
+    #[inline(always)]
+    fn confidence(&self) -> Result<Option<Parsed>, Problem> {
+        let Some(v) = self.get(Field::Confidence) else {
+            return Ok(None);
+        };
+        let c = decimal(v).ok_or(Problem::Invalid(Field::Confidence, DECIMAL_EXPECTED))?;
+        if c.mantissa < 0 || c.above_one() {
+            return Err(Problem::Invalid(Field::Confidence, "a number from 0 to 1"));
+        }
+        Ok(Some(c))
+    }
+
+    /// The `timestamp`, if present, in Unix ms.
+    // One call site: inlined on every target (out of line it cost
+    // about 100 bytes more flash on a Cortex-M).
+    #[inline(always)]
+    fn timestamp(&self) -> Result<Option<i64>, Problem> {
+        let Some(v) = self.get(Field::Timestamp) else {
+            return Ok(None);
+        };
+        let parsed = match v {
+            #[cfg(not(target_os = "none"))]
+            RawValue::Number(text, pre) => match pre.integer() {
+                // Read by the fast path already.
+                Some(v) => timestamp_of_integer(v),
+                None => time::from_integer_bytes(text),
+            },
+            #[cfg(target_os = "none")]
+            RawValue::Number(text, _) => time::from_integer_bytes(text),
+            // Read in place, however long (any number of fraction
+            // digits; the body's bound bounds the work).
+            RawValue::String(s) if !s.has_escapes() => time::parse_timestamp_bytes(s.raw()),
+            RawValue::String(s) => timestamp_escaped(s),
+            _ => None,
+        };
+        parsed
+            .map(Some)
+            .ok_or(Problem::Invalid(Field::Timestamp, TIMESTAMP_EXPECTED))
+    }
+
+    /// An event id field (`event_id`, or `cancel`, which names one), if
+    /// present: a non-empty string or a digits-only integer, of at most
+    /// [`EVENT_ID_CAP`] bytes.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    #[cfg_attr(target_os = "none", inline(never))]
+    fn event_id(&self, field: Field) -> Result<Option<EventId>, Problem> {
+        let Some(v) = self.get(field) else {
+            return Ok(None);
+        };
+        let mut buf = [0; EVENT_ID_CAP];
+        let raw = match v {
+            // An integer as written: digits only (no sign, fraction or
+            // exponent; JSON has no leading zeros), so that one number is
+            // one id.
+            RawValue::Number(text, _) if text.iter().all(u8::is_ascii_digit) => Some(*text),
+            RawValue::Number(..) => None,
+            _ => text(v, &mut buf),
+        };
+        match raw.and_then(event_id) {
+            Some(id) => Ok(Some(id)),
+            None => Err(Problem::Invalid(field, EVENT_ID_EXPECTED)),
+        }
+    }
 }
+
+/// What an event id field (`event_id`, `cancel`) takes.
+const EVENT_ID_EXPECTED: &str = "a non-empty string or a digits-only integer, of at most 64 bytes";
 
 /// Parses `body` into [`Fields`] in one call (no passphrase check, default
 /// quote list). Exposed for tests, benches and fuzzing.
@@ -1260,7 +1383,7 @@ mod tests {
             Rejection::InvalidField {
                 field: "side",
                 value: snippet(b"\"hold\""),
-                expected: "buy or sell"
+                expected: "buy, sell or cancel"
             }
         );
         for (extra, field) in [
@@ -1700,7 +1823,7 @@ mod tests {
         ] {
             let value = if field == "side" { side } else { order_type };
             let expected = if field == "side" {
-                "buy or sell"
+                "buy, sell or cancel"
             } else {
                 "market, limit, stop_loss (or stop) or take_profit"
             };
@@ -2208,6 +2331,211 @@ mod tests {
         ) {
             prop_assert_eq!(event_id_by_char(&raw), event_id_reference(&raw));
             prop_assert_eq!(event_id(&raw), event_id_reference(&raw));
+        }
+    }
+
+    const CANCEL: &str = r#""symbol":"BTCUSDT","action":"cancel""#;
+
+    fn cancel_with(extra: &str) -> std::string::String {
+        if extra.is_empty() {
+            format!("{{{CANCEL}}}")
+        } else {
+            format!("{{{CANCEL},{extra}}}")
+        }
+    }
+
+    #[test]
+    fn a_cancel_names_its_target_or_the_symbol_and_places_nothing() {
+        for (extra, target) in [
+            (
+                r#""cancel":"e-17""#,
+                CancelTarget::Event(EventId::try_from("e-17").unwrap()),
+            ),
+            (
+                r#""cancel_id":42"#,
+                CancelTarget::Event(EventId::try_from("42").unwrap()),
+            ),
+            (
+                r#""c\u0061ncel":"x""#,
+                CancelTarget::Event(EventId::try_from("x").unwrap()),
+            ),
+            ("", CancelTarget::Symbol),
+            (r#""cancel":null"#, CancelTarget::Symbol),
+        ] {
+            let f = parse(cancel_with(extra).as_bytes()).unwrap();
+            assert_eq!(f.action, Action::Cancel(target), "{extra}");
+            assert_eq!(f.symbol.as_str(), "BTC/USDT");
+            assert_eq!((f.side, f.order_type), (Side::Buy, OrderType::Market));
+            assert_eq!(f.quantity, Decimal::ZERO, "{extra}");
+        }
+        // `side` spells it too, in any case; a timestamp and an event id
+        // of its own are read as for any alert.
+        let f = parse(
+            br#"{"ticker":"ETHUSDT","side":"CANCEL","cancel":"a","time":1566899760,"id":"c1","confidence":0.1}"#,
+        )
+        .unwrap();
+        assert!(!f.action.is_place());
+        assert_eq!(f.timestamp_ms, Some(1_566_899_760_000));
+        assert_eq!(f.event_id.as_deref(), Some("c1"));
+        // Orders are unchanged.
+        assert_eq!(parse(with("").as_bytes()).unwrap().action, Action::Place);
+    }
+
+    #[test]
+    fn a_malformed_cancel_target_is_an_invalid_field_naming_it() {
+        for value in [
+            "\"\"",
+            "-1",
+            "1.5",
+            "1e3",
+            "true",
+            "[1]",
+            &format!("\"{}\"", "a".repeat(65)),
+        ] {
+            let e = parse(cancel_with(&format!(r#""cancel":{value}"#)).as_bytes()).unwrap_err();
+            let Rejection::InvalidField {
+                field, expected, ..
+            } = &e
+            else {
+                panic!("{value}: {e:?}");
+            };
+            assert_eq!(
+                (*field, *expected),
+                ("cancel", EVENT_ID_EXPECTED),
+                "{value}"
+            );
+            assert_eq!(e.code(), "invalid_field");
+            assert!(e.to_string().contains("\"cancel\""), "{e}");
+        }
+        // Both spellings at once are one field twice.
+        assert_eq!(
+            code(&cancel_with(r#""cancel":"a","cancel_id":"b""#)),
+            "duplicate_field"
+        );
+    }
+
+    #[test]
+    fn a_cancel_with_a_field_of_an_order_is_refused_naming_it() {
+        for (extra, field, value) in [
+            (r#""quantity":1"#, "quantity", "1"),
+            (r#""qty":"0.5""#, "quantity", "\"0.5\""),
+            (r#""price":100"#, "price", "100"),
+            (r#""stop_price":99"#, "stop_price", "99"),
+            (r#""type":"limit""#, "order_type", "\"limit\""),
+            (r#""stop_loss":90"#, "stop_loss", "90"),
+            (r#""take_profit":110"#, "take_profit", "110"),
+            // Even a value the field would refuse: the mix is the error.
+            (r#""quantity":-1"#, "quantity", "-1"),
+        ] {
+            let e = parse(cancel_with(extra).as_bytes()).unwrap_err();
+            assert_eq!(
+                e,
+                Rejection::CancelWithOrderField {
+                    field,
+                    value: snippet(value.as_bytes())
+                },
+                "{extra}"
+            );
+            assert_eq!((e.code(), e.status()), ("cancel_with_order_field", 422));
+            let message = e.to_string();
+            assert!(
+                message.contains(field) && message.contains(value),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_cancel_field_on_a_buy_or_sell_is_refused_naming_it() {
+        let e = parse(with(r#""cancel":"e1""#).as_bytes()).unwrap_err();
+        assert_eq!(
+            e,
+            Rejection::CancelOnOrder {
+                value: snippet(b"\"e1\"")
+            }
+        );
+        assert_eq!((e.code(), e.status()), ("cancel_on_order", 422));
+        assert!(e.to_string().contains("\"cancel\" has value \"e1\""), "{e}");
+        assert_eq!(code(&with(r#""cancel_id":7"#)), "cancel_on_order");
+        // Whatever its value: on a buy or sell the field itself is wrong.
+        assert_eq!(code(&with(r#""cancel":"""#)), "cancel_on_order");
+        assert_eq!(code(&with(r#""cancel":null"#)), "ok");
+        // An order's own field errors come first (check order).
+        assert_eq!(code(&with(r#""cancel":"e1","price":0"#)), "invalid_field");
+    }
+
+    #[test]
+    fn actions_serialize_and_read_back() {
+        for (action, json) in [
+            (Action::Place, r#""place""#),
+            (
+                Action::Cancel(CancelTarget::Symbol),
+                r#"{"cancel":"symbol"}"#,
+            ),
+            (
+                Action::Cancel(CancelTarget::Event(EventId::try_from("e 1").unwrap())),
+                r#"{"cancel":{"event":"e 1"}}"#,
+            ),
+        ] {
+            assert_eq!(serde_json::to_string(&action).unwrap(), json);
+            assert_eq!(serde_json::from_str::<Action>(json).unwrap(), action);
+        }
+        assert!(serde_json::from_str::<Action>(r#"{"cancel":{"event":""}}"#).is_ok());
+        assert!(serde_json::from_str::<Action>(r#""cancel""#).is_err());
+    }
+
+    /// A member of a cancel alert: any known field, with a value that may
+    /// or may not be valid.
+    fn cancel_member() -> impl Strategy<Value = String> {
+        let key = prop::sample::select(vec![
+            "quantity",
+            "qty",
+            "price",
+            "stop_price",
+            "type",
+            "order_type",
+            "stop_loss",
+            "take_profit",
+            "confidence",
+            "timestamp",
+            "event_id",
+            "cancel",
+            "cancel_id",
+            "extra",
+        ]);
+        let value = prop::sample::select(vec![
+            "1",
+            "0",
+            "-2",
+            "0.5",
+            "\"3\"",
+            "\"e1\"",
+            "null",
+            "true",
+            "1700000000000",
+            "\"\"",
+        ]);
+        (key, value).prop_map(|(k, v)| format!(r#""{k}":{v}"#))
+    }
+
+    proptest! {
+        #[test]
+        fn a_cancel_never_yields_a_placeable_order(
+            side in prop::sample::select(vec!["cancel", "Cancel", "CANCEL"]),
+            members in proptest::collection::vec(cancel_member(), 0..5),
+        ) {
+            let mut body = format!(r#"{{"symbol":"BTCUSDT","side":"{side}""#);
+            for m in &members {
+                body.push(',');
+                body.push_str(m);
+            }
+            body.push('}');
+            if let Ok(f) = parse(body.as_bytes()) {
+                prop_assert!(matches!(f.action, Action::Cancel(_)), "{}", body);
+                prop_assert_eq!(f.quantity, Decimal::ZERO, "{}", body);
+                prop_assert!(f.price.is_none() && f.stop_price.is_none(), "{}", body);
+                prop_assert!(f.stop_loss.is_none() && f.take_profit.is_none(), "{}", body);
+            }
         }
     }
 }

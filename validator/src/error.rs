@@ -140,6 +140,22 @@ pub enum Rejection {
         /// The field(s) that would satisfy it.
         expected: &'static str,
     },
+    /// A cancel alert (`"action": "cancel"`) carries a field of an order
+    /// (`order_type`, `quantity`, `price`, `stop_price`, `stop_loss`,
+    /// `take_profit`): a template that mixes the two is refused rather than
+    /// half obeyed.
+    CancelWithOrderField {
+        /// Canonical name of the order's field.
+        field: &'static str,
+        /// Its value.
+        value: Snippet,
+    },
+    /// A buy or sell alert carries `cancel`, which only a cancel alert
+    /// takes.
+    CancelOnOrder {
+        /// The `cancel` field's value.
+        value: Snippet,
+    },
     /// The alert's confidence is below the configured minimum (or absent when
     /// one is required).
     BelowConfidence {
@@ -237,6 +253,8 @@ impl Rejection {
             Rejection::MissingField { .. } => "missing_field",
             Rejection::InvalidField { .. } => "invalid_field",
             Rejection::MissingPrice { .. } => "missing_price",
+            Rejection::CancelWithOrderField { .. } => "cancel_with_order_field",
+            Rejection::CancelOnOrder { .. } => "cancel_on_order",
             Rejection::BelowConfidence { .. } => "below_confidence",
             Rejection::QuantityTooLarge { .. } => "quantity_too_large",
             Rejection::SymbolNotAllowed { .. } => "symbol_not_allowed",
@@ -271,6 +289,8 @@ impl Rejection {
             Rejection::MissingField { .. }
             | Rejection::InvalidField { .. }
             | Rejection::MissingPrice { .. }
+            | Rejection::CancelWithOrderField { .. }
+            | Rejection::CancelOnOrder { .. }
             | Rejection::BelowConfidence { .. }
             | Rejection::QuantityTooLarge { .. }
             | Rejection::OrderValueTooLarge { .. }
@@ -298,6 +318,8 @@ impl Rejection {
         "missing_field",
         "invalid_field",
         "missing_price",
+        "cancel_with_order_field",
+        "cancel_on_order",
         "below_confidence",
         "quantity_too_large",
         "symbol_not_allowed",
@@ -392,6 +414,14 @@ impl fmt::Display for Rejection {
                 order_type,
                 expected,
             } => write!(f, "a {order_type} order requires {expected}"),
+            Rejection::CancelWithOrderField { field, value } => write!(
+                f,
+                "field \"{field}\" has value {value}, but a cancel alert (\"action\": \"cancel\") places no order; remove the field, or send a buy or sell alert"
+            ),
+            Rejection::CancelOnOrder { value } => write!(
+                f,
+                "field \"cancel\" has value {value}, but only a cancel alert (\"action\": \"cancel\") takes it; this alert is a buy or sell"
+            ),
             Rejection::BelowConfidence { confidence, min } => write!(
                 f,
                 "confidence {} is below the minimum {min}",
@@ -521,7 +551,7 @@ mod tests {
                 assert_ne!(a, b);
             }
         }
-        assert_eq!(Rejection::CODES.len(), 23);
+        assert_eq!(Rejection::CODES.len(), 25);
     }
 
     #[test]

@@ -122,6 +122,10 @@ pub fn gate_check(data: &[u8]) {
             has_its_price(&order),
             "accepted {order:?} without its price"
         );
+        assert!(
+            order.action.is_place() == order.quantity.is_positive(),
+            "accepted {order:?}: a cancel must place nothing, an order something"
+        );
         assert!(gate.check(&request, now).is_err(), "accepted a replay");
     }
     signed_gate_decides_as_verify_then_check(rest, now);
@@ -132,6 +136,10 @@ pub fn gate_check(data: &[u8]) {
 /// `price`). The gate refuses others (`missing_price`); the simulator's
 /// exchange relies on it.
 fn has_its_price(order: &Order) -> bool {
+    if !order.action.is_place() {
+        // A cancel carries no price, and no order to execute at one.
+        return order.price.is_none() && order.stop_price.is_none();
+    }
     match order.order_type {
         OrderType::Market => true,
         OrderType::Limit => order.price.is_some(),
@@ -231,7 +239,10 @@ mod tests {
     /// run them on generated ones).
     #[test]
     fn entry_points_hold_on_samples() {
-        let bodies: [&[u8]; 9] = [
+        let bodies: [&[u8]; 12] = [
+            br#"{"symbol":"BTCUSDT","side":"cancel","cancel":"e1","timestamp":1700000000000}"#,
+            br#"{"symbol":"BTCUSDT","action":"cancel","timestamp":1700000000000}"#,
+            br#"{"symbol":"BTCUSDT","action":"cancel","qty":1,"timestamp":1700000000000}"#,
             br#"{"symbol":"BTCUSDT","side":"buy","quantity":"0.5","price":1,"timestamp":1700000000000}"#,
             br#"{"symbol":"BTCUSDT","side":"sell","type":"stop","quantity":"0.5","price":1,"timestamp":1700000000000}"#,
             br#"{"symbol":"BTCUSDT","side":"sell","type":"take_profit","quantity":"0.5","stop_price":2,"timestamp":1700000000000}"#,

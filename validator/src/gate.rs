@@ -10,7 +10,7 @@
 //! | 3 | signature and its timestamp | `missing_signature`, `malformed_signature`, `bad_signature`, `signature_expired` |
 //! | 4 | JSON syntax, top-level object, duplicate keys | `invalid_json`, `not_an_object`, `duplicate_field` |
 //! | 4b | passphrase (passphrase scheme only) | `missing_signature`, `bad_signature` |
-//! | 5 | fields | `missing_field`, `invalid_field`, `missing_price` |
+//! | 5 | fields | `missing_field`, `invalid_field`, `missing_price`, `cancel_with_order_field`, `cancel_on_order` |
 //! | 6 | policy (see [`crate::policy`]) | `below_confidence` … `from_future` |
 //! | 7 | rate limit | `rate_limited` |
 //! | 8 | replay guard | `replayed`, `replay_cache_full` |
@@ -36,7 +36,7 @@
 
 use core::net::IpAddr;
 
-use crate::alert::{EventId, OrderType, RawAlert, Side};
+use crate::alert::{Action, EventId, OrderType, RawAlert, Side};
 use crate::auth::{AuthConfig, Headers, Verifier};
 use crate::decimal::Decimal;
 use crate::error::{ConfigError, Rejection};
@@ -135,6 +135,11 @@ pub struct Request<'r> {
 
 /// An accepted alert: everything needed to place the order, owned in
 /// fixed-capacity fields so it outlives the request.
+///
+/// A cancel alert is accepted as an `Order` too, with [`Order::action`]
+/// [`Action::Cancel`]: then `side`, `order_type` and `quantity` carry no
+/// order (buy, market, 0), the prices and bracket are absent, and nothing
+/// may be placed for it. Every consumer matches `action` first.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Order {
     /// The idempotency key: the scheme's id header, else the body's
@@ -167,6 +172,10 @@ pub struct Order {
     pub timestamp_ms: i64,
     /// Gate clock at acceptance, Unix ms.
     pub accepted_ms: i64,
+    /// Place this order, or cancel working ones (left out of the JSON
+    /// when placing, so orders read the same as before cancels existed).
+    #[serde(skip_serializing_if = "Action::is_place")]
+    pub action: Action,
     /// What the replay guard remembers the order by: `event_id`, or, when
     /// that came from an id header the signature does not cover, the body's
     /// event id or digest. Pass it to [`Gate::remember`] when rebuilding.
@@ -362,6 +371,7 @@ impl<'a, S: Storage> Gate<'a, S> {
             take_profit: fields.take_profit,
             timestamp_ms,
             accepted_ms: now_ms,
+            action: fields.action,
             replay_key,
         })
     }
@@ -515,6 +525,84 @@ mod tests {
     fn body(time: Option<i64>) -> std::string::String {
         let time = time.map_or(std::string::String::new(), |t| format!(r#","time":{t}"#));
         format!(r#"{{"ticker":"BTCUSDT","action":"buy","qty":"0.1","id":"evt-1"{time}}}"#)
+    }
+
+    #[test]
+    fn a_cancel_meets_the_symbol_age_rate_and_replay_checks_but_no_order_limit() {
+        let d = |s| Decimal::parse(s).unwrap();
+        let policy = Policy {
+            symbols: &["BTC/USDT"],
+            max_quantity: Some(d("0.001")),
+            max_order_value: Some(d("1")),
+            require_confidence: true,
+            max_age_ms: 10_000,
+            ..Policy::default()
+        };
+        let mut gate = gate(policy, None);
+        let now = 1_700_000_000_000;
+        let cancel = |symbol: &str, id: &str, time: i64| {
+            format!(
+                r#"{{"ticker":"{symbol}","action":"cancel","cancel":"e1","id":"{id}","time":{time}}}"#
+            )
+        };
+        let mut request = |body: &str| {
+            let req = Request {
+                body: body.as_bytes(),
+                headers: &[],
+                source_ip: None,
+                mark_price: None,
+            };
+            gate.check(&req, now)
+        };
+        let order = request(&cancel("BTCUSDT", "c1", now)).unwrap();
+        assert_eq!(
+            order.action,
+            Action::Cancel(crate::alert::CancelTarget::Event(
+                EventId::try_from("e1").unwrap()
+            ))
+        );
+        assert_eq!(
+            (order.event_id.as_str(), order.quantity),
+            ("c1", Decimal::ZERO)
+        );
+        let codes: std::vec::Vec<_> = [
+            cancel("BTCUSDT", "c1", now),
+            cancel("ETHUSDT", "c2", now),
+            cancel("BTCUSDT", "c3", now - 20_000),
+        ]
+        .iter()
+        .map(|b| request(b).map(|_| ()).map_err(|e| e.code()))
+        .collect();
+        assert_eq!(
+            codes,
+            [Err("replayed"), Err("symbol_not_allowed"), Err("stale")]
+        );
+        // The same limits refuse an order.
+        let buy = r#"{"ticker":"BTCUSDT","action":"buy","qty":"1","id":"b1","time":1700000000000}"#;
+        assert_eq!(request(buy).unwrap_err().code(), "below_confidence");
+    }
+
+    #[test]
+    fn a_cancel_is_written_with_its_action_and_an_order_without_one() {
+        let mut gate = gate(Policy::default(), None);
+        let mut write = |body: &str| {
+            let req = Request {
+                body: body.as_bytes(),
+                headers: &[],
+                source_ip: None,
+                mark_price: None,
+            };
+            let order = gate.check(&req, 1_700_000_000_000).unwrap();
+            let mut buf = [0u8; 512];
+            let n = crate::encode::write_order(&order, &mut buf).unwrap();
+            std::string::String::from_utf8(buf[..n].to_vec()).unwrap()
+        };
+        let text = write(r#"{"symbol":"BTCUSDT","side":"cancel","id":"c","time":1700000000000}"#);
+        assert!(text.contains(r#""quantity":"0""#), "{text}");
+        assert!(text.ends_with(r#""action":{"cancel":"symbol"}}"#), "{text}");
+        let text =
+            write(r#"{"symbol":"BTCUSDT","side":"buy","qty":1,"id":"b","time":1700000000000}"#);
+        assert!(!text.contains("action"), "{text}");
     }
 
     fn decide<S: Storage>(gate: &mut Gate<'_, S>, body: &str, now_ms: i64) -> &'static str {

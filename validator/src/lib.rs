@@ -154,7 +154,7 @@ pub mod replay;
 pub mod symbol;
 pub mod time;
 
-pub use alert::{OrderType, Side};
+pub use alert::{Action, CancelTarget, OrderType, Side};
 pub use auth::{AuthConfig, Scheme};
 pub use decimal::Decimal;
 pub use error::{ConfigError, Rejection};

@@ -17,6 +17,10 @@
 //!    sell `take_profit < reference < stop_loss` → `inverted_bracket`
 //! 6. alert age ≤ `max_age_ms` → `stale`; not more than
 //!    `max_future_skew_ms` ahead → `from_future`
+//!
+//! A cancel alert (see [`crate::alert::Action`]) meets only 3 and 6: it
+//! places nothing, so the confidence, quantity, value and bracket limits
+//! have nothing to hold back (its quantity is 0, it has no bracket).
 
 use crate::alert::{Fields, OrderType, Side};
 use crate::decimal::Decimal;
@@ -130,9 +134,14 @@ impl Policy<'_> {
         timestamp_ms: i64,
         now_ms: i64,
     ) -> Result<(), Rejection> {
+        // A cancel places nothing: of the limits, only the symbol
+        // allowlist and the alert's age apply (cancelling only reduces
+        // risk, and carries no quantity, price or bracket to check).
+        let places = fields.action.is_place();
         // Decimals are compared by reference: each is 17 bytes, and a copy
         // is a `memcpy` call on an MCU.
         match &fields.confidence {
+            _ if !places => {}
             Some(c) if *c < self.min_confidence => {
                 return Err(Rejection::BelowConfidence {
                     confidence: Some(*c),
@@ -163,7 +172,7 @@ impl Policy<'_> {
             });
         }
 
-        if let Some(max) = &self.max_order_value {
+        if let (true, Some(max)) = (places, &self.max_order_value) {
             let valuation = valuation_price(fields, mark_price.as_ref(), self.trust_alert_prices);
             let Some(price) = valuation else {
                 return Err(Rejection::UnpricedOrder { max: *max });

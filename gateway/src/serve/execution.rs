@@ -366,6 +366,7 @@ fn executed(done: &Execution, order: &ExecOrder, breaker: &CircuitBreaker, metri
         mark = done.mark.map(tracing::field::display),
         working = done.working,
         duplicate = !done.fresh,
+        cancelled = done.cancelled,
         "submitted"
     );
     for f in &done.fills {

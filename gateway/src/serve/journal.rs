@@ -133,6 +133,62 @@ pub struct ExecOrder {
     /// its `position_size` / `market_position`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_position: Option<Decimal>,
+    /// Place this order, or (a cancel alert) cancel working ones: then
+    /// `side`, `order_type` and `quantity` carry no order (buy, market, 0)
+    /// and nothing may be placed for it; every stage matches `action`
+    /// first. Left out when placing: journals and logs written before
+    /// cancels existed read back unchanged.
+    #[serde(default, skip_serializing_if = "ExecAction::is_place")]
+    pub action: ExecAction,
+}
+
+/// What execution is to do with an accepted alert: the gate's
+/// [`Action`](alertgate_validator::Action) with the target's client order
+/// id, which derives from the strategy (known here, not to the stages).
+/// Written `{"cancel":{"event_id":..,"client_order_id":..}}`, or
+/// `{"cancel":{}}` for every working entry of the symbol.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecAction {
+    /// Place the order.
+    #[default]
+    Place,
+    /// Cancel working entry orders (never a position's protective legs).
+    Cancel(CancelOf),
+}
+
+impl ExecAction {
+    /// Whether the order is placed (serde's `skip_serializing_if`).
+    pub fn is_place(&self) -> bool {
+        matches!(self, ExecAction::Place)
+    }
+
+    /// The execution action of the gate's `action` for `strategy`'s
+    /// alert: a target's client order id derived as its own order's was
+    /// ([`super::execution::client_order_id`]).
+    pub fn of(strategy: &str, action: &alertgate_validator::Action) -> ExecAction {
+        use alertgate_validator::{Action, CancelTarget};
+        match action {
+            Action::Place => ExecAction::Place,
+            Action::Cancel(CancelTarget::Symbol) => ExecAction::Cancel(CancelOf::default()),
+            Action::Cancel(CancelTarget::Event(id)) => ExecAction::Cancel(CancelOf {
+                event_id: Some(id.to_string()),
+                client_order_id: Some(super::execution::client_order_id(strategy, id)),
+            }),
+        }
+    }
+}
+
+/// The target of a cancel: one alert's order, or (both `None`) every
+/// working entry order of the cancel's symbol.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct CancelOf {
+    /// The target alert's identity, as the cancel named it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    /// The client order id of the target's order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_order_id: Option<String>,
 }
 
 impl ExecOrder {
@@ -159,7 +215,13 @@ impl ExecOrder {
             stop_loss: None,
             take_profit: None,
             target_position: None,
+            action: ExecAction::Place,
         }
+    }
+
+    /// Whether this is a cancel alert's (nothing to place).
+    pub fn is_cancel(&self) -> bool {
+        !self.action.is_place()
     }
 }
 

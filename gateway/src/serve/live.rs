@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 
 use super::brackets;
 use super::execution::CircuitBreaker;
-use super::journal::ExecOrder;
+use super::journal::{CancelOf, ExecAction, ExecOrder};
 use super::metrics::Metrics;
 use super::venues::SharedRules;
 use crate::clock::wall_clock_ms;
@@ -195,6 +195,9 @@ impl<V: Venue> Live<V> {
         if let Some(blocked) = self.blocked.clone() {
             return self.refuse(order, &blocked);
         }
+        if let ExecAction::Cancel(of) = &order.action {
+            return self.cancel_alert(order, of).await;
+        }
         // The paper venue fills market orders at the last price it was
         // told; a limit's or a stop's own price is where the trader wants to
         // trade, not where the market is, so it is not told.
@@ -224,6 +227,112 @@ impl<V: Venue> Live<V> {
             if let Some(report) = self.place(order, &known.order).await {
                 self.protect_when_done(order, &report).await;
             }
+        }
+    }
+
+    /// A cancel alert: cancels its target's entry order, or every working
+    /// entry order of its symbol, as the order log knows them (a
+    /// position's bracket legs never: it keeps its protection). A bracket
+    /// entry's awaiting bracket goes with it, or, if the entry filled in
+    /// part, is placed on that part. What it did goes to the order log
+    /// under the cancel's own client id (settled, code `cancel_alert`), so
+    /// a restart that resumes the journal does not do it again.
+    async fn cancel_alert(&mut self, order: &ExecOrder, of: &CancelOf) {
+        if self.executor.log().get(&order.client_order_id).is_some() {
+            return;
+        }
+        let working: Vec<String> = brackets::working_entries(self.executor.log())
+            .into_iter()
+            .filter(|(id, symbol)| {
+                *symbol == order.symbol && of.client_order_id.as_ref().map_or(true, |t| t == id)
+            })
+            .map(|(id, _)| id)
+            .collect();
+        let mut cancelled = Vec::new();
+        let mut unresolved = Vec::new();
+        for id in &working {
+            match self.cancel_entry(&order.symbol, id).await {
+                Some(report) if report.status != crate::venue::OrderStatus::Filled => {
+                    cancelled.push(id.as_str());
+                    self.entry_ended(id, &report).await;
+                }
+                Some(report) => self.entry_ended(id, &report).await,
+                None => unresolved.push(id.as_str()),
+            }
+        }
+        let reason = match (&cancelled[..], &unresolved[..]) {
+            ([], []) => "nothing to cancel: no working entry order matched".to_string(),
+            (done, []) => format!("cancelled {}", done.join(", ")),
+            (done, left) => format!(
+                "cancelled [{}]; still unresolved (followed): [{}]",
+                done.join(", "),
+                left.join(", ")
+            ),
+        };
+        tracing::info!(client_order_id = %order.client_order_id, symbol = %order.symbol, cancelled = cancelled.len(), "cancel alert: {reason}");
+        let venue = self.executor.venue().kind().name();
+        self.metrics.venue_order(venue, "cancel_alert");
+        let change = Change {
+            order: Some(unsent(order)),
+            event_id: Some(order.event_id.clone()),
+            code: Some("cancel_alert".into()),
+            reason: Some(reason),
+            ..Change::new(State::Rejected, &order.client_order_id, wall_clock_ms())
+        };
+        if let Err(e) = self.executor.record(change) {
+            tracing::error!("{e}");
+        }
+    }
+
+    /// Cancels the working entry `id` of `symbol`; the venue's report of
+    /// how it ended (cancelled, or filled before the cancel reached it),
+    /// recorded in the order log. An answer that proves nothing (lost,
+    /// refused: the order may have filled meanwhile) is resolved by a
+    /// query, never by sending the cancel again blindly: it is sent again
+    /// only while a query shows the order still working. `None` when no
+    /// answer came (the order stays followed).
+    async fn cancel_entry(&mut self, symbol: &str, id: &str) -> Option<OrderReport> {
+        for attempt in 0..3 {
+            let now = self.venue_now();
+            match self.executor.venue().cancel(symbol, id, now).await {
+                Ok(report) => {
+                    let change = Change {
+                        report: Some(report.clone()),
+                        ..Change::new(State::Cancelled, id, wall_clock_ms())
+                    };
+                    if let Err(e) = self.executor.record(change) {
+                        tracing::error!("{e}");
+                    }
+                    return Some(report);
+                }
+                Err(e) => {
+                    tracing::warn!(client_order_id = %id, code = e.code(), attempt, "cancel answer unknown or refused; asking where the order stands: {e}");
+                }
+            }
+            match self.executor.follow(symbol, id).await {
+                Ok(Some(report)) if report.status.is_final() => return Some(report),
+                // Still working: the cancel did not take; sent again.
+                Ok(Some(_)) => {}
+                Ok(None) => tokio::time::sleep(Duration::from_millis(300 << attempt)).await,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
+    /// An entry ended (cancelled, or filled first): logs what it newly
+    /// filled, and settles the bracket it awaited: placed on what it
+    /// filled, dropped if nothing.
+    async fn entry_ended(&mut self, id: &str, report: &OrderReport) {
+        if let Some(known) = self.executor.log().get(id).cloned() {
+            let event_id = known.event_id.as_deref().unwrap_or_default();
+            self.record_fill(&known.order, event_id, report);
+        }
+        if let Some(order) = self.awaiting.remove(id) {
+            self.protect(&order, report).await;
         }
     }
 

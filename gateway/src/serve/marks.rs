@@ -100,9 +100,11 @@ impl MarketMarks {
         let fields = RawAlert::scan(body).ok()?.fields(quotes).ok()?;
         Some(Lookup {
             mark: self.mark(fields.symbol.as_str(), fields.timestamp_ms),
-            needs_mark: !(fields.side == Side::Buy
-                && fields.order_type == OrderType::Limit
-                && fields.price.is_some()),
+            // A cancel places nothing: it needs no mark.
+            needs_mark: fields.action.is_place()
+                && !(fields.side == Side::Buy
+                    && fields.order_type == OrderType::Limit
+                    && fields.price.is_some()),
         })
     }
 }

@@ -61,7 +61,13 @@
 //! - `{"submit":{...}}`: an order submitted ([`Submit`]), with `mark`, the
 //!   price observed with it, and `at_ms`, the wall clock. One line is one
 //!   input, written whole or cut off on recovery, so an order is never
-//!   left submitted without its observation.
+//!   left submitted without its observation. A cancel alert's order
+//!   (`"action":{"cancel":{...}}`, see [`ExecAction`]) is a submit line
+//!   too: at its place among the inputs it withdraws its target's working
+//!   order, or every working order of its symbol (never a bracket: a
+//!   position keeps its protection), and observes no price (its `mark`
+//!   is the last one observed, for the record). A replay of the log
+//!   therefore cancels exactly what the live run did.
 //! - `{"fill":{...}}`: a fill ([`FillRecord`]), after the submit line whose
 //!   observation caused it.
 //! - `{"cancel":{...}}`: a working order withdrawn ([`CancelLine`],
@@ -96,7 +102,7 @@ use std::path::{Path, PathBuf};
 use alertgate_validator::{Decimal, OrderType, Side};
 use serde::{Deserialize, Serialize};
 
-use super::journal::ExecOrder;
+use super::journal::{CancelOf, ExecAction, ExecOrder};
 use super::jsonl;
 use super::snapshot::{self, JournalMarks};
 use alertgate_simulator::config::SimulationSection;
@@ -352,6 +358,9 @@ pub struct Execution {
     /// The fills its observation caused: its own, and older orders' and
     /// brackets' of the symbol. Empty for a repeat.
     pub fills: Vec<FillRecord>,
+    /// A cancel alert's: how many working orders it withdrew (0: it found
+    /// nothing, or a repeat).
+    pub cancelled: u64,
 }
 
 /// An order the exchange knows, by exchange id.
@@ -536,6 +545,15 @@ impl State {
     /// The submit line of `order` at `at_ms`: its observed price chosen by
     /// the module doc's rule.
     fn prepare(&self, order: &ExecOrder, at_ms: i64) -> Result<Submit, ExecutionError> {
+        if order.is_cancel() {
+            // A cancel observes no price: its line records the last one
+            // observed (0 before any), which it does not use.
+            return Ok(Submit {
+                order: order.clone(),
+                mark: self.last_price(&order.symbol).unwrap_or(Decimal::ZERO),
+                at_ms,
+            });
+        }
         let mark = observed_price(
             order.order_type,
             order.price,
@@ -557,6 +575,9 @@ impl State {
     /// Checks everything first: an error changes nothing.
     fn apply(&mut self, s: &Submit) -> Result<Vec<FillRecord>, ExecutionError> {
         let o = &s.order;
+        if let ExecAction::Cancel(of) = &o.action {
+            return self.apply_cancel(o, of).map(|()| Vec::new());
+        }
         let quantity = positive(o.quantity, "quantity")?;
         positive_opt(o.price, "price")?;
         positive_opt(o.stop_price, "stop_price")?;
@@ -632,6 +653,29 @@ impl State {
         }
         let fills: Vec<Fill> = self.exchange.fills.drain(..).collect();
         Ok(fills.iter().map(|f| self.record(f)).collect())
+    }
+
+    /// A cancel alert's submit line: withdraws the working order of the
+    /// target's client id, or every working order of the symbol
+    /// ([`Exchange::cancel`]: brackets stay), and runs no observation. It
+    /// takes an exchange id, so that its client id counts as submitted
+    /// (a repeat does nothing), though nothing enters the book.
+    fn apply_cancel(&mut self, o: &ExecOrder, of: &CancelOf) -> Result<(), ExecutionError> {
+        let id = self.next_id;
+        self.next_id = id.checked_add(1).ok_or(ExecutionError::TooManyOrders)?;
+        self.submitted
+            .entry(o.client_order_id.clone())
+            .or_insert(id);
+        // Exchange ids stay below u32::MAX (see `TooManyOrders`), so an
+        // unknown target is an id no order has: the cancel finds nothing,
+        // as it does for a symbol never traded.
+        let target = of
+            .client_order_id
+            .as_ref()
+            .map(|target| self.submitted.get(target).copied().unwrap_or(u32::MAX));
+        let symbol = self.symbols.get(&o.symbol).copied().unwrap_or(usize::MAX);
+        self.exchange.cancel(symbol, target);
+        Ok(())
     }
 
     fn record(&self, f: &Fill) -> FillRecord {
@@ -1165,11 +1209,14 @@ impl MockExchange {
                 mark: None,
                 working: self.state.is_working(id),
                 fills: Vec::new(),
+                cancelled: 0,
             });
         }
         let submit = self.state.prepare(order, at_ms)?;
         let line = encode(&LogLine::Submit(submit.clone()))?;
+        let withdrawn = self.state.exchange.counts().cancelled_by_alerts;
         let fills = self.state.apply(&submit)?;
+        let cancelled = self.state.exchange.counts().cancelled_by_alerts - withdrawn;
         bytes.extend_from_slice(&line);
         for f in &fills {
             match encode(&LogLine::Fill(f.clone())) {
@@ -1185,9 +1232,10 @@ impl MockExchange {
         Ok(Execution {
             client_order_id: id.clone(),
             fresh: true,
-            mark: Some(submit.mark),
-            working: !filled,
+            mark: Some(submit.mark).filter(|_| !order.is_cancel()),
+            working: !filled && !order.is_cancel(),
             fills,
+            cancelled,
         })
     }
 
@@ -1275,6 +1323,93 @@ mod tests {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
+    }
+
+    /// A cancel alert's order: of `target`'s order, else of the symbol's.
+    fn cancel(id: &str, target: Option<&str>) -> ExecOrder {
+        use alertgate_validator::alert::EventId;
+        use alertgate_validator::{Action, CancelTarget};
+        let action = match target {
+            Some(t) => Action::Cancel(CancelTarget::Event(EventId::try_from(t).unwrap())),
+            None => Action::Cancel(CancelTarget::Symbol),
+        };
+        ExecOrder {
+            action: ExecAction::of("", &action),
+            ..ExecOrder::new(
+                &client_order_id("", id),
+                id,
+                "BTC/USDT",
+                Buy,
+                Market,
+                Decimal::ZERO,
+            )
+        }
+    }
+
+    #[test]
+    fn a_cancel_alert_withdraws_its_target_and_a_reopened_log_agrees() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fills.jsonl");
+        let mut ex = MockExchange::open(&path, costs()).unwrap();
+        ex.execute(&market("m1", Buy, "100"), T0).unwrap();
+        let l1 = order("l1", Sell, Limit, Some("110"));
+        let l2 = order("l2", Sell, Limit, Some("120"));
+        ex.execute(&l1, T0 + 1).unwrap();
+        ex.execute(&l2, T0 + 2).unwrap();
+        let done = ex.execute(&cancel("c1", Some("l1")), T0 + 3).unwrap();
+        assert_eq!(
+            (done.cancelled, done.working, done.fills.len()),
+            (1, false, 0)
+        );
+        assert!(!ex.is_working(&l1.client_order_id));
+        assert!(ex.is_working(&l2.client_order_id));
+        // A repeat does nothing; a cancel of a filled order finds nothing.
+        let again = ex.execute(&cancel("c1", Some("l1")), T0 + 4).unwrap();
+        assert!(!again.fresh);
+        let late = ex.execute(&cancel("c2", Some("m1")), T0 + 5).unwrap();
+        assert_eq!(late.cancelled, 0);
+        // 115 would have filled l1.
+        let m2 = ex.execute(&market("m2", Buy, "115"), T0 + 6).unwrap();
+        assert_eq!(m2.fills.len(), 1, "{:?}", m2.fills);
+        let counts = ex.exchange().counts();
+        assert_eq!(
+            (counts.cancelled_by_alerts, counts.cancels_unmatched),
+            (1, 1)
+        );
+        // The cancel is a submit line with its action, and the log replays
+        // to the same state.
+        let lines = log_lines(&path);
+        let line = lines
+            .iter()
+            .find(|l| l["submit"]["event_id"] == "c1")
+            .unwrap();
+        assert_eq!(line["submit"]["action"]["cancel"]["event_id"], "l1");
+        let reopened = MockExchange::open(&path, costs()).unwrap();
+        assert_eq!(reopened.exchange(), ex.exchange());
+        assert_eq!(reopened.recovery().mismatches, 0);
+    }
+
+    #[test]
+    fn a_symbol_cancel_alert_keeps_the_positions_bracket() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fills.jsonl");
+        let mut ex = MockExchange::open(&path, costs()).unwrap();
+        let entry = ExecOrder {
+            stop_loss: Some(d("90")),
+            ..market("m1", Buy, "100")
+        };
+        ex.execute(&entry, T0).unwrap();
+        ex.execute(&order("l1", Buy, Limit, Some("95")), T0 + 1)
+            .unwrap();
+        let done = ex.execute(&cancel("all", None), T0 + 2).unwrap();
+        assert_eq!(done.cancelled, 1);
+        assert_eq!(ex.exchange().brackets(0).len(), 1);
+        // The stop-loss still fires.
+        let m2 = ex.execute(&market("m2", Sell, "89"), T0 + 3).unwrap();
+        assert!(m2
+            .fills
+            .iter()
+            .any(|f| f.reason == FillKind::BracketStopLoss));
     }
 
     #[test]

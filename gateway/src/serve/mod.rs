@@ -94,7 +94,7 @@ use alertgate_simulator::config::GateSettings;
 use alertgate_simulator::market::MarketData;
 use alertgate_simulator::redact::Redactor;
 use execution::CircuitBreaker;
-use journal::{Durable, ExecOrder, Journal};
+use journal::{Durable, ExecAction, ExecOrder, Journal};
 use marks::{Lookup, MarketMarks};
 use metrics::Metrics;
 use mock::{MockExchange, MockSettings};
@@ -1504,6 +1504,7 @@ fn exec_order(
         stop_loss: order.stop_loss,
         take_profit: order.take_profit,
         target_position,
+        action: ExecAction::of(strategy, &order.action),
     }
 }
 

@@ -189,8 +189,12 @@ impl LiveRoute {
     /// alert's; `fixed`: the configured one), a quantity or a notional its
     /// rules forbid. `equity_pct` and `target` orders are sized from the
     /// account when executed, and checked then. Nothing is checked until
-    /// the rules have been read (the stage checks every order).
+    /// the rules have been read (the stage checks every order). A cancel
+    /// alert's order places nothing: no rule applies to it.
     pub fn check(&self, order: &ExecOrder) -> Result<(), VenueError> {
+        if order.is_cancel() {
+            return Ok(());
+        }
         let rules = self.rules.read().unwrap_or_else(|e| e.into_inner());
         if rules.is_empty() {
             return Ok(());

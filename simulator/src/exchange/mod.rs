@@ -413,6 +413,14 @@ pub struct ExchangeCounts {
     pub cancelled_orders: u64,
     /// Brackets cancelled by a flattening or reversing fill.
     pub cancelled_brackets: u64,
+    /// Orders cancelled by cancel alerts ([`Exchange::cancel`]).
+    #[serde(default)]
+    pub cancelled_by_alerts: u64,
+    /// Cancel alerts that found nothing to cancel: their target had
+    /// filled, been cancelled, not yet arrived or never existed, or the
+    /// symbol had no working order.
+    #[serde(default)]
+    pub cancels_unmatched: u64,
     /// Orders still working when the run ended.
     pub open_orders: u64,
 }
@@ -940,6 +948,148 @@ impl Exchange {
             open_orders: self.books.iter().map(|b| b.working.len() as u64).sum(),
             ..self.counts
         }
+    }
+}
+
+/// Cancel alerts: a separate block, as they touch nothing of the fill
+/// rules above.
+impl Exchange {
+    /// A cancel alert reaches the exchange: withdraws the working order
+    /// `target` of `symbol` (an [`ExchangeOrder::id`]), or, with `None`,
+    /// every working order of `symbol`; returns how many it withdrew.
+    /// Brackets are never touched: a position keeps the protection its
+    /// order asked for (to drop it, close the position). A cancel that
+    /// finds nothing (the target filled, was cancelled or is another
+    /// symbol's) is counted as such, not an error.
+    pub fn cancel(&mut self, symbol: usize, target: Option<u32>) -> u64 {
+        let Some(book) = self.books.get_mut(symbol) else {
+            self.counts.cancels_unmatched += 1;
+            return 0;
+        };
+        let before = book.working.len();
+        book.working.retain(|o| target.is_some_and(|id| o.id != id));
+        let withdrawn = (before - book.working.len()) as u64;
+        if withdrawn > 0 {
+            book.reach = Reach::NONE;
+            for order in &book.working {
+                book.reach.add(order);
+            }
+        }
+        self.counts.cancelled_by_alerts += withdrawn;
+        if withdrawn == 0 {
+            self.counts.cancels_unmatched += 1;
+        }
+        withdrawn
+    }
+}
+
+#[cfg(test)]
+mod cancel_tests {
+    use super::*;
+
+    fn bar(time_ms: i64, open: f64, high: f64, low: f64) -> Bar {
+        Bar {
+            time_ms,
+            open,
+            high,
+            low,
+            close: open,
+            volume: 1.0,
+        }
+    }
+
+    fn limit(id: u32, side: Side, price: f64) -> ExchangeOrder {
+        ExchangeOrder {
+            id,
+            symbol: 0,
+            side,
+            quantity: 1.0,
+            kind: OrderKind::Limit(price),
+            stop_loss: None,
+            take_profit: None,
+            arrival_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_cancelled_limit_never_fills_and_the_others_still_do() {
+        // The issue's case: a sell limit the strategy cancelled must not
+        // fill on a later bar that reaches it.
+        let mut ex = Exchange::new(1, 10_000.0, Costs::default());
+        ex.submit(limit(0, Side::Sell, 603.04));
+        ex.submit(limit(1, Side::Buy, 590.0));
+        ex.on_bar(0, &bar(1, 600.0, 602.0, 595.0));
+        assert_eq!(ex.cancel(0, Some(0)), 1);
+        ex.on_bar(0, &bar(2, 600.0, 604.72, 589.0));
+        assert_eq!(ex.fills.len(), 1);
+        assert_eq!((ex.fills[0].order_id, ex.fills[0].price), (1, 590.0));
+        let counts = ex.counts();
+        assert_eq!(
+            (counts.cancelled_by_alerts, counts.cancels_unmatched),
+            (1, 0)
+        );
+        assert_eq!(counts.cancelled_orders, 0, "reversals count apart");
+    }
+
+    #[test]
+    fn a_cancel_that_finds_nothing_is_counted_and_changes_nothing() {
+        let mut ex = Exchange::new(2, 10_000.0, Costs::default());
+        ex.submit(limit(0, Side::Buy, 100.0));
+        ex.on_bar(0, &bar(1, 101.0, 101.0, 99.0)); // fills
+        let before = ex.clone();
+        // Filled already, never submitted, another symbol's, an unknown
+        // symbol, a symbol with nothing working.
+        for (symbol, target) in [
+            (0, Some(0)),
+            (0, Some(7)),
+            (1, Some(0)),
+            (5, None),
+            (1, None),
+        ] {
+            assert_eq!(ex.cancel(symbol, target), 0, "{symbol} {target:?}");
+        }
+        assert_eq!(ex.counts().cancels_unmatched, 5);
+        assert_eq!(ex.counts().cancelled_by_alerts, 0);
+        assert_eq!(ex.working(0), before.working(0));
+        assert_eq!(ex.position(0), before.position(0));
+    }
+
+    #[test]
+    fn a_symbol_cancel_withdraws_every_working_entry_but_never_a_bracket() {
+        let mut ex = Exchange::new(1, 10_000.0, Costs::default());
+        let mut entry = limit(0, Side::Buy, 100.0);
+        entry.stop_loss = Some(90.0);
+        entry.take_profit = Some(120.0);
+        ex.submit(entry);
+        ex.on_bar(0, &bar(1, 100.0, 101.0, 99.0)); // the entry fills
+        ex.submit(limit(1, Side::Buy, 95.0));
+        ex.submit(limit(2, Side::Sell, 130.0));
+        assert_eq!(ex.cancel(0, None), 2);
+        assert!(ex.working(0).is_empty());
+        assert_eq!(ex.brackets(0).len(), 1, "the position keeps its protection");
+        // The stop-loss still protects the long; the withdrawn orders do
+        // not fill on a bar that would have reached them.
+        ex.on_bar(0, &bar(2, 100.0, 131.0, 89.0));
+        let reasons: Vec<_> = ex.fills.iter().map(|f| f.reason).collect();
+        assert_eq!(reasons, [FillReason::Order, FillReason::StopLoss]);
+        assert_eq!(ex.position(0), 0.0);
+        assert_eq!(ex.counts().cancelled_by_alerts, 2);
+    }
+
+    #[test]
+    fn cancel_counts_read_back_and_older_snapshots_have_none() {
+        let mut ex = Exchange::new(1, 10_000.0, Costs::default());
+        ex.submit(limit(0, Side::Buy, 100.0));
+        ex.cancel(0, None);
+        ex.cancel(0, None);
+        let back: Exchange = serde_json::from_str(&serde_json::to_string(&ex).unwrap()).unwrap();
+        assert_eq!(back, ex);
+        let old = r#"{"orders":3,"cancelled_orders":1,"cancelled_brackets":0,"open_orders":0}"#;
+        let counts: ExchangeCounts = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            (counts.cancelled_by_alerts, counts.cancels_unmatched),
+            (0, 0)
+        );
     }
 }
 
