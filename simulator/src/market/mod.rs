@@ -40,8 +40,10 @@ use crate::input::InputError;
 mod binance;
 pub mod concat;
 mod detect;
+mod fast;
 mod files;
 mod ours;
+mod reference;
 mod rows;
 pub mod times;
 mod tradingview;
@@ -270,75 +272,46 @@ pub fn parse_series(
 }
 
 /// Parses one file's text (CSV, already decompressed) in `format`;
-/// `source` names it in errors.
+/// `source` names it in errors. The text is read whole, then
+/// [`parse_bytes_as`].
 pub fn parse_series_as(
-    reader: impl std::io::Read,
+    mut reader: impl std::io::Read,
     source: &str,
     symbol: &str,
     format: MarketFormat,
 ) -> Result<MarketSeries, InputError> {
-    let (mut csv, mut record, line) = first_record(reader, source)?;
-    let layout = detect::layout(&record, line, source, format)?;
-    let mut rows = rows::Rows::new(source, &layout);
-    let mut bars: Vec<Bar> = Vec::new();
-    if !layout.header {
-        rows.push(&record, &mut bars)?;
+    let mut bytes = Vec::new();
+    reader
+        .read_to_end(&mut bytes)
+        .map_err(|e| InputError::file(source, format!("cannot read: {e}")))?;
+    parse_bytes_as(&bytes, source, symbol, format)
+}
+
+/// Parses one file's bytes (CSV, already decompressed) in `format`;
+/// `source` names it in errors. The fast loader reads what it can; the
+/// reference reader decides the rest and words every error.
+pub fn parse_bytes_as(
+    bytes: &[u8],
+    source: &str,
+    symbol: &str,
+    format: MarketFormat,
+) -> Result<MarketSeries, InputError> {
+    match fast::parse(bytes, format) {
+        Some((kind, bars)) => Ok(MarketSeries {
+            symbol: symbol.to_string(),
+            source: source.to_string(),
+            kind,
+            bars,
+        }),
+        None => reference::parse(bytes, source, symbol, format),
     }
-    while read_record(&mut csv, &mut record, source)? {
-        rows.push(&record, &mut bars)?;
-    }
-    if bars.is_empty() {
-        return Err(InputError::file(source, "has a header but no rows"));
-    }
-    Ok(MarketSeries {
-        symbol: symbol.to_string(),
-        source: source.to_string(),
-        kind: layout.columns.kind(),
-        bars,
-    })
 }
 
 /// The format [`MarketFormat::Auto`] finds in a file's text (its first
 /// record), or why none fits; `source` names it in errors.
 pub fn detect_format(reader: impl std::io::Read, source: &str) -> Result<MarketFormat, InputError> {
-    let (_, record, line) = first_record(reader, source)?;
+    let (_, record, line) = reference::first_record(reader, source)?;
     Ok(detect::layout(&record, line, source, MarketFormat::Auto)?.format)
-}
-
-/// A CSV reader on `reader` and its first record, at the line returned;
-/// an empty file is an error.
-fn first_record<R: std::io::Read>(
-    reader: R,
-    source: &str,
-) -> Result<(csv::Reader<R>, csv::StringRecord, u64), InputError> {
-    let mut csv = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .trim(csv::Trim::All)
-        .from_reader(reader);
-    let mut record = csv::StringRecord::new();
-    if !read_record(&mut csv, &mut record, source)? {
-        return Err(InputError::file(
-            source,
-            format!("empty; expected {}", detect::EXPECTED),
-        ));
-    }
-    let line = record.position().map_or(1, |p| p.line());
-    Ok((csv, record, line))
-}
-
-/// Reads the next record into `record`; `false` at the end of the file.
-fn read_record<R: std::io::Read>(
-    csv: &mut csv::Reader<R>,
-    record: &mut csv::StringRecord,
-    source: &str,
-) -> Result<bool, InputError> {
-    csv.read_record(record).map_err(|e| {
-        let line = e.position().map_or(0, |p| p.line());
-        match e.kind() {
-            csv::ErrorKind::Io(io) => InputError::line(source, line, format!("cannot read: {io}")),
-            _ => InputError::line(source, line, format!("malformed CSV row: {e}")),
-        }
-    })
 }
 
 #[cfg(test)]
