@@ -43,6 +43,7 @@ mod detect;
 mod fast;
 mod files;
 mod ours;
+mod parallel;
 mod reference;
 mod rows;
 pub mod times;
@@ -215,15 +216,23 @@ impl MarketData {
         for dir in dirs {
             files.extend(list_dir(dir)?);
         }
-        let mut by_symbol: BTreeMap<String, Vec<MarketSeries>> = BTreeMap::new();
-        for (raw_symbol, path) in files {
+        // Files are read on all cores; results (and the first error) come
+        // back in the files' order.
+        let read = parallel::map_in_order(&files, |(raw_symbol, path)| {
             let source = path.display().to_string();
-            let symbol = normalize(&raw_symbol, quotes)
+            let symbol = normalize(raw_symbol, quotes)
                 .map_err(|e| InputError::file(&source, format!("symbol {raw_symbol:?}: {e}")))?
                 .as_str()
                 .to_string();
-            let series = read_series_as(&path, &symbol, format)?;
-            by_symbol.entry(symbol).or_default().push(series);
+            read_series_as(path, &symbol, format)
+        });
+        let mut by_symbol: BTreeMap<String, Vec<MarketSeries>> = BTreeMap::new();
+        for series in read {
+            let series = series?;
+            by_symbol
+                .entry(series.symbol.clone())
+                .or_default()
+                .push(series);
         }
         let mut data = MarketData::default();
         for parts in by_symbol.into_values() {
