@@ -38,6 +38,7 @@ use alertgate_validator::symbol::normalize;
 use crate::input::InputError;
 
 mod binance;
+pub mod cache;
 pub mod concat;
 mod detect;
 mod fast;
@@ -46,11 +47,14 @@ mod ours;
 mod parallel;
 mod reference;
 mod rows;
+pub mod source;
 pub mod times;
 mod tradingview;
 
+pub use cache::{CacheKey, CachedFile, MarketCache};
 pub use concat::MarketGap;
 pub use files::{read_series_as, symbol_of_file};
+pub use source::{MarketSource, SeriesReader};
 
 /// One bar (or one trade, with open = high = low = close = its price).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -212,10 +216,7 @@ impl MarketData {
         quotes: &[&str],
         format: MarketFormat,
     ) -> Result<MarketData, InputError> {
-        let mut files: Vec<(String, PathBuf)> = pairs.to_vec();
-        for dir in dirs {
-            files.extend(list_dir(dir)?);
-        }
+        let files = market_files(pairs, dirs)?;
         // Files are read on all cores; results (and the first error) come
         // back in the files' order.
         let read = parallel::map_in_order(&files, |(raw_symbol, path)| {
@@ -242,6 +243,18 @@ impl MarketData {
         }
         Ok(data)
     }
+}
+
+/// The `SYMBOL=path` pairs, then each directory's market files.
+fn market_files(
+    pairs: &[(String, PathBuf)],
+    dirs: &[PathBuf],
+) -> Result<Vec<(String, PathBuf)>, InputError> {
+    let mut files: Vec<(String, PathBuf)> = pairs.to_vec();
+    for dir in dirs {
+        files.extend(list_dir(dir)?);
+    }
+    Ok(files)
 }
 
 /// A directory's market files, `(symbol as named, path)`, sorted by path.
