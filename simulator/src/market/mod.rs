@@ -329,6 +329,25 @@ pub fn parse_bytes_as(
     }
 }
 
+/// The fast loader's answer (`None`: handed over) and the reference
+/// reader's result on `bytes` in `format`, for the fuzz target that checks
+/// they agree.
+#[cfg(any(test, feature = "fuzzing"))]
+#[allow(clippy::type_complexity)] // the two answers, side by side
+pub(crate) fn fast_and_reference(
+    bytes: &[u8],
+    source: &str,
+    format: MarketFormat,
+) -> (
+    Option<(MarketKind, Vec<Bar>)>,
+    Result<MarketSeries, InputError>,
+) {
+    (
+        fast::parse(bytes, format),
+        reference::parse(bytes, source, "FUZZ/USDT", format),
+    )
+}
+
 /// The format [`MarketFormat::Auto`] finds in a file's text (its first
 /// record), or why none fits; `source` names it in errors.
 pub fn detect_format(reader: impl std::io::Read, source: &str) -> Result<MarketFormat, InputError> {
