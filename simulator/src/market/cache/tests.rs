@@ -96,7 +96,8 @@ fn truncated_other_version_and_corrupted_caches_are_ignored_and_rewritten() {
     load(&csv, &cache);
     let file = cache_file(cache.dir());
     let good = std::fs::read(&file).unwrap();
-    let damages: Vec<(&str, Box<dyn Fn(&mut Vec<u8>)>)> = vec![
+    type Damage = Box<dyn Fn(&mut Vec<u8>)>;
+    let damages: Vec<(&str, Damage)> = vec![
         (
             "truncated",
             Box::new(|b: &mut Vec<u8>| b.truncate(b.len() - 3)),
