@@ -383,3 +383,44 @@ fn mixed_units_and_text_times_are_decided_per_column() {
     let err = parse_bytes_as(mixed.as_bytes(), "m.csv", "X/Y", MarketFormat::Auto).unwrap_err();
     assert_eq!((err.line, err.field.as_deref()), (3, Some("time")));
 }
+#[test]
+fn short_decimals_equal_from_str() {
+    for text in [
+        "0",
+        "1",
+        "100.04",
+        "0.000001",
+        "123456789012345",
+        "1234567.89012345",
+        "99.999999999999",
+        "5",
+    ] {
+        assert_eq!(
+            super::short_decimal(text.as_bytes()),
+            Some(text.parse::<f64>().unwrap()),
+            "{text}"
+        );
+    }
+    for text in [
+        "",
+        ".5",
+        "1.",
+        "1.2.3",
+        "1234567890123456",
+        "1e5",
+        "+1",
+        "1,2",
+    ] {
+        assert_eq!(super::short_decimal(text.as_bytes()), None, "{text}");
+    }
+}
+
+proptest! {
+    /// Every short decimal reads as `f64::from_str` reads it.
+    #[test]
+    fn short_decimals_are_exact(int in 0u64..1_000_000_000, frac in 0u64..1_000_000, width in 0usize..7) {
+        let text = if width == 0 { int.to_string() } else { format!("{int}.{:0width$}", frac % 10u64.pow(width as u32)) };
+        let want: f64 = text.parse().unwrap();
+        prop_assert_eq!(super::short_decimal(text.as_bytes()).or_else(|| super::number(text.as_bytes())), Some(want));
+    }
+}
