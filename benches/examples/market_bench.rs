@@ -72,12 +72,12 @@ impl Mix {
 /// `n` 1-minute bars from `start_ms`, a random walk in integer cents (so
 /// the CSV's text is exact), from 100.00.
 fn bars(mix: &mut Mix, start_ms: i64, n: usize) -> Vec<Bar> {
-    let mut close: i64 = 100_00;
+    let mut close: i64 = 10_000; // cents
     (0..n)
         .map(|i| {
             let open = close;
             let step = (mix.next() % 41) as i64 - 20;
-            close = (open + step * open / 10_000).max(1_00);
+            close = (open + step * open / 10_000).max(100);
             let high = open.max(close) + (mix.next() % 8) as i64;
             let low = (open.min(close) - (mix.next() % 8) as i64).max(1);
             let c = |x: i64| x as f64 / 100.0;
