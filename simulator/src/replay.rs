@@ -340,6 +340,16 @@ impl Inputs {
             progress,
             bars: None,
         };
+        self.run_with(settings, hooks)
+    }
+
+    /// [`Inputs::run`] with `hooks`: progress, and every bar of every
+    /// symbol shown to an [`engine::BarObserver`] in replay order.
+    pub fn run_with(
+        &self,
+        settings: &Settings,
+        hooks: engine::Hooks<'_>,
+    ) -> Result<Report, ReplayError> {
         let result = engine::run_source(
             (&self.stream, &self.stream_name),
             &self.market,
