@@ -200,12 +200,13 @@ impl RowReader {
     /// A raw integer time (its unit checked against the column's), or an
     /// RFC 3339 time in ms (its row noted).
     fn time(&mut self, text: &[u8]) -> Option<i64> {
-        if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
+        // Not 1 to 18 digits: RFC 3339, or (19 digits or more, which no
+        // RFC 3339 time is) handed over.
+        let Some(value) = integer(text) else {
             let ms = parse_rfc3339(std::str::from_utf8(text).ok()?)?;
             self.text_times.push(self.bars.len());
             return Some(ms);
-        }
-        let value = integer(text)?;
+        };
         let unit = TimeUnit::of(value);
         match self.unit {
             None => self.unit = Some(unit),
@@ -375,6 +376,10 @@ fn integer(text: &[u8]) -> Option<i64> {
 /// (line ends end the record).
 fn trim(text: &[u8]) -> &[u8] {
     let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\x0B' | b'\x0C');
+    match (text.first(), text.last()) {
+        (Some(first), Some(last)) if !blank(first) && !blank(last) => return text,
+        _ => {}
+    }
     let start = text.iter().position(|b| !blank(b)).unwrap_or(text.len());
     let end = text
         .iter()
