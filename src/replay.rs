@@ -34,6 +34,15 @@ pub struct ReplayArgs {
     /// simulation.market_format, else auto).
     #[arg(long, value_name = "FORMAT")]
     pub market_format: Option<MarketFormat>,
+    /// Directory of the market cache: each market file's bars, written on
+    /// its first read, read instead of parsing while the file is unchanged
+    /// (default: simulation.cache_dir, else $XDG_CACHE_HOME/alertgate/market
+    /// or ~/.cache/alertgate/market).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Neither read nor write the market cache: parse every file.
+    #[arg(long, conflicts_with = "cache_dir")]
+    pub no_cache: bool,
     /// Seed of every random draw (default: simulation.seed).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -72,6 +81,8 @@ impl ReplayArgs {
             market: self.market,
             market_dir: self.market_dir,
             market_format: self.market_format,
+            cache_dir: self.cache_dir,
+            no_cache: self.no_cache,
             seed: self.seed,
             json: self.json,
             html: self.html,

@@ -85,10 +85,11 @@ fn import_and_replay(
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let table = text(&out.stdout);
-    assert!(
-        table.contains("TradingView net P&L                  -54.85"),
-        "{table}"
-    );
+    let tradingview = table
+        .lines()
+        .find_map(|line| line.strip_prefix("TradingView net P&L"))
+        .map(str::trim);
+    assert_eq!(tradingview, Some("-54.85"), "{table}");
     let page = std::fs::read_to_string(html).unwrap();
     assert!(page.contains("<tr><td>TradingView net P&amp;L</td><td>-54.85</td></tr>"));
     serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()

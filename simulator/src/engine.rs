@@ -29,9 +29,20 @@
 //! Per-event work does not allocate once buffers are warm: headers are lent
 //! from the stream through one reused buffer, decimals are converted through
 //! stack buffers, and every queue is reserved up front.
+//!
+//! Bars are **streamed**: each symbol's bars come from a reader (its cache
+//! files block by block, or memory) and a k-way merge on a heap of each
+//! symbol's next bar orders them, so memory grows with the number of
+//! symbols, not bars. Nothing needs the whole series: the mark is the open
+//! of the symbol's latest bar started at arrival (the last one replayed, or
+//! one just ahead at that very time, read ahead for it), and equity is
+//! observed bar by bar. Every bar of every symbol passes once, in replay
+//! order, through [`Engine::on_bar`], which hands it to the run's
+//! [`BarObserver`] (if any) before the exchange sees it: that is where a
+//! chart or any per-symbol accumulator is fed.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::path::Path;
 
 use alertgate_validator::alert::EventId;
@@ -44,7 +55,7 @@ pub use crate::error::ReplayError;
 use crate::exchange::{decimal_to_f64, f64_to_decimal, Costs, Exchange, ExchangeOrder, OrderKind};
 use crate::input::InputError;
 use crate::latency::{Stage, StageLatency};
-use crate::market::MarketData;
+use crate::market::{Bar, MarketData, MarketSource, SeriesReader};
 use crate::stream::{AlertStream, RecordedRequest};
 
 /// Most points kept of the equity curve (the rest of the statistics use
@@ -228,6 +239,23 @@ pub type Progress<'p> = &'p (dyn Fn(u64) + Sync);
 /// Events between progress calls.
 const PROGRESS_EVERY: u64 = 16_384;
 
+/// Sees every bar (or trade) of every symbol once, in the order the engine
+/// replays them: by time, then by series index (the symbols' sorted order),
+/// each bar before the exchange fills against it.
+pub trait BarObserver {
+    /// `bar` of the series `series` (an index of [`RunResult::symbols`]).
+    fn on_bar(&mut self, series: usize, bar: &Bar);
+}
+
+/// What a run reports while it runs, besides its result.
+#[derive(Default)]
+pub struct Hooks<'h> {
+    /// Called with the events done so far ([`Progress`]).
+    pub progress: Option<Progress<'h>>,
+    /// Sees every bar ([`BarObserver`]).
+    pub bars: Option<&'h mut dyn BarObserver>,
+}
+
 /// Replays `stream` against `market` through the gate of `settings`, with
 /// `simulation`'s latencies, costs and cash; `stream_name` names the stream
 /// in errors and `base_dir` anchors relative paths in the `[simulation]`
@@ -241,6 +269,25 @@ pub fn run(
     base_dir: &Path,
     progress: Option<Progress<'_>>,
 ) -> Result<RunResult, ReplayError> {
+    let hooks = Hooks {
+        progress,
+        bars: None,
+    };
+    let source = MarketSource::borrowed(market);
+    let inputs = (stream, stream_name);
+    run_source(inputs, &source, settings, simulation, base_dir, hooks)
+}
+
+/// [`run`] on market data streamed from `market` (cache files read block by
+/// block, or memory), with `hooks`; `(stream, stream_name)` as in [`run`].
+pub fn run_source(
+    (stream, stream_name): (&AlertStream, &str),
+    market: &MarketSource<'_>,
+    settings: &GateSettings,
+    simulation: &SimulationSection,
+    base_dir: &Path,
+    hooks: Hooks<'_>,
+) -> Result<RunResult, ReplayError> {
     let lent = settings.lend();
     // The replay guard has `[replay] capacity` slots on the heap, as
     // `serve`'s gates do.
@@ -253,9 +300,42 @@ pub fn run(
         simulation,
         base_dir,
         gate,
-        progress,
+        (
+            hooks.progress,
+            hooks.bars.map(|b| -> &mut dyn BarObserver { b }),
+        ),
     )?
     .run()
+}
+
+/// One series being replayed: its reader, the bars read but not yet
+/// replayed (the next one, and for a mark any just ahead at the arrival
+/// time), and the open of the last bar replayed.
+struct Feed<'a> {
+    reader: SeriesReader<'a>,
+    ahead: VecDeque<Bar>,
+    last_open: Option<f64>,
+}
+
+impl Feed<'_> {
+    /// Reads one more bar into `ahead`; `false` at the end.
+    fn pull(&mut self) -> Result<bool, ReplayError> {
+        match self.reader.next_bar()? {
+            Some(bar) => {
+                self.ahead.push_back(bar);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// The open of the latest bar started at `now`, replayed or not (bars
+    /// before `now` have all been replayed: events run in time order).
+    fn open_at(&mut self, now: i64) -> Result<Option<f64>, ReplayError> {
+        while self.ahead.back().is_some_and(|b| b.time_ms <= now) && self.pull()? {}
+        let ahead = self.ahead.iter().rev().find(|b| b.time_ms <= now);
+        Ok(ahead.map(|b| b.open).or(self.last_open))
+    }
 }
 
 /// The event that comes next: the earliest head of the three sources, gate
@@ -276,7 +356,7 @@ enum Next {
 struct Engine<'a> {
     requests: &'a [RecordedRequest],
     stream_name: &'a str,
-    market: &'a MarketData,
+    market: &'a MarketSource<'a>,
     gate: Gate<'a, Box<[Slot]>>,
     order_latency: StageLatency,
     response: StageLatency,
@@ -288,10 +368,12 @@ struct Engine<'a> {
     next_gate: usize,
     /// Accepted orders on their way to the exchange.
     in_flight: BinaryHeap<Reverse<InFlight>>,
-    /// Start of each series' next bar, `(time, series)`.
+    /// Start of each series' next bar, `(time, series)`: the k-way merge.
     next_bar: BinaryHeap<Reverse<(i64, usize)>>,
-    /// Index of each series' next bar.
-    cursor: Vec<usize>,
+    /// Each series' reader and read-ahead.
+    feeds: Vec<Feed<'a>>,
+    /// Sees every bar.
+    observer: Option<&'a mut dyn BarObserver>,
     /// The current request's headers, lent from the stream.
     headers: Vec<(&'a str, &'a str)>,
     /// The gate's secrets, to put back what a journal redacted.
@@ -327,12 +409,12 @@ impl<'a> Engine<'a> {
     fn new(
         stream: &'a AlertStream,
         stream_name: &'a str,
-        market: &'a MarketData,
+        market: &'a MarketSource<'a>,
         settings: &GateSettings,
         sim: &SimulationSection,
         base_dir: &Path,
         gate: Gate<'a, Box<[Slot]>>,
-        progress: Option<Progress<'a>>,
+        (progress, observer): (Option<Progress<'a>>, Option<&'a mut dyn BarObserver>),
     ) -> Result<Engine<'a>, ReplayError> {
         let stage = |s: Stage| {
             StageLatency::new(sim.latency.stage(s), s, sim.seed, base_dir)
@@ -352,6 +434,7 @@ impl<'a> Engine<'a> {
         let arrivals = gate_arrivals(requests, &mut delivery, &mut latency[0]);
         let (body_symbol, names_targets) = body_symbols(requests, &settings.quotes, market);
         let (first_bar, last_bar) = bar_span(market)?;
+        let (feeds, next_bar) = feeds(market)?;
         Ok(Engine {
             requests,
             stream_name,
@@ -363,8 +446,9 @@ impl<'a> Engine<'a> {
             arrivals,
             next_gate: 0,
             in_flight: BinaryHeap::with_capacity(n),
-            next_bar: bar_queue(market),
-            cursor: vec![0usize; market.series.len()],
+            next_bar,
+            feeds,
+            observer,
             headers: Vec::with_capacity(stream.max_headers()),
             secrets: settings.secrets.iter().map(|s| s.0.clone()).collect(),
             exchange: exchange_for(market, sim),
@@ -390,7 +474,7 @@ impl<'a> Engine<'a> {
             match self.next_event() {
                 Next::Gate => self.on_gate_arrival()?,
                 Next::Exchange => self.on_exchange_arrival(),
-                Next::Bar => self.on_bar(),
+                Next::Bar => self.on_bar()?,
                 Next::Done => break,
             }
         }
@@ -438,11 +522,12 @@ impl<'a> Engine<'a> {
             .extend(r.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         // A journal's redacted passphrase, put back from the settings.
         let body = crate::redact::restore(&r.body, &self.secrets);
+        let mark_price = self.mark_price(index, now)?;
         let request = Request {
             body: body.as_bytes(),
             headers: &self.headers,
             source_ip: r.source_ip,
-            mark_price: self.mark_price(index, now),
+            mark_price,
         };
         match self.gate.check(&request, now) {
             Err(rejection) => {
@@ -462,13 +547,11 @@ impl<'a> Engine<'a> {
 
     /// The mark price the gate sees for request `index` at `now`: the open
     /// of its symbol's latest bar started by then.
-    fn mark_price(&self, index: u32, now: i64) -> Option<Decimal> {
-        self.body_symbol[index as usize].and_then(|s| {
-            let series = &self.market.series[s];
-            series
-                .last_started(now)
-                .and_then(|b| f64_to_decimal(series.bars[b].open))
-        })
+    fn mark_price(&mut self, index: u32, now: i64) -> Result<Option<Decimal>, ReplayError> {
+        let Some(s) = self.body_symbol[index as usize] else {
+            return Ok(None);
+        };
+        Ok(self.feeds[s].open_at(now)?.and_then(f64_to_decimal))
     }
 
     /// Step 3, order latency: puts `order`, accepted at `now` from request
@@ -562,22 +645,31 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// The next bar goes to the exchange (step 4, fills); step 5, each new
-    /// fill gets a response draw; then equity is observed at the bar.
-    fn on_bar(&mut self) {
+    /// The next bar goes to the observer, then to the exchange (step 4,
+    /// fills); step 5, each new fill gets a response draw; then equity is
+    /// observed at the bar. The one place every bar passes, in replay order.
+    fn on_bar(&mut self) -> Result<(), ReplayError> {
         let Some(Reverse((t, s))) = self.next_bar.pop() else {
-            return;
+            return Ok(());
         };
-        let series = &self.market.series[s];
-        let bar = &series.bars[self.cursor[s]];
-        self.cursor[s] += 1;
-        if let Some(next) = series.bars.get(self.cursor[s]) {
+        let feed = &mut self.feeds[s];
+        let Some(bar) = feed.ahead.pop_front() else {
+            return Ok(());
+        };
+        feed.last_open = Some(bar.open);
+        if feed.ahead.is_empty() {
+            feed.pull()?;
+        }
+        if let Some(next) = feed.ahead.front() {
             self.next_bar.push(Reverse((next.time_ms, s)));
         }
-        self.exchange.on_bar(s, bar);
+        if let Some(observer) = self.observer.as_deref_mut() {
+            observer.on_bar(s, &bar);
+        }
         // The market reader has checked each series' order and prices; a
         // bar the chart would refuse is left out of the chart, never the run.
         let _ = self.charts[s].push(bar.time_ms, bar.open, bar.high, bar.low, bar.close);
+        self.exchange.on_bar(s, &bar);
         self.bars_done += 1;
         self.tick();
         for fill in &self.exchange.fills[self.fills_seen..] {
@@ -586,6 +678,7 @@ impl<'a> Engine<'a> {
         self.fills_seen = self.exchange.fills.len();
         self.equity
             .observe(t, self.exchange.equity(), self.exchange.has_exposure());
+        Ok(())
     }
 
     /// Reports the final progress and gathers the run's result.
@@ -646,7 +739,7 @@ fn gate_arrivals(
 fn body_symbols(
     requests: &[RecordedRequest],
     quotes: &[String],
-    market: &MarketData,
+    market: &MarketSource<'_>,
 ) -> (Vec<Option<usize>>, bool) {
     let quotes: Vec<&str> = quotes.iter().map(String::as_str).collect();
     let mut names_targets = false;
@@ -663,20 +756,31 @@ fn body_symbols(
     (symbols, names_targets)
 }
 
-/// The bar source's queue: the start of each series' first bar,
-/// `(time, series)`.
-fn bar_queue(market: &MarketData) -> BinaryHeap<Reverse<(i64, usize)>> {
-    market
-        .series
-        .iter()
-        .enumerate()
-        .map(|(i, s)| Reverse((s.bars[0].time_ms, i)))
-        .collect()
+/// Each series' reader, its first bar read, and the merge's queue: the
+/// start of each series' first bar, `(time, series)`.
+#[allow(clippy::type_complexity)] // a pair built together, used once
+fn feeds<'a>(
+    market: &'a MarketSource<'a>,
+) -> Result<(Vec<Feed<'a>>, BinaryHeap<Reverse<(i64, usize)>>), ReplayError> {
+    let mut feeds = Vec::with_capacity(market.series.len());
+    let mut queue = BinaryHeap::with_capacity(market.series.len());
+    for (i, reader) in market.readers()?.into_iter().enumerate() {
+        let mut feed = Feed {
+            reader,
+            ahead: VecDeque::new(),
+            last_open: None,
+        };
+        if feed.pull()? {
+            queue.push(Reverse((feed.ahead[0].time_ms, i)));
+        }
+        feeds.push(feed);
+    }
+    Ok((feeds, queue))
 }
 
 /// An exchange with a book per series of `market`, holding `sim`'s initial
 /// cash, charging its fees and slippage, by its conventions.
-fn exchange_for(market: &MarketData, sim: &SimulationSection) -> Exchange {
+fn exchange_for(market: &MarketSource<'_>, sim: &SimulationSection) -> Exchange {
     let mut exchange = Exchange::new(
         market.series.len(),
         sim.initial_cash,
@@ -692,19 +796,10 @@ fn exchange_for(market: &MarketData, sim: &SimulationSection) -> Exchange {
 
 /// The first and the last bar start over every series; an error without
 /// any bar.
-fn bar_span(market: &MarketData) -> Result<(i64, i64), ReplayError> {
-    let first_bar = market
-        .series
-        .iter()
-        .filter_map(|s| s.bars.first())
-        .map(|b| b.time_ms)
-        .min();
-    let last_bar = market
-        .series
-        .iter()
-        .filter_map(|s| s.bars.last())
-        .map(|b| b.time_ms)
-        .max();
+fn bar_span(market: &MarketSource<'_>) -> Result<(i64, i64), ReplayError> {
+    let spans = market.series.iter().filter(|s| s.rows > 0);
+    let first_bar = spans.clone().map(|s| s.span_ms.0).min();
+    let last_bar = spans.map(|s| s.span_ms.1).max();
     match (first_bar, last_bar) {
         (Some(first), Some(last)) => Ok((first, last)),
         _ => Err(ReplayError::NoBars),
@@ -728,6 +823,126 @@ mod tests {
         assert_eq!(e.span_ms, (0, 2 * DAY_MS));
         assert_eq!(e.curve.len(), 4);
         assert_eq!(e.curve[3].drawdown, 0.1);
+    }
+
+    mod streaming {
+        use super::super::*;
+        use crate::market::{MarketKind, MarketSeries};
+        use proptest::prelude::*;
+
+        fn series(kind: MarketKind, times: &[i64]) -> MarketData {
+            let bars = times
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| {
+                    let p = 100.0 + i as f64;
+                    Bar {
+                        time_ms: t,
+                        open: p,
+                        high: p,
+                        low: p,
+                        close: p,
+                        volume: 1.0,
+                    }
+                })
+                .collect();
+            MarketData {
+                series: vec![MarketSeries {
+                    symbol: "BTC/USDT".into(),
+                    source: "m.csv".into(),
+                    kind,
+                    bars,
+                }],
+                gaps: Vec::new(),
+            }
+        }
+
+        proptest! {
+            /// The mark read ahead of the stream is the open of the latest
+            /// bar started at arrival, as the whole series would tell,
+            /// with several trades in one millisecond and arrivals at,
+            /// between and beyond bar times.
+            #[test]
+            fn the_streamed_mark_is_the_last_started_bar(
+                steps in prop::collection::vec(0i64..3, 1..40),
+                queries in prop::collection::vec(0i64..90, 0..30),
+            ) {
+                let mut t = 10;
+                let times: Vec<i64> = steps.iter().map(|s| { t += s; t }).collect();
+                let data = series(MarketKind::Trades, &times);
+                let source = MarketSource::borrowed(&data);
+                let (mut feeds, mut queue) = feeds(&source).unwrap();
+                let mut queries = queries;
+                queries.sort_unstable();
+                for now in queries {
+                    // Bars before `now` are replayed first, as the engine
+                    // orders events.
+                    while queue.peek().is_some_and(|Reverse((t, _))| *t < now) {
+                        let Reverse((_, s)) = queue.pop().unwrap();
+                        let feed = &mut feeds[s];
+                        let bar = feed.ahead.pop_front().unwrap();
+                        feed.last_open = Some(bar.open);
+                        if feed.ahead.is_empty() {
+                            feed.pull().unwrap();
+                        }
+                        if let Some(next) = feed.ahead.front() {
+                            queue.push(Reverse((next.time_ms, s)));
+                        }
+                    }
+                    let want = data.series[0].last_started(now).map(|i| data.series[0].bars[i].open);
+                    prop_assert_eq!(feeds[0].open_at(now).unwrap(), want, "at {}", now);
+                }
+            }
+        }
+
+        /// Records every bar it is shown.
+        struct Seen(Vec<(usize, i64)>);
+        impl BarObserver for Seen {
+            fn on_bar(&mut self, series: usize, bar: &Bar) {
+                self.0.push((series, bar.time_ms));
+            }
+        }
+
+        #[test]
+        fn the_observer_sees_every_bar_once_in_replay_order() {
+            let mut data = series(MarketKind::Bars, &[1_000, 2_000, 3_000, 5_000]);
+            let mut eth = series(MarketKind::Trades, &[2_000, 2_000, 4_000])
+                .series
+                .remove(0);
+            eth.symbol = "ETH/USDT".into();
+            data.series.push(eth);
+            let settings = crate::config::Settings::defaults();
+            let mut seen = Seen(Vec::new());
+            let hooks = Hooks {
+                progress: None,
+                bars: Some(&mut seen),
+            };
+            let stream = AlertStream {
+                requests: Vec::new(),
+            };
+            let r = run_source(
+                (&stream, "s.jsonl"),
+                &MarketSource::borrowed(&data),
+                &settings.gate,
+                &settings.simulation,
+                Path::new("."),
+                hooks,
+            )
+            .unwrap();
+            assert_eq!(r.bars, 7);
+            assert_eq!(
+                seen.0,
+                [
+                    (0, 1_000),
+                    (0, 2_000),
+                    (1, 2_000),
+                    (1, 2_000),
+                    (0, 3_000),
+                    (1, 4_000),
+                    (0, 5_000)
+                ]
+            );
+        }
     }
 
     mod replays {

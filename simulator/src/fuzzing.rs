@@ -12,7 +12,8 @@ use alertgate_validator::time::{Rfc3339, MAX_MS, SECONDS_BELOW};
 use crate::input::InputError;
 use crate::market::times::MICROS_FROM;
 use crate::market::{
-    detect_format, parse_series, parse_series_as, Bar, MarketFormat, MarketKind, MarketSeries,
+    detect_format, parse_bytes_as, parse_series, parse_series_as, Bar, MarketFormat, MarketKind,
+    MarketSeries,
 };
 use crate::stream::{parse_line, AlertStream, RecordedRequest};
 
@@ -159,6 +160,27 @@ pub fn market_formats(data: &[u8]) {
                 panic!("a series written in ours does not read back: {e}\n{written}")
             });
         assert_eq!(again.bars, series.bars, "{written}");
+    }
+}
+
+/// The fast market loader against the reference reader, in every format:
+/// the first byte picks the format forced, the rest is the file.
+///
+/// The reader's result is exactly the reference's (the same series, or the
+/// same error: file, line, field and message), and whatever the fast path
+/// accepts the reference accepts, with the same kind and bars.
+pub fn market_fast(data: &[u8]) {
+    let Some((&pick, text)) = data.split_first() else {
+        return;
+    };
+    let format = MarketFormat::ALL[usize::from(pick) % MarketFormat::ALL.len()];
+    let (fast, reference) = crate::market::fast_and_reference(text, MARKET, format);
+    let read = parse_bytes_as(text, MARKET, SYMBOL, format);
+    assert_eq!(read, reference);
+    if let Some((kind, bars)) = fast {
+        let reference = reference.expect("the fast loader accepted what the reference refuses");
+        assert_eq!(kind, reference.kind);
+        assert_eq!(bars, reference.bars);
     }
 }
 
@@ -368,7 +390,7 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
         // (corpus, fuzz entry point, whether the reader takes the input)
         type Target = (&'static str, fn(&[u8]), fn(&[u8]) -> bool);
-        let targets: [Target; 4] = [
+        let targets: [Target; 5] = [
             ("tradingview_trades", tradingview_trades, |data| {
                 let zone = crate::import::ChartZone::new("Europe/Berlin").unwrap();
                 crate::import::tradingview_trades::parse(data, "f.csv", &zone).is_ok()
@@ -383,6 +405,12 @@ mod tests {
                 data.split_first().is_some_and(|(&pick, text)| {
                     let format = MarketFormat::ALL[usize::from(pick) % MarketFormat::ALL.len()];
                     parse_series_as(text, MARKET, SYMBOL, format).is_ok()
+                })
+            }),
+            ("market_fast", market_fast, |data| {
+                data.split_first().is_some_and(|(&pick, text)| {
+                    let format = MarketFormat::ALL[usize::from(pick) % MarketFormat::ALL.len()];
+                    parse_bytes_as(text, MARKET, SYMBOL, format).is_ok()
                 })
             }),
         ];

@@ -27,7 +27,7 @@ use crate::config::{ConfigFileError, Settings, SimulationSection};
 use crate::engine::{self, ReplayError};
 use crate::html;
 use crate::import::{tradingview_trades, ChartZone, ImportError, TradeList};
-use crate::market::{MarketData, MarketFormat};
+use crate::market::{MarketCache, MarketFormat, MarketSource};
 use crate::report::{Report, Summary, TradingViewComparison};
 use crate::stream::AlertStream;
 
@@ -55,6 +55,12 @@ pub struct ReplayOptions {
     /// The format of every market file: detected or forced; `None`:
     /// `simulation.market_format` (detected by default).
     pub market_format: Option<MarketFormat>,
+    /// Where market files are cached; `None`: `simulation.cache_dir`, else
+    /// [`MarketCache::default_dir`].
+    pub cache_dir: Option<PathBuf>,
+    /// Neither read nor write the market cache (every file is parsed, and
+    /// held in memory).
+    pub no_cache: bool,
     /// Seed of every random draw, overriding `simulation.seed` (also in every
     /// sweep row).
     pub seed: Option<u64>,
@@ -200,8 +206,8 @@ pub struct Inputs {
     pub stream: AlertStream,
     /// The stream's file, for messages.
     pub stream_name: String,
-    /// Market data.
-    pub market: MarketData,
+    /// Market data, streamed from the cache (or memory) by each run.
+    pub market: MarketSource<'static>,
     /// The TradingView export to compare with, read.
     pub tradingview: Option<TradeList>,
 }
@@ -304,6 +310,26 @@ fn tradingview_list(
     Ok(Some(list))
 }
 
+/// The market cache to use: none with `no_cache`, else `--cache-dir`,
+/// `simulation.cache_dir` (relative to the configuration) or the default
+/// directory.
+fn market_cache(
+    options: &ReplayOptions,
+    sim: &SimulationSection,
+    base_dir: &Path,
+) -> Option<MarketCache> {
+    if options.no_cache {
+        return None;
+    }
+    let configured = sim.cache_dir.as_ref().map(|d| base_dir.join(d));
+    options
+        .cache_dir
+        .clone()
+        .or(configured)
+        .or_else(MarketCache::default_dir)
+        .map(MarketCache::new)
+}
+
 impl Inputs {
     /// Loads the configuration and the data `options` name.
     pub fn load(options: &ReplayOptions) -> Result<Inputs, ReplayError> {
@@ -324,7 +350,8 @@ impl Inputs {
         let (pairs, dirs) = market_paths(options, sim, &base_dir)?;
         let quotes: Vec<&str> = settings.gate.quotes.iter().map(String::as_str).collect();
         let format = options.market_format.unwrap_or(sim.market_format);
-        let market = MarketData::load_as(&pairs, &dirs, &quotes, format)?;
+        let cache = market_cache(options, sim, &base_dir);
+        let market = MarketSource::open(&pairs, &dirs, &quotes, format, cache.as_ref())?;
         let stream = AlertStream::read(&stream_path)?;
         let tradingview = tradingview_list(options, sim, &base_dir)?;
         Ok(Inputs {
@@ -346,14 +373,27 @@ impl Inputs {
         settings: &Settings,
         progress: Option<engine::Progress<'_>>,
     ) -> Result<Report, ReplayError> {
-        let result = engine::run(
-            &self.stream,
-            &self.stream_name,
+        let hooks = engine::Hooks {
+            progress,
+            bars: None,
+        };
+        self.run_with(settings, hooks)
+    }
+
+    /// [`Inputs::run`] with `hooks`: progress, and every bar of every
+    /// symbol shown to an [`engine::BarObserver`] in replay order.
+    pub fn run_with(
+        &self,
+        settings: &Settings,
+        hooks: engine::Hooks<'_>,
+    ) -> Result<Report, ReplayError> {
+        let result = engine::run_source(
+            (&self.stream, &self.stream_name),
             &self.market,
             &settings.gate,
             &settings.simulation,
             &self.base_dir,
-            progress,
+            hooks,
         )?;
         Ok(Report::new(&result, settings.simulation.seed))
     }
@@ -579,7 +619,7 @@ pub fn replay(options: &ReplayOptions) -> Result<String, ReplayError> {
         return Ok(sweep_table(&rows) + &gap_notes(&inputs.market));
     }
 
-    let total = inputs.stream.requests.len() as u64 + inputs.market.bar_count() as u64;
+    let total = inputs.stream.requests.len() as u64 + inputs.market.bar_count();
     let bar = progress_bar(total, "events");
     let mut report = inputs.run(&inputs.settings, Some(&|done| bar.set_position(done)))?;
     bar.finish_and_clear();
@@ -604,7 +644,7 @@ pub fn replay(options: &ReplayOptions) -> Result<String, ReplayError> {
 
 /// The gaps between the files of one symbol, said after the report (they
 /// are kept as gaps: no bar is invented).
-fn gap_notes(market: &MarketData) -> String {
+fn gap_notes(market: &MarketSource<'_>) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     if !market.gaps.is_empty() {
@@ -674,6 +714,28 @@ mod tests {
 
         assert_eq!(grid(&[a.clone(), b.clone()]).len(), 6);
         assert_eq!(grid(&[a, b])[1], [0, 1]);
+    }
+
+    #[test]
+    fn the_sample_replays_the_same_from_the_cache_as_parsed() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let cache = tempfile::tempdir().unwrap();
+        let options = |no_cache: bool| ReplayOptions {
+            config: Some(root.join(SAMPLE_CONFIG)),
+            cache_dir: Some(cache.path().to_path_buf()),
+            no_cache,
+            ..ReplayOptions::default()
+        };
+        let report = |inputs: &Inputs| inputs.run(&inputs.settings, None).unwrap().to_json();
+        let parsed = Inputs::load(&options(true)).unwrap();
+        assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 0);
+        let first = Inputs::load(&options(false)).unwrap();
+        let cached = Inputs::load(&options(false)).unwrap();
+        let files = std::fs::read_dir(cache.path()).unwrap().count();
+        assert_eq!(files, parsed.market.series.len());
+        assert_eq!(report(&cached), report(&parsed));
+        assert_eq!(report(&first), report(&parsed));
+        assert_eq!(cached.market.to_data(), parsed.market.to_data());
     }
 
     #[test]
@@ -758,7 +820,7 @@ mod tests {
             base_dir: dir.path().to_path_buf(),
             stream: AlertStream::default(),
             stream_name: "s.jsonl".into(),
-            market: MarketData::default(),
+            market: MarketSource::default(),
             tradingview: None,
         };
         let e = inputs.run(&settings, None).err().unwrap();

@@ -28,6 +28,10 @@ pub struct SimulationSection {
     /// given: `auto` (detected per file, the default), `ours`,
     /// `tradingview`, `binance-klines` or `binance-aggtrades`.
     pub market_format: MarketFormat,
+    /// Where market files are cached when `--cache-dir` is not given
+    /// (default: `$XDG_CACHE_HOME/alertgate/market`, else
+    /// `~/.cache/alertgate/market`).
+    pub cache_dir: Option<PathBuf>,
     /// Starting cash, quote units. Default 100000.
     pub initial_cash: f64,
     /// Fee on limit and take-profit fills, basis points of notional.
@@ -62,6 +66,7 @@ impl Default for SimulationSection {
             market: BTreeMap::new(),
             market_dir: None,
             market_format: MarketFormat::Auto,
+            cache_dir: None,
             initial_cash: 100_000.0,
             maker_fee_bps: 0.0,
             taker_fee_bps: 0.0,

@@ -39,58 +39,131 @@ impl fmt::Display for MarketGap {
     }
 }
 
-/// Joins `parts` (one symbol's files, each non-empty) into one series:
-/// the series and the gaps between its files.
-pub fn join(mut parts: Vec<MarketSeries>) -> Result<(MarketSeries, Vec<MarketGap>), InputError> {
-    parts.sort_by_key(|p| p.bars[0].time_ms);
-    let files = parts.len();
-    let step = usual_step(&parts);
-    let mut gaps = Vec::new();
-    let mut joined = parts.remove(0);
-    let first_file = joined.source.clone();
-    let mut last_file = joined.source.clone();
-    for next in parts {
-        check_pair(&joined, &last_file, &next)?;
-        let (last, first) = (last_time(&joined), next.bars[0].time_ms);
-        if step.is_some_and(|step| first - last > step) {
-            gaps.push(MarketGap {
-                symbol: joined.symbol.clone(),
-                before: last_file.clone(),
-                after: next.source.clone(),
-                from_ms: last,
-                to_ms: first,
-            });
-        }
-        joined.bars.extend_from_slice(&next.bars);
-        last_file = next.source;
-    }
-    if files > 1 {
-        joined.source = format!("{first_file} … {last_file} ({files} files)");
-    }
-    Ok((joined, gaps))
+/// What joining needs of one file: where it came from, its kind, its first
+/// and last time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct PartSpan {
+    pub source: String,
+    pub kind: MarketKind,
+    pub first_ms: i64,
+    pub last_ms: i64,
 }
 
-/// `next` may follow `joined`: same kind, and starting after it ends
-/// (bars: strictly; trades: at or after its last trade).
-/// `last_file` is `joined`'s last file, for messages.
+/// How one symbol's files join: their order (indexes of the spans given),
+/// the gaps between them, and the joined series' source label.
+#[derive(Debug)]
+pub(super) struct JoinPlan {
+    pub order: Vec<usize>,
+    pub gaps: Vec<MarketGap>,
+    pub source: String,
+}
+
+/// Plans the join of one symbol's files (`symbol`, canonical): sorted by
+/// first time, checked pairwise (same kind, no overlap), gaps against the
+/// usual step between bars, which `steps` gives for files in the order
+/// given (at most 100,000 steps, within files; called only for several
+/// files of bars).
+pub(super) fn plan(
+    symbol: &str,
+    spans: &[PartSpan],
+    steps: impl FnOnce(&[usize]) -> Result<Vec<i64>, InputError>,
+) -> Result<JoinPlan, InputError> {
+    let mut order: Vec<usize> = (0..spans.len()).collect();
+    order.sort_by_key(|&i| spans[i].first_ms);
+    let first = &spans[order[0]];
+    let step = if order.len() > 1 && first.kind == MarketKind::Bars {
+        usual_step(steps(&order)?)
+    } else {
+        None
+    };
+    let mut gaps = Vec::new();
+    let (mut last, mut last_file) = (first.last_ms, first.source.as_str());
+    for &i in &order[1..] {
+        let next = &spans[i];
+        check_pair(first.kind, last, last_file, next)?;
+        if step.is_some_and(|step| next.first_ms - last > step) {
+            gaps.push(MarketGap {
+                symbol: symbol.to_string(),
+                before: last_file.to_string(),
+                after: next.source.clone(),
+                from_ms: last,
+                to_ms: next.first_ms,
+            });
+        }
+        (last, last_file) = (next.last_ms, next.source.as_str());
+    }
+    let source = if order.len() > 1 {
+        format!("{} … {last_file} ({} files)", first.source, order.len())
+    } else {
+        first.source.clone()
+    };
+    Ok(JoinPlan {
+        order,
+        gaps,
+        source,
+    })
+}
+
+/// Joins `parts` (one symbol's files, each non-empty) into one series:
+/// the series and the gaps between its files.
+pub fn join(parts: Vec<MarketSeries>) -> Result<(MarketSeries, Vec<MarketGap>), InputError> {
+    let spans: Vec<PartSpan> = parts.iter().map(span).collect();
+    let plan = plan(&parts[0].symbol, &spans, |order| {
+        Ok(order
+            .iter()
+            .flat_map(|&i| {
+                parts[i]
+                    .bars
+                    .windows(2)
+                    .map(|w| w[1].time_ms - w[0].time_ms)
+            })
+            .take(STEPS)
+            .collect())
+    })?;
+    let mut parts: Vec<Option<MarketSeries>> = parts.into_iter().map(Some).collect();
+    let mut joined = parts[plan.order[0]]
+        .take()
+        .unwrap_or_else(|| unreachable!());
+    for &i in &plan.order[1..] {
+        if let Some(next) = parts[i].take() {
+            joined.bars.extend_from_slice(&next.bars);
+        }
+    }
+    joined.source = plan.source;
+    Ok((joined, plan.gaps))
+}
+
+/// Steps read to find the usual one.
+pub(super) const STEPS: usize = 100_000;
+
+fn span(s: &MarketSeries) -> PartSpan {
+    PartSpan {
+        source: s.source.clone(),
+        kind: s.kind,
+        first_ms: s.bars.first().map_or(i64::MIN, |b| b.time_ms),
+        last_ms: s.bars.last().map_or(i64::MIN, |b| b.time_ms),
+    }
+}
+
+/// `next` may follow files of `kind` whose last time is `last`: same kind,
+/// and starting after it ends (bars: strictly; trades: at or after its last
+/// trade). `last_file` is the file before, for messages.
 fn check_pair(
-    joined: &MarketSeries,
+    kind: MarketKind,
+    last: i64,
     last_file: &str,
-    next: &MarketSeries,
+    next: &PartSpan,
 ) -> Result<(), InputError> {
-    if joined.kind != next.kind {
+    if kind != next.kind {
         return Err(InputError::file(
             &next.source,
             format!(
                 "{} holds {:?} but {} holds {:?}: one symbol's files must be all bars or all trades",
-                next.source,
-                next.kind,
-                last_file,
-                joined.kind
+                next.source, next.kind, last_file, kind
             ),
         ));
     }
-    let (last, first) = (last_time(joined), next.bars[0].time_ms);
+    let first = next.first_ms;
     let overlaps = match next.kind {
         MarketKind::Bars => first <= last,
         MarketKind::Trades => first < last,
@@ -108,24 +181,11 @@ fn check_pair(
     Ok(())
 }
 
-/// The most common step between consecutive bars of the files (bars only;
-/// trades have none).
-fn usual_step(parts: &[MarketSeries]) -> Option<i64> {
-    if parts.first()?.kind != MarketKind::Bars {
-        return None;
-    }
-    let mut steps: Vec<i64> = parts
-        .iter()
-        .flat_map(|p| p.bars.windows(2).map(|w| w[1].time_ms - w[0].time_ms))
-        .take(100_000)
-        .collect();
+/// The most common of `steps`.
+fn usual_step(mut steps: Vec<i64>) -> Option<i64> {
     steps.sort_unstable();
     steps
         .chunk_by(|a, b| a == b)
         .max_by_key(|run| run.len())
         .map(|run| run[0])
-}
-
-fn last_time(s: &MarketSeries) -> i64 {
-    s.bars.last().map_or(i64::MIN, |b| b.time_ms)
 }

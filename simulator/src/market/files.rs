@@ -1,11 +1,11 @@
 //! Market files on disk: plain CSV, gzip (`.gz`) or a zip archive holding
 //! exactly one file (`.zip`), and the symbol a file's name gives.
 
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use super::binance::symbol_of_stem;
-use super::{parse_series_as, MarketFormat, MarketSeries};
+use super::{parse_bytes_as, MarketFormat, MarketSeries};
 use crate::input::InputError;
 
 /// The endings of the files a market directory is read for, longest first.
@@ -35,29 +35,35 @@ pub fn read_series_as(
     format: MarketFormat,
 ) -> Result<MarketSeries, InputError> {
     let source = path.display().to_string();
-    let file = std::fs::File::open(path)
-        .map_err(|e| InputError::file(&source, format!("cannot read: {e}")))?;
+    let bytes = read_bytes(path, &source)?;
+    parse_bytes_as(&bytes, &source, symbol, format)
+}
+
+/// A market file's text, whole: the file, or what it decompresses to (the
+/// fast loader reads one buffer in one pass).
+pub(super) fn read_bytes(path: &Path, source: &str) -> Result<Vec<u8>, InputError> {
+    let cannot = |e: std::io::Error| InputError::file(source, format!("cannot read: {e}"));
     let ends_with = |ending: &str| {
         path.extension()
             .is_some_and(|x| x.eq_ignore_ascii_case(ending))
     };
     if ends_with("gz") {
-        let gz = flate2::read::MultiGzDecoder::new(BufReader::new(file));
-        parse_series_as(gz, &source, symbol, format)
+        let file = std::fs::File::open(path).map_err(cannot)?;
+        let mut bytes = Vec::new();
+        flate2::read::MultiGzDecoder::new(BufReader::new(file))
+            .read_to_end(&mut bytes)
+            .map_err(cannot)?;
+        Ok(bytes)
     } else if ends_with("zip") {
-        read_zip(file, &source, symbol, format)
+        let file = std::fs::File::open(path).map_err(cannot)?;
+        read_zip(file, source)
     } else {
-        parse_series_as(file, &source, symbol, format)
+        std::fs::read(path).map_err(cannot)
     }
 }
 
-/// The one file in a zip archive.
-fn read_zip(
-    file: std::fs::File,
-    source: &str,
-    symbol: &str,
-    format: MarketFormat,
-) -> Result<MarketSeries, InputError> {
+/// The text of the one file in a zip archive.
+fn read_zip(file: std::fs::File, source: &str) -> Result<Vec<u8>, InputError> {
     let bad = |e: zip::result::ZipError| {
         InputError::file(source, format!("cannot read the zip archive: {e}"))
     };
@@ -77,8 +83,13 @@ fn read_zip(
             ),
         ));
     };
-    let entry = archive.by_name(name).map_err(bad)?;
-    parse_series_as(entry, source, symbol, format)
+    let mut entry = archive.by_name(name).map_err(bad)?;
+    // The size is the archive's word, so only a hint, capped.
+    let mut bytes = Vec::with_capacity(entry.size().min(1 << 30) as usize);
+    entry
+        .read_to_end(&mut bytes)
+        .map_err(|e| InputError::file(source, format!("cannot read: {e}")))?;
+    Ok(bytes)
 }
 
 /// `: a, b, c` (at most 5 names), or nothing.

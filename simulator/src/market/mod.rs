@@ -38,16 +38,23 @@ use alertgate_validator::symbol::normalize;
 use crate::input::InputError;
 
 mod binance;
+pub mod cache;
 pub mod concat;
 mod detect;
+mod fast;
 mod files;
 mod ours;
+mod parallel;
+mod reference;
 mod rows;
+pub mod source;
 pub mod times;
 mod tradingview;
 
+pub use cache::{CacheKey, CachedFile, MarketCache};
 pub use concat::MarketGap;
 pub use files::{read_series_as, symbol_of_file};
+pub use source::{MarketSource, SeriesReader};
 
 /// One bar (or one trade, with open = high = low = close = its price).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -209,19 +216,24 @@ impl MarketData {
         quotes: &[&str],
         format: MarketFormat,
     ) -> Result<MarketData, InputError> {
-        let mut files: Vec<(String, PathBuf)> = pairs.to_vec();
-        for dir in dirs {
-            files.extend(list_dir(dir)?);
-        }
-        let mut by_symbol: BTreeMap<String, Vec<MarketSeries>> = BTreeMap::new();
-        for (raw_symbol, path) in files {
+        let files = market_files(pairs, dirs)?;
+        // Files are read on all cores; results (and the first error) come
+        // back in the files' order.
+        let read = parallel::map_in_order(&files, |(raw_symbol, path)| {
             let source = path.display().to_string();
-            let symbol = normalize(&raw_symbol, quotes)
+            let symbol = normalize(raw_symbol, quotes)
                 .map_err(|e| InputError::file(&source, format!("symbol {raw_symbol:?}: {e}")))?
                 .as_str()
                 .to_string();
-            let series = read_series_as(&path, &symbol, format)?;
-            by_symbol.entry(symbol).or_default().push(series);
+            read_series_as(path, &symbol, format)
+        });
+        let mut by_symbol: BTreeMap<String, Vec<MarketSeries>> = BTreeMap::new();
+        for series in read {
+            let series = series?;
+            by_symbol
+                .entry(series.symbol.clone())
+                .or_default()
+                .push(series);
         }
         let mut data = MarketData::default();
         for parts in by_symbol.into_values() {
@@ -231,6 +243,18 @@ impl MarketData {
         }
         Ok(data)
     }
+}
+
+/// The `SYMBOL=path` pairs, then each directory's market files.
+fn market_files(
+    pairs: &[(String, PathBuf)],
+    dirs: &[PathBuf],
+) -> Result<Vec<(String, PathBuf)>, InputError> {
+    let mut files: Vec<(String, PathBuf)> = pairs.to_vec();
+    for dir in dirs {
+        files.extend(list_dir(dir)?);
+    }
+    Ok(files)
 }
 
 /// A directory's market files, `(symbol as named, path)`, sorted by path.
@@ -270,75 +294,65 @@ pub fn parse_series(
 }
 
 /// Parses one file's text (CSV, already decompressed) in `format`;
-/// `source` names it in errors.
+/// `source` names it in errors. The text is read whole, then
+/// [`parse_bytes_as`].
 pub fn parse_series_as(
-    reader: impl std::io::Read,
+    mut reader: impl std::io::Read,
     source: &str,
     symbol: &str,
     format: MarketFormat,
 ) -> Result<MarketSeries, InputError> {
-    let (mut csv, mut record, line) = first_record(reader, source)?;
-    let layout = detect::layout(&record, line, source, format)?;
-    let mut rows = rows::Rows::new(source, &layout);
-    let mut bars: Vec<Bar> = Vec::new();
-    if !layout.header {
-        rows.push(&record, &mut bars)?;
+    let mut bytes = Vec::new();
+    reader
+        .read_to_end(&mut bytes)
+        .map_err(|e| InputError::file(source, format!("cannot read: {e}")))?;
+    parse_bytes_as(&bytes, source, symbol, format)
+}
+
+/// Parses one file's bytes (CSV, already decompressed) in `format`;
+/// `source` names it in errors. The fast loader reads what it can; the
+/// reference reader decides the rest and words every error.
+pub fn parse_bytes_as(
+    bytes: &[u8],
+    source: &str,
+    symbol: &str,
+    format: MarketFormat,
+) -> Result<MarketSeries, InputError> {
+    match fast::parse(bytes, format) {
+        Some((kind, bars)) => Ok(MarketSeries {
+            symbol: symbol.to_string(),
+            source: source.to_string(),
+            kind,
+            bars,
+        }),
+        None => reference::parse(bytes, source, symbol, format),
     }
-    while read_record(&mut csv, &mut record, source)? {
-        rows.push(&record, &mut bars)?;
-    }
-    if bars.is_empty() {
-        return Err(InputError::file(source, "has a header but no rows"));
-    }
-    Ok(MarketSeries {
-        symbol: symbol.to_string(),
-        source: source.to_string(),
-        kind: layout.columns.kind(),
-        bars,
-    })
+}
+
+/// The fast loader's answer (`None`: handed over) and the reference
+/// reader's result on `bytes` in `format`, for the fuzz target that checks
+/// they agree.
+#[cfg(any(test, feature = "fuzzing"))]
+#[allow(clippy::type_complexity)] // the two answers, side by side
+pub(crate) fn fast_and_reference(
+    bytes: &[u8],
+    source: &str,
+    format: MarketFormat,
+) -> (
+    Option<(MarketKind, Vec<Bar>)>,
+    Result<MarketSeries, InputError>,
+) {
+    (
+        fast::parse(bytes, format),
+        reference::parse(bytes, source, "FUZZ/USDT", format),
+    )
 }
 
 /// The format [`MarketFormat::Auto`] finds in a file's text (its first
 /// record), or why none fits; `source` names it in errors.
 pub fn detect_format(reader: impl std::io::Read, source: &str) -> Result<MarketFormat, InputError> {
-    let (_, record, line) = first_record(reader, source)?;
+    let (_, record, line) = reference::first_record(reader, source)?;
     Ok(detect::layout(&record, line, source, MarketFormat::Auto)?.format)
-}
-
-/// A CSV reader on `reader` and its first record, at the line returned;
-/// an empty file is an error.
-fn first_record<R: std::io::Read>(
-    reader: R,
-    source: &str,
-) -> Result<(csv::Reader<R>, csv::StringRecord, u64), InputError> {
-    let mut csv = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .trim(csv::Trim::All)
-        .from_reader(reader);
-    let mut record = csv::StringRecord::new();
-    if !read_record(&mut csv, &mut record, source)? {
-        return Err(InputError::file(
-            source,
-            format!("empty; expected {}", detect::EXPECTED),
-        ));
-    }
-    let line = record.position().map_or(1, |p| p.line());
-    Ok((csv, record, line))
-}
-
-/// Reads the next record into `record`; `false` at the end of the file.
-fn read_record<R: std::io::Read>(
-    csv: &mut csv::Reader<R>,
-    record: &mut csv::StringRecord,
-    source: &str,
-) -> Result<bool, InputError> {
-    csv.read_record(record).map_err(|e| {
-        let line = e.position().map_or(0, |p| p.line());
-        match e.kind() {
-            csv::ErrorKind::Io(io) => InputError::line(source, line, format!("cannot read: {io}")),
-            _ => InputError::line(source, line, format!("malformed CSV row: {e}")),
-        }
-    })
 }
 
 #[cfg(test)]

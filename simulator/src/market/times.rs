@@ -41,7 +41,7 @@ impl TimeUnit {
     }
 
     /// `value`, in this unit, as Unix ms (µs rounded down).
-    fn to_ms(self, value: i64) -> Option<i64> {
+    pub(super) fn to_ms(self, value: i64) -> Option<i64> {
         let ms = match self {
             TimeUnit::Seconds => value.checked_mul(1000)?,
             TimeUnit::Millis => value,
