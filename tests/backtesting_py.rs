@@ -33,6 +33,8 @@ fn replays_under_backtesting_py_conventions_match_backtesting_py() {
     let out = Command::new("python3")
         .arg(&script)
         .arg(env!("CARGO_BIN_EXE_alertgate"))
+        // The market cache goes under target/, not the user's ~/.cache.
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

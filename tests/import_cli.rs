@@ -16,6 +16,8 @@ fn root() -> PathBuf {
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_alertgate"))
         .args(args)
+        // The market cache goes under target/, not the user's ~/.cache.
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .envs(env.iter().copied())
         .current_dir(root())
         .output()

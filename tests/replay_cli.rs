@@ -11,6 +11,8 @@ fn root() -> PathBuf {
 fn replay(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_alertgate"))
         .arg("replay")
+        // The market cache goes under target/, not the user's ~/.cache.
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(args)
         .current_dir(root())
         .output()

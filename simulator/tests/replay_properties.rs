@@ -10,6 +10,8 @@ fn sample() -> Inputs {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     Inputs::load(&ReplayOptions {
         config: Some(root.join("examples/replay/alertgate.toml")),
+        // The market cache goes under target/, not the user's ~/.cache.
+        cache_dir: Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("market-cache")),
         ..ReplayOptions::default()
     })
     .unwrap()
