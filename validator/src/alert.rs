@@ -452,8 +452,7 @@ const LONGEST_ALIAS: usize = 11;
 /// Per-field values borrowed from the body, before conversion.
 pub struct RawAlert<'a> {
     /// `null` for a field that is absent (the two mean the same for every
-    /// field): the first variant, so an empty `RawAlert` is all zeros and
-    /// is cleared, not copied from a constant in flash.
+    /// field). Start from [`RawAlert::empty`].
     values: [RawValue<'a>; FIELDS.len()],
 }
 
@@ -872,17 +871,34 @@ impl<'a> RawAlert<'a> {
     /// Errors: `invalid_json`, `not_an_object`, `duplicate_field` (a key twice,
     /// or two aliases of one field).
     pub fn scan(body: &'a [u8]) -> Result<RawAlert<'a>, Rejection> {
-        let mut raw = RawAlert::EMPTY;
+        let mut raw = RawAlert::empty();
         raw.scan_in_place(body)?;
         Ok(raw)
     }
 
-    /// No field seen yet.
-    pub(crate) const EMPTY: RawAlert<'a> = RawAlert {
+    /// No field seen yet, on bare-metal targets (see [`RawAlert::empty`]).
+    #[cfg(target_os = "none")]
+    const EMPTY: RawAlert<'a> = RawAlert {
         values: [RawValue::Null; FIELDS.len()],
     };
 
-    /// [`RawAlert::scan`] into `self` (which must be [`RawAlert::EMPTY`]):
+    /// No field seen yet, built where it is used. On the host a `Null`'s
+    /// tag is not a zero byte (it lives in the niche of the fast path's
+    /// [`Pre`](crate::decimal::Pre) flag), so the constant was copied in
+    /// from read-only data (a 416-byte `memcpy` per alert); an array
+    /// built at run time is one tag store per field. Bare-metal targets
+    /// keep the constant (their firmware is sized with it).
+    #[inline(always)]
+    pub(crate) fn empty() -> RawAlert<'a> {
+        #[cfg(not(target_os = "none"))]
+        return RawAlert {
+            values: [RawValue::Null; FIELDS.len()],
+        };
+        #[cfg(target_os = "none")]
+        return RawAlert::EMPTY;
+    }
+
+    /// [`RawAlert::scan`] into `self` (which must be [`RawAlert::empty`]):
     /// the values are written where the caller keeps them, not returned
     /// (and copied) inside a `Result`. Out of line on bare-metal targets:
     /// inlined into the gate, it came out about 300 bytes larger on a
@@ -904,7 +920,7 @@ impl<'a> RawAlert<'a> {
             if json::scan_simple(body, &mut collector) {
                 return Ok(());
             }
-            *self = RawAlert::EMPTY;
+            *self = RawAlert::empty();
         }
         self.scan_general(body)
     }
@@ -957,8 +973,8 @@ impl<'a> RawAlert<'a> {
                 _ => false,
             }
         }
-        let mut both = RawAlert::EMPTY;
-        let mut general = RawAlert::EMPTY;
+        let mut both = RawAlert::empty();
+        let mut general = RawAlert::empty();
         both.scan_in_place(body) == general.scan_general(body)
             && both
                 .values
@@ -1256,7 +1272,7 @@ const EVENT_ID_EXPECTED: &str = "a non-empty string or a digits-only integer, of
 /// assert_eq!(f.timestamp_ms, Some(1_566_899_760_000));
 /// ```
 pub fn parse(body: &[u8]) -> Result<Fields, Rejection> {
-    let mut raw = RawAlert::EMPTY;
+    let mut raw = RawAlert::empty();
     raw.scan_in_place(body)?;
     raw.fields(symbol::DEFAULT_QUOTES)
 }
@@ -1888,7 +1904,7 @@ mod tests {
     /// Whether the fast path alone reads `body` (into a collector like
     /// `scan_in_place`'s).
     fn fast_path_takes(body: &[u8]) -> bool {
-        let mut raw = RawAlert::EMPTY;
+        let mut raw = RawAlert::empty();
         let mut collector = Collector {
             values: &mut raw.values,
             spelling: [u8::MAX; FIELDS.len()],
@@ -2165,7 +2181,7 @@ mod tests {
     /// the whole conversion.
     fn fast_path_agrees_whole(doc: &str) -> Result<(), TestCaseError> {
         prop_assert!(RawAlert::fast_path_agrees(doc.as_bytes()), "{}", doc);
-        let mut raw = RawAlert::EMPTY;
+        let mut raw = RawAlert::empty();
         let general = raw
             .scan_general(doc.as_bytes())
             .and_then(|()| raw.fields(symbol::DEFAULT_QUOTES));
@@ -2228,7 +2244,7 @@ mod tests {
             ]
         ) {
             let doc = format!("{{\"price\":{text},\"timestamp\":{text}}}");
-            let mut raw = RawAlert::EMPTY;
+            let mut raw = RawAlert::empty();
             let mut collector = Collector {
                 values: &mut raw.values,
                 spelling: [u8::MAX; FIELDS.len()],

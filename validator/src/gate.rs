@@ -306,7 +306,7 @@ impl<'a, S: Storage> Gate<'a, S> {
         }
         let verified = self.verifier.verify(body, request.headers, now_ms)?;
 
-        let mut raw = RawAlert::EMPTY;
+        let mut raw = RawAlert::empty();
         raw.scan_in_place(body)?;
         self.verifier.check_passphrase(raw.passphrase())?;
         let mut fields = raw.fields(self.policy.quotes)?;

@@ -189,8 +189,10 @@ impl Value<'_> {
 /// re-check it as UTF-8.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum RawValue<'a> {
-    // First, so it is the all-zeros value: `RawAlert` (alert.rs) starts as
-    // `Null`s, cleared rather than copied from flash.
+    // First: where the tag is a byte of its own (bare-metal targets, whose
+    // `Pre` is empty), an all-zeros value, so `RawAlert::EMPTY` is cleared
+    // rather than copied from flash. On the host the tag is a niche of
+    // `Pre`'s flag, and `RawAlert::empty` builds the array in place.
     Null,
     Bool(bool),
     /// The text, and on the host's fast path its value (see [`Pre`]).

@@ -538,27 +538,13 @@ impl<'a> Scanner<'a> {
 #[inline(always)]
 pub(super) fn plain_run(b: &[u8]) -> usize {
     const W: usize = core::mem::size_of::<usize>();
-    const ONES: usize = usize::MAX / 255;
-    const HIGH: usize = ONES << 7;
     let mut chunks = b.chunks_exact(W);
     let mut n = 0;
     for chunk in &mut chunks {
         let Ok(word) = <[u8; W]>::try_from(chunk) else {
             break;
         };
-        let x = usize::from_le_bytes(word);
-        let quote = x ^ (ONES * usize::from(b'"'));
-        let backslash = x ^ (ONES * usize::from(b'\\'));
-        // For an ASCII byte, the high bit of each term is set for: a byte
-        // below 0x20, a `"`, a `\`; `x` itself flags bytes of 0x80 or more
-        // (so the usual `& !x` masks are not needed). A borrow only leaves a
-        // byte that is itself flagged and only runs upwards, so the lowest
-        // flagged byte is exact.
-        let stops = x.wrapping_sub(ONES * 0x20)
-            | quote.wrapping_sub(ONES)
-            | backslash.wrapping_sub(ONES)
-            | x;
-        let stops = stops & HIGH;
+        let stops = word_stops(usize::from_le_bytes(word));
         if stops != 0 {
             return n + (stops.trailing_zeros() / 8) as usize;
         }
@@ -569,6 +555,27 @@ pub(super) fn plain_run(b: &[u8]) -> usize {
         .iter()
         .position(|&c| is_string_stop(c))
         .unwrap_or(tail.len())
+}
+
+/// The high bit of each byte of `x` (a word of a string, little-endian)
+/// that stops a plain run: a byte below 0x20, a `"`, a `\`, or 0x80 and
+/// above. Only the lowest flagged byte is exact (see below): its index is
+/// `trailing_zeros / 8`.
+#[cfg(not(target_os = "none"))]
+#[inline(always)]
+pub(super) fn word_stops(x: usize) -> usize {
+    const ONES: usize = usize::MAX / 255;
+    const HIGH: usize = ONES << 7;
+    let quote = x ^ (ONES * usize::from(b'"'));
+    let backslash = x ^ (ONES * usize::from(b'\\'));
+    // For an ASCII byte, the high bit of each term is set for: a byte
+    // below 0x20, a `"`, a `\`; `x` itself flags bytes of 0x80 or more
+    // (so the usual `& !x` masks are not needed). A borrow only leaves a
+    // byte that is itself flagged and only runs upwards, so the lowest
+    // flagged byte is exact.
+    let stops =
+        x.wrapping_sub(ONES * 0x20) | quote.wrapping_sub(ONES) | backslash.wrapping_sub(ONES) | x;
+    stops & HIGH
 }
 
 /// [`plain_run`] on bare-metal targets: a byte at a time (less flash; a
