@@ -356,7 +356,9 @@ impl Inputs {
         let (market, stream) = std::thread::scope(|scope| {
             let stream = scope.spawn(|| AlertStream::read(&stream_path));
             let market = MarketSource::open(&pairs, &dirs, &quotes, format, cache.as_ref());
-            let stream = stream.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            let stream = stream
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
             (market, stream)
         });
         let (market, stream) = (market?, stream?);
