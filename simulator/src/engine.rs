@@ -104,6 +104,9 @@ pub struct EquityTrack {
     pub span_ms: (i64, i64),
     peak: f64,
     bucket_ms: i64,
+    /// Times in the bucket of the curve's last point, `[from, until)`: a
+    /// bar in it needs no division (two a bar, a tenth of the per-bar cost).
+    last_bucket: (i64, i64),
     last: Option<(i64, bool)>,
 }
 
@@ -122,6 +125,7 @@ impl EquityTrack {
             span_ms: (first_ms, first_ms),
             peak: initial,
             bucket_ms: (span / CURVE_POINTS as i64).max(1),
+            last_bucket: (0, 0),
             last: None,
         }
     }
@@ -154,12 +158,29 @@ impl EquityTrack {
             equity,
             drawdown,
         };
-        let (origin, width) = (self.span_ms.0, self.bucket_ms);
-        let bucket = |t: i64| (t - origin) / width;
+        let (from, until) = self.last_bucket;
         match self.curve.last_mut() {
-            Some(p) if bucket(p.time_ms) == bucket(time_ms) => *p = point,
-            _ => self.curve.push(point),
+            Some(p) if from <= time_ms && time_ms < until => *p = point,
+            _ => {
+                self.curve.push(point);
+                self.last_bucket = bucket_range(time_ms - self.span_ms.0, self.bucket_ms);
+                self.last_bucket.0 = self.last_bucket.0.saturating_add(self.span_ms.0);
+                self.last_bucket.1 = self.last_bucket.1.saturating_add(self.span_ms.0);
+            }
         }
+    }
+}
+
+/// The offsets `x` with `x / width == offset / width` (Rust's division,
+/// toward zero), as `[from, until)`; `width` > 0. Saturates at `i64`'s
+/// ends, where no bar time lies.
+fn bucket_range(offset: i64, width: i64) -> (i64, i64) {
+    let b = offset / width;
+    let at = |k: i64| k.saturating_mul(width);
+    match b {
+        0 => ((1 - width), width),
+        b if b > 0 => (at(b), at(b + 1)),
+        b => (at(b - 1).saturating_add(1), at(b).saturating_add(1)),
     }
 }
 
@@ -809,6 +830,52 @@ fn bar_span(market: &MarketSource<'_>) -> Result<(i64, i64), ReplayError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The cached bucket holds exactly the offsets the division puts in
+        /// it, at its edges too.
+        #[test]
+        fn a_bucket_range_is_the_divisions_bucket(
+            offset in -1_000_000_000_000_000i64..1_000_000_000_000_000,
+            width in 1i64..1_000_000_000_000,
+            probe in -3i64..3,
+        ) {
+            let (from, until) = bucket_range(offset, width);
+            proptest::prop_assert!(from <= offset && offset < until);
+            for x in [from + probe, until + probe] {
+                proptest::prop_assert_eq!(x / width == offset / width, from <= x && x < until, "{}", x);
+            }
+        }
+
+        /// The curve is the last point of each bucket of the span, as the
+        /// division says, for bars in time order from any start.
+        #[test]
+        fn the_curve_keeps_the_last_point_of_each_bucket(
+            first in -1_000_000_000i64..1_000_000_000,
+            steps in proptest::collection::vec(0i64..5_000, 1..400),
+        ) {
+            let times: Vec<i64> = steps
+                .iter()
+                .scan(first, |t, s| { *t += s; Some(*t) })
+                .collect();
+            let last = *times.last().unwrap();
+            let mut e = EquityTrack::new(1.0, first, last);
+            for (i, &t) in times.iter().enumerate() {
+                e.observe(t, i as f64, false);
+            }
+            // The curve's buckets start at the first observation.
+            let (width, origin) = (e.bucket_ms, times[0]);
+            let mut expected: Vec<(i64, f64)> = Vec::new();
+            for (i, &t) in times.iter().enumerate() {
+                match expected.last_mut() {
+                    Some(p) if (p.0 - origin) / width == (t - origin) / width => *p = (t, i as f64),
+                    _ => expected.push((t, i as f64)),
+                }
+            }
+            let got: Vec<(i64, f64)> = e.curve.iter().map(|p| (p.time_ms, p.equity)).collect();
+            proptest::prop_assert_eq!(got, expected);
+        }
+    }
 
     #[test]
     fn equity_track_buckets_days_and_exposure() {

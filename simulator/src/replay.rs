@@ -351,8 +351,17 @@ impl Inputs {
         let quotes: Vec<&str> = settings.gate.quotes.iter().map(String::as_str).collect();
         let format = options.market_format.unwrap_or(sim.market_format);
         let cache = market_cache(options, sim, &base_dir);
-        let market = MarketSource::open(&pairs, &dirs, &quotes, format, cache.as_ref())?;
-        let stream = AlertStream::read(&stream_path)?;
+        // The stream is read on a second core while the market loads; a
+        // market error still comes first, as when they were read in turn.
+        let (market, stream) = std::thread::scope(|scope| {
+            let stream = scope.spawn(|| AlertStream::read(&stream_path));
+            let market = MarketSource::open(&pairs, &dirs, &quotes, format, cache.as_ref());
+            let stream = stream
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (market, stream)
+        });
+        let (market, stream) = (market?, stream?);
         let tradingview = tradingview_list(options, sim, &base_dir)?;
         Ok(Inputs {
             config_path,

@@ -27,6 +27,8 @@ use serde_json::Value;
 
 use crate::input::{check_ms, parse_recorded_time, snippet, InputError, TimeError};
 
+mod fast;
+
 /// One recorded webhook request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedRequest {
@@ -131,6 +133,15 @@ pub fn write_line(
 
 /// Parses one line (`number` is its 1-based line number in `file`).
 pub fn parse_line(line: &str, file: &str, number: u64) -> Result<RecordedRequest, InputError> {
+    match fast::parse(line, number) {
+        Some(request) => Ok(request),
+        None => parse_line_fully(line, file, number),
+    }
+}
+
+/// [`parse_line`] through a `serde_json::Value`: every line the one-pass
+/// reader leaves, and the one place that words a line's errors.
+fn parse_line_fully(line: &str, file: &str, number: u64) -> Result<RecordedRequest, InputError> {
     let at = |field: &str, e: FieldError| InputError::at(file, number, field, e.to_string());
     let map = line_object(line, file, number)?;
     let received_at_ms = received_at(map.get("received_at")).map_err(|m| at("received_at", m))?;
