@@ -478,76 +478,11 @@ mod tests {
     use OrderKind::{Limit, Market, Stop};
     use Side::{Buy, Sell};
 
-    const T0: i64 = 1_700_000_000_000;
-    const MIN: i64 = 60_000;
-
-    /// Bar `i` (one a minute from T0): open, high, low, close.
-    fn bar(i: i64, o: f64, h: f64, l: f64, c: f64) -> Bar {
-        Bar {
-            time_ms: T0 + i * MIN,
-            open: o,
-            high: h,
-            low: l,
-            close: c,
-            volume: 1.0,
-        }
-    }
+    use crate::exchange::test_support::{bar, bracketed, feed as run, fills, MIN, T0};
 
     /// Order `id`, reaching the exchange at bar `at`'s start.
     fn order(id: u32, at: i64, side: Side, quantity: f64, kind: OrderKind) -> ExchangeOrder {
-        ExchangeOrder {
-            id,
-            symbol: 0,
-            side,
-            quantity,
-            kind,
-            stop_loss: None,
-            take_profit: None,
-            arrival_ms: T0 + at * MIN,
-        }
-    }
-
-    fn bracketed(mut o: ExchangeOrder, sl: Option<f64>, tp: Option<f64>) -> ExchangeOrder {
-        o.stop_loss = sl;
-        o.take_profit = tp;
-        o
-    }
-
-    /// Runs `bars` with `orders` under `conventions`, as the engine feeds
-    /// them.
-    fn run(
-        conventions: Conventions,
-        bars: &[Bar],
-        orders: &[ExchangeOrder],
-        costs: Costs,
-    ) -> Exchange {
-        let mut ex = Exchange::new(1, 10_000.0, costs);
-        ex.set_conventions(conventions);
-        let mut next = 0;
-        for b in bars {
-            while next < orders.len() && orders[next].arrival_ms <= b.time_ms {
-                ex.submit(orders[next]);
-                next += 1;
-            }
-            ex.on_bar(0, b);
-        }
-        ex
-    }
-
-    /// (bar index, side, quantity, price, reason) of each fill.
-    fn fills(ex: &Exchange) -> Vec<(i64, Side, f64, f64, FillReason)> {
-        ex.fills
-            .iter()
-            .map(|f| {
-                (
-                    (f.time_ms - T0) / MIN,
-                    f.side,
-                    f.quantity,
-                    f.price,
-                    f.reason,
-                )
-            })
-            .collect()
+        crate::exchange::test_support::order(id, T0 + at * MIN, side, quantity, kind)
     }
 
     fn both(bars: &[Bar], orders: &[ExchangeOrder], costs: Costs) -> (Exchange, Exchange) {

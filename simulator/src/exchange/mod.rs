@@ -55,6 +55,8 @@ use serde::{Deserialize, Serialize};
 use crate::market::Bar;
 
 pub mod backtesting_py;
+#[cfg(test)]
+mod test_support;
 use backtesting_py::BacktestingPy;
 pub use backtesting_py::Conventions;
 
@@ -1148,77 +1150,14 @@ mod tests {
         assert_eq!(OrderKind::for_order(T, None, None), None);
     }
 
-    const T0: i64 = 1_700_000_000_000;
-    const MIN: i64 = 60_000;
+    use super::test_support::{bar, bracketed, fills, order, MIN, T0};
 
-    /// Bar `i` (one a minute from T0): open, high, low, close.
-    fn bar(i: i64, o: f64, h: f64, l: f64, c: f64) -> Bar {
-        Bar {
-            time_ms: T0 + i * MIN,
-            open: o,
-            high: h,
-            low: l,
-            close: c,
-            volume: 1.0,
-        }
-    }
-
-    fn order(
-        id: u32,
-        arrival_ms: i64,
-        side: Side,
-        quantity: f64,
-        kind: OrderKind,
-    ) -> ExchangeOrder {
-        ExchangeOrder {
-            id,
-            symbol: 0,
-            side,
-            quantity,
-            kind,
-            stop_loss: None,
-            take_profit: None,
-            arrival_ms,
-        }
-    }
-
-    fn bracketed(mut o: ExchangeOrder, sl: Option<f64>, tp: Option<f64>) -> ExchangeOrder {
-        o.stop_loss = sl;
-        o.take_profit = tp;
-        o
-    }
-
-    /// Feeds orders and bars in time order, as the engine does: an order
-    /// before a bar that starts at the same millisecond.
+    /// Feeds orders sorted by arrival (then id) and bars, as the engine
+    /// does, under alertgate's conventions.
     fn run(bars: &[Bar], orders: &[ExchangeOrder], costs: Costs) -> Exchange {
-        let mut ex = Exchange::new(1, 10_000.0, costs);
         let mut pending = orders.to_vec();
         pending.sort_by_key(|o| (o.arrival_ms, o.id));
-        let mut next = 0;
-        for b in bars {
-            while next < pending.len() && pending[next].arrival_ms <= b.time_ms {
-                ex.submit(pending[next]);
-                next += 1;
-            }
-            ex.on_bar(0, b);
-        }
-        ex
-    }
-
-    /// (bar index, side, quantity, price, reason) of every fill.
-    fn fills(ex: &Exchange) -> Vec<(i64, Side, f64, f64, FillReason)> {
-        ex.fills
-            .iter()
-            .map(|f| {
-                (
-                    (f.time_ms - T0) / MIN,
-                    f.side,
-                    f.quantity,
-                    f.price,
-                    f.reason,
-                )
-            })
-            .collect()
+        super::test_support::feed(Conventions::Alertgate, bars, &pending, costs)
     }
 
     use FillReason::{Order as O, StopLoss as SL, TakeProfit as TP};
