@@ -723,19 +723,7 @@ mod tests {
         use super::*;
         use proptest::prelude::*;
 
-        fn any_bar(i: i64) -> impl Strategy<Value = Bar> {
-            (
-                50.0..150.0f64,
-                0.0..10.0f64,
-                0.0..10.0f64,
-                0.0..1.0f64,
-                0.0..1.0f64,
-            )
-                .prop_map(move |(base, up, down, o, c)| {
-                    let (low, high) = (base - down, base + up);
-                    bar(i, low + o * (high - low), high, low, low + c * (high - low))
-                })
-        }
+        use crate::exchange::test_support::any_bar;
 
         type Raw = (i64, bool, f64, u8, f64, Option<f64>, Option<f64>);
 

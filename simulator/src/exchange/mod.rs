@@ -1548,20 +1548,7 @@ mod tests {
         use super::*;
         use proptest::prelude::*;
 
-        /// A valid bar at index `i`: open and close inside [low, high].
-        fn any_bar(i: i64) -> impl Strategy<Value = Bar> {
-            (
-                50.0..150.0f64,
-                0.0..10.0f64,
-                0.0..10.0f64,
-                0.0..1.0f64,
-                0.0..1.0f64,
-            )
-                .prop_map(move |(base, up, down, o, c)| {
-                    let (low, high) = (base - down, base + up);
-                    bar(i, low + o * (high - low), high, low, low + c * (high - low))
-                })
-        }
+        use crate::exchange::test_support::any_bar;
 
         fn any_order() -> impl Strategy<Value = (i64, bool, f64, u8, f64, Option<f64>, Option<f64>)>
         {

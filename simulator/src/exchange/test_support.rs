@@ -1,6 +1,8 @@
 //! Builders shared by the exchange's tests (both conventions): bars one a
 //! minute from [`T0`], orders, and a feed in the engine's order.
 
+use proptest::prelude::*;
+
 use super::{Bar, Conventions, Costs, Exchange, ExchangeOrder, FillReason, OrderKind, Side};
 
 /// The first bar's start, Unix ms.
@@ -83,4 +85,19 @@ pub fn fills(ex: &Exchange) -> Vec<(i64, Side, f64, f64, FillReason)> {
             )
         })
         .collect()
+}
+
+/// A valid bar at index `i`: open and close inside [low, high].
+pub fn any_bar(i: i64) -> impl Strategy<Value = Bar> {
+    (
+        50.0..150.0f64,
+        0.0..10.0f64,
+        0.0..10.0f64,
+        0.0..1.0f64,
+        0.0..1.0f64,
+    )
+        .prop_map(move |(base, up, down, o, c)| {
+            let (low, high) = (base - down, base + up);
+            bar(i, low + o * (high - low), high, low, low + c * (high - low))
+        })
 }
