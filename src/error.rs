@@ -47,3 +47,16 @@ pub enum CliError {
 pub fn usage(message: impl Into<String>) -> CliError {
     CliError::Usage(message.into())
 }
+
+/// The secret in the environment variable `var` (read through `env`, so
+/// tests need not touch the process's environment); a usage error naming the
+/// variable, never its value, when it is unset or empty.
+pub fn secret_from_env(
+    var: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<alertgate_simulator::config::Secret, CliError> {
+    let secret = env(var)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| usage(format!("environment variable {var} is not set or empty")))?;
+    Ok(alertgate_simulator::config::Secret(secret.into_bytes()))
+}

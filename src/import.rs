@@ -8,7 +8,6 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use alertgate_simulator::config::Secret;
 use alertgate_simulator::import::{
     alert_lines, alert_symbol, tradingview_trades, AlertAuth, AlertOptions, ChartZone,
 };
@@ -159,15 +158,10 @@ fn auth(
             "--scheme {} signs: give --secret-env NAME, the environment variable holding the secret",
             scheme.name()
         ))),
-        (_, Some(var)) => {
-            let secret = env(var).filter(|s| !s.is_empty()).ok_or_else(|| {
-                usage(format!("environment variable {var} is not set or empty"))
-            })?;
-            Ok(AlertAuth::Signed {
-                scheme,
-                secret: Secret(secret.into_bytes()),
-            })
-        }
+        (_, Some(var)) => Ok(AlertAuth::Signed {
+            scheme,
+            secret: crate::error::secret_from_env(var, env)?,
+        }),
     }
 }
 

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use alertgate_gateway::send::{self, Pace, SendOptions, Signing};
-use alertgate_simulator::config::Secret;
 use alertgate_validator::Scheme;
 
 use crate::error::{usage, CliError};
@@ -114,12 +113,9 @@ fn signing(
 ) -> Result<Signing, CliError> {
     let scheme = Scheme::from_name(name)
         .ok_or_else(|| usage(format!("--scheme {name:?} is not a scheme")))?;
-    let secret = env(var)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| usage(format!("environment variable {var} is not set or empty")))?;
     Ok(Signing {
         scheme,
-        secret: Secret(secret.into_bytes()),
+        secret: crate::error::secret_from_env(var, env)?,
     })
 }
 
