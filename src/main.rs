@@ -46,9 +46,9 @@ enum Command {
     /// Europe/Berlin > alerts.jsonl` (exit 0, or 2 with the problem on
     /// stderr).
     Import(ImportArgs),
-    /// Run the webhook gateway: decide, journal (fsynced) and execute on a
-    /// mock exchange, until SIGTERM or Ctrl-C (exit 0, or 2 with the
-    /// problem on stderr).
+    /// Run the webhook gateway: decide, journal (fsynced) and execute on
+    /// the paper exchange or the `[venue]` (Binance), until SIGTERM or
+    /// Ctrl-C (exit 0, or 2 with the problem on stderr).
     Serve(ServeArgs),
     /// Send a recorded alert stream to a gateway, re-signing it if asked,
     /// and print a summary (exit 0, 1 if any request failed, 2 on a usage
