@@ -52,8 +52,10 @@ pub struct ResolvePolicy {
     /// placed (not sent, 429), ms, unless the venue says how long.
     pub retry_pause_ms: u64,
     /// An order not placed this long after its first intent is given up
-    /// (`abandoned`), ms. Never applies to an unknown order: that one is
-    /// resolved first, however long it takes.
+    /// (`abandoned`), ms, counted across restarts (a gateway down for an
+    /// hour does not send an hour-old signal). Never applies to an order
+    /// whose outcome is unknown: that one is resolved first, however long
+    /// it takes, and given up then if proved never placed this late.
     pub give_up_after_ms: u64,
 }
 
@@ -263,10 +265,19 @@ impl<V: Venue> Executor<V> {
 
     /// Sends `order` until it is placed, refused, resolved or given up.
     async fn send(&mut self, order: &VenueOrder, event_id: &str) -> Result<Outcome, LogError> {
-        let started = self.now();
+        let id = order.client_order_id.as_str();
+        let now = self.now();
+        let started = self.log.get(id).map_or(now, |k| k.first_intent_ms.min(now));
         loop {
+            // Saturating: a venue's `Retry-After` may be absurd.
+            let waited = |now: i64, pause: u64| {
+                now.saturating_sub(started)
+                    .saturating_add(i64::try_from(pause).unwrap_or(i64::MAX))
+            };
+            if waited(self.now(), 0) > self.policy.give_up_after_ms as i64 {
+                return self.give_up(id);
+            }
             let timestamp = self.venue_now();
-            let id = order.client_order_id.as_str();
             self.record(Change {
                 order: Some(order.clone()),
                 event_id: Some(event_id.to_string()),
@@ -286,6 +297,7 @@ impl<V: Venue> Executor<V> {
                         state: State::Unknown,
                         timestamp_ms: timestamp,
                         recv_window_ms: self.policy.recv_window_ms,
+                        first_intent_ms: started,
                         report: None,
                     };
                     match self.resolve(&known).await? {
@@ -301,15 +313,21 @@ impl<V: Venue> Executor<V> {
                     }
                 },
             };
-            if self.now() - started + pause as i64 > self.policy.give_up_after_ms as i64 {
-                let e = VenueError::NotSent {
-                    venue: self.venue.kind().name(),
-                    reason: format!("not placed within {} ms", self.policy.give_up_after_ms),
-                };
-                return self.refused(State::Abandoned, id, &e);
+            if waited(self.now(), pause) > self.policy.give_up_after_ms as i64 {
+                return self.give_up(id);
             }
             tokio::time::sleep(Duration::from_millis(pause)).await;
         }
+    }
+
+    /// Gives up an order not placed within `give_up_after_ms` of its first
+    /// intent: it does not exist (`abandoned`).
+    fn give_up(&mut self, id: &str) -> Result<Outcome, LogError> {
+        let e = VenueError::NotSent {
+            venue: self.venue.kind().name(),
+            reason: format!("not placed within {} ms", self.policy.give_up_after_ms),
+        };
+        self.refused(State::Abandoned, id, &e)
     }
 
     /// Queries an order that may have reached the venue until it is found
@@ -721,5 +739,63 @@ mod tests {
         assert_eq!(ex.log().get("a").unwrap().state, State::Abandoned);
         let tries = script.lock().unwrap().post_timestamps.len();
         assert!((50..=61).contains(&tries), "{tries}");
+    }
+
+    /// An order the log left an hour ago (the gateway died, then stayed
+    /// down), in `state`: the log's lines for it.
+    fn left_an_hour_ago(dir: &std::path::Path, state: State) -> i64 {
+        let hour_ago = 1_000_000 - 3_600_000;
+        let mut log = OrderLog::open(&dir.join("orders.jsonl")).unwrap();
+        log.record(Change {
+            order: Some(order("a")),
+            event_id: Some("ev-a".into()),
+            timestamp_ms: Some(hour_ago),
+            recv_window_ms: Some(5_000),
+            ..Change::new(State::Intent, "a", hour_ago)
+        })
+        .unwrap();
+        log.record(Change::new(state, "a", hour_ago)).unwrap();
+        hour_ago
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_order_held_back_an_hour_ago_is_abandoned_at_restart_not_sent_late() {
+        let dir = tempfile::tempdir().unwrap();
+        // Backing off a 429 when the gateway died; restarted an hour later.
+        left_an_hour_ago(dir.path(), State::NotSent);
+        let script = scripted(&[], 0);
+        let mut ex = executor(dir.path(), &script);
+        let done = ex.reconcile().await.unwrap();
+        assert!(matches!(done[0].1, Outcome::Refused { .. }), "{done:?}");
+        assert!(script.lock().unwrap().post_timestamps.is_empty());
+        assert_eq!(ex.log().get("a").unwrap().state, State::Abandoned);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unknown_order_proved_never_placed_an_hour_late_is_abandoned_not_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        left_an_hour_ago(dir.path(), State::Unknown);
+        let script = scripted(&[], 0);
+        let mut ex = executor(dir.path(), &script);
+        let done = ex.reconcile().await.unwrap();
+        assert!(matches!(done[0].1, Outcome::Refused { .. }), "{done:?}");
+        let s = script.lock().unwrap();
+        assert!(s.queries >= 2, "resolved first");
+        assert!(s.post_timestamps.is_empty(), "never sent an hour late");
+        assert_eq!(ex.log().get("a").unwrap().state, State::Abandoned);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_absurd_retry_after_gives_the_order_up_instead_of_overflowing() {
+        let dir = tempfile::tempdir().unwrap();
+        // `Retry-After: 9223372036854775807` (seconds) saturates to
+        // i64::MAX ms in the HTTP layer; on a second attempt (time has
+        // passed since the first) the give-up sum overflowed.
+        let script = scripted(&[Post::NotSent, Post::RateLimit(i64::MAX as u64)], 0);
+        let mut ex = executor(dir.path(), &script);
+        let outcome = ex.place(&order("a"), "ev-a").await.unwrap();
+        assert!(matches!(outcome, Outcome::Refused { ref code, .. } if code == "venue_not_sent"));
+        assert_eq!(script.lock().unwrap().post_timestamps.len(), 2);
+        assert_eq!(ex.log().get("a").unwrap().state, State::Abandoned);
     }
 }
