@@ -193,6 +193,13 @@ impl<V: Venue> Live<V> {
     pub async fn execute(&mut self, live: &LiveOrder) {
         let order = &live.order;
         if let Some(blocked) = self.blocked.clone() {
+            // An order the log knows keeps what the log says: a filled
+            // entry resumed for its legs, recorded `rejected` here, would
+            // never get them once the set-up is fixed.
+            if self.executor.log().get(&order.client_order_id).is_some() {
+                tracing::warn!(client_order_id = %order.client_order_id, code = %blocked.code, "not resumed: {}", blocked.message);
+                return self.failure(&blocked.code);
+            }
             return self.refuse(order, &blocked);
         }
         if let ExecAction::Cancel(of) = &order.action {
@@ -209,13 +216,20 @@ impl<V: Venue> Live<V> {
         if self.executor.log().get(&order.client_order_id).is_none() {
             // Sized and checked only when first sent: a known order is
             // placed (or reconciled) as its log says.
-            let prepared = match self.prepare_in_time(order, &live.sizing).await {
+            let mut prepared = match self.prepare_in_time(order, &live.sizing).await {
                 Ok(Some(p)) => p,
                 Ok(None) => return self.nothing_to_do(order),
                 Err(e) => return self.refuse(order, &e),
             };
-            if prepared.closes {
-                self.cancel_brackets(&order.symbol).await;
+            if prepared.closes && self.cancel_brackets(&order.symbol).await > 0 {
+                // A leg may have executed just before its cancel reached
+                // the venue: sized again from the position as it now is,
+                // or a reversal would go past the alert's target.
+                prepared = match self.prepare_in_time(order, &live.sizing).await {
+                    Ok(Some(p)) => p,
+                    Ok(None) => return self.nothing_to_do(order),
+                    Err(e) => return self.refuse(order, &e),
+                };
             }
             if let Some(report) = self.place(order, &prepared.order).await {
                 self.protect_when_done(order, &report).await;
@@ -490,12 +504,18 @@ impl<V: Venue> Live<V> {
     }
 
     /// Cancels the working bracket legs of `symbol` (its position is being
-    /// flattened or reversed).
-    async fn cancel_brackets(&mut self, symbol: &str) {
+    /// flattened or reversed); how many there were.
+    async fn cancel_brackets(&mut self, symbol: &str) -> usize {
         match brackets::cancel(&mut self.executor, symbol).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(%symbol, legs = n, "bracket legs cancelled"),
-            Err(e) => tracing::error!(%symbol, "bracket legs not cancelled: {e}"),
+            Ok(0) => 0,
+            Ok(n) => {
+                tracing::info!(%symbol, legs = n, "bracket legs cancelled");
+                n
+            }
+            Err(e) => {
+                tracing::error!(%symbol, "bracket legs not cancelled: {e}");
+                1
+            }
         }
     }
 
@@ -1000,3 +1020,6 @@ mod tests {
         assert_eq!(e.code(), BRACKETS_UNSUPPORTED);
     }
 }
+
+#[cfg(test)]
+mod review;
