@@ -27,13 +27,15 @@ use super::journal::{CancelOf, ExecAction, ExecOrder};
 use super::metrics::Metrics;
 use super::venues::SharedRules;
 use crate::clock::wall_clock_ms;
+use crate::venue::binance::answers::add;
 use crate::venue::clock::{self, VenueClock, RESYNC_EVERY};
 use crate::venue::exactly_once::{Executor, Outcome};
 use crate::venue::fill_log::FillLog;
 use crate::venue::order_log::{Change, State};
 use crate::venue::sizing::{size, SizingError, SizingMode, SizingRequest, SizingSection, Target};
 use crate::venue::{
-    OrderReport, TradingRules, Venue, VenueError, VenueKind, VenueOrder, VenueOrderKind,
+    base_asset, Account, OrderReport, TradingRules, Venue, VenueError, VenueKind, VenueOrder,
+    VenueOrderKind,
 };
 
 /// Orders with a protective bracket the venue layer cannot place (a limit
@@ -556,11 +558,18 @@ impl<V: Venue> Live<V> {
         let needs_account = sizing.mode != SizingMode::Alert || kind.has_positions();
         let mut closes = false;
         let sized = if needs_account {
-            let account = self
+            let mut account = self
                 .executor
                 .venue()
                 .account(self.clock.venue_ms(wall_clock_ms()))
                 .await?;
+            if kind == VenueKind::BinanceSpot {
+                // A spot sell cancels the symbol's legs before it is sent:
+                // what they lock is the sell's (else a long protected by
+                // its OCO could never be closed by a sized alert).
+                let held = brackets::held_by_legs(self.executor.log(), &order.symbol);
+                unlock(&mut account, base_asset(&order.symbol), held);
+            }
             let quote = quote_of(&order.symbol);
             let request = SizingRequest {
                 side: order.side,
@@ -897,6 +906,22 @@ fn brackets_refused(order: &ExecOrder, name: &str) -> Option<&'static str> {
         (true, true, _) => Some("stop_loss / take_profit protect a long on binance-spot: a spot sell opens no position to protect (spot has no short); this sell is not sent with a bracket it cannot have"),
         (false, _, _) => Some("stop_loss / take_profit are placed for market and limit entries only; this stop or take-profit entry is not sent without them"),
         _ => Some("stop_loss / take_profit are placed on binance-usdm and binance-spot only; this order is not sent without them"),
+    }
+}
+
+/// `account` with up to `held` of `asset`'s locked balance counted free.
+fn unlock(account: &mut Account, asset: &str, held: Option<Decimal>) {
+    let Some(held) = held.filter(Decimal::is_positive) else {
+        return;
+    };
+    for b in account.balances.iter_mut().filter(|b| b.asset == asset) {
+        let moved = if held < b.locked { held } else { b.locked };
+        let negated = Decimal::new(-moved.mantissa(), moved.scale());
+        if let (Some(free), Some(locked)) =
+            (add(b.free, moved), negated.and_then(|n| add(b.locked, n)))
+        {
+            (b.free, b.locked) = (free, locked);
+        }
     }
 }
 

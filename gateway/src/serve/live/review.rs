@@ -318,7 +318,6 @@ async fn a_leg_that_fills_as_its_cancel_arrives_does_not_oversize_a_target_rever
 }
 
 #[tokio::test]
-#[ignore = "finding: on binance-spot a bracket's OCO locks the base asset, so with fixed/equity_pct/target sizing every exit sell is refused (sizing_spot_sell_above_balance) before the OCO is cancelled"]
 async fn a_spot_exit_sized_from_the_account_closes_a_long_its_oco_protects() {
     let mut h = harness(VenueKind::BinanceSpot).await;
     let entry = bracketed(target("e1", Side::Buy, "1"), "90", Some("110"));
