@@ -68,3 +68,35 @@ fn orders_the_paper_exchange_executed_are_not_resent_to_a_venue_configured_since
         "an alert the paper exchange executed would be placed on the real venue: {resumed:?}"
     );
 }
+
+#[test]
+fn two_venue_sections_never_share_an_order_log() {
+    let dir = tempfile::tempdir().unwrap();
+    std::env::set_var("REVIEW_SHARED_KEY", "k");
+    std::env::set_var("REVIEW_SHARED_SECRET", "s");
+    // Two accounts, one order log: at the next start each stage would
+    // reconcile the other's unsettled orders against its own account,
+    // find them absent and place them there.
+    let section = |url: &str| {
+        format!(
+            "kind = \"binance-usdm\"\nbase_url = \"{url}\"\norders = \"orders.jsonl\"\n\
+             key_env = \"REVIEW_SHARED_KEY\"\nsecret_env = \"REVIEW_SHARED_SECRET\"\n"
+        )
+    };
+    let text = format!(
+        "[venue]\n{}\n[strategies.b.venue]\n{}",
+        section("http://127.0.0.1:9"),
+        section("http://127.0.0.1:10")
+    );
+    let venues = Venues::from_toml(&text, "t.toml").unwrap();
+    let opened = LiveVenues::open(
+        &venues,
+        &Sizings::default(),
+        ["", "b"].into_iter(),
+        dir.path(),
+        MockSettings::default(),
+    );
+    let e = opened.err().expect("refused");
+    assert_eq!(e.code(), "venue");
+    assert!(e.to_string().contains("orders.jsonl"), "{e}");
+}
