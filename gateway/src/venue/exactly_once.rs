@@ -305,6 +305,14 @@ impl<V: Venue> Executor<V> {
                         Resolution::NotPlaced => continue,
                     }
                 }
+                Err(e) if is_clock_refusal(&e) => {
+                    // Certainly not placed (the venue refused the request
+                    // for its timestamp): sent again on the clock measured
+                    // anew, until given up.
+                    self.record(failure(State::NotSent, id, self.now(), &e))?;
+                    self.resync().await;
+                    self.policy.query_pause_ms
+                }
                 Err(e) => match retry_pause(&e, self.policy, self.now()) {
                     None => return self.refused(State::Rejected, id, &e),
                     Some(pause) => {
@@ -317,6 +325,18 @@ impl<V: Venue> Executor<V> {
                 return self.give_up(id);
             }
             tokio::time::sleep(Duration::from_millis(pause)).await;
+        }
+    }
+
+    /// Measures the venue's clock offset again (the venue refused a
+    /// request's timestamp: the local clock stepped, or drifted since the
+    /// last measure). A more accurate clock only makes the deadline test
+    /// of [`Self::resolve`] more exact.
+    async fn resync(&self) {
+        let local = || (self.local_ms)();
+        match super::clock::sync(&self.venue, &self.clock, local).await {
+            Ok(offset) => tracing::warn!(offset_ms = offset, "venue clock measured again"),
+            Err(e) => tracing::warn!(code = e.code(), "venue clock not measured: {e}"),
         }
     }
 
@@ -365,6 +385,9 @@ impl<V: Venue> Executor<V> {
                 }
                 Err(e) => {
                     tracing::warn!(client_order_id = %id, code = e.code(), "query failed: {e}");
+                    if is_clock_refusal(&e) {
+                        self.resync().await;
+                    }
                     let pause = retry_pause(&e, self.policy, self.now())
                         .unwrap_or(self.policy.query_pause_ms);
                     tokio::time::sleep(Duration::from_millis(pause)).await;
@@ -443,6 +466,12 @@ fn failure(state: State, id: &str, at_ms: i64, e: &VenueError) -> Change {
     }
 }
 
+/// Whether the venue refused a request for its `timestamp` (Binance
+/// -1021): it had no effect.
+fn is_clock_refusal(e: &VenueError) -> bool {
+    e.code() == "venue_timestamp_outside_window"
+}
+
 /// Whether the venue says an order with this client id exists already.
 fn is_duplicate(e: &VenueError) -> bool {
     e.code() == "venue_duplicate_order"
@@ -478,6 +507,8 @@ mod tests {
         Reject,
         RateLimit(u64),
         NotSent,
+        /// Refused for its timestamp (-1021): nothing placed.
+        Reject1021,
     }
 
     #[derive(Default)]
@@ -489,6 +520,9 @@ mod tests {
         orders: Vec<(String, i64)>,
         post_timestamps: Vec<i64>,
         queries: u32,
+        /// Signed requests more than 5 s from the venue's clock are
+        /// refused (-1021), as Binance does.
+        check_timestamps: bool,
     }
 
     struct Scripted {
@@ -564,6 +598,12 @@ mod tests {
                     venue: NAME,
                     retry_after_ms: ms,
                 }),
+                Post::Reject1021 => Err(VenueError::Rejected {
+                    venue: NAME,
+                    code: "venue_timestamp_outside_window",
+                    venue_code: -1021,
+                    message: "Timestamp for this request is outside of the recvWindow.".into(),
+                }),
                 Post::NotSent => Err(VenueError::NotSent {
                     venue: NAME,
                     reason: "connection refused".into(),
@@ -579,6 +619,14 @@ mod tests {
             let now = (self.now)();
             let mut s = self.script.lock().unwrap();
             s.queries += 1;
+            if s.check_timestamps && (_ts - now).abs() > 5_000 {
+                return Err(VenueError::Rejected {
+                    venue: NAME,
+                    code: "venue_timestamp_outside_window",
+                    venue_code: -1021,
+                    message: "Timestamp for this request is outside of the recvWindow.".into(),
+                });
+            }
             let lag = s.lag_ms;
             match s.orders.iter().find(|(o, at)| o == id && now - at >= lag) {
                 Some(_) => Ok(report(id)),
@@ -783,6 +831,35 @@ mod tests {
         assert!(s.queries >= 2, "resolved first");
         assert!(s.post_timestamps.is_empty(), "never sent an hour late");
         assert_eq!(ex.log().get("a").unwrap().state, State::Abandoned);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_clock_gone_wrong_while_resolving_is_measured_again_not_queried_forever() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = scripted(&[Post::LoseAnswer], 0);
+        script.lock().unwrap().check_timestamps = true;
+        let mut ex = executor(dir.path(), &script);
+        // The POST went out; then the local clock stepped 10 s ahead (a
+        // VM resumed, NTP): every signed query is now refused -1021.
+        ex.clock.set_from(0, 10_000, 0);
+        let placed =
+            tokio::time::timeout(Duration::from_secs(600), ex.place(&order("a"), "ev-a")).await;
+        assert!(
+            matches!(placed, Ok(Ok(Outcome::Placed(_)))),
+            "still resolving after 10 minutes of -1021 answers"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_order_refused_for_its_timestamp_is_sent_again_on_the_clock_measured_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = scripted(&[Post::Reject1021], 0);
+        let mut ex = executor(dir.path(), &script);
+        ex.clock.set_from(0, 10_000, 0);
+        assert!(placed(&ex.place(&order("a"), "ev-a").await.unwrap()));
+        let s = script.lock().unwrap();
+        assert_eq!((s.orders.len(), s.post_timestamps.len()), (1, 2));
+        assert_eq!(ex.clock.offset_ms(), 0, "measured again");
     }
 
     #[tokio::test(start_paused = true)]
