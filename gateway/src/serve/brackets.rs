@@ -211,6 +211,21 @@ pub fn sibling(log: &OrderLog, leg: &str) -> Option<String> {
     })
 }
 
+/// The base quantity the working legs of `symbol` hold on a spot venue
+/// (a sell list or order locks what it would sell), as the log knows
+/// them; `None` beyond the decimals' range.
+pub fn held_by_legs(log: &OrderLog, symbol: &str) -> Option<Decimal> {
+    let mut held = Decimal::ZERO;
+    for (_, k) in log.orders().filter(|(_, k)| k.order.symbol == symbol) {
+        let working = matches!(k.state, State::Acknowledged | State::Resolved)
+            && k.report.as_ref().is_some_and(|r| !r.status.is_final());
+        if working && is_leg(&k.order) {
+            held = add(held, k.order.quantity)?;
+        }
+    }
+    Some(held)
+}
+
 /// Cancels every leg of `symbol` still working, as the log knows them.
 pub async fn cancel<V: Venue>(executor: &mut Executor<V>, symbol: &str) -> Result<usize, LogError> {
     let working: Vec<String> = executor

@@ -27,13 +27,15 @@ use super::journal::{CancelOf, ExecAction, ExecOrder};
 use super::metrics::Metrics;
 use super::venues::SharedRules;
 use crate::clock::wall_clock_ms;
+use crate::venue::binance::answers::add;
 use crate::venue::clock::{self, VenueClock, RESYNC_EVERY};
 use crate::venue::exactly_once::{Executor, Outcome};
 use crate::venue::fill_log::FillLog;
 use crate::venue::order_log::{Change, State};
 use crate::venue::sizing::{size, SizingError, SizingMode, SizingRequest, SizingSection, Target};
 use crate::venue::{
-    OrderReport, TradingRules, Venue, VenueError, VenueKind, VenueOrder, VenueOrderKind,
+    base_asset, Account, OrderReport, TradingRules, Venue, VenueError, VenueKind, VenueOrder,
+    VenueOrderKind,
 };
 
 /// Orders with a protective bracket the venue layer cannot place (a limit
@@ -193,6 +195,13 @@ impl<V: Venue> Live<V> {
     pub async fn execute(&mut self, live: &LiveOrder) {
         let order = &live.order;
         if let Some(blocked) = self.blocked.clone() {
+            // An order the log knows keeps what the log says: a filled
+            // entry resumed for its legs, recorded `rejected` here, would
+            // never get them once the set-up is fixed.
+            if self.executor.log().get(&order.client_order_id).is_some() {
+                tracing::warn!(client_order_id = %order.client_order_id, code = %blocked.code, "not resumed: {}", blocked.message);
+                return self.failure(&blocked.code);
+            }
             return self.refuse(order, &blocked);
         }
         if let ExecAction::Cancel(of) = &order.action {
@@ -209,13 +218,20 @@ impl<V: Venue> Live<V> {
         if self.executor.log().get(&order.client_order_id).is_none() {
             // Sized and checked only when first sent: a known order is
             // placed (or reconciled) as its log says.
-            let prepared = match self.prepare_in_time(order, &live.sizing).await {
+            let mut prepared = match self.prepare_in_time(order, &live.sizing).await {
                 Ok(Some(p)) => p,
                 Ok(None) => return self.nothing_to_do(order),
                 Err(e) => return self.refuse(order, &e),
             };
-            if prepared.closes {
-                self.cancel_brackets(&order.symbol).await;
+            if prepared.closes && self.cancel_brackets(&order.symbol).await > 0 {
+                // A leg may have executed just before its cancel reached
+                // the venue: sized again from the position as it now is,
+                // or a reversal would go past the alert's target.
+                prepared = match self.prepare_in_time(order, &live.sizing).await {
+                    Ok(Some(p)) => p,
+                    Ok(None) => return self.nothing_to_do(order),
+                    Err(e) => return self.refuse(order, &e),
+                };
             }
             if let Some(report) = self.place(order, &prepared.order).await {
                 self.protect_when_done(order, &report).await;
@@ -490,12 +506,18 @@ impl<V: Venue> Live<V> {
     }
 
     /// Cancels the working bracket legs of `symbol` (its position is being
-    /// flattened or reversed).
-    async fn cancel_brackets(&mut self, symbol: &str) {
+    /// flattened or reversed); how many there were.
+    async fn cancel_brackets(&mut self, symbol: &str) -> usize {
         match brackets::cancel(&mut self.executor, symbol).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(%symbol, legs = n, "bracket legs cancelled"),
-            Err(e) => tracing::error!(%symbol, "bracket legs not cancelled: {e}"),
+            Ok(0) => 0,
+            Ok(n) => {
+                tracing::info!(%symbol, legs = n, "bracket legs cancelled");
+                n
+            }
+            Err(e) => {
+                tracing::error!(%symbol, "bracket legs not cancelled: {e}");
+                1
+            }
         }
     }
 
@@ -536,11 +558,18 @@ impl<V: Venue> Live<V> {
         let needs_account = sizing.mode != SizingMode::Alert || kind.has_positions();
         let mut closes = false;
         let sized = if needs_account {
-            let account = self
+            let mut account = self
                 .executor
                 .venue()
                 .account(self.clock.venue_ms(wall_clock_ms()))
                 .await?;
+            if kind == VenueKind::BinanceSpot {
+                // A spot sell cancels the symbol's legs before it is sent:
+                // what they lock is the sell's (else a long protected by
+                // its OCO could never be closed by a sized alert).
+                let held = brackets::held_by_legs(self.executor.log(), &order.symbol);
+                unlock(&mut account, base_asset(&order.symbol), held);
+            }
             let quote = quote_of(&order.symbol);
             let request = SizingRequest {
                 side: order.side,
@@ -880,6 +909,22 @@ fn brackets_refused(order: &ExecOrder, name: &str) -> Option<&'static str> {
     }
 }
 
+/// `account` with up to `held` of `asset`'s locked balance counted free.
+fn unlock(account: &mut Account, asset: &str, held: Option<Decimal>) {
+    let Some(held) = held.filter(Decimal::is_positive) else {
+        return;
+    };
+    for b in account.balances.iter_mut().filter(|b| b.asset == asset) {
+        let moved = if held < b.locked { held } else { b.locked };
+        let negated = Decimal::new(-moved.mantissa(), moved.scale());
+        if let (Some(free), Some(locked)) =
+            (add(b.free, moved), negated.and_then(|n| add(b.locked, n)))
+        {
+            (b.free, b.locked) = (free, locked);
+        }
+    }
+}
+
 /// The quote asset of `BASE/QUOTE` (the whole name if it has no `/`).
 fn quote_of(symbol: &str) -> &str {
     symbol.rsplit_once('/').map_or(symbol, |(_, quote)| quote)
@@ -1000,3 +1045,6 @@ mod tests {
         assert_eq!(e.code(), BRACKETS_UNSUPPORTED);
     }
 }
+
+#[cfg(test)]
+mod review;

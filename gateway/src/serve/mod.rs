@@ -444,10 +444,13 @@ fn recover(
         }
         let id = &entry.order.client_order_id;
         // A real venue's order: resumed unless its order log knows it and
-        // the bracket legs it owes (then its stage reconciles it).
+        // the bracket legs it owes (then its stage reconciles it), or the
+        // paper exchange executed it (the strategy paper-traded before its
+        // venue was configured: never placed on the venue now).
         let submitted = live
             .knows(&entry.strategy, &entry.order)
-            .unwrap_or_else(|| exchange.has_submitted(id));
+            .is_some_and(|known| known)
+            || exchange.has_submitted(id);
         if start >= marks.checkpoint && !submitted {
             if resume.is_empty() {
                 resumed.checkpoint = start;
@@ -1526,6 +1529,9 @@ fn target_position(body: &[u8]) -> Option<Decimal> {
     };
     Some(target.signed())
 }
+
+#[cfg(test)]
+mod review;
 
 #[cfg(test)]
 mod tests {

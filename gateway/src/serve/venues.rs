@@ -291,6 +291,7 @@ impl LiveVenues {
             by_strategy: BTreeMap::new(),
         };
         let mut default = None;
+        let mut files = HashMap::new();
         for name in strategies {
             let own = venues.strategies.get(name);
             let settings = own.unwrap_or(&venues.default);
@@ -305,6 +306,7 @@ impl LiveVenues {
                         Some(_) => format!("strategies.{name}.venue"),
                         None => "venue".to_string(),
                     };
+                    claim_files(&mut files, &setting, settings, base)?;
                     live.opened.push(open_one(&setting, settings, base, mock)?);
                     let i = live.opened.len() - 1;
                     if own.is_none() {
@@ -469,6 +471,36 @@ async fn set_up_futures(
         }
         venue.set_leverage(symbol, *leverage, now()).await?;
         tracing::info!(%symbol, leverage, isolated = settings.isolated_margin, "leverage set");
+    }
+    Ok(())
+}
+
+/// Refuses a file that another venue section (or another of its own
+/// settings) already writes: two stages appending to one order log would
+/// each reconcile the other's unsettled orders against their own venue at
+/// the next start, find them absent there, and place them.
+fn claim_files(
+    files: &mut HashMap<std::path::PathBuf, String>,
+    setting: &str,
+    settings: &VenueSettings,
+    base: &Path,
+) -> Result<(), Error> {
+    let mut own = vec![&settings.orders, &settings.fills];
+    if settings.is_paper() {
+        own.push(&settings.exchange_log);
+    }
+    for file in own {
+        let path = base.join(file);
+        if let Some(other) = files.insert(path.clone(), setting.to_string()) {
+            return Err(Error::Venue {
+                setting: setting.to_string(),
+                message: format!(
+                    "{} is also written by {other}; each venue section needs its own \
+                     orders, fills and exchange_log files",
+                    path.display()
+                ),
+            });
+        }
     }
     Ok(())
 }

@@ -34,8 +34,9 @@ impl VenueClock {
     /// between local readings `before_ms` and `after_ms` (the answer is
     /// taken to be from the middle of the round trip).
     pub fn set_from(&self, before_ms: i64, server_ms: i64, after_ms: i64) -> i64 {
-        let middle = before_ms + (after_ms - before_ms) / 2;
-        let offset = server_ms - middle;
+        let middle = before_ms.saturating_add(after_ms.saturating_sub(before_ms) / 2);
+        // Saturating: `server_ms` is the venue's number, read as it came.
+        let offset = server_ms.saturating_sub(middle);
         self.offset_ms.store(offset, Ordering::Release);
         offset
     }
@@ -68,5 +69,14 @@ mod tests {
         // A venue behind the local clock.
         assert_eq!(clock.set_from(10_000, 9_000, 10_000), -1_000);
         assert_eq!(clock.venue_ms(10_000), 9_000);
+    }
+
+    #[test]
+    fn an_absurd_server_time_is_no_panic() {
+        let clock = VenueClock::default();
+        // `{"serverTime":-9223372036854775808}` read as it came.
+        assert_eq!(clock.set_from(1_000, i64::MIN, 1_100), i64::MIN);
+        assert_eq!(clock.set_from(-1_000, i64::MAX, -900), i64::MAX);
+        assert_eq!(clock.venue_ms(5), i64::MAX);
     }
 }

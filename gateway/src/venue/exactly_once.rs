@@ -52,8 +52,10 @@ pub struct ResolvePolicy {
     /// placed (not sent, 429), ms, unless the venue says how long.
     pub retry_pause_ms: u64,
     /// An order not placed this long after its first intent is given up
-    /// (`abandoned`), ms. Never applies to an unknown order: that one is
-    /// resolved first, however long it takes.
+    /// (`abandoned`), ms, counted across restarts (a gateway down for an
+    /// hour does not send an hour-old signal). Never applies to an order
+    /// whose outcome is unknown: that one is resolved first, however long
+    /// it takes, and given up then if proved never placed this late.
     pub give_up_after_ms: u64,
 }
 
@@ -263,10 +265,19 @@ impl<V: Venue> Executor<V> {
 
     /// Sends `order` until it is placed, refused, resolved or given up.
     async fn send(&mut self, order: &VenueOrder, event_id: &str) -> Result<Outcome, LogError> {
-        let started = self.now();
+        let id = order.client_order_id.as_str();
+        let now = self.now();
+        let started = self.log.get(id).map_or(now, |k| k.first_intent_ms.min(now));
         loop {
+            // Saturating: a venue's `Retry-After` may be absurd.
+            let waited = |now: i64, pause: u64| {
+                now.saturating_sub(started)
+                    .saturating_add(i64::try_from(pause).unwrap_or(i64::MAX))
+            };
+            if waited(self.now(), 0) > self.policy.give_up_after_ms as i64 {
+                return self.give_up(id);
+            }
             let timestamp = self.venue_now();
-            let id = order.client_order_id.as_str();
             self.record(Change {
                 order: Some(order.clone()),
                 event_id: Some(event_id.to_string()),
@@ -286,12 +297,21 @@ impl<V: Venue> Executor<V> {
                         state: State::Unknown,
                         timestamp_ms: timestamp,
                         recv_window_ms: self.policy.recv_window_ms,
+                        first_intent_ms: started,
                         report: None,
                     };
                     match self.resolve(&known).await? {
                         Resolution::Found(report) => return Ok(Outcome::Placed(report)),
                         Resolution::NotPlaced => continue,
                     }
+                }
+                Err(e) if is_clock_refusal(&e) => {
+                    // Certainly not placed (the venue refused the request
+                    // for its timestamp): sent again on the clock measured
+                    // anew, until given up.
+                    self.record(failure(State::NotSent, id, self.now(), &e))?;
+                    self.resync().await;
+                    self.policy.query_pause_ms
                 }
                 Err(e) => match retry_pause(&e, self.policy, self.now()) {
                     None => return self.refused(State::Rejected, id, &e),
@@ -301,15 +321,33 @@ impl<V: Venue> Executor<V> {
                     }
                 },
             };
-            if self.now() - started + pause as i64 > self.policy.give_up_after_ms as i64 {
-                let e = VenueError::NotSent {
-                    venue: self.venue.kind().name(),
-                    reason: format!("not placed within {} ms", self.policy.give_up_after_ms),
-                };
-                return self.refused(State::Abandoned, id, &e);
+            if waited(self.now(), pause) > self.policy.give_up_after_ms as i64 {
+                return self.give_up(id);
             }
             tokio::time::sleep(Duration::from_millis(pause)).await;
         }
+    }
+
+    /// Measures the venue's clock offset again (the venue refused a
+    /// request's timestamp: the local clock stepped, or drifted since the
+    /// last measure). A more accurate clock only makes the deadline test
+    /// of [`Self::resolve`] more exact.
+    async fn resync(&self) {
+        let local = || (self.local_ms)();
+        match super::clock::sync(&self.venue, &self.clock, local).await {
+            Ok(offset) => tracing::warn!(offset_ms = offset, "venue clock measured again"),
+            Err(e) => tracing::warn!(code = e.code(), "venue clock not measured: {e}"),
+        }
+    }
+
+    /// Gives up an order not placed within `give_up_after_ms` of its first
+    /// intent: it does not exist (`abandoned`).
+    fn give_up(&mut self, id: &str) -> Result<Outcome, LogError> {
+        let e = VenueError::NotSent {
+            venue: self.venue.kind().name(),
+            reason: format!("not placed within {} ms", self.policy.give_up_after_ms),
+        };
+        self.refused(State::Abandoned, id, &e)
     }
 
     /// Queries an order that may have reached the venue until it is found
@@ -347,6 +385,9 @@ impl<V: Venue> Executor<V> {
                 }
                 Err(e) => {
                     tracing::warn!(client_order_id = %id, code = e.code(), "query failed: {e}");
+                    if is_clock_refusal(&e) {
+                        self.resync().await;
+                    }
                     let pause = retry_pause(&e, self.policy, self.now())
                         .unwrap_or(self.policy.query_pause_ms);
                     tokio::time::sleep(Duration::from_millis(pause)).await;
@@ -425,6 +466,12 @@ fn failure(state: State, id: &str, at_ms: i64, e: &VenueError) -> Change {
     }
 }
 
+/// Whether the venue refused a request for its `timestamp` (Binance
+/// -1021): it had no effect.
+fn is_clock_refusal(e: &VenueError) -> bool {
+    e.code() == "venue_timestamp_outside_window"
+}
+
 /// Whether the venue says an order with this client id exists already.
 fn is_duplicate(e: &VenueError) -> bool {
     e.code() == "venue_duplicate_order"
@@ -460,6 +507,8 @@ mod tests {
         Reject,
         RateLimit(u64),
         NotSent,
+        /// Refused for its timestamp (-1021): nothing placed.
+        Reject1021,
     }
 
     #[derive(Default)]
@@ -471,6 +520,9 @@ mod tests {
         orders: Vec<(String, i64)>,
         post_timestamps: Vec<i64>,
         queries: u32,
+        /// Signed requests more than 5 s from the venue's clock are
+        /// refused (-1021), as Binance does.
+        check_timestamps: bool,
     }
 
     struct Scripted {
@@ -546,6 +598,12 @@ mod tests {
                     venue: NAME,
                     retry_after_ms: ms,
                 }),
+                Post::Reject1021 => Err(VenueError::Rejected {
+                    venue: NAME,
+                    code: "venue_timestamp_outside_window",
+                    venue_code: -1021,
+                    message: "Timestamp for this request is outside of the recvWindow.".into(),
+                }),
                 Post::NotSent => Err(VenueError::NotSent {
                     venue: NAME,
                     reason: "connection refused".into(),
@@ -561,6 +619,14 @@ mod tests {
             let now = (self.now)();
             let mut s = self.script.lock().unwrap();
             s.queries += 1;
+            if s.check_timestamps && (_ts - now).abs() > 5_000 {
+                return Err(VenueError::Rejected {
+                    venue: NAME,
+                    code: "venue_timestamp_outside_window",
+                    venue_code: -1021,
+                    message: "Timestamp for this request is outside of the recvWindow.".into(),
+                });
+            }
             let lag = s.lag_ms;
             match s.orders.iter().find(|(o, at)| o == id && now - at >= lag) {
                 Some(_) => Ok(report(id)),
@@ -721,5 +787,92 @@ mod tests {
         assert_eq!(ex.log().get("a").unwrap().state, State::Abandoned);
         let tries = script.lock().unwrap().post_timestamps.len();
         assert!((50..=61).contains(&tries), "{tries}");
+    }
+
+    /// An order the log left an hour ago (the gateway died, then stayed
+    /// down), in `state`: the log's lines for it.
+    fn left_an_hour_ago(dir: &std::path::Path, state: State) -> i64 {
+        let hour_ago = 1_000_000 - 3_600_000;
+        let mut log = OrderLog::open(&dir.join("orders.jsonl")).unwrap();
+        log.record(Change {
+            order: Some(order("a")),
+            event_id: Some("ev-a".into()),
+            timestamp_ms: Some(hour_ago),
+            recv_window_ms: Some(5_000),
+            ..Change::new(State::Intent, "a", hour_ago)
+        })
+        .unwrap();
+        log.record(Change::new(state, "a", hour_ago)).unwrap();
+        hour_ago
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_order_held_back_an_hour_ago_is_abandoned_at_restart_not_sent_late() {
+        let dir = tempfile::tempdir().unwrap();
+        // Backing off a 429 when the gateway died; restarted an hour later.
+        left_an_hour_ago(dir.path(), State::NotSent);
+        let script = scripted(&[], 0);
+        let mut ex = executor(dir.path(), &script);
+        let done = ex.reconcile().await.unwrap();
+        assert!(matches!(done[0].1, Outcome::Refused { .. }), "{done:?}");
+        assert!(script.lock().unwrap().post_timestamps.is_empty());
+        assert_eq!(ex.log().get("a").unwrap().state, State::Abandoned);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unknown_order_proved_never_placed_an_hour_late_is_abandoned_not_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        left_an_hour_ago(dir.path(), State::Unknown);
+        let script = scripted(&[], 0);
+        let mut ex = executor(dir.path(), &script);
+        let done = ex.reconcile().await.unwrap();
+        assert!(matches!(done[0].1, Outcome::Refused { .. }), "{done:?}");
+        let s = script.lock().unwrap();
+        assert!(s.queries >= 2, "resolved first");
+        assert!(s.post_timestamps.is_empty(), "never sent an hour late");
+        assert_eq!(ex.log().get("a").unwrap().state, State::Abandoned);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_clock_gone_wrong_while_resolving_is_measured_again_not_queried_forever() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = scripted(&[Post::LoseAnswer], 0);
+        script.lock().unwrap().check_timestamps = true;
+        let mut ex = executor(dir.path(), &script);
+        // The POST went out; then the local clock stepped 10 s ahead (a
+        // VM resumed, NTP): every signed query is now refused -1021.
+        ex.clock.set_from(0, 10_000, 0);
+        let placed =
+            tokio::time::timeout(Duration::from_secs(600), ex.place(&order("a"), "ev-a")).await;
+        assert!(
+            matches!(placed, Ok(Ok(Outcome::Placed(_)))),
+            "still resolving after 10 minutes of -1021 answers"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_order_refused_for_its_timestamp_is_sent_again_on_the_clock_measured_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = scripted(&[Post::Reject1021], 0);
+        let mut ex = executor(dir.path(), &script);
+        ex.clock.set_from(0, 10_000, 0);
+        assert!(placed(&ex.place(&order("a"), "ev-a").await.unwrap()));
+        let s = script.lock().unwrap();
+        assert_eq!((s.orders.len(), s.post_timestamps.len()), (1, 2));
+        assert_eq!(ex.clock.offset_ms(), 0, "measured again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_absurd_retry_after_gives_the_order_up_instead_of_overflowing() {
+        let dir = tempfile::tempdir().unwrap();
+        // `Retry-After: 9223372036854775807` (seconds) saturates to
+        // i64::MAX ms in the HTTP layer; on a second attempt (time has
+        // passed since the first) the give-up sum overflowed.
+        let script = scripted(&[Post::NotSent, Post::RateLimit(i64::MAX as u64)], 0);
+        let mut ex = executor(dir.path(), &script);
+        let outcome = ex.place(&order("a"), "ev-a").await.unwrap();
+        assert!(matches!(outcome, Outcome::Refused { ref code, .. } if code == "venue_not_sent"));
+        assert_eq!(script.lock().unwrap().post_timestamps.len(), 2);
+        assert_eq!(ex.log().get("a").unwrap().state, State::Abandoned);
     }
 }

@@ -138,6 +138,9 @@ pub struct Known {
     pub timestamp_ms: i64,
     /// The last `intent`'s `recvWindow`.
     pub recv_window_ms: u64,
+    /// When the first `intent` was recorded (local clock, Unix ms): an
+    /// order's give-up time counts from it, across restarts.
+    pub first_intent_ms: i64,
     /// The last report, if any.
     pub report: Option<OrderReport>,
 }
@@ -245,6 +248,7 @@ fn apply(orders: &mut HashMap<String, Known>, change: Change) -> Result<(), Stri
         let event_id = change
             .event_id
             .or_else(|| before.and_then(|k| k.event_id.clone()));
+        let first_intent_ms = before.map_or(change.at_ms, |k| k.first_intent_ms);
         orders.insert(
             change.client_order_id,
             Known {
@@ -253,6 +257,7 @@ fn apply(orders: &mut HashMap<String, Known>, change: Change) -> Result<(), Stri
                 state: State::Intent,
                 timestamp_ms,
                 recv_window_ms: change.recv_window_ms.unwrap_or(5_000),
+                first_intent_ms,
                 report,
             },
         );
@@ -269,6 +274,7 @@ fn apply(orders: &mut HashMap<String, Known>, change: Change) -> Result<(), Stri
                 state: change.state,
                 timestamp_ms: change.at_ms,
                 recv_window_ms: 0,
+                first_intent_ms: change.at_ms,
                 report: None,
             },
         );

@@ -1,0 +1,480 @@
+//! Review tests of the live stage against a scripted venue: what happens to
+//! positions and their protection when orders are refused, race a fill,
+//! or are replayed after a restart. A test that shows a defect the review
+//! did not fix is `#[ignore]`d with the reason "finding: ...".
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use alertgate_validator::{Decimal, OrderType, Side};
+
+use super::*;
+use crate::serve::journal::CancelOf;
+use crate::venue::binance::answers::add;
+use crate::venue::exactly_once::ResolvePolicy;
+use crate::venue::order_log::OrderLog;
+use crate::venue::{Account, Balance, OrderStatus, Position};
+
+fn d(s: &str) -> Decimal {
+    Decimal::parse(s).unwrap()
+}
+
+fn neg(x: Decimal) -> Decimal {
+    Decimal::new(-x.mantissa(), x.scale()).unwrap()
+}
+
+const SYMBOL: &str = "BTC/USDT";
+
+/// The venue's books: one symbol, market orders filled at once at 100.
+#[derive(Default)]
+struct Books {
+    /// USDⓈ-M: the signed position.
+    position: Decimal,
+    /// Spot: free and locked BTC.
+    base_free: Decimal,
+    base_locked: Decimal,
+    /// Every order the venue took, by client id.
+    orders: HashMap<String, (VenueOrder, OrderReport)>,
+    /// Every order POST, in order.
+    posts: Vec<VenueOrder>,
+    /// The next POST of an order that is not a bracket leg is refused so.
+    refuse_next_entry: Option<VenueError>,
+    /// A working leg executes just before its cancel reaches the venue
+    /// (the cancel then finds nothing: Binance's -2011).
+    legs_fill_on_cancel: bool,
+}
+
+impl Books {
+    fn execute(&mut self, side: Side, quantity: Decimal) {
+        let signed = match side {
+            Side::Buy => quantity,
+            Side::Sell => neg(quantity),
+        };
+        self.position = add(self.position, signed).unwrap();
+        self.base_free = add(self.base_free, signed).unwrap();
+    }
+
+    fn working_legs(&self) -> Vec<&VenueOrder> {
+        self.orders
+            .values()
+            .filter(|(o, r)| brackets::is_leg(o) && !r.status.is_final())
+            .map(|(o, _)| o)
+            .collect()
+    }
+}
+
+struct Fake {
+    kind: VenueKind,
+    books: Arc<Mutex<Books>>,
+}
+
+fn report(id: &str, status: OrderStatus, executed: Decimal) -> OrderReport {
+    OrderReport {
+        client_order_id: id.into(),
+        venue_order_id: format!("v-{id}"),
+        status,
+        executed_quantity: executed,
+        average_price: executed.is_positive().then(|| d("100")),
+        updated_ms: 1,
+    }
+}
+
+impl Venue for Fake {
+    fn kind(&self) -> VenueKind {
+        self.kind
+    }
+    async fn server_time(&self) -> Result<i64, VenueError> {
+        Ok(wall_clock_ms())
+    }
+    async fn trading_rules(
+        &self,
+        _quotes: &[&str],
+    ) -> Result<Vec<(String, TradingRules)>, VenueError> {
+        let rules = TradingRules {
+            step: d("0.001"),
+            tick: d("0.1"),
+            ..TradingRules::default()
+        };
+        Ok(vec![(SYMBOL.to_string(), rules)])
+    }
+    async fn submit(&self, order: &VenueOrder, _ts: i64) -> Result<OrderReport, VenueError> {
+        let mut b = self.books.lock().unwrap();
+        b.posts.push(order.clone());
+        if !brackets::is_leg(order) {
+            if let Some(e) = b.refuse_next_entry.take() {
+                return Err(e);
+            }
+        }
+        let id = order.client_order_id.as_str();
+        let r = match order.kind {
+            VenueOrderKind::Market => {
+                b.execute(order.side, order.quantity);
+                report(id, OrderStatus::Filled, order.quantity)
+            }
+            VenueOrderKind::Oco { .. } => {
+                // A spot sell list holds the base asset it would sell.
+                b.base_free = add(b.base_free, neg(order.quantity)).unwrap();
+                b.base_locked = add(b.base_locked, order.quantity).unwrap();
+                report(id, OrderStatus::New, Decimal::ZERO)
+            }
+            _ => report(id, OrderStatus::New, Decimal::ZERO),
+        };
+        b.orders.insert(id.to_string(), (order.clone(), r.clone()));
+        Ok(r)
+    }
+    async fn query(&self, _s: &str, id: &str, _ts: i64) -> Result<OrderReport, VenueError> {
+        let b = self.books.lock().unwrap();
+        b.orders
+            .get(id)
+            .map(|(_, r)| r.clone())
+            .ok_or(VenueError::NotFound {
+                venue: "fake",
+                client_order_id: id.into(),
+            })
+    }
+    async fn cancel(&self, _s: &str, id: &str, _ts: i64) -> Result<OrderReport, VenueError> {
+        let mut b = self.books.lock().unwrap();
+        let not_found = VenueError::NotFound {
+            venue: "fake",
+            client_order_id: id.into(),
+        };
+        let Some((order, r)) = b.orders.get(id).cloned() else {
+            return Err(not_found);
+        };
+        if r.status.is_final() {
+            return Err(not_found);
+        }
+        if b.legs_fill_on_cancel && brackets::is_leg(&order) {
+            b.execute(order.side, order.quantity);
+            let filled = report(id, OrderStatus::Filled, order.quantity);
+            b.orders.insert(id.to_string(), (order, filled));
+            return Err(not_found);
+        }
+        if let VenueOrderKind::Oco { .. } = order.kind {
+            b.base_free = add(b.base_free, order.quantity).unwrap();
+            b.base_locked = add(b.base_locked, neg(order.quantity)).unwrap();
+        }
+        let cancelled = report(id, OrderStatus::Canceled, Decimal::ZERO);
+        b.orders.insert(id.to_string(), (order, cancelled.clone()));
+        Ok(cancelled)
+    }
+    async fn account(&self, _ts: i64) -> Result<Account, VenueError> {
+        let b = self.books.lock().unwrap();
+        Ok(match self.kind {
+            VenueKind::BinanceSpot => Account {
+                equity: None,
+                balances: vec![
+                    Balance {
+                        asset: "BTC".into(),
+                        free: b.base_free,
+                        locked: b.base_locked,
+                    },
+                    Balance {
+                        asset: "USDT".into(),
+                        free: d("1000000"),
+                        locked: Decimal::ZERO,
+                    },
+                ],
+                positions: Vec::new(),
+            },
+            _ => Account {
+                equity: Some(d("1000000")),
+                balances: Vec::new(),
+                positions: (b.position != Decimal::ZERO)
+                    .then(|| Position {
+                        symbol: SYMBOL.into(),
+                        quantity: b.position,
+                        mark_price: Some(d("100")),
+                    })
+                    .into_iter()
+                    .collect(),
+            },
+        })
+    }
+    async fn mark_price(&self, _symbol: &str) -> Result<Decimal, VenueError> {
+        Ok(d("100"))
+    }
+}
+
+struct Harness {
+    live: Live<Fake>,
+    books: Arc<Mutex<Books>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn harness(kind: VenueKind) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let books = Arc::new(Mutex::new(Books::default()));
+    let venue = Fake {
+        kind,
+        books: books.clone(),
+    };
+    let clock = Arc::new(VenueClock::default());
+    let log = OrderLog::open(&dir.path().join("orders.jsonl")).unwrap();
+    let executor = Executor::new(
+        venue,
+        log,
+        clock.clone(),
+        ResolvePolicy::default(),
+        wall_clock_ms,
+    );
+    let fills = FillLog::open(&dir.path().join("fills.jsonl")).unwrap();
+    let mut live = Live::new(
+        executor,
+        clock,
+        vec!["USDT".into()],
+        SharedRules::default(),
+        fills,
+        Arc::new(CircuitBreaker::new(0, Duration::from_secs(1))),
+        Arc::new(Metrics::default()),
+    );
+    live.refresh().await.unwrap();
+    Harness {
+        live,
+        books,
+        _dir: dir,
+    }
+}
+
+fn sizing(mode: SizingMode) -> Arc<SizingSection> {
+    Arc::new(SizingSection {
+        mode,
+        ..SizingSection::default()
+    })
+}
+
+/// A market alert of `event` with the target position `target`.
+fn target(event: &str, side: Side, target: &str) -> ExecOrder {
+    ExecOrder {
+        target_position: Some(d(target)),
+        price: Some(d("100")),
+        ..ExecOrder::new(
+            &crate::serve::execution::client_order_id("s", event),
+            event,
+            SYMBOL,
+            side,
+            OrderType::Market,
+            d("1"),
+        )
+    }
+}
+
+fn bracketed(mut order: ExecOrder, stop: &str, take_profit: Option<&str>) -> ExecOrder {
+    order.stop_loss = Some(d(stop));
+    order.take_profit = take_profit.map(d);
+    order
+}
+
+async fn run(h: &mut Harness, order: ExecOrder, mode: SizingMode) {
+    h.live
+        .execute(&LiveOrder {
+            order,
+            sizing: sizing(mode),
+        })
+        .await;
+}
+
+/// USDⓈ-M: a long of 1 protected by a reduce-only stop at 90.
+async fn protected_long(h: &mut Harness) {
+    let entry = bracketed(target("e1", Side::Buy, "1"), "90", None);
+    run(h, entry, SizingMode::Target).await;
+    let b = h.books.lock().unwrap();
+    assert_eq!(b.position, d("1"));
+    assert_eq!(b.working_legs().len(), 1, "the long is protected");
+}
+
+#[tokio::test]
+#[ignore = "finding: a flatten/reversal the venue refuses leaves the position with its bracket legs already cancelled (unprotected)"]
+async fn a_reversal_the_venue_refuses_leaves_the_position_protected() {
+    let mut h = harness(VenueKind::BinanceUsdm).await;
+    protected_long(&mut h).await;
+    h.books.lock().unwrap().refuse_next_entry = Some(VenueError::Rejected {
+        venue: "fake",
+        code: "venue_insufficient_margin",
+        venue_code: -2019,
+        message: "Margin is insufficient.".into(),
+    });
+    // Target short 1: sell 2, refused by the venue.
+    run(&mut h, target("e2", Side::Sell, "-1"), SizingMode::Target).await;
+    let b = h.books.lock().unwrap();
+    assert_eq!(b.position, d("1"), "nothing executed: still long 1");
+    assert_eq!(
+        b.working_legs().len(),
+        1,
+        "the long that is still open must keep its stop-loss"
+    );
+}
+
+#[tokio::test]
+async fn a_leg_that_fills_as_its_cancel_arrives_does_not_oversize_a_target_reversal() {
+    let mut h = harness(VenueKind::BinanceUsdm).await;
+    protected_long(&mut h).await;
+    // The stop triggers just as the reversal cancels it: the position is
+    // then flat, and the alert's target (short 1) is one sell of 1.
+    h.books.lock().unwrap().legs_fill_on_cancel = true;
+    run(&mut h, target("e2", Side::Sell, "-1"), SizingMode::Target).await;
+    let b = h.books.lock().unwrap();
+    assert_eq!(b.position, d("-1"), "the alert's target, not past it");
+}
+
+#[tokio::test]
+async fn a_spot_exit_sized_from_the_account_closes_a_long_its_oco_protects() {
+    let mut h = harness(VenueKind::BinanceSpot).await;
+    let entry = bracketed(target("e1", Side::Buy, "1"), "90", Some("110"));
+    run(&mut h, entry, SizingMode::Target).await;
+    {
+        let b = h.books.lock().unwrap();
+        assert_eq!(
+            (b.base_free, b.base_locked),
+            (d("0"), d("1")),
+            "the OCO holds it"
+        );
+    }
+    // The strategy goes flat.
+    run(&mut h, target("e2", Side::Sell, "0"), SizingMode::Target).await;
+    let b = h.books.lock().unwrap();
+    assert_eq!(
+        add(b.base_free, b.base_locked).unwrap(),
+        d("0"),
+        "the exit alert must sell the long (posts: {:?})",
+        b.posts.iter().map(|o| (o.side, o.kind)).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn a_venue_set_up_failure_never_rewrites_an_order_the_log_knows() {
+    let mut h = harness(VenueKind::BinanceUsdm).await;
+    // An entry filled; the gateway died before its legs were placed.
+    let entry = target("e1", Side::Buy, "1");
+    run(&mut h, entry.clone(), SizingMode::Target).await;
+    let id = entry.client_order_id.clone();
+    assert_eq!(h.live.executor.log().get(&id).unwrap().state, State::Filled);
+    // After a restart the venue set-up fails (say hedge mode): the journal
+    // resumes the entry for its missing legs, and the stage refuses it.
+    h.live.block(VenueError::Rejected {
+        venue: "fake",
+        code: "venue_hedge_mode",
+        venue_code: 0,
+        message: "hedge mode".into(),
+    });
+    let entry = bracketed(entry, "90", None);
+    run(&mut h, entry, SizingMode::Target).await;
+    // The filled entry must stay filled: recorded `rejected`, a later
+    // restart (set-up fixed) would never place its legs (`knows` says it
+    // never fills) and would stop following it.
+    assert_eq!(h.live.executor.log().get(&id).unwrap().state, State::Filled);
+}
+
+#[tokio::test]
+#[ignore = "finding: an alert's own reduce-only stop order is taken for a bracket leg (brackets::is_leg looks at the order's shape): a cancel alert naming it cancels nothing"]
+async fn a_cancel_alert_cancels_the_strategys_own_reduce_only_stop_order() {
+    let mut h = harness(VenueKind::BinanceUsdm).await;
+    run(&mut h, target("e1", Side::Buy, "1"), SizingMode::Alert).await;
+    // The strategy's own exit: a stop sell of 1 at 90 (reduce-only: it
+    // closes the long).
+    let stop = ExecOrder {
+        stop_price: Some(d("90")),
+        price: Some(d("100")),
+        ..ExecOrder::new(
+            &crate::serve::execution::client_order_id("s", "stop"),
+            "stop",
+            SYMBOL,
+            Side::Sell,
+            OrderType::StopLoss,
+            d("1"),
+        )
+    };
+    run(&mut h, stop.clone(), SizingMode::Alert).await;
+    assert_eq!(
+        h.books.lock().unwrap().orders[&stop.client_order_id]
+            .1
+            .status,
+        OrderStatus::New
+    );
+    // Then it withdraws that stop.
+    let cancel = ExecOrder {
+        action: ExecAction::Cancel(CancelOf {
+            event_id: Some("stop".into()),
+            client_order_id: Some(stop.client_order_id.clone()),
+        }),
+        ..ExecOrder::new(
+            &crate::serve::execution::client_order_id("s", "cancel"),
+            "cancel",
+            SYMBOL,
+            Side::Buy,
+            OrderType::Market,
+            Decimal::ZERO,
+        )
+    };
+    run(&mut h, cancel, SizingMode::Alert).await;
+    let b = h.books.lock().unwrap();
+    assert_eq!(
+        b.orders[&stop.client_order_id].1.status,
+        OrderStatus::Canceled,
+        "the stop the strategy withdrew is still working"
+    );
+}
+
+#[tokio::test]
+#[ignore = "finding: an event id reused after the replay window (or a body digest repeated) is accepted (200, order_id) but never executed: the order log settles the client id forever and the stage logs the old order as 'placed'"]
+async fn an_event_id_reused_after_the_replay_window_is_executed_or_refused_never_dropped() {
+    let mut h = harness(VenueKind::BinanceUsdm).await;
+    // TradingView's `{{strategy.order.id}}` alone ("Long", "Exit") as the
+    // event id: the gate forgets it after its window and accepts it again.
+    let first = target("Long", Side::Buy, "1");
+    run(&mut h, first.clone(), SizingMode::Alert).await;
+    let mut second = first.clone();
+    second.side = Side::Sell;
+    run(&mut h, second, SizingMode::Alert).await;
+    let books = h.books.lock().unwrap();
+    let id = &first.client_order_id;
+    let state = h.live.executor.log().get(id).unwrap().state;
+    assert!(
+        books.posts.len() == 2 || state == State::Rejected,
+        "the second accepted alert (a sell) vanished: {} POST, log state {state:?}, position {:?}",
+        books.posts.len(),
+        books.position
+    );
+}
+
+#[tokio::test]
+#[ignore = "finding: target sizing counts only the venue's position, not the strategy's working orders: a repeated target alert with a limit order rests a second order, and both filling overshoot the target"]
+async fn a_repeated_target_alert_does_not_rest_a_second_limit_order() {
+    let mut h = harness(VenueKind::BinanceUsdm).await;
+    let limit = |event: &str| ExecOrder {
+        order_type: OrderType::Limit,
+        price: Some(d("95")),
+        ..target(event, Side::Buy, "1")
+    };
+    // TradingView repeats the alert (a new event id each time): target
+    // long 1, as a limit buy at 95 that rests.
+    run(&mut h, limit("t-1"), SizingMode::Target).await;
+    run(&mut h, limit("t-2"), SizingMode::Target).await;
+    let b = h.books.lock().unwrap();
+    let resting: Vec<_> = b
+        .orders
+        .values()
+        .filter(|(o, r)| matches!(o.kind, VenueOrderKind::Limit { .. }) && !r.status.is_final())
+        .map(|(o, _)| o.quantity)
+        .collect();
+    assert_eq!(
+        resting,
+        [d("1")],
+        "both resting buys filling would make the position 2, the target 1"
+    );
+}
+
+#[tokio::test]
+#[ignore = "finding: spot target sizing takes the account's whole base balance as the strategy's position: a buy alert with position_size 1 on an account already holding 5 BTC sells 4 (undocumented in docs/venues.md)"]
+async fn a_spot_target_buy_never_sells_coins_the_strategy_did_not_buy() {
+    let mut h = harness(VenueKind::BinanceSpot).await;
+    // The account held 5 BTC before the strategy started.
+    h.books.lock().unwrap().base_free = d("5");
+    run(&mut h, target("t-1", Side::Buy, "1"), SizingMode::Target).await;
+    let b = h.books.lock().unwrap();
+    let sold: Vec<_> = b.posts.iter().filter(|o| o.side == Side::Sell).collect();
+    assert!(
+        sold.is_empty(),
+        "a buy alert sold the account's holdings: {sold:?}"
+    );
+}
