@@ -211,3 +211,71 @@ fn equity_pct_sizing_on_paper_values_the_order_at_the_observed_price() {
     assert_eq!(sent(d, &e1), ("buy".into(), "0.1".into(), false));
     assert_eq!(submits(d, &e1).len(), 1);
 }
+
+/// Sends a signed target alert; its answer's status and body.
+fn target_answer(gw: &Gateway, event: &str, position: &str) -> (u16, serde_json::Value) {
+    let body = format!(
+        r#"{{"symbol":"BTCUSDT","side":"buy","order_type":"market","quantity":"0.01","price":"50000","position_size":"{position}","timestamp":{},"event_id":"{event}"}}"#,
+        now_s() * 1000
+    );
+    let headers = signed(WEBHOOK, body.as_bytes(), now_s(), "52.89.214.238");
+    let (status, text) = http(gw.port, "POST", "/webhook", &headers, body.as_bytes()).unwrap();
+    (status, serde_json::from_str(&text).unwrap())
+}
+
+#[test]
+fn the_policys_limits_bound_what_sizing_orders_not_only_the_alerts_quantity() {
+    // The gate checks the alert's quantity (0.01, within max_quantity 2);
+    // target and fixed sizing order something else, held to it too.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = gate_config(
+        d,
+        "[policy]\nmax_quantity = 2\n[sizing]\nmode = \"target\"\n",
+    );
+    let gw = gateway(&config, d);
+    let (status, answer) = target_answer(&gw, "big", "1000");
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["code"], "sizing_quantity_too_large", "{answer}");
+    let message = answer["message"].as_str().unwrap();
+    assert!(
+        message.contains("target position 1000") && message.contains("max_quantity 2"),
+        "{message}"
+    );
+    let (status, answer) = target_answer(&gw, "short", "-1000");
+    assert_eq!(
+        (status, &answer["code"]),
+        (422, &"sizing_quantity_too_large".into()),
+        "{answer}"
+    );
+    // Within it: sent.
+    let (status, answer) = target_answer(&gw, "ok", "2");
+    assert_eq!(status, 200, "{answer}");
+    let id = answer["order_id"].as_str().unwrap().to_string();
+    wait_until("the target within the limit filled", || filled(d, &id));
+    assert_eq!(sent(d, &id), ("buy".into(), "2".into(), false));
+    let journal = std::fs::read_to_string(d.join("journal.jsonl")).unwrap();
+    assert!(
+        journal.contains("sizing_quantity_too_large"),
+        "refusals are journaled"
+    );
+    drop(gw);
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = gate_config(
+        d,
+        "[policy]\nmax_quantity = 2\n[sizing]\nmode = \"fixed\"\nquantity = { \"BTC/USDT\" = \"3\" }\n",
+    );
+    let gw = gateway(&config, d);
+    let (status, answer) = target_answer(&gw, "fixed", "0");
+    assert_eq!(
+        (status, &answer["code"]),
+        (422, &"sizing_quantity_too_large".into()),
+        "{answer}"
+    );
+    assert!(
+        json_lines(&d.join("orders.jsonl")).is_empty(),
+        "nothing sent"
+    );
+}

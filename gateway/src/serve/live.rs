@@ -32,7 +32,9 @@ use crate::venue::clock::{self, VenueClock, RESYNC_EVERY};
 use crate::venue::exactly_once::{Executor, Outcome};
 use crate::venue::fill_log::FillLog;
 use crate::venue::order_log::{Change, State};
-use crate::venue::sizing::{size, SizingError, SizingMode, SizingRequest, SizingSection, Target};
+use crate::venue::sizing::{
+    size, OrderLimits, SizingError, SizingMode, SizingRequest, SizingSection, Target,
+};
 use crate::venue::{
     base_asset, Account, OrderReport, TradingRules, Venue, VenueError, VenueKind, VenueOrder,
     VenueOrderKind,
@@ -51,6 +53,8 @@ pub struct LiveOrder {
     pub order: ExecOrder,
     /// Its strategy's `[sizing]`.
     pub sizing: Arc<SizingSection>,
+    /// Its strategy's `[policy]` limits, held against what sizing computes.
+    pub limits: OrderLimits,
 }
 
 /// An order ready to send, and whether it flattens or reverses the
@@ -218,7 +222,10 @@ impl<V: Venue> Live<V> {
         if self.executor.log().get(&order.client_order_id).is_none() {
             // Sized and checked only when first sent: a known order is
             // placed (or reconciled) as its log says.
-            let mut prepared = match self.prepare_in_time(order, &live.sizing).await {
+            let mut prepared = match self
+                .prepare_in_time(order, &live.sizing, &live.limits)
+                .await
+            {
                 Ok(Some(p)) => p,
                 Ok(None) => return self.nothing_to_do(order),
                 Err(e) => return self.refuse(order, &e),
@@ -227,7 +234,10 @@ impl<V: Venue> Live<V> {
                 // A leg may have executed just before its cancel reached
                 // the venue: sized again from the position as it now is,
                 // or a reversal would go past the alert's target.
-                prepared = match self.prepare_in_time(order, &live.sizing).await {
+                prepared = match self
+                    .prepare_in_time(order, &live.sizing, &live.limits)
+                    .await
+                {
                     Ok(Some(p)) => p,
                     Ok(None) => return self.nothing_to_do(order),
                     Err(e) => return self.refuse(order, &e),
@@ -527,12 +537,13 @@ impl<V: Venue> Live<V> {
         &self,
         order: &ExecOrder,
         sizing: &SizingSection,
+        limits: &OrderLimits,
     ) -> Result<Option<Prepared>, NotSent> {
         let give_up = self.executor.policy().give_up_after_ms;
         let started = std::time::Instant::now();
         let mut pause = Duration::from_millis(200);
         loop {
-            match self.prepare(order, sizing).await {
+            match self.prepare(order, sizing, limits).await {
                 Err(e)
                     if e.retryable
                         && started.elapsed() + pause < Duration::from_millis(give_up) =>
@@ -553,6 +564,7 @@ impl<V: Venue> Live<V> {
         &self,
         order: &ExecOrder,
         sizing: &SizingSection,
+        limits: &OrderLimits,
     ) -> Result<Option<Prepared>, NotSent> {
         let kind = self.executor.venue().kind();
         let needs_account = sizing.mode != SizingMode::Alert || kind.has_positions();
@@ -579,12 +591,15 @@ impl<V: Venue> Live<V> {
                 quote,
                 has_positions: kind.has_positions(),
                 account: &account,
-                mark_price: self.mark_for(order, sizing).await?,
+                mark_price: self.mark_for(order, sizing, limits).await?,
             };
             let before = account.position(&order.symbol);
             self.metrics
                 .venue_position(kind.name(), &order.symbol, before);
             let sized = size(&request, sizing)?;
+            if !sized.nothing_to_do {
+                limits.check_sized(&request, sizing, &sized)?;
+            }
             closes = flattens_or_reverses(before, sized.side, sized.quantity);
             Some(sized)
         } else {
@@ -699,14 +714,19 @@ impl<V: Venue> Live<V> {
         self.record_fill(&order, event_id.as_deref().unwrap_or_default(), report);
     }
 
-    /// The price `equity_pct` values `order` at: the venue's mark price
-    /// (its last price on spot); other modes need none beyond the alert's.
+    /// The price `equity_pct` sizes `order` at, and a sized order is
+    /// held to `max_order_value` at: the venue's mark price (its last
+    /// price on spot), not the alert's own price, which is whatever its
+    /// sender wrote. `alert` sizing, and other modes without a value
+    /// limit, need none beyond the alert's.
     async fn mark_for(
         &self,
         order: &ExecOrder,
         sizing: &SizingSection,
+        limits: &OrderLimits,
     ) -> Result<Option<Decimal>, NotSent> {
-        if sizing.mode != SizingMode::EquityPct {
+        let valued = sizing.mode != SizingMode::Alert && limits.max_order_value.is_some();
+        if sizing.mode != SizingMode::EquityPct && !valued {
             return Ok(order.mark_price.or(order.price));
         }
         Ok(Some(self.executor.venue().mark_price(&order.symbol).await?))

@@ -86,7 +86,7 @@ use tokio::sync::mpsc;
 
 use crate::clock::wall_clock_ms;
 use crate::venue::settings::Venues;
-use crate::venue::sizing::{SizingMode, Sizings, Target};
+use crate::venue::sizing::{OrderLimits, SizingMode, Sizings, Target};
 use crate::venue::VenueError;
 use crate::Error;
 use accepted::{AcceptedIndex, Original};
@@ -769,7 +769,12 @@ pub fn serve(config: ServeConfig, listen: Option<SocketAddr>) -> Result<(), Erro
         settings.mock,
     )?;
     for (name, strategy) in strategies.iter_mut() {
-        strategy.live = live.sender(name);
+        let policy = gates.get(name).map(|g| &g.policy);
+        let limits = OrderLimits {
+            max_quantity: policy.and_then(|p| p.max_quantity),
+            max_order_value: policy.and_then(|p| p.max_order_value),
+        };
+        strategy.live = live.sender(name, limits);
     }
     let (exchange, resume, resumed) = recover(&paths, settings.mock, &strategies, &live)?;
     let prepared = Prepared {

@@ -38,7 +38,7 @@ use crate::venue::fill_log::FillLog;
 use crate::venue::order_log::{OrderLog, State};
 use crate::venue::rules::ANY_SYMBOL;
 use crate::venue::settings::{VenueSettings, Venues};
-use crate::venue::sizing::{SizingError, SizingMode, SizingSection, Sizings};
+use crate::venue::sizing::{OrderLimits, SizingError, SizingMode, SizingSection, Sizings, Target};
 use crate::venue::{Account, OrderReport, PaperVenue, TradingRules, Venue, VenueOrder};
 use crate::venue::{VenueError, VenueKind};
 use alertgate_validator::Decimal;
@@ -178,6 +178,8 @@ pub struct LiveRoute {
     sender: mpsc::UnboundedSender<LiveOrder>,
     /// The strategy's `[sizing]`.
     pub sizing: Arc<SizingSection>,
+    /// The strategy's `[policy]` limits, for what its sizing computes.
+    pub limits: OrderLimits,
     rules: SharedRules,
     venue: &'static str,
 }
@@ -191,10 +193,16 @@ impl LiveRoute {
     /// account when executed, and checked then. Nothing is checked until
     /// the rules have been read (the stage checks every order). A cancel
     /// alert's order places nothing: no rule applies to it.
+    ///
+    /// The strategy's `[policy]` limits are held against what its sizing
+    /// will order where that is known now: a `fixed` quantity, a `target`
+    /// position (valued at the `[serve] market` mark, when there is one);
+    /// the stage checks every sized order again, at the venue's mark.
     pub fn check(&self, order: &ExecOrder) -> Result<(), VenueError> {
         if order.is_cancel() {
             return Ok(());
         }
+        self.within_limits(order)?;
         let rules = self.rules.read().unwrap_or_else(|e| e.into_inner());
         if rules.is_empty() {
             return Ok(());
@@ -229,8 +237,32 @@ impl LiveRoute {
             .send(LiveOrder {
                 order,
                 sizing: self.sizing.clone(),
+                limits: self.limits,
             })
             .is_ok()
+    }
+}
+
+impl LiveRoute {
+    /// [`OrderLimits::check`] of what the sizing orders, when known
+    /// before the account is read: a `fixed` quantity, a `target`
+    /// position; an `equity_pct` quantity is known only when executed.
+    fn within_limits(&self, order: &ExecOrder) -> Result<(), VenueError> {
+        let quantity = match self.sizing.mode {
+            SizingMode::Fixed => match self.sizing.quantity.get(&order.symbol) {
+                Some(&q) => q,
+                None => return Ok(()),
+            },
+            SizingMode::Target => order.quantity,
+            SizingMode::Alert | SizingMode::EquityPct => return Ok(()),
+        };
+        let target = order.target_position.map(Target::from_position_size);
+        let Some((what, quantity)) = OrderLimits::bounded(&self.sizing, target, quantity) else {
+            return Ok(());
+        };
+        self.limits
+            .check(&order.symbol, what, quantity, order.mark_price)
+            .map_err(|e| sizing_refusal(self.venue, &e))
     }
 }
 
@@ -239,6 +271,11 @@ fn no_fixed_quantity(venue: &'static str, symbol: &str) -> VenueError {
     let e = SizingError::NoFixedQuantity {
         symbol: symbol.to_string(),
     };
+    sizing_refusal(venue, &e)
+}
+
+/// A sizing refusal in the answer: the sizing's own code and message.
+fn sizing_refusal(venue: &'static str, e: &SizingError) -> VenueError {
     VenueError::Rejected {
         venue,
         code: e.code(),
@@ -326,13 +363,15 @@ impl LiveVenues {
         self.opened.is_empty()
     }
 
-    /// Where `strategy`'s accepted orders go, if to a real venue.
-    pub fn sender(&self, strategy: &str) -> Option<LiveRoute> {
+    /// Where `strategy`'s accepted orders go, if to a real venue, held to
+    /// its `[policy]` `limits`.
+    pub fn sender(&self, strategy: &str, limits: OrderLimits) -> Option<LiveRoute> {
         let (i, sizing) = self.by_strategy.get(strategy)?;
         let opened = &self.opened[*i];
         Some(LiveRoute {
             sender: opened.sender.clone(),
             sizing: sizing.clone(),
+            limits,
             rules: opened.rules.clone(),
             venue: opened.settings.kind.name(),
         })
@@ -616,6 +655,7 @@ mod tests {
         let route = LiveRoute {
             sender,
             sizing: Arc::new(SizingSection::default()),
+            limits: OrderLimits::default(),
             rules: Arc::new(RwLock::new(
                 [(ANY_SYMBOL.to_string(), TradingRules::unrestricted())]
                     .into_iter()

@@ -393,6 +393,33 @@ pub enum SizingError {
         /// The symbol.
         symbol: String,
     },
+    /// What sizing computed is above `[policy] max_quantity`.
+    #[error("{what} {quantity} of {symbol} is above [policy] max_quantity {max}")]
+    AboveMaxQuantity {
+        /// `BASE/QUOTE`.
+        symbol: String,
+        /// `sized quantity`, or `target position` (`target` mode).
+        what: &'static str,
+        /// The quantity, base units (a target's size, unsigned).
+        quantity: Decimal,
+        /// The limit.
+        max: Decimal,
+    },
+    /// What sizing computed, valued at the mark price, is above
+    /// `[policy] max_order_value`.
+    #[error("{what} of {symbol} is worth {value} at the mark price {mark}, above [policy] max_order_value {max}")]
+    AboveMaxOrderValue {
+        /// `BASE/QUOTE`.
+        symbol: String,
+        /// `sized quantity`, or `target position` (`target` mode).
+        what: &'static str,
+        /// Its value, quote units.
+        value: Decimal,
+        /// The mark price it was valued at.
+        mark: Decimal,
+        /// The limit.
+        max: Decimal,
+    },
     /// A value beyond the decimals' range.
     #[error("{what} cannot be computed exactly (beyond the decimals' range)")]
     Overflow {
@@ -418,6 +445,8 @@ impl SizingError {
             SizingError::AmbiguousPosition { .. } => "sizing_ambiguous_position",
             SizingError::QuantityNotPositive { .. } => "sizing_quantity_not_positive",
             SizingError::BadSymbol { .. } => "sizing_bad_symbol",
+            SizingError::AboveMaxQuantity { .. } => "sizing_quantity_too_large",
+            SizingError::AboveMaxOrderValue { .. } => "sizing_order_value_too_large",
             SizingError::Overflow { .. } => "sizing_overflow",
         }
     }
@@ -449,6 +478,99 @@ pub fn size(req: &SizingRequest<'_>, section: &SizingSection) -> Result<Sized, S
         },
     };
     finish(req, base, position, side, quantity, market_close)
+}
+
+/// The gate's risk limits, `[policy] max_quantity` and `max_order_value`,
+/// held against what sizing computes. The gate checks the alert's own
+/// `quantity`, which `fixed`, `equity_pct` and `target` replace: without
+/// this, an alert within the limits could order any size its sizing
+/// computes (a `target` alert's `position_size` is not the gate's
+/// `quantity`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrderLimits {
+    /// `[policy] max_quantity`, base units. Default: none.
+    pub max_quantity: Option<Decimal>,
+    /// `[policy] max_order_value`, quote units. Default: none.
+    pub max_order_value: Option<Decimal>,
+}
+
+impl OrderLimits {
+    /// Holds `quantity` base units of `symbol` (`what` names it in the
+    /// message) to the limits, valued at `mark` when one is given.
+    pub fn check(
+        &self,
+        symbol: &str,
+        what: &'static str,
+        quantity: Decimal,
+        mark: Option<Decimal>,
+    ) -> Result<(), SizingError> {
+        if let Some(max) = self.max_quantity.filter(|max| quantity > *max) {
+            return Err(SizingError::AboveMaxQuantity {
+                symbol: symbol.into(),
+                what,
+                quantity,
+                max,
+            });
+        }
+        let (Some(max), Some(mark)) = (self.max_order_value, mark) else {
+            return Ok(());
+        };
+        let value = quantity.checked_mul(mark).ok_or(SizingError::Overflow {
+            what: "order value",
+        })?;
+        if value > max {
+            return Err(SizingError::AboveMaxOrderValue {
+                symbol: symbol.into(),
+                what,
+                value,
+                mark,
+                max,
+            });
+        }
+        Ok(())
+    }
+
+    /// What the limits bound in an order `section` sizes: in `target`
+    /// mode the position the alert asks for (its size, unsigned), so a
+    /// reversal may order up to twice it and an order that only reduces is
+    /// never refused; in `fixed` and `equity_pct` the order's quantity;
+    /// nothing in `alert` mode (the gate checked the alert's quantity).
+    /// `None` when nothing is bounded.
+    pub fn bounded(
+        section: &SizingSection,
+        target: Option<Target>,
+        quantity: Decimal,
+    ) -> Option<(&'static str, Decimal)> {
+        match section.mode {
+            SizingMode::Alert => None,
+            SizingMode::Target => {
+                let target = target?.signed();
+                Some(("target position", abs(target).unwrap_or(target)))
+            }
+            SizingMode::Fixed | SizingMode::EquityPct => Some(("sized quantity", quantity)),
+        }
+    }
+
+    /// [`OrderLimits::check`] of the order `sized` from `req` when it is
+    /// sent: with a `max_order_value`, an order that cannot be valued (no
+    /// mark price above zero) is refused (fail closed).
+    pub fn check_sized(
+        &self,
+        req: &SizingRequest<'_>,
+        section: &SizingSection,
+        sized: &Sized,
+    ) -> Result<(), SizingError> {
+        let Some((what, quantity)) = Self::bounded(section, req.target, sized.quantity) else {
+            return Ok(());
+        };
+        let mark = req.mark_price.filter(Decimal::is_positive);
+        if self.max_order_value.is_some() && mark.is_none() {
+            return Err(SizingError::NoMarkPrice {
+                symbol: req.symbol.into(),
+            });
+        }
+        self.check(req.symbol, what, quantity, mark)
+    }
 }
 
 /// The position sizing starts from: futures, the symbol's signed position
@@ -1251,5 +1373,72 @@ mod tests {
             Side::Buy => add(position, order.quantity).unwrap(),
             Side::Sell => sub(position, order.quantity).unwrap(),
         }
+    }
+
+    #[test]
+    fn limits_bound_what_each_mode_orders_inclusively() {
+        let section = |mode| SizingSection {
+            mode,
+            ..SizingSection::default()
+        };
+        let long = Some(Target::Signed(d("3")));
+        let short = Some(Target::Signed(d("-3")));
+        // (mode, target, order quantity) → what is bounded.
+        let table = [
+            (SizingMode::Alert, None, "9", None),
+            (SizingMode::Fixed, None, "9", Some(("sized quantity", "9"))),
+            (
+                SizingMode::EquityPct,
+                None,
+                "9",
+                Some(("sized quantity", "9")),
+            ),
+            (
+                SizingMode::Target,
+                long,
+                "6",
+                Some(("target position", "3")),
+            ),
+            (
+                SizingMode::Target,
+                short,
+                "6",
+                Some(("target position", "3")),
+            ),
+            (
+                SizingMode::Target,
+                Some(Target::Flat),
+                "6",
+                Some(("target position", "0")),
+            ),
+            (SizingMode::Target, None, "6", None),
+        ];
+        for (mode, target, quantity, want) in table {
+            let got = OrderLimits::bounded(&section(mode), target, d(quantity));
+            assert_eq!(got, want.map(|(w, q)| (w, d(q))), "{mode:?} {target:?}");
+        }
+        let limits = OrderLimits {
+            max_quantity: Some(d("3")),
+            max_order_value: Some(d("300")),
+        };
+        let check = |q: &str, mark: Option<&str>| {
+            limits
+                .check("BTC/USDT", "sized quantity", d(q), mark.map(d))
+                .map_err(|e| e.code())
+        };
+        assert_eq!(check("3", Some("100")), Ok(()), "at the limits: within");
+        assert_eq!(check("3.0001", None), Err("sizing_quantity_too_large"));
+        assert_eq!(
+            check("3", Some("100.01")),
+            Err("sizing_order_value_too_large")
+        );
+        assert_eq!(check("3", None), Ok(()), "no mark: the quantity alone");
+        let e = limits
+            .check("BTC/USDT", "target position", d("1000"), None)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "target position 1000 of BTC/USDT is above [policy] max_quantity 3"
+        );
     }
 }

@@ -270,6 +270,7 @@ async fn run(h: &mut Harness, order: ExecOrder, mode: SizingMode) {
         .execute(&LiveOrder {
             order,
             sizing: sizing(mode),
+            limits: OrderLimits::default(),
         })
         .await;
 }
@@ -477,4 +478,122 @@ async fn a_spot_target_buy_never_sells_coins_the_strategy_did_not_buy() {
         sold.is_empty(),
         "a buy alert sold the account's holdings: {sold:?}"
     );
+}
+
+async fn run_limited(
+    h: &mut Harness,
+    order: ExecOrder,
+    sizing: Arc<SizingSection>,
+    limits: OrderLimits,
+) {
+    h.live
+        .execute(&LiveOrder {
+            order,
+            sizing,
+            limits,
+        })
+        .await;
+}
+
+fn max_quantity(max: &str) -> OrderLimits {
+    OrderLimits {
+        max_quantity: Some(d(max)),
+        max_order_value: None,
+    }
+}
+
+fn max_value(max: &str) -> OrderLimits {
+    OrderLimits {
+        max_quantity: None,
+        max_order_value: Some(d(max)),
+    }
+}
+
+/// The order log's text: refusals carry their code there.
+fn order_log(h: &Harness) -> String {
+    std::fs::read_to_string(h._dir.path().join("orders.jsonl")).unwrap()
+}
+
+#[tokio::test]
+async fn a_target_alert_never_orders_past_the_policy_max_quantity() {
+    // The gate checks the alert's `quantity` (1 here); the target position
+    // it asks for (1000) is what sizing orders: held to max_quantity too.
+    let mut h = harness(VenueKind::BinanceUsdm).await;
+    let order = target("e1", Side::Buy, "1000");
+    run_limited(&mut h, order, sizing(SizingMode::Target), max_quantity("1")).await;
+    let b = h.books.lock().unwrap();
+    assert!(b.posts.is_empty(), "nothing sent: {:?}", b.posts);
+    assert_eq!(b.position, d("0"));
+    drop(b);
+    let log = order_log(&h);
+    assert!(log.contains("sizing_quantity_too_large"), "{log}");
+    assert!(log.contains("target position 1000"), "{log}");
+}
+
+#[tokio::test]
+async fn a_reversal_within_the_limit_orders_up_to_twice_it_and_a_close_is_never_refused() {
+    let mut h = harness(VenueKind::BinanceUsdm).await;
+    let target_mode = sizing(SizingMode::Target);
+    let limits = max_quantity("1");
+    run_limited(
+        &mut h,
+        target("e1", Side::Buy, "1"),
+        target_mode.clone(),
+        limits,
+    )
+    .await;
+    // Long 1 → short 1: one sell of 2, the target within the limit.
+    run_limited(
+        &mut h,
+        target("e2", Side::Sell, "-1"),
+        target_mode.clone(),
+        limits,
+    )
+    .await;
+    assert_eq!(h.books.lock().unwrap().position, d("-1"));
+    // A position above the limit (opened by hand) may always be closed.
+    h.books.lock().unwrap().position = d("5");
+    run_limited(&mut h, target("e3", Side::Sell, "0"), target_mode, limits).await;
+    let b = h.books.lock().unwrap();
+    assert_eq!(b.position, d("0"));
+    let sizes: Vec<String> = b.posts.iter().map(|o| o.quantity.to_string()).collect();
+    assert_eq!(sizes, ["1", "2", "5"]);
+}
+
+#[tokio::test]
+async fn a_sized_order_is_valued_at_the_venues_mark_not_at_the_alerts_own_price() {
+    // The alert claims a price of 0.001: at it, 1 BTC is worth 0.001. The
+    // venue's mark is 100: worth 100, above the limit of 50.
+    let mut h = harness(VenueKind::BinanceUsdm).await;
+    let mut order = target("e1", Side::Buy, "1");
+    order.price = Some(d("0.001"));
+    run_limited(&mut h, order, sizing(SizingMode::Target), max_value("50")).await;
+    assert!(h.books.lock().unwrap().posts.is_empty());
+    assert!(order_log(&h).contains("sizing_order_value_too_large"));
+    // equity_pct: 10 % of 1,000,000 at 100 is 1,000 BTC, worth 100,000.
+    let equity_pct = Arc::new(SizingSection {
+        mode: SizingMode::EquityPct,
+        equity_pct: Some(d("10")),
+        ..SizingSection::default()
+    });
+    let order = ExecOrder {
+        price: Some(d("100")),
+        ..ExecOrder::new("ag2", "e2", SYMBOL, Side::Buy, OrderType::Market, d("1"))
+    };
+    run_limited(
+        &mut h,
+        order.clone(),
+        equity_pct.clone(),
+        max_value("99999"),
+    )
+    .await;
+    assert!(h.books.lock().unwrap().posts.is_empty());
+    let order = ExecOrder {
+        client_order_id: "ag3".into(),
+        event_id: "e3".into(),
+        ..order
+    };
+    run_limited(&mut h, order, equity_pct, max_value("100000")).await;
+    let b = h.books.lock().unwrap();
+    assert_eq!(b.position, d("1000"), "at the limit: sent");
 }
