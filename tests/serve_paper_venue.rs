@@ -279,3 +279,47 @@ fn the_policys_limits_bound_what_sizing_orders_not_only_the_alerts_quantity() {
         "nothing sent"
     );
 }
+
+#[test]
+fn an_event_id_reused_after_the_replay_window_is_answered_as_the_replay_it_is() {
+    // TradingView's `{{strategy.order.id}}` alone ("Long") as the event id:
+    // the gate forgets it after its window (1 s here) and would accept it
+    // again, but its client order id is taken (a venue takes one once):
+    // the answer is 409 `replayed` with the order the event became, never
+    // 200 for an order that is then dropped.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = gate_config(
+        d,
+        "[policy]\nmax_age_s = 1\nmax_future_skew_s = 1\n\
+         [sizing]\nmode = \"fixed\"\nquantity = { \"BTC/USDT\" = \"0.25\" }\n",
+    );
+    let gw = gateway(&config, d);
+    let first = alert(&gw, "Long", "buy", "");
+    wait_until("the first Long filled", || filled(d, &first));
+    std::thread::sleep(std::time::Duration::from_millis(3_500));
+    let body = format!(
+        r#"{{"symbol":"BTCUSDT","side":"sell","order_type":"market","quantity":"0.01","price":"50000","timestamp":{},"event_id":"Long"}}"#,
+        now_s() * 1000
+    );
+    let headers = signed(WEBHOOK, body.as_bytes(), now_s(), "52.89.214.238");
+    let (status, text) = http(gw.port, "POST", "/webhook", &headers, body.as_bytes()).unwrap();
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        (status, &answer["code"]),
+        (409, &"replayed".into()),
+        "{answer}"
+    );
+    assert_eq!(answer["order_id"], first.as_str(), "{answer}");
+    // Journaled as a replay; one order placed, once.
+    let decisions: Vec<_> = json_lines(&d.join("journal.jsonl"))
+        .into_iter()
+        .filter_map(|l| l.get("decision").cloned())
+        .collect();
+    let codes: Vec<_> = decisions.iter().map(|x| x["code"].clone()).collect();
+    assert!(codes.iter().any(|c| c == "replayed"), "{decisions:?}");
+    assert_eq!(submits(d, &first).len(), 1);
+    // A new event id is accepted and placed.
+    let fresh = alert(&gw, "Long-2", "sell", "");
+    wait_until("Long-2 filled", || filled(d, &fresh));
+}

@@ -1289,6 +1289,26 @@ fn decide(state: &AppState, target: &Strategy, incoming: &Incoming<'_>) -> Decid
         let mut marks = state.marks.lock().unwrap_or_else(|e| e.into_inner());
         marks.insert(order.symbol.as_str().to_string(), price);
     }
+    if let Some(original) = decided_before(target, incoming, &decision) {
+        // Accepted by the gate, which forgot the event after its window,
+        // but its order was placed (or refused) before: a venue takes a
+        // client id once, so it is answered as the replay it is, with the
+        // order it became, never accepted and then dropped.
+        if let Ok(order) = &decision {
+            gate.forget(order.replay_key.as_str());
+            gate.refund(now);
+            decision = Err(Rejection::Replayed {
+                event_id: alertgate_validator::error::snippet(order.replay_key.as_str().as_bytes()),
+            });
+        }
+        return Decided {
+            durable: Some(append_decision(state, incoming, &decision)),
+            decision,
+            lifetime_ms: 0,
+            original: Some(original),
+            venue: None,
+        };
+    }
     if let Some(refused) = venue_refusal(target, incoming, &decision) {
         // Not accepted after all: a retry is decided afresh.
         if let Ok(order) = &decision {
@@ -1348,6 +1368,24 @@ fn venue_refusal(
         incoming.target_position,
     );
     live.check(&exec).err()
+}
+
+/// The order an accepted `decision` became before, if its strategy's
+/// venue's order log knows its client id (see
+/// [`KnownIds`](crate::venue::order_log::KnownIds)).
+fn decided_before(
+    target: &Strategy,
+    incoming: &Incoming<'_>,
+    decision: &Result<Order, Rejection>,
+) -> Option<Original> {
+    let (Ok(order), Some(live)) = (decision, &target.live) else {
+        return None;
+    };
+    let order_id = execution::client_order_id(incoming.strategy, order.replay_key.as_str());
+    live.knows_client_id(&order_id).then_some(Original {
+        order_id,
+        accepted_ms: None,
+    })
 }
 
 /// With a shared store, an acceptance still has to win the claim: claimed,

@@ -35,7 +35,7 @@ use crate::venue::binance::{BinanceSettings, BinanceVenue, Credentials, Market};
 use crate::venue::clock::VenueClock;
 use crate::venue::exactly_once::Executor;
 use crate::venue::fill_log::FillLog;
-use crate::venue::order_log::{OrderLog, State};
+use crate::venue::order_log::{KnownIds, OrderLog, State};
 use crate::venue::rules::ANY_SYMBOL;
 use crate::venue::settings::{VenueSettings, Venues};
 use crate::venue::sizing::{OrderLimits, SizingError, SizingMode, SizingSection, Sizings, Target};
@@ -182,6 +182,8 @@ pub struct LiveRoute {
     pub limits: OrderLimits,
     rules: SharedRules,
     venue: &'static str,
+    /// The client ids its venue's order log knows.
+    known: KnownIds,
 }
 
 impl LiveRoute {
@@ -228,6 +230,12 @@ impl LiveRoute {
             ..order.clone()
         };
         live::venue_order(&sized, symbol_rules, self.venue).map(drop)
+    }
+
+    /// Whether the venue's order log knows `client_order_id`: an order
+    /// with it was placed, or refused, before.
+    pub fn knows_client_id(&self, client_order_id: &str) -> bool {
+        self.known.contains(client_order_id)
     }
 
     /// Hands `order` to the venue's stage (`false`: the stage has
@@ -372,6 +380,7 @@ impl LiveVenues {
             sender: opened.sender.clone(),
             sizing: sizing.clone(),
             limits,
+            known: opened.log.known_ids(),
             rules: opened.rules.clone(),
             venue: opened.settings.kind.name(),
         })
@@ -656,6 +665,7 @@ mod tests {
             sender,
             sizing: Arc::new(SizingSection::default()),
             limits: OrderLimits::default(),
+            known: KnownIds::default(),
             rules: Arc::new(RwLock::new(
                 [(ANY_SYMBOL.to_string(), TradingRules::unrestricted())]
                     .into_iter()

@@ -17,10 +17,11 @@
 //! (a crash mid-write) is cut off: the state change it described was not
 //! acted on (each is fsynced before the next step).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -153,6 +154,28 @@ pub struct OrderLog {
     /// the log refuse to open.
     file: LineAppender,
     orders: HashMap<String, Known>,
+    ids: KnownIds,
+}
+
+/// The client ids an order log knows, shared with the answer path: an
+/// accepted alert whose client id a venue's log already knows was decided
+/// before (its event id reused after the gate's window) and can never be
+/// placed again (a venue takes a client id once), so it is answered as
+/// the replay it is rather than accepted and dropped.
+#[derive(Debug, Clone, Default)]
+pub struct KnownIds(Arc<RwLock<HashSet<String>>>);
+
+impl KnownIds {
+    /// Whether the log knows `client_order_id`.
+    pub fn contains(&self, client_order_id: &str) -> bool {
+        let ids = self.0.read().unwrap_or_else(|e| e.into_inner());
+        ids.contains(client_order_id)
+    }
+
+    fn insert(&self, client_order_id: &str) {
+        let mut ids = self.0.write().unwrap_or_else(|e| e.into_inner());
+        ids.insert(client_order_id.to_string());
+    }
 }
 
 impl OrderLog {
@@ -176,10 +199,13 @@ impl OrderLog {
             }
             None => File::create(path)?,
         };
+        let ids = KnownIds::default();
+        orders.keys().for_each(|id| ids.insert(id));
         Ok(OrderLog {
             path: path.to_path_buf(),
             file: LineAppender::new(file)?,
             orders,
+            ids,
         })
     }
 
@@ -193,7 +219,7 @@ impl OrderLog {
     /// off) and changes nothing the log knows.
     pub fn record(&mut self, change: Change) -> io::Result<()> {
         self.write(&change, true)?;
-        apply(&mut self.orders, change).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+        self.apply(change)
     }
 
     /// Appends `change` without waiting for the disk: for `sent`, which
@@ -201,7 +227,20 @@ impl OrderLog {
     /// whether or not `sent` follows it).
     pub fn note(&mut self, change: Change) -> io::Result<()> {
         self.write(&change, false)?;
-        apply(&mut self.orders, change).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+        self.apply(change)
+    }
+
+    fn apply(&mut self, change: Change) -> io::Result<()> {
+        let id = change.client_order_id.clone();
+        apply(&mut self.orders, change)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        self.ids.insert(&id);
+        Ok(())
+    }
+
+    /// The client ids the log knows, as they grow (see [`KnownIds`]).
+    pub fn known_ids(&self) -> KnownIds {
+        self.ids.clone()
     }
 
     fn write(&mut self, change: &Change, sync: bool) -> io::Result<()> {
