@@ -220,6 +220,11 @@ impl<V: Venue> Live<V> {
             self.executor.venue().observe_price(&order.symbol, price);
         }
         if self.executor.log().get(&order.client_order_id).is_none() {
+            if live.sizing.mode == SizingMode::Target {
+                if let Err(e) = self.supersede_working_entries(&order.symbol).await {
+                    return self.refuse(order, &e);
+                }
+            }
             // Sized and checked only when first sent: a known order is
             // placed (or reconciled) as its log says.
             let mut prepared = match self
@@ -308,6 +313,36 @@ impl<V: Venue> Live<V> {
         if let Err(e) = self.executor.record(change) {
             tracing::error!("{e}");
         }
+    }
+
+    /// `target` sizing: the alert says where the position must be, so the
+    /// symbol's entry orders still working (earlier targets' resting
+    /// limits) are cancelled before the difference is ordered: counted as
+    /// not there, they could fill on top of it and overshoot the target.
+    /// What they filled meanwhile is in the position the order is sized
+    /// from. One whose cancel cannot be resolved refuses the order (fail
+    /// closed: it may still fill); the next target alert tries again.
+    async fn supersede_working_entries(&mut self, symbol: &str) -> Result<(), NotSent> {
+        let working: Vec<String> = brackets::working_entries(self.executor.log())
+            .into_iter()
+            .filter(|(_, s)| s == symbol)
+            .map(|(id, _)| id)
+            .collect();
+        for id in &working {
+            match self.cancel_entry(symbol, id).await {
+                Some(report) => self.entry_ended(id, &report).await,
+                None => {
+                    return Err(NotSent {
+                        code: "sizing_working_order_unresolved".into(),
+                        message: format!(
+                            "the working order {id} of {symbol} could not be cancelled before a new target; nothing sent"
+                        ),
+                        retryable: false,
+                    })
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Cancels the working entry `id` of `symbol`; the venue's report of
