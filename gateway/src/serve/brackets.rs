@@ -28,7 +28,9 @@ use super::journal::ExecOrder;
 use crate::venue::binance::answers::add;
 use crate::venue::exactly_once::{Executor, LogError, Outcome};
 use crate::venue::order_log::{OrderLog, State};
-use crate::venue::{OrderReport, TradingRules, Venue, VenueError, VenueOrder, VenueOrderKind};
+use crate::venue::{
+    OrderReport, OrderStatus, TradingRules, Venue, VenueError, VenueOrder, VenueOrderKind,
+};
 
 /// The legs of `entry`'s bracket on `filled` base units, triggers rounded
 /// to the tick in the trader's favour.
@@ -226,20 +228,72 @@ pub fn held_by_legs(log: &OrderLog, symbol: &str) -> Option<Decimal> {
     Some(held)
 }
 
+/// What [`cancel`] did to a symbol's working legs.
+#[derive(Debug, Default)]
+pub struct Cancelled {
+    /// Legs that were working, as the log knew them.
+    pub working: usize,
+    /// The legs the venue answered cancelled, with nothing executed: the
+    /// protection to place again ([`restored`]) if the order they were
+    /// cancelled for does not happen.
+    pub legs: Vec<VenueOrder>,
+}
+
 /// Cancels every leg of `symbol` still working, as the log knows them.
-pub async fn cancel<V: Venue>(executor: &mut Executor<V>, symbol: &str) -> Result<usize, LogError> {
-    let working: Vec<String> = executor
+pub async fn cancel<V: Venue>(
+    executor: &mut Executor<V>,
+    symbol: &str,
+) -> Result<Cancelled, LogError> {
+    let working: Vec<(String, VenueOrder)> = executor
         .log()
         .orders()
         .filter(|(_, k)| k.order.symbol == symbol && is_leg(&k.order))
         .filter(|(_, k)| matches!(k.state, State::Acknowledged | State::Resolved))
         .filter(|(_, k)| k.report.as_ref().is_some_and(|r| !r.status.is_final()))
-        .map(|(id, _)| id.clone())
+        .map(|(id, k)| (id.clone(), k.order.clone()))
         .collect();
-    for id in &working {
-        executor.cancel(symbol, id).await?;
+    let mut cancelled = Cancelled {
+        working: working.len(),
+        legs: Vec::new(),
+    };
+    for (id, leg) in working {
+        let report = executor.cancel(symbol, &id).await?;
+        if report.is_some_and(|r| {
+            r.status == OrderStatus::Canceled && r.executed_quantity.mantissa() == 0
+        }) {
+            cancelled.legs.push(leg);
+        }
     }
-    Ok(working.len())
+    Ok(cancelled)
+}
+
+/// The `legs` cancelled for the order `closing`, placed again because it
+/// did not happen (the venue refused it): the same kinds, triggers and
+/// quantities under new client ids, derived from the closing order's as
+/// an entry's legs are from the entry's (`"sl"`, `"tp"`, `"oc"`; a second
+/// leg of one kind from its old id), so each is placed exactly once and
+/// followed, one-cancels-the-other, like any bracket.
+pub fn restored(closing: &str, legs: &[VenueOrder]) -> Vec<VenueOrder> {
+    let mut names = Vec::new();
+    legs.iter()
+        .map(|leg| {
+            let name = match leg.kind {
+                VenueOrderKind::StopMarket { .. } => "sl",
+                VenueOrderKind::TakeProfitMarket { .. } => "tp",
+                _ => "oc",
+            };
+            let id = if names.contains(&name) {
+                leg_client_order_id(closing, &leg.client_order_id)
+            } else {
+                names.push(name);
+                leg_client_order_id(closing, name)
+            };
+            VenueOrder {
+                client_order_id: id,
+                ..leg.clone()
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

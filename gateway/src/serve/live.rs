@@ -235,21 +235,36 @@ impl<V: Venue> Live<V> {
                 Ok(None) => return self.nothing_to_do(order),
                 Err(e) => return self.refuse(order, &e),
             };
-            if prepared.closes && self.cancel_brackets(&order.symbol).await > 0 {
-                // A leg may have executed just before its cancel reached
-                // the venue: sized again from the position as it now is,
-                // or a reversal would go past the alert's target.
-                prepared = match self
-                    .prepare_in_time(order, &live.sizing, &live.limits)
-                    .await
-                {
-                    Ok(Some(p)) => p,
-                    Ok(None) => return self.nothing_to_do(order),
-                    Err(e) => return self.refuse(order, &e),
-                };
+            let mut cancelled = Vec::new();
+            if prepared.closes {
+                let c = self.cancel_brackets(&order.symbol).await;
+                if c.working > 0 {
+                    cancelled = c.legs;
+                    // A leg may have executed just before its cancel
+                    // reached the venue: sized again from the position as
+                    // it now is, or a reversal would go past the target.
+                    prepared = match self
+                        .prepare_in_time(order, &live.sizing, &live.limits)
+                        .await
+                    {
+                        Ok(Some(p)) => p,
+                        // At the target (zero or past it): the cancelled
+                        // legs protected a position that is gone.
+                        Ok(None) => return self.nothing_to_do(order),
+                        Err(e) => {
+                            self.refuse(order, &e);
+                            return self.restore_legs(order, &cancelled).await;
+                        }
+                    };
+                }
             }
-            if let Some(report) = self.place(order, &prepared.order).await {
-                self.protect_when_done(order, &report).await;
+            match self.place(order, &prepared.order).await {
+                Some(report)
+                    if !(report.status.is_final() && report.executed_quantity.mantissa() == 0) =>
+                {
+                    self.protect_when_done(order, &report).await
+                }
+                _ => self.restore_legs(order, &cancelled).await,
             }
             return;
         }
@@ -543,7 +558,7 @@ impl<V: Venue> Live<V> {
             }
             let sibling = brackets::sibling(self.executor.log(), &id);
             if let Some(sibling) = sibling {
-                if let Err(e) = self.executor.cancel(&symbol, &sibling).await {
+                if let Err(e) = self.executor.cancel(&symbol, &sibling).await.map(drop) {
                     tracing::error!("{e}");
                 }
             }
@@ -552,17 +567,43 @@ impl<V: Venue> Live<V> {
 
     /// Cancels the working bracket legs of `symbol` (its position is being
     /// flattened or reversed); how many there were.
-    async fn cancel_brackets(&mut self, symbol: &str) -> usize {
+    async fn cancel_brackets(&mut self, symbol: &str) -> brackets::Cancelled {
         match brackets::cancel(&mut self.executor, symbol).await {
-            Ok(0) => 0,
-            Ok(n) => {
-                tracing::info!(%symbol, legs = n, "bracket legs cancelled");
-                n
+            Ok(c) => {
+                if c.working > 0 {
+                    tracing::info!(%symbol, legs = c.working, "bracket legs cancelled");
+                }
+                c
             }
             Err(e) => {
                 tracing::error!(%symbol, "bracket legs not cancelled: {e}");
-                1
+                brackets::Cancelled {
+                    working: 1,
+                    legs: Vec::new(),
+                }
             }
+        }
+    }
+
+    /// The order `order` closed the position for did not happen (refused,
+    /// or ended with nothing executed): the legs cancelled for it are
+    /// placed again ([`brackets::restored`]), so the position that is
+    /// still open keeps its protection.
+    async fn restore_legs(&mut self, order: &ExecOrder, cancelled: &[VenueOrder]) {
+        if cancelled.is_empty() {
+            return;
+        }
+        let legs = brackets::restored(&order.client_order_id, cancelled);
+        tracing::warn!(client_order_id = %order.client_order_id, legs = legs.len(), "the order its bracket legs were cancelled for did not happen: placing them again");
+        match brackets::place(&mut self.executor, &legs, &order.event_id).await {
+            Ok(outcomes) => {
+                for o in outcomes {
+                    if let Outcome::Refused { code, reason } = o {
+                        self.bracket_failed(order, &format!("{code}: {reason}"));
+                    }
+                }
+            }
+            Err(e) => self.bracket_failed(order, &e.to_string()),
         }
     }
 

@@ -173,26 +173,36 @@ impl<V: Venue> Executor<V> {
 
     /// Cancels the working order `client_order_id` of `symbol` and records
     /// it; one the venue no longer knows is recorded as cancelled too. Any
-    /// other failure leaves it as it was (logged).
-    pub async fn cancel(&mut self, symbol: &str, client_order_id: &str) -> Result<(), LogError> {
+    /// other failure leaves it as it was (logged). The venue's report when
+    /// it answered the cancel.
+    pub async fn cancel(
+        &mut self,
+        symbol: &str,
+        client_order_id: &str,
+    ) -> Result<Option<OrderReport>, LogError> {
         let answer = self
             .venue
             .cancel(symbol, client_order_id, self.venue_now())
             .await;
-        let change = match answer {
-            Ok(report) => Change {
-                report: Some(report),
-                ..Change::new(State::Cancelled, client_order_id, self.now())
-            },
-            Err(e @ VenueError::NotFound { .. }) => {
-                failure(State::Cancelled, client_order_id, self.now(), &e)
-            }
+        let (change, report) = match answer {
+            Ok(report) => (
+                Change {
+                    report: Some(report.clone()),
+                    ..Change::new(State::Cancelled, client_order_id, self.now())
+                },
+                Some(report),
+            ),
+            Err(e @ VenueError::NotFound { .. }) => (
+                failure(State::Cancelled, client_order_id, self.now(), &e),
+                None,
+            ),
             Err(e) => {
                 tracing::warn!(%client_order_id, code = e.code(), "cancel failed: {e}");
-                return Ok(());
+                return Ok(None);
             }
         };
-        self.record(change)
+        self.record(change)?;
+        Ok(report)
     }
 
     /// Asks the venue where the working order `client_order_id` of

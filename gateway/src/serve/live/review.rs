@@ -285,7 +285,6 @@ async fn protected_long(h: &mut Harness) {
 }
 
 #[tokio::test]
-#[ignore = "finding: a flatten/reversal the venue refuses leaves the position with its bracket legs already cancelled (unprotected)"]
 async fn a_reversal_the_venue_refuses_leaves_the_position_protected() {
     let mut h = harness(VenueKind::BinanceUsdm).await;
     protected_long(&mut h).await;
@@ -573,4 +572,44 @@ async fn a_sized_order_is_valued_at_the_venues_mark_not_at_the_alerts_own_price(
     run_limited(&mut h, order, equity_pct, max_value("100000")).await;
     let b = h.books.lock().unwrap();
     assert_eq!(b.position, d("1000"), "at the limit: sent");
+}
+
+#[tokio::test]
+async fn a_spot_sell_the_venue_refuses_leaves_the_long_under_its_oco() {
+    // The OCO locks the coins a sell needs, so it is cancelled before the
+    // sell goes out; the venue refuses the sell: the same OCO (triggers,
+    // quantity) is placed again, under a new client id, and holds the long.
+    let mut h = harness(VenueKind::BinanceSpot).await;
+    let entry = bracketed(target("e1", Side::Buy, "1"), "90", Some("110"));
+    run(&mut h, entry, SizingMode::Target).await;
+    let first = h.books.lock().unwrap().working_legs()[0].clone();
+    h.books.lock().unwrap().refuse_next_entry = Some(VenueError::Rejected {
+        venue: "fake",
+        code: "venue_rejected",
+        venue_code: -2010,
+        message: "Account has insufficient balance for requested action.".into(),
+    });
+    run(&mut h, target("e2", Side::Sell, "0"), SizingMode::Target).await;
+    {
+        let b = h.books.lock().unwrap();
+        assert_eq!(
+            (b.base_free, b.base_locked),
+            (d("0"), d("1")),
+            "the OCO holds the long again"
+        );
+        let legs = b.working_legs();
+        assert_eq!(legs.len(), 1, "{legs:?}");
+        assert_eq!(
+            (legs[0].kind, legs[0].quantity, legs[0].side),
+            (first.kind, first.quantity, first.side)
+        );
+        assert_ne!(
+            legs[0].client_order_id, first.client_order_id,
+            "a client id is used once"
+        );
+    }
+    // Placed again once: the same alert resumed (a restart) changes nothing.
+    let again = target("e2", Side::Sell, "0");
+    run(&mut h, again, SizingMode::Target).await;
+    assert_eq!(h.books.lock().unwrap().working_legs().len(), 1);
 }
