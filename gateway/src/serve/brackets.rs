@@ -59,6 +59,7 @@ pub fn legs(
             kind,
             quantity: rounded.quantity,
             reduce_only: true,
+            leg: Some(true),
         });
     }
     Ok(legs)
@@ -103,8 +104,9 @@ pub fn spot_legs(
         side: exit,
         kind,
         quantity,
-        // Ignored by spot venues; marks the order as a bracket leg.
+        // Ignored by spot venues.
         reduce_only: true,
+        leg: Some(true),
     }])
 }
 
@@ -151,16 +153,9 @@ fn distance(a: Decimal, b: Decimal) -> Option<Decimal> {
     Decimal::new(d.mantissa().abs(), d.scale())
 }
 
-/// Whether `order` is a bracket leg (a reduce-only conditional order or
-/// OCO list).
+/// Whether `order` is a bracket leg ([`VenueOrder::is_leg`]).
 pub fn is_leg(order: &VenueOrder) -> bool {
-    order.reduce_only
-        && matches!(
-            order.kind,
-            VenueOrderKind::StopMarket { .. }
-                | VenueOrderKind::TakeProfitMarket { .. }
-                | VenueOrderKind::Oco { .. }
-        )
+    order.is_leg()
 }
 
 /// Places each leg (of the entry for alert `event_id`) exactly once;
@@ -303,6 +298,27 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         Decimal::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_leg_is_told_by_its_record_and_in_older_logs_by_its_shape() {
+        let stop = |leg| VenueOrder {
+            kind: VenueOrderKind::StopMarket { trigger: d("90") },
+            reduce_only: true,
+            leg,
+            ..VenueOrder::market("ag1", "BTC/USDT", Side::Sell, d("1"))
+        };
+        let read_back = |o: &VenueOrder| {
+            let json = serde_json::to_string(o).unwrap();
+            serde_json::from_str::<VenueOrder>(&json).unwrap()
+        };
+        // An alert's own reduce-only stop is not a leg, after a restart too.
+        assert!(!is_leg(&read_back(&stop(Some(false)))));
+        assert!(is_leg(&read_back(&stop(Some(true)))));
+        // A log written before `leg` was recorded: the shape tells.
+        let old = serde_json::to_string(&stop(None)).unwrap();
+        assert!(!old.contains("\"leg\""), "{old}");
+        assert!(is_leg(&serde_json::from_str::<VenueOrder>(&old).unwrap()));
     }
 
     #[test]

@@ -966,6 +966,7 @@ pub fn venue_order(
         kind,
         quantity: rounded.quantity,
         reduce_only: false,
+        leg: Some(false),
     })
 }
 

@@ -143,9 +143,30 @@ pub struct VenueOrder {
     pub quantity: Decimal,
     /// Only reduces a position (derivatives); ignored by spot venues.
     pub reduce_only: bool,
+    /// Whether it is a bracket leg (placed by the gateway to protect a
+    /// position) rather than an alert's own order: `None` in order logs
+    /// written before the gateway recorded it, where the shape tells (see
+    /// [`VenueOrder::is_leg`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leg: Option<bool>,
 }
 
 impl VenueOrder {
+    /// Whether it is a bracket leg: as recorded, else (older logs) by its
+    /// shape, a reduce-only conditional order or OCO list. An alert's own
+    /// reduce-only stop has that shape too: recorded, it is never taken
+    /// for a leg (a cancel alert cancels it, a flatten leaves it).
+    pub fn is_leg(&self) -> bool {
+        let shaped = self.reduce_only
+            && matches!(
+                self.kind,
+                VenueOrderKind::StopMarket { .. }
+                    | VenueOrderKind::TakeProfitMarket { .. }
+                    | VenueOrderKind::Oco { .. }
+            );
+        self.leg.unwrap_or(shaped)
+    }
+
     /// A market order of `quantity` `symbol` (`BASE/QUOTE`), not
     /// reduce-only.
     pub fn market(client_order_id: &str, symbol: &str, side: Side, quantity: Decimal) -> Self {
@@ -156,6 +177,7 @@ impl VenueOrder {
             kind: VenueOrderKind::Market,
             quantity,
             reduce_only: false,
+            leg: Some(false),
         }
     }
 }

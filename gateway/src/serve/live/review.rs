@@ -366,7 +366,6 @@ async fn a_venue_set_up_failure_never_rewrites_an_order_the_log_knows() {
 }
 
 #[tokio::test]
-#[ignore = "finding: an alert's own reduce-only stop order is taken for a bracket leg (brackets::is_leg looks at the order's shape): a cancel alert naming it cancels nothing"]
 async fn a_cancel_alert_cancels_the_strategys_own_reduce_only_stop_order() {
     let mut h = harness(VenueKind::BinanceUsdm).await;
     run(&mut h, target("e1", Side::Buy, "1"), SizingMode::Alert).await;

@@ -37,6 +37,7 @@ fn order(kind: VenueOrderKind, reduce_only: bool) -> VenueOrder {
         kind,
         quantity: d("0.001"),
         reduce_only,
+        leg: None,
     }
 }
 
