@@ -1398,3 +1398,46 @@ fn a_cancel_alert_with_an_order_field_is_refused_naming_it() {
     );
     assert_eq!(all_orders(&s.emu), 0);
 }
+
+/// `/readyz`: (status, body as JSON).
+fn readyz(gw: &Gateway) -> (u16, serde_json::Value) {
+    let (status, text) = http(gw.port, "GET", "/readyz", &[], b"").expect("answered");
+    (status, serde_json::from_str(&text).unwrap_or_default())
+}
+
+fn signal(child: &std::process::Child, name: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{name}");
+}
+
+#[test]
+fn readyz_names_the_venue_while_it_does_not_answer_and_recovers_without_a_restart() {
+    let s = setup("binance-usdm", "");
+    wait_for("ready with the venue answering", 10, || {
+        readyz(&s.gw).0 == 200
+    });
+    // The venue paused (SIGSTOP): its connections open, nothing answers.
+    signal(&s.emu.child, "STOP");
+    let started = std::time::Instant::now();
+    let (status, body) = readyz(&s.gw);
+    let took = started.elapsed();
+    signal(&s.emu.child, "CONT");
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["failing"], serde_json::json!(["venue"]), "{body}");
+    assert!(body["reasons"]["venue"].as_str().is_some(), "{body}");
+    assert!(
+        took < std::time::Duration::from_secs(2),
+        "answered in {took:?}: the probe is bounded"
+    );
+    // Resumed: ready again, with no restart and no traffic.
+    wait_for("ready again", 10, || readyz(&s.gw).0 == 200);
+    let metrics = http(s.gw.port, "GET", "/metrics", &[], b"").unwrap().1;
+    assert!(
+        metrics.contains("alertgate_ready{part=\"venue\"} 1"),
+        "{metrics}"
+    );
+}

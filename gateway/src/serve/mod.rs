@@ -510,7 +510,8 @@ struct Started {
 }
 
 /// `/readyz`'s parts: the journal, the exchange log, the circuit breaker
-/// and each strategy's replay store (`replay_store`, `replay_store:NAME`).
+/// and each strategy's replay store (`replay_store`, `replay_store:NAME`);
+/// each real venue's are added by [`LiveVenues::readiness_parts`].
 fn readiness(
     journal: &Journal,
     exchange_log: &Arc<Health>,
@@ -575,9 +576,13 @@ fn start(serve: &ServeSection, journal_path: &Path, p: Prepared) -> Result<Start
     ));
     let (orders, order_rx) = mpsc::unbounded_channel();
     resume(p.resume, &p.strategies, &orders, &metrics);
+    let venue_parts = p.live.readiness_parts();
     let live_stages = p.live.stages(&p.quotes, &breaker, &metrics);
     let exchange_log = Arc::new(Health::default());
-    let readiness = readiness(&journal, &exchange_log, &breaker, &p.strategies);
+    let mut readiness = readiness(&journal, &exchange_log, &breaker, &p.strategies);
+    venue_parts
+        .into_iter()
+        .for_each(|part| readiness.push(part));
     let snapshots = Snapshots::new(
         serve.snapshot_every_orders,
         serve.snapshot_every_s,

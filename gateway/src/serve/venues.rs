@@ -29,6 +29,7 @@ use super::journal::ExecOrder;
 use super::live::{self, Live, LiveOrder};
 use super::metrics::Metrics;
 use super::mock::MockSettings;
+use super::readiness::{Health, Part};
 use crate::clock::wall_clock_ms;
 use crate::error::Error;
 use crate::venue::binance::{BinanceSettings, BinanceVenue, Credentials, Market};
@@ -309,6 +310,18 @@ struct Opened {
     /// A real venue's request counters (paper sends no request).
     limits: Option<Arc<crate::venue::RateLimits>>,
     fills: FillLog,
+    /// What `/readyz` asks of a real venue (paper: nothing).
+    probe: Option<VenueProbe>,
+}
+
+/// What `/readyz` asks of a real venue: that its stage has not stopped
+/// placing orders (a failed set-up blocks it until a restart), and that
+/// it answers its server-time endpoint within the probe's timeout, on a
+/// connection of its own (a probe never waits behind an order).
+#[derive(Clone)]
+struct VenueProbe {
+    venue: Arc<BinanceVenue>,
+    blocked: Arc<Health>,
 }
 
 /// The real venues of a configuration, before they run.
@@ -418,6 +431,32 @@ impl LiveVenues {
         Some(never_fills || legs_known || known("oc"))
     }
 
+    /// `/readyz`'s part for each real venue, named by its setting
+    /// (`venue`, `strategies.NAME.venue`): see [`VenueProbe`].
+    pub fn readiness_parts(&self) -> Vec<Part> {
+        let mut parts = Vec::new();
+        for o in &self.opened {
+            let Some(probe) = o.probe.clone() else {
+                continue;
+            };
+            parts.push(Part::probe(o.setting.clone(), move || {
+                let probe = probe.clone();
+                Box::pin(async move {
+                    if let Some(why) = probe.blocked.failure() {
+                        return Err(why);
+                    }
+                    probe
+                        .venue
+                        .server_time()
+                        .await
+                        .map(drop)
+                        .map_err(|e| format!("{}: {e}", e.code()))
+                })
+            }));
+        }
+        parts
+    }
+
     /// The stages, ready to spawn: each reconciles its log, then places
     /// the orders its channel brings until every sender is dropped.
     pub fn stages(
@@ -454,9 +493,13 @@ impl LiveVenues {
                 let settings = o.settings;
                 let mut stage = stage;
                 stage.follow_every = std::time::Duration::from_millis(settings.follow_brackets_ms);
+                let blocked = o.probe.map(|p| p.blocked);
                 Box::pin(async move {
                     if let Err(e) = set_up(&stage, &settings).await {
                         tracing::error!(code = e.code(), "venue set-up failed; every order is refused until a restart: {e}");
+                        if let Some(blocked) = &blocked {
+                            blocked.set_failing(format!("set-up failed, every order refused until a restart: {e}"));
+                        }
                         stage.block(e);
                     }
                     live::run(o.receiver, stage).await
@@ -572,6 +615,13 @@ fn open_one(
             (AnyVenue::Binance(venue), Some(limits))
         }
     };
+    let probe = match settings.kind {
+        VenueKind::Paper => None,
+        _ => Some(VenueProbe {
+            venue: Arc::new(connect(setting, settings)?),
+            blocked: Arc::default(),
+        }),
+    };
     let path = base.join(&settings.orders);
     let log = OrderLog::open(&path).map_err(|source| Error::OrderLog {
         path: path.clone(),
@@ -586,6 +636,7 @@ fn open_one(
     Ok(Opened {
         fills,
         limits,
+        probe,
         rules: SharedRules::default(),
         setting: setting.to_string(),
         settings: settings.clone(),
