@@ -55,6 +55,11 @@ pub struct LiveOrder {
     pub sizing: Arc<SizingSection>,
     /// Its strategy's `[policy]` limits, held against what sizing computes.
     pub limits: OrderLimits,
+    /// When it was accepted (journaled), Unix ms: an order that has not
+    /// reached the order log within `give_up_after_ms` of it (resumed by a
+    /// restart long after, or queued behind a long resolution) is
+    /// abandoned, never sent late.
+    pub accepted_ms: i64,
 }
 
 /// An order ready to send, and whether it flattens or reverses the
@@ -220,6 +225,12 @@ impl<V: Venue> Live<V> {
             self.executor.venue().observe_price(&order.symbol, price);
         }
         if self.executor.log().get(&order.client_order_id).is_none() {
+            let age_ms = wall_clock_ms().saturating_sub(live.accepted_ms);
+            let give_up_ms =
+                i64::try_from(self.executor.policy().give_up_after_ms).unwrap_or(i64::MAX);
+            if age_ms > give_up_ms {
+                return self.abandon(order, age_ms);
+            }
             if live.sizing.mode == SizingMode::Target {
                 if let Err(e) = self.supersede_working_entries(&order.symbol).await {
                     return self.refuse(order, &e);
@@ -848,6 +859,31 @@ impl<V: Venue> Live<V> {
             code: Some(e.code.clone()),
             reason: Some(e.message.clone()),
             ..Change::new(State::Rejected, &order.client_order_id, wall_clock_ms())
+        };
+        if let Err(e) = self.executor.record(change) {
+            tracing::error!("{e}");
+        }
+    }
+
+    /// Gives up `order`, accepted `age_ms` ago and never sent: past
+    /// `give_up_after_ms` the market it was meant for is gone
+    /// (`abandoned`, as the executor gives up an order it could not place).
+    fn abandon(&mut self, order: &ExecOrder, age_ms: i64) {
+        let e = VenueError::NotSent {
+            venue: self.executor.venue().kind().name(),
+            reason: format!(
+                "accepted {age_ms} ms ago and not sent: past give_up_after_ms ({} ms)",
+                self.executor.policy().give_up_after_ms
+            ),
+        };
+        self.failure(e.code());
+        tracing::warn!(client_order_id = %order.client_order_id, code = e.code(), "abandoned: {e}");
+        let change = Change {
+            order: Some(unsent(order)),
+            event_id: Some(order.event_id.clone()),
+            code: Some(e.code().to_string()),
+            reason: Some(e.to_string()),
+            ..Change::new(State::Abandoned, &order.client_order_id, wall_clock_ms())
         };
         if let Err(e) = self.executor.record(change) {
             tracing::error!("{e}");

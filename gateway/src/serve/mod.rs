@@ -455,7 +455,11 @@ fn recover(
             if resume.is_empty() {
                 resumed.checkpoint = start;
             }
-            resume.push((entry.strategy.clone(), entry.order.clone()));
+            resume.push((
+                entry.strategy.clone(),
+                entry.order.clone(),
+                entry.accepted_ms,
+            ));
         }
         if resume.is_empty() {
             resumed.live.push_back((start, entry.accepted_ms));
@@ -475,8 +479,9 @@ fn recover(
     Ok((exchange, resume, resumed))
 }
 
-/// Accepted orders to resume, with their strategy's name.
-type Resume = Vec<(String, ExecOrder)>;
+/// Accepted orders to resume, with their strategy's name and when they
+/// were accepted (Unix ms).
+type Resume = Vec<(String, ExecOrder, i64)>;
 
 /// What `serve` checked and built before opening the journal.
 struct Prepared {
@@ -631,10 +636,10 @@ fn resume(
             "resuming accepted orders never submitted"
         );
     }
-    for (strategy, order) in resume {
+    for (strategy, order, accepted_ms) in resume {
         metrics.orders.fetch_add(1, Ordering::Relaxed);
         let _ = match strategies.get(&strategy).and_then(|s| s.live.as_ref()) {
-            Some(live) => live.send(order),
+            Some(live) => live.send(order, accepted_ms),
             None => orders.send(order).is_ok(),
         };
     }
@@ -1131,7 +1136,7 @@ fn hand_over(
     let id = exec.client_order_id.clone();
     state.metrics.orders.fetch_add(1, Ordering::Relaxed);
     let _ = match &target.live {
-        Some(live) => live.send(exec),
+        Some(live) => live.send(exec, incoming.now),
         None => state.orders.send(exec).is_ok(),
     };
     tracing::info!(strategy = %incoming.strategy, event = %order.replay_key.as_str(), order_id = %id, "accepted");

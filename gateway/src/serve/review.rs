@@ -62,7 +62,7 @@ fn orders_the_paper_exchange_executed_are_not_resent_to_a_venue_configured_since
     )
     .unwrap();
     let (_, resume, _) = recover(&paths, MockSettings::default(), &BTreeMap::new(), &live).unwrap();
-    let resumed: Vec<&str> = resume.iter().map(|(_, o)| o.event_id.as_str()).collect();
+    let resumed: Vec<&str> = resume.iter().map(|(_, o, _)| o.event_id.as_str()).collect();
     assert!(
         resumed.is_empty(),
         "an alert the paper exchange executed would be placed on the real venue: {resumed:?}"

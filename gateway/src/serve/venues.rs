@@ -239,14 +239,16 @@ impl LiveRoute {
         self.known.contains(client_order_id)
     }
 
-    /// Hands `order` to the venue's stage (`false`: the stage has
-    /// stopped; a restart resumes the order from the journal).
-    pub fn send(&self, order: ExecOrder) -> bool {
+    /// Hands `order`, accepted at `accepted_ms`, to the venue's stage
+    /// (`false`: the stage has stopped; a restart resumes the order from
+    /// the journal).
+    pub fn send(&self, order: ExecOrder, accepted_ms: i64) -> bool {
         self.sender
             .send(LiveOrder {
                 order,
                 sizing: self.sizing.clone(),
                 limits: self.limits,
+                accepted_ms,
             })
             .is_ok()
     }

@@ -271,6 +271,7 @@ async fn run(h: &mut Harness, order: ExecOrder, mode: SizingMode) {
             order,
             sizing: sizing(mode),
             limits: OrderLimits::default(),
+            accepted_ms: wall_clock_ms(),
         })
         .await;
 }
@@ -451,6 +452,7 @@ async fn run_limited(
             order,
             sizing,
             limits,
+            accepted_ms: wall_clock_ms(),
         })
         .await;
 }
@@ -596,4 +598,38 @@ async fn a_spot_sell_the_venue_refuses_leaves_the_long_under_its_oco() {
     let again = target("e2", Side::Sell, "0");
     run(&mut h, again, SizingMode::Target).await;
     assert_eq!(h.books.lock().unwrap().working_legs().len(), 1);
+}
+
+#[tokio::test]
+async fn an_order_accepted_longer_ago_than_give_up_after_ms_is_abandoned_not_sent() {
+    // Resumed by a restart an hour after it was accepted (or queued behind
+    // a long resolution): its market is gone.
+    let mut h = harness(VenueKind::BinanceUsdm).await;
+    let give_up = i64::try_from(ResolvePolicy::default().give_up_after_ms).unwrap();
+    let order = target("late", Side::Buy, "1");
+    let id = order.client_order_id.clone();
+    h.live
+        .execute(&LiveOrder {
+            order,
+            sizing: sizing(SizingMode::Target),
+            limits: OrderLimits::default(),
+            accepted_ms: wall_clock_ms() - give_up - 1_000,
+        })
+        .await;
+    assert!(h.books.lock().unwrap().posts.is_empty(), "never sent late");
+    assert_eq!(
+        h.live.executor.log().get(&id).unwrap().state,
+        State::Abandoned
+    );
+    // Within it: sent.
+    let order = target("on-time", Side::Buy, "1");
+    h.live
+        .execute(&LiveOrder {
+            order,
+            sizing: sizing(SizingMode::Target),
+            limits: OrderLimits::default(),
+            accepted_ms: wall_clock_ms() - give_up + 5_000,
+        })
+        .await;
+    assert_eq!(h.books.lock().unwrap().position, d("1"));
 }
