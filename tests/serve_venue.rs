@@ -1441,3 +1441,71 @@ fn readyz_names_the_venue_while_it_does_not_answer_and_recovers_without_a_restar
         "{metrics}"
     );
 }
+
+/// `alertgate serve` on `config` expected to refuse to start: its exit
+/// code and stderr (`None` and a note if it was still running after 10 s:
+/// it started).
+fn refused_start(config: &Path) -> (Option<i32>, String) {
+    use std::io::Read;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_alertgate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .env(common::SECRET_VAR, WEBHOOK)
+        .env("E2E_VENUE_KEY", KEY)
+        .env("E2E_VENUE_SECRET", SECRET)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return (None, "still running after 10 s: it started".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status.code(), err)
+}
+
+#[test]
+fn a_second_gateway_on_the_same_journal_or_order_log_refuses_to_start() {
+    let s = setup("binance-usdm", "");
+    let first = accepted(&s.gw, "lock-1", "buy", "0.01");
+    wait_for("placed", 20, || settled(s.dir.path(), &first));
+    // The same configuration again: its journal is locked.
+    let (code, err) = refused_start(&s.config);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("journal.jsonl") && err.contains("in use"),
+        "{err}"
+    );
+    // Another journal, the same venue order log: refused too, before it
+    // read (and reconciled, and resumed) anything.
+    let other = s.dir.path().join("other.toml");
+    let text = std::fs::read_to_string(&s.config).unwrap()
+        + "[serve]\njournal = \"other-journal.jsonl\"\nfills = \"other-fills.jsonl\"\n";
+    std::fs::write(&other, text).unwrap();
+    let (code, err) = refused_start(&other);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("orders.jsonl") && err.contains("in use"),
+        "{err}"
+    );
+    // The first gateway is unaffected; its order was placed once.
+    let second = accepted(&s.gw, "lock-2", "buy", "0.01");
+    wait_for("placed", 20, || settled(s.dir.path(), &second));
+    assert_eq!(orders_with(&s.emu, &first).len(), 1);
+}

@@ -86,6 +86,16 @@ pub enum Error {
         /// The I/O error.
         source: io::Error,
     },
+    /// A file this gateway writes (its journal, the paper exchange's log, a
+    /// venue's order log) is locked by another process: two gateways
+    /// writing one file would decide or place orders twice.
+    #[error("{} is in use by another process (another alertgate serve on the same files?): {reason}", .path.display())]
+    FileInUse {
+        /// The file.
+        path: PathBuf,
+        /// The lock's error.
+        reason: String,
+    },
     /// A real venue could not be set up (its keys' variables, its client).
     #[error("{setting}: {message}")]
     Venue {
@@ -146,6 +156,7 @@ impl Error {
             Error::Fills { .. } => "fills",
             Error::Venue { .. } => "venue",
             Error::OrderLog { .. } => "order_log",
+            Error::FileInUse { .. } => "file_in_use",
             Error::Listen { .. } => "listen",
             Error::Tls(_) => "tls",
             Error::Runtime(_) => "runtime",

@@ -163,3 +163,48 @@ mod tests {
         );
     }
 }
+
+/// An exclusive advisory lock on a file this gateway writes, held while
+/// the value lives: a second gateway started on the same file refuses to
+/// start ([`Error::FileInUse`](crate::error::Error::FileInUse)) instead of
+/// deciding or placing orders a second time. The file is created if
+/// missing (empty). Advisory (`flock`): it stops other gateways, not other
+/// programs.
+#[derive(Debug)]
+pub struct FileLock {
+    _file: File,
+}
+
+impl FileLock {
+    /// Locks `path`, or says why it cannot.
+    pub fn take(path: &Path) -> Result<FileLock, crate::error::Error> {
+        let in_use = |reason: String| crate::error::Error::FileInUse {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| in_use(e.to_string()))?;
+        file.try_lock().map_err(|e| in_use(e.to_string()))?;
+        Ok(FileLock { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod lock_tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_on_a_file_is_refused_until_the_first_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let first = FileLock::take(&path).unwrap();
+        let e = FileLock::take(&path).unwrap_err();
+        assert_eq!(e.code(), "file_in_use");
+        assert!(e.to_string().contains("journal.jsonl"), "{e}");
+        drop(first);
+        FileLock::take(&path).unwrap();
+    }
+}

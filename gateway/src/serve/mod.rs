@@ -767,6 +767,12 @@ pub fn serve(config: ServeConfig, listen: Option<SocketAddr>) -> Result<(), Erro
         journal: resolve(base, &serve.journal),
         fills: resolve(base, &serve.fills),
     };
+    // Before anything is read: a second gateway on these files stops here
+    // (each venue's order log is locked as it is opened).
+    let _locks = [
+        jsonl::FileLock::take(&paths.journal)?,
+        jsonl::FileLock::take(&paths.fills)?,
+    ];
     let market = load_market(serve, base, &settings.gate.quotes)?;
     let listen = listen.unwrap_or(serve.listen);
     let tls = Tls::load(serve, base)?;

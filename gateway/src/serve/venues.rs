@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use super::execution::leg_client_order_id;
 use super::execution::CircuitBreaker;
 use super::journal::ExecOrder;
+use super::jsonl::FileLock;
 use super::live::{self, Live, LiveOrder};
 use super::metrics::Metrics;
 use super::mock::MockSettings;
@@ -314,6 +315,8 @@ struct Opened {
     fills: FillLog,
     /// What `/readyz` asks of a real venue (paper: nothing).
     probe: Option<VenueProbe>,
+    /// The order log's lock, held by the stage.
+    lock: FileLock,
 }
 
 /// What `/readyz` asks of a real venue: that its stage has not stopped
@@ -496,7 +499,9 @@ impl LiveVenues {
                 let mut stage = stage;
                 stage.follow_every = std::time::Duration::from_millis(settings.follow_brackets_ms);
                 let blocked = o.probe.map(|p| p.blocked);
+                let lock = o.lock;
                 Box::pin(async move {
+                    let _lock = lock;
                     if let Err(e) = set_up(&stage, &settings).await {
                         tracing::error!(code = e.code(), "venue set-up failed; every order is refused until a restart: {e}");
                         if let Some(blocked) = &blocked {
@@ -625,6 +630,7 @@ fn open_one(
         }),
     };
     let path = base.join(&settings.orders);
+    let lock = FileLock::take(&path)?;
     let log = OrderLog::open(&path).map_err(|source| Error::OrderLog {
         path: path.clone(),
         source,
@@ -639,6 +645,7 @@ fn open_one(
         fills,
         limits,
         probe,
+        lock,
         rules: SharedRules::default(),
         setting: setting.to_string(),
         settings: settings.clone(),
