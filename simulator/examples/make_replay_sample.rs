@@ -241,7 +241,7 @@ fn alerts(rng: &mut ChaCha8Rng, symbol: &Symbol, bars: &[Bar], out: &mut Vec<Lin
             ("sell", moved(close, 300), moved(close, -600))
         };
         // Every fifth signal rests a limit order a little inside the close.
-        let (order_type, price) = if signals % 5 == 0 {
+        let (order_type, price) = if signals.is_multiple_of(5) {
             ("limit", moved(close, -20 * want))
         } else {
             ("market", close)

@@ -523,7 +523,7 @@ impl<'a> Engine<'a> {
     /// [`PROGRESS_EVERY`].
     fn tick(&mut self) {
         self.done += 1;
-        if self.done % PROGRESS_EVERY == 0 {
+        if self.done.is_multiple_of(PROGRESS_EVERY) {
             if let Some(p) = self.progress {
                 p(self.done);
             }

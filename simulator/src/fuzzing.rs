@@ -262,7 +262,7 @@ fn check_series(s: &MarketSeries) {
         assert!(s
             .bars
             .get(j + 1)
-            .map_or(true, |next| next.time_ms > b.time_ms));
+            .is_none_or(|next| next.time_ms > b.time_ms));
         if let Some(k) = s.last_started(b.time_ms - 1) {
             assert!(s.bars[k].time_ms < b.time_ms);
         }

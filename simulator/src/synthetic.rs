@@ -142,7 +142,7 @@ pub fn stream(mix: &mut Mix, bars: i64, alerts: i64) -> AlertStream {
         .map(|i| {
             let t = START_MS + step * i + (mix.next_u64() % 30_000) as i64;
             let symbol = SYMBOLS[(mix.next_u64() % SYMBOLS.len() as u64) as usize];
-            let side = if mix.next_u64() % 2 == 0 { "buy" } else { "sell" };
+            let side = if mix.next_u64().is_multiple_of(2) { "buy" } else { "sell" };
             let body = if i % 4 == 0 {
                 format!(
                     r#"{{"symbol":"{symbol}USDT","side":"{side}","type":"limit","quantity":"0.5","price":"100","timestamp":{t},"event_id":"e{i}"}}"#

@@ -186,7 +186,7 @@ fn named(st: &State, params: &Params) -> Result<usize, ApiError> {
     st.algos
         .iter()
         .rposition(|a| {
-            id.map_or(true, |i| a.algo_id == i) && client.map_or(true, |c| a.client_algo_id == c)
+            id.is_none_or(|i| a.algo_id == i) && client.is_none_or(|c| a.client_algo_id == c)
         })
         .ok_or_else(|| ApiError::bad(-2013, "Order does not exist."))
 }

@@ -214,7 +214,7 @@ pub fn futures_account(state: &State, now_ms: i64) -> Value {
 pub fn position_risk(state: &State, symbol: Option<&str>, all: bool, now_ms: i64) -> Value {
     let rows: Vec<Value> = figures(state)
         .into_iter()
-        .filter(|f| symbol.map_or(true, |s| s == f.0) && (all || f.1.mantissa() != 0))
+        .filter(|f| symbol.is_none_or(|s| s == f.0) && (all || f.1.mantissa() != 0))
         .map(|(sym, amount, entry, mark, upnl, notional)| {
             json!({
                 "symbol": sym, "positionSide": "BOTH", "positionAmt": amount.to_string(),

@@ -544,7 +544,7 @@ pub fn my_trades(st: &State, params: &Params) -> Result<Value, ApiError> {
         .orders()
         .iter()
         .filter(|o| o.symbol == symbol && o.executed_qty.is_positive())
-        .filter(|o| order_id.map_or(true, |id| o.order_id == id))
+        .filter(|o| order_id.is_none_or(|id| o.order_id == id))
         .map(|o| {
             let buyer = o.side == OrderSide::Buy;
             let received = if buyer { &spec.base } else { &spec.quote };

@@ -86,7 +86,7 @@ pub fn fixed(d: Decimal, places: u8) -> String {
     if have == 0 {
         out.push('.');
     }
-    out.extend(std::iter::repeat('0').take(usize::from(places - have)));
+    out.extend(std::iter::repeat_n('0', usize::from(places - have)));
     out
 }
 

@@ -301,7 +301,7 @@ impl<V: Venue> Live<V> {
         let working: Vec<String> = brackets::working_entries(self.executor.log())
             .into_iter()
             .filter(|(id, symbol)| {
-                *symbol == order.symbol && of.client_order_id.as_ref().map_or(true, |t| t == id)
+                *symbol == order.symbol && of.client_order_id.as_ref().is_none_or(|t| t == id)
             })
             .map(|(id, _)| id)
             .collect();

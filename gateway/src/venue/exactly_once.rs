@@ -373,9 +373,9 @@ impl<V: Venue> Executor<V> {
             match self.venue.query(&known.order.symbol, &id, now).await {
                 Ok(report) => return self.placed(&id, report, true).map(found),
                 Err(VenueError::NotFound { .. }) => {
-                    let spaced = not_found.last().map_or(true, |last| {
-                        now - last >= self.policy.not_found_spacing_ms as i64
-                    });
+                    let spaced = not_found
+                        .last()
+                        .is_none_or(|last| now - last >= self.policy.not_found_spacing_ms as i64);
                     if now > deadline && spaced {
                         not_found.push(now);
                     }
