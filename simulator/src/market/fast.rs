@@ -213,7 +213,7 @@ impl RowReader {
     /// unit if `integer`, else ms) and whose numbers are `v` (by slot), if
     /// its values and its place in the order are right.
     fn append(&mut self, time: i64, v: [f64; 6], integer: bool) -> Option<()> {
-        let time_ms = if integer { self.to_ms(time)? } else { time };
+        let time_ms = if integer { self.time_ms(time)? } else { time };
         let bar = match self.plan.kind {
             MarketKind::Bars => bar(time_ms, v)?,
             MarketKind::Trades => trade(time_ms, v[1], v[5])?,
@@ -228,7 +228,7 @@ impl RowReader {
 
     /// An integer time as ms: the column's unit is its first integer's,
     /// and every integer must have it.
-    fn to_ms(&mut self, value: i64) -> Option<i64> {
+    fn time_ms(&mut self, value: i64) -> Option<i64> {
         let unit = TimeUnit::of(value);
         match self.unit {
             None => self.unit = Some(unit),
@@ -249,16 +249,15 @@ impl RowReader {
 fn bar(time_ms: i64, v: [f64; 6]) -> Option<Bar> {
     let [_, open, high, low, close, volume] = v;
     let inside = |x: f64| low <= x && x <= high;
-    (low > 0.0 && high > 0.0 && open > 0.0 && close > 0.0 && inside(open) && inside(close)).then_some(
-        Bar {
+    (low > 0.0 && high > 0.0 && open > 0.0 && close > 0.0 && inside(open) && inside(close))
+        .then_some(Bar {
             time_ms,
             open,
             high,
             low,
             close,
             volume,
-        },
-    )
+        })
 }
 
 /// A trade as a bar: its price above 0.

@@ -211,7 +211,11 @@ fn integer(bytes: &[u8], at: usize) -> Option<(i64, usize)> {
     // 16 digits so far (µs times have 16): two more at most.
     let mut v = value(digits, 16);
     let mut end = at + 16;
-    while let Some(d) = bytes.get(end).map(|b| b.wrapping_sub(b'0')).filter(|d| *d <= 9) {
+    while let Some(d) = bytes
+        .get(end)
+        .map(|b| b.wrapping_sub(b'0'))
+        .filter(|d| *d <= 9)
+    {
         if end - at == 18 {
             return None;
         }

@@ -46,23 +46,47 @@ fn decimals_at_the_boundaries_of_the_words() {
     }
     texts.extend(
         [
-            "0", "0.0", "000000", "0000001.5", "0.00000000001", "99999999999999", "999999999999999",
-            "9999999.999999", "1.", ".5", "00.10",
+            "0",
+            "0.0",
+            "000000",
+            "0000001.5",
+            "0.00000000001",
+            "99999999999999",
+            "999999999999999",
+            "9999999.999999",
+            "1.",
+            ".5",
+            "00.10",
         ]
         .map(String::from),
     );
     for text in &texts {
-        for after in [b",".as_slice(), b"\n", b"\r\n", b"e5,", b"E-3", b" ,", b"\"", b"\xC3\x80"] {
+        for after in [
+            b",".as_slice(),
+            b"\n",
+            b"\r\n",
+            b"e5,",
+            b"E-3",
+            b" ,",
+            b"\"",
+            b"\xC3\x80",
+        ] {
             // What follows a number is the caller's to judge.
             let bytes = padded(text, after, b'7');
-            assert_eq!(decimal_of(&bytes), expected(text), "{text:?} then {after:?}");
+            assert_eq!(
+                decimal_of(&bytes),
+                expected(text),
+                "{text:?} then {after:?}"
+            );
         }
     }
 }
 
 #[test]
 fn what_is_not_a_short_decimal() {
-    for text in ["", ",", ".5", "+1", "-1", " 1", "\t1", "e5", "\"1\"", "é", "1.,", "1.e5"] {
+    for text in [
+        "", ",", ".5", "+1", "-1", " 1", "\t1", "e5", "\"1\"", "é", "1.,", "1.e5",
+    ] {
         let bytes = padded(text, b",", b',');
         assert_eq!(decimal_of(&bytes), None, "{text:?}");
     }
@@ -78,7 +102,9 @@ fn what_is_not_a_short_decimal() {
 #[test]
 fn integers_of_1_to_18_digits() {
     for n in 1..=20 {
-        let text: String = (0..n).map(|i| char::from(b'0' + ((i * 7 + 3) % 10) as u8)).collect();
+        let text: String = (0..n)
+            .map(|i| char::from(b'0' + ((i * 7 + 3) % 10) as u8))
+            .collect();
         for after in [b",".as_slice(), b"\n", b"x"] {
             let bytes = padded(&text, after, b',');
             let want = (n <= 18).then(|| (text.parse::<i64>().unwrap(), n));
@@ -90,8 +116,14 @@ fn integers_of_1_to_18_digits() {
         integer(b"1735689600000007\n", 0),
         Some((1_735_689_600_000_007, 16))
     );
-    assert_eq!(integer(b"1735689600000007", 0), Some((1_735_689_600_000_007, 16)));
-    assert_eq!(integer(b"17356896000000079", 0), Some((17_356_896_000_000_079, 17)));
+    assert_eq!(
+        integer(b"1735689600000007", 0),
+        Some((1_735_689_600_000_007, 16))
+    );
+    assert_eq!(
+        integer(b"17356896000000079", 0),
+        Some((17_356_896_000_000_079, 17))
+    );
     // Fewer than 16 bytes left: the general path's.
     assert_eq!(integer(b"1704067200000,1\n", 0).map(|t| t.1), Some(13));
     assert_eq!(integer(b"1704067200000\n", 0), None);
@@ -129,7 +161,10 @@ fn rows_of_the_plain_shape() {
     let klines = b"1704067200000,1.5,2,1,1.5,10,1704067259999,15.0,3,5,7.5,0\r1704067260000,1";
     let slots = [0, 1, 2, 3, 4, 5, SKIP, SKIP, SKIP, SKIP, SKIP, SKIP];
     let (r, next) = row(klines, 0, &slots).unwrap();
-    assert_eq!((r.time, r.values), (1_704_067_200_000, [0.0, 1.5, 2.0, 1.0, 1.5, 10.0]));
+    assert_eq!(
+        (r.time, r.values),
+        (1_704_067_200_000, [0.0, 1.5, 2.0, 1.0, 1.5, 10.0])
+    );
     assert_eq!(&klines[next..], b"1704067260000,1");
     let Row { time, .. } = row(b"5,1.5,17\n0000000000000000", 0, &[5, 1, 0]).unwrap().0;
     assert_eq!(time, 17);
