@@ -29,7 +29,9 @@ const POW10: [f64; 16] = [
 /// A row's values: the raw integer time, and the numbers by slot (1 to 4
 /// the prices, 5 the volume; slots the row does not have stay 0).
 pub(super) struct Row {
+    /// The time as written, in the column's unit.
     pub time: i64,
+    /// The numbers by slot.
     pub values: [f64; 6],
 }
 
