@@ -52,19 +52,28 @@ pub(super) fn parse(bytes: &[u8], format: MarketFormat) -> Option<(MarketKind, V
     if !layout.header {
         reader.push(first)?;
     }
+    // Lines read the general way since the last plain row: after a few in
+    // a row, the file's rows are of another shape (text times, blanks), and
+    // trying each as a plain row first would only cost, so only every
+    // 128th is tried.
+    let mut misses = 0u32;
     loop {
         // Rows of the plain shape in one pass over their bytes; any other
         // line (blanks, long numbers, text times, the file's last bytes…)
         // split first, then read field by field.
-        if let Some((row, next)) = swar::row(lines.rest, 0, &reader.plan.slot_of) {
-            reader.append(row.time, row.values, true)?;
-            lines.rest = lines.rest.get(next..)?;
-            continue;
+        if misses < 8 || misses % 128 == 0 {
+            if let Some((row, next)) = swar::row(lines.rest, 0, &reader.plan.slot_of) {
+                reader.append(row.time, row.values, true)?;
+                lines.rest = lines.rest.get(next..)?;
+                misses = 0;
+                continue;
+            }
         }
         let Some(line) = lines.next() else {
             break;
         };
         reader.push(line)?;
+        misses = misses.wrapping_add(1);
     }
     reader.finish()
 }

@@ -471,3 +471,20 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn rows_of_another_shape_then_plain_ones_read_as_the_reference_reads_them() {
+    // 20 rows with blanks (read the general way, after which plain rows are
+    // tried only every 128th line), then 300 plain ones.
+    let mut text = String::from("time,open,high,low,close,volume\n");
+    for i in 0..320 {
+        let t = 1_704_067_200_000i64 + 60_000 * i;
+        let sep = if i < 20 { ", " } else { "," };
+        text += &format!("{t}{sep}1.5{sep}2.25{sep}1{sep}2{sep}0.001\n");
+    }
+    let (_, fast) = super::parse(text.as_bytes(), MarketFormat::Auto).unwrap();
+    let reference =
+        reference::parse(text.as_bytes(), "m.csv", "BTC/USDT", MarketFormat::Auto).unwrap();
+    assert_eq!(fast.len(), 320);
+    assert_eq!(fast, reference.bars);
+}
