@@ -424,3 +424,67 @@ proptest! {
         prop_assert_eq!(super::short_decimal(text.as_bytes()).or_else(|| super::number(text.as_bytes())), Some(want));
     }
 }
+
+/// A number's text: 1 to 17 digits (leading zeros among them), then maybe
+/// a point and 0 to 17 more, then maybe an exponent: every length at which
+/// the 16-byte reader changes its arithmetic or hands over.
+fn number_text() -> impl Strategy<Value = String> {
+    (
+        "[0-9]{1,17}",
+        prop::option::of("[0-9]{0,17}"),
+        prop::option::of("[eE][+-]?[0-9]{1,3}"),
+    )
+        .prop_map(|(int, fraction, exponent)| {
+            let mut text = int;
+            if let Some(f) = fraction {
+                text = format!("{text}.{f}");
+            }
+            text + exponent.as_deref().unwrap_or("")
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Bars whose prices and volumes are numbers of any length, times in
+    /// ms or µs: the loader reads them as the reference does, and reads
+    /// every file the reference accepts without handing it over.
+    #[test]
+    fn numbers_of_any_length_read_as_the_reference_reads_them(
+        rows in prop::collection::vec((number_text(), number_text()), 1..8),
+        micros in any::<bool>(),
+        end in prop_oneof![Just("\n"), Just("\r\n")],
+    ) {
+        let mut text = format!("time,open,high,low,close,volume{end}");
+        for (i, (price, volume)) in rows.iter().enumerate() {
+            let t = 1_704_067_200_000i64 + 60_000 * i as i64;
+            let t = if micros { t * 1000 + 7 } else { t };
+            text += &format!("{t},{price},{price},{price},{price},{volume}{end}");
+        }
+        let reference = reference::parse(text.as_bytes(), "m.csv", "BTC/USDT", MarketFormat::Auto);
+        prop_assert_eq!(&parse_bytes_as(text.as_bytes(), "m.csv", "BTC/USDT", MarketFormat::Auto), &reference);
+        let fast = super::parse(text.as_bytes(), MarketFormat::Auto);
+        match (fast, reference) {
+            (Some((_, bars)), Ok(series)) => prop_assert_eq!(bars, series.bars),
+            (None, Err(_)) => {}
+            (fast, reference) => prop_assert!(false, "fast {:?}, reference {:?}\n{}", fast, reference, text),
+        }
+    }
+}
+
+#[test]
+fn rows_of_another_shape_then_plain_ones_read_as_the_reference_reads_them() {
+    // 20 rows with blanks (read the general way, after which plain rows are
+    // tried only every 128th line), then 300 plain ones.
+    let mut text = String::from("time,open,high,low,close,volume\n");
+    for i in 0..320 {
+        let t = 1_704_067_200_000i64 + 60_000 * i;
+        let sep = if i < 20 { ", " } else { "," };
+        text += &format!("{t}{sep}1.5{sep}2.25{sep}1{sep}2{sep}0.001\n");
+    }
+    let (_, fast) = super::parse(text.as_bytes(), MarketFormat::Auto).unwrap();
+    let reference =
+        reference::parse(text.as_bytes(), "m.csv", "BTC/USDT", MarketFormat::Auto).unwrap();
+    assert_eq!(fast.len(), 320);
+    assert_eq!(fast, reference.bars);
+}
