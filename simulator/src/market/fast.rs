@@ -61,7 +61,7 @@ pub(super) fn parse(bytes: &[u8], format: MarketFormat) -> Option<(MarketKind, V
         // Rows of the plain shape in one pass over their bytes; any other
         // line (blanks, long numbers, text times, the file's last bytes…)
         // split first, then read field by field.
-        if misses < 8 || misses % 128 == 0 {
+        if misses < 8 || misses.is_multiple_of(128) {
             if let Some((row, next)) = swar::row(lines.rest, 0, &reader.plan.slot_of) {
                 reader.append(row.time, row.values, true)?;
                 lines.rest = lines.rest.get(next..)?;
