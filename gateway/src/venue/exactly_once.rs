@@ -174,7 +174,8 @@ impl<V: Venue> Executor<V> {
     /// Cancels the working order `client_order_id` of `symbol` and records
     /// it; one the venue no longer knows is recorded as cancelled too. Any
     /// other failure leaves it as it was (logged). The venue's report when
-    /// it answered the cancel.
+    /// it answered the cancel (`None` too for one that had filled or ended
+    /// before it: recorded as the query then shows it).
     pub async fn cancel(
         &mut self,
         symbol: &str,
@@ -192,10 +193,21 @@ impl<V: Venue> Executor<V> {
                 },
                 Some(report),
             ),
-            Err(e @ VenueError::NotFound { .. }) => (
-                failure(State::Cancelled, client_order_id, self.now(), &e),
-                None,
-            ),
+            Err(e @ VenueError::NotFound { .. }) => {
+                // Nothing working by that id: it may have filled just
+                // before the cancel arrived. Asked how it ended, so a fill
+                // is recorded as a fill; unanswered, it is no longer
+                // working either way.
+                if let Some(report) = self.follow(symbol, client_order_id).await? {
+                    if report.status.is_final() {
+                        return Ok(None);
+                    }
+                }
+                (
+                    failure(State::Cancelled, client_order_id, self.now(), &e),
+                    None,
+                )
+            }
             Err(e) => {
                 tracing::warn!(%client_order_id, code = e.code(), "cancel failed: {e}");
                 return Ok(None);

@@ -633,3 +633,23 @@ async fn an_order_accepted_longer_ago_than_give_up_after_ms_is_abandoned_not_sen
         .await;
     assert_eq!(h.books.lock().unwrap().position, d("1"));
 }
+
+#[tokio::test]
+async fn a_leg_that_filled_before_its_cancel_is_recorded_filled_not_cancelled() {
+    let mut h = harness(VenueKind::BinanceUsdm).await;
+    protected_long(&mut h).await;
+    let leg = h.books.lock().unwrap().working_legs()[0]
+        .client_order_id
+        .clone();
+    // The stop fills just as the flatten's cancel reaches it: the venue
+    // answers the cancel "unknown order".
+    h.books.lock().unwrap().legs_fill_on_cancel = true;
+    run(&mut h, target("e2", Side::Sell, "0"), SizingMode::Target).await;
+    let known = h.live.executor.log().get(&leg).unwrap();
+    assert_eq!(
+        known.state,
+        State::Filled,
+        "its fill counts (fill log, PnL)"
+    );
+    assert_eq!(h.books.lock().unwrap().position, d("0"));
+}
