@@ -1180,4 +1180,4 @@ mod tests {
 }
 
 #[cfg(test)]
-mod review;
+mod stage_tests;

@@ -1590,7 +1590,7 @@ fn target_position(body: &[u8]) -> Option<Decimal> {
 }
 
 #[cfg(test)]
-mod review;
+mod recovery_tests;
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,6 @@
-//! Review tests of the live stage against a scripted venue: what happens to
-//! positions and their protection when orders are refused, race a fill,
-//! or are replayed after a restart. A test that shows a defect the review
-//! did not fix is `#[ignore]`d with the reason "finding: ...".
+//! The live stage against a scripted venue: what happens to positions and
+//! their protection when orders are refused, race a fill, come late or
+//! again, and what the `[policy]` limits allow sizing to order.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -1,4 +1,4 @@
-//! Review tests of recovery with a live venue: which accepted orders of
+//! Recovery with a live venue: which accepted orders of
 //! the journal a restart hands to a venue's stage again.
 
 use super::*;
