@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use alertgate_gateway::serve::mock::{MockExchange, MockSettings};
@@ -15,7 +15,7 @@ use alertgate_gateway::serve::mock::{MockExchange, MockSettings};
 mod common;
 use common::{
     alert, exchange_records, gate_config, http, json_lines, now_s, post_signed, root,
-    sample_config, signed, start, stop, wait_until, SECRET_VAR,
+    sample_config, signed, start, stop, wait_exit, wait_until, SECRET_VAR,
 };
 
 const SAMPLE_SECRET: &str = "replay-sample-secret-do-not-use";
@@ -401,30 +401,6 @@ fn csv_opens(path: &Path) -> Vec<(i64, f64)> {
 /// The open of the last row that started at or before `t`.
 fn open_at(rows: &[(i64, f64)], t: i64) -> f64 {
     rows.iter().rev().find(|r| r.0 <= t).unwrap().1
-}
-
-/// Waits (at most 20 s) for a process to exit on its own; kills it after.
-fn wait_exit(mut child: Child) -> (std::process::ExitStatus, String) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            use std::io::Read;
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut err)
-                .unwrap();
-            return (status, err);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("serve did not exit in 20 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

@@ -280,3 +280,26 @@ pub fn accepted_order_ids(journal: &Path) -> Vec<String> {
         })
         .collect()
 }
+
+/// Waits (at most 20 s) for a process to exit on its own; kills it after.
+pub fn wait_exit(mut child: Child) -> (std::process::ExitStatus, String) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            return (status, err);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("serve did not exit in 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
