@@ -941,10 +941,10 @@ fn a_reversal_cancels_the_old_bracket_and_protects_the_new_position() {
         [
             ("SELL", "CANCELED", "0.01"),
             ("SELL", "CANCELED", "0.01"),
-            ("BUY", "NEW", "0.02"),
-            ("BUY", "NEW", "0.02"),
+            ("BUY", "NEW", "0.01"),
+            ("BUY", "NEW", "0.01"),
         ],
-        "the new legs cover the entry's filled quantity, reduce-only"
+        "the new legs cover the new position (0.01), not all the reversal sold (0.02)"
     );
 }
 

@@ -453,7 +453,7 @@ impl<V: Venue> Live<V> {
                 Err(e) => return self.bracket_failed(order, &e.to_string()),
             }
         } else {
-            entry.executed_quantity
+            self.protected_quantity(order, entry).await
         };
         let legs = {
             let rules = self.rules.read().unwrap_or_else(|e| e.into_inner());
@@ -476,6 +476,32 @@ impl<V: Venue> Live<V> {
                 }
             }
             Err(e) => self.bracket_failed(order, &e.to_string()),
+        }
+    }
+
+    /// Futures: what a bracket protects of what its entry filled, at most
+    /// the position now open in the entry's direction. After a reversal
+    /// (long 1, sell 2) the fill closed the old position first: legs on
+    /// all of it would be twice the new one. Unread (the venue not
+    /// answering), or no position that way: what it filled (the legs are
+    /// reduce-only either way).
+    async fn protected_quantity(&self, order: &ExecOrder, entry: &OrderReport) -> Decimal {
+        let executed = entry.executed_quantity;
+        let now = self.clock.venue_ms(wall_clock_ms());
+        let position = match self.executor.venue().account(now).await {
+            Ok(account) => account.position(&order.symbol),
+            Err(e) => {
+                tracing::warn!(client_order_id = %order.client_order_id, code = e.code(), "position not read; legs on what the entry filled: {e}");
+                return executed;
+            }
+        };
+        let same_way = match order.side {
+            Side::Buy => position.is_positive(),
+            Side::Sell => position.is_negative(),
+        };
+        match Decimal::new(position.mantissa().abs(), position.scale()) {
+            Some(open) if same_way && open < executed => open,
+            _ => executed,
         }
     }
 

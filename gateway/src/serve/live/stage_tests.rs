@@ -652,3 +652,21 @@ async fn a_leg_that_filled_before_its_cancel_is_recorded_filled_not_cancelled() 
     );
     assert_eq!(h.books.lock().unwrap().position, d("0"));
 }
+
+#[tokio::test]
+async fn a_reversals_legs_protect_the_new_position_not_all_the_reversal_filled() {
+    let mut h = harness(VenueKind::BinanceUsdm).await;
+    run(&mut h, target("e1", Side::Buy, "1"), SizingMode::Target).await;
+    // Long 1 → short 1 with a bracket: one sell of 2; the legs cover 1.
+    let reversal = bracketed(target("e2", Side::Sell, "-1"), "110", Some("90"));
+    run(&mut h, reversal, SizingMode::Target).await;
+    let b = h.books.lock().unwrap();
+    assert_eq!(b.position, d("-1"));
+    let legs = b.working_legs();
+    assert_eq!(legs.len(), 2, "{legs:?}");
+    assert!(
+        legs.iter()
+            .all(|l| l.quantity == d("1") && l.side == Side::Buy),
+        "{legs:?}"
+    );
+}
