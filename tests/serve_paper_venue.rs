@@ -283,7 +283,7 @@ fn the_policys_limits_bound_what_sizing_orders_not_only_the_alerts_quantity() {
 #[test]
 fn an_event_id_reused_after_the_replay_window_is_answered_as_the_replay_it_is() {
     // TradingView's `{{strategy.order.id}}` alone ("Long") as the event id:
-    // the gate forgets it after its window (1 s here) and would accept it
+    // the gate forgets it after its window (3 s here: alerts carry whole seconds) and would accept it
     // again, but its client order id is taken (a venue takes one once):
     // the answer is 409 `replayed` with the order the event became, never
     // 200 for an order that is then dropped.
@@ -291,13 +291,13 @@ fn an_event_id_reused_after_the_replay_window_is_answered_as_the_replay_it_is() 
     let d = dir.path();
     let config = gate_config(
         d,
-        "[policy]\nmax_age_s = 1\nmax_future_skew_s = 1\n\
+        "[policy]\nmax_age_s = 3\nmax_future_skew_s = 1\n\
          [sizing]\nmode = \"fixed\"\nquantity = { \"BTC/USDT\" = \"0.25\" }\n",
     );
     let gw = gateway(&config, d);
     let first = alert(&gw, "Long", "buy", "");
     wait_until("the first Long filled", || filled(d, &first));
-    std::thread::sleep(std::time::Duration::from_millis(3_500));
+    std::thread::sleep(std::time::Duration::from_millis(5_500));
     let body = format!(
         r#"{{"symbol":"BTCUSDT","side":"sell","order_type":"market","quantity":"0.01","price":"50000","timestamp":{},"event_id":"Long"}}"#,
         now_s() * 1000

@@ -35,7 +35,7 @@ use crate::clock::wall_clock_ms;
 use crate::error::Error;
 use crate::venue::binance::{BinanceSettings, BinanceVenue, Credentials, Market};
 use crate::venue::clock::VenueClock;
-use crate::venue::exactly_once::Executor;
+use crate::venue::exactly_once::{Executor, ResolveHook};
 use crate::venue::fill_log::FillLog;
 use crate::venue::order_log::{KnownIds, OrderLog, State};
 use crate::venue::rules::ANY_SYMBOL;
@@ -327,6 +327,9 @@ struct Opened {
 struct VenueProbe {
     venue: Arc<BinanceVenue>,
     blocked: Arc<Health>,
+    /// Failing while the stage cannot query the venue to resolve an
+    /// unknown order (it places nothing meanwhile).
+    stalled: Arc<Health>,
 }
 
 /// The real venues of a configuration, before they run.
@@ -447,7 +450,7 @@ impl LiveVenues {
             parts.push(Part::probe(o.setting.clone(), move || {
                 let probe = probe.clone();
                 Box::pin(async move {
-                    if let Some(why) = probe.blocked.failure() {
+                    if let Some(why) = probe.blocked.failure().or(probe.stalled.failure()) {
                         return Err(why);
                     }
                     probe
@@ -474,13 +477,16 @@ impl LiveVenues {
             .into_iter()
             .map(|o| {
                 let clock = Arc::new(VenueClock::default());
-                let executor = Executor::new(
+                let mut executor = Executor::new(
                     o.venue,
                     o.log,
                     clock.clone(),
                     o.settings.policy,
                     wall_clock_ms,
                 );
+                if let Some(probe) = &o.probe {
+                    executor.on_resolve(resolve_hook(probe.stalled.clone(), breaker.clone()));
+                }
                 tracing::info!(setting = %o.setting, venue = o.settings.kind.name(), testnet = o.settings.testnet, "trading on a venue through the live stage");
                 if let Some(limits) = o.limits {
                     metrics.watch_venue(o.settings.kind.name(), limits);
@@ -514,6 +520,23 @@ impl LiveVenues {
             })
             .collect()
     }
+}
+
+/// While the stage cannot query the venue to resolve an unknown order, it
+/// places nothing: `/readyz` says so (`stalled`), and each failed query
+/// feeds the circuit breaker, so new alerts are refused (`circuit_open`)
+/// rather than accepted to wait behind it.
+fn resolve_hook(stalled: Arc<Health>, breaker: Arc<CircuitBreaker>) -> ResolveHook {
+    Arc::new(move |error: Option<&VenueError>| match error {
+        Some(e) => {
+            stalled.set_failing(format!(
+                "resolving an unknown order: the venue does not answer its queries ({}: {e})",
+                e.code()
+            ));
+            breaker.failure(wall_clock_ms());
+        }
+        None => stalled.set_ok(),
+    })
 }
 
 /// [`set_up_futures`], asked again (orders wait) while the venue does not
@@ -627,6 +650,7 @@ fn open_one(
         _ => Some(VenueProbe {
             venue: Arc::new(connect(setting, settings)?),
             blocked: Arc::default(),
+            stalled: Arc::default(),
         }),
     };
     let path = base.join(&settings.orders);
@@ -716,6 +740,30 @@ mod tests {
         assert!(!paper.is_empty());
         assert_eq!(paper.get("NEVER/SEEN"), Some(&TradingRules::unrestricted()));
         assert!(RulesBook::default().is_empty());
+    }
+
+    #[test]
+    fn a_stalled_resolution_fails_readiness_and_opens_the_breaker_until_the_venue_answers() {
+        let stalled = Arc::new(Health::default());
+        let breaker = Arc::new(CircuitBreaker::new(3, std::time::Duration::from_secs(30)));
+        let hook = resolve_hook(stalled.clone(), breaker.clone());
+        let revoked = VenueError::Rejected {
+            venue: "binance-usdm",
+            code: "venue_invalid_key",
+            venue_code: -2015,
+            message: "Invalid API-key, IP, or permissions for action.".into(),
+        };
+        for _ in 0..3 {
+            hook(Some(&revoked));
+        }
+        let why = stalled.failure().expect("failing while queries fail");
+        assert!(why.contains("venue_invalid_key"), "{why}");
+        assert!(
+            breaker.is_open(wall_clock_ms()),
+            "new alerts refused meanwhile"
+        );
+        hook(None);
+        assert_eq!(stalled.failure(), None);
     }
 
     #[test]

@@ -97,6 +97,13 @@ pub struct LogError {
     pub source: std::io::Error,
 }
 
+/// Told how each query made to resolve an unknown order went: `Some`
+/// with the error when the venue did not answer it (a network failure, a
+/// revoked key, a ban), `None` when it did. While it fails the stage can
+/// place nothing: whoever listens (the gateway's circuit breaker and
+/// readiness) should know.
+pub type ResolveHook = Arc<dyn Fn(Option<&VenueError>) + Send + Sync>;
+
 /// Places orders on one venue, exactly once (see the module doc).
 pub struct Executor<V> {
     venue: V,
@@ -104,6 +111,7 @@ pub struct Executor<V> {
     clock: Arc<VenueClock>,
     policy: ResolvePolicy,
     local_ms: Box<dyn Fn() -> i64 + Send + Sync>,
+    on_resolve: Option<ResolveHook>,
 }
 
 /// Where resolving an unknown order ended.
@@ -128,6 +136,18 @@ impl<V: Venue> Executor<V> {
             clock,
             policy,
             local_ms: Box::new(local_ms),
+            on_resolve: None,
+        }
+    }
+
+    /// Tells `hook` how each query resolving an unknown order went.
+    pub fn on_resolve(&mut self, hook: ResolveHook) {
+        self.on_resolve = Some(hook);
+    }
+
+    fn resolve_went(&self, error: Option<&VenueError>) {
+        if let Some(hook) = &self.on_resolve {
+            hook(error);
         }
     }
 
@@ -382,7 +402,12 @@ impl<V: Venue> Executor<V> {
         let mut not_found: Vec<i64> = Vec::new();
         loop {
             let now = self.venue_now();
-            match self.venue.query(&known.order.symbol, &id, now).await {
+            let answer = self.venue.query(&known.order.symbol, &id, now).await;
+            self.resolve_went(match &answer {
+                Ok(_) | Err(VenueError::NotFound { .. }) => None,
+                Err(e) => Some(e),
+            });
+            match answer {
                 Ok(report) => return self.placed(&id, report, true).map(found),
                 Err(VenueError::NotFound { .. }) => {
                     let spaced = not_found
@@ -545,6 +570,8 @@ mod tests {
         /// Signed requests more than 5 s from the venue's clock are
         /// refused (-1021), as Binance does.
         check_timestamps: bool,
+        /// The next queries refused so (a revoked key).
+        failing_queries: u32,
     }
 
     struct Scripted {
@@ -641,6 +668,15 @@ mod tests {
             let now = (self.now)();
             let mut s = self.script.lock().unwrap();
             s.queries += 1;
+            if s.failing_queries > 0 {
+                s.failing_queries -= 1;
+                return Err(VenueError::Rejected {
+                    venue: NAME,
+                    code: "venue_invalid_key",
+                    venue_code: -2015,
+                    message: "Invalid API-key, IP, or permissions for action.".into(),
+                });
+            }
             if s.check_timestamps && (_ts - now).abs() > 5_000 {
                 return Err(VenueError::Rejected {
                     venue: NAME,
@@ -896,5 +932,29 @@ mod tests {
         assert!(matches!(outcome, Outcome::Refused { ref code, .. } if code == "venue_not_sent"));
         assert_eq!(script.lock().unwrap().post_timestamps.len(), 2);
         assert_eq!(ex.log().get("a").unwrap().state, State::Abandoned);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_resolution_that_cannot_query_says_so_until_the_venue_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = scripted(&[Post::LoseAnswer], 0);
+        script.lock().unwrap().failing_queries = 3;
+        let mut ex = executor(dir.path(), &script);
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let seen = heard.clone();
+        ex.on_resolve(Arc::new(move |e: Option<&VenueError>| {
+            seen.lock().unwrap().push(e.map(|e| e.code()));
+        }));
+        assert!(placed(&ex.place(&order("a"), "ev-a").await.unwrap()));
+        let heard = heard.lock().unwrap().clone();
+        assert_eq!(
+            heard,
+            [
+                Some("venue_invalid_key"),
+                Some("venue_invalid_key"),
+                Some("venue_invalid_key"),
+                None
+            ]
+        );
     }
 }
