@@ -1490,3 +1490,44 @@ fn a_second_gateway_on_the_same_journal_or_order_log_refuses_to_start() {
     wait_for("placed", 20, || settled(s.dir.path(), &second));
     assert_eq!(orders_with(&s.emu, &first).len(), 1);
 }
+
+#[test]
+fn while_an_unknown_order_cannot_be_queried_the_gateway_says_so_and_refuses_new_alerts() {
+    // A short cool-down: the breaker closes again 3 s after its last failure.
+    let s = setup("binance-usdm", "[serve]\ncircuit_cooldown_s = 3\n");
+    // The order's answer is lost after it was placed; then every query
+    // about it fails (5xx) for a while: the stage can place nothing.
+    fault(
+        &s.emu,
+        r#"{"method":"POST","path":"/fapi/v1/order","fault":"lose_answer","count":1}"#,
+    );
+    fault(
+        &s.emu,
+        r#"{"method":"GET","path":"/fapi/v1/order","fault":"error_before","count":8}"#,
+    );
+    let first = accepted(&s.gw, "stall-1", "buy", "0.01");
+    wait_for("readyz names the venue", 20, || {
+        let (status, body) = readyz(&s.gw);
+        status == 503 && body["failing"] == serde_json::json!(["venue"])
+    });
+    let (_, body) = readyz(&s.gw);
+    let why = body["reasons"]["venue"].as_str().unwrap_or_default();
+    assert!(why.contains("resolving an unknown order"), "{body}");
+    // After five failed queries the breaker is open: a new alert is
+    // refused, not accepted to wait behind the stalled one.
+    wait_for("circuit open", 20, || {
+        post(&s.gw, &format!("stall-new-{}", now_s()), "buy", "0.01").0 == 503
+    });
+    // The venue answers again: the order is found (never sent twice), and
+    // the gateway is ready without a restart.
+    wait_for("resolved", 30, || settled(s.dir.path(), &first));
+    assert_eq!(orders_with(&s.emu, &first).len(), 1);
+    wait_for("ready again", 20, || readyz(&s.gw).0 == 200);
+    // Alerts accepted before the breaker opened were placed after it, each
+    // once: one POST per order on the venue.
+    assert_eq!(
+        order_posts(&s.emu, USDM_ORDER) as usize,
+        all_orders(&s.emu),
+        "no order sent twice"
+    );
+}
