@@ -25,18 +25,23 @@ fn gateway(config: &Path, dir: &Path) -> Gateway {
     healthy(spawn_with(config, WEBHOOK, "info", log.into(), &[]))
 }
 
-/// A signed market alert for BTCUSDT at 50000 with `extra` fields; the
-/// accepted order's client id.
-fn alert(gw: &Gateway, event: &str, side: &str, extra: &str) -> String {
+/// Posts a signed market alert for BTCUSDT at 50000 (quantity 0.01),
+/// stamped now, with `extra` fields: its answer's status and body.
+fn post_alert(gw: &Gateway, event: &str, side: &str, extra: &str) -> (u16, serde_json::Value) {
     let body = format!(
         r#"{{"symbol":"BTCUSDT","side":"{side}","order_type":"market","quantity":"0.01","price":"50000",{extra}"timestamp":{},"event_id":"{event}"}}"#,
         now_s() * 1000
     );
     let headers = signed(WEBHOOK, body.as_bytes(), now_s(), "52.89.214.238");
     let (status, text) = http(gw.port, "POST", "/webhook", &headers, body.as_bytes()).unwrap();
-    assert_eq!(status, 200, "{event}: {text}");
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    v["order_id"].as_str().unwrap().to_string()
+    (status, serde_json::from_str(&text).unwrap())
+}
+
+/// [`post_alert`], which must be accepted: the order's client id.
+fn alert(gw: &Gateway, event: &str, side: &str, extra: &str) -> String {
+    let (status, answer) = post_alert(gw, event, side, extra);
+    assert_eq!(status, 200, "{event}: {answer}");
+    answer["order_id"].as_str().unwrap().to_string()
 }
 
 fn target(gw: &Gateway, event: &str, side: &str, position: &str) -> String {
@@ -214,13 +219,12 @@ fn equity_pct_sizing_on_paper_values_the_order_at_the_observed_price() {
 
 /// Sends a signed target alert; its answer's status and body.
 fn target_answer(gw: &Gateway, event: &str, position: &str) -> (u16, serde_json::Value) {
-    let body = format!(
-        r#"{{"symbol":"BTCUSDT","side":"buy","order_type":"market","quantity":"0.01","price":"50000","position_size":"{position}","timestamp":{},"event_id":"{event}"}}"#,
-        now_s() * 1000
-    );
-    let headers = signed(WEBHOOK, body.as_bytes(), now_s(), "52.89.214.238");
-    let (status, text) = http(gw.port, "POST", "/webhook", &headers, body.as_bytes()).unwrap();
-    (status, serde_json::from_str(&text).unwrap())
+    post_alert(
+        gw,
+        event,
+        "buy",
+        &format!(r#""position_size":"{position}","#),
+    )
 }
 
 #[test]
@@ -298,13 +302,7 @@ fn an_event_id_reused_after_the_replay_window_is_answered_as_the_replay_it_is() 
     let first = alert(&gw, "Long", "buy", "");
     wait_until("the first Long filled", || filled(d, &first));
     std::thread::sleep(std::time::Duration::from_millis(5_500));
-    let body = format!(
-        r#"{{"symbol":"BTCUSDT","side":"sell","order_type":"market","quantity":"0.01","price":"50000","timestamp":{},"event_id":"Long"}}"#,
-        now_s() * 1000
-    );
-    let headers = signed(WEBHOOK, body.as_bytes(), now_s(), "52.89.214.238");
-    let (status, text) = http(gw.port, "POST", "/webhook", &headers, body.as_bytes()).unwrap();
-    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let (status, answer) = post_alert(&gw, "Long", "sell", "");
     assert_eq!(
         (status, &answer["code"]),
         (409, &"replayed".into()),

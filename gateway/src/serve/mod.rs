@@ -1305,7 +1305,12 @@ fn decide(state: &AppState, target: &Strategy, incoming: &Incoming<'_>) -> Decid
         let mut marks = state.marks.lock().unwrap_or_else(|e| e.into_inner());
         marks.insert(order.symbol.as_str().to_string(), price);
     }
-    if let Some(original) = decided_before(target, incoming, &decision) {
+    // The client order id an acceptance becomes, digested once.
+    let order_id = decision
+        .as_ref()
+        .ok()
+        .map(|o| execution::client_order_id(incoming.strategy, o.replay_key.as_str()));
+    if let Some(original) = decided_before(target, order_id.as_deref()) {
         // Accepted by the gate, which forgot the event after its window,
         // but its order was placed (or refused) before: a venue takes a
         // client id once, so it is answered as the replay it is, with the
@@ -1348,7 +1353,7 @@ fn decide(state: &AppState, target: &Strategy, incoming: &Incoming<'_>) -> Decid
         Ok(order) => {
             let key = order.replay_key.as_str();
             let original = Original {
-                order_id: execution::client_order_id(incoming.strategy, key),
+                order_id: order_id.unwrap_or_default(),
                 accepted_ms: Some(now),
             };
             let until = gate.remembered_until_ms(now, order.timestamp_ms);
@@ -1386,20 +1391,15 @@ fn venue_refusal(
     live.check(&exec).err()
 }
 
-/// The order an accepted `decision` became before, if its strategy's
-/// venue's order log knows its client id (see
+/// The order an accepted decision (client id `order_id`) became before,
+/// if its strategy's venue's order log knows that id (see
 /// [`KnownIds`](crate::venue::order_log::KnownIds)).
-fn decided_before(
-    target: &Strategy,
-    incoming: &Incoming<'_>,
-    decision: &Result<Order, Rejection>,
-) -> Option<Original> {
-    let (Ok(order), Some(live)) = (decision, &target.live) else {
+fn decided_before(target: &Strategy, order_id: Option<&str>) -> Option<Original> {
+    let (Some(order_id), Some(live)) = (order_id, &target.live) else {
         return None;
     };
-    let order_id = execution::client_order_id(incoming.strategy, order.replay_key.as_str());
-    live.knows_client_id(&order_id).then_some(Original {
-        order_id,
+    live.knows_client_id(order_id).then(|| Original {
+        order_id: order_id.to_string(),
         accepted_ms: None,
     })
 }
