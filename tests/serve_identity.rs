@@ -92,3 +92,58 @@ fn an_unsigned_id_header_never_decides_which_order_executes() {
     assert_eq!((s4, again["order_id"].clone()), (409, sell_id), "{again}");
     drop(gw);
 }
+
+#[test]
+fn an_event_id_reused_after_the_replay_window_on_paper_is_answered_as_the_replay_it_is() {
+    // The batched paper stage (the default venue, `alert` sizing), with
+    // TradingView's `{{strategy.order.id}}` alone ("Long") as the event
+    // id: the gate forgets it after its window (3 s here) and takes it
+    // again, but the paper exchange still holds its order (a working limit;
+    // no snapshot has compacted it) and would submit nothing for it. The
+    // answer is 409 `replayed` naming that order, never 200 for an order
+    // that is then dropped.
+    let dir = tempfile::tempdir().unwrap();
+    let config = gate_config(
+        dir.path(),
+        &format!("{CONFIG}[policy]\nmax_age_s = 3\nmax_future_skew_s = 1\n"),
+    );
+    let secret = "identity-secret";
+    let gw = start(&config, secret);
+    let (s1, first) = post(gw.port, secret, "buy", "Long", "delivery-1");
+    assert_eq!(s1, 200, "{first}");
+    let fills = dir.path().join("fills.jsonl");
+    wait_until("the first Long submitted", || {
+        !exchange_records(&fills).0.is_empty()
+    });
+    std::thread::sleep(std::time::Duration::from_millis(5_500));
+    let (s2, again) = post(gw.port, secret, "sell", "Long", "delivery-2");
+    assert_eq!(
+        (s2, again["code"].as_str()),
+        (409, Some("replayed")),
+        "{again}"
+    );
+    assert_eq!(again["order_id"], first["order_id"], "{again}");
+    // A new event id is accepted and submitted: the stage still runs.
+    let (s3, fresh) = post(gw.port, secret, "sell", "Long-2", "delivery-3");
+    assert_eq!(s3, 200, "{fresh}");
+    wait_until("Long-2 submitted", || exchange_records(&fills).0.len() >= 2);
+    let mut gw = gw;
+    stop(&mut gw.child);
+    // One submit per accepted alert; the reuse none, and journaled as the
+    // replay it was answered as.
+    let (submits, _) = exchange_records(&fills);
+    let ids: Vec<_> = submits
+        .iter()
+        .map(|s| s["client_order_id"].clone())
+        .collect();
+    assert_eq!(ids, [first["order_id"].clone(), fresh["order_id"].clone()]);
+    let decisions: Vec<_> = common::json_lines(&dir.path().join("journal.jsonl"))
+        .into_iter()
+        .filter_map(|l| l.get("decision").cloned())
+        .collect();
+    assert_eq!(
+        decisions.iter().filter(|d| d["code"] == "replayed").count(),
+        1,
+        "{decisions:?}"
+    );
+}

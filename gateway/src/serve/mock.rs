@@ -105,6 +105,7 @@ use serde::{Deserialize, Serialize};
 use super::journal::{CancelOf, ExecAction, ExecOrder};
 use super::jsonl;
 use super::snapshot::{self, JournalMarks};
+use crate::venue::order_log::KnownIds;
 use alertgate_simulator::config::SimulationSection;
 use alertgate_simulator::exchange::{
     decimal_to_f64, Costs, Exchange, ExchangeOrder, Fill, FillReason, IntraBar, OrderKind,
@@ -525,6 +526,14 @@ impl State {
         self.submitted.contains_key(client_order_id) || self.legacy.contains(client_order_id)
     }
 
+    /// Every client id [`State::has_submitted`] knows.
+    fn client_ids(&self) -> impl Iterator<Item = &str> {
+        self.submitted
+            .keys()
+            .chain(&self.legacy)
+            .map(String::as_str)
+    }
+
     fn is_working(&self, client_order_id: &str) -> bool {
         let Some(&id) = self.submitted.get(client_order_id) else {
             return false;
@@ -934,6 +943,11 @@ pub struct MockExchange {
     marks: Option<JournalMarks>,
     /// Orders submitted since the last snapshot (or the start).
     since_snapshot: u64,
+    /// The client ids [`MockExchange::has_submitted`] knows, once durable,
+    /// shared with the answer path: an accepted alert whose id the
+    /// exchange knows (its event id reused after the gate's window) would
+    /// submit nothing, so it is answered as the replay it is.
+    known: KnownIds,
 }
 
 impl MockExchange {
@@ -967,6 +981,8 @@ impl MockExchange {
             log.sync_data()?;
             len = line.len() as u64;
         }
+        let known = KnownIds::default();
+        known.extend(state.client_ids());
         Ok(MockExchange {
             path: path.to_path_buf(),
             log,
@@ -978,7 +994,15 @@ impl MockExchange {
             journal: journal.map(Path::to_path_buf),
             marks,
             since_snapshot: 0,
+            known,
         })
+    }
+
+    /// The client ids the exchange has submitted, as they change (see
+    /// [`KnownIds`]): taken when their submit is durable, forgotten when
+    /// a snapshot compacts the exchange.
+    pub fn known_ids(&self) -> KnownIds {
+        self.known.clone()
     }
 
     /// The journal marks of the snapshot the exchange was opened from
@@ -1013,6 +1037,7 @@ impl MockExchange {
         let log_check = snapshot::check_bytes(&self.path, self.len)?
             .ok_or_else(|| io::Error::other("the log is shorter than its durable length"))?;
         self.state.compact(after);
+        self.known.retain(|id| self.state.has_submitted(id));
         let body = SnapshotBody {
             initial_cash: self.settings.initial_cash,
             costs: self.settings.costs,
@@ -1187,6 +1212,10 @@ impl MockExchange {
             return results;
         }
         self.len += bytes.len() as u64;
+        self.known.extend(results.iter().filter_map(|r| match r {
+            Ok(x) if x.fresh => Some(x.client_order_id.as_str()),
+            _ => None,
+        }));
         self.since_snapshot += results
             .iter()
             .filter(|r| matches!(r, Ok(x) if x.fresh))
@@ -1760,6 +1789,12 @@ mod tests {
             !ex.has_submitted(&h[1].client_order_id),
             "h2 filled: forgotten"
         );
+        // The answer path forgets with the exchange, no more and no less.
+        let known = ex.known_ids();
+        for o in &h[..6] {
+            let id = &o.client_order_id;
+            assert_eq!(known.contains(id), ex.has_submitted(id), "{id}");
+        }
         for (i, o) in h.iter().enumerate().skip(6) {
             ex.execute(o, T0 + i as i64 * 1000).unwrap();
         }
@@ -1769,6 +1804,10 @@ mod tests {
         assert_eq!(again.recovery().mismatches, 0);
         assert_eq!(again.journal_marks(), Some(marks));
         assert_eq!(again.state, ex.state);
+        for o in &h {
+            let id = &o.client_order_id;
+            assert_eq!(again.known_ids().contains(id), ex.has_submitted(id), "{id}");
+        }
         // The whole log gives the same exchange: positions, lots, working
         // orders, brackets, cash, PnL.
         let whole = |ex: &MockExchange| {
@@ -1907,12 +1946,18 @@ mod tests {
             .iter()
             .all(|r| matches!(r, Err(ExecutionError::LogWrite { .. }))));
         assert_eq!(ex.state, before);
-        assert!(!ex.has_submitted(&client_order_id("", "m2")));
+        let m2 = client_order_id("", "m2");
+        assert!(!ex.has_submitted(&m2));
+        // The answer path never learns of a submit that is not durable.
+        let known = ex.known_ids();
+        assert!(known.contains(&client_order_id("", "m1")) && !known.contains(&m2));
         // The retry submits once.
         assert!(ex.execute(&market("m2", Buy, "101"), T0 + 2).unwrap().fresh);
+        assert!(known.contains(&m2));
         assert_eq!(ex.position("BTC/USDT"), 2.0);
         let again = MockExchange::open(&path, costs()).unwrap();
         assert_eq!(again.state, ex.state);
+        assert!(again.known_ids().contains(&m2), "rebuilt from the log");
     }
 
     #[test]

@@ -85,6 +85,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::clock::wall_clock_ms;
+use crate::venue::order_log::KnownIds;
 use crate::venue::settings::Venues;
 use crate::venue::sizing::{OrderLimits, SizingMode, Sizings, Target};
 use crate::venue::VenueError;
@@ -155,6 +156,9 @@ struct AppState {
     metrics: Arc<Metrics>,
     /// What `/readyz` checks.
     readiness: Readiness,
+    /// The client ids the paper exchange knows (see
+    /// [`MockExchange::known_ids`]).
+    paper_known: KnownIds,
 }
 
 /// A token bucket per source address, checked before the gate so a flood
@@ -608,6 +612,7 @@ fn start(serve: &ServeSection, journal_path: &Path, p: Prepared) -> Result<Start
         breaker: breaker.clone(),
         metrics: metrics.clone(),
         readiness,
+        paper_known: p.exchange.known_ids(),
     });
     Ok(Started {
         state,
@@ -1310,11 +1315,12 @@ fn decide(state: &AppState, target: &Strategy, incoming: &Incoming<'_>) -> Decid
         .as_ref()
         .ok()
         .map(|o| execution::client_order_id(incoming.strategy, o.replay_key.as_str()));
-    if let Some(original) = decided_before(target, order_id.as_deref()) {
+    if let Some(original) = decided_before(state, target, order_id.as_deref()) {
         // Accepted by the gate, which forgot the event after its window,
         // but its order was placed (or refused) before: a venue takes a
-        // client id once, so it is answered as the replay it is, with the
-        // order it became, never accepted and then dropped.
+        // client id once, and the paper exchange answers a known one with
+        // the order it has, so it is answered as the replay it is, with
+        // the order it became, never accepted and then dropped.
         if let Ok(order) = &decision {
             gate.forget(order.replay_key.as_str());
             gate.refund(now);
@@ -1392,13 +1398,16 @@ fn venue_refusal(
 }
 
 /// The order an accepted decision (client id `order_id`) became before,
-/// if its strategy's venue's order log knows that id (see
-/// [`KnownIds`](crate::venue::order_log::KnownIds)).
-fn decided_before(target: &Strategy, order_id: Option<&str>) -> Option<Original> {
-    let (Some(order_id), Some(live)) = (order_id, &target.live) else {
-        return None;
+/// if the exchange its strategy trades on knows that id: a real venue's
+/// order log, or the paper exchange for the batched paper stage (see
+/// [`KnownIds`]).
+fn decided_before(state: &AppState, target: &Strategy, order_id: Option<&str>) -> Option<Original> {
+    let order_id = order_id?;
+    let known = match &target.live {
+        Some(live) => live.knows_client_id(order_id),
+        None => state.paper_known.contains(order_id),
     };
-    live.knows_client_id(order_id).then(|| Original {
+    known.then(|| Original {
         order_id: order_id.to_string(),
         accepted_ms: None,
     })

@@ -176,6 +176,18 @@ impl KnownIds {
         let mut ids = self.0.write().unwrap_or_else(|e| e.into_inner());
         ids.insert(client_order_id.to_string());
     }
+
+    /// Adds `client_order_ids`, under one lock.
+    pub(crate) fn extend<'a>(&self, client_order_ids: impl IntoIterator<Item = &'a str>) {
+        let mut ids = self.0.write().unwrap_or_else(|e| e.into_inner());
+        ids.extend(client_order_ids.into_iter().map(str::to_string));
+    }
+
+    /// Keeps only the ids `keep` answers `true` for, under one lock.
+    pub(crate) fn retain(&self, mut keep: impl FnMut(&str) -> bool) {
+        let mut ids = self.0.write().unwrap_or_else(|e| e.into_inner());
+        ids.retain(|id| keep(id));
+    }
 }
 
 impl OrderLog {
