@@ -27,7 +27,7 @@ use super::execution::leg_client_order_id;
 use super::journal::ExecOrder;
 use crate::venue::binance::answers::add;
 use crate::venue::exactly_once::{Executor, LogError, Outcome};
-use crate::venue::order_log::{OrderLog, State};
+use crate::venue::order_log::OrderLog;
 use crate::venue::{
     OrderReport, OrderStatus, TradingRules, Venue, VenueError, VenueOrder, VenueOrderKind,
 };
@@ -184,10 +184,8 @@ pub fn working_entries(log: &OrderLog) -> Vec<(String, String)> {
 }
 
 fn working_where(log: &OrderLog, keep: impl Fn(&VenueOrder) -> bool) -> Vec<(String, String)> {
-    log.orders()
+    log.working()
         .filter(|(_, k)| keep(&k.order))
-        .filter(|(_, k)| matches!(k.state, State::Acknowledged | State::Resolved))
-        .filter(|(_, k)| k.report.as_ref().is_some_and(|r| !r.status.is_final()))
         .map(|(id, k)| (id.clone(), k.order.symbol.clone()))
         .collect()
 }
@@ -213,10 +211,8 @@ pub fn sibling(log: &OrderLog, leg: &str) -> Option<String> {
 /// them; `None` beyond the decimals' range.
 pub fn held_by_legs(log: &OrderLog, symbol: &str) -> Option<Decimal> {
     let mut held = Decimal::ZERO;
-    for (_, k) in log.orders().filter(|(_, k)| k.order.symbol == symbol) {
-        let working = matches!(k.state, State::Acknowledged | State::Resolved)
-            && k.report.as_ref().is_some_and(|r| !r.status.is_final());
-        if working && is_leg(&k.order) {
+    for (_, k) in log.working().filter(|(_, k)| k.order.symbol == symbol) {
+        if is_leg(&k.order) {
             held = add(held, k.order.quantity)?;
         }
     }
@@ -241,10 +237,8 @@ pub async fn cancel<V: Venue>(
 ) -> Result<Cancelled, LogError> {
     let working: Vec<(String, VenueOrder)> = executor
         .log()
-        .orders()
+        .working()
         .filter(|(_, k)| k.order.symbol == symbol && is_leg(&k.order))
-        .filter(|(_, k)| matches!(k.state, State::Acknowledged | State::Resolved))
-        .filter(|(_, k)| k.report.as_ref().is_some_and(|r| !r.status.is_final()))
         .map(|(id, k)| (id.clone(), k.order.clone()))
         .collect();
     let mut cancelled = Cancelled {

@@ -17,7 +17,7 @@
 //! (a crash mid-write) is cut off: the state change it described was not
 //! acted on (each is fsynced before the next step).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -146,6 +146,15 @@ pub struct Known {
     pub report: Option<OrderReport>,
 }
 
+impl Known {
+    /// Whether the order is working on the venue as the log last heard:
+    /// acknowledged (or found by a query) and its last report not final.
+    pub fn is_working(&self) -> bool {
+        matches!(self.state, State::Acknowledged | State::Resolved)
+            && self.report.as_ref().is_some_and(|r| !r.status.is_final())
+    }
+}
+
 /// The order log: the file and what it says of each client id.
 #[derive(Debug)]
 pub struct OrderLog {
@@ -155,6 +164,10 @@ pub struct OrderLog {
     file: LineAppender,
     orders: HashMap<String, Known>,
     ids: KnownIds,
+    /// The client ids of the orders working on the venue (see
+    /// [`Known::is_working`]): what every follow tick and bracket question
+    /// reads, kept here so that none walks every order the log ever knew.
+    working: BTreeSet<String>,
 }
 
 /// The client ids an order log knows, shared with the answer path: an
@@ -212,12 +225,18 @@ impl OrderLog {
             None => File::create(path)?,
         };
         let ids = KnownIds::default();
-        orders.keys().for_each(|id| ids.insert(id));
+        ids.extend(orders.keys().map(String::as_str));
+        let working = orders
+            .iter()
+            .filter(|(_, k)| k.is_working())
+            .map(|(id, _)| id.clone())
+            .collect();
         Ok(OrderLog {
             path: path.to_path_buf(),
             file: LineAppender::new(file)?,
             orders,
             ids,
+            working,
         })
     }
 
@@ -246,7 +265,14 @@ impl OrderLog {
         let id = change.client_order_id.clone();
         apply(&mut self.orders, change)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        self.ids.insert(&id);
+        if self.orders.get(&id).is_some_and(Known::is_working) {
+            self.working.insert(id.clone());
+        } else {
+            self.working.remove(&id);
+        }
+        if !self.ids.contains(&id) {
+            self.ids.insert(&id);
+        }
         Ok(())
     }
 
@@ -264,6 +290,15 @@ impl OrderLog {
     /// Every order the log knows, by client id.
     pub fn orders(&self) -> impl Iterator<Item = (&String, &Known)> {
         self.orders.iter()
+    }
+
+    /// The orders working on the venue (see [`Known::is_working`]), by
+    /// client id in order: as many as are working, however many the log
+    /// knows.
+    pub fn working(&self) -> impl Iterator<Item = (&String, &Known)> {
+        self.working
+            .iter()
+            .filter_map(|id| self.orders.get_key_value(id))
     }
 
     /// What the log knows of `client_order_id`.
@@ -419,6 +454,63 @@ mod tests {
         .unwrap();
         let e = OrderLog::open(&path).unwrap_err();
         assert!(e.to_string().contains("orders.jsonl:1"), "{e}");
+    }
+
+    /// The working index is what a walk over every order would find,
+    /// after each change and after a restart.
+    #[test]
+    fn the_working_orders_are_those_acknowledged_or_resolved_and_not_final() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("orders.jsonl");
+        let mut log = OrderLog::open(&path).unwrap();
+        let with = |state, id: &str, status, at| Change {
+            report: Some(OrderReport {
+                status,
+                ..report(id)
+            }),
+            ..Change::new(state, id, at)
+        };
+        let walk = |log: &OrderLog| {
+            let mut ids: Vec<String> = log
+                .orders()
+                .filter(|(_, k)| k.is_working())
+                .map(|(id, _)| id.clone())
+                .collect();
+            ids.sort();
+            ids
+        };
+        let working = |log: &OrderLog| log.working().map(|(id, _)| id.clone()).collect::<Vec<_>>();
+        let steps = [
+            (intent("a", 1), vec![]),
+            (
+                with(State::Acknowledged, "a", OrderStatus::New, 2),
+                vec!["a"],
+            ),
+            (intent("b", 3), vec!["a"]),
+            (Change::new(State::Unknown, "b", 4), vec!["a"]),
+            (
+                with(State::Resolved, "b", OrderStatus::PartiallyFilled, 5),
+                vec!["a", "b"],
+            ),
+            (with(State::Filled, "a", OrderStatus::Filled, 6), vec!["b"]),
+            (with(State::Resolved, "b", OrderStatus::Canceled, 7), vec![]),
+            (intent("c", 8), vec![]),
+            (
+                with(State::Acknowledged, "c", OrderStatus::New, 9),
+                vec!["c"],
+            ),
+        ];
+        for (change, want) in steps {
+            log.record(change).unwrap();
+            assert_eq!(working(&log), want);
+            assert_eq!(walk(&log), want);
+        }
+        drop(log);
+        let log = OrderLog::open(&path).unwrap();
+        assert_eq!(
+            (working(&log), walk(&log)),
+            (vec!["c".to_string()], vec!["c".to_string()])
+        );
     }
 
     #[test]
