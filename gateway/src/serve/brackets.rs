@@ -191,19 +191,24 @@ fn working_where(log: &OrderLog, keep: impl Fn(&VenueOrder) -> bool) -> Vec<(Str
 }
 
 /// The other leg of the bracket `leg` belongs to, if the log knows its
-/// entry (a leg's id derives from its entry's).
+/// entry (a leg's id derives from its entry's). Legs are placed under
+/// their entry's event id, so only orders of the leg's event id are
+/// digested (every order, in logs written before event ids were).
 pub fn sibling(log: &OrderLog, leg: &str) -> Option<String> {
-    log.orders().find_map(|(entry, _)| {
-        let (sl, tp) = (
-            leg_client_order_id(entry, "sl"),
-            leg_client_order_id(entry, "tp"),
-        );
-        match leg {
-            l if l == sl => Some(tp),
-            l if l == tp => Some(sl),
-            _ => None,
-        }
-    })
+    let event = log.get(leg).and_then(|k| k.event_id.as_deref());
+    log.orders()
+        .filter(|(_, k)| event.is_none() || k.event_id.as_deref() == event)
+        .find_map(|(entry, _)| {
+            let (sl, tp) = (
+                leg_client_order_id(entry, "sl"),
+                leg_client_order_id(entry, "tp"),
+            );
+            match leg {
+                l if l == sl => Some(tp),
+                l if l == tp => Some(sl),
+                _ => None,
+            }
+        })
 }
 
 /// The base quantity the working legs of `symbol` hold on a spot venue
@@ -292,6 +297,41 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         Decimal::parse(s).unwrap()
+    }
+
+    /// An order of `id` in `log` under `event` (none: an older log).
+    fn logged(log: &mut OrderLog, id: &str, event: Option<&str>) {
+        use crate::venue::order_log::{Change, State};
+        log.record(Change {
+            order: Some(VenueOrder::market(id, "BTC/USDT", Side::Buy, d("0.01"))),
+            event_id: event.map(str::to_string),
+            timestamp_ms: Some(1),
+            ..Change::new(State::Intent, id, 1)
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn a_legs_sibling_is_found_by_its_entry_with_or_without_event_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = OrderLog::open(&dir.path().join("orders.jsonl")).unwrap();
+        let entry = "agentry";
+        let (sl, tp) = (
+            leg_client_order_id(entry, "sl"),
+            leg_client_order_id(entry, "tp"),
+        );
+        logged(&mut log, "agother", Some("other"));
+        logged(&mut log, entry, Some("e1"));
+        logged(&mut log, &sl, Some("e1"));
+        logged(&mut log, &tp, Some("e1"));
+        assert_eq!(sibling(&log, &sl), Some(tp.clone()));
+        assert_eq!(sibling(&log, &tp), Some(sl.clone()));
+        assert_eq!(sibling(&log, entry), None);
+        // An older log, without event ids: every order is a candidate.
+        let mut old = OrderLog::open(&dir.path().join("old.jsonl")).unwrap();
+        logged(&mut old, entry, None);
+        logged(&mut old, &sl, None);
+        assert_eq!(sibling(&old, &sl), Some(tp));
     }
 
     #[test]
