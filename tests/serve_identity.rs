@@ -93,15 +93,28 @@ fn an_unsigned_id_header_never_decides_which_order_executes() {
     drop(gw);
 }
 
+/// [`post`] with a stop-loss at 90: the order holds a bracket while its
+/// position is open.
+fn post_with_stop(port: u16, secret: &str, side: &str, event: &str) -> (u16, serde_json::Value) {
+    let body = format!(
+        r#"{{"symbol":"BTCUSDT","side":"{side}","type":"limit","price":"100","quantity":"0.1","stop_loss":"90","timestamp":{},"event_id":"{event}"}}"#,
+        now_s() * 1000
+    );
+    let headers = signed(secret, body.as_bytes(), now_s(), "52.89.214.238");
+    let (status, text) = http(port, "POST", "/webhook", &headers, body.as_bytes()).unwrap();
+    (status, serde_json::from_str(&text).unwrap())
+}
+
 #[test]
 fn an_event_id_reused_after_the_replay_window_on_paper_is_answered_as_the_replay_it_is() {
     // The batched paper stage (the default venue, `alert` sizing), with
     // TradingView's `{{strategy.order.id}}` alone ("Long") as the event
     // id: the gate forgets it after its window (3 s here) and takes it
-    // again, but the paper exchange still holds its order (a working limit;
-    // no snapshot has compacted it) and would submit nothing for it. The
-    // answer is 409 `replayed` naming that order, never 200 for an order
-    // that is then dropped.
+    // again, but the paper exchange still holds its order (its bracket
+    // protects the open position, so no snapshot compacts it away) and
+    // would submit nothing for it. The answer is 409 `replayed` naming
+    // that order, never 200 for an order that is then dropped; and the
+    // same after a restart, which rebuilds what the exchange knows.
     let dir = tempfile::tempdir().unwrap();
     let config = gate_config(
         dir.path(),
@@ -109,7 +122,7 @@ fn an_event_id_reused_after_the_replay_window_on_paper_is_answered_as_the_replay
     );
     let secret = "identity-secret";
     let gw = start(&config, secret);
-    let (s1, first) = post(gw.port, secret, "buy", "Long", "delivery-1");
+    let (s1, first) = post_with_stop(gw.port, secret, "buy", "Long");
     assert_eq!(s1, 200, "{first}");
     let fills = dir.path().join("fills.jsonl");
     wait_until("the first Long submitted", || {
@@ -124,7 +137,7 @@ fn an_event_id_reused_after_the_replay_window_on_paper_is_answered_as_the_replay
     );
     assert_eq!(again["order_id"], first["order_id"], "{again}");
     // A new event id is accepted and submitted: the stage still runs.
-    let (s3, fresh) = post(gw.port, secret, "sell", "Long-2", "delivery-3");
+    let (s3, fresh) = post(gw.port, secret, "buy", "Long-2", "delivery-3");
     assert_eq!(s3, 200, "{fresh}");
     wait_until("Long-2 submitted", || exchange_records(&fills).0.len() >= 2);
     let mut gw = gw;
@@ -146,4 +159,17 @@ fn an_event_id_reused_after_the_replay_window_on_paper_is_answered_as_the_replay
         1,
         "{decisions:?}"
     );
+    // After a restart (from the snapshot taken at shutdown, and the log),
+    // the reuse is still the replay it is, and still places nothing.
+    assert!(dir.path().join("fills.jsonl.snapshot").exists());
+    let gw = start(&config, secret);
+    let (s4, after) = post(gw.port, secret, "sell", "Long", "delivery-4");
+    assert_eq!(
+        (s4, &after["order_id"]),
+        (409, &first["order_id"]),
+        "{after}"
+    );
+    let mut gw = gw;
+    stop(&mut gw.child);
+    assert_eq!(exchange_records(&fills).0.len(), 2);
 }
