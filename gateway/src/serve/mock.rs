@@ -1292,6 +1292,10 @@ impl MockExchange {
                 self.len = len;
                 self.log = log;
                 self.dirty = false;
+                // What the log holds again is what the answer path knows
+                // (read whole, the log may name ids a compaction forgot).
+                self.known.retain(|id| self.state.has_submitted(id));
+                self.known.extend(self.state.client_ids());
                 Ok(())
             }
             Err(e) => {
