@@ -70,6 +70,11 @@ pub struct ReplayArgs {
     /// else UTC).
     #[arg(long, value_name = "TZ")]
     pub tradingview_tz: Option<String>,
+    /// Say on stderr how long each phase took: load (the stream, the
+    /// market data parsed or its cache checked), run (the gate, the bars,
+    /// the exchange), report.
+    #[arg(long)]
+    pub timings: bool,
 }
 
 impl ReplayArgs {
@@ -90,6 +95,7 @@ impl ReplayArgs {
             sweep: self.sweep,
             tradingview_trades: self.tradingview_trades,
             tradingview_tz: self.tradingview_tz,
+            timings: self.timings,
         }
     }
 }

@@ -62,6 +62,28 @@ fn bundled_sample_replays_without_arguments() {
     }
     // stderr is not a terminal here: no progress bar.
     assert_eq!(stderr(&out), "");
+    // `--timings` says how long each phase took, on stderr only.
+    let timed = replay(&["--timings"]);
+    assert!(timed.status.success(), "{}", stderr(&timed));
+    assert_eq!(stdout(&timed), table);
+    let said = stderr(&timed);
+    let phases: Vec<f64> = said
+        .trim_end()
+        .strip_prefix("timings: ")
+        .unwrap_or_else(|| panic!("{said:?}"))
+        .split(", ")
+        .zip(["load ", "run ", "report "])
+        .map(|(part, name)| {
+            let ms = part.strip_prefix(name).and_then(|p| p.strip_suffix(" ms"));
+            ms.and_then(|m| m.parse().ok())
+                .unwrap_or_else(|| panic!("{said:?}"))
+        })
+        .collect();
+    assert_eq!(phases.len(), 3, "{said:?}");
+    assert!(
+        phases.iter().all(|&ms| ms >= 0.0) && phases[1] > 0.0,
+        "{said:?}"
+    );
 }
 
 #[test]

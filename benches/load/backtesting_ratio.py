@@ -6,6 +6,8 @@ DIR holds `market_bench year DIR`'s workload. Times `alertgate replay`
 as a whole process, cold (`--no-cache`: read and parse the CSV) and from
 the market cache (written by one run first), and backtesting.py's `bt.run()`
 alone, its data already in memory; prints the medians and the ratios.
+Also the replay's own `--timings` run phase (the gate on every alert, the
+bars, the exchange: what is left once the inputs are loaded).
 Needs `pip install backtesting==0.6.6`.
 """
 
@@ -19,11 +21,18 @@ import pandas as pd
 from backtesting import Backtest, Strategy
 
 
+RUN_PHASES = []
+
+
 def replay(alertgate, config, extra):
     start = time.perf_counter()
-    subprocess.run([alertgate, "replay", "--config", config, *extra],
-                   check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    done = subprocess.run([alertgate, "replay", "--config", config, "--timings", *extra],
+                          check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - start
+    # "timings: load L ms, run R ms, report P ms"
+    run = done.stderr.split("run ")[1].split(" ms")[0]
+    RUN_PHASES.append(float(run) / 1e3)
+    return elapsed
 
 
 def backtesting_runs(directory, runs):
@@ -71,6 +80,8 @@ def main():
     print(f"alertgate replay, from the cache, median of {runs}: {med(cached) * 1e3:.0f} ms  {sorted(cached)}")
     print(f"backtesting.py bt.run(), median of {len(bt)}: {med(bt) * 1e3:.0f} ms  {sorted(bt)}"
           f"  ({stats['# Trades']} trades)")
+    print(f"alertgate replay's run phase (--timings), median of {len(RUN_PHASES)}: "
+          f"{med(RUN_PHASES) * 1e3:.0f} ms  ({med(bt) / med(RUN_PHASES):.1f}x bt.run())")
     print(f"ratio cold:   {med(bt) / med(cold):.1f}x  (target >= 100x)")
     print(f"ratio cached: {med(bt) / med(cached):.1f}x  (target >= 300x)")
 

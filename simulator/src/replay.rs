@@ -16,9 +16,11 @@
 //! `latency.order_ms=0,50` sets `[simulation.latency] order_ms`. Each value
 //! is read as TOML (`0.6`, `true`, `"text"`), else taken as a string.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -80,6 +82,37 @@ pub struct ReplayOptions {
     /// The export's chart time zone (`None`: `simulation.tradingview_tz`,
     /// else UTC).
     pub tradingview_tz: Option<String>,
+    /// Say on stderr how long each phase took (see [`Timings`]).
+    pub timings: bool,
+}
+
+/// Wall-clock time of each phase of one `replay` (`--timings`), so that a
+/// user (or a benchmark) can see what a run waits for.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timings {
+    /// Reading the configuration and the alert stream, and opening the
+    /// market data: parsing each file not in the cache, checking each
+    /// cache that is.
+    pub load: Duration,
+    /// The replay itself: the gate on every alert, the bars read (from
+    /// the cache, if any) and replayed, the exchange, the report's figures;
+    /// for a sweep, every row.
+    pub run: Duration,
+    /// Writing the files asked for and the table.
+    pub report: Duration,
+}
+
+impl fmt::Display for Timings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        write!(
+            f,
+            "timings: load {:.1} ms, run {:.1} ms, report {:.1} ms",
+            ms(self.load),
+            ms(self.run),
+            ms(self.report)
+        )
+    }
 }
 
 /// One `--sweep` axis.
@@ -611,27 +644,47 @@ fn write_file(path: &Path, text: &str) -> Result<(), ReplayError> {
     })
 }
 
-/// Runs the command; returns what to print on stdout.
+/// Runs the command; returns what to print on stdout. With
+/// `options.timings`, also says on stderr how long each phase took.
 pub fn replay(options: &ReplayOptions) -> Result<String, ReplayError> {
+    let mut timings = Timings::default();
+    let out = replay_timed(options, &mut timings)?;
+    if options.timings {
+        eprintln!("{timings}");
+    }
+    Ok(out)
+}
+
+/// [`replay`], recording the phases' times in `timings`.
+fn replay_timed(options: &ReplayOptions, timings: &mut Timings) -> Result<String, ReplayError> {
+    let started = Instant::now();
     let inputs = Inputs::load(options)?;
+    timings.load = started.elapsed();
+    let started = Instant::now();
     if !options.sweep.is_empty() {
         if options.html.is_some() || options.trades.is_some() {
             return Err(ReplayError::OneRunOutputWithSweep);
         }
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let rows = sweep(&inputs, &options.sweep, threads)?;
+        timings.run = started.elapsed();
+        let started = Instant::now();
         if let Some(path) = &options.json {
             let mut text = serde_json::to_string_pretty(&rows).map_err(ReplayError::Json)?;
             text.push('\n');
             write_file(path, &text)?;
         }
-        return Ok(sweep_table(&rows) + &gap_notes(&inputs.market));
+        let table = sweep_table(&rows) + &gap_notes(&inputs.market);
+        timings.report = started.elapsed();
+        return Ok(table);
     }
 
     let total = inputs.stream.requests.len() as u64 + inputs.market.bar_count();
     let bar = progress_bar(total, "events");
     let mut report = inputs.run(&inputs.settings, Some(&|done| bar.set_position(done)))?;
     bar.finish_and_clear();
+    timings.run = started.elapsed();
+    let started = Instant::now();
     if let Some(list) = &inputs.tradingview {
         let net = list.net_pnl.unwrap_or_default();
         let tv = TradingViewComparison::new(net, list.closed_trades, list.open_trades, &report);
@@ -648,7 +701,9 @@ pub fn replay(options: &ReplayOptions) -> Result<String, ReplayError> {
         let title = format!("alertgate replay — {}", inputs.stream_name);
         write_file(path, &html::page(&report, &title))?;
     }
-    Ok(report.table() + &gap_notes(&inputs.market))
+    let table = report.table() + &gap_notes(&inputs.market);
+    timings.report = started.elapsed();
+    Ok(table)
 }
 
 /// The gaps between the files of one symbol, said after the report (they
