@@ -1991,4 +1991,28 @@ mod tests {
         assert_eq!(again.state, ex.state);
         assert_ne!(again.state, before);
     }
+
+    #[test]
+    fn an_undone_write_leaves_the_answer_path_knowing_what_the_reloaded_exchange_knows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.jsonl");
+        let mut ex = MockExchange::open(&path, costs()).unwrap();
+        let m1 = client_order_id("", "m1");
+        ex.execute(&market("m1", Buy, "100"), T0).unwrap();
+        // A snapshot's compaction forgets m1 (filled, no bracket, before
+        // the checkpoint), here and on the answer path.
+        ex.snapshot(JournalMarks::default(), String::new(), &HashSet::new())
+            .unwrap()
+            .unwrap();
+        assert!(!ex.has_submitted(&m1) && !ex.known_ids().contains(&m1));
+        // A failed write is undone by reading the log whole (no journal:
+        // no snapshot is used), which names m1 again: so must the answer
+        // path, or a reuse of m1 would be answered 200 and submit nothing.
+        ex.log = File::open(&path).unwrap();
+        let r = ex.execute(&market("m2", Buy, "101"), T0 + 1);
+        assert!(matches!(r, Err(ExecutionError::LogWrite { .. })), "{r:?}");
+        assert!(ex.has_submitted(&m1));
+        assert!(ex.known_ids().contains(&m1));
+        assert!(!ex.known_ids().contains(&client_order_id("", "m2")));
+    }
 }
