@@ -527,20 +527,62 @@ fn orders_the_venue_would_refuse_are_refused_in_the_answer_and_never_sent() {
 }
 
 #[test]
-fn an_order_sized_by_the_gateway_that_breaks_the_rules_is_refused_before_sending() {
+fn an_order_sized_by_the_gateway_that_breaks_the_rules_is_refused_in_the_answer() {
     let emu = emulator("binance-usdm");
     let dir = tempfile::tempdir().unwrap();
     // `equity_pct` sizing: the quantity is the gateway's, from the
-    // account, known only once sized (after the answer): 0.001 % of
-    // 10,000 USDT at 50,000 is 0.000002 BTC, below the 0.001 step.
+    // account: 0.001 % of 10,000 USDT at 50,000 is 0.000002 BTC, below
+    // the 0.001 step. The stage sizes it before the answer.
     let rest = "[sizing]\nmode = \"equity_pct\"\nequity_pct = \"0.001\"\n";
     let gw = gateway(
         &config(dir.path(), "binance-usdm", &emu, rest),
         &dir.path().join("gw.log"),
     );
-    let id = accepted(&gw, "tiny", "buy", "0.01");
+    wait_for("the venue's rules", 20, || {
+        std::fs::read_to_string(dir.path().join("gw.log"))
+            .unwrap_or_default()
+            .contains("venue clock and rules read")
+    });
+    for attempt in 0..2 {
+        // Refused, not remembered: the retry is decided afresh.
+        let (status, answer) = post(&gw, "tiny", "buy", "0.01");
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (422, Some("venue_quantity_below_step")),
+            "attempt {attempt}: {answer}"
+        );
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(message.contains("0.001"), "names the step: {answer}");
+    }
+    let journal = json_lines(&dir.path().join("journal.jsonl"));
+    let decisions: Vec<String> = journal.iter().map(|l| l["decision"].to_string()).collect();
+    assert_eq!(decisions.len(), 2, "{decisions:?}");
+    assert!(
+        decisions
+            .iter()
+            .all(|d| d.contains("venue_quantity_below_step")),
+        "journaled refused, never accepted: {decisions:?}"
+    );
+    let orders = dir.path().join("orders.jsonl");
+    assert!(
+        json_lines(&orders).is_empty(),
+        "nothing reached the order log"
+    );
+    // A venue too slow to size it in time (its account answered after
+    // 3 s): accepted within the check's second, then refused by its
+    // execution, before sending, as without the check.
+    fault(
+        &emu,
+        r#"{"method":"GET","path":"/fapi/v3/account","fault":"slow","delay_ms":3000,"count":1}"#,
+    );
+    let started = Instant::now();
+    let (status, answer) = post(&gw, "slow", "buy", "0.01");
+    let took = started.elapsed();
+    assert_eq!(status, 200, "{answer}");
+    assert!(took < Duration::from_millis(2_000), "answered in {took:?}");
+    let id = answer["order_id"].as_str().unwrap().to_string();
     wait_for("refused", 20, || settled(dir.path(), &id));
-    let line = json_lines(&dir.path().join("orders.jsonl"))
+    let line = json_lines(&orders)
         .into_iter()
         .find(|l| l["client_order_id"] == id)
         .unwrap();
@@ -598,6 +640,16 @@ fn target_sizing_orders_the_difference_and_reduces_only_what_it_closes() {
     // The same position again: nothing to order.
     let o = target("t2", "buy", "0.03");
     assert!(o.is_empty(), "{o:?}");
+    // Long 0.03 → 0.0304: 0.0004 to buy, below the 0.001 step: refused in
+    // the answer, sized by the stage from the venue's position.
+    let body = format!(
+        r#"{{"symbol":"BTCUSDT","side":"buy","order_type":"market","quantity":"0.01","price":"50000","position_size":"0.0304","timestamp":{},"event_id":"t2b"}}"#,
+        now_s() * 1000
+    );
+    let headers = signed(WEBHOOK, body.as_bytes(), now_s(), "52.89.214.238");
+    let (status, text) = http(gw.port, "POST", "/webhook", &headers, body.as_bytes()).unwrap();
+    assert_eq!(status, 422, "{text}");
+    assert!(text.contains("venue_quantity_below_step"), "{text}");
     // Long 0.03 → 0.01: a reduce-only sell of 0.02.
     let o = target("t3", "sell", "0.01");
     assert_eq!(

@@ -14,12 +14,12 @@
 //! overtake it (they may depend on the position it leaves).
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use alertgate_validator::{Decimal, OrderType, Side};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::brackets;
 use super::execution::CircuitBreaker;
@@ -68,6 +68,112 @@ pub struct LiveOrder {
 struct Prepared {
     order: VenueOrder,
     closes: bool,
+}
+
+/// What sizing an order reads from the venue.
+#[derive(Debug, Clone)]
+struct SizingInputs {
+    /// The account (on spot, what the symbol's legs lock counted free).
+    account: Account,
+    /// The price the order is sized and valued at, when one is needed.
+    mark: Option<Decimal>,
+}
+
+/// Why the venue would refuse a sized order: its sizing or its rules.
+#[derive(Debug, Clone)]
+enum Unfit {
+    Sizing(SizingError),
+    Rules(VenueError),
+}
+
+impl From<Unfit> for NotSent {
+    fn from(e: Unfit) -> Self {
+        match e {
+            Unfit::Sizing(e) => e.into(),
+            Unfit::Rules(e) => e.into(),
+        }
+    }
+}
+
+impl Unfit {
+    /// The refusal as the answer gives it, on venue `name`.
+    fn into_venue_error(self, name: &'static str) -> VenueError {
+        match self {
+            Unfit::Sizing(e) => sizing_refusal(name, &e),
+            Unfit::Rules(e) => e,
+        }
+    }
+}
+
+/// A sizing refusal in the answer: the sizing's own code and message.
+pub(super) fn sizing_refusal(venue: &'static str, e: &SizingError) -> VenueError {
+    VenueError::Rejected {
+        venue,
+        code: e.code(),
+        venue_code: 0,
+        message: e.to_string(),
+    }
+}
+
+/// An accepted alert's order, sized by its stage before it is answered
+/// ([`Live::size_check`]).
+#[derive(Debug)]
+pub struct SizeCheck {
+    /// The order as it would be journaled.
+    pub order: ExecOrder,
+    /// Its strategy's `[sizing]`.
+    pub sizing: Arc<SizingSection>,
+    /// Its strategy's `[policy]` limits.
+    pub limits: OrderLimits,
+    /// The stage's accepted orders not yet handed over (this one's too).
+    pub admissions: Admissions,
+    /// When its answer stops waiting: the stage gives the check up then
+    /// (reads dropped mid-way are harmless), so a slow venue never holds
+    /// the orders behind a check longer than that.
+    pub deadline: tokio::time::Instant,
+    /// Where the stage answers.
+    pub reply: oneshot::Sender<Fit>,
+}
+
+/// What a stage says of an order before its answer.
+#[derive(Debug, Clone)]
+pub enum Fit {
+    /// Sized now, the venue would take it (or it orders nothing).
+    Fits,
+    /// Sized now, the venue would refuse it: refused in the answer.
+    Unfit(VenueError),
+    /// Not sized now, for the reason given: accepted, and its execution
+    /// decides.
+    Unsure(&'static str),
+}
+
+/// The orders accepted for a stage and not yet in its channel: counted
+/// from the acceptance (under the gate's lock) until the order is handed
+/// over or refused after all, by an [`Admission`] each.
+#[derive(Debug, Clone, Default)]
+pub struct Admissions(Arc<AtomicUsize>);
+
+impl Admissions {
+    /// One more order, counted until the returned guard is dropped.
+    pub fn admit(&self) -> Admission {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Admission(self.0.clone())
+    }
+
+    /// How many are counted now.
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// One accepted order not yet handed over (see [`Admissions`]).
+#[derive(Debug)]
+pub struct Admission(Arc<AtomicUsize>);
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Whether an order of `side` and `quantity` takes a `position` to zero
@@ -681,42 +787,81 @@ impl<V: Venue> Live<V> {
     ) -> Result<Option<Prepared>, NotSent> {
         let kind = self.executor.venue().kind();
         let needs_account = sizing.mode != SizingMode::Alert || kind.has_positions();
-        let mut closes = false;
-        let sized = if needs_account {
-            let mut account = self
-                .executor
-                .venue()
-                .account(self.clock.venue_ms(wall_clock_ms()))
-                .await?;
-            if kind == VenueKind::BinanceSpot {
-                // A spot sell cancels the symbol's legs before it is sent:
-                // what they lock is the sell's (else a long protected by
-                // its OCO could never be closed by a sized alert).
-                let held = brackets::held_by_legs(self.executor.log(), &order.symbol);
-                unlock(&mut account, base_asset(&order.symbol), held);
-            }
-            let quote = quote_of(&order.symbol);
-            let request = SizingRequest {
-                side: order.side,
-                quantity: order.quantity,
-                target: order.target_position.map(Target::from_position_size),
-                symbol: &order.symbol,
-                quote,
-                has_positions: kind.has_positions(),
-                account: &account,
-                mark_price: self.mark_for(order, sizing, limits).await?,
-            };
-            let before = account.position(&order.symbol);
+        let inputs = match needs_account {
+            true => Some(self.sizing_inputs(order, sizing, limits).await?),
+            false => None,
+        };
+        if let Some(inputs) = &inputs {
+            let before = inputs.account.position(&order.symbol);
             self.metrics
                 .venue_position(kind.name(), &order.symbol, before);
-            let sized = size(&request, sizing)?;
-            if !sized.nothing_to_do {
-                limits.check_sized(&request, sizing, &sized)?;
+        }
+        Ok(self.fit(order, sizing, limits, inputs.as_ref())?)
+    }
+
+    /// What sizing `order` reads from the venue: the account (on spot,
+    /// with what the symbol's bracket legs lock counted free) and the mark.
+    async fn sizing_inputs(
+        &self,
+        order: &ExecOrder,
+        sizing: &SizingSection,
+        limits: &OrderLimits,
+    ) -> Result<SizingInputs, NotSent> {
+        let kind = self.executor.venue().kind();
+        let mut account = self
+            .executor
+            .venue()
+            .account(self.clock.venue_ms(wall_clock_ms()))
+            .await?;
+        if kind == VenueKind::BinanceSpot {
+            // A spot sell cancels the symbol's legs before it is sent:
+            // what they lock is the sell's (else a long protected by
+            // its OCO could never be closed by a sized alert).
+            let held = brackets::held_by_legs(self.executor.log(), &order.symbol);
+            unlock(&mut account, base_asset(&order.symbol), held);
+        }
+        let mark = self.mark_for(order, sizing, limits).await?;
+        Ok(SizingInputs { account, mark })
+    }
+
+    /// `order` sized from `inputs` (none: the alert's own quantity, on a
+    /// venue without positions), held to `limits` and the symbol's rules:
+    /// the order to send, `None` when the position is already where the
+    /// alert wants it, or why the venue would refuse it. Reads nothing
+    /// from the venue: the execution and the check before the answer
+    /// ([`Self::size_check`]) decide alike on the same inputs.
+    fn fit(
+        &self,
+        order: &ExecOrder,
+        sizing: &SizingSection,
+        limits: &OrderLimits,
+        inputs: Option<&SizingInputs>,
+    ) -> Result<Option<Prepared>, Unfit> {
+        let kind = self.executor.venue().kind();
+        let mut closes = false;
+        let sized = match inputs {
+            Some(inputs) => {
+                let request = SizingRequest {
+                    side: order.side,
+                    quantity: order.quantity,
+                    target: order.target_position.map(Target::from_position_size),
+                    symbol: &order.symbol,
+                    quote: quote_of(&order.symbol),
+                    has_positions: kind.has_positions(),
+                    account: &inputs.account,
+                    mark_price: inputs.mark,
+                };
+                let sized = size(&request, sizing).map_err(Unfit::Sizing)?;
+                if !sized.nothing_to_do {
+                    limits
+                        .check_sized(&request, sizing, &sized)
+                        .map_err(Unfit::Sizing)?;
+                }
+                let before = inputs.account.position(&order.symbol);
+                closes = flattens_or_reverses(before, sized.side, sized.quantity);
+                Some(sized)
             }
-            closes = flattens_or_reverses(before, sized.side, sized.quantity);
-            Some(sized)
-        } else {
-            None
+            None => None,
         };
         if sized.is_some_and(|s| s.nothing_to_do) {
             return Ok(None);
@@ -729,7 +874,7 @@ impl<V: Venue> Live<V> {
                 sized_order.order_type = OrderType::Market;
             }
         }
-        let mut venue_order = self.rules_of(&sized_order)?;
+        let mut venue_order = self.rules_of(&sized_order).map_err(Unfit::Rules)?;
         venue_order.reduce_only = sized.is_some_and(|s| s.reduce_only);
         // A spot bracket holds the base asset it would sell: a later sell
         // of the symbol closes the long it protects, so it goes first.
@@ -738,6 +883,68 @@ impl<V: Venue> Live<V> {
             order: venue_order,
             closes: closes || spot_sell,
         }))
+    }
+
+    /// Sizes `check`'s order as its execution would if it ran now, before
+    /// the alert is answered, so that an order the venue would refuse is
+    /// refused in the answer. Sure only when nothing is ahead of it:
+    /// `queued` orders in the stage's channel, another accepted order not
+    /// yet handed over ([`Admissions`]), or (`target`) a working entry of
+    /// the symbol that its execution would cancel first; and only from a
+    /// fresh read of the account and the mark. Anything else is
+    /// [`Fit::Unsure`]: the order is accepted and its execution decides,
+    /// as without the check. Places and cancels nothing.
+    pub async fn size_check(&self, check: &SizeCheck, queued: impl Fn() -> usize) -> Fit {
+        let order = &check.order;
+        if let Some(why) = self.unsure_of(check, queued) {
+            return Fit::Unsure(why);
+        }
+        // The paper venue values at the last price it was told, as the
+        // execution tells it first (a venue's mark is its own).
+        let market = order.order_type == OrderType::Market;
+        if let Some(price) = order.mark_price.or(market.then_some(order.price).flatten()) {
+            self.executor.venue().observe_price(&order.symbol, price);
+        }
+        let inputs = match self
+            .sizing_inputs(order, &check.sizing, &check.limits)
+            .await
+        {
+            Ok(inputs) => inputs,
+            Err(_) => return Fit::Unsure("the venue's account or mark was not read"),
+        };
+        match self.fit(order, &check.sizing, &check.limits, Some(&inputs)) {
+            Ok(_) => Fit::Fits,
+            Err(unfit) => Fit::Unfit(unfit.into_venue_error(self.executor.venue().kind().name())),
+        }
+    }
+
+    /// Why [`Self::size_check`] cannot be sure of `check` now, if so.
+    fn unsure_of(&self, check: &SizeCheck, queued: impl Fn() -> usize) -> Option<&'static str> {
+        let order = &check.order;
+        if self.blocked.is_some() {
+            return Some("the venue's set-up failed");
+        }
+        // Admissions first: an order ahead leaves them only once in the
+        // channel, so read in this order one of the two always shows it.
+        if check.admissions.count() > 1 || queued() > 0 {
+            return Some("orders accepted before it are not executed yet");
+        }
+        if self.executor.log().get(&order.client_order_id).is_some() {
+            return Some("its client order id is known");
+        }
+        if self
+            .rules
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+        {
+            return Some("the venue's rules are not read yet");
+        }
+        let superseded = check.sizing.mode == SizingMode::Target
+            && brackets::working_entries(self.executor.log())
+                .iter()
+                .any(|(_, symbol)| *symbol == order.symbol);
+        superseded.then_some("a working entry of the symbol would be cancelled first")
     }
 
     /// Places `venue_order` (for the accepted `order`): the venue's report
@@ -928,8 +1135,13 @@ impl<V: Venue> Live<V> {
 
 /// Runs `live` on the orders from `orders` until the channel closes:
 /// reconciles first, then places each order in turn, refreshing the clock
-/// and rules every minute.
-pub async fn run<V: Venue>(mut orders: mpsc::UnboundedReceiver<LiveOrder>, mut live: Live<V>) {
+/// and rules every minute; between orders, sizes the orders `checks`
+/// brings before their answer ([`Live::size_check`]).
+pub async fn run<V: Venue>(
+    mut orders: mpsc::UnboundedReceiver<LiveOrder>,
+    mut checks: mpsc::Receiver<SizeCheck>,
+    mut live: Live<V>,
+) {
     // Without the rules no order can be checked, and without the clock no
     // request can be signed: wait for both (orders queue meanwhile).
     let mut pause = Duration::from_millis(500);
@@ -976,6 +1188,13 @@ pub async fn run<V: Venue>(mut orders: mpsc::UnboundedReceiver<LiveOrder>, mut l
                 Some(order) => live.execute(&order).await,
                 None => break,
             },
+            Some(check) = checks.recv() => {
+                let sized = live.size_check(&check, || orders.len());
+                if let Ok(fit) = tokio::time::timeout_at(check.deadline, sized).await {
+                    // Its answer may have gone without it meanwhile.
+                    let _ = check.reply.send(fit);
+                }
+            }
             _ = follow.tick() => live.follow().await,
             _ = refresh.tick() => {
                 if let Err(e) = live.refresh().await {

@@ -96,6 +96,7 @@ use alertgate_simulator::market::MarketData;
 use alertgate_simulator::redact::Redactor;
 use execution::CircuitBreaker;
 use journal::{Durable, ExecAction, ExecOrder, Journal};
+use live::{Admission, Fit};
 use marks::{Lookup, MarketMarks};
 use metrics::Metrics;
 use mock::{MockExchange, MockSettings};
@@ -1086,7 +1087,9 @@ async fn decide_request(state: &AppState, mut request: Read<'_>) -> Result<Strin
             .and_then(|_| target_position(bytes)),
         redactor: &target.redactor,
     };
-    let decided = decide(state, target, &incoming);
+    let mut decided = decide(state, target, &incoming);
+    // Held until the order is handed over (or refused after all).
+    let _admission = decided.admission.take();
     let (decision, durable, held) = settle(state, target, &incoming, decided).await;
     state.metrics.decision.observe(started.elapsed());
     recorded(target, &incoming, &decision, durable, held).await?;
@@ -1266,8 +1269,8 @@ impl Incoming<'_> {
 }
 
 /// The gate's decision, the journal line already queued for it (none while
-/// an acceptance still has to win the shared claim), and how long the
-/// event is remembered.
+/// an acceptance still has to be sized by its venue's stage or win the
+/// shared claim), and how long the event is remembered.
 struct Decided {
     decision: Result<Order, Rejection>,
     durable: Option<Durable>,
@@ -1277,6 +1280,11 @@ struct Decided {
     /// The gate accepted it, but the strategy's venue would refuse it:
     /// refused (and forgotten by the gate), nothing sent.
     venue: Option<VenueError>,
+    /// An acceptance for a real venue's stage, counted until handed over.
+    admission: Option<Admission>,
+    /// The acceptance is sized by its stage before it is journaled and
+    /// answered ([`LiveRoute::size_check`]).
+    size_check: bool,
 }
 
 /// Decides under the gate's lock and, unless a shared claim comes first,
@@ -1334,6 +1342,8 @@ fn decide(state: &AppState, target: &Strategy, incoming: &Incoming<'_>) -> Decid
             lifetime_ms: 0,
             original: Some(original),
             venue: None,
+            admission: None,
+            size_check: false,
         };
     }
     if let Some(refused) = venue_refusal(target, incoming, &decision) {
@@ -1349,10 +1359,22 @@ fn decide(state: &AppState, target: &Strategy, incoming: &Incoming<'_>) -> Decid
             lifetime_ms: 0,
             original: None,
             venue: Some(refused),
+            admission: None,
+            size_check: false,
         };
     }
+    // Counted from here (under the gate's lock, so in the gate's order)
+    // until handed over: an order sized before its answer is sized only
+    // when none accepted before it is still on its way to the stage.
+    let admission = target
+        .live
+        .as_ref()
+        .filter(|_| decision.is_ok())
+        .map(LiveRoute::admit);
+    let size_check = sizes_before_answer(target, incoming, &decision);
     let durable = match (&decision, &target.store) {
         (Ok(_), Some(_)) => None,
+        (Ok(_), None) if size_check => None,
         _ => Some(append_decision(state, incoming, &decision)),
     };
     let (lifetime_ms, original) = match &decision {
@@ -1375,7 +1397,27 @@ fn decide(state: &AppState, target: &Strategy, incoming: &Incoming<'_>) -> Decid
         lifetime_ms,
         original,
         venue: None,
+        admission,
+        size_check,
     }
+}
+
+/// Whether `decision`, accepted, is sized by its venue's stage before it
+/// is answered (see [`LiveRoute::sizes_before_answer`]).
+fn sizes_before_answer(
+    target: &Strategy,
+    incoming: &Incoming<'_>,
+    decision: &Result<Order, Rejection>,
+) -> bool {
+    let (Ok(order), Some(live)) = (decision, &target.live) else {
+        return false;
+    };
+    live.sizes_before_answer(&exec_order(
+        incoming.strategy,
+        order,
+        incoming.market_mark,
+        incoming.target_position,
+    ))
 }
 
 /// Why the strategy's venue would refuse an accepted `decision`, if it
@@ -1428,6 +1470,11 @@ async fn settle(
         (Some(e), Some(durable)) => return (Err(Refusal::Venue(e)), durable, None),
         (_, durable) => durable,
     };
+    if let (true, Ok(order)) = (decided.size_check, &decided.decision) {
+        if let Some(refused) = sized_unfit(target, incoming, order).await {
+            return refused_after_sizing(state, target, incoming, order, refused);
+        }
+    }
     let refused = |r: Rejection| refusal_of(r, original.clone());
     let (order, store) = match (durable, decided.decision, &target.store) {
         (Some(durable), decision, _) => return (decision.map_err(refused), durable, None),
@@ -1481,6 +1528,47 @@ async fn settle(
     let decision = Ok(order);
     let durable = append_decision(state, incoming, &decision);
     (decision.map_err(Refusal::Gate), durable, Some(held))
+}
+
+/// Sizes the accepted `order` by its venue's stage (see
+/// [`LiveRoute::size_check`]): why the venue would refuse it, if the stage
+/// could tell in time.
+async fn sized_unfit(
+    target: &Strategy,
+    incoming: &Incoming<'_>,
+    order: &Order,
+) -> Option<VenueError> {
+    let live = target.live.as_ref()?;
+    let exec = exec_order(
+        incoming.strategy,
+        order,
+        incoming.market_mark,
+        incoming.target_position,
+    );
+    match live.size_check(&exec).await {
+        Fit::Unfit(e) => Some(e),
+        Fit::Fits => None,
+        Fit::Unsure(why) => {
+            tracing::debug!(order_id = %exec.client_order_id, "not sized before the answer: {why}");
+            None
+        }
+    }
+}
+
+/// An acceptance its venue would refuse once sized: withdrawn from the
+/// gate (a corrected retry is decided afresh), journaled refused, nothing
+/// sent; no shared claim was made.
+fn refused_after_sizing(
+    state: &AppState,
+    target: &Strategy,
+    incoming: &Incoming<'_>,
+    order: &Order,
+    e: VenueError,
+) -> (Result<Order, Refusal>, Durable, Option<Held>) {
+    withdraw(target, order.replay_key.as_str(), incoming.now);
+    let refusal = Refusal::Venue(e);
+    let line = incoming.refusal_line(&refusal);
+    (Err(refusal), state.journal.append(line), None)
 }
 
 /// Queues `decision`'s journal line; an acceptance is reported to the

@@ -27,7 +27,7 @@ use super::execution::leg_client_order_id;
 use super::execution::CircuitBreaker;
 use super::journal::ExecOrder;
 use super::jsonl::FileLock;
-use super::live::{self, Live, LiveOrder};
+use super::live::{self, sizing_refusal, Admission, Admissions, Fit, Live, LiveOrder, SizeCheck};
 use super::metrics::Metrics;
 use super::mock::MockSettings;
 use super::readiness::{Health, Part};
@@ -186,6 +186,12 @@ pub struct LiveRoute {
     venue: &'static str,
     /// The client ids its venue's order log knows.
     known: KnownIds,
+    /// Its stage's checks before the answer ([`LiveRoute::size_check`]).
+    checks: mpsc::Sender<SizeCheck>,
+    /// Its stage's accepted orders not yet handed over.
+    admissions: Admissions,
+    /// `[venue] size_check_ms`.
+    size_check_ms: u64,
 }
 
 impl LiveRoute {
@@ -194,7 +200,8 @@ impl LiveRoute {
     /// quantity is known without the account (`alert` sizing: the
     /// alert's; `fixed`: the configured one), a quantity or a notional its
     /// rules forbid. `equity_pct` and `target` orders are sized from the
-    /// account when executed, and checked then. Nothing is checked until
+    /// account: by the stage before the answer ([`Self::size_check`]) and
+    /// when executed. Nothing is checked until
     /// the rules have been read (the stage checks every order). A cancel
     /// alert's order places nothing: no rule applies to it.
     ///
@@ -253,6 +260,46 @@ impl LiveRoute {
             })
             .is_ok()
     }
+
+    /// Counts an order accepted for this venue until it is handed over
+    /// ([`Self::send`]) or refused after all: the guard's life.
+    pub fn admit(&self) -> Admission {
+        self.admissions.admit()
+    }
+
+    /// Whether `order` is sized by its stage before its answer
+    /// ([`Self::size_check`]): an `equity_pct` or `target` order, whose
+    /// quantity only the account gives, unless `size_check_ms` is 0.
+    pub fn sizes_before_answer(&self, order: &ExecOrder) -> bool {
+        let from_account = matches!(self.sizing.mode, SizingMode::EquityPct | SizingMode::Target);
+        from_account && self.size_check_ms > 0 && !order.is_cancel()
+    }
+
+    /// Asks the stage to size `order` now, as its execution would, and
+    /// waits at most `size_check_ms` for the answer: [`Fit::Unsure`] when
+    /// the stage is busy, cannot be sure, or does not answer in time.
+    /// The caller holds `order`'s [`Admission`].
+    pub async fn size_check(&self, order: &ExecOrder) -> Fit {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let wait = std::time::Duration::from_millis(self.size_check_ms);
+        let deadline = tokio::time::Instant::now() + wait;
+        let check = SizeCheck {
+            order: order.clone(),
+            sizing: self.sizing.clone(),
+            limits: self.limits,
+            admissions: self.admissions.clone(),
+            deadline,
+            reply,
+        };
+        if self.checks.try_send(check).is_err() {
+            return Fit::Unsure("the stage has checks waiting");
+        }
+        match tokio::time::timeout_at(deadline, answer).await {
+            Ok(Ok(fit)) => fit,
+            Ok(Err(_)) => Fit::Unsure("the stage has stopped"),
+            Err(_) => Fit::Unsure("the stage did not size it within size_check_ms"),
+        }
+    }
 }
 
 impl LiveRoute {
@@ -286,15 +333,9 @@ fn no_fixed_quantity(venue: &'static str, symbol: &str) -> VenueError {
     sizing_refusal(venue, &e)
 }
 
-/// A sizing refusal in the answer: the sizing's own code and message.
-fn sizing_refusal(venue: &'static str, e: &SizingError) -> VenueError {
-    VenueError::Rejected {
-        venue,
-        code: e.code(),
-        venue_code: 0,
-        message: e.to_string(),
-    }
-}
+/// Checks before the answer a stage holds waiting; more are not sized
+/// ([`Fit::Unsure`]): a burst is accepted and sized when executed.
+const SIZE_CHECKS_WAITING: usize = 16;
 
 /// A real venue's execution stage, ready to spawn.
 pub type Stage = std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
@@ -309,6 +350,10 @@ struct Opened {
     log: OrderLog,
     sender: mpsc::UnboundedSender<LiveOrder>,
     receiver: mpsc::UnboundedReceiver<LiveOrder>,
+    /// The checks before the answer, and the accepted orders counted for
+    /// them.
+    checks: (mpsc::Sender<SizeCheck>, mpsc::Receiver<SizeCheck>),
+    admissions: Admissions,
     rules: SharedRules,
     /// A real venue's request counters (paper sends no request).
     limits: Option<Arc<crate::venue::RateLimits>>,
@@ -404,6 +449,9 @@ impl LiveVenues {
             known: opened.log.known_ids(),
             rules: opened.rules.clone(),
             venue: opened.settings.kind.name(),
+            checks: opened.checks.0.clone(),
+            admissions: opened.admissions.clone(),
+            size_check_ms: opened.settings.size_check_ms,
         })
     }
 
@@ -501,6 +549,8 @@ impl LiveVenues {
                     metrics.clone(),
                 );
                 drop(o.sender);
+                let (checks_sender, checks) = o.checks;
+                drop(checks_sender);
                 let settings = o.settings;
                 let mut stage = stage;
                 stage.follow_every = std::time::Duration::from_millis(settings.follow_brackets_ms);
@@ -515,7 +565,7 @@ impl LiveVenues {
                         }
                         stage.block(e);
                     }
-                    live::run(o.receiver, stage).await
+                    live::run(o.receiver, checks, stage).await
                 }) as Stage
             })
             .collect()
@@ -666,6 +716,8 @@ fn open_one(
     })?;
     let (sender, receiver) = mpsc::unbounded_channel();
     Ok(Opened {
+        checks: mpsc::channel(SIZE_CHECKS_WAITING),
+        admissions: Admissions::default(),
         fills,
         limits,
         probe,
@@ -771,6 +823,9 @@ mod tests {
         let (sender, _receiver) = mpsc::unbounded_channel();
         let route = LiveRoute {
             sender,
+            checks: mpsc::channel(1).0,
+            admissions: Admissions::default(),
+            size_check_ms: 0,
             sizing: Arc::new(SizingSection::default()),
             limits: OrderLimits::default(),
             known: KnownIds::default(),

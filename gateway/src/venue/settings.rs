@@ -24,6 +24,10 @@ use serde::Deserialize;
 use super::exactly_once::ResolvePolicy;
 use super::VenueKind;
 
+/// Most `size_check_ms` takes: with the default shedding budget (1 s) an
+/// answer still reaches TradingView within its 3 s.
+pub const MAX_SIZE_CHECK_MS: u64 = 2_500;
+
 /// One `[venue]` section, as written.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -70,6 +74,13 @@ pub struct VenueSection {
     /// queried, ms (default 5000): an entry done has its bracket placed, a
     /// leg that filled has its sibling cancelled.
     pub follow_brackets_ms: u64,
+    /// How long the answer to an `equity_pct` or `target` alert may wait
+    /// for its stage to size it from a fresh read of the account, ms
+    /// (default 1000; 0: not sized before the answer). Sized in time, an
+    /// order the venue would refuse is refused in the answer; otherwise
+    /// it is accepted and its execution decides. At most 2500, so that
+    /// with the shedding budget the answer stays within TradingView's 3 s.
+    pub size_check_ms: u64,
     /// Paper only: the paper venue's exchange log (its orders and fills,
     /// from which it rebuilds its positions at start), relative to the
     /// configuration file. Default `paper-venue.jsonl`, or
@@ -101,6 +112,7 @@ impl Default for VenueSection {
             orders: None,
             fills: None,
             follow_brackets_ms: 5_000,
+            size_check_ms: 1_000,
             exchange_log: None,
             leverage: BTreeMap::new(),
             margin_type: None,
@@ -130,6 +142,9 @@ pub struct VenueSettings {
     pub fills: PathBuf,
     /// How often working entries and bracket legs are queried, ms.
     pub follow_brackets_ms: u64,
+    /// How long an answer may wait for its order to be sized, ms (0: not
+    /// sized before the answer).
+    pub size_check_ms: u64,
     /// The paper venue's exchange log, relative to the configuration file
     /// (paper only).
     pub exchange_log: PathBuf,
@@ -246,6 +261,7 @@ impl VenueSection {
                 .orders
                 .unwrap_or_else(|| format!("orders{suffix}.jsonl").into()),
             follow_brackets_ms: self.follow_brackets_ms,
+            size_check_ms: self.size_check_ms,
             fills: self
                 .fills
                 .unwrap_or_else(|| format!("venue-fills{suffix}.jsonl").into()),
@@ -282,6 +298,16 @@ impl VenueSection {
                 format!(
                     "{} is out of range; expected 1..=60000 (Binance's limit)",
                     self.recv_window_ms
+                ),
+            ));
+        }
+        if self.size_check_ms > MAX_SIZE_CHECK_MS {
+            return Err(invalid(
+                setting,
+                "size_check_ms",
+                format!(
+                    "{} is out of range; expected 0..={MAX_SIZE_CHECK_MS} (an answer must reach TradingView within 3 s)",
+                    self.size_check_ms
                 ),
             ));
         }
@@ -454,6 +480,10 @@ mod tests {
             (
                 "[venue]\nkind = \"binance-spot\"\nkey_env = \"K\"\nsecret_env = \"S\"\nrecv_window_ms = 90000\n",
                 "90000 is out of range; expected 1..=60000",
+            ),
+            (
+                "[venue]\nsize_check_ms = 2501\n",
+                "size_check_ms: 2501 is out of range; expected 0..=2500",
             ),
             (
                 "[venue]\nkind = \"binance-spot\"\nkey_env = \"K\"\nsecret_env = \"S\"\nleverage = { \"BTC/USDT\" = 3 }\n",

@@ -41,6 +41,8 @@ struct Books {
     /// A working leg executes just before its cancel reaches the venue
     /// (the cancel then finds nothing: Binance's -2011).
     legs_fill_on_cancel: bool,
+    /// The account is not answered (the venue unreachable).
+    account_down: bool,
 }
 
 impl Books {
@@ -159,6 +161,12 @@ impl Venue for Fake {
     }
     async fn account(&self, _ts: i64) -> Result<Account, VenueError> {
         let b = self.books.lock().unwrap();
+        if b.account_down {
+            return Err(VenueError::NotSent {
+                venue: "fake",
+                reason: "connection refused".into(),
+            });
+        }
         Ok(match self.kind {
             VenueKind::BinanceSpot => Account {
                 equity: None,
@@ -669,4 +677,148 @@ async fn a_reversals_legs_protect_the_new_position_not_all_the_reversal_filled()
             .all(|l| l.quantity == d("1") && l.side == Side::Buy),
         "{legs:?}"
     );
+}
+
+/// What `h`'s stage says of `order` before its answer, with `ahead`
+/// other accepted orders not handed over yet and `queued` in its channel.
+async fn size_check(
+    h: &Harness,
+    order: &ExecOrder,
+    mode: SizingMode,
+    ahead: usize,
+    queued: usize,
+) -> Fit {
+    let admissions = Admissions::default();
+    let _mine = admissions.admit();
+    let _others: Vec<Admission> = (0..ahead).map(|_| admissions.admit()).collect();
+    let check = SizeCheck {
+        order: order.clone(),
+        sizing: sizing(mode),
+        limits: OrderLimits::default(),
+        admissions,
+        deadline: tokio::time::Instant::now() + Duration::from_secs(5),
+        reply: oneshot::channel().0,
+    };
+    h.live.size_check(&check, || queued).await
+}
+
+fn unfit_code(fit: &Fit) -> Option<&'static str> {
+    match fit {
+        Fit::Unfit(e) => Some(e.code()),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn sized_before_its_answer_an_order_is_refused_as_its_execution_would_refuse_it() {
+    let mut h = harness(VenueKind::BinanceUsdm).await;
+    // Flat; a target of 0.0004 orders 0.0004, below the 0.001 step.
+    let tiny = target("tiny", Side::Buy, "0.0004");
+    let fit = size_check(&h, &tiny, SizingMode::Target, 0, 0).await;
+    assert_eq!(
+        unfit_code(&fit),
+        Some("venue_quantity_below_step"),
+        "{fit:?}"
+    );
+    // A target of 1 fits; checking placed nothing.
+    let one = target("one", Side::Buy, "1");
+    let fit = size_check(&h, &one, SizingMode::Target, 0, 0).await;
+    assert!(matches!(fit, Fit::Fits), "{fit:?}");
+    assert!(h.books.lock().unwrap().posts.is_empty());
+    assert!(h.live.executor.log().get(&one.client_order_id).is_none());
+    // Executed, the same orders end alike: the tiny one refused with the
+    // same code, the other placed.
+    run(&mut h, tiny.clone(), SizingMode::Target).await;
+    run(&mut h, one, SizingMode::Target).await;
+    let b = h.books.lock().unwrap();
+    assert_eq!(b.position, d("1"));
+    assert_eq!(b.posts.len(), 1);
+    drop(b);
+    let refused = h.live.executor.log().get(&tiny.client_order_id).unwrap();
+    assert_eq!(refused.state, State::Rejected);
+    assert!(order_log(&h).contains("venue_quantity_below_step"));
+    // At the target: nothing to order, which fits (the answer is 200).
+    let again = target("again", Side::Buy, "1");
+    let fit = size_check(&h, &again, SizingMode::Target, 0, 0).await;
+    assert!(matches!(fit, Fit::Fits), "{fit:?}");
+    // A sizing refusal carries the sizing's own code: equity_pct without
+    // a percent is refused by its configuration's check, so use a limit.
+    let limited = SizeCheck {
+        order: target("big", Side::Buy, "5"),
+        sizing: sizing(SizingMode::Target),
+        limits: max_quantity("2"),
+        admissions: Admissions::default(),
+        deadline: tokio::time::Instant::now() + Duration::from_secs(5),
+        reply: oneshot::channel().0,
+    };
+    let _mine = limited.admissions.admit();
+    let fit = h.live.size_check(&limited, || 0).await;
+    assert_eq!(
+        unfit_code(&fit),
+        Some("sizing_quantity_too_large"),
+        "{fit:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_size_check_is_unsure_of_an_order_with_anything_ahead_of_it_or_no_account() {
+    let mut h = harness(VenueKind::BinanceUsdm).await;
+    let tiny = target("tiny", Side::Buy, "0.0004");
+    // An order accepted before it and not handed over yet, or one in the
+    // channel: either may move the position first.
+    for (ahead, queued) in [(1, 0), (0, 1), (3, 2)] {
+        let fit = size_check(&h, &tiny, SizingMode::Target, ahead, queued).await;
+        assert!(matches!(fit, Fit::Unsure(_)), "{ahead} {queued}: {fit:?}");
+    }
+    // The account unreadable: accepted, its execution decides.
+    h.books.lock().unwrap().account_down = true;
+    let fit = size_check(&h, &tiny, SizingMode::Target, 0, 0).await;
+    assert!(matches!(fit, Fit::Unsure(_)), "{fit:?}");
+    h.books.lock().unwrap().account_down = false;
+    // `target` with a working entry of the symbol: its execution cancels
+    // the entry first, which may fill meanwhile.
+    let limit = ExecOrder {
+        price: Some(d("90")),
+        ..ExecOrder::new("lim", "lim", SYMBOL, Side::Buy, OrderType::Limit, d("1"))
+    };
+    run(&mut h, limit, SizingMode::Alert).await;
+    let fit = size_check(&h, &tiny, SizingMode::Target, 0, 0).await;
+    assert!(matches!(fit, Fit::Unsure(_)), "{fit:?}");
+    // equity_pct is not held back by it (nothing is cancelled first).
+    let equity = SizeCheck {
+        order: target("eq", Side::Buy, "1"),
+        sizing: Arc::new(SizingSection {
+            mode: SizingMode::EquityPct,
+            equity_pct: Some(d("0.000001")),
+            ..SizingSection::default()
+        }),
+        limits: OrderLimits::default(),
+        admissions: Admissions::default(),
+        deadline: tokio::time::Instant::now() + Duration::from_secs(5),
+        reply: oneshot::channel().0,
+    };
+    let _mine = equity.admissions.admit();
+    // 0.000001 % of 1,000,000 at 100: 0.0001 BTC, below the step.
+    let fit = h.live.size_check(&equity, || 0).await;
+    assert_eq!(
+        unfit_code(&fit),
+        Some("venue_quantity_below_step"),
+        "{fit:?}"
+    );
+    // An order whose client id the log knows is never sized again.
+    let known = target("lim", Side::Buy, "1");
+    let fit = size_check(
+        &h,
+        &ExecOrder {
+            client_order_id: "lim".into(),
+            ..known
+        },
+        SizingMode::Alert,
+        0,
+        0,
+    )
+    .await;
+    assert!(matches!(fit, Fit::Unsure(_)), "{fit:?}");
+    // Checks placed and cancelled nothing: the limit is the only order.
+    assert_eq!(h.books.lock().unwrap().posts.len(), 1);
 }
