@@ -671,6 +671,96 @@ fn target_sizing_orders_the_difference_and_reduces_only_what_it_closes() {
     assert_eq!(order_posts(&emu, USDM_ORDER), 3);
 }
 
+/// A signed market alert for BTCUSDT with the target position `position`:
+/// the answer's status, its body and how long it took.
+fn post_target(gw: &Gateway, event: &str, position: &str) -> (u16, serde_json::Value, Duration) {
+    let body = format!(
+        r#"{{"symbol":"BTCUSDT","side":"buy","order_type":"market","quantity":"0.01","price":"50000","position_size":"{position}","timestamp":{},"event_id":"{event}"}}"#,
+        now_s() * 1000
+    );
+    let headers = signed(WEBHOOK, body.as_bytes(), now_s(), "52.89.214.238");
+    let started = Instant::now();
+    let (status, text) = http(gw.port, "POST", "/webhook", &headers, body.as_bytes()).unwrap();
+    let took = started.elapsed();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_default(),
+        took,
+    )
+}
+
+#[test]
+fn a_target_alert_is_never_refused_on_a_guess_behind_an_order_in_flight_or_a_paused_venue() {
+    let emu = emulator("binance-usdm");
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(
+        &config(
+            dir.path(),
+            "binance-usdm",
+            &emu,
+            "[sizing]\nmode = \"target\"\n",
+        ),
+        &dir.path().join("gw.log"),
+    );
+    wait_for("the venue's rules", 20, || {
+        std::fs::read_to_string(dir.path().join("gw.log"))
+            .unwrap_or_default()
+            .contains("venue clock and rules read")
+    });
+    // Flat → long 0.03, whose POST the venue answers after 2 s. A target
+    // of 0.0004 right behind it is, from flat, below the step; from 0.03 it
+    // is a sell of 0.0296. Sized before the first order is done it would be
+    // refused on a guess: it must be accepted, and sized when it executes.
+    fault(
+        &emu,
+        r#"{"method":"POST","path":"/fapi/v1/order","fault":"slow","delay_ms":2000,"count":1}"#,
+    );
+    let (status, first, _) = post_target(&gw, "t1", "0.03");
+    assert_eq!(status, 200, "{first}");
+    let (status, second, took) = post_target(&gw, "t2", "0.0004");
+    assert_eq!(status, 200, "not refused on a guess: {second}");
+    assert!(took < Duration::from_millis(2_000), "answered in {took:?}");
+    let first = first["order_id"].as_str().unwrap().to_string();
+    let second = second["order_id"].as_str().unwrap().to_string();
+    wait_for("both placed", 20, || {
+        settled(dir.path(), &first) && settled(dir.path(), &second)
+    });
+    let o = orders_with(&emu, &second);
+    assert_eq!(
+        (o[0]["side"].as_str(), o[0]["quantity"].as_str()),
+        (Some("SELL"), Some("0.029")),
+        "{o:?}"
+    );
+    // Long 0.001 (0.0296 rounded down to the step: 0.029 sold). The venue
+    // paused (SIGSTOP): a target of 0.0014 (0.0004 more, below the step)
+    // cannot be sized in time: accepted within size_check_ms, then refused
+    // by its execution once the venue is back.
+    emu.signal("STOP");
+    let (status, third, took) = post_target(&gw, "t3", "0.0014");
+    emu.signal("CONT");
+    assert_eq!(status, 200, "{third}");
+    assert!(took < Duration::from_millis(2_000), "answered in {took:?}");
+    let third = third["order_id"].as_str().unwrap().to_string();
+    wait_for("refused when executed", 30, || settled(dir.path(), &third));
+    let line = json_lines(&dir.path().join("orders.jsonl"))
+        .into_iter()
+        .rfind(|l| l["client_order_id"] == third)
+        .unwrap();
+    assert_eq!(
+        (line["state"].as_str(), line["code"].as_str()),
+        (Some("rejected"), Some("venue_quantity_below_step"))
+    );
+    // With nothing ahead and the venue answering, the same alert is
+    // refused in the answer.
+    let (status, fourth, _) = post_target(&gw, "t4", "0.0014");
+    assert_eq!(
+        (status, fourth["code"].as_str()),
+        (422, Some("venue_quantity_below_step")),
+        "{fourth}"
+    );
+    assert_eq!(order_posts(&emu, USDM_ORDER), 2);
+}
+
 /// Whether the gateway's log says `what` about `id`.
 fn gw_log_says(dir: &Path, id: &str, what: &str) -> bool {
     std::fs::read_to_string(dir.join("gw.log"))

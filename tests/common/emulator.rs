@@ -9,6 +9,18 @@ pub struct Emulator {
     pub port: u16,
 }
 
+impl Emulator {
+    /// Sends `signal` (`STOP`, `CONT`) to the emulator.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal}");
+    }
+}
+
 impl Drop for Emulator {
     fn drop(&mut self) {
         let _ = self.child.kill();
