@@ -1287,9 +1287,11 @@ struct Decided {
     size_check: bool,
 }
 
-/// Decides under the gate's lock and, unless a shared claim comes first,
-/// queues the journal line in the same critical section, so the journal's
-/// order is the gate's order.
+/// Decides under the gate's lock and, unless a shared claim or the
+/// stage's sizing ([`LiveRoute::size_check`]) comes first, queues the
+/// journal line in the same critical section, so the journal's order is
+/// the gate's order. (Meanwhile the event is remembered: a duplicate of
+/// it is answered as a replay, even if the first is then refused.)
 fn decide(state: &AppState, target: &Strategy, incoming: &Incoming<'_>) -> Decided {
     let mut gate = target.gate.lock().unwrap_or_else(|e| e.into_inner());
     let mut request = Request {
