@@ -671,6 +671,40 @@ fn target_sizing_orders_the_difference_and_reduces_only_what_it_closes() {
     assert_eq!(order_posts(&emu, USDM_ORDER), 3);
 }
 
+#[test]
+fn a_position_worth_less_than_the_minimum_notional_is_closed_reduce_only() {
+    // USDⓈ-M waives its minimum notional (100 USDT here; 0.001 BTC at
+    // 50,000 is worth 50) for a reduce-only order: a small remainder of a
+    // position can always be closed.
+    let Setup { emu, dir, gw, .. } = setup("binance-usdm", "");
+    let long = accepted(&gw, "long", "buy", "0.003");
+    wait_for("the long", 20, || settled(dir.path(), &long));
+    let trim = accepted(&gw, "trim", "sell", "0.002");
+    wait_for("the trim", 20, || settled(dir.path(), &trim));
+    // Long 0.001: a buy of 0.001 adds to it, and is refused in the
+    // answer (sized by the stage, which knows the position).
+    let (status, answer) = post(&gw, "add", "buy", "0.001");
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (422, Some("venue_below_min_notional")),
+        "{answer}"
+    );
+    // A sell of 0.001 closes it, reduce-only.
+    let close = accepted(&gw, "close", "sell", "0.001");
+    wait_for("the close", 20, || settled(dir.path(), &close));
+    let o = orders_with(&emu, &close);
+    assert_eq!(
+        (
+            o.len(),
+            o[0]["quantity"].as_str(),
+            o[0]["reduce_only"].as_bool()
+        ),
+        (1, Some("0.001"), Some(true)),
+        "{o:?}"
+    );
+    assert_eq!(order_posts(&emu, USDM_ORDER), 3);
+}
+
 /// A signed market alert for BTCUSDT with the target position `position`:
 /// the answer's status, its body and how long it took.
 fn post_target(gw: &Gateway, event: &str, position: &str) -> (u16, serde_json::Value, Duration) {

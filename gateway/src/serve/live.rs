@@ -874,8 +874,11 @@ impl<V: Venue> Live<V> {
                 sized_order.order_type = OrderType::Market;
             }
         }
-        let mut venue_order = self.rules_of(&sized_order).map_err(Unfit::Rules)?;
-        venue_order.reduce_only = sized.is_some_and(|s| s.reduce_only);
+        let reduce_only = sized.is_some_and(|s| s.reduce_only);
+        let mut venue_order = self
+            .rules_of(&sized_order, reduce_only)
+            .map_err(Unfit::Rules)?;
+        venue_order.reduce_only = reduce_only;
         // A spot bracket holds the base asset it would sell: a later sell
         // of the symbol closes the long it protects, so it goes first.
         let spot_sell = kind == VenueKind::BinanceSpot && venue_order.side == Side::Sell;
@@ -1052,9 +1055,9 @@ impl<V: Venue> Live<V> {
         Ok(Some(self.executor.venue().mark_price(&order.symbol).await?))
     }
 
-    /// The order as the venue takes it, or why the venue would refuse it
-    /// (never sent to learn that).
-    fn rules_of(&self, order: &ExecOrder) -> Result<VenueOrder, VenueError> {
+    /// The order as the venue takes it (sent `reduce_only` or not), or why
+    /// the venue would refuse it (never sent to learn that).
+    fn rules_of(&self, order: &ExecOrder, reduce_only: bool) -> Result<VenueOrder, VenueError> {
         let name = self.executor.venue().kind().name();
         let rules = self.rules.read().unwrap_or_else(|e| e.into_inner());
         let symbol_rules = rules
@@ -1063,7 +1066,11 @@ impl<V: Venue> Live<V> {
                 venue: name,
                 symbol: order.symbol.clone(),
             })?;
-        venue_order(order, symbol_rules, name)
+        let rules = match reduce_only {
+            true => symbol_rules.for_reduce_only(),
+            false => *symbol_rules,
+        };
+        venue_order(order, &rules, name)
     }
 
     fn nothing_to_do(&mut self, order: &ExecOrder) {

@@ -106,7 +106,7 @@ use replay_store::{Claim, Held, ReplayStore, StoreOptions};
 use settings::ServeSection;
 use snapshot::Snapshots;
 use tls::Tls;
-use venues::{LiveRoute, LiveVenues};
+use venues::{Checked, LiveRoute, LiveVenues};
 
 /// A gate whose replay guard has `[replay] capacity` slots on the heap.
 type SharedGate = Mutex<Gate<'static, Box<[Slot]>>>;
@@ -1348,7 +1348,8 @@ fn decide(state: &AppState, target: &Strategy, incoming: &Incoming<'_>) -> Decid
             size_check: false,
         };
     }
-    if let Some(refused) = venue_refusal(target, incoming, &decision) {
+    let checked = venue_check(target, incoming, &decision);
+    if let Err(refused) = checked {
         // Not accepted after all: a retry is decided afresh.
         if let Ok(order) = &decision {
             gate.forget(order.replay_key.as_str());
@@ -1373,7 +1374,11 @@ fn decide(state: &AppState, target: &Strategy, incoming: &Incoming<'_>) -> Decid
         .as_ref()
         .filter(|_| decision.is_ok())
         .map(LiveRoute::admit);
-    let size_check = sizes_before_answer(target, incoming, &decision);
+    let size_check = checked == Ok(Checked::AskStage)
+        && target
+            .live
+            .as_ref()
+            .is_some_and(LiveRoute::sizes_before_answer);
     let durable = match (&decision, &target.store) {
         (Ok(_), Some(_)) => None,
         (Ok(_), None) if size_check => None,
@@ -1404,33 +1409,16 @@ fn decide(state: &AppState, target: &Strategy, incoming: &Incoming<'_>) -> Decid
     }
 }
 
-/// Whether `decision`, accepted, is sized by its venue's stage before it
-/// is answered (see [`LiveRoute::sizes_before_answer`]).
-fn sizes_before_answer(
+/// What the strategy's venue would say of an accepted `decision`, as far
+/// as the answer path can tell (see [`LiveRoute::check`]): why it would
+/// refuse it, or whether only its stage can tell.
+fn venue_check(
     target: &Strategy,
     incoming: &Incoming<'_>,
     decision: &Result<Order, Rejection>,
-) -> bool {
+) -> Result<Checked, VenueError> {
     let (Ok(order), Some(live)) = (decision, &target.live) else {
-        return false;
-    };
-    live.sizes_before_answer(&exec_order(
-        incoming.strategy,
-        order,
-        incoming.market_mark,
-        incoming.target_position,
-    ))
-}
-
-/// Why the strategy's venue would refuse an accepted `decision`, if it
-/// would (see [`LiveRoute::check`]).
-fn venue_refusal(
-    target: &Strategy,
-    incoming: &Incoming<'_>,
-    decision: &Result<Order, Rejection>,
-) -> Option<VenueError> {
-    let (Ok(order), Some(live)) = (decision, &target.live) else {
-        return None;
+        return Ok(Checked::Fits);
     };
     let exec = exec_order(
         incoming.strategy,
@@ -1438,7 +1426,7 @@ fn venue_refusal(
         incoming.market_mark,
         incoming.target_position,
     );
-    live.check(&exec).err()
+    live.check(&exec)
 }
 
 /// The order an accepted decision (client id `order_id`) became before,

@@ -38,7 +38,7 @@ use crate::venue::clock::VenueClock;
 use crate::venue::exactly_once::{Executor, ResolveHook};
 use crate::venue::fill_log::FillLog;
 use crate::venue::order_log::{KnownIds, OrderLog, State};
-use crate::venue::rules::ANY_SYMBOL;
+use crate::venue::rules::{RuleViolation, ANY_SYMBOL};
 use crate::venue::settings::{VenueSettings, Venues};
 use crate::venue::sizing::{OrderLimits, SizingError, SizingMode, SizingSection, Sizings, Target};
 use crate::venue::{Account, OrderReport, PaperVenue, TradingRules, Venue, VenueOrder};
@@ -192,6 +192,17 @@ pub struct LiveRoute {
     admissions: Admissions,
     /// `[venue] size_check_ms`.
     size_check_ms: u64,
+    /// The venue keeps positions (USDⓈ-M): an order may only reduce one.
+    has_positions: bool,
+}
+
+/// What [`LiveRoute::check`] knows of an order before its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    /// Nothing the venue would refuse, as far as the answer path can tell.
+    Fits,
+    /// Only the account tells: its stage sizes it ([`LiveRoute::size_check`]).
+    AskStage,
 }
 
 impl LiveRoute {
@@ -199,24 +210,31 @@ impl LiveRoute {
     /// symbol it does not list, a bracket it cannot place, and, where the
     /// quantity is known without the account (`alert` sizing: the
     /// alert's; `fixed`: the configured one), a quantity or a notional its
-    /// rules forbid. `equity_pct` and `target` orders are sized from the
-    /// account: by the stage before the answer ([`Self::size_check`]) and
-    /// when executed. Nothing is checked until
-    /// the rules have been read (the stage checks every order). A cancel
-    /// alert's order places nothing: no rule applies to it.
+    /// rules forbid. What only the account tells is left to the stage
+    /// ([`Checked::AskStage`]): the quantity of `equity_pct` and `target`
+    /// orders, and, on a venue with positions, whether an order below the
+    /// minimum notional only reduces the position (sent reduce-only, the
+    /// minimum does not bind it). Nothing is checked until the rules have
+    /// been read (the stage checks every order). A cancel alert's order
+    /// places nothing: no rule applies to it.
     ///
     /// The strategy's `[policy]` limits are held against what its sizing
     /// will order where that is known now: a `fixed` quantity, a `target`
     /// position (valued at the `[serve] market` mark, when there is one);
     /// the stage checks every sized order again, at the venue's mark.
-    pub fn check(&self, order: &ExecOrder) -> Result<(), VenueError> {
+    pub fn check(&self, order: &ExecOrder) -> Result<Checked, VenueError> {
         if order.is_cancel() {
-            return Ok(());
+            return Ok(Checked::Fits);
         }
         self.within_limits(order)?;
+        let from_account = matches!(self.sizing.mode, SizingMode::EquityPct | SizingMode::Target);
         let rules = self.rules.read().unwrap_or_else(|e| e.into_inner());
         if rules.is_empty() {
-            return Ok(());
+            return Ok(if from_account {
+                Checked::AskStage
+            } else {
+                Checked::Fits
+            });
         }
         let symbol_rules = rules
             .get(&order.symbol)
@@ -231,14 +249,21 @@ impl LiveRoute {
                 None => return Err(no_fixed_quantity(self.venue, &order.symbol)),
             },
             SizingMode::EquityPct | SizingMode::Target => {
-                return live::brackets_allowed(order, self.venue)
+                live::brackets_allowed(order, self.venue)?;
+                return Ok(Checked::AskStage);
             }
         };
         let sized = ExecOrder {
             quantity,
             ..order.clone()
         };
-        live::venue_order(&sized, symbol_rules, self.venue).map(drop)
+        match live::venue_order(&sized, symbol_rules, self.venue) {
+            Ok(_) => Ok(Checked::Fits),
+            Err(VenueError::Rule(RuleViolation::BelowMinNotional { .. })) if self.has_positions => {
+                Ok(Checked::AskStage)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Whether the venue's order log knows `client_order_id`: an order
@@ -267,12 +292,11 @@ impl LiveRoute {
         self.admissions.admit()
     }
 
-    /// Whether `order` is sized by its stage before its answer
-    /// ([`Self::size_check`]): an `equity_pct` or `target` order, whose
-    /// quantity only the account gives, unless `size_check_ms` is 0.
-    pub fn sizes_before_answer(&self, order: &ExecOrder) -> bool {
-        let from_account = matches!(self.sizing.mode, SizingMode::EquityPct | SizingMode::Target);
-        from_account && self.size_check_ms > 0 && !order.is_cancel()
+    /// Whether an order its [`Self::check`] leaves to the stage is sized
+    /// before its answer ([`Self::size_check`]): unless `size_check_ms` is
+    /// 0.
+    pub fn sizes_before_answer(&self) -> bool {
+        self.size_check_ms > 0
     }
 
     /// Asks the stage to size `order` now, as its execution would, and
@@ -452,6 +476,7 @@ impl LiveVenues {
             checks: opened.checks.0.clone(),
             admissions: opened.admissions.clone(),
             size_check_ms: opened.settings.size_check_ms,
+            has_positions: opened.settings.kind.has_positions(),
         })
     }
 
@@ -826,6 +851,7 @@ mod tests {
             checks: mpsc::channel(1).0,
             admissions: Admissions::default(),
             size_check_ms: 0,
+            has_positions: false,
             sizing: Arc::new(SizingSection::default()),
             limits: OrderLimits::default(),
             known: KnownIds::default(),
@@ -847,6 +873,6 @@ mod tests {
                 d("12345678.9"),
             )
         };
-        assert_eq!(route.check(&order), Ok(()));
+        assert_eq!(route.check(&order), Ok(Checked::Fits));
     }
 }

@@ -36,6 +36,18 @@ pub struct TradingRules {
 pub const ANY_SYMBOL: &str = "*";
 
 impl TradingRules {
+    /// The rules of an order sent reduce-only: USDⓈ-M waives the minimum
+    /// notional for it (its error -4164 reads "Order's notional must be no
+    /// smaller than 5 (unless you choose reduce only)"), so a position
+    /// worth less than the minimum can still be closed. Every other rule
+    /// stays.
+    pub fn for_reduce_only(self) -> TradingRules {
+        TradingRules {
+            min_notional: Decimal::ZERO,
+            ..self
+        }
+    }
+
     /// No step, no tick, no bound: any positive quantity at any price (the
     /// paper venue's rules, for every symbol).
     pub fn unrestricted() -> TradingRules {

@@ -43,6 +43,8 @@ struct Books {
     legs_fill_on_cancel: bool,
     /// The account is not answered (the venue unreachable).
     account_down: bool,
+    /// The symbol's minimum notional (none by default).
+    min_notional: Decimal,
 }
 
 impl Books {
@@ -94,6 +96,7 @@ impl Venue for Fake {
         let rules = TradingRules {
             step: d("0.001"),
             tick: d("0.1"),
+            min_notional: self.books.lock().unwrap().min_notional,
             ..TradingRules::default()
         };
         Ok(vec![(SYMBOL.to_string(), rules)])
@@ -821,4 +824,55 @@ async fn a_size_check_is_unsure_of_an_order_with_anything_ahead_of_it_or_no_acco
     assert!(matches!(fit, Fit::Unsure(_)), "{fit:?}");
     // Checks placed and cancelled nothing: the limit is the only order.
     assert_eq!(h.books.lock().unwrap().posts.len(), 1);
+}
+
+#[tokio::test]
+async fn a_position_worth_less_than_the_minimum_notional_can_still_be_closed() {
+    // USDⓈ-M waives the minimum notional for a reduce-only order (-4164:
+    // "unless you choose reduce only"). Minimum 100 at a price of 100.
+    let mut h = harness(VenueKind::BinanceUsdm).await;
+    h.books.lock().unwrap().min_notional = d("100");
+    h.live.refresh().await.unwrap();
+    let market = |event: &str, side: Side, qty: &str| ExecOrder {
+        price: Some(d("100")),
+        ..ExecOrder::new(event, event, SYMBOL, side, OrderType::Market, d(qty))
+    };
+    run(&mut h, market("long", Side::Buy, "3"), SizingMode::Alert).await;
+    run(&mut h, market("trim", Side::Sell, "2.5"), SizingMode::Alert).await;
+    // Long 0.5, worth 50: a buy of 0.5 adds to it, so the minimum binds
+    // it: refused alike before the answer and when executed.
+    let add_to = market("add", Side::Buy, "0.5");
+    let fit = size_check(&h, &add_to, SizingMode::Alert, 0, 0).await;
+    assert_eq!(
+        unfit_code(&fit),
+        Some("venue_below_min_notional"),
+        "{fit:?}"
+    );
+    run(&mut h, add_to, SizingMode::Alert).await;
+    // A sell of 0.5 only closes it: sized before its answer it fits, and
+    // it is sent reduce-only; so is a target of 0.
+    let close = market("close", Side::Sell, "0.5");
+    let fit = size_check(&h, &close, SizingMode::Alert, 0, 0).await;
+    assert!(matches!(fit, Fit::Fits), "{fit:?}");
+    let flat = target("flat", Side::Sell, "0");
+    let fit = size_check(&h, &flat, SizingMode::Target, 0, 0).await;
+    assert!(matches!(fit, Fit::Fits), "{fit:?}");
+    run(&mut h, flat, SizingMode::Target).await;
+    let b = h.books.lock().unwrap();
+    let sent: Vec<(String, bool)> = b
+        .posts
+        .iter()
+        .map(|o| (o.quantity.to_string(), o.reduce_only))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("3".into(), false),
+            ("2.5".into(), true),
+            ("0.5".into(), true)
+        ]
+    );
+    assert_eq!(b.position, Decimal::ZERO);
+    drop(b);
+    assert!(order_log(&h).contains("venue_below_min_notional"));
 }
