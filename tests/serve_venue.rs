@@ -705,6 +705,45 @@ fn a_position_worth_less_than_the_minimum_notional_is_closed_reduce_only() {
     assert_eq!(order_posts(&emu, USDM_ORDER), 3);
 }
 
+#[test]
+fn leverage_and_margin_types_are_set_at_start_and_checked() {
+    let rest = "leverage = { \"BTC/USDT\" = 5 }\n\
+                margin_type = { \"BTC/USDT\" = \"isolated\", \"ETH/USDT\" = \"isolated\" }\n";
+    let Setup { emu, dir, gw, .. } = setup("binance-usdm", rest);
+    // Set before the first order goes out.
+    let id = accepted(&gw, "lev-1", "buy", "0.01");
+    wait_for("filled", 20, || settled(dir.path(), &id));
+    let set = control(&emu, "GET", "/emulator/account-settings", "");
+    assert_eq!(set["leverage"]["BTCUSDT"], 5, "{set}");
+    assert_eq!(set["margin_type"]["BTCUSDT"], "ISOLATED", "{set}");
+    assert_eq!(set["margin_type"]["ETHUSDT"], "ISOLATED", "{set}");
+    assert_eq!(order_posts_with(&emu, "POST", "/fapi/v1/marginType"), 2);
+    drop(gw);
+    // A margin type the venue cannot change while a position is open
+    // (-4048): the set-up fails, every order is refused, `/readyz` says so.
+    let config = config(
+        dir.path(),
+        "binance-usdm",
+        &emu,
+        "margin_type = { \"BTC/USDT\" = \"cross\" }\n",
+    );
+    let gw = gateway(&config, &dir.path().join("gw2.log"));
+    let (status, answer) = (0..50)
+        .map(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            http(gw.port, "GET", "/readyz", &[], b"").unwrap()
+        })
+        .find(|(status, _)| *status == 503)
+        .expect("readyz names the failed set-up");
+    assert_eq!(status, 503);
+    assert!(answer.contains("set-up failed"), "{answer}");
+    let set = control(&emu, "GET", "/emulator/account-settings", "");
+    assert_eq!(
+        set["margin_type"]["BTCUSDT"], "ISOLATED",
+        "unchanged: {set}"
+    );
+}
+
 /// A signed market alert for BTCUSDT with the target position `position`:
 /// the answer's status, its body and how long it took.
 fn post_target(gw: &Gateway, event: &str, position: &str) -> (u16, serde_json::Value, Duration) {

@@ -32,6 +32,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/emulator/order-lists", get(order_lists))
         .route("/emulator/fees", post(set_fees))
         .route("/emulator/requests", get(requests))
+        .route("/emulator/account-settings", get(account_settings))
         .route("/emulator/reset", post(reset))
         .fallback(venue)
         .with_state(app)
@@ -619,6 +620,13 @@ async fn order_lists(AxState(app): AxState<Arc<App>>) -> Response {
 /// `GET /emulator/requests`.
 async fn requests(AxState(app): AxState<Arc<App>>) -> Response {
     axum::Json(app.state().requests.clone()).into_response()
+}
+
+/// `GET /emulator/account-settings`: the futures leverage and margin
+/// type set per symbol (`{"leverage":{"BTCUSDT":5},"margin_type":{...}}`).
+async fn account_settings(AxState(app): AxState<Arc<App>>) -> Response {
+    let st = app.state();
+    axum::Json(json!({"leverage": st.leverage, "margin_type": st.margin_type})).into_response()
 }
 
 /// `POST /emulator/reset`: the starting state again, no faults.

@@ -661,12 +661,14 @@ async fn set_up_futures(
             message: "the account is in hedge mode; alertgate trades one-way mode only (switch it in the venue's settings)".into(),
         });
     }
+    // Each symbol's margin type, then the leverages, each answer checked.
+    for (symbol, &isolated) in &settings.isolated_margin {
+        venue.set_margin_type(symbol, isolated, now()).await?;
+        tracing::info!(%symbol, isolated, "margin type set");
+    }
     for (symbol, leverage) in &settings.leverage {
-        if let Some(isolated) = settings.isolated_margin {
-            venue.set_margin_type(symbol, isolated, now()).await?;
-        }
         venue.set_leverage(symbol, *leverage, now()).await?;
-        tracing::info!(%symbol, leverage, isolated = settings.isolated_margin, "leverage set");
+        tracing::info!(%symbol, leverage, "leverage set and checked");
     }
     Ok(())
 }

@@ -89,9 +89,22 @@ pub struct VenueSection {
     pub exchange_log: Option<PathBuf>,
     /// USDⓈ-M: leverage per symbol (`BTC/USDT = 5`), set at start.
     pub leverage: BTreeMap<String, u32>,
-    /// USDⓈ-M: `isolated` or `cross` margin for the symbols of `leverage`,
-    /// set at start (default: left as the account has it).
-    pub margin_type: Option<String>,
+    /// USDⓈ-M: `isolated` or `cross` margin, set at start: one value for
+    /// every symbol of `leverage`, or a table per symbol
+    /// (`{ "BTC/USDT" = "isolated" }`). Default: left as the account has
+    /// it.
+    pub margin_type: Option<MarginTypeSection>,
+}
+
+/// `margin_type` as written: one for the symbols of `leverage`, or one per
+/// symbol.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum MarginTypeSection {
+    /// `margin_type = "isolated"`: every symbol of `leverage`.
+    All(String),
+    /// `margin_type = { "BTC/USDT" = "isolated" }`.
+    PerSymbol(BTreeMap<String, String>),
 }
 
 impl Default for VenueSection {
@@ -150,8 +163,9 @@ pub struct VenueSettings {
     pub exchange_log: PathBuf,
     /// Leverage per `BASE/QUOTE` (USDⓈ-M).
     pub leverage: BTreeMap<String, u32>,
-    /// `Some(true)`: isolated margin, `Some(false)`: cross (USDⓈ-M).
-    pub isolated_margin: Option<bool>,
+    /// Margin type per `BASE/QUOTE` (USDⓈ-M): `true` isolated, `false`
+    /// cross; a symbol left out keeps the account's.
+    pub isolated_margin: BTreeMap<String, bool>,
 }
 
 impl VenueSettings {
@@ -329,23 +343,14 @@ impl VenueSection {
     }
 
     /// `leverage` and `margin_type`: USDⓈ-M only, leverage 1..=125; the
-    /// margin type as `Some(isolated)`.
-    fn futures(&self, setting: &str, kind: VenueKind) -> Result<Option<bool>, ConfigFileError> {
-        let isolated_margin = match self.margin_type.as_deref() {
-            None => None,
-            Some("isolated") => Some(true),
-            Some("cross") => Some(false),
-            Some(other) => {
-                return Err(invalid(
-                    setting,
-                    "margin_type",
-                    format!("{other:?}; expected \"isolated\" or \"cross\""),
-                ))
-            }
-        };
-        if kind != VenueKind::BinanceUsdm
-            && (!self.leverage.is_empty() || isolated_margin.is_some())
-        {
+    /// margin type per symbol (`true`: isolated).
+    fn futures(
+        &self,
+        setting: &str,
+        kind: VenueKind,
+    ) -> Result<BTreeMap<String, bool>, ConfigFileError> {
+        let margin = self.margin_types(setting)?;
+        if kind != VenueKind::BinanceUsdm && (!self.leverage.is_empty() || !margin.is_empty()) {
             return Err(invalid(
                 setting,
                 "leverage",
@@ -362,7 +367,45 @@ impl VenueSection {
                 format!("{symbol} = {lev}; expected 1..=125"),
             ));
         }
-        Ok(isolated_margin)
+        Ok(margin)
+    }
+
+    /// `margin_type` per symbol: one value applies to the symbols of
+    /// `leverage` (refused without any: it would set nothing).
+    fn margin_types(&self, setting: &str) -> Result<BTreeMap<String, bool>, ConfigFileError> {
+        let isolated = |symbol: &str, text: &str| match text {
+            "isolated" => Ok(true),
+            "cross" => Ok(false),
+            other => Err(invalid(
+                setting,
+                "margin_type",
+                format!("{symbol}{other:?}; expected \"isolated\" or \"cross\""),
+            )),
+        };
+        match &self.margin_type {
+            None => Ok(BTreeMap::new()),
+            Some(MarginTypeSection::All(text)) => {
+                let value = isolated("", text)?;
+                if self.leverage.is_empty() {
+                    return Err(invalid(
+                        setting,
+                        "margin_type",
+                        format!(
+                            "{text:?} for the symbols of leverage, which names none; \
+                             name them there, or give margin_type per symbol \
+                             ({{ \"BTC/USDT\" = \"isolated\" }})"
+                        ),
+                    ));
+                }
+                Ok(self.leverage.keys().map(|s| (s.clone(), value)).collect())
+            }
+            Some(MarginTypeSection::PerSymbol(table)) => table
+                .iter()
+                .map(|(symbol, text)| {
+                    Ok((symbol.clone(), isolated(&format!("{symbol} = "), text)?))
+                })
+                .collect(),
+        }
     }
 
     /// A real venue needs both variable names; paper needs none.
@@ -453,7 +496,21 @@ mod tests {
         assert_eq!(fut.kind, VenueKind::BinanceUsdm);
         assert_eq!(fut.credentials_env, Some(("K2".into(), "S2".into())));
         assert_eq!(fut.leverage.get("BTC/USDT"), Some(&5));
-        assert_eq!(fut.isolated_margin, Some(true));
+        assert_eq!(fut.isolated_margin.get("BTC/USDT"), Some(&true));
+        // Per symbol, with or without a leverage.
+        let v = venues(
+            "[venue]\nkind = \"binance-usdm\"\nkey_env = \"K\"\nsecret_env = \"S\"\n\
+             leverage = { \"BTC/USDT\" = 5 }\n\
+             margin_type = { \"BTC/USDT\" = \"cross\", \"ETH/USDT\" = \"isolated\" }\n",
+        )
+        .unwrap();
+        let margin: Vec<(&str, bool)> = v
+            .of("")
+            .isolated_margin
+            .iter()
+            .map(|(s, &i)| (s.as_str(), i))
+            .collect();
+        assert_eq!(margin, [("BTC/USDT", false), ("ETH/USDT", true)]);
         assert_eq!(fut.orders, PathBuf::from("orders-fut.jsonl"));
     }
 
@@ -480,6 +537,14 @@ mod tests {
             (
                 "[venue]\nkind = \"binance-spot\"\nkey_env = \"K\"\nsecret_env = \"S\"\nrecv_window_ms = 90000\n",
                 "90000 is out of range; expected 1..=60000",
+            ),
+            (
+                "[venue]\nkind = \"binance-usdm\"\nkey_env = \"K\"\nsecret_env = \"S\"\nmargin_type = \"isolated\"\n",
+                "margin_type: \"isolated\" for the symbols of leverage, which names none",
+            ),
+            (
+                "[venue]\nkind = \"binance-usdm\"\nkey_env = \"K\"\nsecret_env = \"S\"\nmargin_type = { \"ETH/USDT\" = \"isolate\" }\n",
+                "ETH/USDT = \"isolate\"; expected \"isolated\" or \"cross\"",
             ),
             (
                 "[venue]\nsize_check_ms = 2501\n",

@@ -148,7 +148,9 @@ impl BinanceVenue {
         })
     }
 
-    /// Sets `symbol`'s leverage (USDⓈ-M, `POST /fapi/v1/leverage`).
+    /// Sets `symbol`'s leverage (USDⓈ-M, `POST /fapi/v1/leverage`) and
+    /// checks that the venue's answer names it (`venue_leverage_not_set`
+    /// otherwise).
     pub async fn set_leverage(
         &self,
         symbol: &str,
@@ -161,12 +163,34 @@ impl BinanceVenue {
             ("leverage", leverage.to_string()),
         ];
         let call = self.call("leverage", Effect::Changes, None);
-        self.send(
-            &self.signed(Method::POST, "leverage", params, call),
-            timestamp_ms,
-        )
-        .await
-        .map(drop)
+        let body = self
+            .send(
+                &self.signed(Method::POST, "leverage", params, call),
+                timestamp_ms,
+            )
+            .await?;
+        // Checked, not assumed: the answer names the leverage now in force.
+        #[derive(serde::Deserialize)]
+        struct Set {
+            leverage: u32,
+        }
+        let set: Set = serde_json::from_str(&body).map_err(|e| VenueError::Malformed {
+            venue: self.name(),
+            endpoint: "leverage",
+            reason: e.to_string(),
+        })?;
+        if set.leverage != leverage {
+            return Err(VenueError::Rejected {
+                venue: self.name(),
+                code: "venue_leverage_not_set",
+                venue_code: 0,
+                message: format!(
+                    "{symbol}: asked for leverage {leverage}, the venue set {}",
+                    set.leverage
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Sets `symbol`'s margin type, isolated or crossed (USDⓈ-M, `POST

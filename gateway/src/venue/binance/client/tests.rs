@@ -531,6 +531,46 @@ async fn margin_type_already_set_is_success() {
     );
 }
 
+#[tokio::test]
+async fn a_leverage_is_checked_against_the_venues_answer() {
+    let (url, log) = canned(
+        200,
+        &[],
+        r#"{"leverage":5,"maxNotionalValue":"1000000","symbol":"BTCUSDT"}"#,
+    )
+    .await;
+    assert_eq!(
+        venue(Market::UsdM, &url)
+            .set_leverage("BTC/USDT", 5, 1)
+            .await,
+        Ok(())
+    );
+    assert!(log.lock().unwrap()[0].uri.starts_with("/fapi/v1/leverage"));
+    // The venue set another leverage than asked (capped by its brackets).
+    let (url, _) = canned(
+        200,
+        &[],
+        r#"{"leverage":20,"maxNotionalValue":"1000000","symbol":"BTCUSDT"}"#,
+    )
+    .await;
+    let e = venue(Market::UsdM, &url)
+        .set_leverage("BTC/USDT", 50, 1)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "venue_leverage_not_set");
+    assert!(
+        e.to_string()
+            .contains("asked for leverage 50, the venue set 20"),
+        "{e}"
+    );
+    let (url, _) = canned(200, &[], r#"{"symbol":"BTCUSDT"}"#).await;
+    let e = venue(Market::UsdM, &url)
+        .set_leverage("BTC/USDT", 5, 1)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "venue_malformed_answer");
+}
+
 #[test]
 fn every_call_is_a_send_future() {
     fn send<T: Send>(_: T) {}
