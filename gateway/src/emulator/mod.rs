@@ -188,6 +188,7 @@ pub fn default_symbols(market: Market) -> Vec<SymbolSpec> {
         tick: d(tick),
         min_notional: d(notional),
         max_notional: Decimal::ZERO,
+        ..TradingRules::default()
     };
     // The same two symbols on both markets; only their rules differ.
     let (btc, eth) = match market {

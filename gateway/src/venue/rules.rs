@@ -28,6 +28,12 @@ pub struct TradingRules {
     pub min_notional: Decimal,
     /// Largest order value, quote units (`NOTIONAL.maxNotional`).
     pub max_notional: Decimal,
+    /// Market orders are not held to `min_notional` (Spot's
+    /// `NOTIONAL.applyMinToMarket` or `MIN_NOTIONAL.applyToMarket` false).
+    pub market_exempt_min_notional: bool,
+    /// Market orders are not held to `max_notional` (Spot's
+    /// `NOTIONAL.applyMaxToMarket` false, as Binance ships it).
+    pub market_exempt_max_notional: bool,
 }
 
 /// The key under which a venue that restricts no symbol (the paper venue)
@@ -187,7 +193,7 @@ impl TradingRules {
         let price = price.map(tick).transpose()?;
         let stop_price = stop_price.map(tick).transpose()?;
         if let Some(reference) = price.or(mark) {
-            self.notional(quantity, reference)?;
+            self.notional(quantity, reference, market)?;
         }
         Ok(Rounded {
             quantity,
@@ -233,18 +239,25 @@ impl TradingRules {
         Ok(rounded)
     }
 
-    /// The value `quantity × price` within the notional bounds.
-    fn notional(&self, quantity: Decimal, price: Decimal) -> Result<(), RuleViolation> {
+    /// The value `quantity × price` within the notional bounds that bind
+    /// the order (a `market` one may be exempt from either).
+    fn notional(
+        &self,
+        quantity: Decimal,
+        price: Decimal,
+        market: bool,
+    ) -> Result<(), RuleViolation> {
         let value = quantity
             .checked_mul(price)
             .ok_or(RuleViolation::Unrepresentable(quantity))?;
-        if value < self.min_notional {
+        if value < self.min_notional && !(market && self.market_exempt_min_notional) {
             return Err(RuleViolation::BelowMinNotional {
                 value,
                 min: self.min_notional,
             });
         }
-        if self.max_notional.is_positive() && value > self.max_notional {
+        let max_binds = !(market && self.market_exempt_max_notional);
+        if max_binds && self.max_notional.is_positive() && value > self.max_notional {
             return Err(RuleViolation::AboveMaxNotional {
                 value,
                 max: self.max_notional,
@@ -328,6 +341,7 @@ mod tests {
             tick: d("0.1"),
             min_notional: d("100"),
             max_notional: Decimal::default(),
+            ..TradingRules::default()
         }
     }
 

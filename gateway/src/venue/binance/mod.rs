@@ -147,6 +147,13 @@ pub struct FilterError {
     pub problem: &'static str,
 }
 
+/// Whether a notional filter's flag `field` (`applyMinToMarket`, ...)
+/// holds market orders to it: only an explicit `false` exempts them (a
+/// rule misread as absent would let through what the venue refuses).
+fn applies(filter: &BTreeMap<String, serde_json::Value>, field: &str) -> bool {
+    filter.get(field).and_then(serde_json::Value::as_bool) != Some(false)
+}
+
 impl SymbolInfo {
     /// Its trading rules. Unknown filters are ignored; a known one with an
     /// unreadable number is an error (a rule misread would let orders
@@ -176,12 +183,17 @@ impl SymbolInfo {
                     if filter.contains_key("maxNotional") {
                         rules.max_notional = num("maxNotional")?;
                     }
+                    rules.market_exempt_min_notional = !applies(filter, "applyMinToMarket");
+                    rules.market_exempt_max_notional = !applies(filter, "applyMaxToMarket");
                 }
                 // Spot: `minNotional`; USDⓈ-M: `notional`.
                 "MIN_NOTIONAL" if filter.contains_key("notional") => {
                     rules.min_notional = num("notional")?;
                 }
-                "MIN_NOTIONAL" => rules.min_notional = num("minNotional")?,
+                "MIN_NOTIONAL" => {
+                    rules.min_notional = num("minNotional")?;
+                    rules.market_exempt_min_notional = !applies(filter, "applyToMarket");
+                }
                 _ => {}
             }
         }
@@ -288,6 +300,25 @@ mod tests {
         );
         assert_eq!((r.market_step, r.max_market_quantity), (d("0"), d("112.5")));
         assert_eq!((r.min_notional, r.max_notional), (d("5"), d("9000000")));
+        // Binance holds market orders to the minimum, not to the maximum.
+        assert_eq!(
+            (r.market_exempt_min_notional, r.market_exempt_max_notional),
+            (false, true)
+        );
+        use alertgate_validator::Side;
+        let big = r.apply(Side::Buy, true, d("100"), None, None, Some(d("100000")));
+        assert_eq!(
+            big.map(|r| r.quantity),
+            Ok(d("100")),
+            "10,000,000 at the market"
+        );
+        let big_limit = r.apply(Side::Buy, false, d("100"), Some(d("100000")), None, None);
+        assert_eq!(
+            big_limit.map_err(|e| e.code()),
+            Err("venue_above_max_notional")
+        );
+        let small = r.apply(Side::Buy, true, d("0.00001"), None, None, Some(d("50000")));
+        assert_eq!(small.map_err(|e| e.code()), Err("venue_below_min_notional"));
         let usdm = r#"{"symbols":[{"symbol":"BTCUSDT","status":"TRADING","filters":[
             {"filterType":"MIN_NOTIONAL","notional":"100"}]}]}"#;
         let info: ExchangeInfo = serde_json::from_str(usdm).unwrap();
