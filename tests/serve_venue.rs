@@ -599,6 +599,73 @@ fn an_order_sized_by_the_gateway_that_breaks_the_rules_is_refused_in_the_answer(
 }
 
 #[test]
+fn a_duplicate_sent_while_its_first_request_is_decided_is_told_to_retry_not_that_it_was_accepted() {
+    // `equity_pct` sizing too small for the step: the first request is
+    // refused once its stage has sized it, which takes ~600 ms here (the
+    // venue's account answered slowly). A duplicate sent meanwhile must not
+    // be answered `409 replayed` with an order that will never exist.
+    let emu = emulator("binance-usdm");
+    let dir = tempfile::tempdir().unwrap();
+    let rest = "[sizing]\nmode = \"equity_pct\"\nequity_pct = \"0.001\"\n";
+    let gw = gateway(
+        &config(dir.path(), "binance-usdm", &emu, rest),
+        &dir.path().join("gw.log"),
+    );
+    wait_for("the venue's rules", 20, || {
+        std::fs::read_to_string(dir.path().join("gw.log"))
+            .unwrap_or_default()
+            .contains("venue clock and rules read")
+    });
+    fault(
+        &emu,
+        r#"{"method":"GET","path":"/fapi/v3/account","fault":"slow","delay_ms":600,"count":1}"#,
+    );
+    let body = format!(
+        r#"{{"symbol":"BTCUSDT","side":"buy","order_type":"market","quantity":"0.01","price":"50000","timestamp":{},"event_id":"dup"}}"#,
+        now_s() * 1000
+    );
+    let headers = signed(WEBHOOK, body.as_bytes(), now_s(), "52.89.214.238");
+    let send = |headers: Vec<(&'static str, String)>, body: String, port: u16| {
+        std::thread::spawn(move || {
+            let (status, text) = http(port, "POST", "/webhook", &headers, body.as_bytes()).unwrap();
+            (
+                status,
+                serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+            )
+        })
+    };
+    let first = send(headers.clone(), body.clone(), gw.port);
+    std::thread::sleep(Duration::from_millis(200));
+    let duplicate = send(headers.clone(), body.clone(), gw.port).join().unwrap();
+    let first = first.join().unwrap();
+    assert_eq!(
+        (first.0, first.1["code"].as_str()),
+        (422, Some("venue_quantity_below_step")),
+        "{first:?}"
+    );
+    assert_eq!(
+        (duplicate.0, duplicate.1["code"].as_str()),
+        (503, Some("decision_pending")),
+        "{duplicate:?}"
+    );
+    // Retried once the first has settled: decided afresh, not a replay.
+    let again = send(headers, body, gw.port).join().unwrap();
+    assert_eq!(
+        again.1["code"].as_str(),
+        Some("venue_quantity_below_step"),
+        "{again:?}"
+    );
+    let journal = json_lines(&dir.path().join("journal.jsonl"));
+    let codes: Vec<String> = journal.iter().map(|l| l["decision"].to_string()).collect();
+    assert!(
+        codes.iter().any(|c| c.contains("decision_pending")),
+        "{codes:?}"
+    );
+    assert!(!codes.iter().any(|c| c.contains("replayed")), "{codes:?}");
+    assert_eq!(order_posts(&emu, USDM_ORDER), 0);
+}
+
+#[test]
 fn target_sizing_orders_the_difference_and_reduces_only_what_it_closes() {
     let emu = emulator("binance-usdm");
     let dir = tempfile::tempdir().unwrap();

@@ -28,6 +28,10 @@ pub struct Original {
     /// When it was accepted, Unix ms (unknown when another replica
     /// accepted it and did not say).
     pub accepted_ms: Option<i64>,
+    /// Its acceptance is not recorded yet (its journal line, shared claim
+    /// or sizing is under way) and may still be withdrawn: a duplicate
+    /// meanwhile is told to retry, not that the event was accepted.
+    pub pending: bool,
 }
 
 /// One remembered event. No allocation besides the order id: at tens of
@@ -42,6 +46,8 @@ struct Entry {
     key: u64,
     order_id: Box<str>,
     accepted_ms: Option<i64>,
+    /// See [`Original::pending`].
+    pending: bool,
     /// Last instant the gate remembers the key, Unix ms.
     until_ms: i64,
 }
@@ -51,6 +57,7 @@ impl Entry {
         Original {
             order_id: self.order_id.to_string(),
             accepted_ms: self.accepted_ms,
+            pending: self.pending,
         }
     }
 }
@@ -109,6 +116,7 @@ impl AcceptedIndex {
             key,
             order_id: original.order_id.into_boxed_str(),
             accepted_ms: original.accepted_ms,
+            pending: original.pending,
             until_ms,
         };
         let shard = &mut self.shards[shard_of(bucket)];
@@ -144,13 +152,26 @@ impl AcceptedIndex {
     }
 
     /// Sets when `replay_key` was accepted (another replica accepted it
-    /// first, at `accepted_ms` if it said).
+    /// first, at `accepted_ms` if it said): recorded there.
     pub fn set_accepted_ms(&mut self, replay_key: &str, accepted_ms: Option<i64>) {
+        self.update(replay_key, |e| {
+            e.accepted_ms = accepted_ms;
+            e.pending = false;
+        });
+    }
+
+    /// `replay_key`'s acceptance is recorded (durable): a duplicate is a
+    /// replay from now on.
+    pub fn settle(&mut self, replay_key: &str) {
+        self.update(replay_key, |e| e.pending = false);
+    }
+
+    fn update(&mut self, replay_key: &str, change: impl Fn(&mut Entry)) {
         let (bucket, key) = self.locate(replay_key);
         let entries = self.shards[shard_of(bucket)].get_mut(&bucket);
         for e in entries.into_iter().flatten() {
             if e.key == key {
-                e.accepted_ms = accepted_ms;
+                change(e);
             }
         }
     }
@@ -219,9 +240,35 @@ mod tests {
 
     fn original(id: &str, at: i64) -> Original {
         Original {
+            pending: false,
             order_id: id.into(),
             accepted_ms: Some(at),
         }
+    }
+
+    #[test]
+    fn an_acceptance_is_pending_until_settled() {
+        let mut index = AcceptedIndex::default();
+        let first = Original {
+            pending: true,
+            ..original("ag1", 1_000)
+        };
+        index.insert("evt-1", first, 10_000, 1_000);
+        let name = snippet(b"evt-1");
+        assert!(index.find(name.as_str(), 1_001).unwrap().pending);
+        index.settle("evt-1");
+        let found = index.find(name.as_str(), 1_002).unwrap();
+        assert_eq!(found, original("ag1", 1_000));
+        // Accepted by another replica: recorded there.
+        let second = Original {
+            pending: true,
+            ..original("ag2", 1_000)
+        };
+        index.insert("evt-2", second, 10_000, 1_000);
+        index.set_accepted_ms("evt-2", Some(900));
+        let name = snippet(b"evt-2");
+        let found = index.find(name.as_str(), 1_001).unwrap();
+        assert_eq!((found.pending, found.accepted_ms), (false, Some(900)));
     }
 
     #[test]

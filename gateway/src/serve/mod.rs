@@ -378,6 +378,7 @@ fn remember(strategy: &Strategy, entry: &journal::AcceptedEntry, now: i64) {
                 Original {
                     order_id: entry.order.client_order_id.clone(),
                     accepted_ms: Some(entry.accepted_ms),
+                    pending: false,
                 },
                 until,
                 now,
@@ -1093,6 +1094,10 @@ async fn decide_request(state: &AppState, mut request: Read<'_>) -> Result<Strin
     let (decision, durable, held) = settle(state, target, &incoming, decided).await;
     state.metrics.decision.observe(started.elapsed());
     recorded(target, &incoming, &decision, durable, held).await?;
+    if let Ok(order) = &decision {
+        // Recorded: a duplicate is a replay from now on.
+        target.index().settle(order.replay_key.as_str());
+    }
     // Orders that needed a mark (accepted, or refused for want of one).
     if matches!(
         decision,
@@ -1379,17 +1384,14 @@ fn decide(state: &AppState, target: &Strategy, incoming: &Incoming<'_>) -> Decid
             .live
             .as_ref()
             .is_some_and(LiveRoute::sizes_before_answer);
-    let durable = match (&decision, &target.store) {
-        (Ok(_), Some(_)) => None,
-        (Ok(_), None) if size_check => None,
-        _ => Some(append_decision(state, incoming, &decision)),
-    };
     let (lifetime_ms, original) = match &decision {
         Ok(order) => {
             let key = order.replay_key.as_str();
+            // Pending until its journal line is durable (`settled`).
             let original = Original {
                 order_id: order_id.unwrap_or_default(),
                 accepted_ms: Some(now),
+                pending: true,
             };
             let until = gate.remembered_until_ms(now, order.timestamp_ms);
             target.index().insert(key, original, until, now);
@@ -1397,6 +1399,17 @@ fn decide(state: &AppState, target: &Strategy, incoming: &Incoming<'_>) -> Decid
         }
         Err(Rejection::Replayed { event_id }) => (0, target.index().find(event_id, now)),
         Err(_) => (0, None),
+    };
+    let pending = original.as_ref().is_some_and(|o| o.pending);
+    let durable = match (&decision, &target.store) {
+        (Ok(_), Some(_)) => None,
+        (Ok(_), None) if size_check => None,
+        _ if pending => Some(
+            state
+                .journal
+                .append(incoming.refusal_line(&Refusal::DecisionPending)),
+        ),
+        _ => Some(append_decision(state, incoming, &decision)),
     };
     Decided {
         decision,
@@ -1442,6 +1455,7 @@ fn decided_before(state: &AppState, target: &Strategy, order_id: Option<&str>) -
     known.then(|| Original {
         order_id: order_id.to_string(),
         accepted_ms: None,
+        pending: false,
     })
 }
 
@@ -1459,6 +1473,12 @@ async fn settle(
     let durable = match (decided.venue, decided.durable) {
         (Some(e), Some(durable)) => return (Err(Refusal::Venue(e)), durable, None),
         (_, durable) => durable,
+    };
+    let durable = match durable {
+        Some(durable) if original.as_ref().is_some_and(|o| o.pending) => {
+            return (Err(Refusal::DecisionPending), durable, None)
+        }
+        durable => durable,
     };
     if let (true, Ok(order)) = (decided.size_check, &decided.decision) {
         if let Some(refused) = sized_unfit(target, incoming, order).await {
@@ -1496,6 +1516,7 @@ async fn settle(
             let original = Original {
                 order_id: execution::client_order_id(incoming.strategy, key),
                 accepted_ms,
+                pending: false,
             };
             let refusal = refusal_of(replayed(key), Some(original));
             return (Err(refusal), state.journal.append(line), None);

@@ -68,6 +68,13 @@ pub enum Refusal {
     /// journaled): retry after `Retry-After` seconds.
     #[error("the gateway is overloaded; retry later")]
     Overloaded,
+    /// A duplicate of an event whose first acceptance is not recorded yet
+    /// (its journal line, shared claim or sizing under way) and may still
+    /// be withdrawn: not decided; retry after `Retry-After` seconds, when
+    /// the first has settled into an acceptance (then `replayed`) or a
+    /// refusal (then decided afresh).
+    #[error("this event's first request is still being decided; retry later")]
+    DecisionPending,
     /// The strategy's venue would refuse the order (its trading rules, a
     /// symbol it does not list, a bracket it cannot place yet): refused
     /// before anything is sent, with the venue layer's stable `venue_*`
@@ -91,6 +98,7 @@ impl Refusal {
             Refusal::JournalUnavailable => "journal_unavailable",
             Refusal::ReplayStoreUnavailable => "replay_store_unavailable",
             Refusal::Overloaded => "overloaded",
+            Refusal::DecisionPending => "decision_pending",
             Refusal::Venue(e) => e.code(),
         }
     }
@@ -106,7 +114,8 @@ impl Refusal {
             Refusal::CircuitOpen
             | Refusal::JournalUnavailable
             | Refusal::ReplayStoreUnavailable
-            | Refusal::Overloaded => 503,
+            | Refusal::Overloaded
+            | Refusal::DecisionPending => 503,
             Refusal::Venue(_) => 422,
         }
     }
@@ -137,7 +146,7 @@ impl IntoResponse for Refusal {
                 body["accepted_ms"] = json!(at);
             }
         }
-        if matches!(self, Refusal::Overloaded) {
+        if matches!(self, Refusal::Overloaded | Refusal::DecisionPending) {
             let retry = [("retry-after", OVERLOADED_RETRY_AFTER_S)];
             return (status, retry, axum::Json(body)).into_response();
         }
@@ -145,7 +154,8 @@ impl IntoResponse for Refusal {
     }
 }
 
-/// `Retry-After` of a request shed as `overloaded`, seconds.
+/// `Retry-After` of a request shed as `overloaded`, or of a duplicate
+/// whose first request is still being decided, seconds.
 const OVERLOADED_RETRY_AFTER_S: &str = "1";
 
 /// The answer to an accepted request: `{"accepted":true,"code":"accepted",
@@ -168,6 +178,7 @@ mod tests {
     fn codes_and_statuses_are_stable() {
         let all = [
             (Refusal::UnknownStrategy, "unknown_strategy", 404),
+            (Refusal::DecisionPending, "decision_pending", 503),
             (
                 Refusal::ClientCertificateRequired,
                 "client_certificate_required",
@@ -227,6 +238,7 @@ mod tests {
         let known = Refusal::Replayed {
             rejection: rejection.clone(),
             original: Some(Box::new(Original {
+                pending: false,
                 order_id: "ag-1".into(),
                 accepted_ms: Some(5),
             })),
