@@ -28,9 +28,10 @@ pub struct Original {
     /// When it was accepted, Unix ms (unknown when another replica
     /// accepted it and did not say).
     pub accepted_ms: Option<i64>,
-    /// Its acceptance is not recorded yet (its journal line, shared claim
-    /// or sizing is under way) and may still be withdrawn: a duplicate
-    /// meanwhile is told to retry, not that the event was accepted.
+    /// Its acceptance waits for something that may still refuse it (its
+    /// shared claim, its sizing by the venue's stage), then for its
+    /// journal line: a duplicate meanwhile is told to retry, not that the
+    /// event was accepted.
     pub pending: bool,
 }
 

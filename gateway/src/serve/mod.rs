@@ -1384,14 +1384,18 @@ fn decide(state: &AppState, target: &Strategy, incoming: &Incoming<'_>) -> Decid
             .live
             .as_ref()
             .is_some_and(LiveRoute::sizes_before_answer);
+    // An acceptance journaled only after its shared claim or its sizing,
+    // either of which may still refuse it, is pending until recorded
+    // (`settle`). One journaled here is not: its line is already queued,
+    // and only a failing disk (a few ms of fsync) could still withdraw it.
+    let deferred = decision.is_ok() && (target.store.is_some() || size_check);
     let (lifetime_ms, original) = match &decision {
         Ok(order) => {
             let key = order.replay_key.as_str();
-            // Pending until its journal line is durable (`settled`).
             let original = Original {
                 order_id: order_id.unwrap_or_default(),
                 accepted_ms: Some(now),
-                pending: true,
+                pending: deferred,
             };
             let until = gate.remembered_until_ms(now, order.timestamp_ms);
             target.index().insert(key, original, until, now);

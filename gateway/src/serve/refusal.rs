@@ -68,9 +68,9 @@ pub enum Refusal {
     /// journaled): retry after `Retry-After` seconds.
     #[error("the gateway is overloaded; retry later")]
     Overloaded,
-    /// A duplicate of an event whose first acceptance is not recorded yet
-    /// (its journal line, shared claim or sizing under way) and may still
-    /// be withdrawn: not decided; retry after `Retry-After` seconds, when
+    /// A duplicate of an event whose first acceptance waits for its shared
+    /// claim or its sizing, either of which may still refuse it: not
+    /// decided; retry after `Retry-After` seconds, when
     /// the first has settled into an acceptance (then `replayed`) or a
     /// refusal (then decided afresh).
     #[error("this event's first request is still being decided; retry later")]
