@@ -37,6 +37,7 @@ use alertgate_validator::{Decimal, Side};
 
 pub mod binance;
 pub mod clock;
+pub mod error_counts;
 pub mod exactly_once;
 pub mod fill_log;
 pub mod http;
@@ -47,6 +48,7 @@ pub mod settings;
 pub mod sizing;
 
 pub use binance::{BinanceSettings, BinanceVenue, Credentials};
+pub use error_counts::ErrorCounts;
 pub use http::{HttpSettings, RateLimits};
 pub use paper::PaperVenue;
 pub use rules::{RuleViolation, TradingRules};

@@ -58,6 +58,23 @@ pub enum State {
 }
 
 impl State {
+    /// The state's name as the log writes it (`intent`, `not_sent`, …).
+    pub const fn name(self) -> &'static str {
+        match self {
+            State::Intent => "intent",
+            State::Sent => "sent",
+            State::Acknowledged => "acknowledged",
+            State::Filled => "filled",
+            State::Cancelled => "cancelled",
+            State::Rejected => "rejected",
+            State::NotSent => "not_sent",
+            State::Unknown => "unknown",
+            State::Resolved => "resolved",
+            State::NotPlaced => "not_placed",
+            State::Abandoned => "abandoned",
+        }
+    }
+
     /// Whether the order's fate is known and nothing more will be sent for
     /// it (its report may still change on the venue for a working order).
     pub fn is_settled(self) -> bool {
