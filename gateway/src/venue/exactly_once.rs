@@ -763,11 +763,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let script = scripted(&[Post::LoseAnswer], 3_000);
         let mut ex = executor(dir.path(), &script);
+        let changes = Arc::new(Mutex::new(Vec::new()));
+        let seen = changes.clone();
+        ex.on_change(Arc::new(move |state: State| {
+            seen.lock().unwrap().push(state.name());
+        }));
         assert!(placed(&ex.place(&order("a"), "ev-a").await.unwrap()));
         let s = script.lock().unwrap();
         assert_eq!((s.orders.len(), s.post_timestamps.len()), (1, 1));
         assert!(s.queries >= 2, "the venue lagged: queried until found");
         assert_eq!(ex.log().get("a").unwrap().state, State::Resolved);
+        // Every change the log recorded, each once, in order.
+        assert_eq!(
+            *changes.lock().unwrap(),
+            ["intent", "sent", "unknown", "resolved"]
+        );
     }
 
     #[tokio::test(start_paused = true)]

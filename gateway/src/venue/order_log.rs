@@ -399,6 +399,28 @@ fn apply(orders: &mut HashMap<String, Known>, change: Change) -> Result<(), Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+
+    #[test]
+    fn state_names_are_the_logs() {
+        let all = [
+            State::Intent,
+            State::Sent,
+            State::Acknowledged,
+            State::Filled,
+            State::Cancelled,
+            State::Rejected,
+            State::NotSent,
+            State::Unknown,
+            State::Resolved,
+            State::NotPlaced,
+            State::Abandoned,
+        ];
+        for state in all {
+            let json = serde_json::to_string(&state).unwrap();
+            assert_eq!(json, format!("\"{}\"", state.name()));
+        }
+    }
     use crate::venue::OrderStatus;
     use alertgate_validator::{Decimal, Side};
 
