@@ -10,6 +10,8 @@
 //!   anything is sent;
 //! - [`binance`]: Binance Spot and USDⓈ-M futures (endpoints, signing,
 //!   `exchangeInfo`).
+//! - [`error_counts`]: each failed call counted and logged once, by the
+//!   venue's client (`alertgate_venue_errors_total`).
 //!
 //! Data flows one way: the gateway's execution stage turns an accepted
 //! [`ExecOrder`](crate::serve::journal::ExecOrder) into a [`VenueOrder`]
