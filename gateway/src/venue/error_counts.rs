@@ -76,7 +76,10 @@ mod tests {
             venue: "v",
             reason: "timed out".into(),
         };
-        assert_eq!(counts.note::<()>("POST order", Err(unknown.clone())), Err(unknown));
+        assert_eq!(
+            counts.note::<()>("POST order", Err(unknown.clone())),
+            Err(unknown)
+        );
         assert_eq!(
             counts.counts(),
             [("venue_outcome_unknown", 1), ("venue_rate_limited", 2)]

@@ -400,7 +400,6 @@ fn apply(orders: &mut HashMap<String, Known>, change: Change) -> Result<(), Stri
 mod tests {
     use super::*;
 
-
     #[test]
     fn state_names_are_the_logs() {
         let all = [

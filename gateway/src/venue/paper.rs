@@ -44,8 +44,8 @@ use alertgate_validator::{Decimal, OrderType, Side};
 
 use super::rules::ANY_SYMBOL;
 use super::{
-    Account, Balance, ErrorCounts, OrderReport, OrderStatus, Position, TradingRules, Venue, VenueError,
-    VenueKind, VenueOrder, VenueOrderKind,
+    Account, Balance, ErrorCounts, OrderReport, OrderStatus, Position, TradingRules, Venue,
+    VenueError, VenueKind, VenueOrder, VenueOrderKind,
 };
 use crate::clock::wall_clock_ms;
 use crate::serve::execution::off_the_workers;

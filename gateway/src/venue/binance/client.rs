@@ -23,8 +23,8 @@ use super::answers::{
 use super::{signed_query, venue_symbol, ExchangeInfo, Market};
 use crate::venue::http::{HttpSettings, RateLimits, UsageHeaders, VenueHttp};
 use crate::venue::{
-    client_order_id_is_portable, Account, ErrorCounts, OrderReport, TradingRules, Venue, VenueError, VenueKind,
-    VenueOrder, VenueOrderKind,
+    client_order_id_is_portable, Account, ErrorCounts, OrderReport, TradingRules, Venue,
+    VenueError, VenueKind, VenueOrder, VenueOrderKind,
 };
 
 /// Quote assets tried, in order, to name a position's symbol when

@@ -86,7 +86,9 @@ impl BinanceVenue {
         timestamp_ms: i64,
     ) -> Result<OrderReport, VenueError> {
         let endpoint = format!("{} order", method.as_str());
-        let result = self.by_client_id_once(method, symbol, id, timestamp_ms).await;
+        let result = self
+            .by_client_id_once(method, symbol, id, timestamp_ms)
+            .await;
         self.errors.note(&endpoint, result)
     }
 
