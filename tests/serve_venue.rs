@@ -297,6 +297,26 @@ fn answers_lost_after_the_order_was_placed_are_resolved_by_query_never_resent() 
             "{f}: the POST was sent again"
         );
     }
+    // Each lost answer counted once as an unknown outcome, logged with its
+    // code; each order's changes counted by the log's states.
+    let states = "alertgate_venue_order_states_total{venue=\"binance-usdm\"";
+    wait_for_metrics(
+        &gw,
+        &[
+            "alertgate_venue_errors_total{venue=\"binance-usdm\",code=\"venue_outcome_unknown\"} 4",
+            &format!("{states},state=\"unknown\"}} 4"),
+            &format!("{states},state=\"resolved\"}} 4"),
+        ],
+    );
+    assert!(
+        gw_log_has(
+            dir.path(),
+            &["venue_outcome_unknown", "binance-usdm", "POST order"]
+        ),
+        "the lost answers are logged with their code"
+    );
+    drop(gw);
+    assert_no_secret_written(dir.path());
 }
 
 #[test]
@@ -350,6 +370,30 @@ fn rate_limits_and_bans_delay_an_order_but_never_duplicate_it() {
         s,
         ["intent", "sent", "not_sent", "intent", "sent", "filled"]
     );
+    // The 429 counted once, by its stable code, and logged with it.
+    let (errors, states) = (
+        "alertgate_venue_errors_total{venue=\"binance-usdm\"",
+        "alertgate_venue_order_states_total{venue=\"binance-usdm\"",
+    );
+    wait_for_metrics(
+        &gw,
+        &[
+            &format!("{errors},code=\"venue_rate_limited\"}} 1"),
+            &format!("{states},state=\"intent\"}} 2"),
+            &format!("{states},state=\"sent\"}} 2"),
+            &format!("{states},state=\"not_sent\"}} 1"),
+            &format!("{states},state=\"filled\"}} 1"),
+        ],
+    );
+    assert!(
+        gw_log_has(
+            dir.path(),
+            &["WARN", "venue_rate_limited", "binance-usdm", "POST order"]
+        ),
+        "the 429 is logged with its code"
+    );
+    drop(gw);
+    assert_no_secret_written(dir.path());
 }
 
 #[test]
@@ -483,6 +527,17 @@ fn an_order_that_cannot_be_placed_in_time_is_abandoned_not_sent_late() {
     std::thread::sleep(Duration::from_millis(500));
     assert!(orders_with(&emu, &id).is_empty());
     assert_eq!(order_posts(&emu, USDM_ORDER), 1);
+    // The 418 counted by the venue's client, the giving up by the stage.
+    let errors = "alertgate_venue_errors_total{venue=\"binance-usdm\"";
+    wait_for_metrics(
+        &gw,
+        &[
+            &format!("{errors},code=\"venue_banned\"}} 1"),
+            &format!("{errors},code=\"venue_not_sent\"}} 1"),
+            "alertgate_venue_order_states_total{venue=\"binance-usdm\",state=\"abandoned\"} 1",
+        ],
+    );
+    assert!(gw_log_has(dir.path(), &["venue_banned", "POST order"]));
 }
 
 #[test]
@@ -902,6 +957,29 @@ fn a_target_alert_is_never_refused_on_a_guess_behind_an_order_in_flight_or_a_pau
 }
 
 /// Whether the gateway's log says `what` about `id`.
+/// Waits until `/metrics` shows every one of `lines` (a counter is
+/// bumped just after the change it counts is written).
+fn wait_for_metrics(gw: &Gateway, lines: &[&str]) {
+    let mut metrics = String::new();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) {
+        metrics = http(gw.port, "GET", "/metrics", &[], b"").unwrap().1;
+        if lines.iter().all(|l| metrics.contains(&format!("{l}\n"))) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{lines:?} not all in {metrics}");
+}
+
+/// Whether the gateway's log has a line holding every one of `words`.
+fn gw_log_has(dir: &Path, words: &[&str]) -> bool {
+    std::fs::read_to_string(dir.join("gw.log"))
+        .unwrap_or_default()
+        .lines()
+        .any(|l| words.iter().all(|w| l.contains(w)))
+}
+
 fn gw_log_says(dir: &Path, id: &str, what: &str) -> bool {
     std::fs::read_to_string(dir.join("gw.log"))
         .unwrap_or_default()

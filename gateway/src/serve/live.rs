@@ -90,7 +90,11 @@ impl From<Unfit> for NotSent {
     fn from(e: Unfit) -> Self {
         match e {
             Unfit::Sizing(e) => e.into(),
-            Unfit::Rules(e) => e.into(),
+            // The stage's own refusal: no venue call answered it.
+            Unfit::Rules(e) => NotSent {
+                counted: false,
+                ..e.into()
+            },
         }
     }
 }
@@ -195,6 +199,10 @@ struct NotSent {
     /// A read that may succeed if asked again (the venue unreachable,
     /// rate limits): retried until `give_up_after_ms`.
     retryable: bool,
+    /// A venue call's error, already counted in
+    /// `alertgate_venue_errors_total` (and logged) by the venue's client:
+    /// not counted again when the order is refused for it.
+    counted: bool,
 }
 
 impl From<VenueError> for NotSent {
@@ -211,6 +219,7 @@ impl From<VenueError> for NotSent {
             code: e.code().to_string(),
             message: e.to_string(),
             retryable,
+            counted: true,
         }
     }
 }
@@ -221,6 +230,7 @@ impl From<SizingError> for NotSent {
             code: e.code().to_string(),
             message: e.to_string(),
             retryable: false,
+            counted: false,
         }
     }
 }
@@ -263,9 +273,13 @@ impl<V: Venue> Live<V> {
         self.clock.venue_ms(wall_clock_ms())
     }
 
-    /// Refuses every order from now on with `e` (a failed set-up).
+    /// Refuses every order from now on with `e` (a failed set-up). Each
+    /// order refused for it is a refusal of the stage's own, counted.
     pub fn block(&mut self, e: VenueError) {
-        self.blocked = Some(e.into());
+        self.blocked = Some(NotSent {
+            counted: false,
+            ..e.into()
+        });
     }
 
     /// A stage on `executor`'s venue; `quotes` split the venue's symbols.
@@ -470,6 +484,7 @@ impl<V: Venue> Live<V> {
                             "the working order {id} of {symbol} could not be cancelled before a new target; nothing sent"
                         ),
                         retryable: false,
+                        counted: false,
                     })
                 }
             }
@@ -995,7 +1010,13 @@ impl<V: Venue> Live<V> {
                 Some(report)
             }
             Outcome::Refused { code, reason } => {
-                self.failure(&code);
+                // The venue's refusal was counted by its client; an order
+                // given up (abandoned) is the stage's own decision.
+                let state = self.executor.log().get(&venue_order.client_order_id);
+                match state.map(|k| k.state) {
+                    Some(State::Abandoned) => self.failure(&code),
+                    _ => self.venue_failure(),
+                }
                 tracing::warn!(client_order_id = %order.client_order_id, code = %code, "venue refused the order: {reason}");
                 None
             }
@@ -1092,7 +1113,10 @@ impl<V: Venue> Live<V> {
     }
 
     fn refuse(&mut self, order: &ExecOrder, e: &NotSent) {
-        self.failure(&e.code);
+        match e.counted {
+            true => self.venue_failure(),
+            false => self.failure(&e.code),
+        }
         tracing::warn!(client_order_id = %order.client_order_id, code = %e.code, "not sent: {}", e.message);
         let change = Change {
             order: Some(unsent(order)),
@@ -1130,9 +1154,17 @@ impl<V: Venue> Live<V> {
         }
     }
 
+    /// A failure of the stage's own (no venue call answered it): counted
+    /// in `alertgate_venue_errors_total` with `code`.
     fn failure(&self, code: &str) {
         let venue = self.executor.venue().kind().name();
         self.metrics.venue_error(venue, code);
+        self.venue_failure();
+    }
+
+    /// A failure a venue call ended with: its client counted and logged
+    /// the error; here it feeds the failures and the breaker.
+    fn venue_failure(&self) {
         self.metrics
             .execution_failures
             .fetch_add(1, Ordering::Relaxed);
@@ -1158,7 +1190,7 @@ pub async fn run<V: Venue>(
             retry_in_ms = pause.as_millis() as u64,
             "venue clock and rules unreadable: {e}"
         );
-        live.failure(e.code());
+        live.venue_failure();
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_secs(10));
     }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::marks::MarkMiss;
-use crate::venue::RateLimits;
+use crate::venue::{ErrorCounts, RateLimits};
 use alertgate_validator::Decimal;
 
 /// Upper bounds of the latency buckets, seconds.
@@ -89,8 +89,14 @@ pub struct Metrics {
     pub mark_fallbacks: [AtomicU64; MarkMiss::ALL.len()],
     /// Real venues' orders by (venue, state reached).
     venue_orders: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
-    /// Real venues' errors by (venue, stable `venue_*` code).
+    /// Real venues' orders by (venue, order-log state), one per recorded
+    /// change.
+    venue_order_states: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// The stages' own refusals by (venue, stable code); the venues'
+    /// failed calls are in `venue_call_errors`.
     venue_errors: Mutex<BTreeMap<(&'static str, String), u64>>,
+    /// Each venue's failed calls, counted by its client.
+    venue_call_errors: Mutex<Vec<Arc<ErrorCounts>>>,
     /// Real venues' positions as last read, by (venue, symbol).
     venue_positions: Mutex<BTreeMap<(&'static str, String), String>>,
     /// Realized PnL of each venue's logged fills, quote units.
@@ -112,7 +118,29 @@ impl Metrics {
         *map.entry((venue, state)).or_default() += 1;
     }
 
-    /// Counts an error of `venue` with stable `code`.
+    /// Counts an order of `venue` whose order-log entry changed to `state`
+    /// (`intent`, `unknown`, `resolved`, …).
+    pub fn venue_order_state(&self, venue: &'static str, state: &'static str) {
+        let mut map = self
+            .venue_order_states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *map.entry((venue, state)).or_default() += 1;
+    }
+
+    /// Exports the failed calls a venue's client counts, into
+    /// `alertgate_venue_errors_total` beside [`Self::venue_error`]'s.
+    pub fn watch_venue_errors(&self, errors: Arc<ErrorCounts>) {
+        let mut list = self
+            .venue_call_errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        list.push(errors);
+    }
+
+    /// Counts a refusal of `venue`'s stage with stable `code` that no
+    /// venue call answered (sizing, rules, the order log…): a failed call
+    /// is counted by the venue's client ([`Self::watch_venue_errors`]).
     pub fn venue_error(&self, venue: &'static str, code: &str) {
         let mut map = self.venue_errors.lock().unwrap_or_else(|e| e.into_inner());
         *map.entry((venue, code.to_string())).or_default() += 1;
@@ -221,15 +249,47 @@ impl Metrics {
             let _ = writeln!(out, "{name}{{venue=\"{venue}\",state=\"{state}\"}} {n}");
         }
         drop(orders);
+        let name = "alertgate_venue_order_states_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Order-log state changes of real venues' orders, by the state recorded.\n# TYPE {name} counter"
+        );
+        let states = self
+            .venue_order_states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for ((venue, state), n) in states.iter() {
+            let _ = writeln!(out, "{name}{{venue=\"{venue}\",state=\"{state}\"}} {n}");
+        }
+        drop(states);
         let name = "alertgate_venue_errors_total";
         let _ = writeln!(
             out,
-            "# HELP {name} Real venues' errors and refusals, by stable code.\n# TYPE {name} counter"
+            "# HELP {name} Real venues' failed calls and the stages' refusals, by stable code.\n# TYPE {name} counter"
         );
-        let errors = self.venue_errors.lock().unwrap_or_else(|e| e.into_inner());
-        for ((venue, code), n) in errors.iter() {
+        for ((venue, code), n) in self.all_venue_errors() {
             let _ = writeln!(out, "{name}{{venue=\"{venue}\",code=\"{code}\"}} {n}");
         }
+    }
+
+    /// The stages' refusals and the venues' failed calls, summed by
+    /// (venue, code): one series per pair.
+    fn all_venue_errors(&self) -> BTreeMap<(&'static str, String), u64> {
+        let mut all = self
+            .venue_errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let calls = self
+            .venue_call_errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for errors in calls.iter() {
+            for (code, n) in errors.counts() {
+                *all.entry((errors.venue(), code.to_string())).or_default() += n;
+            }
+        }
+        all
     }
 
     /// Sets the mock exchange's gauges.
@@ -346,5 +406,44 @@ mod tests {
         let text = m.render();
         assert!(text.contains("alertgate_mark_fallbacks_total{reason=\"before_data\"} 1"));
         assert!(text.contains("alertgate_mark_fallbacks_total{reason=\"no_timestamp\"} 0"));
+    }
+
+    #[test]
+    fn venue_errors_sum_the_stages_refusals_and_the_venues_failed_calls() {
+        let m = Metrics::default();
+        let calls = Arc::new(ErrorCounts::new("binance-usdm"));
+        m.watch_venue_errors(calls.clone());
+        let limited = crate::venue::VenueError::RateLimited {
+            venue: "binance-usdm",
+            retry_after_ms: 1,
+        };
+        let _ = calls.note::<()>("POST order", Err(limited.clone()));
+        let _ = calls.note::<()>("GET account", Err(limited));
+        m.venue_error("binance-usdm", "sizing_below_min");
+        m.venue_error("binance-usdm", "venue_rate_limited");
+        let text = m.render();
+        let series = "alertgate_venue_errors_total";
+        assert!(text.contains(&format!(
+            "{series}{{venue=\"binance-usdm\",code=\"venue_rate_limited\"}} 3\n"
+        )));
+        assert!(text.contains(&format!(
+            "{series}{{venue=\"binance-usdm\",code=\"sizing_below_min\"}} 1\n"
+        )));
+        assert_eq!(text.matches("code=\"venue_rate_limited\"").count(), 1);
+    }
+
+    #[test]
+    fn order_states_are_counted_by_venue_and_state() {
+        let m = Metrics::default();
+        m.venue_order_state("binance-usdm", "unknown");
+        m.venue_order_state("binance-usdm", "resolved");
+        m.venue_order_state("binance-usdm", "unknown");
+        let text = m.render();
+        assert!(text.contains(
+            "alertgate_venue_order_states_total{venue=\"binance-usdm\",state=\"unknown\"} 2\n"
+        ));
+        assert!(text.contains(
+            "alertgate_venue_order_states_total{venue=\"binance-usdm\",state=\"resolved\"} 1\n"
+        ));
     }
 }

@@ -35,14 +35,14 @@ use crate::clock::wall_clock_ms;
 use crate::error::Error;
 use crate::venue::binance::{BinanceSettings, BinanceVenue, Credentials, Market};
 use crate::venue::clock::VenueClock;
-use crate::venue::exactly_once::{Executor, ResolveHook};
+use crate::venue::exactly_once::{ChangeHook, Executor, ResolveHook};
 use crate::venue::fill_log::FillLog;
 use crate::venue::order_log::{KnownIds, OrderLog, State};
 use crate::venue::rules::{RuleViolation, ANY_SYMBOL};
 use crate::venue::settings::{VenueSettings, Venues};
 use crate::venue::sizing::{OrderLimits, SizingError, SizingMode, SizingSection, Sizings, Target};
 use crate::venue::{Account, OrderReport, PaperVenue, TradingRules, Venue, VenueOrder};
-use crate::venue::{VenueError, VenueKind};
+use crate::venue::{ErrorCounts, VenueError, VenueKind};
 use alertgate_validator::Decimal;
 
 /// A venue's trading rules by `BASE/QUOTE`, shared by its stage (which
@@ -381,6 +381,8 @@ struct Opened {
     rules: SharedRules,
     /// A real venue's request counters (paper sends no request).
     limits: Option<Arc<crate::venue::RateLimits>>,
+    /// The venue's failed calls, counted where they are made.
+    errors: Arc<ErrorCounts>,
     fills: FillLog,
     /// What `/readyz` asks of a real venue (paper: nothing).
     probe: Option<VenueProbe>,
@@ -557,6 +559,7 @@ impl LiveVenues {
                     o.settings.policy,
                     wall_clock_ms,
                 );
+                executor.on_change(state_hook(metrics.clone(), o.settings.kind.name()));
                 if let Some(probe) = &o.probe {
                     executor.on_resolve(resolve_hook(probe.stalled.clone(), breaker.clone()));
                 }
@@ -564,6 +567,7 @@ impl LiveVenues {
                 if let Some(limits) = o.limits {
                     metrics.watch_venue(o.settings.kind.name(), limits);
                 }
+                metrics.watch_venue_errors(o.errors);
                 let stage = Live::new(
                     executor,
                     clock,
@@ -612,6 +616,12 @@ fn resolve_hook(stalled: Arc<Health>, breaker: Arc<CircuitBreaker>) -> ResolveHo
         }
         None => stalled.set_ok(),
     })
+}
+
+/// Counts each state change the stage's order log records
+/// (`alertgate_venue_order_states_total`).
+fn state_hook(metrics: Arc<Metrics>, venue: &'static str) -> ChangeHook {
+    Arc::new(move |state: State| metrics.venue_order_state(venue, state.name()))
 }
 
 /// [`set_up_futures`], asked again (orders wait) while the venue does not
@@ -711,15 +721,17 @@ fn open_one(
     base: &Path,
     mock: MockSettings,
 ) -> Result<Opened, Error> {
-    let (venue, limits) = match settings.kind {
-        VenueKind::Paper => (
-            AnyVenue::Paper(Box::new(open_paper(settings, base, mock)?)),
-            None,
-        ),
+    let (venue, limits, errors) = match settings.kind {
+        VenueKind::Paper => {
+            let venue = open_paper(settings, base, mock)?;
+            let errors = venue.errors().clone();
+            (AnyVenue::Paper(Box::new(venue)), None, errors)
+        }
         _ => {
             let venue = connect(setting, settings)?;
             let limits = venue.limits().clone();
-            (AnyVenue::Binance(venue), Some(limits))
+            let errors = venue.errors().clone();
+            (AnyVenue::Binance(venue), Some(limits), errors)
         }
     };
     let probe = match settings.kind {
@@ -747,6 +759,7 @@ fn open_one(
         admissions: Admissions::default(),
         fills,
         limits,
+        errors,
         probe,
         lock,
         rules: SharedRules::default(),

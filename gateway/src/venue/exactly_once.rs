@@ -104,6 +104,10 @@ pub struct LogError {
 /// readiness) should know.
 pub type ResolveHook = Arc<dyn Fn(Option<&VenueError>) + Send + Sync>;
 
+/// Told each state change the log records, once it is recorded (for
+/// `/metrics`: orders by the log's states).
+pub type ChangeHook = Arc<dyn Fn(State) + Send + Sync>;
+
 /// Places orders on one venue, exactly once (see the module doc).
 pub struct Executor<V> {
     venue: V,
@@ -112,6 +116,7 @@ pub struct Executor<V> {
     policy: ResolvePolicy,
     local_ms: Box<dyn Fn() -> i64 + Send + Sync>,
     on_resolve: Option<ResolveHook>,
+    on_change: Option<ChangeHook>,
 }
 
 /// Where resolving an unknown order ended.
@@ -137,12 +142,25 @@ impl<V: Venue> Executor<V> {
             policy,
             local_ms: Box::new(local_ms),
             on_resolve: None,
+            on_change: None,
         }
     }
 
     /// Tells `hook` how each query resolving an unknown order went.
     pub fn on_resolve(&mut self, hook: ResolveHook) {
         self.on_resolve = Some(hook);
+    }
+
+    /// Tells `hook` each state change recorded from now on, whoever asks
+    /// for it (the executor, or the stage through [`Self::record`]).
+    pub fn on_change(&mut self, hook: ChangeHook) {
+        self.on_change = Some(hook);
+    }
+
+    fn changed(&self, state: State) {
+        if let Some(hook) = &self.on_change {
+            hook(state);
+        }
     }
 
     fn resolve_went(&self, error: Option<&VenueError>) {
@@ -472,17 +490,23 @@ impl<V: Venue> Executor<V> {
 
     /// Records `change` in the log, durably.
     pub fn record(&mut self, change: Change) -> Result<(), LogError> {
+        let state = change.state;
         self.log.record(change).map_err(|source| LogError {
             path: self.log.path().display().to_string(),
             source,
-        })
+        })?;
+        self.changed(state);
+        Ok(())
     }
 
     fn note(&mut self, change: Change) -> Result<(), LogError> {
+        let state = change.state;
         self.log.note(change).map_err(|source| LogError {
             path: self.log.path().display().to_string(),
             source,
-        })
+        })?;
+        self.changed(state);
+        Ok(())
     }
 }
 
@@ -739,11 +763,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let script = scripted(&[Post::LoseAnswer], 3_000);
         let mut ex = executor(dir.path(), &script);
+        let changes = Arc::new(Mutex::new(Vec::new()));
+        let seen = changes.clone();
+        ex.on_change(Arc::new(move |state: State| {
+            seen.lock().unwrap().push(state.name());
+        }));
         assert!(placed(&ex.place(&order("a"), "ev-a").await.unwrap()));
         let s = script.lock().unwrap();
         assert_eq!((s.orders.len(), s.post_timestamps.len()), (1, 1));
         assert!(s.queries >= 2, "the venue lagged: queried until found");
         assert_eq!(ex.log().get("a").unwrap().state, State::Resolved);
+        // Every change the log recorded, each once, in order.
+        assert_eq!(
+            *changes.lock().unwrap(),
+            ["intent", "sent", "unknown", "resolved"]
+        );
     }
 
     #[tokio::test(start_paused = true)]

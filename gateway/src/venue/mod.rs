@@ -10,6 +10,8 @@
 //!   anything is sent;
 //! - [`binance`]: Binance Spot and USDⓈ-M futures (endpoints, signing,
 //!   `exchangeInfo`).
+//! - [`error_counts`]: each failed call counted and logged once, by the
+//!   venue's client (`alertgate_venue_errors_total`).
 //!
 //! Data flows one way: the gateway's execution stage turns an accepted
 //! [`ExecOrder`](crate::serve::journal::ExecOrder) into a [`VenueOrder`]
@@ -37,6 +39,7 @@ use alertgate_validator::{Decimal, Side};
 
 pub mod binance;
 pub mod clock;
+pub mod error_counts;
 pub mod exactly_once;
 pub mod fill_log;
 pub mod http;
@@ -47,6 +50,7 @@ pub mod settings;
 pub mod sizing;
 
 pub use binance::{BinanceSettings, BinanceVenue, Credentials};
+pub use error_counts::ErrorCounts;
 pub use http::{HttpSettings, RateLimits};
 pub use paper::PaperVenue;
 pub use rules::{RuleViolation, TradingRules};

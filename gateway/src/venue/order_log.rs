@@ -58,6 +58,23 @@ pub enum State {
 }
 
 impl State {
+    /// The state's name as the log writes it (`intent`, `not_sent`, …).
+    pub const fn name(self) -> &'static str {
+        match self {
+            State::Intent => "intent",
+            State::Sent => "sent",
+            State::Acknowledged => "acknowledged",
+            State::Filled => "filled",
+            State::Cancelled => "cancelled",
+            State::Rejected => "rejected",
+            State::NotSent => "not_sent",
+            State::Unknown => "unknown",
+            State::Resolved => "resolved",
+            State::NotPlaced => "not_placed",
+            State::Abandoned => "abandoned",
+        }
+    }
+
     /// Whether the order's fate is known and nothing more will be sent for
     /// it (its report may still change on the venue for a working order).
     pub fn is_settled(self) -> bool {
@@ -382,6 +399,27 @@ fn apply(orders: &mut HashMap<String, Known>, change: Change) -> Result<(), Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn state_names_are_the_logs() {
+        let all = [
+            State::Intent,
+            State::Sent,
+            State::Acknowledged,
+            State::Filled,
+            State::Cancelled,
+            State::Rejected,
+            State::NotSent,
+            State::Unknown,
+            State::Resolved,
+            State::NotPlaced,
+            State::Abandoned,
+        ];
+        for state in all {
+            let json = serde_json::to_string(&state).unwrap();
+            assert_eq!(json, format!("\"{}\"", state.name()));
+        }
+    }
     use crate::venue::OrderStatus;
     use alertgate_validator::{Decimal, Side};
 

@@ -37,15 +37,15 @@
 use std::collections::{BTreeSet, HashMap};
 use std::io::{self, BufRead};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use alertgate_simulator::exchange::f64_to_decimal;
 use alertgate_validator::{Decimal, OrderType, Side};
 
 use super::rules::ANY_SYMBOL;
 use super::{
-    Account, Balance, OrderReport, OrderStatus, Position, TradingRules, Venue, VenueError,
-    VenueKind, VenueOrder, VenueOrderKind,
+    Account, Balance, ErrorCounts, OrderReport, OrderStatus, Position, TradingRules, Venue,
+    VenueError, VenueKind, VenueOrder, VenueOrderKind,
 };
 use crate::clock::wall_clock_ms;
 use crate::serve::execution::off_the_workers;
@@ -92,6 +92,8 @@ struct Inner {
 #[derive(Debug)]
 pub struct PaperVenue {
     inner: Mutex<Inner>,
+    /// Every call that ended in an error, counted once.
+    errors: Arc<ErrorCounts>,
 }
 
 /// `x` as a decimal of at most [`REPORT_DIGITS`] significant digits and
@@ -378,7 +380,13 @@ impl PaperVenue {
         inner.read_log(path)?;
         Ok(PaperVenue {
             inner: Mutex::new(inner),
+            errors: Arc::new(ErrorCounts::new(NAME)),
         })
+    }
+
+    /// The calls that ended in an error, by code.
+    pub fn errors(&self) -> &Arc<ErrorCounts> {
+        &self.errors
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -444,7 +452,8 @@ impl Venue for PaperVenue {
         order: &VenueOrder,
         _timestamp_ms: i64,
     ) -> Result<OrderReport, VenueError> {
-        off_the_workers(|| self.lock().submit(order))
+        let result = off_the_workers(|| self.lock().submit(order));
+        self.errors.note("submit", result)
     }
 
     async fn query(
@@ -453,7 +462,8 @@ impl Venue for PaperVenue {
         client_order_id: &str,
         _timestamp_ms: i64,
     ) -> Result<OrderReport, VenueError> {
-        self.lock().report(symbol, client_order_id)
+        let result = self.lock().report(symbol, client_order_id);
+        self.errors.note("query", result)
     }
 
     async fn cancel(
@@ -462,15 +472,18 @@ impl Venue for PaperVenue {
         client_order_id: &str,
         _timestamp_ms: i64,
     ) -> Result<OrderReport, VenueError> {
-        off_the_workers(|| self.cancel_now(symbol, client_order_id))
+        let result = off_the_workers(|| self.cancel_now(symbol, client_order_id));
+        self.errors.note("cancel", result)
     }
 
     async fn account(&self, _timestamp_ms: i64) -> Result<Account, VenueError> {
-        self.lock().account()
+        let result = self.lock().account();
+        self.errors.note("account", result)
     }
 
     async fn mark_price(&self, symbol: &str) -> Result<Decimal, VenueError> {
-        self.lock().price_of(symbol).ok_or_else(|| no_price(symbol))
+        let result = self.lock().price_of(symbol).ok_or_else(|| no_price(symbol));
+        self.errors.note("mark_price", result)
     }
 
     fn observe_price(&self, symbol: &str, price: Decimal) {

@@ -482,6 +482,16 @@ fn max_value(max: &str) -> OrderLimits {
 }
 
 /// The order log's text: refusals carry their code there.
+/// The stage's `alertgate_venue_errors_total` lines (a venue's client
+/// counts its failed calls itself; the fake venue counts none).
+fn errors_counted(h: &Harness) -> Vec<String> {
+    let text = h.live.metrics.render();
+    text.lines()
+        .filter(|l| l.starts_with("alertgate_venue_errors_total{"))
+        .map(str::to_string)
+        .collect()
+}
+
 fn order_log(h: &Harness) -> String {
     std::fs::read_to_string(h._dir.path().join("orders.jsonl")).unwrap()
 }
@@ -500,6 +510,11 @@ async fn a_target_alert_never_orders_past_the_policy_max_quantity() {
     let log = order_log(&h);
     assert!(log.contains("sizing_quantity_too_large"), "{log}");
     assert!(log.contains("target position 1000"), "{log}");
+    // The stage's own refusal: counted by the stage.
+    assert_eq!(
+        errors_counted(&h),
+        ["alertgate_venue_errors_total{venue=\"binance-usdm\",code=\"sizing_quantity_too_large\"} 1"]
+    );
 }
 
 #[tokio::test]
@@ -586,6 +601,9 @@ async fn a_spot_sell_the_venue_refuses_leaves_the_long_under_its_oco() {
         message: "Account has insufficient balance for requested action.".into(),
     });
     run(&mut h, target("e2", Side::Sell, "0"), SizingMode::Target).await;
+    // The venue's answer is counted by the venue's client, not again by
+    // the stage.
+    assert_eq!(errors_counted(&h), Vec::<String>::new());
     {
         let b = h.books.lock().unwrap();
         assert_eq!(
@@ -630,6 +648,11 @@ async fn an_order_accepted_longer_ago_than_give_up_after_ms_is_abandoned_not_sen
     assert_eq!(
         h.live.executor.log().get(&id).unwrap().state,
         State::Abandoned
+    );
+    // Given up by the stage: its own refusal, counted.
+    assert_eq!(
+        errors_counted(&h),
+        ["alertgate_venue_errors_total{venue=\"binance-usdm\",code=\"venue_not_sent\"} 1"]
     );
     // Within it: sent.
     let order = target("on-time", Side::Buy, "1");
@@ -733,10 +756,11 @@ async fn sized_before_its_answer_an_order_is_refused_as_its_execution_would_refu
     // same code, the other placed.
     run(&mut h, tiny.clone(), SizingMode::Target).await;
     run(&mut h, one, SizingMode::Target).await;
-    let b = h.books.lock().unwrap();
-    assert_eq!(b.position, d("1"));
-    assert_eq!(b.posts.len(), 1);
-    drop(b);
+    {
+        let b = h.books.lock().unwrap();
+        assert_eq!(b.position, d("1"));
+        assert_eq!(b.posts.len(), 1);
+    }
     let refused = h.live.executor.log().get(&tiny.client_order_id).unwrap();
     assert_eq!(refused.state, State::Rejected);
     assert!(order_log(&h).contains("venue_quantity_below_step"));

@@ -23,8 +23,8 @@ use super::answers::{
 use super::{signed_query, venue_symbol, ExchangeInfo, Market};
 use crate::venue::http::{HttpSettings, RateLimits, UsageHeaders, VenueHttp};
 use crate::venue::{
-    client_order_id_is_portable, Account, OrderReport, TradingRules, Venue, VenueError, VenueKind,
-    VenueOrder, VenueOrderKind,
+    client_order_id_is_portable, Account, ErrorCounts, OrderReport, TradingRules, Venue,
+    VenueError, VenueKind, VenueOrder, VenueOrderKind,
 };
 
 /// Quote assets tried, in order, to name a position's symbol when
@@ -145,6 +145,8 @@ pub struct BinanceVenue {
     http: VenueHttp,
     /// Venue symbol → `BASE/QUOTE`, from the last `exchangeInfo`.
     names: Arc<Mutex<HashMap<String, String>>>,
+    /// Every call that ended in an error, counted once.
+    errors: Arc<ErrorCounts>,
 }
 
 /// One request to send.
@@ -182,6 +184,7 @@ impl BinanceVenue {
             credentials,
             http,
             names: Arc::default(),
+            errors: Arc::new(ErrorCounts::new(kind.name())),
         })
     }
 
@@ -200,6 +203,12 @@ impl BinanceVenue {
     /// count seen, and whether requests are held back.
     pub fn limits(&self) -> &Arc<RateLimits> {
         self.http.limits()
+    }
+
+    /// The calls that ended in an error, by code (each call once, however
+    /// many requests it took).
+    pub fn errors(&self) -> &Arc<ErrorCounts> {
+        &self.errors
     }
 
     /// The last `X-MBX-USED-WEIGHT-1M` seen.

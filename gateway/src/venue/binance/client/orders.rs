@@ -85,6 +85,20 @@ impl BinanceVenue {
         id: &str,
         timestamp_ms: i64,
     ) -> Result<OrderReport, VenueError> {
+        let endpoint = format!("{} order", method.as_str());
+        let result = self
+            .by_client_id_once(method, symbol, id, timestamp_ms)
+            .await;
+        self.errors.note(&endpoint, result)
+    }
+
+    async fn by_client_id_once(
+        &self,
+        method: Method,
+        symbol: &str,
+        id: &str,
+        timestamp_ms: i64,
+    ) -> Result<OrderReport, VenueError> {
         self.check_id(id)?;
         let venue_symbol = self.symbol(symbol)?;
         let effect = if method == Method::GET {
@@ -157,24 +171,33 @@ impl BinanceVenue {
         leverage: u32,
         timestamp_ms: i64,
     ) -> Result<(), VenueError> {
-        self.usdm_only("leverage")?;
-        let params = vec![
-            ("symbol", self.symbol(symbol)?),
-            ("leverage", leverage.to_string()),
-        ];
-        let call = self.call("leverage", Effect::Changes, None);
-        let body = self
-            .send(
-                &self.signed(Method::POST, "leverage", params, call),
-                timestamp_ms,
-            )
-            .await?;
-        // Checked, not assumed: the answer names the leverage now in force.
+        let result = async {
+            self.usdm_only("leverage")?;
+            let params = vec![
+                ("symbol", self.symbol(symbol)?),
+                ("leverage", leverage.to_string()),
+            ];
+            let call = self.call("leverage", Effect::Changes, None);
+            let body = self
+                .send(
+                    &self.signed(Method::POST, "leverage", params, call),
+                    timestamp_ms,
+                )
+                .await?;
+            self.leverage_set(symbol, leverage, &body)
+        }
+        .await;
+        self.errors.note("POST leverage", result)
+    }
+
+    /// Checks, not assumes, that the answer to `POST leverage` names the
+    /// leverage asked for (`venue_leverage_not_set` otherwise).
+    fn leverage_set(&self, symbol: &str, leverage: u32, body: &str) -> Result<(), VenueError> {
         #[derive(serde::Deserialize)]
         struct Set {
             leverage: u32,
         }
-        let set: Set = serde_json::from_str(&body).map_err(|e| VenueError::Malformed {
+        let set: Set = serde_json::from_str(body).map_err(|e| VenueError::Malformed {
             venue: self.name(),
             endpoint: "leverage",
             reason: e.to_string(),
@@ -197,6 +220,16 @@ impl BinanceVenue {
     /// /fapi/v1/marginType`); "No need to change margin type" (-4046) is
     /// success.
     pub async fn set_margin_type(
+        &self,
+        symbol: &str,
+        isolated: bool,
+        timestamp_ms: i64,
+    ) -> Result<(), VenueError> {
+        let result = self.margin_type(symbol, isolated, timestamp_ms).await;
+        self.errors.note("POST marginType", result)
+    }
+
+    async fn margin_type(
         &self,
         symbol: &str,
         isolated: bool,
@@ -227,27 +260,37 @@ impl BinanceVenue {
     /// Whether the account is in one-way position mode (USDⓈ-M, `GET
     /// /fapi/v1/positionSide/dual`).
     pub async fn is_one_way_mode(&self, timestamp_ms: i64) -> Result<bool, VenueError> {
-        self.usdm_only("position mode")?;
-        let call = self.call("positionSide/dual", Effect::ReadOnly, None);
-        let request = self.signed(Method::GET, "positionSide/dual", Vec::new(), call);
-        let mode: PositionMode = self.get(request, timestamp_ms).await?;
-        Ok(!mode.dual_side_position)
+        let result = async {
+            self.usdm_only("position mode")?;
+            let call = self.call("positionSide/dual", Effect::ReadOnly, None);
+            let request = self.signed(Method::GET, "positionSide/dual", Vec::new(), call);
+            let mode: PositionMode = self.get(request, timestamp_ms).await?;
+            Ok(!mode.dual_side_position)
+        }
+        .await;
+        self.errors.note("GET positionSide/dual", result)
     }
 
     /// `symbol`'s mark price (USDⓈ-M `GET /fapi/v1/premiumIndex`), or its
     /// last price on Spot (`GET /api/v3/ticker/price`).
     pub async fn mark_price(&self, symbol: &str) -> Result<Decimal, VenueError> {
+        let (endpoint, result) = match self.settings.market {
+            Market::UsdM => ("GET premiumIndex", self.premium_index(symbol).await),
+            Market::Spot => ("GET ticker/price", self.ticker_price(symbol).await),
+        };
+        self.errors.note(endpoint, result)
+    }
+
+    async fn premium_index(&self, symbol: &str) -> Result<Decimal, VenueError> {
         let params = vec![("symbol", self.symbol(symbol)?)];
-        match self.settings.market {
-            Market::UsdM => {
-                let p: PremiumIndex = self.get(self.public("premiumIndex", params), 0).await?;
-                Ok(p.mark_price)
-            }
-            Market::Spot => {
-                let t: TickerPrice = self.get(self.public("ticker/price", params), 0).await?;
-                Ok(t.price)
-            }
-        }
+        let p: PremiumIndex = self.get(self.public("premiumIndex", params), 0).await?;
+        Ok(p.mark_price)
+    }
+
+    async fn ticker_price(&self, symbol: &str) -> Result<Decimal, VenueError> {
+        let params = vec![("symbol", self.symbol(symbol)?)];
+        let t: TickerPrice = self.get(self.public("ticker/price", params), 0).await?;
+        Ok(t.price)
     }
 
     /// Reads `exchangeInfo` into rules by `BASE/QUOTE`, remembering the
@@ -311,7 +354,8 @@ impl Venue for BinanceVenue {
     }
 
     async fn server_time(&self) -> Result<i64, VenueError> {
-        let t: ServerTime = self.get(self.public("time", Vec::new()), 0).await?;
+        let result = self.get(self.public("time", Vec::new()), 0).await;
+        let t: ServerTime = self.errors.note("GET time", result)?;
         Ok(t.server_time)
     }
 
@@ -326,7 +370,8 @@ impl Venue for BinanceVenue {
             Market::Spot => vec![("symbolStatus", "TRADING".to_string())],
             Market::UsdM => Vec::new(),
         };
-        let info: ExchangeInfo = self.get(self.public("exchangeInfo", params), 0).await?;
+        let result = self.get(self.public("exchangeInfo", params), 0).await;
+        let info: ExchangeInfo = self.errors.note("GET exchangeInfo", result)?;
         Ok(self.rules_of(info, quotes))
     }
 
@@ -335,12 +380,21 @@ impl Venue for BinanceVenue {
         order: &VenueOrder,
         timestamp_ms: i64,
     ) -> Result<OrderReport, VenueError> {
-        let request = self.order_request(order)?;
-        let body = self.send(&request, timestamp_ms).await?;
-        if request.endpoint == super::lists::NEW_OCO {
-            return self.list_answer(&body, &request.call);
+        let request = self.order_request(order);
+        let endpoint = match &request {
+            Ok(r) => format!("POST {}", r.endpoint),
+            Err(_) => "POST order".to_string(),
+        };
+        let result = async {
+            let request = request?;
+            let body = self.send(&request, timestamp_ms).await?;
+            if request.endpoint == super::lists::NEW_OCO {
+                return self.list_answer(&body, &request.call);
+            }
+            self.report(&body, &request.call, request.endpoint == "algoOrder")
         }
-        self.report(&body, &request.call, request.endpoint == "algoOrder")
+        .await;
+        self.errors.note(&endpoint, result)
     }
 
     async fn query(
@@ -364,6 +418,29 @@ impl Venue for BinanceVenue {
     }
 
     async fn account(&self, timestamp_ms: i64) -> Result<Account, VenueError> {
+        let result = self.read_account(timestamp_ms).await;
+        self.errors.note("GET account", result)
+    }
+
+    async fn mark_price(&self, symbol: &str) -> Result<Decimal, VenueError> {
+        BinanceVenue::mark_price(self, symbol).await
+    }
+
+    async fn base_commission(
+        &self,
+        symbol: &str,
+        report: &OrderReport,
+        timestamp_ms: i64,
+    ) -> Result<Decimal, VenueError> {
+        let result = self
+            .spot_base_commission(symbol, report, timestamp_ms)
+            .await;
+        self.errors.note("GET myTrades", result)
+    }
+}
+
+impl BinanceVenue {
+    async fn read_account(&self, timestamp_ms: i64) -> Result<Account, VenueError> {
         let call = self.call("account", Effect::ReadOnly, None);
         match self.settings.market {
             Market::Spot => {
@@ -380,19 +457,5 @@ impl Venue for BinanceVenue {
                 a.account(&call, |s| self.gate_symbol(s))
             }
         }
-    }
-
-    async fn mark_price(&self, symbol: &str) -> Result<Decimal, VenueError> {
-        BinanceVenue::mark_price(self, symbol).await
-    }
-
-    async fn base_commission(
-        &self,
-        symbol: &str,
-        report: &OrderReport,
-        timestamp_ms: i64,
-    ) -> Result<Decimal, VenueError> {
-        self.spot_base_commission(symbol, report, timestamp_ms)
-            .await
     }
 }

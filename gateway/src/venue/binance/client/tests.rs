@@ -315,6 +315,8 @@ async fn queries_and_cancels_go_by_client_id() {
     );
     let e = v.cancel("BTC/USDT", "ag42", 1).await.unwrap_err();
     assert_eq!(e.code(), "venue_order_not_found");
+    // One count per call, not per request (each asked two endpoints).
+    assert_eq!(v.errors().counts(), [("venue_order_not_found", 2)]);
     let cancelled = log.lock().unwrap()[3].clone();
     assert_eq!(cancelled.method, "DELETE");
     assert!(
@@ -352,21 +354,26 @@ async fn queries_and_cancels_go_by_client_id() {
 #[tokio::test]
 async fn a_5xx_leaves_the_outcome_unknown() {
     let (url, _) = canned(503, &[], "Service Unavailable").await;
-    let e = venue(Market::Spot, &url)
+    let v = venue(Market::Spot, &url);
+    let e = v
         .submit(&order(VenueOrderKind::Market, false), 1)
         .await
         .unwrap_err();
     assert!(matches!(e, VenueError::Unknown { .. }), "{e:?}");
+    assert_eq!(v.errors().counts(), [("venue_outcome_unknown", 1)]);
 }
 
 #[tokio::test]
 async fn an_unreadable_order_answer_is_unknown() {
     let (url, _) = canned(200, &[], r#"{"orderId":"#).await;
-    let e = venue(Market::UsdM, &url)
+    let v = venue(Market::UsdM, &url);
+    let e = v
         .submit(&order(VenueOrderKind::Market, false), 1)
         .await
         .unwrap_err();
     assert!(matches!(e, VenueError::Unknown { .. }), "{e:?}");
+    // An answer misread after a 200 is counted too, once.
+    assert_eq!(v.errors().counts(), [("venue_outcome_unknown", 1)]);
 }
 
 #[tokio::test]
@@ -432,9 +439,19 @@ async fn a_429_holds_every_request_back_until_retry_after() {
         "{e:?}"
     );
     assert_eq!(log.lock().unwrap().len(), 1);
+    // Each failed call counted once, by its code: the 429, then the
+    // submit held back.
+    assert_eq!(
+        v.errors().counts(),
+        [("venue_not_sent", 1), ("venue_rate_limited", 1)]
+    );
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert!(v.server_time().await.is_err());
     assert_eq!(log.lock().unwrap().len(), 2);
+    assert_eq!(
+        v.errors().counts(),
+        [("venue_not_sent", 1), ("venue_rate_limited", 2)]
+    );
 }
 
 #[tokio::test]
@@ -456,6 +473,10 @@ async fn a_418_bans_until_retry_after() {
         "{e:?}"
     );
     assert_eq!(log.lock().unwrap().len(), 1);
+    assert_eq!(
+        v.errors().counts(),
+        [("venue_banned", 1), ("venue_not_sent", 1)]
+    );
 }
 
 #[tokio::test]
