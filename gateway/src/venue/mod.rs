@@ -35,6 +35,7 @@ use std::future::Future;
 
 use alertgate_validator::{Decimal, Side};
 
+pub mod ban_file;
 pub mod binance;
 pub mod clock;
 pub mod exactly_once;
