@@ -733,10 +733,11 @@ async fn sized_before_its_answer_an_order_is_refused_as_its_execution_would_refu
     // same code, the other placed.
     run(&mut h, tiny.clone(), SizingMode::Target).await;
     run(&mut h, one, SizingMode::Target).await;
-    let b = h.books.lock().unwrap();
-    assert_eq!(b.position, d("1"));
-    assert_eq!(b.posts.len(), 1);
-    drop(b);
+    {
+        let b = h.books.lock().unwrap();
+        assert_eq!(b.position, d("1"));
+        assert_eq!(b.posts.len(), 1);
+    }
     let refused = h.live.executor.log().get(&tiny.client_order_id).unwrap();
     assert_eq!(refused.state, State::Rejected);
     assert!(order_log(&h).contains("venue_quantity_below_step"));
