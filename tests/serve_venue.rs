@@ -26,24 +26,28 @@ fn emulator(kind: &str) -> Emulator {
 }
 
 fn emulator_on(kind: &str, port: u16) -> Emulator {
+    emulator_with(kind, port, &[])
+}
+
+/// An emulator of `kind` on `port` (0: any), with `extra` arguments.
+fn emulator_with(kind: &str, port: u16, extra: &[&str]) -> Emulator {
     let listen = format!("127.0.0.1:{port}");
-    emulator::start(
-        &[
-            "--kind",
-            kind,
-            "--listen",
-            &listen,
-            "--key-env",
-            "EMU_KEY",
-            "--secret-env",
-            "EMU_SECRET",
-            "--price",
-            "BTCUSDT=50000",
-            "--price",
-            "ETHUSDT=3000",
-        ],
-        &[("EMU_KEY", KEY), ("EMU_SECRET", SECRET)],
-    )
+    let mut args = vec![
+        "--kind",
+        kind,
+        "--listen",
+        &listen,
+        "--key-env",
+        "EMU_KEY",
+        "--secret-env",
+        "EMU_SECRET",
+        "--price",
+        "BTCUSDT=50000",
+        "--price",
+        "ETHUSDT=3000",
+    ];
+    args.extend_from_slice(extra);
+    emulator::start(&args, &[("EMU_KEY", KEY), ("EMU_SECRET", SECRET)])
 }
 
 /// `dir/gate.toml`: the webhook's gate, `[venue]` on the emulator (short
@@ -443,14 +447,30 @@ fn kill_9_between_an_orders_post_and_its_answer_then_restart_places_it_once() {
     assert_no_secret_written(s.dir.path());
 }
 
+/// Every request the emulator received on a venue endpoint, faulted ones
+/// too (its control endpoints are not counted).
+fn venue_requests(emu: &Emulator) -> u64 {
+    let counts = control(emu, "GET", "/emulator/requests", "");
+    counts
+        .as_object()
+        .map_or(0, |m| m.values().filter_map(|v| v.as_u64()).sum())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
 #[test]
 fn kill_9_before_an_accepted_order_reached_the_venue_then_restart_sends_it_once() {
     let mut s = setup("binance-usdm", "");
-    // Banned for 10 s (within `give_up_after_ms`): the accepted order waits
+    // Banned for 5 s (within `give_up_after_ms`): the accepted order waits
     // (not sent), then the gateway dies.
     fault(
         &s.emu,
-        r#"{"method":"POST","path":"/fapi/v1/order","fault":"ban","retry_after_s":10,"count":1}"#,
+        r#"{"method":"POST","path":"/fapi/v1/order","fault":"ban","retry_after_s":5,"count":1}"#,
     );
     let id = accepted(&s.gw, "crash-2", "buy", "0.01");
     wait_for("refused by the ban", 20, || {
@@ -459,14 +479,84 @@ fn kill_9_before_an_accepted_order_reached_the_venue_then_restart_sends_it_once(
     // Waiting out the ban: nothing on the venue yet.
     assert!(orders_with(&s.emu, &id).is_empty());
     assert_eq!(states(s.dir.path(), &id), ["intent", "sent", "not_sent"]);
+    // The ban is kept beside the order log, to outlive the crash.
+    let ban: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(s.dir.path().join("orders.jsonl.ban")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(ban["banned"], true, "{ban}");
+    let until = ban["until_ms"].as_i64().unwrap();
+    assert!(until > now_ms() + 1_000, "{ban}");
+    let before = venue_requests(&s.emu);
     s.crash_and_restart();
-    wait_for("sent after the restart", 20, || settled(s.dir.path(), &id));
+    // Restarted within the ban: nothing reaches the venue before it ends,
+    // not the start-up clock and rules reads, not the order left not sent
+    // (Binance lengthens the bans of those who keep knocking).
+    assert!(now_ms() < until - 1_000, "restarted within the ban");
+    while now_ms() < until - 200 {
+        assert_eq!(venue_requests(&s.emu), before, "a request during the ban");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_for("sent after the ban", 20, || settled(s.dir.path(), &id));
+    assert!(now_ms() >= until);
     assert_eq!(orders_with(&s.emu, &id).len(), 1);
     assert_eq!(
         order_posts(&s.emu, USDM_ORDER),
         2,
-        "the banned try and the one after restart"
+        "the banned try and the one after the ban"
     );
+}
+
+/// A signed `GET /fapi/v2/account` with `timestamp` (local clock, ms)
+/// and `recvWindow=1000`: (status, body).
+fn account_at(emu: &Emulator, timestamp: i64) -> (u16, serde_json::Value) {
+    let query =
+        alertgate_gateway::venue::binance::signed_query(&[], 1000, timestamp, SECRET.as_bytes());
+    let headers = [("X-MBX-APIKEY", KEY.to_string())];
+    let path = format!("/fapi/v2/account?{query}");
+    let (status, text) = http(emu.port, "GET", &path, &headers, b"").unwrap();
+    (status, serde_json::from_str(&text).unwrap_or_default())
+}
+
+#[test]
+fn a_venue_clock_30_s_ahead_or_behind_is_measured_and_every_signed_request_carries_it() {
+    for offset in [30_000_i64, -30_000] {
+        let emu = emulator_with(
+            "binance-usdm",
+            0,
+            &["--clock-offset-ms", &offset.to_string()],
+        );
+        // Signed on the local clock, a request is refused: far outside
+        // `recv_window_ms = 1000` of the venue's clock. Only the measured
+        // offset lets the gateway place anything.
+        let (status, body) = account_at(&emu, now_ms());
+        assert_eq!(
+            (status, body["code"].as_i64()),
+            (400, Some(-1021)),
+            "{offset}: {body}"
+        );
+        assert_eq!(account_at(&emu, now_ms() + offset).0, 200, "{offset}");
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path(), "binance-usdm", &emu, "");
+        let mut gw = gateway(&config, &dir.path().join("gw.log"));
+        let id = accepted(&gw, &format!("skewed{offset}"), "buy", "0.01");
+        wait_for("placed", 20, || settled(dir.path(), &id));
+        assert_eq!(
+            states(dir.path(), &id),
+            ["intent", "sent", "filled"],
+            "{offset}: placed at the first try"
+        );
+        assert_eq!(orders_with(&emu, &id).len(), 1);
+        assert_eq!(order_posts(&emu, USDM_ORDER), 1);
+        // The intent's signed timestamp is on the venue's clock.
+        let intent = json_lines(&dir.path().join("orders.jsonl"))
+            .into_iter()
+            .find(|l| l["client_order_id"] == id.as_str() && l["state"] == "intent")
+            .unwrap();
+        let skew = intent["timestamp_ms"].as_i64().unwrap() - intent["at_ms"].as_i64().unwrap();
+        assert!((skew - offset).abs() < 1_000, "{offset}: {intent}");
+        stop(&mut gw.child);
+    }
 }
 
 #[test]

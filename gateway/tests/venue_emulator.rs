@@ -313,6 +313,55 @@ async fn rules_and_duplicate_client_ids_are_refused_with_binances_codes() {
 }
 
 #[tokio::test]
+async fn usdm_conditional_orders_on_the_order_endpoint_are_sent_to_the_algo_api() {
+    let futures = Venue::start(Market::UsdM, "50000").await;
+    for kind in [
+        "STOP_MARKET",
+        "TAKE_PROFIT_MARKET",
+        "STOP",
+        "TAKE_PROFIT",
+        "TRAILING_STOP_MARKET",
+    ] {
+        let params = [
+            ("symbol", "BTCUSDT"),
+            ("side", "SELL"),
+            ("type", kind),
+            ("quantity", "0.01"),
+            ("stopPrice", "45000"),
+            ("price", "45000"),
+            ("newClientOrderId", "cond1"),
+        ];
+        let (status, body) = futures.order(&params).await;
+        assert_eq!(status, 400, "{kind}: {body}");
+        assert_eq!(
+            code_msg(&body),
+            (
+                Some(-4120),
+                Some("Order type not supported for this endpoint. Please use the Algo Order API endpoints instead.")
+            ),
+            "{kind}"
+        );
+    }
+    // An unknown type is still -1116, and Spot knows no -4120.
+    let params = [
+        ("symbol", "BTCUSDT"),
+        ("side", "SELL"),
+        ("type", "NOPE"),
+        ("quantity", "0.01"),
+    ];
+    assert_eq!(futures.order(&params).await.1["code"], -1116);
+    let spot = Venue::start(Market::Spot, "50000").await;
+    let params = [
+        ("symbol", "BTCUSDT"),
+        ("side", "SELL"),
+        ("type", "STOP_MARKET"),
+        ("quantity", "0.01"),
+    ];
+    assert_eq!(spot.order(&params).await.1["code"], -1116);
+    assert_eq!(futures.placed().await + spot.placed().await, 0);
+}
+
+#[tokio::test]
 async fn futures_fills_and_positions() {
     let venue = Venue::start(Market::UsdM, "50000").await;
     let (status, body) = venue.order(&market_buy("0.010", "open1")).await;

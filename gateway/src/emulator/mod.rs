@@ -385,8 +385,11 @@ pub fn run(
         .build()?;
     runtime.block_on(async move {
         let (addr, handle) = spawn_on(config, listen).await?;
+        // Listening for SIGTERM before saying ready: one sent at once stops
+        // it cleanly.
+        let stop = crate::shutdown::signal();
         ready(addr);
-        crate::shutdown::signal().await;
+        stop.await;
         handle.shutdown().await;
         Ok(())
     })

@@ -338,6 +338,11 @@ fn new_order(st: &mut State, market: Market, params: &Params, now: i64) -> Resul
     })
 }
 
+/// USDⓈ-M's answer to a conditional order sent to `POST /fapi/v1/order`
+/// (the algo-order migration of 2025-12-09), word for word.
+const ALGO_ONLY: &str =
+    "Order type not supported for this endpoint. Please use the Algo Order API endpoints instead.";
+
 /// A new order's parameters, checked for shape.
 fn read_new_order(market: Market, params: &Params) -> Result<(NewOrder, RespType), ApiError> {
     let symbol = params.required("symbol")?.to_string();
@@ -349,6 +354,13 @@ fn read_new_order(market: Market, params: &Params) -> Result<(NewOrder, RespType
                 return Err(ApiError::bad(-1115, "Invalid timeInForce."));
             }
             Some(required_decimal(params, "price")?)
+        }
+        // USDⓈ-M since 2025-12-09: conditional orders only through
+        // `POST /fapi/v1/algoOrder`.
+        "STOP_MARKET" | "TAKE_PROFIT_MARKET" | "STOP" | "TAKE_PROFIT" | "TRAILING_STOP_MARKET"
+            if market == Market::UsdM =>
+        {
+            return Err(ApiError::bad(-4120, ALGO_ONLY));
         }
         _ => return Err(ApiError::bad(-1116, "Invalid orderType.")),
     };

@@ -1185,13 +1185,14 @@ pub async fn run<V: Venue>(
     // request can be signed: wait for both (orders queue meanwhile).
     let mut pause = Duration::from_millis(500);
     while let Err(e) = live.refresh().await {
+        let wait = retry_wait(&e, pause, wall_clock_ms());
         tracing::error!(
             code = e.code(),
-            retry_in_ms = pause.as_millis() as u64,
+            retry_in_ms = wait.as_millis() as u64,
             "venue clock and rules unreadable: {e}"
         );
         live.venue_failure();
-        tokio::time::sleep(pause).await;
+        tokio::time::sleep(wait).await;
         pause = (pause * 2).min(Duration::from_secs(10));
     }
     // Nothing new is sent before every unsettled order is reconciled; a
@@ -1242,6 +1243,18 @@ pub async fn run<V: Venue>(
             }
         }
     }
+}
+
+/// How long a start-up read that failed with `e` at `now_ms` waits before
+/// it is asked again: `pause`, or until a ban or back-off ends (asking
+/// sooner is refused by the gateway itself, and only fills the log).
+pub fn retry_wait(e: &VenueError, pause: Duration, now_ms: i64) -> Duration {
+    let held_ms = match e {
+        VenueError::Banned { until_ms, .. } => u64::try_from(until_ms - now_ms).unwrap_or(0),
+        VenueError::RateLimited { retry_after_ms, .. } => *retry_after_ms,
+        _ => 0,
+    };
+    pause.max(Duration::from_millis(held_ms))
 }
 
 /// `order` under `rules` on venue `name`: the quantity rounded down to the

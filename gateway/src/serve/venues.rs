@@ -33,6 +33,7 @@ use super::mock::MockSettings;
 use super::readiness::{Health, Part};
 use crate::clock::wall_clock_ms;
 use crate::error::Error;
+use crate::venue::ban_file::BanFile;
 use crate::venue::binance::{BinanceSettings, BinanceVenue, Credentials, Market};
 use crate::venue::clock::VenueClock;
 use crate::venue::exactly_once::{ChangeHook, Executor, ResolveHook};
@@ -636,12 +637,13 @@ async fn set_up(stage: &Live<AnyVenue>, settings: &VenueSettings) -> Result<(), 
                     VenueError::Rejected { .. } | VenueError::UnknownSymbol { .. }
                 ) =>
             {
+                let wait = live::retry_wait(&e, pause, wall_clock_ms());
                 tracing::warn!(
                     code = e.code(),
-                    retry_in_ms = pause.as_millis() as u64,
+                    retry_in_ms = wait.as_millis() as u64,
                     "venue set-up: no answer yet: {e}"
                 );
-                tokio::time::sleep(pause).await;
+                tokio::time::sleep(wait).await;
                 pause = (pause * 2).min(std::time::Duration::from_secs(10));
             }
             other => return other,
@@ -721,6 +723,10 @@ fn open_one(
     base: &Path,
     mock: MockSettings,
 ) -> Result<Opened, Error> {
+    let path = base.join(&settings.orders);
+    let lock = FileLock::take(&path)?;
+    // A ban or back-off from before a restart holds the first request too.
+    let hold = BanFile::beside(&path);
     let (venue, limits, errors) = match settings.kind {
         VenueKind::Paper => {
             let venue = open_paper(settings, base, mock)?;
@@ -730,20 +736,23 @@ fn open_one(
         _ => {
             let venue = connect(setting, settings)?;
             let limits = venue.limits().clone();
+            limits.persist_to(hold.clone(), wall_clock_ms());
             let errors = venue.errors().clone();
             (AnyVenue::Binance(venue), Some(limits), errors)
         }
     };
     let probe = match settings.kind {
         VenueKind::Paper => None,
-        _ => Some(VenueProbe {
-            venue: Arc::new(connect(setting, settings)?),
-            blocked: Arc::default(),
-            stalled: Arc::default(),
-        }),
+        _ => {
+            let venue = connect(setting, settings)?;
+            venue.limits().restore_from(&hold, wall_clock_ms());
+            Some(VenueProbe {
+                venue: Arc::new(venue),
+                blocked: Arc::default(),
+                stalled: Arc::default(),
+            })
+        }
     };
-    let path = base.join(&settings.orders);
-    let lock = FileLock::take(&path)?;
     let log = OrderLog::open(&path).map_err(|source| Error::OrderLog {
         path: path.clone(),
         source,

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::ban_file::{BanFile, Hold};
 use super::VenueError;
 
 /// How long to back off after a 429 without a readable `Retry-After`:
@@ -76,6 +77,8 @@ pub struct RateLimits {
     usage: std::sync::Mutex<std::collections::BTreeMap<(Usage, String), u64>>,
     /// Requests by (`METHOD endpoint`, HTTP status or error code).
     requests: std::sync::Mutex<std::collections::BTreeMap<(String, String), u64>>,
+    /// Where each new hold is kept, to outlive a restart.
+    file: std::sync::OnceLock<BanFile>,
 }
 
 impl Default for RateLimits {
@@ -85,6 +88,7 @@ impl Default for RateLimits {
             banned: AtomicBool::new(false),
             usage: std::sync::Mutex::default(),
             requests: std::sync::Mutex::default(),
+            file: std::sync::OnceLock::new(),
         }
     }
 }
@@ -129,26 +133,78 @@ impl RateLimits {
         (until > now_ms).then_some(until)
     }
 
-    /// The refusal of a request at `now_ms`, if requests are held back.
+    /// The refusal of a request at `now_ms`, if requests are held back:
+    /// [`VenueError::Banned`] or [`VenueError::RateLimited`] as the hold
+    /// is, so that every caller waits the hold out rather than retrying
+    /// into it (nothing was sent either way).
     fn refusal(&self, venue: &'static str, now_ms: i64) -> Option<VenueError> {
-        let until = self.blocked_until(now_ms)?;
-        let what = if self.banned.load(Ordering::Acquire) {
-            "banned until"
+        let until_ms = self.blocked_until(now_ms)?;
+        Some(if self.banned.load(Ordering::Acquire) {
+            VenueError::Banned { venue, until_ms }
         } else {
-            "backing off until"
-        };
-        Some(VenueError::NotSent {
-            venue,
-            reason: format!("{what} {until} (Unix ms)"),
+            VenueError::RateLimited {
+                venue,
+                retry_after_ms: u64::try_from(until_ms - now_ms).unwrap_or(0),
+            }
         })
     }
 
-    /// Holds requests back until `until_ms` (never shortens a longer hold).
+    /// Takes up the hold `file` keeps (a ban or back-off from before a
+    /// restart) unless it has ended by `now_ms`, and keeps every new hold
+    /// there from now on. A file that cannot be read is reported and
+    /// ignored (see [`super::ban_file`]).
+    pub fn persist_to(&self, file: BanFile, now_ms: i64) {
+        self.restore_from(&file, now_ms);
+        if self.file.set(file).is_err() {
+            tracing::warn!("the venue's hold file was set twice; the first one is kept");
+        }
+    }
+
+    /// Takes up the hold `file` keeps, unless it has ended by `now_ms`;
+    /// later holds are not written there (a second connection to the same
+    /// venue, whose hold the first one keeps).
+    pub fn restore_from(&self, file: &BanFile, now_ms: i64) {
+        match file.read() {
+            Ok(Some(hold)) if hold.until_ms > now_ms => {
+                tracing::warn!(
+                    until_ms = hold.until_ms,
+                    banned = hold.banned,
+                    file = %file.path().display(),
+                    "the venue held requests back before the restart: nothing is sent until then"
+                );
+                self.hold(hold.until_ms, hold.banned);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("venue hold file ignored: {e}"),
+        }
+    }
+
+    /// Holds requests back until `until_ms` (never shortens a longer
+    /// hold), and keeps the hold on disk when it is new.
     fn block(&self, until_ms: i64, banned: bool) {
+        if !self.hold(until_ms, banned) {
+            return;
+        }
+        let Some(file) = self.file.get() else {
+            return;
+        };
+        // A few hundred bytes and two fsyncs, on a 418 or 429 only: rare
+        // enough to do on the calling task.
+        if let Err(e) = file.write(Hold { until_ms, banned }) {
+            tracing::warn!(
+                file = %file.path().display(),
+                "the venue's hold is not kept on disk ({e}): a restart before {until_ms} (Unix ms) would forget it"
+            );
+        }
+    }
+
+    /// [`Self::block`] in memory only; whether the hold was extended.
+    fn hold(&self, until_ms: i64, banned: bool) -> bool {
         let previous = self.blocked_until_ms.fetch_max(until_ms, Ordering::AcqRel);
         if until_ms >= previous {
             self.banned.store(banned, Ordering::Release);
         }
+        until_ms > previous
     }
 
     fn record(&self, headers: &reqwest::header::HeaderMap, names: UsageHeaders) {
@@ -349,12 +405,72 @@ mod tests {
         limits.block(2_000, false);
         assert_eq!(limits.blocked_until(1_000), Some(5_000));
         let refusal = limits.refusal("v", 1_000).unwrap();
-        assert!(
-            refusal.to_string().contains("banned until 5000"),
-            "{refusal}"
+        assert_eq!(
+            refusal,
+            VenueError::Banned {
+                venue: "v",
+                until_ms: 5_000
+            }
         );
         assert_eq!(limits.blocked_until(5_000), None);
         assert!(limits.refusal("v", 5_000).is_none());
+    }
+
+    #[test]
+    fn a_hold_outlives_a_restart_through_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = BanFile::beside(&dir.path().join("orders.jsonl"));
+        let before = RateLimits::default();
+        before.persist_to(file.clone(), 0);
+        before.block(9_000, true);
+        before.block(4_000, false);
+        assert_eq!(
+            file.read(),
+            Ok(Some(Hold {
+                until_ms: 9_000,
+                banned: true
+            })),
+            "a shorter hold never replaces the kept one"
+        );
+        // Restarted: held back at once, before any request.
+        let after = RateLimits::default();
+        after.persist_to(file.clone(), 1_000);
+        assert_eq!(
+            after.refusal("v", 1_000),
+            Some(VenueError::Banned {
+                venue: "v",
+                until_ms: 9_000
+            })
+        );
+        // A hold that has ended by the restart holds nothing.
+        let later = RateLimits::default();
+        later.persist_to(file, 9_000);
+        assert_eq!(later.refusal("v", 9_000), None);
+    }
+
+    #[test]
+    fn a_corrupt_hold_file_is_ignored_and_then_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = BanFile::beside(&dir.path().join("orders.jsonl"));
+        std::fs::write(file.path(), "{\"until_ms\":99").unwrap();
+        let limits = RateLimits::default();
+        limits.persist_to(file.clone(), 0);
+        assert_eq!(limits.refusal("v", 0), None, "ignored: it can only delay");
+        limits.block(3_000, false);
+        assert_eq!(
+            limits.refusal("v", 1_000),
+            Some(VenueError::RateLimited {
+                venue: "v",
+                retry_after_ms: 2_000
+            })
+        );
+        assert_eq!(
+            file.read(),
+            Ok(Some(Hold {
+                until_ms: 3_000,
+                banned: false
+            }))
+        );
     }
 
     #[test]

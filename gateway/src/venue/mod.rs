@@ -37,6 +37,7 @@ use std::future::Future;
 
 use alertgate_validator::{Decimal, Side};
 
+pub mod ban_file;
 pub mod binance;
 pub mod clock;
 pub mod error_counts;

@@ -900,3 +900,34 @@ async fn a_position_worth_less_than_the_minimum_notional_can_still_be_closed() {
     drop(b);
     assert!(order_log(&h).contains("venue_below_min_notional"));
 }
+
+#[test]
+fn a_start_up_read_refused_by_a_hold_waits_for_its_end_not_the_pause() {
+    let pause = Duration::from_millis(500);
+    let banned = VenueError::Banned {
+        venue: "v",
+        until_ms: 10_000,
+    };
+    assert_eq!(
+        super::retry_wait(&banned, pause, 4_000),
+        Duration::from_secs(6)
+    );
+    assert_eq!(
+        super::retry_wait(&banned, pause, 9_900),
+        pause,
+        "never shorter"
+    );
+    let limited = VenueError::RateLimited {
+        venue: "v",
+        retry_after_ms: 3_000,
+    };
+    assert_eq!(
+        super::retry_wait(&limited, pause, 0),
+        Duration::from_secs(3)
+    );
+    let refused = VenueError::NotSent {
+        venue: "v",
+        reason: "could not connect".into(),
+    };
+    assert_eq!(super::retry_wait(&refused, pause, 0), pause);
+}
