@@ -61,10 +61,32 @@ pub struct UsageHeaders {
 
 /// Which usage counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Usage {
+pub enum Usage {
+    /// Request weight used (`X-MBX-USED-WEIGHT-*`; Binance's
+    /// `REQUEST_WEIGHT` limit).
     UsedWeight,
+    /// Orders placed (`X-MBX-ORDER-COUNT-*`; Binance's `ORDERS` limit).
     OrderCount,
 }
+
+/// One limit a venue announces (Binance: `exchangeInfo.rateLimits`): at
+/// most `limit` of `usage` per `interval` (`1m`, `10s`, `1d`: a count and
+/// `s`, `m`, `h` or `d`, as the usage headers name it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateCap {
+    /// What is counted.
+    pub usage: Usage,
+    /// The interval, lower case (`1m`).
+    pub interval: String,
+    /// The most allowed per interval.
+    pub limit: u64,
+}
+
+/// Past this share of a limit (percent) the gateway stops sending what
+/// counts against it until the interval ends, rather than run into a 429
+/// (and, repeated, a 418 ban): the usage headers count every client of the
+/// account or address, not only this gateway.
+const CAP_PERCENT: u64 = 95;
 
 /// The rate-limit state of one venue connection, shared by every call:
 /// when requests are held back, and the last usage counters seen (for
@@ -79,6 +101,11 @@ pub struct RateLimits {
     requests: std::sync::Mutex<std::collections::BTreeMap<(String, String), u64>>,
     /// Where each new hold is kept, to outlive a restart.
     file: std::sync::OnceLock<BanFile>,
+    /// The limits the venue announced.
+    caps: std::sync::Mutex<Vec<RateCap>>,
+    /// Until when (Unix ms) orders are held back: an order-count limit is
+    /// near (other requests still go).
+    orders_blocked_until_ms: AtomicI64,
 }
 
 impl Default for RateLimits {
@@ -89,6 +116,8 @@ impl Default for RateLimits {
             usage: std::sync::Mutex::default(),
             requests: std::sync::Mutex::default(),
             file: std::sync::OnceLock::new(),
+            caps: std::sync::Mutex::default(),
+            orders_blocked_until_ms: AtomicI64::new(0),
         }
     }
 }
@@ -137,7 +166,14 @@ impl RateLimits {
     /// [`VenueError::Banned`] or [`VenueError::RateLimited`] as the hold
     /// is, so that every caller waits the hold out rather than retrying
     /// into it (nothing was sent either way).
-    fn refusal(&self, venue: &'static str, now_ms: i64) -> Option<VenueError> {
+    fn refusal(&self, venue: &'static str, now_ms: i64, places: bool) -> Option<VenueError> {
+        let orders_until = self.orders_blocked_until_ms.load(Ordering::Acquire);
+        if places && orders_until > now_ms && self.blocked_until(now_ms).is_none() {
+            return Some(VenueError::RateLimited {
+                venue,
+                retry_after_ms: u64::try_from(orders_until - now_ms).unwrap_or(0),
+            });
+        }
         let until_ms = self.blocked_until(now_ms)?;
         Some(if self.banned.load(Ordering::Acquire) {
             VenueError::Banned { venue, until_ms }
@@ -179,6 +215,43 @@ impl RateLimits {
         }
     }
 
+    /// The limits the venue announces (read with its trading rules):
+    /// from now on, a usage counter past [`CAP_PERCENT`] % of its limit
+    /// holds back what counts against it until the interval ends.
+    pub fn set_caps(&self, caps: Vec<RateCap>) {
+        *self.caps.lock().unwrap_or_else(|e| e.into_inner()) = caps;
+    }
+
+    /// Holds back what counts against a limit whose counter, `value` of
+    /// `usage` per `interval`, is past [`CAP_PERCENT`] % of it, until the
+    /// interval's end at `now_ms` (the venue's windows are aligned to its
+    /// clock; a second more covers the offset between the two clocks).
+    fn near_cap(&self, usage: Usage, interval: &str, value: u64, now_ms: i64) {
+        let caps = self.caps.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(cap) = caps
+            .iter()
+            .find(|c| c.usage == usage && c.interval == interval)
+        else {
+            return;
+        };
+        if value.saturating_mul(100) < cap.limit.saturating_mul(CAP_PERCENT) {
+            return;
+        }
+        let Some(length) = interval_ms(interval) else {
+            return;
+        };
+        let until_ms = (now_ms.div_euclid(length) + 1) * length + 1_000;
+        tracing::warn!(usage = ?usage, interval, value, limit = cap.limit, until_ms, "near the venue's rate limit: holding back until the interval ends");
+        drop(caps);
+        match usage {
+            Usage::UsedWeight => self.block(until_ms, false),
+            Usage::OrderCount => {
+                self.orders_blocked_until_ms
+                    .fetch_max(until_ms, Ordering::AcqRel);
+            }
+        }
+    }
+
     /// Holds requests back until `until_ms` (never shortens a longer
     /// hold), and keeps the hold on disk when it is new.
     fn block(&self, until_ms: i64, banned: bool) {
@@ -212,6 +285,7 @@ impl RateLimits {
             (Usage::UsedWeight, names.used_weight_prefix),
             (Usage::OrderCount, names.order_count_prefix),
         ];
+        let mut seen = Vec::new();
         let mut usage = self.usage.lock().unwrap_or_else(|e| e.into_inner());
         for (name, value) in headers {
             // Header names arrive in lower case.
@@ -230,11 +304,32 @@ impl RateLimits {
                 let plain = (1..=8).contains(&interval.len())
                     && interval.bytes().all(|b| b.is_ascii_alphanumeric());
                 if let (Some(v), true) = (value, plain) {
-                    usage.insert((kind, interval.to_ascii_lowercase()), v);
+                    let interval = interval.to_ascii_lowercase();
+                    seen.push((kind, interval.clone(), v));
+                    usage.insert((kind, interval), v);
                 }
             }
         }
+        drop(usage);
+        let now = now_ms();
+        for (kind, interval, value) in seen {
+            self.near_cap(kind, &interval, value, now);
+        }
     }
+}
+
+/// An interval as the usage headers name it (`10s`, `1m`, `1h`, `1d`),
+/// in ms.
+fn interval_ms(interval: &str) -> Option<i64> {
+    let unit = match interval.as_bytes().last()? {
+        b's' => 1_000,
+        b'm' => 60_000,
+        b'h' => 3_600_000,
+        b'd' => 86_400_000,
+        _ => return None,
+    };
+    let count: i64 = interval.get(..interval.len() - 1)?.parse().ok()?;
+    (count > 0).then(|| count.saturating_mul(unit))
 }
 
 fn strip_prefix_ignore_case<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
@@ -296,15 +391,17 @@ impl VenueHttp {
         &self.limits
     }
 
-    /// Sends `request` unless requests are held back, and classifies what
+    /// Sends `request` (`places`: a new order, which order-count limits
+    /// hold back too) unless requests are held back, and classifies what
     /// happened: 429 → [`VenueError::RateLimited`], 418 →
     /// [`VenueError::Banned`] (both hold later requests back), transport
     /// failures as the module says; any other status is an answer.
     pub async fn execute(
         &self,
         request: reqwest::RequestBuilder,
+        places: bool,
     ) -> Result<HttpAnswer, VenueError> {
-        if let Some(refusal) = self.limits.refusal(self.venue, now_ms()) {
+        if let Some(refusal) = self.limits.refusal(self.venue, now_ms(), places) {
             return Err(refusal);
         }
         let response = request.send().await.map_err(|e| self.transport(e))?;
@@ -404,7 +501,7 @@ mod tests {
         limits.block(5_000, true);
         limits.block(2_000, false);
         assert_eq!(limits.blocked_until(1_000), Some(5_000));
-        let refusal = limits.refusal("v", 1_000).unwrap();
+        let refusal = limits.refusal("v", 1_000, false).unwrap();
         assert_eq!(
             refusal,
             VenueError::Banned {
@@ -413,7 +510,7 @@ mod tests {
             }
         );
         assert_eq!(limits.blocked_until(5_000), None);
-        assert!(limits.refusal("v", 5_000).is_none());
+        assert!(limits.refusal("v", 5_000, false).is_none());
     }
 
     #[test]
@@ -436,7 +533,7 @@ mod tests {
         let after = RateLimits::default();
         after.persist_to(file.clone(), 1_000);
         assert_eq!(
-            after.refusal("v", 1_000),
+            after.refusal("v", 1_000, false),
             Some(VenueError::Banned {
                 venue: "v",
                 until_ms: 9_000
@@ -445,7 +542,7 @@ mod tests {
         // A hold that has ended by the restart holds nothing.
         let later = RateLimits::default();
         later.persist_to(file, 9_000);
-        assert_eq!(later.refusal("v", 9_000), None);
+        assert_eq!(later.refusal("v", 9_000, false), None);
     }
 
     #[test]
@@ -455,10 +552,14 @@ mod tests {
         std::fs::write(file.path(), "{\"until_ms\":99").unwrap();
         let limits = RateLimits::default();
         limits.persist_to(file.clone(), 0);
-        assert_eq!(limits.refusal("v", 0), None, "ignored: it can only delay");
+        assert_eq!(
+            limits.refusal("v", 0, false),
+            None,
+            "ignored: it can only delay"
+        );
         limits.block(3_000, false);
         assert_eq!(
-            limits.refusal("v", 1_000),
+            limits.refusal("v", 1_000, false),
             Some(VenueError::RateLimited {
                 venue: "v",
                 retry_after_ms: 2_000
@@ -471,6 +572,59 @@ mod tests {
                 banned: false
             }))
         );
+    }
+
+    #[test]
+    fn past_95_percent_of_a_limit_what_counts_against_it_waits_for_the_interval_to_end() {
+        let limits = RateLimits::default();
+        let cap = |usage, interval: &str, limit| RateCap {
+            usage,
+            interval: interval.into(),
+            limit,
+        };
+        limits.set_caps(vec![
+            cap(Usage::UsedWeight, "1m", 1000),
+            cap(Usage::OrderCount, "10s", 100),
+        ]);
+        let limited = |r: Option<VenueError>| match r {
+            Some(VenueError::RateLimited { retry_after_ms, .. }) => Some(retry_after_ms),
+            _ => None,
+        };
+        // 949 of 1000: nothing held.
+        limits.near_cap(Usage::UsedWeight, "1m", 949, 61_000);
+        assert_eq!(limits.refusal("v", 61_000, false), None);
+        // 950: every request until the minute ends, and a second more.
+        limits.near_cap(Usage::UsedWeight, "1m", 950, 61_000);
+        assert_eq!(limited(limits.refusal("v", 61_000, false)), Some(60_000));
+        assert_eq!(limits.refusal("v", 121_000, false), None);
+        // 95 orders of 100 per 10 s: new orders only, to the 10 s's end.
+        limits.near_cap(Usage::OrderCount, "10s", 95, 125_500);
+        assert_eq!(limited(limits.refusal("v", 125_500, true)), Some(5_500));
+        assert_eq!(limits.refusal("v", 125_500, false), None);
+        assert_eq!(limits.refusal("v", 131_000, true), None);
+        // A counter whose limit was not announced holds nothing.
+        limits.near_cap(Usage::OrderCount, "1d", 1_000_000, 131_000);
+        assert_eq!(limits.refusal("v", 131_000, true), None);
+        // Read from the headers of an answer, against the real clock.
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-mbx-used-weight-1m", "990".parse().unwrap());
+        let names = UsageHeaders {
+            used_weight_prefix: Some("X-MBX-USED-WEIGHT-"),
+            order_count_prefix: Some("X-MBX-ORDER-COUNT-"),
+        };
+        limits.record(&headers, names);
+        assert!(limits.blocked_until(now_ms()).is_some());
+    }
+
+    #[test]
+    fn intervals_are_read_as_the_headers_name_them() {
+        assert_eq!(interval_ms("10s"), Some(10_000));
+        assert_eq!(interval_ms("1m"), Some(60_000));
+        assert_eq!(interval_ms("1h"), Some(3_600_000));
+        assert_eq!(interval_ms("1d"), Some(86_400_000));
+        for bad in ["", "m", "0m", "1w", "-1m", "x1m"] {
+            assert_eq!(interval_ms(bad), None, "{bad}");
+        }
     }
 
     #[test]

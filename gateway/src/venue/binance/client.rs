@@ -268,7 +268,10 @@ impl BinanceVenue {
         if request.signed {
             builder = builder.header("X-MBX-APIKEY", self.credentials.api_key.expose());
         }
-        let answer = self.http.execute(builder).await;
+        // What Binance counts against its `ORDERS` limits: new orders.
+        let places = request.method == Method::POST
+            && matches!(request.endpoint, "order" | "algoOrder" | lists::NEW_OCO);
+        let answer = self.http.execute(builder, places).await;
         let status = match &answer {
             Ok(a) => a.status.to_string(),
             Err(e) => e.code().to_string(),

@@ -22,6 +22,7 @@ use alertgate_validator::auth::hmac_sha256;
 use alertgate_validator::Decimal;
 use serde::Deserialize;
 
+use super::http::{RateCap, Usage};
 use super::rules::TradingRules;
 
 pub mod answers;
@@ -113,6 +114,55 @@ pub fn signed_query(
 pub struct ExchangeInfo {
     /// Every symbol the market lists.
     pub symbols: Vec<SymbolInfo>,
+    /// The request and order limits.
+    #[serde(default, rename = "rateLimits")]
+    pub rate_limits: Vec<RateLimitInfo>,
+}
+
+/// One of `exchangeInfo.rateLimits`:
+/// `{"rateLimitType":"REQUEST_WEIGHT","interval":"MINUTE","intervalNum":1,"limit":6000}`.
+#[derive(Debug, Deserialize)]
+pub struct RateLimitInfo {
+    /// `REQUEST_WEIGHT`, `ORDERS` or `RAW_REQUESTS`.
+    #[serde(rename = "rateLimitType")]
+    pub kind: String,
+    /// `SECOND`, `MINUTE`, `HOUR` or `DAY`.
+    pub interval: String,
+    /// How many of them.
+    #[serde(rename = "intervalNum")]
+    pub count: u32,
+    /// The most allowed per interval.
+    pub limit: u64,
+}
+
+impl ExchangeInfo {
+    /// The limits the usage headers report on (`REQUEST_WEIGHT` as
+    /// `X-MBX-USED-WEIGHT-*`, `ORDERS` as `X-MBX-ORDER-COUNT-*`), named by
+    /// their headers' interval (`1m`, `10s`, `1d`); others are left out.
+    pub fn caps(&self) -> Vec<RateCap> {
+        self.rate_limits
+            .iter()
+            .filter_map(|r| {
+                let usage = match r.kind.as_str() {
+                    "REQUEST_WEIGHT" => Usage::UsedWeight,
+                    "ORDERS" => Usage::OrderCount,
+                    _ => return None,
+                };
+                let unit = match r.interval.as_str() {
+                    "SECOND" => 's',
+                    "MINUTE" => 'm',
+                    "HOUR" => 'h',
+                    "DAY" => 'd',
+                    _ => return None,
+                };
+                Some(RateCap {
+                    usage,
+                    interval: format!("{}{unit}", r.count),
+                    limit: r.limit,
+                })
+            })
+            .collect()
+    }
 }
 
 /// One listed symbol.
@@ -283,6 +333,30 @@ mod tests {
     }
 
     #[test]
+    fn rate_limits_are_read_as_the_usage_headers_name_them() {
+        // As Binance Spot documents `exchangeInfo.rateLimits`.
+        let text = r#"{"symbols":[],"rateLimits":[
+            {"rateLimitType":"REQUEST_WEIGHT","interval":"MINUTE","intervalNum":1,"limit":6000},
+            {"rateLimitType":"ORDERS","interval":"SECOND","intervalNum":10,"limit":100},
+            {"rateLimitType":"ORDERS","interval":"DAY","intervalNum":1,"limit":200000},
+            {"rateLimitType":"RAW_REQUESTS","interval":"MINUTE","intervalNum":5,"limit":61000}]}"#;
+        let info: ExchangeInfo = serde_json::from_str(text).unwrap();
+        let caps: Vec<(Usage, String, u64)> = info
+            .caps()
+            .into_iter()
+            .map(|c| (c.usage, c.interval, c.limit))
+            .collect();
+        assert_eq!(
+            caps,
+            [
+                (Usage::UsedWeight, "1m".to_string(), 6000),
+                (Usage::OrderCount, "10s".to_string(), 100),
+                (Usage::OrderCount, "1d".to_string(), 200000),
+            ]
+        );
+    }
+
+    #[test]
     fn rules_are_read_from_exchange_info() {
         // Shaped as the venues document `exchangeInfo` (trimmed).
         let spot = r#"{"symbols":[{"symbol":"BTCUSDT","status":"TRADING","filters":[
@@ -292,6 +366,7 @@ mod tests {
             {"filterType":"MARKET_LOT_SIZE","minQty":"0.00000000","maxQty":"112.5","stepSize":"0.00000000"},
             {"filterType":"NOTIONAL","minNotional":"5.00000000","applyMinToMarket":true,"maxNotional":"9000000.00000000","applyMaxToMarket":false,"avgPriceMins":5}]}]}"#;
         let info: ExchangeInfo = serde_json::from_str(spot).unwrap();
+        assert!(info.caps().is_empty(), "no rateLimits, no caps");
         let r = info.symbols[0].rules().unwrap();
         let d = |s| Decimal::parse(s).unwrap();
         assert_eq!(

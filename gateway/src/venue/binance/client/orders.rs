@@ -372,6 +372,7 @@ impl Venue for BinanceVenue {
         };
         let result = self.get(self.public("exchangeInfo", params), 0).await;
         let info: ExchangeInfo = self.errors.note("GET exchangeInfo", result)?;
+        self.http.limits().set_caps(info.caps());
         Ok(self.rules_of(info, quotes))
     }
 
