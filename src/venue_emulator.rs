@@ -36,6 +36,10 @@ pub struct VenueEmulatorArgs {
     /// Added to the system clock, ms (to test a client's clock offset).
     #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
     pub clock_offset_ms: i64,
+    /// New orders allowed per 10 s (announced in `exchangeInfo`; one more
+    /// is refused 429 `-1015`).
+    #[arg(long, default_value_t = 100)]
+    pub orders_per_10s: u64,
 }
 
 /// Serves until SIGTERM or Ctrl-C, after printing `listening on ADDR` on
@@ -82,6 +86,7 @@ pub fn config(
         .filter(|b| !b.is_negative())
         .ok_or_else(|| usage(format!("--balance {}: expected a decimal", args.balance)))?;
     config.clock_offset_ms = args.clock_offset_ms;
+    config.orders_per_10s = args.orders_per_10s;
     for price in &args.prices {
         let parsed = price
             .split_once('=')

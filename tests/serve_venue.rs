@@ -956,6 +956,63 @@ fn leverage_and_margin_types_are_set_at_start_and_checked() {
     );
 }
 
+#[test]
+fn near_the_venues_order_limit_new_orders_wait_for_the_next_window_and_never_meet_a_429() {
+    // The venue allows 4 new orders per 10 s window (announced in
+    // exchangeInfo; a fifth is refused 429 -1015). Six alerts at once: the
+    // gateway sends four, sees the order count reach its limit in the
+    // answers' X-MBX-ORDER-COUNT-10S, and holds the rest until the next
+    // window: every order placed once, none refused by the venue.
+    let emu = emulator::start(
+        &[
+            "--kind",
+            "binance-usdm",
+            "--listen",
+            "127.0.0.1:0",
+            "--key-env",
+            "EMU_KEY",
+            "--secret-env",
+            "EMU_SECRET",
+            "--price",
+            "BTCUSDT=50000",
+            "--orders-per-10s",
+            "4",
+        ],
+        &[("EMU_KEY", KEY), ("EMU_SECRET", SECRET)],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway(
+        &config(dir.path(), "binance-usdm", &emu, ""),
+        &dir.path().join("gw.log"),
+    );
+    let ids: Vec<String> = (0..6)
+        .map(|i| accepted(&gw, &format!("burst-{i}"), "buy", "0.01"))
+        .collect();
+    wait_for("all six placed", 40, || {
+        ids.iter().all(|id| settled(dir.path(), id))
+    });
+    let mut times = Vec::new();
+    for id in &ids {
+        let o = orders_with(&emu, id);
+        assert_eq!(o.len(), 1, "{id} placed once: {o:?}");
+        times.push(o[0]["time_ms"].as_i64().unwrap());
+    }
+    assert_eq!(
+        order_posts(&emu, USDM_ORDER),
+        6,
+        "no POST refused or repeated"
+    );
+    let windows: std::collections::BTreeSet<i64> = times.iter().map(|t| t / 10_000).collect();
+    assert!(windows.len() >= 2, "held to the next window: {times:?}");
+    let metrics = http(gw.port, "GET", "/metrics", &[], b"").unwrap().1;
+    assert!(
+        !metrics.lines().any(
+            |l| l.starts_with("alertgate_venue_requests_total") && l.contains("status=\"429\"")
+        ),
+        "the venue never had to refuse: {metrics}"
+    );
+}
+
 /// A signed market alert for BTCUSDT with the target position `position`:
 /// the answer's status, its body and how long it took.
 fn post_target(gw: &Gateway, event: &str, position: &str) -> (u16, serde_json::Value, Duration) {

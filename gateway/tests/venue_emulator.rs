@@ -788,3 +788,63 @@ async fn leverage_and_margin_type_settings() {
         (Some("5"), Some("isolated"))
     );
 }
+
+#[tokio::test]
+async fn new_orders_past_the_announced_limit_are_refused_until_the_window_ends() {
+    let mut config = EmulatorConfig::new(Market::UsdM, KEY, SECRET);
+    config.prices = vec![("BTCUSDT".into(), d("50000"))];
+    config.orders_per_10s = 2;
+    let venue = Venue::with(config).await;
+    // Start at the beginning of a 10 s window, so that the three orders
+    // share it.
+    let into_window = now_ms().rem_euclid(10_000);
+    if into_window > 5_000 {
+        tokio::time::sleep(Duration::from_millis((10_050 - into_window) as u64)).await;
+    }
+    let info: ExchangeInfo = reqwest::get(format!("{}/fapi/v1/exchangeInfo", venue.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        info.caps()
+            .iter()
+            .any(|c| c.interval == "10s" && c.limit == 2),
+        "announced"
+    );
+    for id in ["w1", "w2"] {
+        let sent = venue
+            .signed_now(
+                reqwest::Method::POST,
+                "/fapi/v1/order",
+                &market_buy("0.01", id),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            sent.headers()["x-mbx-order-count-10s"],
+            id[1..].to_string().as_str()
+        );
+        assert_eq!(sent.status().as_u16(), 200);
+    }
+    let third = venue
+        .signed_now(
+            reqwest::Method::POST,
+            "/fapi/v1/order",
+            &market_buy("0.01", "w3"),
+        )
+        .await
+        .unwrap();
+    let (status, retry_after) = status_retry_after(&third);
+    assert_eq!(status, 429);
+    assert!(
+        (1..=10).contains(&retry_after.parse::<i64>().unwrap()),
+        "{retry_after}"
+    );
+    let (_, body) = answer(third).await;
+    assert_eq!(code_msg(&body).0, Some(-1015));
+    assert_eq!(venue.placed().await, 2, "refused before placing");
+    // Queries are not orders: still answered.
+    assert_eq!(venue.query("w1").await.0, 200);
+}

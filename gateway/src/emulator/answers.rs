@@ -249,7 +249,12 @@ pub fn premium_index(symbol: &str, mark: Decimal, now_ms: i64) -> Value {
 }
 
 /// `exchangeInfo`'s answer.
-pub fn exchange_info(market: Market, symbols: &[SymbolSpec], now_ms: i64) -> Value {
+pub fn exchange_info(
+    market: Market,
+    symbols: &[SymbolSpec],
+    orders_per_10s: u64,
+    now_ms: i64,
+) -> Value {
     let rows: Vec<Value> = symbols
         .iter()
         .map(|spec| symbol_info(market, spec))
@@ -258,7 +263,7 @@ pub fn exchange_info(market: Market, symbols: &[SymbolSpec], now_ms: i64) -> Val
         "timezone": "UTC", "serverTime": now_ms,
         "rateLimits": [
             {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
-            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": orders_per_10s},
         ],
         "exchangeFilters": [], "symbols": rows,
     })

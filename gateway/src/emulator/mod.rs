@@ -142,6 +142,10 @@ pub struct EmulatorConfig {
     /// Added to the system clock: the emulator's clock (what `time`
     /// answers and timestamps are checked against).
     pub clock_offset_ms: i64,
+    /// New orders allowed per 10 s window (`exchangeInfo.rateLimits`'
+    /// `ORDERS`; one more is refused 429 `-1015`, as Binance does).
+    /// Default 100, Binance Spot's.
+    pub orders_per_10s: u64,
 }
 
 impl EmulatorConfig {
@@ -156,6 +160,7 @@ impl EmulatorConfig {
             prices: Vec::new(),
             quote_balance: Decimal::new(10_000, 0).unwrap_or(Decimal::ZERO),
             clock_offset_ms: 0,
+            orders_per_10s: 100,
         }
     }
 

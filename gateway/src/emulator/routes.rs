@@ -161,15 +161,20 @@ async fn venue(AxState(app): AxState<Arc<App>>, req: Request) -> Response {
         .headers
         .get("x-mbx-apikey")
         .and_then(|v| v.to_str().ok());
+    let places = matches!(
+        endpoint,
+        Endpoint::NewOrder | Endpoint::NewAlgo | Endpoint::NewOco
+    );
+    if places {
+        if let Some(refused) = too_many_orders(&app, now) {
+            return weighed(refused, used);
+        }
+    }
     let handled = handle(&app, endpoint, key, query, &body, now);
     let mut response = match &handled {
         Ok(value) => (StatusCode::OK, axum::Json(value.clone())).into_response(),
         Err(e) => refusal(e),
     };
-    let places = matches!(
-        endpoint,
-        Endpoint::NewOrder | Endpoint::NewAlgo | Endpoint::NewOco
-    );
     if places && handled.is_ok() {
         order_counts(&app, response.headers_mut(), now);
     }
@@ -257,6 +262,20 @@ fn weighed(mut response: Response, used: u64) -> Response {
     response
 }
 
+/// A new order past the `ORDERS` limit of the 10 s window of `now`: 429
+/// `-1015` with `Retry-After` to the window's end, as Binance answers.
+fn too_many_orders(app: &App, now: i64) -> Option<Response> {
+    let limit = app.config.orders_per_10s;
+    if app.state().orders_in_window(now) < limit {
+        return None;
+    }
+    let retry_s = (10_000 - now.rem_euclid(10_000) + 999) / 1000;
+    let msg = format!("Too many new orders; current limit is {limit} orders per TEN_SECONDS.");
+    let body = axum::Json(json!({"code": -1015, "msg": msg}));
+    let retry = [("retry-after", retry_s.to_string())];
+    Some((StatusCode::TOO_MANY_REQUESTS, retry, body).into_response())
+}
+
 /// The order-count headers of an order placed at `now`.
 fn order_counts(app: &App, headers: &mut HeaderMap, now: i64) {
     let mut st = app.state();
@@ -294,7 +313,12 @@ fn handle(
     match endpoint {
         Endpoint::Ping => Ok(json!({})),
         Endpoint::Time => Ok(json!({"serverTime": now})),
-        Endpoint::ExchangeInfo => Ok(answers::exchange_info(market, st.symbols(), now)),
+        Endpoint::ExchangeInfo => Ok(answers::exchange_info(
+            market,
+            st.symbols(),
+            app.config.orders_per_10s,
+            now,
+        )),
         Endpoint::NewOrder => new_order(&mut st, market, &params, now),
         Endpoint::QueryOrder => query_order(&st, market, &params, now),
         Endpoint::CancelOrder => cancel_order(&mut st, market, &params, now),

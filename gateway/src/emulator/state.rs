@@ -2,7 +2,7 @@
 //! scripted prices, and the bookkeeping of requests and faults. Everything
 //! here runs under the emulator's one mutex.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 use alertgate_validator::Decimal;
 use serde::Serialize;
@@ -180,7 +180,9 @@ pub struct State {
     /// in the asset received (`POST /emulator/fees`; 0 by default).
     pub spot_fee_rate: Decimal,
     weight: (i64, u64),
-    order_times: VecDeque<i64>,
+    /// Orders placed in the current 10 s window: (its start, ms; count).
+    /// Binance's windows are aligned to its clock, as the weight's minute.
+    orders_10s: (i64, u64),
 }
 
 impl State {
@@ -225,7 +227,7 @@ impl State {
             lists: Vec::new(),
             spot_fee_rate: Decimal::ZERO,
             weight: (0, 0),
-            order_times: VecDeque::new(),
+            orders_10s: (0, 0),
         }
     }
 
@@ -258,17 +260,22 @@ impl State {
         self.weight.1
     }
 
-    /// Orders placed in the last 10 s (after counting one at `now_ms`).
-    pub fn count_order(&mut self, now_ms: i64) -> usize {
-        self.order_times.push_back(now_ms);
-        while self
-            .order_times
-            .front()
-            .is_some_and(|t| now_ms - t >= 10_000)
-        {
-            self.order_times.pop_front();
+    /// Orders placed in the 10 s window of `now_ms` (after counting one
+    /// there).
+    pub fn count_order(&mut self, now_ms: i64) -> u64 {
+        let count = self.orders_in_window(now_ms) + 1;
+        self.orders_10s = (now_ms - now_ms.rem_euclid(10_000), count);
+        count
+    }
+
+    /// Orders placed so far in the 10 s window of `now_ms`.
+    pub fn orders_in_window(&self, now_ms: i64) -> u64 {
+        let start = now_ms - now_ms.rem_euclid(10_000);
+        if self.orders_10s.0 == start {
+            self.orders_10s.1
+        } else {
+            0
         }
-        self.order_times.len()
     }
 
     /// The order `order_id` or, else, the latest with `client_id` on
