@@ -1091,10 +1091,12 @@ async fn decide_request(state: &AppState, mut request: Read<'_>) -> Result<Strin
     let mut decided = decide(state, target, &incoming);
     // Held until the order is handed over (or refused after all).
     let _admission = decided.admission.take();
+    // An acceptance journaled after its claim or sizing: pending till then.
+    let pending = decided.decision.is_ok() && decided.durable.is_none();
     let (decision, durable, held) = settle(state, target, &incoming, decided).await;
     state.metrics.decision.observe(started.elapsed());
     recorded(target, &incoming, &decision, durable, held).await?;
-    if let Ok(order) = &decision {
+    if let (Ok(order), true) = (&decision, pending) {
         // Recorded: a duplicate is a replay from now on.
         target.index().settle(order.replay_key.as_str());
     }
