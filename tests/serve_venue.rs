@@ -683,11 +683,7 @@ fn an_order_sized_by_the_gateway_that_breaks_the_rules_is_refused_in_the_answer(
         &config(dir.path(), "binance-usdm", &emu, rest),
         &dir.path().join("gw.log"),
     );
-    wait_for("the venue's rules", 20, || {
-        std::fs::read_to_string(dir.path().join("gw.log"))
-            .unwrap_or_default()
-            .contains("venue clock and rules read")
-    });
+    wait_for_rules(dir.path());
     for attempt in 0..2 {
         // Refused, not remembered: the retry is decided afresh.
         let (status, answer) = post(&gw, "tiny", "buy", "0.01");
@@ -756,11 +752,7 @@ fn a_duplicate_sent_while_its_first_request_is_decided_is_told_to_retry_not_that
         &config(dir.path(), "binance-usdm", &emu, rest),
         &dir.path().join("gw.log"),
     );
-    wait_for("the venue's rules", 20, || {
-        std::fs::read_to_string(dir.path().join("gw.log"))
-            .unwrap_or_default()
-            .contains("venue clock and rules read")
-    });
+    wait_for_rules(dir.path());
     fault(
         &emu,
         r#"{"method":"GET","path":"/fapi/v3/account","fault":"slow","delay_ms":600,"count":1}"#,
@@ -1013,6 +1005,16 @@ fn near_the_venues_order_limit_new_orders_wait_for_the_next_window_and_never_mee
     );
 }
 
+/// Waits until the gateway logging to `dir/gw.log` has read its venue's
+/// clock and rules: its stage sizes orders from then on.
+fn wait_for_rules(dir: &Path) {
+    wait_for("the venue's rules", 20, || {
+        std::fs::read_to_string(dir.join("gw.log"))
+            .unwrap_or_default()
+            .contains("venue clock and rules read")
+    });
+}
+
 /// A signed market alert for BTCUSDT with the target position `position`:
 /// the answer's status, its body and how long it took.
 fn post_target(gw: &Gateway, event: &str, position: &str) -> (u16, serde_json::Value, Duration) {
@@ -1044,11 +1046,7 @@ fn a_target_alert_is_never_refused_on_a_guess_behind_an_order_in_flight_or_a_pau
         ),
         &dir.path().join("gw.log"),
     );
-    wait_for("the venue's rules", 20, || {
-        std::fs::read_to_string(dir.path().join("gw.log"))
-            .unwrap_or_default()
-            .contains("venue clock and rules read")
-    });
+    wait_for_rules(dir.path());
     // Flat → long 0.03, whose POST the venue answers after 2 s. A target
     // of 0.0004 right behind it is, from flat, below the step; from 0.03 it
     // is a sell of 0.0296. Sized before the first order is done it would be
