@@ -266,6 +266,39 @@ fn submitted(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Redis paused while an alert's claim is in flight: the same alert sent
+/// again meanwhile must not be told it was accepted (`409 replayed`), for
+/// the first is then refused (`replay_store_unavailable`) and never
+/// executed; it is told to retry, and the retry once Redis is back is
+/// accepted and executed once.
+#[test]
+fn a_duplicate_of_an_alert_whose_claim_is_pending_is_told_to_retry() {
+    let Some(redis) = redis_server() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start(&config(dir.path(), &redis.url()));
+    let ok = (200, "accepted".to_string());
+    assert_eq!(post(gw.port, &alert("warm")), ok);
+    redis.signal("STOP");
+    let body = alert("pending");
+    let first = {
+        let body = body.clone();
+        let port = gw.port;
+        std::thread::spawn(move || post(port, &body))
+    };
+    std::thread::sleep(Duration::from_millis(150));
+    let duplicate = post(gw.port, &body);
+    let first = first.join().unwrap();
+    redis.signal("CONT");
+    assert_eq!(first, (503, "replay_store_unavailable".to_string()));
+    assert_eq!(duplicate, (503, "decision_pending".to_string()));
+    // Once the late claim is released, the retry is accepted, once.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(post(gw.port, &body), ok);
+    assert_eq!(post(gw.port, &body).1, "replayed");
+}
+
 /// Issue 11: Redis paused (SIGSTOP) for 1.5 s under two replicas. Every
 /// alert sent meanwhile is answered 503 within the deadline; the claims
 /// Redis runs late, once resumed, are released, so resending each alert
